@@ -1,0 +1,96 @@
+/* The release manifest (`upgr: 1`), parsed strictly from YAML into one
+ * struct that every later stage reads; nothing else re-parses the YAML.
+ * The format is DESIGN.md's "Release manifest" (contract). */
+#ifndef UPGR_MANIFEST_H
+#define UPGR_MANIFEST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "buf.h"
+#include "diag.h"
+#include "version.h"
+
+#define MANIFEST_MAX_BYTES (4u << 20)
+
+/* A command: `run` through /bin/sh -c, in the target directory. */
+struct mcmd {
+	char *run;
+	unsigned timeout;        /* seconds; default 60 */
+	unsigned retries;        /* health only: extra attempts; default 0 */
+	unsigned interval;       /* health only: seconds between attempts; default 1 */
+	int line, col;           /* where it was written, for messages */
+};
+
+struct mcmds {
+	struct mcmd *v;
+	size_t n;
+};
+
+struct mfile {
+	char *path;              /* relative, normalised */
+	mode_t mode;             /* permission bits, 0 to 0777 (no setuid, setgid, sticky) */
+	bool config;
+	bool has_sha256;
+	uint8_t sha256[32];
+	int line, col;
+};
+
+enum precond_kind { PRE_RUN, PRE_DISK_FREE, PRE_INSTALLED };
+
+struct precond {
+	enum precond_kind kind;
+	struct mcmd cmd;         /* PRE_RUN */
+	char *path;              /* PRE_DISK_FREE: relative to the root */
+	uint64_t mb;             /* PRE_DISK_FREE */
+	char *constraint_text;   /* PRE_INSTALLED, as written */
+	struct vconstraint constraint;
+	int line, col;
+};
+
+struct manifest {
+	int format;              /* 1 */
+	char *app;
+	char *version;
+	struct semver semver;
+	char *target;            /* absolute, normalised, as written */
+
+	bool has_payload;        /* a published manifest */
+	char *payload_file;
+	uint8_t payload_sha256[32];
+	uint64_t payload_size;
+
+	struct mfile *files;
+	size_t nfiles;
+	char **remove;
+	size_t nremove;
+	struct precond *pre;
+	size_t npre;
+	struct mcmds stop, start, health, rollback;
+};
+
+/* Parse and validate a manifest held in memory. Every problem found goes
+ * into d (with line and column); returns 0 only when d stays empty. name
+ * is used for messages. On failure m is released. */
+int manifest_parse(const char *buf, size_t len, struct manifest *m, struct diag *d);
+/* Read path (at most MANIFEST_MAX_BYTES) and parse it; d->file = path. */
+int manifest_load(const char *path, struct manifest *m, struct diag *d);
+void manifest_release(struct manifest *m);
+
+/* Find a file entry by path; NULL if the release does not list it. */
+const struct mfile *manifest_find_file(const struct manifest *m, const char *path);
+
+/* Write m as a canonical manifest YAML document (the published form, with
+ * payload and every file's sha256 when known). manifest_parse of the output
+ * gives back an equal struct. */
+void manifest_emit(const struct manifest *m, struct buf *out);
+
+/* Check a relative path as the manifest requires: non-empty, no leading
+ * '/', no "." or ".." components, no empty components, no trailing '/',
+ * no backslash or control characters, at most 4095 bytes. Returns NULL if
+ * fine, else a static reason. */
+const char *manifest_path_problem(const char *path);
+
+#endif

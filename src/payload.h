@@ -1,0 +1,30 @@
+/* Release payloads (payload.tar.gz) through libarchive. */
+#ifndef UPGR_PAYLOAD_H
+#define UPGR_PAYLOAD_H
+
+#include <stdint.h>
+#include "err.h"
+#include "manifest.h"
+
+/* Build a reproducible payload at out from the files m lists, read from
+ * dir: entries sorted by path, fixed mtime (0), uid/gid 0, owner names
+ * empty, each entry's mode from the manifest, gzip without a timestamp.
+ * The same inputs give the same bytes. Fills each file's sha256 in m (and
+ * sets has_sha256). A listed file missing from dir, or not a regular file,
+ * is an error (EXIT_DATAERR). */
+int payload_create(const char *out, const char *dir, struct manifest *m,
+		   struct err *e);
+
+/* Extract the payload at path into the directory staging (which exists
+ * and is empty), securely: only regular files (and the directories
+ * leading to them) that m lists; every other kind of entry, an entry not
+ * listed, a duplicate, a path that is absolute or climbs out, is refused
+ * (EXIT_TRUST). Files are written with O_NOFOLLOW under openat()ed
+ * directories, given the manifest's mode (never the archive's), fsync'd,
+ * and checked against the manifest's sha256 when it has one (EXIT_TRUST on
+ * a mismatch). Every listed file must be present. Total bytes written are
+ * capped by max_total (a decompression bomb is refused). */
+int payload_extract(const char *path, const char *staging,
+		    const struct manifest *m, uint64_t max_total, struct err *e);
+
+#endif

@@ -1,0 +1,85 @@
+/* Ed25519 keys and signatures through libgcrypt, in minisign's file
+ * formats (DESIGN.md "Signatures", contract).
+ *
+ *   public key file:  "untrusted comment: ...\n" base64("Ed" keyid[8] pk[32]) "\n"
+ *   secret key file:  unencrypted, as `minisign -G -W` writes it
+ *   signature file:   "untrusted comment: ...\n"
+ *                     base64(alg[2] keyid[8] sig[64]) "\n"
+ *                     "trusted comment: ...\n"
+ *                     base64(global_sig[64]) "\n"
+ * alg "ED": sig is over BLAKE2b-512(file); legacy "Ed": over the file.
+ * global_sig is over sig[64] || trusted comment text. */
+#ifndef UPGR_SIGN_H
+#define UPGR_SIGN_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "buf.h"
+#include "err.h"
+
+#define SIGN_KEYID_LEN 8
+#define SIGN_PK_LEN 32
+#define SIGN_SK_LEN 64          /* seed[32] || pk[32], as minisign stores it */
+#define SIGN_SIG_LEN 64
+#define SIGN_COMMENT_MAX 8192
+
+struct sign_pub {
+	uint8_t keyid[SIGN_KEYID_LEN];
+	uint8_t pk[SIGN_PK_LEN];
+};
+
+struct sign_key {
+	uint8_t keyid[SIGN_KEYID_LEN];
+	uint8_t sk[SIGN_SK_LEN];
+};
+
+/* Write NAME.pub and NAME.key (O_EXCL, 0600); refuses to overwrite. */
+int sign_keygen(const char *name, struct err *e);
+
+/* Load a minisign public key file, or parse its base64 line. Small-order
+ * public keys are refused. */
+int sign_pub_load(const char *path, struct sign_pub *pub, struct err *e);
+int sign_pub_parse(const char *b64, struct sign_pub *pub, struct err *e);
+/* The public key file's text for pub ("untrusted comment: ...\n<b64>\n"). */
+void sign_pub_format(const struct sign_pub *pub, struct buf *out);
+
+/* Load an unencrypted minisign secret key (refuses encrypted ones, and a
+ * key file that others can read). Wipe with sign_key_wipe after use. */
+int sign_key_load(const char *path, struct sign_key *key, struct err *e);
+void sign_key_wipe(struct sign_key *key);
+void sign_key_public(const struct sign_key *key, struct sign_pub *pub);
+
+/* Make a minisign "ED" signature file's text for data, with the given
+ * trusted comment (no CR or LF, at most SIGN_COMMENT_MAX bytes). */
+int sign_minisig(const struct sign_key *key, const void *data, size_t len,
+		 const char *trusted_comment, struct buf *out, struct err *e);
+/* sign_minisig for the file at path, written durably to path.minisig. */
+int sign_file(const struct sign_key *key, const char *path,
+	      const char *trusted_comment, struct err *e);
+
+/* Verify a signature file's text against data with any of the trusted
+ * keys (fail closed: nkeys == 0 refuses). Checks in minisign's order: key
+ * id, file signature, trusted comment signature, each failure with its own
+ * message and EXIT_TRUST. On success, if comment is not NULL, it receives
+ * the trusted comment's text (after "trusted comment: "), malloc'd. */
+int sign_verify(const struct sign_pub *keys, size_t nkeys,
+		const void *data, size_t len, const char *sig, size_t siglen,
+		char **comment, struct err *e);
+/* The same for a file and path.minisig (or sigpath when not NULL). */
+int sign_verify_file(const struct sign_pub *keys, size_t nkeys,
+		     const char *path, const char *sigpath, char **comment,
+		     struct err *e);
+
+/* Raw Ed25519 over a message (the audit log's per-record signature). */
+int sign_ed25519(const struct sign_key *key, const void *msg, size_t len,
+		 uint8_t sig[SIGN_SIG_LEN], struct err *e);
+/* 0 if sig is a valid, canonical signature of msg by pub; else -1. */
+int sign_ed25519_verify(const struct sign_pub *pub, const void *msg, size_t len,
+			const uint8_t sig[SIGN_SIG_LEN], struct err *e);
+
+/* Base64 (RFC 4648, with padding). decode returns the length, or -1 on any
+ * invalid character, bad padding, or more than outmax bytes. */
+void b64_encode(const uint8_t *in, size_t len, struct buf *out);
+long b64_decode(const char *in, size_t inlen, uint8_t *out, size_t outmax);
+
+#endif

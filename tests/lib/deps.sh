@@ -1,0 +1,21 @@
+#!/bin/sh
+# Install the Debian packages that building and testing upgr needs, only
+# those that are missing, so a fresh Debian 12 machine needs nothing else.
+set -eu
+PKGS="build-essential pkg-config libcurl4-openssl-dev libarchive-dev libyaml-dev
+libgcrypt20-dev libcmocka-dev vsftpd minisign python3 python3-jsonschema
+libarchive-tools rsync curl openssl strace valgrind"
+missing=""
+for p in $PKGS; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
+		missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+echo "deps: installing$missing" >&2
+if [ "$(id -u)" != 0 ]; then
+	echo "deps: not root; run as root or install:$missing" >&2
+	exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends $missing >/dev/null

@@ -1,0 +1,47 @@
+/* The agent configuration (`-c FILE`, default /etc/upgr/upgr.yaml),
+ * DESIGN.md "Agent configuration". Parsed strictly like manifests: unknown
+ * keys, wrong types and bad values are positioned errors. */
+#ifndef UPGR_CONFIG_H
+#define UPGR_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include "diag.h"
+#include "err.h"
+
+#define CONFIG_DEFAULT_PATH "/etc/upgr/upgr.yaml"
+
+enum balance { BALANCE_FAILOVER, BALANCE_RANDOM };
+
+struct config {
+	char *path;              /* the file it was read from */
+	char *host;              /* default: the hostname */
+	char **servers;          /* repository base URLs, tried in order */
+	size_t nservers;
+	enum balance balance;
+	char *netrc;             /* NULL when not set */
+	char *channel;           /* default "stable" */
+	char **apps;
+	size_t napps;
+	char *root;              /* default "/"; --root overrides */
+	char *state_dir;         /* default /var/lib/upgr */
+	char **trusted_keys;     /* paths of minisign public keys */
+	size_t ntrusted_keys;
+	char *device_key;        /* default /etc/upgr/device.key */
+	char *audit_log;         /* default /var/log/upgr/audit.log */
+	bool has_window;         /* window: "HH:MM-HH:MM", local time */
+	int window_start, window_end;   /* minutes after midnight */
+	unsigned heartbeat;      /* minutes between reports when idle; default 60 */
+};
+
+/* Read and validate the config at path. Every problem goes into d; returns
+ * 0 only when there is none. Also refuses (EXIT_DATAERR in e, and a diag)
+ * a config file that group or others can write, or that is not owned by
+ * root or the current user. */
+int config_load(const char *path, struct config *c, struct diag *d);
+void config_release(struct config *c);
+
+/* Apply a --root override (replaces c->root). */
+void config_set_root(struct config *c, const char *root);
+
+#endif

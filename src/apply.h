@@ -1,0 +1,41 @@
+/* Applying one release directory (manifest.yaml, manifest.yaml.minisig,
+ * the payload) on this host: verify, plan, and either print the plan
+ * (dry-run) or run the transaction, then record the result in the state
+ * and the audit log. Shared by `upgr apply` and `upgr run`. The caller
+ * holds the state lock and has run txn_recover. */
+#ifndef UPGR_APPLY_H
+#define UPGR_APPLY_H
+
+#include <stdbool.h>
+#include "config.h"
+#include "err.h"
+
+struct apply_opts {
+	bool dry_run;
+	bool json;                     /* dry-run: the plan as JSON */
+	const char *expect_app;        /* agent: what the signed channel named, or NULL */
+	const char *expect_version;    /* agent: mix-and-match defence, or NULL */
+	const char *expect_sha256;     /* agent: the channel's manifest_sha256, or NULL */
+	bool allow_downgrade;          /* the signed channel says downgrade: true */
+	bool quiet_if_current;         /* agent: same version installed -> no output */
+};
+
+struct apply_outcome {
+	bool changed;                  /* something was installed or rolled back */
+	char result[16];               /* success, rolled-back, failed, refused, current */
+};
+
+/* Returns an exit code (DESIGN.md): 0, 1 rolled back, 3 rollback failed,
+ * 65 bad data, 77 trust; e holds the message for non-zero. Refusals and
+ * transactions are appended to the audit log. */
+int apply_release(const struct config *c, const char *release_dir,
+		  const struct apply_opts *o, struct apply_outcome *out,
+		  struct err *e);
+
+/* Append a refusal (action "refuse", result "refused") for app to the
+ * audit log and status, e.g. a replayed channel file. */
+int apply_record_refusal(const struct config *c, const char *app,
+			 const char *to_version, const struct err *why,
+			 struct err *e);
+
+#endif

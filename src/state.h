@@ -1,0 +1,57 @@
+/* The agent's durable local state, under the config's state_dir:
+ *
+ *   STATE/lock                      fcntl lock: one upgr per state dir
+ *   STATE/apps/APP/manifest.yaml    the installed release's manifest
+ *   STATE/apps/APP/previous.yaml    the manifest of the version before it (rollback)
+ *   STATE/apps/APP/status.yaml      last action, result, time, error
+ *   STATE/apps/APP/serial           highest channel serial seen (replay defence)
+ *   STATE/apps/APP/journal          an interrupted transaction (txn.c)
+ *   STATE/cache/APP/VERSION/        downloaded releases (agent)
+ *
+ * Every file is written with fs_write_atomic. */
+#ifndef UPGR_STATE_H
+#define UPGR_STATE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "err.h"
+#include "manifest.h"
+
+/* Take the state directory's lock without waiting (creating the directory
+ * 0700 when missing). Another holder: EXIT_LOCKED. *fd keeps the lock
+ * until state_unlock or exit. */
+int state_lock(const char *state_dir, int *fd, struct err *e);
+void state_unlock(int fd);
+
+/* STATE/apps/APP (allocated). */
+char *state_app_dir(const char *state_dir, const char *app);
+
+/* Load the installed manifest of app; *have = false when none. */
+int state_installed(const char *state_dir, const char *app,
+		    struct manifest *m, bool *have, struct err *e);
+
+struct app_status {
+	char app[64];
+	char version[64];        /* installed version, "" when none */
+	char action[16];         /* install, upgrade, rollback, recover, refuse */
+	char from[64], to[64];
+	char result[16];         /* success, rolled-back, failed, refused */
+	char time[32];           /* UTC, ISO 8601 with ms */
+	char error[1024];
+};
+
+int state_status_read(const char *state_dir, const char *app,
+		      struct app_status *s, bool *have, struct err *e);
+int state_status_write(const char *state_dir, const struct app_status *s,
+		       struct err *e);
+
+/* Highest channel serial seen for app (0 when none), and its update. */
+int state_serial_read(const char *state_dir, const char *app, uint64_t *serial,
+		      struct err *e);
+int state_serial_write(const char *state_dir, const char *app, uint64_t serial,
+		       struct err *e);
+
+/* Current UTC time as 2026-11-24T02:00:03.123Z. */
+void state_now(char out[32]);
+
+#endif

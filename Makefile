@@ -16,7 +16,8 @@ VERSION  = 0.1.0
 
 CFLAGS  ?= -O2 -g
 WARN     = -std=c11 -Wall -Wextra -Werror -Wpedantic -Wvla -Wshadow \
-           -Wstrict-prototypes -Wmissing-prototypes -Wformat=2
+           -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 \
+           -Wno-format-truncation
 DEFS     = -D_XOPEN_SOURCE=700 -DUPGR_VERSION='"$(VERSION)"'
 ifneq ($(SANITIZE),)
 SANFLAGS = -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
@@ -71,14 +72,69 @@ demo: deps upgr
 bench: deps upgr
 	@sh tests/bench/run
 
-install: upgr
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(DATADIR)/schema
-	install -m 0755 upgr $(DESTDIR)$(BINDIR)/upgr
-	install -m 0644 schema/*.json $(DESTDIR)$(DATADIR)/schema/
+# Install and package (docs/operator.md). Each part installs what the tree
+# holds, so a file added later (a man page, a schema) needs no edit here.
+SYSCONFDIR ?= /etc
+DOCDIR     ?= $(PREFIX)/share/doc/upgr
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+MAN1       = $(wildcard docs/*.1)
+MAN5       = $(wildcard docs/*.5)
+SCHEMAS    = $(wildcard schema/*.json)
+GUIDES     = $(wildcard docs/*.md)
+AUDITFILES = $(wildcard audit/*)
 
+install: upgr
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 \
+		$(DESTDIR)$(DATADIR)/schema $(DESTDIR)$(DATADIR)/audit \
+		$(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(BASHCOMPDIR)
+	install -m 0755 upgr $(DESTDIR)$(BINDIR)/upgr
+	$(if $(MAN1),install -m 0644 $(MAN1) $(DESTDIR)$(MANDIR)/man1/)
+	$(if $(MAN5),install -m 0644 $(MAN5) $(DESTDIR)$(MANDIR)/man5/)
+	$(if $(SCHEMAS),install -m 0644 $(SCHEMAS) $(DESTDIR)$(DATADIR)/schema/)
+	$(if $(GUIDES),install -m 0644 $(GUIDES) $(DESTDIR)$(DOCDIR)/)
+	@# The auditor's verifier keeps its modes: executables stay executable.
+	for f in $(AUDITFILES); do [ -f "$$f" ] || continue; \
+		if [ -x "$$f" ]; then m=0755; else m=0644; fi; \
+		install -m $$m "$$f" $(DESTDIR)$(DATADIR)/audit/; done
+	cp -R examples/. $(DESTDIR)$(DOCDIR)/examples/
+	install -m 0644 completion/upgr.bash $(DESTDIR)$(BASHCOMPDIR)/upgr
+
+# Removes exactly what install put there: the binary, our man pages and
+# completion by name, and the two directories that are upgr's alone.
 uninstall:
-	rm -f $(DESTDIR)$(BINDIR)/upgr
-	rm -rf $(DESTDIR)$(DATADIR)
+	rm -f $(DESTDIR)$(BINDIR)/upgr $(DESTDIR)$(BASHCOMPDIR)/upgr
+	rm -f $(MAN1:docs/%=$(DESTDIR)$(MANDIR)/man1/%) $(MAN5:docs/%=$(DESTDIR)$(MANDIR)/man5/%)
+	rm -rf $(DESTDIR)$(DATADIR) $(DESTDIR)$(DOCDIR)
+
+# make deb: a Debian package in $(DEB_OUT)/, built by dpkg-deb from a staged
+# tree (pkg/deb/ holds the files only the package has). No root needed.
+DEB_OUT   ?= build
+DEB_ARCH  := $(shell dpkg --print-architecture 2>/dev/null || echo amd64)
+DEB_STAGE  = $(DEB_OUT)/deb/root
+DEB_FILE   = $(DEB_OUT)/upgr_$(VERSION)_$(DEB_ARCH).deb
+DEB_DEPENDS_FALLBACK = libc6, libcurl4, libarchive13, libyaml-0-2, libgcrypt20
+
+.PHONY: deb
+deb: upgr
+	rm -rf $(DEB_OUT)/deb
+	$(MAKE) --no-print-directory -o upgr install DESTDIR=$(abspath $(DEB_STAGE)) PREFIX=/usr \
+		DOCDIR=/usr/share/doc/upgr >/dev/null
+	strip --strip-unneeded $(DEB_STAGE)/usr/bin/upgr
+	find $(DEB_STAGE)/usr/share/man -type f -exec gzip -9n {} +
+	install -m 0644 pkg/deb/copyright $(DEB_STAGE)/usr/share/doc/upgr/copyright
+	install -d -m 0755 $(DEB_STAGE)/etc/upgr $(DEB_STAGE)/etc/cron.d
+	install -m 0644 examples/upgr.yaml $(DEB_STAGE)/etc/upgr/upgr.yaml
+	install -m 0644 pkg/deb/cron.d $(DEB_STAGE)/etc/cron.d/upgr
+	install -d -m 0700 $(DEB_STAGE)/var/lib/upgr
+	install -d -m 0750 $(DEB_STAGE)/var/log/upgr
+	install -d -m 0755 $(DEB_STAGE)/DEBIAN
+	install -m 0644 pkg/deb/conffiles $(DEB_STAGE)/DEBIAN/conffiles
+	sh pkg/deb/control.sh $(DEB_STAGE) $(VERSION) $(DEB_ARCH) \
+		'$(DEB_DEPENDS_FALLBACK)' > $(DEB_STAGE)/DEBIAN/control
+	cd $(DEB_STAGE) && find . -path ./DEBIAN -prune -o -type f -printf '%P\0' | \
+		LC_ALL=C sort -z | xargs -0r md5sum > DEBIAN/md5sums
+	dpkg-deb --root-owner-group -Zxz --build $(DEB_STAGE) $(DEB_FILE)
+	@echo "built $(DEB_FILE)"
 
 clean:
 	rm -rf build upgr

@@ -1,0 +1,165 @@
+# bash completion for upgr(1). Installed as
+# $(PREFIX)/share/bash-completion/completions/upgr.
+#
+# Options are read from `upgr COMMAND --help`, so they always match the
+# installed binary; a built-in list covers a binary that cannot be run.
+# Application names come from the `apps:` of the configuration named by -c
+# on the command line, or /etc/upgr/upgr.yaml.
+
+_upgr_commands="run apply validate publish status rollback recover keygen sign verify audit fleet"
+
+# _upgr_static_opts CMD: the options from the design, used as a fallback.
+_upgr_static_opts()
+{
+	case $1 in
+	run | '') echo "-c --root --dry-run --splay --help" ;;
+	apply) echo "-c --root --dry-run --json --help" ;;
+	validate) echo "--help" ;;
+	publish) echo "--repo --key --channel --from --expires --not-before --rollout --downgrade --help" ;;
+	status) echo "-c --json --help" ;;
+	rollback | recover) echo "-c --help" ;;
+	keygen) echo "--help" ;;
+	sign) echo "-k --help" ;;
+	verify) echo "-p --help" ;;
+	audit\ show) echo "--json --help" ;;
+	audit\ verify) echo "-p --help" ;;
+	fleet\ status) echo "--repo --json --html --help" ;;
+	fleet\ verify) echo "--repo --keys --help" ;;
+	*) echo "--help" ;;
+	esac
+}
+
+# _upgr_opts BIN CMD...: the options CMD's --help prints, else the fallback.
+_upgr_opts()
+{
+	local bin=$1 opts
+	shift
+	opts=$("$bin" "$@" --help 2>/dev/null |
+		grep -oE -- '(^|[][ ,|(])--?[a-zA-Z][a-zA-Z0-9-]*' |
+		sed 's/^[][ ,|(]*//' | sort -u)
+	if [ -z "$opts" ]; then
+		opts=$(_upgr_static_opts "$*")
+	fi
+	echo "$opts"
+}
+
+# _upgr_apps CONFIG: the names listed under apps:, flow or block style.
+_upgr_apps()
+{
+	local conf=$1
+	[ -r "$conf" ] || return 0
+	sed -n '
+		/^apps:[[:space:]]*\[/ {
+			s/^apps:[[:space:]]*\[//; s/\].*//; s/[",'"'"']/ /g; p; q
+		}
+		/^apps:[[:space:]]*\(#.*\)\{0,1\}$/ {
+			:item
+			n
+			/^[[:space:]]*-[[:space:]]*/ {
+				s/^[[:space:]]*-[[:space:]]*//; s/[[:space:]]*#.*//; s/["'"'"']//g; p
+				b item
+			}
+			/^[[:space:]]*\(#.*\)\{0,1\}$/ b item
+			q
+		}' "$conf"
+}
+
+_upgr()
+{
+	local cur prev words cword
+	if declare -F _init_completion >/dev/null 2>&1; then
+		_init_completion || return
+	else
+		cur=${COMP_WORDS[COMP_CWORD]}
+		prev=${COMP_WORDS[COMP_CWORD - 1]}
+		words=("${COMP_WORDS[@]}")
+		cword=$COMP_CWORD
+	fi
+
+	local bin=${words[0]} cmd="" sub="" conf=/etc/upgr/upgr.yaml i w
+	# Find the subcommand (and audit/fleet's second word) and any -c FILE.
+	for ((i = 1; i < cword; i++)); do
+		w=${words[i]}
+		case $w in
+		-c | --config) conf=${words[i + 1]/#\~/$HOME}; i=$((i + 1)) ;;
+		--config=*) conf=${w#--config=} ;;
+		-k | --key | -p | --pub | --html | --root | --from | --keys | --splay | \
+			--repo | --channel | --expires | --not-before | --rollout) i=$((i + 1)) ;;
+		-*) ;;
+		*)
+			if [ -z "$cmd" ] && [[ " $_upgr_commands " == *" $w "* ]]; then
+				cmd=$w
+			elif [ -z "$sub" ] && { [ "$cmd" = audit ] || [ "$cmd" = fleet ]; }; then
+				sub=$w
+			fi
+			;;
+		esac
+	done
+
+	# The argument of an option.
+	case $prev in
+	-c | --config | -k | --key | --html)
+		_upgr_files "$cur"
+		return
+		;;
+	-p | --pub)
+		_upgr_files "$cur" pub
+		return
+		;;
+	--root | --from | --keys)
+		_upgr_dirs "$cur"
+		return
+		;;
+	--splay | --repo | --channel | --expires | --not-before | --rollout)
+		return
+		;;
+	esac
+
+	if [[ $cur == -* ]]; then
+		if [ -z "$cmd" ]; then
+			COMPREPLY=($(compgen -W "$(_upgr_opts "$bin" run) --version" -- "$cur"))
+		else
+			COMPREPLY=($(compgen -W "$(_upgr_opts "$bin" $cmd $sub)" -- "$cur"))
+		fi
+		return
+	fi
+
+	case $cmd in
+	'') COMPREPLY=($(compgen -W "$_upgr_commands" -- "$cur")) ;;
+	audit) if [ -z "$sub" ]; then
+			COMPREPLY=($(compgen -W "show verify" -- "$cur"))
+		else
+			_upgr_files "$cur"
+		fi ;;
+	fleet) [ -z "$sub" ] && COMPREPLY=($(compgen -W "status verify" -- "$cur")) ;;
+	rollback) COMPREPLY=($(compgen -W "$(_upgr_apps "$conf")" -- "$cur")) ;;
+	apply) _upgr_dirs "$cur" ;;
+	validate | publish) _upgr_files "$cur" '@(yaml|yml)' ;;
+	sign | verify) _upgr_files "$cur" ;;
+	keygen | run | status | recover) ;;
+	esac
+}
+
+# _upgr_files CUR [EXT]: complete file names (EXT: a _filedir extension
+# pattern, honoured when bash-completion is loaded; directories always).
+_upgr_files()
+{
+	if declare -F _filedir >/dev/null 2>&1; then
+		_filedir ${2:+"$2"}
+		return
+	fi
+	local IFS=$'\n'
+	COMPREPLY=($(compgen -f -- "$1"))
+}
+
+_upgr_dirs()
+{
+	if declare -F _filedir >/dev/null 2>&1; then
+		_filedir -d
+		return
+	fi
+	local IFS=$'\n'
+	COMPREPLY=($(compgen -d -- "$1"))
+}
+
+complete -F _upgr upgr

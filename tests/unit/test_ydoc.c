@@ -1,0 +1,295 @@
+/* Unit tests: ydoc (strict YAML loading and the walking helpers). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "diag.h"
+#include "ydoc.h"
+
+/* Parse text; return the number of diag items (0 on success). On failure
+ * the first item's position and message are kept in the outputs. */
+static size_t parse(const char *text, int flags, struct ydoc *doc, struct diag *d)
+{
+	diag_init(d, "t.yaml");
+	if (ydoc_parse(text, strlen(text), 1 << 20, flags, doc, d) < 0)
+		assert_true(d->n > 0);
+	else
+		assert_int_equal(d->n, 0);
+	return d->n;
+}
+
+/* The refusal table: each input is refused with a message at a position. */
+static const struct {
+	const char *text;
+	int line, col;
+	const char *msg;
+} refusals[] = {
+	{ "a: &x 1\nb: 2\n", 1, 4, "anchor '&x'" },
+	{ "a: [1]\nb: *x\n", 2, 4, "alias '*x'" },
+	{ "a: !!str 1\n", 1, 4, "tag '" },
+	{ "a:\n\tb: 1\n", 2, 1, "tab in indentation" },
+	{ "a: 1\n  \tb: 2\n", 2, 3, "tab in indentation" },
+	{ "", 1, 1, "empty document" },
+	{ "# only a comment\n", 1, 1, "empty document" },
+	{ "---\n", 2, 1, "empty document" },
+	{ "a: 1\n---\nb: 2\n", 2, 1, "a second document" },
+	{ "a: 1\nb: \xff\n", 2, 4, "invalid UTF-8 (byte 0xff)" },
+	{ "a: \xc3\xa9\xc0\x80\n", 1, 5, "invalid UTF-8" },
+	{ "a: \xed\xa0\x80\n", 1, 4, "invalid UTF-8" },
+	{ "a: [1, 2\n", 2, 1, "invalid YAML" },
+	{ "a: b: c\n", 1, 5, "invalid YAML: mapping values are not allowed" },
+	{ "? [1]\n: 2\n", 1, 3, "as a mapping key" },
+};
+
+static void test_refusals(void **state)
+{
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof refusals / sizeof refusals[0]; i++) {
+		struct ydoc doc;
+		struct diag d;
+
+		print_message("case %zu: %s\n", i, refusals[i].msg);
+		assert_int_equal(parse(refusals[i].text, 0, &doc, &d), 1);
+		assert_int_equal(d.v[0].line, refusals[i].line);
+		assert_int_equal(d.v[0].col, refusals[i].col);
+		assert_non_null(strstr(d.v[0].msg, refusals[i].msg));
+		assert_null(doc.root);
+		ydoc_release(&doc);
+		diag_release(&d);
+	}
+}
+
+static void test_nul_byte(void **state)
+{
+	static const char text[] = "a: 1\nb: x\0y\n";
+	struct ydoc doc;
+	struct diag d;
+
+	(void)state;
+	diag_init(&d, "t.yaml");
+	assert_int_equal(ydoc_parse(text, sizeof text - 1, 100, 0, &doc, &d), -1);
+	assert_int_equal(d.v[0].line, 2);
+	assert_int_equal(d.v[0].col, 5);
+	assert_non_null(strstr(d.v[0].msg, "NUL byte"));
+	diag_release(&d);
+}
+
+static void test_size_cap(void **state)
+{
+	struct ydoc doc;
+	struct diag d;
+
+	(void)state;
+	diag_init(&d, "t.yaml");
+	assert_int_equal(ydoc_parse("a: 12345\n", 9, 8, 0, &doc, &d), -1);
+	assert_non_null(strstr(d.v[0].msg, "larger than 8 bytes"));
+	diag_release(&d);
+}
+
+static void test_depth(void **state)
+{
+	char text[200];
+	struct ydoc doc;
+	struct diag d;
+	int i;
+
+	(void)state;
+	for (i = 0; i < YDOC_MAX_DEPTH; i++)
+		text[i] = '[';
+	for (i = 0; i < YDOC_MAX_DEPTH; i++)
+		text[YDOC_MAX_DEPTH + i] = ']';
+	text[2 * YDOC_MAX_DEPTH] = '\0';
+	assert_int_equal(parse(text, 0, &doc, &d), 0);
+	ydoc_release(&doc);
+	diag_release(&d);
+
+	memmove(text + 1, text, strlen(text) + 1);
+	text[0] = '[';
+	strcat(text, "]");
+	assert_int_equal(parse(text, 0, &doc, &d), 1);
+	assert_int_equal(d.v[0].col, YDOC_MAX_DEPTH + 1);
+	assert_non_null(strstr(d.v[0].msg, "nested deeper than 32"));
+	diag_release(&d);
+}
+
+static void test_tree_positions(void **state)
+{
+	const char *text =
+		"# comment\n"
+		"name: hello\n"
+		"list:\n"
+		"  - one\n"
+		"  - { k: \"v\", n: 3 }\n";
+	const struct ynode *list, *m;
+	struct ydoc doc;
+	struct diag d;
+
+	(void)state;
+	assert_int_equal(parse(text, 0, &doc, &d), 0);
+	assert_int_equal(doc.root->kind, YNODE_MAP);
+	assert_int_equal(doc.root->line, 2);
+	assert_int_equal(doc.root->npairs, 2);
+	list = ydoc_get(doc.root, "list");
+	assert_non_null(list);
+	assert_int_equal(list->kind, YNODE_SEQ);
+	assert_int_equal(list->nitems, 2);
+	assert_string_equal(list->items[0]->str, "one");
+	assert_int_equal(list->items[0]->line, 4);
+	assert_int_equal(list->items[0]->col, 5);
+	m = list->items[1];
+	assert_int_equal(m->kind, YNODE_MAP);
+	assert_int_equal(m->line, 5);
+	assert_int_equal(m->col, 5);
+	assert_false(ydoc_get(m, "k")->plain);
+	assert_int_equal(ydoc_get(m, "n")->col, 18);
+	assert_null(ydoc_get(doc.root, "nope"));
+	ydoc_release(&doc);
+	diag_release(&d);
+}
+
+static void test_multi(void **state)
+{
+	struct ydoc doc;
+	struct diag d;
+
+	(void)state;
+	assert_int_equal(parse("---\na: 1\n---\na: 2\n", YDOC_MULTI, &doc, &d), 0);
+	assert_int_equal(doc.ndocs, 2);
+	assert_string_equal(ydoc_get(doc.docs[1], "a")->str, "2");
+	ydoc_release(&doc);
+	diag_release(&d);
+	assert_int_equal(parse("---\na: 1\n---\n", YDOC_MULTI, &doc, &d), 1);
+	assert_non_null(strstr(d.v[0].msg, "empty document"));
+	diag_release(&d);
+}
+
+static void test_scalar_types(void **state)
+{
+	static const struct { const char *text; enum yscalar_type t; } cases[] = {
+		{ "v: ~", YS_NULL }, { "v:", YS_NULL }, { "v: NULL", YS_NULL },
+		{ "v: true", YS_BOOL }, { "v: False", YS_BOOL }, { "v: yes", YS_STR },
+		{ "v: 12", YS_INT }, { "v: -3", YS_INT }, { "v: 0755", YS_INT },
+		{ "v: 0x1F", YS_INT }, { "v: 0o17", YS_INT }, { "v: 1.5", YS_FLOAT },
+		{ "v: 1.2.0", YS_STR }, { "v: .inf", YS_FLOAT }, { "v: 1e3", YS_FLOAT },
+		{ "v: .", YS_STR }, { "v: \"12\"", YS_STR }, { "v: '~'", YS_STR },
+		{ "v: 2026-11-24", YS_STR }, { "v: 1_000", YS_STR },
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		struct ydoc doc;
+		struct diag d;
+
+		print_message("case %s\n", cases[i].text);
+		assert_int_equal(parse(cases[i].text, 0, &doc, &d), 0);
+		assert_int_equal(ydoc_scalar_type(ydoc_get(doc.root, "v")), cases[i].t);
+		ydoc_release(&doc);
+		diag_release(&d);
+	}
+}
+
+static void test_check_keys(void **state)
+{
+	static const char *const allowed[] = { "stop", "start", "health", NULL };
+	const char *text = "stop: 1\nstpo: 2\nstop: 3\nbogus: 4\n";
+	struct ydoc doc;
+	struct diag d;
+
+	(void)state;
+	assert_int_equal(parse(text, 0, &doc, &d), 0);
+	assert_int_equal(ydoc_check_keys(doc.root, "", allowed, &d), 3);
+	assert_int_equal(d.v[0].line, 2);
+	assert_string_equal(d.v[0].msg, "stpo: unknown key (did you mean 'stop'?)");
+	assert_string_equal(d.v[1].msg, "stop: duplicate key (first at 1:1)");
+	assert_int_equal(d.v[1].line, 3);
+	assert_string_equal(d.v[2].msg, "bogus: unknown key");
+	ydoc_release(&doc);
+	diag_release(&d);
+}
+
+static void test_suggest(void **state)
+{
+	static const char *const keys[] = { "upgr", "app", "version", "target",
+		"files", "preconditions", "rollback", NULL };
+
+	(void)state;
+	assert_string_equal(ydoc_suggest("verison", keys), "version");
+	assert_string_equal(ydoc_suggest("file", keys), "files");
+	assert_string_equal(ydoc_suggest("precondition", keys), "preconditions");
+	assert_string_equal(ydoc_suggest("ap", keys), "app");
+	assert_null(ydoc_suggest("x", keys));
+	assert_null(ydoc_suggest("checksum", keys));
+}
+
+static void test_getters(void **state)
+{
+	static const char *const req[] = { "s", "missing", NULL };
+	const char *text =
+		"s: hello\nq: \"\"\nn: 42\nneg: -1\nhex: 0x10\nbig: 99999999999999999999\n"
+		"b: true\nbs: \"true\"\nl: [1]\nm: {a: 1}\nint: 7\n";
+	const char *s = NULL;
+	uint64_t u = 0;
+	bool b = false;
+	struct ydoc doc;
+	struct diag d;
+
+	(void)state;
+	assert_int_equal(parse(text, 0, &doc, &d), 0);
+	assert_int_equal(ydoc_get_str(doc.root, "", "s", &s, &d), 1);
+	assert_string_equal(s, "hello");
+	assert_int_equal(ydoc_get_str(doc.root, "", "absent", &s, &d), 0);
+	assert_int_equal(d.n, 0);
+	assert_int_equal(ydoc_get_uint(doc.root, "", "n", 100, &u, &d), 1);
+	assert_int_equal(u, 42);
+	assert_int_equal(ydoc_get_bool(doc.root, "", "b", &b, &d), 1);
+	assert_true(b);
+	assert_int_equal(ydoc_get_str(doc.root, "", "q", &s, &d), -1);
+	assert_string_equal(d.v[0].msg, "q: must not be empty");
+	assert_int_equal(ydoc_get_uint(doc.root, "x", "neg", 100, &u, &d), -1);
+	assert_string_equal(d.v[1].msg, "x.neg: -1 is negative (expected an integer >= 0)");
+	assert_int_equal(ydoc_get_uint(doc.root, "", "hex", 100, &u, &d), -1);
+	assert_int_equal(ydoc_get_uint(doc.root, "", "big", UINT64_MAX, &u, &d), -1);
+	assert_non_null(strstr(d.v[3].msg, "too large"));
+	assert_int_equal(ydoc_get_uint(doc.root, "", "n", 41, &u, &d), -1);
+	assert_string_equal(d.v[4].msg, "n: 42 is too large (at most 41)");
+	assert_int_equal(ydoc_get_bool(doc.root, "", "bs", &b, &d), -1);
+	assert_string_equal(d.v[5].msg, "bs: expected true or false, got a string");
+	assert_int_equal(ydoc_get_str(doc.root, "", "int", &s, &d), -1);
+	assert_string_equal(d.v[6].msg, "int: expected a string, got an integer");
+	assert_int_equal(ydoc_text(ydoc_get(doc.root, "int"), "int", &s, &d), 0);
+	assert_string_equal(s, "7");
+	assert_int_equal(ydoc_seq(ydoc_get(doc.root, "l"), "l", &d), 0);
+	assert_int_equal(ydoc_map(ydoc_get(doc.root, "m"), "m", &d), 0);
+	assert_int_equal(ydoc_map(ydoc_get(doc.root, "l"), "l", &d), -1);
+	assert_string_equal(d.v[7].msg, "l: expected a mapping, got a sequence");
+	assert_int_equal(ydoc_require(doc.root, "", req, &d), 1);
+	assert_string_equal(d.v[8].msg, "missing required key 'missing'");
+	assert_int_equal(d.v[8].line, 1);
+	ydoc_release(&doc);
+	diag_release(&d);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_refusals),
+		cmocka_unit_test(test_nul_byte),
+		cmocka_unit_test(test_size_cap),
+		cmocka_unit_test(test_depth),
+		cmocka_unit_test(test_tree_positions),
+		cmocka_unit_test(test_multi),
+		cmocka_unit_test(test_scalar_types),
+		cmocka_unit_test(test_check_keys),
+		cmocka_unit_test(test_suggest),
+		cmocka_unit_test(test_getters),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

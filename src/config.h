@@ -44,4 +44,14 @@ void config_release(struct config *c);
 /* Apply a --root override (replaces c->root). */
 void config_set_root(struct config *c, const char *root);
 
+/* The permission rule for files upgr trusts: a regular file owned by root
+ * or the current user, not writable by group or others; with secret, not
+ * readable by them either (netrc, device key). EXIT_DATAERR otherwise.
+ * Checked at load time and again where the file is used. */
+int config_check_file(const char *path, bool secret, struct err *e);
+
+/* True when minute_of_day (local time, 0..1439) is inside the config's
+ * maintenance window, or when there is no window. */
+bool config_in_window(const struct config *c, int minute_of_day);
+
 #endif

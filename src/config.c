@@ -1,0 +1,392 @@
+/* The agent configuration: strict YAML reading, defaults, and the file
+ * permission rules (see config.h). */
+#include "config.h"
+#include "buf.h"
+#include "channel.h"
+#include "fsutil.h"
+#include "xalloc.h"
+#include "ydoc.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define CONFIG_MAX_BYTES (256u << 10)
+
+static const char *const config_keys[] = {
+	"host", "servers", "balance", "netrc", "channel", "apps", "root",
+	"state_dir", "trusted_keys", "device_key", "audit_log", "window",
+	"heartbeat", NULL
+};
+
+static const char *const config_required[] = { "servers", "apps", NULL };
+
+static const char *const url_schemes[] = {
+	"ftp://", "ftps://", "sftp://", "http://", "https://", "file://", NULL
+};
+
+/* Host names end up in report paths on the server: keep them to what a
+ * DNS label allows, plus '_'. */
+static bool host_ok(const char *h)
+{
+	size_t i, n = strlen(h);
+
+	if (n < 1 || n > 253 || h[0] == '.' || h[0] == '-')
+		return false;
+	for (i = 0; i < n; i++)
+		if (!isalnum((unsigned char)h[i]) && !strchr("._-", h[i]))
+			return false;
+	return strstr(h, "..") == NULL;
+}
+
+int config_check_file(const char *path, bool secret, struct err *e)
+{
+	struct stat st;
+
+	if (stat(path, &st) < 0)
+		return err_sys(e, EXIT_DATAERR, "%s", path);
+	if (!S_ISREG(st.st_mode))
+		return err_set(e, EXIT_DATAERR, "%s: not a regular file", path);
+	if (st.st_uid != 0 && st.st_uid != geteuid())
+		return err_set(e, EXIT_DATAERR,
+			       "%s: owned by uid %lu, neither root nor this user",
+			       path, (unsigned long)st.st_uid);
+	if (st.st_mode & (S_IWGRP | S_IWOTH))
+		return err_set(e, EXIT_DATAERR,
+			       "%s: writable by group or others (mode %04o); chmod go-w",
+			       path, (unsigned)(st.st_mode & 07777));
+	if (secret && (st.st_mode & (S_IRWXG | S_IRWXO)))
+		return err_set(e, EXIT_DATAERR,
+			       "%s: a secret readable by group or others (mode %04o); chmod 600",
+			       path, (unsigned)(st.st_mode & 07777));
+	return 0;
+}
+
+/* A string that must be an absolute path. */
+static void get_path(const struct ynode *root, const char *key, char **out,
+		     struct diag *d)
+{
+	const struct ynode *n = ydoc_get(root, key);
+	const char *s;
+
+	if (!n || ydoc_str(n, key, &s, d) < 0)
+		return;
+	if (s[0] != '/') {
+		diag_add(d, n->line, n->col, "%s: '%s' must be an absolute path", key, s);
+		return;
+	}
+	free(*out);
+	*out = xstrdup(s);
+}
+
+static const char *url_problem(const char *u, bool world_readable)
+{
+	const char *const *s;
+	const char *auth, *end, *at;
+	size_t i;
+
+	for (s = url_schemes; *s; s++)
+		if (!strncmp(u, *s, strlen(*s)))
+			break;
+	if (!*s)
+		return "must start with ftp://, ftps://, sftp://, http://, https:// or file://";
+	for (i = 0; u[i]; i++)
+		if ((unsigned char)u[i] <= ' ' || u[i] == 0x7f)
+			return "may not contain spaces or control characters";
+	if (strchr(u, '?') || strchr(u, '#'))
+		return "may not have a query or fragment";
+	auth = u + strlen(*s);
+	end = auth + strcspn(auth, "/");
+	at = memchr(auth, '@', (size_t)(end - auth));
+	if (at && memchr(auth, ':', (size_t)(at - auth)) && world_readable)
+		return "holds a password in a file others can read (use netrc:)";
+	return NULL;
+}
+
+static void get_servers(const struct ynode *root, struct config *c,
+			bool world_readable, struct diag *d)
+{
+	const struct ynode *n = ydoc_get(root, "servers");
+	char what[64];
+	size_t i;
+
+	if (!n || ydoc_seq(n, "servers", d) < 0)
+		return;
+	if (n->nitems == 0) {
+		diag_add(d, n->line, n->col, "servers: needs at least one URL");
+		return;
+	}
+	c->servers = xcalloc(n->nitems, sizeof *c->servers);
+	for (i = 0; i < n->nitems; i++) {
+		const struct ynode *it = n->items[i];
+		const char *s, *why;
+		size_t len;
+
+		ydoc_name_idx(what, sizeof what, "servers", i);
+		if (ydoc_str(it, what, &s, d) < 0)
+			continue;
+		why = url_problem(s, world_readable);
+		if (why) {
+			diag_add(d, it->line, it->col, "%s: '%s' %s", what, s, why);
+			continue;
+		}
+		/* Stored without trailing '/' so paths join with exactly one. */
+		len = strlen(s);
+		while (len > 0 && s[len - 1] == '/')
+			len--;
+		c->servers[c->nservers++] = xstrndup(s, len);
+	}
+}
+
+/* A list of strings; names: app names; paths: absolute paths. */
+static void get_list(const struct ynode *root, const char *key, bool names,
+		     char ***out, size_t *nout, struct diag *d)
+{
+	const struct ynode *n = ydoc_get(root, key);
+	char what[64];
+	size_t i, j;
+
+	if (!n || ydoc_seq(n, key, d) < 0)
+		return;
+	*out = xcalloc(n->nitems + 1, sizeof **out);
+	for (i = 0; i < n->nitems; i++) {
+		const struct ynode *it = n->items[i];
+		const char *s;
+		bool dup = false;
+
+		ydoc_name_idx(what, sizeof what, key, i);
+		if (ydoc_str(it, what, &s, d) < 0)
+			continue;
+		if (names && !channel_name_ok(s)) {
+			diag_add(d, it->line, it->col,
+				 "%s: '%s' is not a valid app name ([a-z0-9][a-z0-9._-]{0,63})",
+				 what, s);
+			continue;
+		}
+		if (!names && s[0] != '/') {
+			diag_add(d, it->line, it->col, "%s: '%s' must be an absolute path",
+				 what, s);
+			continue;
+		}
+		for (j = 0; j < *nout; j++)
+			dup |= !strcmp((*out)[j], s);
+		if (dup) {
+			diag_add(d, it->line, it->col, "%s: '%s' is listed twice", what, s);
+			continue;
+		}
+		(*out)[(*nout)++] = xstrdup(s);
+	}
+	if (names && n->nitems == 0)
+		diag_add(d, n->line, n->col, "%s: needs at least one app", key);
+}
+
+/* "HH:MM" at s into minutes after midnight, or -1. */
+static int hhmm(const char *s)
+{
+	int h, m;
+
+	if (!isdigit((unsigned char)s[0]) || !isdigit((unsigned char)s[1]) ||
+	    s[2] != ':' || !isdigit((unsigned char)s[3]) || !isdigit((unsigned char)s[4]))
+		return -1;
+	h = (s[0] - '0') * 10 + (s[1] - '0');
+	m = (s[3] - '0') * 10 + (s[4] - '0');
+	if (h > 23 || m > 59)
+		return -1;
+	return h * 60 + m;
+}
+
+static void get_window(const struct ynode *root, struct config *c, struct diag *d)
+{
+	const struct ynode *n = ydoc_get(root, "window");
+	const char *s;
+	int a, b;
+
+	if (!n || ydoc_str(n, "window", &s, d) < 0)
+		return;
+	if (strlen(s) != 11 || s[5] != '-' || (a = hhmm(s)) < 0 || (b = hhmm(s + 6)) < 0) {
+		diag_add(d, n->line, n->col,
+			 "window: expected \"HH:MM-HH:MM\" (local time), got '%s'", s);
+		return;
+	}
+	if (a == b) {
+		diag_add(d, n->line, n->col, "window: start and end are the same time");
+		return;
+	}
+	c->has_window = true;
+	c->window_start = a;
+	c->window_end = b;
+}
+
+static void get_simple(const struct ynode *root, struct config *c, struct diag *d)
+{
+	const struct ynode *n;
+	const char *s;
+	uint64_t v;
+
+	n = ydoc_get(root, "host");
+	if (n && ydoc_str(n, "host", &s, d) == 0) {
+		if (!host_ok(s))
+			diag_add(d, n->line, n->col,
+				 "host: '%s' is not a host name (letters, digits, '.', '_', '-')", s);
+		else {
+			free(c->host);
+			c->host = xstrdup(s);
+		}
+	}
+	n = ydoc_get(root, "balance");
+	if (n && ydoc_str(n, "balance", &s, d) == 0) {
+		if (!strcmp(s, "failover"))
+			c->balance = BALANCE_FAILOVER;
+		else if (!strcmp(s, "random"))
+			c->balance = BALANCE_RANDOM;
+		else
+			diag_add(d, n->line, n->col,
+				 "balance: expected failover or random, got '%s'", s);
+	}
+	n = ydoc_get(root, "channel");
+	if (n && ydoc_str(n, "channel", &s, d) == 0) {
+		if (!channel_name_ok(s))
+			diag_add(d, n->line, n->col,
+				 "channel: '%s' is not a valid name ([a-z0-9][a-z0-9._-]{0,63})", s);
+		else {
+			free(c->channel);
+			c->channel = xstrdup(s);
+		}
+	}
+	if (ydoc_get_uint(root, "", "heartbeat", 7 * 24 * 60, &v, d) == 1)
+		c->heartbeat = (unsigned)v;
+	get_window(root, c, d);
+}
+
+static void set_defaults(struct config *c, const char *path)
+{
+	char host[256];
+
+	memset(c, 0, sizeof *c);
+	c->path = xstrdup(path);
+	if (gethostname(host, sizeof host) < 0 || !host[0])
+		snprintf(host, sizeof host, "localhost");
+	host[sizeof host - 1] = '\0';
+	/* The short name: a report directory per host, as `hostname` says. */
+	host[strcspn(host, ".")] = '\0';
+	c->host = xstrdup(host_ok(host) ? host : "localhost");
+	c->balance = BALANCE_FAILOVER;
+	c->channel = xstrdup("stable");
+	c->root = xstrdup("/");
+	c->state_dir = xstrdup("/var/lib/upgr");
+	c->device_key = xstrdup("/etc/upgr/device.key");
+	c->audit_log = xstrdup("/var/log/upgr/audit.log");
+	c->heartbeat = 60;
+}
+
+/* Files the config names that exist must not be writable by others, and
+ * the netrc must not be readable by them either; the device key is
+ * checked where it is loaded (sign_key_load), and created 0600. */
+static void check_named_files(const struct config *c, struct diag *d)
+{
+	struct err e;
+	size_t i;
+
+	if (c->netrc && access(c->netrc, F_OK) == 0 &&
+	    config_check_file(c->netrc, true, &e) < 0)
+		diag_add(d, 0, 0, "netrc: %s", e.msg);
+	if (access(c->device_key, F_OK) == 0 &&
+	    config_check_file(c->device_key, true, &e) < 0)
+		diag_add(d, 0, 0, "device_key: %s", e.msg);
+	for (i = 0; i < c->ntrusted_keys; i++)
+		if (access(c->trusted_keys[i], F_OK) == 0 &&
+		    config_check_file(c->trusted_keys[i], false, &e) < 0)
+			diag_add(d, 0, 0, "trusted_keys[%zu]: %s", i, e.msg);
+}
+
+int config_load(const char *path, struct config *c, struct diag *d)
+{
+	struct buf b = BUF_INIT;
+	struct ydoc doc = { 0 };
+	struct stat st;
+	struct err e;
+	bool world_readable;
+
+	diag_init(d, path);
+	set_defaults(c, path);
+	if (config_check_file(path, false, &e) < 0) {
+		diag_add(d, 0, 0, "refused: %s", e.msg);
+		goto done;
+	}
+	if (fs_read_file(path, CONFIG_MAX_BYTES, &b, &e) < 0) {
+		diag_add(d, 0, 0, "%s", e.msg);
+		goto done;
+	}
+	world_readable = stat(path, &st) == 0 && (st.st_mode & (S_IRGRP | S_IROTH));
+	if (ydoc_parse(b.data, b.len, CONFIG_MAX_BYTES, 0, &doc, d) < 0)
+		goto done;
+	if (ydoc_map(doc.root, "config", d) < 0)
+		goto done;
+	ydoc_check_keys(doc.root, "", config_keys, d);
+	ydoc_require(doc.root, "", config_required, d);
+	get_simple(doc.root, c, d);
+	get_servers(doc.root, c, world_readable, d);
+	get_list(doc.root, "apps", true, &c->apps, &c->napps, d);
+	get_list(doc.root, "trusted_keys", false, &c->trusted_keys, &c->ntrusted_keys, d);
+	get_path(doc.root, "netrc", &c->netrc, d);
+	get_path(doc.root, "root", &c->root, d);
+	get_path(doc.root, "state_dir", &c->state_dir, d);
+	get_path(doc.root, "device_key", &c->device_key, d);
+	get_path(doc.root, "audit_log", &c->audit_log, d);
+	if (!d->n)
+		check_named_files(c, d);
+done:
+	ydoc_release(&doc);
+	buf_release(&b);
+	if (d->n) {
+		config_release(c);
+		return -1;
+	}
+	return 0;
+}
+
+static void free_list(char **v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+void config_release(struct config *c)
+{
+	free(c->path);
+	free(c->host);
+	free_list(c->servers, c->nservers);
+	free(c->netrc);
+	free(c->channel);
+	free_list(c->apps, c->napps);
+	free(c->root);
+	free(c->state_dir);
+	free_list(c->trusted_keys, c->ntrusted_keys);
+	free(c->device_key);
+	free(c->audit_log);
+	memset(c, 0, sizeof *c);
+}
+
+void config_set_root(struct config *c, const char *root)
+{
+	free(c->root);
+	c->root = xstrdup(root);
+}
+
+bool config_in_window(const struct config *c, int minute_of_day)
+{
+	if (!c->has_window)
+		return true;
+	if (c->window_start < c->window_end)
+		return minute_of_day >= c->window_start && minute_of_day < c->window_end;
+	/* Wraps past midnight, e.g. 23:00-01:00. */
+	return minute_of_day >= c->window_start || minute_of_day < c->window_end;
+}

@@ -1,0 +1,559 @@
+/* Polling one app from the repository servers (see repo.h). The order of
+ * checks follows what each one protects:
+ *
+ *   1. channel + signature from the first server that answers (size caps)
+ *   2. signature by a trusted key, trusted comment naming app and file
+ *   3. strict parse; app and channel as configured
+ *   4. serial not lower than the highest seen (replay), not expired
+ *      (freeze); the new highest serial is stored durably
+ *   5. the version against the installed one (same: nothing to do; lower:
+ *      only when the channel says downgrade: true)
+ *   6. scheduling: not_before, rollout, the maintenance window
+ *   7. manifest whose hash is the channel's (mix-and-match), signed, with
+ *      the channel's app and version
+ *   8. payload, resumed from a partial file, cut off at the declared
+ *      size, hash-checked before it is renamed into place */
+#include "repo.h"
+#include "fsutil.h"
+#include "hash.h"
+#include "manifest.h"
+#include "state.h"
+#include "transport.h"
+#include "xalloc.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+uint32_t repo_random(void)
+{
+	uint32_t v = 0;
+	int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0 || read(fd, &v, sizeof v) != (ssize_t)sizeof v)
+		v = (uint32_t)time(NULL) ^ ((uint32_t)getpid() << 16);
+	if (fd >= 0)
+		close(fd);
+	return v;
+}
+
+bool repo_rollout_includes(const char *host, const char *version, unsigned percent)
+{
+	uint8_t d[SHA256_LEN];
+	char *s;
+	uint32_t v;
+
+	if (percent >= 100)
+		return true;
+	s = xasprintf("%s/%s", host, version);
+	sha256_buf(s, strlen(s), d);
+	free(s);
+	v = (uint32_t)d[0] << 24 | (uint32_t)d[1] << 16 | (uint32_t)d[2] << 8 | d[3];
+	return v % 100 < percent;
+}
+
+void repo_sig_comment(const char *app, const char *path, time_t when,
+		      struct buf *out)
+{
+	buf_addf(out, "timestamp:%lld\tapp:%s\tfile:%s", (long long)when, app, path);
+}
+
+/* Whether comment holds tok as a whole whitespace-separated token. */
+static bool has_token(const char *comment, const char *tok)
+{
+	size_t n = strlen(tok);
+	const char *p = comment;
+
+	while ((p = strstr(p, tok)) != NULL) {
+		bool start = p == comment || isspace((unsigned char)p[-1]);
+		bool end = p[n] == '\0' || isspace((unsigned char)p[n]);
+
+		if (start && end)
+			return true;
+		p++;
+	}
+	return false;
+}
+
+int repo_check_comment(const char *comment, const char *app, const char *path,
+		       struct err *e)
+{
+	char *a = xasprintf("app:%s", app), *f = xasprintf("file:%s", path);
+	int rc = 0;
+
+	if (!has_token(comment, a) || !has_token(comment, f))
+		rc = err_set(e, EXIT_TRUST,
+			     "the signature's trusted comment does not name %s and %s "
+			     "(it says \"%s\"): a signature for another file",
+			     a, f, comment);
+	free(a);
+	free(f);
+	return rc;
+}
+
+int repo_open(struct repo *r, const struct config *c, bool progress,
+	      bool dry_run, struct err *e)
+{
+	size_t i;
+
+	memset(r, 0, sizeof *r);
+	r->c = c;
+	r->progress = progress;
+	r->dry_run = dry_run;
+	r->now = time(NULL);
+	r->retries = 2;
+	r->backoff_ms = 500;
+	if (c->ntrusted_keys == 0)
+		return err_set(e, EXIT_TRUST,
+			       "%s: no trusted_keys: refusing to trust any release", c->path);
+	r->keys = xcalloc(c->ntrusted_keys, sizeof *r->keys);
+	for (i = 0; i < c->ntrusted_keys; i++) {
+		const char *k = c->trusted_keys[i];
+
+		if (config_check_file(k, false, e) < 0 ||
+		    sign_pub_load(k, &r->keys[r->nkeys], e) < 0) {
+			e->code = EXIT_TRUST;
+			return err_prefix(e, "trusted key: ");
+		}
+		r->nkeys++;
+	}
+	if (c->netrc && config_check_file(c->netrc, true, e) < 0)
+		return err_prefix(e, "netrc: ");
+	r->x = xcalloc(c->nservers, sizeof *r->x);
+	if (c->balance == BALANCE_RANDOM && c->nservers > 1)
+		r->first = repo_random() % c->nservers;
+	return 0;
+}
+
+void repo_close(struct repo *r)
+{
+	size_t i;
+
+	if (r->x)
+		for (i = 0; i < r->c->nservers; i++)
+			if (r->x[i])
+				xfer_free(r->x[i]);
+	free(r->x);
+	free(r->keys);
+	memset(r, 0, sizeof *r);
+}
+
+void repo_poll_release(struct repo_poll *p)
+{
+	channel_release(&p->ch);
+	free(p->release_dir);
+	memset(p, 0, sizeof *p);
+}
+
+static struct xfer *server(struct repo *r, size_t i)
+{
+	if (!r->x[i]) {
+		struct xfer_opts o = { 0 };
+
+		o.netrc = r->c->netrc;
+		o.connect_timeout = 10;
+		o.progress = r->progress;
+		r->x[i] = xfer_new(&o);
+	}
+	return r->x[i];
+}
+
+/* SERVER/apps/APP/REL */
+static char *app_url(const struct repo *r, size_t i, const char *app, const char *rel)
+{
+	return xasprintf("%s/apps/%s/%s", r->c->servers[i], app, rel);
+}
+
+/* Fetch REL and REL.minisig from the servers, starting at *from; on
+ * success *from is the server that answered. A transport error moves on
+ * to the next server; anything else (a file over its cap) is returned. */
+static int fetch_signed(struct repo *r, const char *app, const char *rel,
+			size_t max, struct buf *data, struct buf *sig,
+			size_t *from, struct err *e)
+{
+	size_t k, n = r->c->nservers;
+	struct err last;
+	char *url = NULL, *sigurl = NULL;
+	int rc = -1;
+
+	err_set(&last, EXIT_UNAVAILABLE, "no server configured");
+	for (k = 0; k < n; k++) {
+		size_t i = (*from + k) % n;
+
+		free(url);
+		free(sigurl);
+		url = app_url(r, i, app, rel);
+		sigurl = xasprintf("%s.minisig", url);
+		if (xfer_get(server(r, i), url, max, data, NULL, &last) == 0 &&
+		    xfer_get(server(r, i), sigurl, REPO_SIG_MAX, sig, NULL, &last) == 0) {
+			*from = i;
+			rc = 0;
+			goto done;
+		}
+		if (last.code != EXIT_UNAVAILABLE) {
+			*e = last;
+			goto done;
+		}
+	}
+	err_set(e, EXIT_UNAVAILABLE, "no server answered (%zu tried); last: %s",
+		n, last.msg);
+done:
+	free(url);
+	free(sigurl);
+	return rc;
+}
+
+static int verify_sig(const struct repo *r, const char *app, const char *rel,
+		      const struct buf *data, const struct buf *sig, struct err *e)
+{
+	char *comment = NULL;
+	int rc = -1;
+
+	if (sign_verify(r->keys, r->nkeys, data->data, data->len, sig->data,
+			sig->len, &comment, e) < 0) {
+		e->code = EXIT_TRUST;
+		goto done;
+	}
+	rc = repo_check_comment(comment, app, rel, e);
+done:
+	free(comment);
+	if (rc < 0)
+		err_prefix(e, "%s: ", rel);
+	return rc;
+}
+
+/* Steps 2-4: the channel bytes are verified, parsed and checked against
+ * the config and the replay and freeze defences. */
+static int check_channel(struct repo *r, const char *app, const char *rel,
+			 const struct buf *data, const struct buf *sig,
+			 struct repo_poll *p, struct err *e)
+{
+	struct diag d;
+	uint64_t seen;
+	char t[CHANNEL_TIME_LEN + 1];
+	char *name;
+
+	if (verify_sig(r, app, rel, data, sig, e) < 0)
+		return -1;
+	name = xasprintf("apps/%s/%s", app, rel);
+	diag_init(&d, name);
+	free(name);
+	if (channel_parse(data->data, data->len, &p->ch, &d) < 0) {
+		diag_to_err(&d, EXIT_DATAERR, e);
+		diag_release(&d);
+		return -1;
+	}
+	diag_release(&d);
+	p->have_channel = true;
+	if (strcmp(p->ch.app, app) || strcmp(p->ch.channel, r->c->channel))
+		return err_set(e, EXIT_TRUST, "%s: names app '%s' channel '%s', not '%s' '%s'",
+			       rel, p->ch.app, p->ch.channel, app, r->c->channel);
+	if (state_serial_read(r->c->state_dir, app, &seen, e) < 0)
+		return -1;
+	if (p->ch.serial < seen)
+		return err_set(e, EXIT_TRUST,
+			       "%s: serial %" PRIu64 " is lower than %" PRIu64
+			       " already seen: a replayed old channel file", rel,
+			       p->ch.serial, seen);
+	if (r->now >= p->ch.expires) {
+		channel_time_format(p->ch.expires, t);
+		return err_set(e, EXIT_TRUST,
+			       "%s: expired at %s: refusing a frozen channel", rel, t);
+	}
+	if (!r->dry_run && p->ch.serial > seen &&
+	    state_serial_write(r->c->state_dir, app, p->ch.serial, e) < 0)
+		return -1;
+	return 0;
+}
+
+/* Steps 5-6: returns 1 when the release should be fetched now. */
+static int decide(struct repo *r, const char *app, struct repo_poll *p, struct err *e)
+{
+	struct manifest m;
+	bool have;
+	struct tm tm;
+	char t[CHANNEL_TIME_LEN + 1];
+
+	if (state_installed(r->c->state_dir, app, &m, &have, e) < 0)
+		return -1;
+	if (have) {
+		int cmp = semver_cmp(&p->ch.semver, &m.semver);
+
+		snprintf(p->installed, sizeof p->installed, "%s", m.version);
+		manifest_release(&m);
+		if (cmp == 0) {
+			p->state = REPO_CURRENT;
+			return 0;
+		}
+		if (cmp < 0 && !p->ch.downgrade)
+			return err_set(e, EXIT_TRUST,
+				       "channel offers %s, lower than the installed %s, "
+				       "and does not say downgrade: true", p->ch.version,
+				       p->installed);
+	}
+	p->state = REPO_WAIT;
+	if (p->ch.has_not_before && r->now < p->ch.not_before) {
+		channel_time_format(p->ch.not_before, t);
+		snprintf(p->why, sizeof p->why, "not before %s", t);
+		return 0;
+	}
+	if (!repo_rollout_includes(r->c->host, p->ch.version, p->ch.rollout)) {
+		snprintf(p->why, sizeof p->why, "rollout %u%% does not include host %s",
+			 p->ch.rollout, r->c->host);
+		return 0;
+	}
+	if (r->c->has_window && localtime_r(&r->now, &tm) &&
+	    !config_in_window(r->c, tm.tm_hour * 60 + tm.tm_min)) {
+		snprintf(p->why, sizeof p->why,
+			 "outside the maintenance window %02d:%02d-%02d:%02d",
+			 r->c->window_start / 60, r->c->window_start % 60,
+			 r->c->window_end / 60, r->c->window_end % 60);
+		return 0;
+	}
+	return 1;
+}
+
+/* A payload file name: one path component from a narrow alphabet. */
+static bool payload_name_ok(const char *s)
+{
+	size_t i, n = strlen(s);
+
+	if (n < 1 || n > 255 || s[0] == '.')
+		return false;
+	for (i = 0; i < n; i++)
+		if (!isalnum((unsigned char)s[i]) && !strchr("._+-", s[i]))
+			return false;
+	return true;
+}
+
+/* Step 7: the manifest, checked against the channel, stored in dir; m
+ * receives it parsed. */
+static int fetch_manifest(struct repo *r, const char *app, struct repo_poll *p,
+			  const char *dir, size_t *from, struct manifest *m,
+			  struct err *e)
+{
+	struct buf data = BUF_INIT, sig = BUF_INIT;
+	uint8_t h[SHA256_LEN];
+	char hex[SHA256_HEX_LEN + 1];
+	struct diag d;
+	char *path = NULL;
+	int rc = -1;
+
+	if (fetch_signed(r, app, p->ch.manifest, MANIFEST_MAX_BYTES, &data, &sig,
+			 from, e) < 0)
+		goto done;
+	sha256_buf(data.data, data.len, h);
+	hex_encode(h, sizeof h, hex);
+	if (strcmp(hex, p->ch.manifest_sha256)) {
+		err_set(e, EXIT_TRUST,
+			"%s: sha256 %s is not the channel's %s: mix-and-match refused",
+			p->ch.manifest, hex, p->ch.manifest_sha256);
+		goto done;
+	}
+	if (verify_sig(r, app, p->ch.manifest, &data, &sig, e) < 0)
+		goto done;
+	diag_init(&d, p->ch.manifest);
+	if (manifest_parse(data.data, data.len, m, &d) < 0) {
+		diag_to_err(&d, EXIT_DATAERR, e);
+		diag_release(&d);
+		goto done;
+	}
+	diag_release(&d);
+	if (strcmp(m->app, p->ch.app) || strcmp(m->version, p->ch.version)) {
+		err_set(e, EXIT_TRUST, "%s: is %s %s, but the channel says %s %s",
+			p->ch.manifest, m->app, m->version, p->ch.app, p->ch.version);
+		goto fail;
+	}
+	if (!m->has_payload || !payload_name_ok(m->payload_file)) {
+		err_set(e, EXIT_DATAERR, "%s: no payload, or a payload name that is "
+			"not a plain file name", p->ch.manifest);
+		goto fail;
+	}
+	path = fs_join(dir, "manifest.yaml.minisig");
+	if (fs_write_atomic(path, sig.data, sig.len, 0600, e) < 0)
+		goto fail;
+	free(path);
+	path = fs_join(dir, "manifest.yaml");
+	if (fs_write_atomic(path, data.data, data.len, 0600, e) < 0)
+		goto fail;
+	rc = 0;
+	goto done;
+fail:
+	manifest_release(m);
+done:
+	free(path);
+	buf_release(&data);
+	buf_release(&sig);
+	return rc;
+}
+
+/* Whether the file at path has the payload's size and hash. */
+static bool payload_matches(const struct manifest *m, const char *path)
+{
+	uint8_t h[SHA256_LEN];
+	uint64_t size;
+	struct err e;
+
+	return sha256_file(path, h, &size, &e) == 0 && size == m->payload_size &&
+	       !memcmp(h, m->payload_sha256, SHA256_LEN);
+}
+
+static void sleep_ms(unsigned ms)
+{
+	struct timespec ts = { (time_t)(ms / 1000), (long)(ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+/* Download the payload into part, resuming; retries with backoff on each
+ * server, then the next server. */
+static int download(struct repo *r, const char *app, const char *rel,
+		    const char *part, uint64_t size, size_t from, struct err *e)
+{
+	size_t k, n = r->c->nservers;
+	unsigned attempt, delay;
+	struct err last;
+
+	err_set(&last, EXIT_UNAVAILABLE, "no server configured");
+	for (k = 0; k < n; k++) {
+		size_t i = (from + k) % n;
+		char *url = app_url(r, i, app, rel);
+
+		delay = r->backoff_ms;
+		for (attempt = 0; attempt <= r->retries; attempt++) {
+			if (attempt) {
+				sleep_ms(delay);
+				delay *= 2;
+			}
+			if (xfer_get_file(server(r, i), url, part, size, true, &last) == 0) {
+				free(url);
+				return 0;
+			}
+			if (last.code != EXIT_UNAVAILABLE) {
+				free(url);
+				*e = last;
+				return -1;
+			}
+		}
+		free(url);
+	}
+	return err_set(e, EXIT_UNAVAILABLE,
+		       "payload: no server answered (%zu tried); last: %s", n, last.msg);
+}
+
+/* Step 8. */
+static int fetch_payload(struct repo *r, const char *app, const struct repo_poll *p,
+			 const struct manifest *m, const char *dir, size_t from,
+			 struct err *e)
+{
+	char *final = fs_join(dir, m->payload_file);
+	char *part = xasprintf("%s.part", final);
+	const char *slash = strrchr(p->ch.manifest, '/');
+	/* The payload lies next to the manifest. */
+	char *prel = xasprintf("%.*s%s", slash ? (int)(slash - p->ch.manifest + 1) : 0,
+			       p->ch.manifest, m->payload_file);
+	struct stat st;
+	int rc = -1;
+
+	if (access(final, F_OK) == 0) {
+		if (payload_matches(m, final)) {
+			rc = 0;
+			goto done;
+		}
+		unlink(final);
+	}
+	if (stat(part, &st) == 0 && (uint64_t)st.st_size > m->payload_size)
+		unlink(part);
+	rc = download(r, app, prel, part, m->payload_size, from, e);
+	if (rc < 0) {
+		if (e->code == EXIT_TRUST)
+			unlink(part);   /* larger than declared: start over next time */
+		goto done;
+	}
+	rc = -1;
+	if (!payload_matches(m, part)) {
+		unlink(part);
+		err_set(e, EXIT_TRUST, "%s: size or sha256 differs from the manifest's",
+			m->payload_file);
+		goto done;
+	}
+	if (rename(part, final) < 0) {
+		err_sys(e, EXIT_SOFTWARE, "rename %s", part);
+		goto done;
+	}
+	rc = fs_fsync_dir(dir, e);
+done:
+	if (rc < 0 && e->code != EXIT_UNAVAILABLE && e->code != EXIT_SOFTWARE)
+		err_prefix(e, "payload ");
+	free(final);
+	free(part);
+	free(prel);
+	return rc;
+}
+
+static int fetch_release(struct repo *r, const char *app, struct repo_poll *p,
+			 size_t from, struct err *e)
+{
+	struct manifest m;
+	char *dir = xasprintf("%s/cache/%s/%s", r->c->state_dir, app, p->ch.version);
+	int rc = -1;
+
+	if (fs_mkdir_p(dir, 0700, e) < 0)
+		goto done;
+	if (fetch_manifest(r, app, p, dir, &from, &m, e) < 0)
+		goto done;
+	rc = fetch_payload(r, app, p, &m, dir, from, e);
+	manifest_release(&m);
+	if (rc == 0) {
+		p->state = REPO_READY;
+		p->release_dir = dir;
+		dir = NULL;
+	}
+done:
+	free(dir);
+	return rc;
+}
+
+int repo_poll_app(struct repo *r, const char *app, struct repo_poll *p,
+		  struct err *e)
+{
+	struct buf data = BUF_INIT, sig = BUF_INIT;
+	char *rel = xasprintf("channels/%s.yaml", r->c->channel);
+	size_t from = r->first;
+	int rc = -1, go;
+
+	memset(p, 0, sizeof *p);
+	if (fetch_signed(r, app, rel, CHANNEL_MAX_BYTES, &data, &sig, &from, e) < 0)
+		goto done;
+	if (check_channel(r, app, rel, &data, &sig, p, e) < 0)
+		goto done;
+	go = decide(r, app, p, e);
+	if (go < 0)
+		goto done;
+	if (go > 0 && fetch_release(r, app, p, from, e) < 0)
+		goto done;
+	rc = 0;
+done:
+	if (rc < 0)
+		err_prefix(e, "%s: ", app);
+	free(rel);
+	buf_release(&data);
+	buf_release(&sig);
+	return rc;
+}
+
+void repo_cache_drop(const struct config *c, const char *app)
+{
+	char *dir = xasprintf("%s/cache/%s", c->state_dir, app);
+	struct err e;
+
+	fs_remove_tree(dir, &e);
+	free(dir);
+}

@@ -1,0 +1,103 @@
+/* Polling the repository for one app (DESIGN.md "Repository layout"):
+ * fetch and verify the signed channel file from the servers in order,
+ * defend against the update-metadata attacks, decide whether this host
+ * should move now, and bring the release (manifest, signature, payload)
+ * into the local cache, ready for apply_release:
+ *
+ *   STATE/cache/APP/VERSION/manifest.yaml
+ *   STATE/cache/APP/VERSION/manifest.yaml.minisig
+ *   STATE/cache/APP/VERSION/PAYLOAD            complete and hash-checked
+ *   STATE/cache/APP/VERSION/PAYLOAD.part       a partial download, resumed
+ *                                              by the next run
+ *
+ * Every file fetched is size-capped. Signatures are checked with the
+ * config's trusted keys, failing closed when there are none; the trusted
+ * comment of each repository file must hold the tokens "app:APP" and
+ * "file:PATH" (PATH relative to REPO/apps/APP/), which repo_sig_comment
+ * writes, so a valid signature on one file cannot vouch for another.
+ *
+ * Errors: EXIT_UNAVAILABLE when no server answered; EXIT_TRUST for a
+ * refused file (bad signature, replayed or expired channel, mix-and-match,
+ * a payload larger than declared or with the wrong hash, a downgrade the
+ * channel does not allow); EXIT_DATAERR for signed data that is invalid. */
+#ifndef UPGR_REPO_H
+#define UPGR_REPO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "buf.h"
+#include "channel.h"
+#include "config.h"
+#include "err.h"
+#include "sign.h"
+
+#define REPO_SIG_MAX (16u << 10)   /* a .minisig file */
+
+/* One run's view of the servers: the trusted keys and a transfer handle
+ * per server (connections are reused across apps). */
+struct repo {
+	const struct config *c;
+	struct sign_pub *keys;
+	size_t nkeys;
+	struct xfer **x;           /* one per server, made on first use */
+	size_t first;              /* the server tried first (balance: random) */
+	bool progress;             /* download progress bar on stderr */
+	bool dry_run;              /* record nothing (serial) */
+	time_t now;                /* the run's clock, for expiry and not_before */
+	unsigned retries;          /* extra payload attempts per server; default 2 */
+	unsigned backoff_ms;       /* first retry delay, doubled each time; default 500 */
+};
+
+/* Load the trusted keys (none: EXIT_TRUST), check the netrc's mode, and
+ * pick the first server. */
+int repo_open(struct repo *r, const struct config *c, bool progress,
+	      bool dry_run, struct err *e);
+void repo_close(struct repo *r);
+
+enum repo_state {
+	REPO_CURRENT,              /* the channel's version is installed */
+	REPO_WAIT,                 /* not this run: not_before, rollout, window */
+	REPO_READY,                /* release_dir holds the release to apply */
+};
+
+struct repo_poll {
+	enum repo_state state;
+	struct channel ch;         /* the verified channel (app is set once parsed) */
+	bool have_channel;
+	char installed[64];        /* installed version, "" when none */
+	char why[256];             /* REPO_WAIT: the reason, for --dry-run */
+	char *release_dir;         /* REPO_READY */
+};
+
+/* Poll app: see the top of this file. On -1, p->have_channel says whether
+ * the channel was verified and parsed (its version is what a refusal
+ * names). Release p with repo_poll_release in every case. */
+int repo_poll_app(struct repo *r, const char *app, struct repo_poll *p,
+		  struct err *e);
+void repo_poll_release(struct repo_poll *p);
+
+/* Remove STATE/cache/APP (after a successful apply). */
+void repo_cache_drop(const struct config *c, const char *app);
+
+/* The trusted comment for a repository file: "timestamp:T\tapp:APP\t
+ * file:PATH" with PATH relative to REPO/apps/APP/ (for example
+ * "channels/stable.yaml", "releases/1.2.0/manifest.yaml"). publish signs
+ * with it; the agent requires the app and file tokens. */
+void repo_sig_comment(const char *app, const char *path, time_t when,
+		      struct buf *out);
+/* 0 if comment holds the tokens app:APP and file:PATH, else EXIT_TRUST. */
+int repo_check_comment(const char *comment, const char *app, const char *path,
+		       struct err *e);
+
+/* Whether host is inside a rollout of percent for version: the first four
+ * bytes of sha256(host "/" version), big-endian, mod 100 < percent. The
+ * same hosts stay in as the percentage grows. */
+bool repo_rollout_includes(const char *host, const char *version, unsigned percent);
+
+/* A random number from the system's generator (server choice, splay). */
+uint32_t repo_random(void);
+
+#endif

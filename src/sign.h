@@ -14,6 +14,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "b64.h"          /* b64_encode, b64_decode */
 #include "buf.h"
 #include "err.h"
 
@@ -21,7 +22,10 @@
 #define SIGN_PK_LEN 32
 #define SIGN_SK_LEN 64          /* seed[32] || pk[32], as minisign stores it */
 #define SIGN_SIG_LEN 64
-#define SIGN_COMMENT_MAX 8192
+#define SIGN_COMMENT_MAX 8192   /* minisign's trusted comment line buffer */
+/* The longest trusted comment text minisign accepts: its 8192-byte line
+ * buffer holds "trusted comment: ", the text, the newline and a NUL. */
+#define SIGN_COMMENT_TEXT_MAX (SIGN_COMMENT_MAX - 19)
 
 struct sign_pub {
 	uint8_t keyid[SIGN_KEYID_LEN];
@@ -49,8 +53,12 @@ int sign_key_load(const char *path, struct sign_key *key, struct err *e);
 void sign_key_wipe(struct sign_key *key);
 void sign_key_public(const struct sign_key *key, struct sign_pub *pub);
 
+/* The key id as minisign prints it ("minisign public key 1A2B..."): the
+ * little-endian 64-bit number in 16 upper-case hex digits. */
+void sign_keyid_hex(const uint8_t keyid[SIGN_KEYID_LEN], char out[17]);
+
 /* Make a minisign "ED" signature file's text for data, with the given
- * trusted comment (no CR or LF, at most SIGN_COMMENT_MAX bytes). */
+ * trusted comment (no CR or LF, at most SIGN_COMMENT_TEXT_MAX bytes). */
 int sign_minisig(const struct sign_key *key, const void *data, size_t len,
 		 const char *trusted_comment, struct buf *out, struct err *e);
 /* sign_minisig for the file at path, written durably to path.minisig. */
@@ -76,10 +84,5 @@ int sign_ed25519(const struct sign_key *key, const void *msg, size_t len,
 /* 0 if sig is a valid, canonical signature of msg by pub; else -1. */
 int sign_ed25519_verify(const struct sign_pub *pub, const void *msg, size_t len,
 			const uint8_t sig[SIGN_SIG_LEN], struct err *e);
-
-/* Base64 (RFC 4648, with padding). decode returns the length, or -1 on any
- * invalid character, bad padding, or more than outmax bytes. */
-void b64_encode(const uint8_t *in, size_t len, struct buf *out);
-long b64_decode(const char *in, size_t inlen, uint8_t *out, size_t outmax);
 
 #endif

@@ -1,0 +1,506 @@
+/* Ed25519 keys and raw signatures through libgcrypt, and minisign's key
+ * files. The signature files (.minisig) are in sign_minisig.c.
+ *
+ * Secret key file, as `minisign -G -W` writes it (base64 of 158 bytes):
+ *   sig_alg "Ed" | kdf_alg "\0\0" (none; "Sc" = scrypt, encrypted)
+ *   | chk_alg "B2" | kdf_salt[32] | opslimit[8] | memlimit[8]
+ *   | keyid[8] | sk[64] (seed || pk) | chk[32]
+ * minisign computes chk = BLAKE2b-256(sig_alg || keyid || sk) only for
+ * encrypted keys and leaves it zero with -W (0.11 and later alike). upgr
+ * writes the real checksum (minisign ignores it for unencrypted keys) and
+ * accepts either a zero or a correct one.
+ *
+ * libgcrypt 1.10 accepts small-order public keys and signatures whose S is
+ * not reduced mod L; both would let one signature verify for several
+ * messages or keys, so they are refused here before libgcrypt sees them. */
+#include "sign.h"
+#include "fsutil.h"
+#include "hash.h"
+#include "xalloc.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <gcrypt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define SK_BLOB_LEN (2 + 2 + 2 + 32 + 8 + 8 + SIGN_KEYID_LEN + SIGN_SK_LEN + 32)
+#define SK_KEYID_OFF 54
+#define SK_CHK_OFF (SK_KEYID_OFF + SIGN_KEYID_LEN + SIGN_SK_LEN)
+#define PK_BLOB_LEN (2 + SIGN_KEYID_LEN + SIGN_PK_LEN)
+#define KEY_FILE_MAX 4096
+#define UNTRUSTED_PREFIX "untrusted comment: "
+
+/* The y coordinates (little-endian, sign bit cleared) of the 8 points of
+ * order 1, 2, 4 and 8, plus the non-canonical encodings p and p+1 of y = 0
+ * and y = 1. Any public key whose y is one of these has small order. */
+static const uint8_t small_order_y[][32] = {
+	{ 0 },                                            /* y = 0, order 4 */
+	{ 1 },                                            /* y = 1, identity */
+	{ 0xec, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, /* y = p-1, order 2 */
+	  0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+	  0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+	  0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f },
+	{ 0xed, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, /* y = p (= 0) */
+	  0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+	  0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+	  0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f },
+	{ 0xee, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, /* y = p+1 (= 1) */
+	  0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+	  0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+	  0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f },
+	{ 0x26, 0xe8, 0x95, 0x8f, 0xc2, 0xb2, 0x27, 0xb0, /* order 8 */
+	  0x45, 0xc3, 0xf4, 0x89, 0xf2, 0xef, 0x98, 0xf0,
+	  0xd5, 0xdf, 0xac, 0x05, 0xd3, 0xc6, 0x33, 0x39,
+	  0xb1, 0x38, 0x02, 0x88, 0x6d, 0x53, 0xfc, 0x05 },
+	{ 0xc7, 0x17, 0x6a, 0x70, 0x3d, 0x4d, 0xd8, 0x4f, /* order 8 */
+	  0xba, 0x3c, 0x0b, 0x76, 0x0d, 0x10, 0x67, 0x0f,
+	  0x2a, 0x20, 0x53, 0xfa, 0x2c, 0x39, 0xcc, 0xc6,
+	  0x4e, 0xc7, 0xfd, 0x77, 0x92, 0xac, 0x03, 0x7a },
+};
+
+/* L = 2^252 + 27742317777372353535851937790883648493, little-endian. */
+static const uint8_t group_order[32] = {
+	0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58,
+	0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9, 0xde, 0x14,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10,
+};
+
+static int is_small_order(const uint8_t pk[SIGN_PK_LEN])
+{
+	size_t i;
+
+	for (i = 0; i < sizeof small_order_y / sizeof small_order_y[0]; i++)
+		if (!memcmp(pk, small_order_y[i], 31) &&
+		    (pk[31] & 0x7f) == small_order_y[i][31])
+			return 1;
+	return 0;
+}
+
+/* True if the little-endian scalar s is below L (a canonical S). */
+static int scalar_is_canonical(const uint8_t s[32])
+{
+	int i;
+
+	for (i = 31; i >= 0; i--) {
+		if (s[i] < group_order[i])
+			return 1;
+		if (s[i] > group_order[i])
+			return 0;
+	}
+	return 0;       /* s == L */
+}
+
+/* Copy the data of the s-expression token name (exactly len bytes). */
+static int sexp_get(gcry_sexp_t sx, const char *name, uint8_t *out, size_t len)
+{
+	gcry_sexp_t tok = gcry_sexp_find_token(sx, name, 0);
+	const char *p;
+	size_t n = 0;
+	int rc = -1;
+
+	if (!tok)
+		return -1;
+	p = gcry_sexp_nth_data(tok, 1, &n);
+	if (p && n == len) {
+		memcpy(out, p, len);
+		rc = 0;
+	}
+	gcry_sexp_release(tok);
+	return rc;
+}
+
+int sign_ed25519(const struct sign_key *key, const void *msg, size_t len,
+		 uint8_t sig[SIGN_SIG_LEN], struct err *e)
+{
+	gcry_sexp_t skey = NULL, data = NULL, res = NULL;
+	int rc = -1;
+
+	crypto_init();
+	if (gcry_sexp_build(&skey, NULL,
+			    "(private-key (ecc (curve Ed25519) (flags eddsa)"
+			    " (q %b) (d %b)))",
+			    SIGN_PK_LEN, key->sk + 32, 32, key->sk) ||
+	    gcry_sexp_build(&data, NULL,
+			    "(data (flags eddsa) (hash-algo sha512) (value %b))",
+			    (int)len, msg)) {
+		err_set(e, EXIT_SOFTWARE, "ed25519: cannot build the key or data");
+		goto done;
+	}
+	if (gcry_pk_sign(&res, data, skey) ||
+	    sexp_get(res, "r", sig, 32) < 0 || sexp_get(res, "s", sig + 32, 32) < 0) {
+		err_set(e, EXIT_SOFTWARE, "ed25519: signing failed");
+		goto done;
+	}
+	rc = 0;
+done:
+	gcry_sexp_release(res);
+	gcry_sexp_release(data);
+	gcry_sexp_release(skey);
+	return rc;
+}
+
+int sign_ed25519_verify(const struct sign_pub *pub, const void *msg, size_t len,
+			const uint8_t sig[SIGN_SIG_LEN], struct err *e)
+{
+	gcry_sexp_t pkey = NULL, data = NULL, sv = NULL;
+	int rc = -1;
+
+	if (is_small_order(pub->pk))
+		return err_set(e, EXIT_TRUST, "small-order public key refused");
+	if (!scalar_is_canonical(sig + 32))
+		return err_set(e, EXIT_TRUST, "non-canonical signature (S >= L) refused");
+	crypto_init();
+	if (gcry_sexp_build(&pkey, NULL,
+			    "(public-key (ecc (curve Ed25519) (flags eddsa) (q %b)))",
+			    SIGN_PK_LEN, pub->pk) ||
+	    gcry_sexp_build(&data, NULL,
+			    "(data (flags eddsa) (hash-algo sha512) (value %b))",
+			    (int)len, msg) ||
+	    gcry_sexp_build(&sv, NULL, "(sig-val (eddsa (r %b) (s %b)))",
+			    32, sig, 32, sig + 32)) {
+		err_set(e, EXIT_SOFTWARE, "ed25519: cannot build the key or signature");
+		goto done;
+	}
+	if (gcry_pk_verify(sv, data, pkey)) {
+		err_set(e, EXIT_TRUST, "signature does not match");
+		goto done;
+	}
+	rc = 0;
+done:
+	gcry_sexp_release(sv);
+	gcry_sexp_release(data);
+	gcry_sexp_release(pkey);
+	return rc;
+}
+
+/* BLAKE2b-256(sig_alg || keyid || sk): the secret key file's checksum. */
+static void key_checksum(const struct sign_key *key, uint8_t chk[32])
+{
+	uint8_t in[2 + SIGN_KEYID_LEN + SIGN_SK_LEN];
+
+	memcpy(in, "Ed", 2);
+	memcpy(in + 2, key->keyid, SIGN_KEYID_LEN);
+	memcpy(in + 2 + SIGN_KEYID_LEN, key->sk, SIGN_SK_LEN);
+	crypto_init();
+	gcry_md_hash_buffer(GCRY_MD_BLAKE2B_256, chk, in, sizeof in);
+	secure_wipe(in, sizeof in);
+}
+
+/* The key id as minisign shows it: a little-endian 64-bit number in hex. */
+void sign_keyid_hex(const uint8_t keyid[SIGN_KEYID_LEN], char out[17])
+{
+	uint64_t v = 0;
+	int i;
+
+	for (i = SIGN_KEYID_LEN - 1; i >= 0; i--)
+		v = v << 8 | keyid[i];
+	snprintf(out, 17, "%016" PRIX64, v);
+}
+
+void sign_key_public(const struct sign_key *key, struct sign_pub *pub)
+{
+	memcpy(pub->keyid, key->keyid, SIGN_KEYID_LEN);
+	memcpy(pub->pk, key->sk + 32, SIGN_PK_LEN);
+}
+
+void sign_key_wipe(struct sign_key *key)
+{
+	secure_wipe(key, sizeof *key);
+}
+
+void sign_pub_format(const struct sign_pub *pub, struct buf *out)
+{
+	uint8_t blob[PK_BLOB_LEN];
+	char id[17];
+
+	sign_keyid_hex(pub->keyid, id);
+	memcpy(blob, "Ed", 2);
+	memcpy(blob + 2, pub->keyid, SIGN_KEYID_LEN);
+	memcpy(blob + 2 + SIGN_KEYID_LEN, pub->pk, SIGN_PK_LEN);
+	buf_addf(out, UNTRUSTED_PREFIX "minisign public key %s\n", id);
+	b64_encode(blob, sizeof blob, out);
+	buf_adds(out, "\n");
+}
+
+/* The secret key file's text for key, in a buffer the caller wipes. */
+static void key_format(const struct sign_key *key, struct buf *out)
+{
+	uint8_t blob[SK_BLOB_LEN];
+
+	memset(blob, 0, sizeof blob);
+	memcpy(blob, "Ed\0\0B2", 6);
+	memcpy(blob + SK_KEYID_OFF, key->keyid, SIGN_KEYID_LEN);
+	memcpy(blob + SK_KEYID_OFF + SIGN_KEYID_LEN, key->sk, SIGN_SK_LEN);
+	key_checksum(key, blob + SK_CHK_OFF);
+	/* Reserve the whole text first: a buffer that moved would leave a
+	 * copy of the secret behind in freed memory. */
+	buf_grow(out, 128 + B64_LEN(sizeof blob));
+	buf_adds(out, UNTRUSTED_PREFIX "minisign unencrypted secret key\n");
+	b64_encode(blob, sizeof blob, out);
+	buf_adds(out, "\n");
+	secure_wipe(blob, sizeof blob);
+}
+
+/* A fresh key pair from libgcrypt, with a random key id. */
+static int key_generate(struct sign_key *key, struct err *e)
+{
+	gcry_sexp_t parms = NULL, pair = NULL;
+	int rc = -1;
+
+	crypto_init();
+	if (gcry_sexp_build(&parms, NULL,
+			    "(genkey (ecc (curve Ed25519) (flags eddsa)))") ||
+	    gcry_pk_genkey(&pair, parms) ||
+	    sexp_get(pair, "d", key->sk, 32) < 0 ||
+	    sexp_get(pair, "q", key->sk + 32, SIGN_PK_LEN) < 0) {
+		err_set(e, EXIT_SOFTWARE, "ed25519: key generation failed");
+		goto done;
+	}
+	gcry_randomize(key->keyid, SIGN_KEYID_LEN, GCRY_STRONG_RANDOM);
+	rc = 0;
+done:
+	gcry_sexp_release(pair);
+	gcry_sexp_release(parms);
+	return rc;
+}
+
+int sign_keygen(const char *name, struct err *e)
+{
+	char *pubpath = xasprintf("%s.pub", name), *keypath = xasprintf("%s.key", name);
+	struct buf keytext = BUF_INIT, pubtext = BUF_INIT;
+	struct sign_key key;
+	struct sign_pub pub;
+	int rc = -1;
+
+	memset(&key, 0, sizeof key);
+	/* Both names are checked before anything is written; O_EXCL below
+	 * still closes the race with another writer. */
+	if (access(pubpath, F_OK) == 0 || access(keypath, F_OK) == 0) {
+		err_set(e, EXIT_USAGE, "%s exists: refusing to overwrite a key",
+			access(keypath, F_OK) == 0 ? keypath : pubpath);
+		goto done;
+	}
+	if (key_generate(&key, e) < 0)
+		goto done;
+	key_format(&key, &keytext);
+	sign_key_public(&key, &pub);
+	sign_pub_format(&pub, &pubtext);
+	if (fs_write_new(keypath, keytext.data, keytext.len, 0600, e) < 0)
+		goto done;
+	if (fs_write_new(pubpath, pubtext.data, pubtext.len, 0644, e) < 0) {
+		unlink(keypath);
+		goto done;
+	}
+	rc = 0;
+done:
+	sign_key_wipe(&key);
+	if (keytext.data)
+		secure_wipe(keytext.data, keytext.cap);
+	buf_release(&keytext);
+	buf_release(&pubtext);
+	free(pubpath);
+	free(keypath);
+	return rc;
+}
+
+/* The second line of a key file's text (after "untrusted comment: ..."),
+ * its length in *len, or NULL if the file is not two such lines. */
+static const char *key_line(const char *text, size_t *len)
+{
+	const char *nl = strchr(text, '\n'), *end;
+
+	if (strncmp(text, UNTRUSTED_PREFIX, strlen(UNTRUSTED_PREFIX)) || !nl)
+		return NULL;
+	nl++;
+	end = strchr(nl, '\n');
+	*len = end ? (size_t)(end - nl) : strlen(nl);
+	if (end && end[1] != '\0')
+		return NULL;
+	if (*len && nl[*len - 1] == '\r')
+		(*len)--;
+	return nl;
+}
+
+int sign_pub_parse(const char *b64, struct sign_pub *pub, struct err *e)
+{
+	uint8_t blob[PK_BLOB_LEN + 3];
+	long n = b64_decode(b64, strlen(b64), blob, sizeof blob);
+
+	if (n < 0)
+		return err_set(e, EXIT_DATAERR, "public key is not valid base64");
+	if (n != PK_BLOB_LEN)
+		return err_set(e, EXIT_DATAERR, "public key is %ld bytes, expected %d",
+			       n, PK_BLOB_LEN);
+	if (memcmp(blob, "Ed", 2))
+		return err_set(e, EXIT_DATAERR, "public key: unknown algorithm");
+	memcpy(pub->keyid, blob + 2, SIGN_KEYID_LEN);
+	memcpy(pub->pk, blob + 2 + SIGN_KEYID_LEN, SIGN_PK_LEN);
+	if (is_small_order(pub->pk))
+		return err_set(e, EXIT_TRUST, "small-order public key refused");
+	return 0;
+}
+
+/* Read a key file of at most KEY_FILE_MAX bytes through one descriptor,
+ * refusing a symlink, a non-regular file, and any mode bit in forbid. */
+static int key_file_read(const char *path, mode_t forbid, const char *why,
+			 struct buf *out, struct err *e)
+{
+	char chunk[KEY_FILE_MAX + 1];
+	struct stat st;
+	ssize_t n;
+	int fd, rc = -1;
+
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return err_sys(e, errno == ELOOP ? EXIT_TRUST : EXIT_DATAERR,
+			       "open %s", path);
+	if (fstat(fd, &st) < 0) {
+		err_sys(e, EXIT_SOFTWARE, "stat %s", path);
+		goto done;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		err_set(e, EXIT_DATAERR, "%s: not a regular file", path);
+		goto done;
+	}
+	if (st.st_mode & forbid) {
+		err_set(e, EXIT_TRUST, "%s: mode %04o: %s", path,
+			(unsigned)(st.st_mode & 07777), why);
+		goto done;
+	}
+	do
+		n = read(fd, chunk, sizeof chunk);
+	while (n < 0 && errno == EINTR);
+	if (n < 0) {
+		err_sys(e, EXIT_SOFTWARE, "read %s", path);
+		goto done;
+	}
+	if (n > KEY_FILE_MAX) {
+		err_set(e, EXIT_DATAERR, "%s: larger than %d bytes: not a key file",
+			path, KEY_FILE_MAX);
+		goto done;
+	}
+	buf_grow(out, (size_t)n + 1);
+	buf_add(out, chunk, (size_t)n);
+	rc = 0;
+done:
+	secure_wipe(chunk, sizeof chunk);
+	close(fd);
+	return rc;
+}
+
+int sign_pub_load(const char *path, struct sign_pub *pub, struct err *e)
+{
+	struct buf text = BUF_INIT;
+	const char *line;
+	char *b64 = NULL;
+	size_t len;
+	int rc = -1;
+
+	if (key_file_read(path, S_IWGRP | S_IWOTH,
+			  "a trusted key that others can write is refused",
+			  &text, e) < 0)
+		goto done;
+	line = key_line(text.data, &len);
+	if (!line || memchr(text.data, '\0', text.len)) {
+		err_set(e, EXIT_DATAERR, "%s: not a minisign public key file", path);
+		goto done;
+	}
+	b64 = xstrndup(line, len);
+	if (sign_pub_parse(b64, pub, e) < 0) {
+		err_prefix(e, "%s: ", path);
+		goto done;
+	}
+	rc = 0;
+done:
+	free(b64);
+	buf_release(&text);
+	return rc;
+}
+
+/* Check that the key's public half belongs to its seed: sign and verify
+ * a fixed message (libgcrypt derives the signature from the seed). */
+static int key_selftest(const struct sign_key *key, struct err *e)
+{
+	static const char msg[] = "upgr key self-test";
+	uint8_t sig[SIGN_SIG_LEN];
+	struct sign_pub pub;
+
+	sign_key_public(key, &pub);
+	if (sign_ed25519(key, msg, sizeof msg - 1, sig, e) < 0)
+		return -1;
+	if (sign_ed25519_verify(&pub, msg, sizeof msg - 1, sig, e) < 0)
+		return err_set(e, EXIT_DATAERR,
+			       "corrupt: its public half does not match its seed");
+	return 0;
+}
+
+/* Decode the secret key blob into key, refusing what upgr cannot use. */
+static int key_parse(const uint8_t *blob, long n, struct sign_key *key, struct err *e)
+{
+	static const uint8_t zero[32];
+	uint8_t chk[32];
+
+	if (n != SK_BLOB_LEN)
+		return err_set(e, EXIT_DATAERR, "secret key is %ld bytes, expected %d",
+			       n, SK_BLOB_LEN);
+	if (memcmp(blob, "Ed", 2))
+		return err_set(e, EXIT_DATAERR, "unknown signature algorithm");
+	if (!memcmp(blob + 2, "Sc", 2))
+		return err_set(e, EXIT_DATAERR,
+			       "the key is encrypted with a password; upgr needs an "
+			       "unencrypted key (minisign -G -W, or upgr keygen)");
+	if (memcmp(blob + 2, "\0\0", 2))
+		return err_set(e, EXIT_DATAERR, "unknown key derivation function");
+	if (memcmp(blob + 4, "B2", 2))
+		return err_set(e, EXIT_DATAERR, "unknown checksum function");
+	memcpy(key->keyid, blob + SK_KEYID_OFF, SIGN_KEYID_LEN);
+	memcpy(key->sk, blob + SK_KEYID_OFF + SIGN_KEYID_LEN, SIGN_SK_LEN);
+	key_checksum(key, chk);
+	if (memcmp(blob + SK_CHK_OFF, zero, 32) && memcmp(blob + SK_CHK_OFF, chk, 32))
+		return err_set(e, EXIT_DATAERR, "checksum mismatch: the key is corrupt");
+	return key_selftest(key, e);
+}
+
+int sign_key_load(const char *path, struct sign_key *key, struct err *e)
+{
+	uint8_t blob[SK_BLOB_LEN + 3];
+	struct buf text = BUF_INIT;
+	const char *line;
+	size_t len;
+	long n;
+	int rc = -1;
+
+	memset(key, 0, sizeof *key);
+	if (key_file_read(path, S_IRWXG | S_IRWXO,
+			  "a secret key that others can read is refused (chmod 600 it)",
+			  &text, e) < 0)
+		goto done;
+	line = key_line(text.data, &len);
+	if (!line || memchr(text.data, '\0', text.len)) {
+		err_set(e, EXIT_DATAERR, "%s: not a minisign secret key file", path);
+		goto done;
+	}
+	n = b64_decode(line, len, blob, sizeof blob);
+	if (n < 0) {
+		err_set(e, EXIT_DATAERR, "%s: secret key is not valid base64", path);
+		goto done;
+	}
+	if (key_parse(blob, n, key, e) < 0) {
+		err_prefix(e, "secret key %s: ", path);
+		goto done;
+	}
+	rc = 0;
+done:
+	if (rc < 0)
+		sign_key_wipe(key);
+	secure_wipe(blob, sizeof blob);
+	if (text.data)
+		secure_wipe(text.data, text.cap);
+	buf_release(&text);
+	return rc;
+}

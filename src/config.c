@@ -312,7 +312,6 @@ int config_load(const char *path, struct config *c, struct diag *d)
 	struct err e;
 	bool world_readable;
 
-	diag_init(d, path);
 	set_defaults(c, path);
 	if (config_check_file(path, false, &e) < 0) {
 		diag_add(d, 0, 0, "refused: %s", e.msg);

@@ -34,7 +34,8 @@ struct config {
 	unsigned heartbeat;      /* minutes between reports when idle; default 60 */
 };
 
-/* Read and validate the config at path. Every problem goes into d; returns
+/* Read and validate the config at path. Every problem goes into d (which
+ * the caller has set up with diag_init); returns
  * 0 only when there is none. Also refuses (EXIT_DATAERR in e, and a diag)
  * a config file that group or others can write, or that is not owned by
  * root or the current user. */

@@ -43,6 +43,12 @@ static char *put(const char *name, const char *text, mode_t mode)
 	return p;
 }
 
+static int load(const char *path, struct config *c, struct diag *d)
+{
+	diag_init(d, path);
+	return config_load(path, c, d);
+}
+
 static void test_defaults(void **state)
 {
 	struct config c;
@@ -50,7 +56,7 @@ static void test_defaults(void **state)
 	char *p = put("min.yaml", "servers: [ftp://127.0.0.1:2121/repo/]\napps: [hello]\n", 0644);
 
 	(void)state;
-	assert_int_equal(config_load(p, &c, &d), 0);
+	assert_int_equal(load(p, &c, &d), 0);
 	assert_int_equal(c.nservers, 1);
 	assert_string_equal(c.servers[0], "ftp://127.0.0.1:2121/repo");
 	assert_string_equal(c.channel, "stable");
@@ -92,7 +98,7 @@ static void test_full(void **state)
 		"heartbeat: 15\n", 0600);
 
 	(void)state;
-	if (config_load(p, &c, &d) < 0) {
+	if (load(p, &c, &d) < 0) {
 		diag_print(&d, stderr);
 		fail();
 	}
@@ -142,7 +148,7 @@ static void test_bad(void **state)
 		struct diag d;
 		char *p = put("bad.yaml", cases[i].text, 0644);
 
-		if (config_load(p, &c, &d) == 0)
+		if (load(p, &c, &d) == 0)
 			fail_msg("case %zu accepted", i);
 		if (d.v[0].line != cases[i].line || d.v[0].col != cases[i].col ||
 		    !strstr(d.v[0].msg, cases[i].word))
@@ -162,7 +168,7 @@ static void test_permissions(void **state)
 	char *text;
 
 	(void)state;
-	assert_int_equal(config_load(p, &c, &d), -1);
+	assert_int_equal(load(p, &c, &d), -1);
 	assert_non_null(strstr(d.v[0].msg, "writable by group or others"));
 	diag_release(&d);
 	free(p);
@@ -170,12 +176,12 @@ static void test_permissions(void **state)
 	/* A netrc that others can read is refused at load time ... */
 	text = xasprintf("servers: [ftp://a/]\napps: [a]\nnetrc: %s\n", secret);
 	p = put("netrc.yaml", text, 0644);
-	assert_int_equal(config_load(p, &c, &d), -1);
+	assert_int_equal(load(p, &c, &d), -1);
 	assert_non_null(strstr(d.v[0].msg, "secret readable"));
 	diag_release(&d);
 	/* ... and accepted once it is 0600. */
 	assert_int_equal(chmod(secret, 0600), 0);
-	assert_int_equal(config_load(p, &c, &d), 0);
+	assert_int_equal(load(p, &c, &d), 0);
 	config_release(&c);
 	diag_release(&d);
 	assert_int_equal(config_check_file(secret, true, &e), 0);

@@ -6,6 +6,9 @@
 #include "cli.h"
 
 static const struct command *const commands[] = {
+	&cmd_keygen,
+	&cmd_sign,
+	&cmd_verify,
 	NULL
 };
 

@@ -156,7 +156,7 @@ void repo_poll_release(struct repo_poll *p)
 	memset(p, 0, sizeof *p);
 }
 
-static struct xfer *server(struct repo *r, size_t i)
+struct xfer *repo_server(struct repo *r, size_t i)
 {
 	if (!r->x[i]) {
 		struct xfer_opts o = { 0 };
@@ -195,8 +195,8 @@ static int fetch_signed(struct repo *r, const char *app, const char *rel,
 		free(sigurl);
 		url = app_url(r, i, app, rel);
 		sigurl = xasprintf("%s.minisig", url);
-		if (xfer_get(server(r, i), url, max, data, NULL, &last) == 0 &&
-		    xfer_get(server(r, i), sigurl, REPO_SIG_MAX, sig, NULL, &last) == 0) {
+		if (xfer_get(repo_server(r, i), url, max, data, NULL, &last) == 0 &&
+		    xfer_get(repo_server(r, i), sigurl, REPO_SIG_MAX, sig, NULL, &last) == 0) {
 			*from = i;
 			rc = 0;
 			goto done;
@@ -441,7 +441,7 @@ static int download(struct repo *r, const char *app, const char *rel,
 				sleep_ms(delay);
 				delay *= 2;
 			}
-			if (xfer_get_file(server(r, i), url, part, size, true, &last) == 0) {
+			if (xfer_get_file(repo_server(r, i), url, part, size, true, &last) == 0) {
 				free(url);
 				return 0;
 			}

@@ -81,6 +81,9 @@ int repo_poll_app(struct repo *r, const char *app, struct repo_poll *p,
 		  struct err *e);
 void repo_poll_release(struct repo_poll *p);
 
+/* Server i's transfer handle (made on first use; owned by r). */
+struct xfer *repo_server(struct repo *r, size_t i);
+
 /* Remove STATE/cache/APP (after a successful apply). */
 void repo_cache_drop(const struct config *c, const char *app);
 

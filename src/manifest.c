@@ -1,0 +1,947 @@
+/* The release manifest: strict parsing into struct manifest, every
+ * problem collected with its position, and the canonical writer.
+ *
+ * Reading goes in two passes over the ydoc tree: each key is checked on its
+ * own (type, form, range), then the rules that relate entries (duplicate
+ * paths, a file listed under another, remove entries that are also files).
+ * A bad entry is reported and left out, so the cross checks run on what is
+ * left and one mistake is not reported twice. */
+#include "manifest.h"
+#include "fsutil.h"
+#include "hash.h"
+#include "xalloc.h"
+#include "ydoc.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define NAME_MAX_LEN 160         /* "preconditions[12].disk_free.path" and the like */
+#define PATH_MAX_BYTES 4095
+#define COMPONENT_MAX_BYTES 255
+#define TIMEOUT_MAX 86400u       /* a day: anything longer is a hung step */
+#define TIMEOUT_DEFAULT 60u
+#define RETRIES_MAX 1000u
+#define INTERVAL_MAX 3600u
+#define MB_MAX (1ull << 32)
+
+static const char *const top_keys[] = {
+	"upgr", "app", "version", "target", "payload", "files", "remove",
+	"preconditions", "stop", "start", "health", "rollback", NULL
+};
+static const char *const top_required[] = {
+	"upgr", "app", "version", "target", "files", NULL
+};
+static const char *const payload_keys[] = { "file", "sha256", "size", NULL };
+static const char *const file_keys[] = { "path", "mode", "sha256", "config", NULL };
+static const char *const file_required[] = { "path", "mode", NULL };
+static const char *const cmd_keys[] = { "run", "timeout", NULL };
+static const char *const health_keys[] = { "run", "timeout", "retries", "interval", NULL };
+static const char *const run_required[] = { "run", NULL };
+static const char *const pre_kinds[] = { "run", "disk_free", "installed", NULL };
+static const char *const pre_any_keys[] = { "run", "timeout", "disk_free", "installed", NULL };
+static const char *const disk_keys[] = { "path", "mb", NULL };
+static const char *const disk_only[] = { "disk_free", NULL };
+static const char *const installed_only[] = { "installed", NULL };
+
+/* A value made safe to print in a message: control bytes as \xNN, long
+ * values cut with "...". */
+struct shown { char s[96]; };
+
+static struct shown show(const char *v)
+{
+	struct shown r;
+	size_t o = 0;
+
+	for (; *v && o < sizeof r.s - 8; v++) {
+		unsigned char c = (unsigned char)*v;
+
+		if (c < 0x20 || c == 0x7f)
+			o += (size_t)snprintf(r.s + o, sizeof r.s - o, "\\x%02x", c);
+		else
+			r.s[o++] = (char)c;
+	}
+	if (*v)
+		memcpy(r.s + o, "...", 3), o += 3;
+	r.s[o] = '\0';
+	return r;
+}
+
+const char *manifest_path_problem(const char *path)
+{
+	const char *p, *comp = path;
+
+	if (!*path)
+		return "must not be empty";
+	if (*path == '/')
+		return "must be relative (no leading '/')";
+	if (strlen(path) > PATH_MAX_BYTES)
+		return "longer than 4095 bytes";
+	for (p = path;; p++) {
+		unsigned char c = (unsigned char)*p;
+
+		if (c == '/' || c == '\0') {
+			size_t n = (size_t)(p - comp);
+
+			if (n == 0)
+				return c ? "empty components ('//') are not allowed"
+					 : "a trailing '/' is not allowed";
+			if (n == 1 && comp[0] == '.')
+				return "'.' components are not allowed";
+			if (n == 2 && comp[0] == '.' && comp[1] == '.')
+				return "'..' components are not allowed";
+			if (n > COMPONENT_MAX_BYTES)
+				return "a component is longer than 255 bytes";
+			if (!c)
+				return NULL;
+			comp = p + 1;
+		} else if (c == '\\') {
+			return "backslashes are not allowed";
+		} else if (c < 0x20 || c == 0x7f) {
+			return "control characters are not allowed";
+		}
+	}
+}
+
+/* An absolute, normalised path; "/" itself only when allow_root. */
+static const char *abs_path_problem(const char *path, bool allow_root)
+{
+	if (path[0] != '/')
+		return "must be absolute (start with '/')";
+	if (!path[1])
+		return allow_root ? NULL : "'/' itself is not allowed: name the app's own directory";
+	return manifest_path_problem(path + 1);
+}
+
+/* ---- scalar fields ----------------------------------------------------- */
+
+static void parse_format(const struct ynode *n, struct manifest *m, struct diag *d)
+{
+	uint64_t v;
+
+	if (ydoc_uint(n, "upgr", UINT64_MAX, &v, d) < 0)
+		return;
+	if (v != 1) {
+		diag_add(d, n->line, n->col,
+			 "upgr: format %" PRIu64 " is not supported (this upgr reads format 1)", v);
+		return;
+	}
+	m->format = 1;
+}
+
+static bool app_name_ok(const char *s)
+{
+	size_t i;
+
+	if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9')))
+		return false;
+	for (i = 1; s[i]; i++) {
+		char c = s[i];
+
+		if (i > 63 || !((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+				c == '.' || c == '_' || c == '-'))
+			return false;
+	}
+	return true;
+}
+
+static void parse_app(const struct ynode *n, struct manifest *m, struct diag *d)
+{
+	const char *s;
+
+	if (ydoc_str(n, "app", &s, d) < 0)
+		return;
+	if (!app_name_ok(s)) {
+		diag_add(d, n->line, n->col,
+			 "app: \"%s\" is not a valid name (expected [a-z0-9][a-z0-9._-]{0,63})",
+			 show(s).s);
+		return;
+	}
+	m->app = xstrdup(s);
+}
+
+static void parse_version(const struct ynode *n, struct manifest *m, struct diag *d)
+{
+	char why[128];
+	const char *s;
+
+	if (ydoc_text(n, "version", &s, d) < 0)
+		return;
+	if (semver_parse(s, &m->semver, why, sizeof why) < 0) {
+		diag_add(d, n->line, n->col, "version: \"%s\" is not a semantic version: %s",
+			 show(s).s, why);
+		return;
+	}
+	m->version = xstrdup(s);
+}
+
+static void parse_target(const struct ynode *n, struct manifest *m, struct diag *d)
+{
+	const char *s, *why;
+
+	if (ydoc_str(n, "target", &s, d) < 0)
+		return;
+	why = abs_path_problem(s, false);
+	if (why) {
+		diag_add(d, n->line, n->col, "target: \"%s\": %s", show(s).s, why);
+		return;
+	}
+	m->target = xstrdup(s);
+}
+
+/* A 64-hex sha256 into out; name is the key's full name. */
+static int parse_sha256(const struct ynode *n, const char *name, uint8_t out[32],
+			struct diag *d)
+{
+	const char *s;
+
+	if (ydoc_str(n, name, &s, d) < 0)
+		return -1;
+	if (!is_sha256_hex(s) || hex_decode(s, out, 32) < 0) {
+		diag_add(d, n->line, n->col, "%s: \"%s\" is not a sha256 (expected 64 hex digits)",
+			 name, show(s).s);
+		return -1;
+	}
+	return 0;
+}
+
+/* A number of something that must be at least 1. */
+static int parse_positive(const struct ynode *n, const char *name, uint64_t max,
+			  uint64_t *out, struct diag *d)
+{
+	if (ydoc_uint(n, name, max, out, d) < 0)
+		return -1;
+	if (*out == 0) {
+		diag_add(d, n->line, n->col, "%s: must be at least 1", name);
+		return -1;
+	}
+	return 0;
+}
+
+static void parse_payload(const struct ynode *n, struct manifest *m, struct diag *d)
+{
+	const struct ynode *v;
+	const char *s;
+	size_t bad = 0;
+
+	if (ydoc_map(n, "payload", d) < 0)
+		return;
+	bad += ydoc_check_keys(n, "payload", payload_keys, d);
+	bad += ydoc_require(n, "payload", payload_keys, d);
+	if ((v = ydoc_get(n, "file")) && ydoc_str(v, "payload.file", &s, d) == 0) {
+		if (strchr(s, '/') || !strcmp(s, ".") || !strcmp(s, "..") ||
+		    manifest_path_problem(s)) {
+			diag_add(d, v->line, v->col,
+				 "payload.file: \"%s\" must be a plain file name (no '/')", show(s).s);
+			bad++;
+		} else {
+			m->payload_file = xstrdup(s);
+		}
+	}
+	if ((v = ydoc_get(n, "sha256")) &&
+	    parse_sha256(v, "payload.sha256", m->payload_sha256, d) < 0)
+		bad++;
+	if ((v = ydoc_get(n, "size")) &&
+	    parse_positive(v, "payload.size", UINT64_MAX, &m->payload_size, d) < 0)
+		bad++;
+	m->has_payload = !bad && m->payload_file;
+}
+
+/* ---- files ------------------------------------------------------------- */
+
+static int parse_mode(const struct ynode *n, const char *name, mode_t *out, struct diag *d)
+{
+	const char *s = n->kind == YNODE_SCALAR ? n->str : "";
+	unsigned long v;
+	size_t len = strlen(s);
+
+	if (n->kind != YNODE_SCALAR || ydoc_scalar_type(n) != YS_STR ||
+	    len < 3 || len > 4 || strspn(s, "01234567") != len) {
+		if (n->kind == YNODE_SCALAR)
+			diag_add(d, n->line, n->col, "%s: %s%s%s is not an octal mode "
+				 "(expected a quoted string like \"0644\")", name,
+				 n->plain ? "" : "\"", show(s).s, n->plain ? "" : "\"");
+		else
+			diag_add(d, n->line, n->col, "%s: expected an octal mode "
+				 "(a quoted string like \"0644\"), got %s", name,
+				 ydoc_kind_name(n));
+		return -1;
+	}
+	v = strtoul(s, NULL, 8);
+	if (v > 0777) {
+		diag_add(d, n->line, n->col, "%s: \"%s\" sets setuid, setgid or sticky bits, "
+			 "which a release may not", name, s);
+		return -1;
+	}
+	*out = (mode_t)v;
+	return 0;
+}
+
+static int parse_file(const struct ynode *n, const char *where, struct mfile *f,
+		      struct diag *d)
+{
+	const struct ynode *v;
+	char name[NAME_MAX_LEN];
+	const char *s, *why;
+	size_t bad = 0;
+
+	memset(f, 0, sizeof *f);
+	f->line = n->line;
+	f->col = n->col;
+	if (ydoc_map(n, where, d) < 0)
+		return -1;
+	bad += ydoc_check_keys(n, where, file_keys, d);
+	bad += ydoc_require(n, where, file_required, d);
+	if ((v = ydoc_get(n, "path"))) {
+		ydoc_name(name, sizeof name, where, "path");
+		if (ydoc_str(v, name, &s, d) < 0) {
+			bad++;
+		} else if ((why = manifest_path_problem(s))) {
+			diag_add(d, v->line, v->col, "%s: \"%s\": %s", name, show(s).s, why);
+			bad++;
+		} else {
+			f->path = xstrdup(s);
+			f->line = v->line;
+			f->col = v->col;
+		}
+	}
+	ydoc_name(name, sizeof name, where, "mode");
+	if ((v = ydoc_get(n, "mode")) && parse_mode(v, name, &f->mode, d) < 0)
+		bad++;
+	ydoc_name(name, sizeof name, where, "sha256");
+	if ((v = ydoc_get(n, "sha256"))) {
+		if (parse_sha256(v, name, f->sha256, d) < 0)
+			bad++;
+		else
+			f->has_sha256 = true;
+	}
+	if (ydoc_get_bool(n, where, "config", &f->config, d) < 0)
+		bad++;
+	if (bad) {
+		free(f->path);
+		f->path = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+/* idx receives, for each file kept, its index in the list as written. */
+static void parse_files(const struct ynode *n, struct manifest *m, struct diag *d,
+			size_t **idx)
+{
+	char where[NAME_MAX_LEN];
+	size_t i;
+
+	if (ydoc_seq(n, "files", d) < 0)
+		return;
+	if (!n->nitems) {
+		diag_add(d, n->line, n->col, "files: must list at least one file");
+		return;
+	}
+	m->files = xcalloc(n->nitems, sizeof *m->files);
+	*idx = xcalloc(n->nitems, sizeof **idx);
+	for (i = 0; i < n->nitems; i++) {
+		ydoc_name_idx(where, sizeof where, "files", i);
+		if (parse_file(n->items[i], where, &m->files[m->nfiles], d) == 0)
+			(*idx)[m->nfiles++] = i;
+	}
+}
+
+static void parse_remove(const struct ynode *n, struct manifest *m, struct diag *d,
+			 const struct ynode ***where_out)
+{
+	char name[NAME_MAX_LEN];
+	const char *s, *why;
+	size_t i;
+
+	if (ydoc_seq(n, "remove", d) < 0)
+		return;
+	m->remove = xcalloc(n->nitems + 1, sizeof *m->remove);
+	*where_out = xcalloc(n->nitems + 1, sizeof **where_out);
+	for (i = 0; i < n->nitems; i++) {
+		const struct ynode *v = n->items[i];
+
+		ydoc_name_idx(name, sizeof name, "remove", i);
+		if (ydoc_str(v, name, &s, d) < 0)
+			continue;
+		if ((why = manifest_path_problem(s))) {
+			diag_add(d, v->line, v->col, "%s: \"%s\": %s", name, show(s).s, why);
+			continue;
+		}
+		(*where_out)[m->nremove] = v;
+		m->remove[m->nremove++] = xstrdup(s);
+	}
+}
+
+/* ---- cross checks over paths ------------------------------------------- */
+
+/* A small open-addressing set of paths, so that the checks stay linear in
+ * the manifest's size even for a hostile 4 MiB list of files. */
+struct pathset {
+	struct { const char *path; size_t len, idx; } *slot;
+	size_t cap;
+};
+
+static uint64_t fnv1a(const char *s, size_t len)
+{
+	uint64_t h = 14695981039346656037ull;
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
+	return h;
+}
+
+static void pathset_init(struct pathset *ps, size_t n)
+{
+	ps->cap = 16;
+	while (ps->cap < 2 * n)
+		ps->cap *= 2;
+	ps->slot = xcalloc(ps->cap, sizeof *ps->slot);
+}
+
+/* The index stored for the first len bytes of s, or SIZE_MAX. */
+static size_t pathset_find(const struct pathset *ps, const char *s, size_t len)
+{
+	size_t i = (size_t)fnv1a(s, len) & (ps->cap - 1);
+
+	for (; ps->slot[i].path; i = (i + 1) & (ps->cap - 1))
+		if (ps->slot[i].len == len && !memcmp(ps->slot[i].path, s, len))
+			return ps->slot[i].idx;
+	return SIZE_MAX;
+}
+
+/* Add s with idx unless present; returns the index already there or SIZE_MAX. */
+static size_t pathset_add(struct pathset *ps, const char *s, size_t idx)
+{
+	size_t len = strlen(s), i = (size_t)fnv1a(s, len) & (ps->cap - 1);
+
+	for (; ps->slot[i].path; i = (i + 1) & (ps->cap - 1))
+		if (ps->slot[i].len == len && !memcmp(ps->slot[i].path, s, len))
+			return ps->slot[i].idx;
+	ps->slot[i].path = s;
+	ps->slot[i].len = len;
+	ps->slot[i].idx = idx;
+	return SIZE_MAX;
+}
+
+/* The index of a listed file that is a parent directory of path, or SIZE_MAX. */
+static size_t pathset_parent(const struct pathset *ps, const char *path)
+{
+	const char *p;
+	size_t j;
+
+	for (p = strchr(path, '/'); p; p = strchr(p + 1, '/'))
+		if ((j = pathset_find(ps, path, (size_t)(p - path))) != SIZE_MAX)
+			return j;
+	return SIZE_MAX;
+}
+
+/* Duplicate files, and a file listed under another (one of the two would
+ * have to be a directory). idx maps m->files to the list as written. */
+static void check_files(const struct manifest *m, const size_t *idx, struct pathset *ps,
+			struct diag *d)
+{
+	size_t i, j;
+
+	for (i = 0; i < m->nfiles; i++) {
+		const struct mfile *f = &m->files[i];
+
+		j = pathset_add(ps, f->path, i);
+		if (j != SIZE_MAX)
+			diag_add(d, f->line, f->col,
+				 "files[%zu].path: \"%s\" is listed twice (first in files[%zu] at %d:%d)",
+				 idx[i], show(f->path).s, idx[j], m->files[j].line, m->files[j].col);
+	}
+	for (i = 0; i < m->nfiles; i++) {
+		const struct mfile *f = &m->files[i];
+
+		j = pathset_parent(ps, f->path);
+		if (j != SIZE_MAX)
+			diag_add(d, m->files[j].line, m->files[j].col,
+				 "files[%zu].path: \"%s\" is a file, but files[%zu] \"%s\" "
+				 "needs it to be a directory", idx[j], show(m->files[j].path).s,
+				 idx[i], show(f->path).s);
+	}
+}
+
+static void check_remove(const struct manifest *m, const struct pathset *files,
+			 const struct ynode *const *where, struct diag *d)
+{
+	struct pathset seen;
+	size_t i, j;
+	char name[NAME_MAX_LEN];
+
+	pathset_init(&seen, m->nremove);
+	for (i = 0; i < m->nremove; i++) {
+		const char *r = m->remove[i];
+		const struct ynode *v = where[i];
+		size_t len = strlen(r);
+
+		ydoc_name_idx(name, sizeof name, "remove", i);
+		if ((j = pathset_add(&seen, r, i)) != SIZE_MAX) {
+			diag_add(d, v->line, v->col, "%s: \"%s\" is listed twice (first at %d:%d)",
+				 name, show(r).s, where[j]->line, where[j]->col);
+		} else if ((j = pathset_find(files, r, len)) != SIZE_MAX) {
+			diag_add(d, v->line, v->col,
+				 "%s: \"%s\" is also in files: a release cannot ship and remove a file",
+				 name, show(r).s);
+		} else if ((j = pathset_parent(files, r)) != SIZE_MAX) {
+			diag_add(d, v->line, v->col, "%s: \"%s\" is under \"%s\", a file in files",
+				 name, show(r).s, show(m->files[j].path).s);
+		}
+	}
+	/* A removed path that is a directory of a shipped file. */
+	for (i = 0; i < m->nfiles; i++) {
+		j = pathset_parent(&seen, m->files[i].path);
+		if (j != SIZE_MAX) {
+			ydoc_name_idx(name, sizeof name, "remove", j);
+			diag_add(d, where[j]->line, where[j]->col,
+				 "%s: \"%s\" is a directory of \"%s\" in files", name,
+				 show(m->remove[j]).s, show(m->files[i].path).s);
+		}
+	}
+	free(seen.slot);
+}
+
+/* ---- commands and preconditions ---------------------------------------- */
+
+static void cmd_defaults(struct mcmd *c, const struct ynode *n)
+{
+	memset(c, 0, sizeof *c);
+	c->timeout = TIMEOUT_DEFAULT;
+	c->interval = 1;
+	c->line = n->line;
+	c->col = n->col;
+}
+
+/* The fields of a command mapping (its keys already checked). */
+static int parse_cmd_fields(const struct ynode *n, const char *where, struct mcmd *c,
+			    struct diag *d)
+{
+	const struct ynode *v;
+	char name[NAME_MAX_LEN];
+	const char *s;
+	uint64_t u;
+	int bad = 0;
+
+	if (ydoc_get_str(n, where, "run", &s, d) == 1)
+		c->run = xstrdup(s);
+	else
+		bad = 1;   /* missing is reported by the caller's ydoc_require */
+	ydoc_name(name, sizeof name, where, "timeout");
+	if ((v = ydoc_get(n, "timeout"))) {
+		if (parse_positive(v, name, TIMEOUT_MAX, &u, d) < 0)
+			bad = 1;
+		else
+			c->timeout = (unsigned)u;
+	}
+	if (ydoc_get_uint(n, where, "retries", RETRIES_MAX, &u, d) < 0)
+		bad = 1;
+	else if (ydoc_get(n, "retries"))
+		c->retries = (unsigned)u;
+	ydoc_name(name, sizeof name, where, "interval");
+	if ((v = ydoc_get(n, "interval"))) {
+		if (parse_positive(v, name, INTERVAL_MAX, &u, d) < 0)
+			bad = 1;
+		else
+			c->interval = (unsigned)u;
+	}
+	return bad ? -1 : 0;
+}
+
+/* A command entry: a string, or a mapping with run (and timeout; for
+ * health also retries and interval). */
+static int parse_cmd(const struct ynode *n, const char *where, bool health,
+		     struct mcmd *c, struct diag *d)
+{
+	size_t bad = 0;
+	const char *s;
+
+	cmd_defaults(c, n);
+	if (n->kind == YNODE_SCALAR) {
+		if (ydoc_str(n, where, &s, d) < 0)
+			return -1;
+		c->run = xstrdup(s);
+		return 0;
+	}
+	if (n->kind != YNODE_MAP) {
+		diag_add(d, n->line, n->col, "%s: expected a command (a string, or a mapping "
+			 "with 'run'), got %s", where, ydoc_kind_name(n));
+		return -1;
+	}
+	bad += ydoc_check_keys(n, where, health ? health_keys : cmd_keys, d);
+	bad += ydoc_require(n, where, run_required, d);
+	if (parse_cmd_fields(n, where, c, d) < 0 || bad) {
+		free(c->run);
+		c->run = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+static void parse_cmds(const struct ynode *n, const char *key, struct mcmds *out,
+		       struct diag *d)
+{
+	char where[NAME_MAX_LEN];
+	size_t i;
+
+	if (ydoc_seq(n, key, d) < 0)
+		return;
+	out->v = xcalloc(n->nitems + 1, sizeof *out->v);
+	for (i = 0; i < n->nitems; i++) {
+		ydoc_name_idx(where, sizeof where, key, i);
+		if (parse_cmd(n->items[i], where, !strcmp(key, "health"),
+			      &out->v[out->n], d) == 0)
+			out->n++;
+	}
+}
+
+static int parse_disk_free(const struct ynode *n, const char *where, struct precond *p,
+			   struct diag *d)
+{
+	char name[NAME_MAX_LEN];
+	const struct ynode *v;
+	const char *s, *why;
+	size_t bad = 0;
+
+	if (ydoc_map(n, where, d) < 0)
+		return -1;
+	bad += ydoc_check_keys(n, where, disk_keys, d);
+	bad += ydoc_require(n, where, disk_keys, d);
+	ydoc_name(name, sizeof name, where, "path");
+	if ((v = ydoc_get(n, "path"))) {
+		if (ydoc_str(v, name, &s, d) < 0) {
+			bad++;
+		} else if ((why = s[0] == '/' ? abs_path_problem(s, true)
+					      : manifest_path_problem(s))) {
+			diag_add(d, v->line, v->col, "%s: \"%s\": %s", name, show(s).s, why);
+			bad++;
+		} else {
+			p->path = xstrdup(s);
+		}
+	}
+	ydoc_name(name, sizeof name, where, "mb");
+	if ((v = ydoc_get(n, "mb")) && parse_positive(v, name, MB_MAX, &p->mb, d) < 0)
+		bad++;
+	return bad ? -1 : 0;
+}
+
+static int parse_installed(const struct ynode *n, const char *where, struct precond *p,
+			   struct diag *d)
+{
+	char why[256];
+	const char *s;
+
+	if (ydoc_str(n, where, &s, d) < 0)
+		return -1;
+	if (vconstraint_parse(s, &p->constraint, why, sizeof why) < 0) {
+		diag_add(d, n->line, n->col, "%s: \"%s\" is not a version constraint: %s",
+			 where, show(s).s, why);
+		return -1;
+	}
+	p->constraint_text = xstrdup(s);
+	return 0;
+}
+
+static void precond_release(struct precond *p)
+{
+	free(p->cmd.run);
+	free(p->path);
+	free(p->constraint_text);
+	memset(p, 0, sizeof *p);
+}
+
+/* One precondition: a mapping with exactly one of run, disk_free or
+ * installed (run may carry a timeout). */
+static int parse_precond(const struct ynode *n, const char *where, struct precond *p,
+			 struct diag *d)
+{
+	const char *found[3];
+	char name[NAME_MAX_LEN];
+	size_t i, nfound = 0, bad = 0;
+
+	memset(p, 0, sizeof *p);
+	p->line = n->line;
+	p->col = n->col;
+	if (ydoc_map(n, where, d) < 0)
+		return -1;
+	for (i = 0; pre_kinds[i]; i++)
+		if (ydoc_get(n, pre_kinds[i]))
+			found[nfound++] = pre_kinds[i];
+	if (nfound != 1) {
+		/* A typo ("instaled") is reported as such; say what is expected
+		 * only when the keys themselves were fine. */
+		if (ydoc_check_keys(n, where, pre_any_keys, d))
+			return -1;
+		if (nfound == 0)
+			diag_add(d, n->line, n->col, "%s: expected one of 'run', 'disk_free' "
+				 "or 'installed'", where);
+		else
+			diag_add(d, n->line, n->col, "%s: '%s' and '%s' in one entry: write "
+				 "one precondition per entry", where, found[0], found[1]);
+		return -1;
+	}
+	if (!strcmp(found[0], "run")) {
+		p->kind = PRE_RUN;
+		cmd_defaults(&p->cmd, n);
+		bad += ydoc_check_keys(n, where, cmd_keys, d);
+		if (parse_cmd_fields(n, where, &p->cmd, d) < 0)
+			bad++;
+	} else if (!strcmp(found[0], "disk_free")) {
+		p->kind = PRE_DISK_FREE;
+		bad += ydoc_check_keys(n, where, disk_only, d);
+		ydoc_name(name, sizeof name, where, "disk_free");
+		if (parse_disk_free(ydoc_get(n, "disk_free"), name, p, d) < 0)
+			bad++;
+	} else {
+		p->kind = PRE_INSTALLED;
+		bad += ydoc_check_keys(n, where, installed_only, d);
+		ydoc_name(name, sizeof name, where, "installed");
+		if (parse_installed(ydoc_get(n, "installed"), name, p, d) < 0)
+			bad++;
+	}
+	if (bad) {
+		precond_release(p);
+		return -1;
+	}
+	return 0;
+}
+
+static void parse_preconds(const struct ynode *n, struct manifest *m, struct diag *d)
+{
+	char where[NAME_MAX_LEN];
+	size_t i;
+
+	if (ydoc_seq(n, "preconditions", d) < 0)
+		return;
+	m->pre = xcalloc(n->nitems + 1, sizeof *m->pre);
+	for (i = 0; i < n->nitems; i++) {
+		ydoc_name_idx(where, sizeof where, "preconditions", i);
+		if (parse_precond(n->items[i], where, &m->pre[m->npre], d) == 0)
+			m->npre++;
+	}
+}
+
+/* ---- the whole ---------------------------------------------------------- */
+
+static void parse_root(const struct ynode *root, struct manifest *m, struct diag *d)
+{
+	const struct ynode *n, **remove_at = NULL;
+	size_t *file_idx = NULL;
+	struct pathset files;
+
+	if (ydoc_map(root, "manifest", d) < 0)
+		return;
+	ydoc_check_keys(root, "", top_keys, d);
+	ydoc_require(root, "", top_required, d);
+	if ((n = ydoc_get(root, "upgr")))
+		parse_format(n, m, d);
+	if ((n = ydoc_get(root, "app")))
+		parse_app(n, m, d);
+	if ((n = ydoc_get(root, "version")))
+		parse_version(n, m, d);
+	if ((n = ydoc_get(root, "target")))
+		parse_target(n, m, d);
+	if ((n = ydoc_get(root, "payload")))
+		parse_payload(n, m, d);
+	if ((n = ydoc_get(root, "files")))
+		parse_files(n, m, d, &file_idx);
+	if ((n = ydoc_get(root, "remove")))
+		parse_remove(n, m, d, &remove_at);
+	if ((n = ydoc_get(root, "preconditions")))
+		parse_preconds(n, m, d);
+	if ((n = ydoc_get(root, "stop")))
+		parse_cmds(n, "stop", &m->stop, d);
+	if ((n = ydoc_get(root, "start")))
+		parse_cmds(n, "start", &m->start, d);
+	if ((n = ydoc_get(root, "health")))
+		parse_cmds(n, "health", &m->health, d);
+	if ((n = ydoc_get(root, "rollback")))
+		parse_cmds(n, "rollback", &m->rollback, d);
+
+	pathset_init(&files, m->nfiles);
+	check_files(m, file_idx, &files, d);
+	if (m->nremove)
+		check_remove(m, &files, remove_at, d);
+	free(files.slot);
+	free(file_idx);
+	free(remove_at);
+}
+
+int manifest_parse(const char *buf, size_t len, struct manifest *m, struct diag *d)
+{
+	size_t before = d->n;
+	struct ydoc doc;
+
+	memset(m, 0, sizeof *m);
+	if (ydoc_parse(buf, len, MANIFEST_MAX_BYTES, 0, &doc, d) < 0)
+		return -1;
+	parse_root(doc.root, m, d);
+	ydoc_release(&doc);
+	if (d->n > before) {
+		manifest_release(m);
+		return -1;
+	}
+	return 0;
+}
+
+int manifest_load(const char *path, struct manifest *m, struct diag *d)
+{
+	struct buf b = BUF_INIT;
+	struct err e;
+	int rc;
+
+	free(d->file);
+	d->file = xstrdup(path);
+	memset(m, 0, sizeof *m);
+	if (fs_read_file(path, MANIFEST_MAX_BYTES, &b, &e) < 0) {
+		diag_add(d, 0, 0, "cannot read: %s", e.msg);
+		buf_release(&b);
+		return -1;
+	}
+	rc = manifest_parse(b.data, b.len, m, d);
+	buf_release(&b);
+	return rc;
+}
+
+static void cmds_release(struct mcmds *c)
+{
+	size_t i;
+
+	for (i = 0; i < c->n; i++)
+		free(c->v[i].run);
+	free(c->v);
+	c->v = NULL;
+	c->n = 0;
+}
+
+void manifest_release(struct manifest *m)
+{
+	size_t i;
+
+	free(m->app);
+	free(m->version);
+	free(m->target);
+	free(m->payload_file);
+	for (i = 0; i < m->nfiles; i++)
+		free(m->files[i].path);
+	free(m->files);
+	for (i = 0; i < m->nremove; i++)
+		free(m->remove[i]);
+	free(m->remove);
+	for (i = 0; i < m->npre; i++)
+		precond_release(&m->pre[i]);
+	free(m->pre);
+	cmds_release(&m->stop);
+	cmds_release(&m->start);
+	cmds_release(&m->health);
+	cmds_release(&m->rollback);
+	memset(m, 0, sizeof *m);
+}
+
+const struct mfile *manifest_find_file(const struct manifest *m, const char *path)
+{
+	size_t i;
+
+	for (i = 0; i < m->nfiles; i++)
+		if (!strcmp(m->files[i].path, path))
+			return &m->files[i];
+	return NULL;
+}
+
+/* ---- the canonical writer ----------------------------------------------- */
+
+static void emit_key_str(struct buf *out, const char *indent, const char *key, const char *v)
+{
+	buf_addf(out, "%s%s: ", indent, key);
+	buf_add_quoted(out, v);
+	buf_adds(out, "\n");
+}
+
+static void emit_sha(struct buf *out, const char *indent, const char *key, const uint8_t *h)
+{
+	char hex[SHA256_HEX_LEN + 1];
+
+	hex_encode(h, SHA256_LEN, hex);
+	buf_addf(out, "%s%s: \"%s\"\n", indent, key, hex);
+}
+
+static void emit_cmds(struct buf *out, const char *key, const struct mcmds *c, bool health)
+{
+	size_t i;
+
+	if (!c->n)
+		return;
+	buf_addf(out, "%s:\n", key);
+	for (i = 0; i < c->n; i++) {
+		emit_key_str(out, "  - ", "run", c->v[i].run);
+		buf_addf(out, "    timeout: %u\n", c->v[i].timeout);
+		if (health)
+			buf_addf(out, "    retries: %u\n    interval: %u\n",
+				 c->v[i].retries, c->v[i].interval);
+	}
+}
+
+static void emit_pre(struct buf *out, const struct precond *p)
+{
+	switch (p->kind) {
+	case PRE_RUN:
+		emit_key_str(out, "  - ", "run", p->cmd.run);
+		buf_addf(out, "    timeout: %u\n", p->cmd.timeout);
+		break;
+	case PRE_DISK_FREE:
+		buf_adds(out, "  - disk_free:\n");
+		emit_key_str(out, "      ", "path", p->path);
+		buf_addf(out, "      mb: %" PRIu64 "\n", p->mb);
+		break;
+	case PRE_INSTALLED:
+		emit_key_str(out, "  - ", "installed", p->constraint_text);
+		break;
+	}
+}
+
+void manifest_emit(const struct manifest *m, struct buf *out)
+{
+	size_t i;
+
+	buf_addf(out, "upgr: %d\n", m->format ? m->format : 1);
+	emit_key_str(out, "", "app", m->app);
+	emit_key_str(out, "", "version", m->version);
+	emit_key_str(out, "", "target", m->target);
+	if (m->has_payload) {
+		buf_adds(out, "payload:\n");
+		emit_key_str(out, "  ", "file", m->payload_file);
+		emit_sha(out, "  ", "sha256", m->payload_sha256);
+		buf_addf(out, "  size: %" PRIu64 "\n", m->payload_size);
+	}
+	buf_adds(out, "files:\n");
+	for (i = 0; i < m->nfiles; i++) {
+		const struct mfile *f = &m->files[i];
+
+		emit_key_str(out, "  - ", "path", f->path);
+		buf_addf(out, "    mode: \"%04o\"\n", (unsigned)f->mode);
+		if (f->config)
+			buf_adds(out, "    config: true\n");
+		if (f->has_sha256)
+			emit_sha(out, "    ", "sha256", f->sha256);
+	}
+	if (m->nremove) {
+		buf_adds(out, "remove:\n");
+		for (i = 0; i < m->nremove; i++) {
+			buf_adds(out, "  - ");
+			buf_add_quoted(out, m->remove[i]);
+			buf_adds(out, "\n");
+		}
+	}
+	if (m->npre) {
+		buf_adds(out, "preconditions:\n");
+		for (i = 0; i < m->npre; i++)
+			emit_pre(out, &m->pre[i]);
+	}
+	emit_cmds(out, "stop", &m->stop, false);
+	emit_cmds(out, "start", &m->start, false);
+	emit_cmds(out, "health", &m->health, true);
+	emit_cmds(out, "rollback", &m->rollback, false);
+}

@@ -27,7 +27,6 @@
 #include "hash.h"
 
 #define CHUNK (64u * 1024)
-#define PATH_MAX_BYTES 4095
 
 /* A printable copy of an untrusted name for messages: control bytes
  * become '?', long names are cut. */
@@ -41,40 +40,6 @@ static const char *shown(const char *name, char out[256])
 		out[i] = ((unsigned char)name[i] < 0x20 || name[i] == 0x7f) ? '?' : name[i];
 	out[i] = '\0';
 	return out;
-}
-
-/* The manifest's rules for a relative path (see manifest_path_problem),
- * checked here again because entry names come from the archive. */
-static const char *path_problem(const char *p)
-{
-	const char *s, *comp = p;
-	size_t len;
-
-	if (!*p)
-		return "empty path";
-	if (*p == '/')
-		return "absolute path";
-	len = strlen(p);
-	if (len > PATH_MAX_BYTES)
-		return "path too long";
-	for (s = p;; s++) {
-		if (*s == '/' || *s == '\0') {
-			size_t n = (size_t)(s - comp);
-			if (n == 0)
-				return *s ? "empty path component" : "trailing '/'";
-			if ((n == 1 && comp[0] == '.') || (n == 2 && comp[0] == '.' && comp[1] == '.'))
-				return "'.' or '..' component";
-			if (!*s)
-				break;
-			comp = s + 1;
-			continue;
-		}
-		if (*s == '\\')
-			return "backslash in path";
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
-			return "control character in path";
-	}
-	return NULL;
 }
 
 /* Open the directory that holds rel below root, one component at a time
@@ -520,7 +485,7 @@ static int extract_entry(struct extract *x, struct archive_entry *ent, struct er
 			show, (unsigned)archive_entry_filetype(ent));
 		goto done;
 	}
-	why = path_problem(name);
+	why = manifest_path_problem(name);
 	if (why) {
 		err_set(e, EXIT_TRUST, "entry %s: %s", show, why);
 		goto done;

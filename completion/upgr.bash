@@ -35,6 +35,7 @@ _upgr_opts()
 	local bin=$1 opts
 	shift
 	opts=$("$bin" "$@" --help 2>/dev/null |
+		grep -E -- '^(usage:|[[:space:]]+upgr |[[:space:]]*-)' |
 		grep -oE -- '(^|[][ ,|(])--?[a-zA-Z][a-zA-Z0-9-]*' |
 		sed 's/^[][ ,|(]*//' | sort -u)
 	if [ -z "$opts" ]; then
@@ -83,8 +84,9 @@ _upgr()
 		case $w in
 		-c | --config) conf=${words[i + 1]/#\~/$HOME}; i=$((i + 1)) ;;
 		--config=*) conf=${w#--config=} ;;
-		-k | --key | -p | --pub | --html | --root | --from | --keys | --splay | \
-			--repo | --channel | --expires | --not-before | --rollout) i=$((i + 1)) ;;
+		-k | --key | -p | --pub | --pubkey | -x | --sig | -t | --trusted-comment | \
+			--html | --root | --from | --keys | --splay | --repo | --channel | \
+			--expires | --not-before | --rollout | --against | --checkpoint) i=$((i + 1)) ;;
 		-*) ;;
 		*)
 			if [ -z "$cmd" ] && [[ " $_upgr_commands " == *" $w "* ]]; then
@@ -98,19 +100,20 @@ _upgr()
 
 	# The argument of an option.
 	case $prev in
-	-c | --config | -k | --key | --html)
+	-c | --config | -k | --key | --html | -x | --sig | --checkpoint)
 		_upgr_files "$cur"
 		return
 		;;
-	-p | --pub)
+	-p | --pub | --pubkey)
 		_upgr_files "$cur" pub
 		return
 		;;
-	--root | --from | --keys)
+	--root | --from | --keys | --against)
 		_upgr_dirs "$cur"
 		return
 		;;
-	--splay | --repo | --channel | --expires | --not-before | --rollout)
+	--splay | --repo | --channel | --expires | --not-before | --rollout | \
+		-t | --trusted-comment)
 		return
 		;;
 	esac

@@ -9,6 +9,7 @@ static const struct command *const commands[] = {
 	&cmd_keygen,
 	&cmd_sign,
 	&cmd_verify,
+	&cmd_validate,
 	NULL
 };
 

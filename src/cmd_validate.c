@@ -1,0 +1,51 @@
+/* upgr validate FILE...: check release manifests as `upgr publish` and the
+ * agent will, printing every problem as FILE:LINE:COL: message. Quiet when
+ * all are valid, like a compiler. */
+#include "cli.h"
+#include "diag.h"
+#include "manifest.h"
+
+#include <getopt.h>
+#include <stdio.h>
+
+static int run(const struct command *self, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 }
+	};
+	int ch, i, rc = EXIT_OK;
+
+	optind = 1;
+	while ((ch = cli_getopt(self, argc, argv, "h", opts)) != -1) {
+		switch (ch) {
+		case -2: return EXIT_OK;
+		default: return EXIT_USAGE;
+		}
+	}
+	if (optind >= argc)
+		return cli_usage(self, "expected at least one FILE");
+	for (i = optind; i < argc; i++) {
+		struct manifest m;
+		struct diag d;
+
+		diag_init(&d, argv[i]);
+		if (manifest_load(argv[i], &m, &d) < 0) {
+			diag_print(&d, stderr);
+			rc = EXIT_DATAERR;
+		} else {
+			manifest_release(&m);
+		}
+		diag_release(&d);
+	}
+	return rc;
+}
+
+const struct command cmd_validate = {
+	"validate", run,
+	"usage: upgr validate FILE...\n\n"
+	"Check release manifests against every rule of the format (upgr: 1).\n"
+	"Prints nothing and exits 0 when all are valid; otherwise prints every\n"
+	"problem as FILE:LINE:COL: message on stderr and exits 65.\n",
+	"check release manifests",
+};

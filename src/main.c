@@ -6,6 +6,7 @@
 #include "cli.h"
 
 static const struct command *const commands[] = {
+	&cmd_run,
 	&cmd_keygen,
 	&cmd_sign,
 	&cmd_verify,

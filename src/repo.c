@@ -58,13 +58,10 @@ bool repo_rollout_includes(const char *host, const char *version, unsigned perce
 	return v % 100 < percent;
 }
 
-void repo_sig_comment(const char *app, const char *version, const char *name,
-		      time_t when, struct buf *out)
+void repo_sig_comment(const char *app, const char *path, time_t when,
+		      struct buf *out)
 {
-	buf_addf(out, "timestamp:%lld app:%s", (long long)when, app);
-	if (version)
-		buf_addf(out, " version:%s", version);
-	buf_addf(out, " file:%s", name);
+	buf_addf(out, "timestamp:%lld\tapp:%s\tfile:%s", (long long)when, app, path);
 }
 
 /* Whether comment holds tok as a whole whitespace-separated token. */
@@ -84,21 +81,19 @@ static bool has_token(const char *comment, const char *tok)
 	return false;
 }
 
-int repo_check_comment(const char *comment, const char *app, const char *version,
-		       const char *name, struct err *e)
+int repo_check_comment(const char *comment, const char *app, const char *path,
+		       struct err *e)
 {
-	char *a = xasprintf("app:%s", app), *f = xasprintf("file:%s", name);
-	char *v = version ? xasprintf("version:%s", version) : NULL;
+	char *a = xasprintf("app:%s", app), *f = xasprintf("file:%s", path);
 	int rc = 0;
 
-	if (!has_token(comment, a) || !has_token(comment, f) || (v && !has_token(comment, v)))
+	if (!has_token(comment, a) || !has_token(comment, f))
 		rc = err_set(e, EXIT_TRUST,
-			     "the signature's trusted comment does not name %s%s%s and %s "
+			     "the signature's trusted comment does not name %s and %s "
 			     "(it says \"%s\"): a signature for another file",
-			     a, v ? " " : "", v ? v : "", f, comment);
+			     a, f, comment);
 	free(a);
 	free(f);
-	free(v);
 	return rc;
 }
 
@@ -214,13 +209,9 @@ done:
 	return rc;
 }
 
-/* Verify data's signature; version is the manifest's expected version,
- * NULL for a channel file. */
-static int verify_sig(const struct repo *r, const char *app, const char *version,
-		      const char *rel, const struct buf *data, const struct buf *sig,
-		      struct err *e)
+static int verify_sig(const struct repo *r, const char *app, const char *rel,
+		      const struct buf *data, const struct buf *sig, struct err *e)
 {
-	const char *base = strrchr(rel, '/') ? strrchr(rel, '/') + 1 : rel;
 	char *comment = NULL;
 	int rc = -1;
 
@@ -229,7 +220,7 @@ static int verify_sig(const struct repo *r, const char *app, const char *version
 		e->code = EXIT_TRUST;
 		goto done;
 	}
-	rc = repo_check_comment(comment, app, version, base, e);
+	rc = repo_check_comment(comment, app, rel, e);
 done:
 	free(comment);
 	if (rc < 0)
@@ -248,7 +239,7 @@ static int check_channel(struct repo *r, const char *app, const char *rel,
 	char t[CHANNEL_TIME_LEN + 1];
 	char *name;
 
-	if (verify_sig(r, app, NULL, rel, data, sig, e) < 0)
+	if (verify_sig(r, app, rel, data, sig, e) < 0)
 		return -1;
 	name = xasprintf("apps/%s/%s", app, rel);
 	diag_init(&d, name);
@@ -365,7 +356,7 @@ static int fetch_manifest(struct repo *r, const char *app, struct repo_poll *p,
 			p->ch.manifest, hex, p->ch.manifest_sha256);
 		goto done;
 	}
-	if (verify_sig(r, app, p->ch.version, p->ch.manifest, &data, &sig, e) < 0)
+	if (verify_sig(r, app, p->ch.manifest, &data, &sig, e) < 0)
 		goto done;
 	diag_init(&d, p->ch.manifest);
 	if (manifest_parse(data.data, data.len, m, &d) < 0) {

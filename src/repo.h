@@ -12,11 +12,12 @@
  *
  * Every file fetched is size-capped. Signatures are checked with the
  * config's trusted keys, failing closed when there are none; the trusted
- * comment of each repository file must hold, as space-separated tokens,
- * "app:APP" and "file:NAME" (NAME the file's base name, "stable.yaml",
- * "manifest.yaml"), and for a manifest "version:VERSION" too (as
- * apply_release requires), which repo_sig_comment writes: a valid
- * signature on one file cannot vouch for another.
+ * comment of each repository file must hold the whitespace-separated
+ * tokens "app:APP" and "file:PATH", PATH relative to REPO/apps/APP/
+ * ("channels/stable.yaml", "releases/1.2.0/manifest.yaml"), which
+ * repo_sig_comment writes: a valid signature on one file (another app's,
+ * another version's) cannot vouch for another. apply_release checks the
+ * manifest's the same way.
  *
  * Errors: EXIT_UNAVAILABLE when no server answered; EXIT_TRUST for a
  * refused file (bad signature, replayed or expired channel, mix-and-match,
@@ -87,16 +88,15 @@ struct xfer *repo_server(struct repo *r, size_t i);
 /* Remove STATE/cache/APP (after a successful apply). */
 void repo_cache_drop(const struct config *c, const char *app);
 
-/* The trusted comment for a repository file: "timestamp:T app:APP
- * [version:VERSION] file:NAME", NAME the base name ("stable.yaml",
- * "manifest.yaml"); version is NULL for a channel file. publish signs
- * with it; the agent (and apply_release) require its tokens. */
-void repo_sig_comment(const char *app, const char *version, const char *name,
-		      time_t when, struct buf *out);
-/* 0 if comment holds the tokens app:APP, file:NAME and (unless version is
- * NULL) version:VERSION; else EXIT_TRUST. */
-int repo_check_comment(const char *comment, const char *app, const char *version,
-		       const char *name, struct err *e);
+/* The trusted comment for a repository file: "timestamp:T\tapp:APP\t
+ * file:PATH" with PATH relative to REPO/apps/APP/ (for example
+ * "channels/stable.yaml", "releases/1.2.0/manifest.yaml"). publish signs
+ * with it; the agent and apply_release require the app and file tokens. */
+void repo_sig_comment(const char *app, const char *path, time_t when,
+		      struct buf *out);
+/* 0 if comment holds the tokens app:APP and file:PATH, else EXIT_TRUST. */
+int repo_check_comment(const char *comment, const char *app, const char *path,
+		       struct err *e);
 
 /* Whether host is inside a rollout of percent for version: the first four
  * bytes of sha256(host "/" version), big-endian, mod 100 < percent. The

@@ -1,0 +1,396 @@
+/* Writing the audit log: one signed, chained record per transaction or
+ * refusal (audit/FORMAT.md), the device key, and what the agent uploads.
+ *
+ * Invariants an append keeps:
+ *  1. The last record is complete and its signature verifies with the
+ *     device key before a new record is chained to it (audit_tail), so one
+ *     valid signature on the newest record authenticates the whole chain.
+ *  2. A record reaches the file in one write(2) with O_APPEND, then fsync,
+ *     under an fcntl write lock, so concurrent writers cannot interleave
+ *     and a crash leaves at most one torn record at the end.
+ *  3. A torn record is never dropped or rewritten here: appends refuse
+ *     until a person has looked at it (FORMAT.md section 7). */
+#include "audit.h"
+#include "fsutil.h"
+#include "hash.h"
+#include "xalloc.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define STR_MAX 4096             /* bytes of any one string value */
+#define OUTPUT_LINES 20          /* lines of a failing step's output */
+#define INT_LIMIT 999999999999999999LL   /* INT has at most 18 digits */
+#define TAIL_CHUNK 65536
+#define LOG_MAX (1UL << 30)      /* a log larger than this is not uploaded */
+
+/* The length of the valid UTF-8 sequence at s (2..4 bytes), with its code
+ * point in *cp, or 0 if s does not start one. */
+static size_t utf8_seq(const unsigned char *s, size_t n, unsigned *cp)
+{
+	unsigned lo = 0x80, hi = 0xbf;
+	size_t len, i;
+
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		len = 2, *cp = s[0] & 0x1f;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		len = 3, *cp = s[0] & 0x0f;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		len = 4, *cp = s[0] & 0x07;
+	else
+		return 0;
+	if (s[0] == 0xe0)
+		lo = 0xa0;
+	else if (s[0] == 0xed)
+		hi = 0x9f;          /* no surrogates */
+	else if (s[0] == 0xf0)
+		lo = 0x90;
+	else if (s[0] == 0xf4)
+		hi = 0x8f;          /* nothing above U+10FFFF */
+	if (n < len || s[1] < lo || s[1] > hi)
+		return 0;
+	for (i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		*cp = *cp << 6 | (s[i] & 0x3f);
+	}
+	return len;
+}
+
+/* Append s as a QSTR (FORMAT.md section 1): at most STR_MAX bytes of it
+ * and, if maxlines, its first maxlines lines. */
+static void add_qstr(struct buf *out, const char *str, unsigned maxlines)
+{
+	const unsigned char *s = (const unsigned char *)(str ? str : "");
+	size_t n = strlen((const char *)s), used = 0, len;
+	unsigned cp, lines = 0;
+
+	buf_adds(out, "\"");
+	while (used < n) {
+		const unsigned char c = s[used];
+
+		if (c == '\n' && maxlines && ++lines >= maxlines && used + 1 < n) {
+			buf_adds(out, "\\n");
+			break;
+		}
+		len = c < 0x80 ? 1 : utf8_seq(s + used, n - used, &cp);
+		if (used + (len ? len : 1) > STR_MAX)
+			break;
+		if (c == '"' || c == '\\')
+			buf_addf(out, "\\%c", c);
+		else if (c == '\n')
+			buf_adds(out, "\\n");
+		else if (c == '\r')
+			buf_adds(out, "\\r");
+		else if (c == '\t')
+			buf_adds(out, "\\t");
+		else if (c < 0x20 || c == 0x7f)
+			buf_addf(out, "\\u%04x", c);
+		else if (len == 0)
+			buf_adds(out, "\\ufffd");
+		else if (len > 1 && ((cp >= 0x80 && cp <= 0x9f) ||
+				     cp == 0xfffe || cp == 0xffff))
+			buf_addf(out, "\\u%04x", cp);
+		else
+			buf_add(out, s + used, len);
+		used += len ? len : 1;
+	}
+	buf_adds(out, "\"");
+}
+
+static long long clamp(long v)
+{
+	long long x = v;
+
+	return x > INT_LIMIT ? INT_LIMIT : x < -INT_LIMIT ? -INT_LIMIT : x;
+}
+
+static void add_steps(struct buf *out, const struct audit_rec *r)
+{
+	const struct audit_step *st;
+	size_t i;
+
+	if (!r->nsteps) {
+		buf_adds(out, "steps: []\n");
+		return;
+	}
+	buf_adds(out, "steps:\n");
+	for (i = 0; i < r->nsteps; i++) {
+		st = &r->steps[i];
+		buf_adds(out, "  - { phase: ");
+		add_qstr(out, st->phase, 0);
+		buf_adds(out, ", run: ");
+		add_qstr(out, st->run, 0);
+		buf_addf(out, ", exit: %d, ms: %lld", st->exit, clamp(st->ms));
+		if (st->output && st->exit != 0) {
+			buf_adds(out, ", output: ");
+			add_qstr(out, st->output, OUTPUT_LINES);
+		}
+		buf_adds(out, " }\n");
+	}
+}
+
+int audit_format(const struct audit_rec *r, uint64_t seq, const char *time,
+		 const char *prev, const struct sign_key *key, struct buf *out,
+		 struct err *e)
+{
+	const char *keys[] = { "host", "app", "action", "from", "to", "result" };
+	const char *vals[] = { r->host, r->app, r->action, r->from, r->to, r->result };
+	uint8_t sig[SIGN_SIG_LEN];
+	size_t start = out->len, i;
+	char lower[64];
+
+	if (!seq || seq > 999999999999999ULL || !is_sha256_hex(prev))
+		return err_set(e, EXIT_SOFTWARE, "audit record: bad seq or prev");
+	buf_addf(out, "---\nseq: %" PRIu64 "\ntime: ", seq);
+	add_qstr(out, time, 0);
+	for (i = 0; i < 6; i++) {
+		buf_addf(out, "\n%s: ", keys[i]);
+		add_qstr(out, vals[i], 0);
+	}
+	buf_addf(out, "\nduration_ms: %lld\ndowntime_ms: %lld\nmanifest_sha256: ",
+		 clamp(r->duration_ms), clamp(r->downtime_ms));
+	add_qstr(out, r->manifest_sha256, 0);
+	buf_adds(out, "\n");
+	add_steps(out, r);
+	buf_adds(out, "error: ");
+	add_qstr(out, r->error, 0);
+	buf_adds(out, "\nprev: \"");
+	for (i = 0; i < 64; i++)
+		lower[i] = prev[i] >= 'A' && prev[i] <= 'F' ? (char)(prev[i] - 'A' + 'a') : prev[i];
+	buf_add(out, lower, 64);
+	buf_adds(out, "\"\n");
+	if (!key)
+		return 0;
+	if (sign_ed25519(key, out->data + start, out->len - start, sig, e) < 0) {
+		out->len = start;
+		out->data[start] = '\0';
+		return err_prefix(e, "sign audit record: ");
+	}
+	buf_adds(out, "sig: \"");
+	b64_encode(sig, sizeof sig, out);
+	buf_adds(out, "\"\n");
+	return 0;
+}
+
+/* Now, UTC, with milliseconds: "YYYY-MM-DDTHH:MM:SS.mmmZ". */
+static void now_utc(char out[32])
+{
+	struct timespec ts;
+	struct tm tm;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	snprintf(out, 32, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ",
+		 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+		 tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
+}
+
+static int pread_all(int fd, char *p, size_t n, off_t off)
+{
+	ssize_t r;
+
+	while (n) {
+		r = pread(fd, p, n, off);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return -1;
+		p += r;
+		n -= (size_t)r;
+		off += r;
+	}
+	return 0;
+}
+
+/* The seq and hash of the log's last record, reading back from its end
+ * only as far as that record starts (audit_tail says when to read more). */
+static int read_tail(int fd, uint64_t size, const struct sign_pub *pub,
+		     uint64_t *seq, char head[65], struct err *e)
+{
+	size_t chunk = TAIL_CHUNK, n;
+	char *d = NULL;
+	int rc;
+
+	for (;;) {
+		n = size < chunk ? (size_t)size : chunk;
+		d = xrealloc(d, n ? n : 1);
+		if (pread_all(fd, d, n, (off_t)(size - n)) < 0) {
+			rc = err_sys(e, EXIT_SOFTWARE, "read");
+			break;
+		}
+		rc = audit_tail(d, n, size - n, pub, seq, head, e);
+		if (rc != 1 || n == size)
+			break;
+		chunk *= 4;
+	}
+	free(d);
+	return rc == 1 ? err_set(e, EXIT_SOFTWARE, "cannot find the last record") : rc;
+}
+
+static int lock_fd(int fd)
+{
+	struct flock fl = { 0 };
+
+	fl.l_type = F_WRLCK;
+	fl.l_whence = SEEK_SET;
+	while (fcntl(fd, F_SETLKW, &fl) < 0)
+		if (errno != EINTR)
+			return -1;
+	return 0;
+}
+
+int audit_append(const char *path, const struct sign_key *key,
+		 const struct audit_rec *r, struct err *e)
+{
+	struct buf rec = BUF_INIT;
+	struct sign_pub pub;
+	struct stat st;
+	char head[65], now[32];
+	uint64_t seq;
+	int fd, rc = -1;
+
+	/* 0640: the log quotes failing commands' output, which not every
+	 * local user need read; it is not secret (it is uploaded). */
+	fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0640);
+	if (fd < 0)
+		return err_sys(e, EXIT_SOFTWARE, "audit log %s: open", path);
+	if (lock_fd(fd) < 0 || fstat(fd, &st) < 0) {
+		err_sys(e, EXIT_SOFTWARE, "audit log %s: lock", path);
+		goto done;
+	}
+	sign_key_public(key, &pub);
+	if (read_tail(fd, (uint64_t)st.st_size, &pub, &seq, head, e) < 0) {
+		err_prefix(e, "audit log %s ", path);
+		goto done;
+	}
+	now_utc(now);
+	if (audit_format(r, seq + 1, now, head, key, &rec, e) < 0)
+		goto done;
+	if (fs_write_all(fd, rec.data, rec.len) < 0) {
+		err_sys(e, EXIT_SOFTWARE, "audit log %s: append seq %" PRIu64
+			" (the log may now end in a torn record)", path, seq + 1);
+		goto done;
+	}
+	if (fsync(fd) < 0) {
+		err_sys(e, EXIT_SOFTWARE, "audit log %s: fsync", path);
+		goto done;
+	}
+	/* A new log's directory entry must survive a crash too. */
+	if (st.st_size == 0 && fs_fsync_parent(path, e) < 0)
+		goto done;
+	rc = 0;
+done:
+	buf_release(&rec);
+	close(fd);
+	return rc;
+}
+
+int audit_device_key(const char *path, struct sign_key *out, struct err *e)
+{
+	size_t n = strlen(path);
+	char *name, *dir, *slash;
+	int rc = 0;
+
+	if (n < 5 || strcmp(path + n - 4, ".key"))
+		return err_set(e, EXIT_DATAERR,
+			       "device key %s: the name must end in .key", path);
+	if (access(path, F_OK) == 0)
+		return sign_key_load(path, out, e);
+	name = xstrndup(path, n - 4);
+	dir = xstrdup(path);
+	slash = strrchr(dir, '/');
+	if (slash && slash != dir) {
+		*slash = '\0';
+		rc = fs_mkdir_p(dir, 0755, e);
+	}
+	/* O_EXCL inside: if another upgr made the key in the meantime, use it. */
+	if (rc == 0 && sign_keygen(name, e) < 0 && access(path, F_OK) < 0)
+		rc = -1;
+	free(name);
+	free(dir);
+	if (rc < 0)
+		return err_prefix(e, "create device key %s: ", path);
+	err_clear(e);
+	return sign_key_load(path, out, e);
+}
+
+int audit_checkpoint(const char *path, const struct sign_key *key,
+		     struct buf *log, struct buf *minisig, struct err *e)
+{
+	struct audit_report rep;
+	struct sign_pub pub;
+	char comment[128];
+
+	buf_reset(log);
+	buf_adds(log, "");
+	if (access(path, F_OK) == 0 && fs_read_file(path, LOG_MAX, log, e) < 0)
+		return err_prefix(e, "audit checkpoint: ");
+	if (!log->data)
+		buf_adds(log, "");
+	/* The device key vouches only for a log that verifies, torn tail and
+	 * newest signature included (as audit_append would check). */
+	sign_key_public(key, &pub);
+	if (audit_verify_mem(log->data, log->len, &pub, false, &rep, e) < 0)
+		return err_prefix(e, "audit log %s: ", path);
+	snprintf(comment, sizeof comment, "upgr audit checkpoint seq:%" PRIu64
+		 " head:%s", rep.records, rep.head);
+	buf_reset(minisig);
+	return sign_minisig(key, log->data, log->len, comment, minisig, e);
+}
+
+/* Which record of copy[0..len) holds byte off (from 1). */
+static uint64_t record_at(const char *copy, size_t len, size_t off)
+{
+	uint64_t k = 1;
+	size_t i;
+
+	for (i = 1; i + 4 <= len && i <= off; i++)
+		if (copy[i - 1] == '\n' && !memcmp(copy + i, "---\n", 4))
+			k++;
+	return k;
+}
+
+int audit_extends(const char *path, const char *copy, size_t len, struct err *e)
+{
+	struct buf local = BUF_INIT;
+	size_t i, n;
+	int rc = -1;
+
+	if (fs_read_file(path, LOG_MAX, &local, e) < 0)
+		return err_prefix(e, "audit log: ");
+	n = local.len < len ? local.len : len;
+	for (i = 0; i < n && local.data[i] == copy[i]; i++)
+		;
+	if (i < n) {
+		err_set(e, EXIT_TRUST, "%s was rewritten since the checkpoint: it "
+			"differs from it at byte %zu (record %" PRIu64 " of the "
+			"checkpoint)", path, i, record_at(copy, len, i));
+		goto done;
+	}
+	if (local.len < len) {
+		err_set(e, EXIT_TRUST, "%s was cut since the checkpoint: it has "
+			"%zu bytes, the checkpoint %zu (records from %" PRIu64
+			" on are gone)", path, local.len, len,
+			record_at(copy, len, local.len));
+		goto done;
+	}
+	if (local.len > len && len > 0 &&
+	    (local.len - len < 4 || memcmp(local.data + len, "---\n", 4))) {
+		err_set(e, EXIT_TRUST, "%s does not extend the checkpoint: the "
+			"checkpoint ends inside a record of the log (byte %zu)",
+			path, len);
+		goto done;
+	}
+	rc = 0;
+done:
+	buf_release(&local);
+	return rc;
+}

@@ -32,7 +32,10 @@ int xfer_get(struct xfer *x, const char *url, size_t max, struct buf *out,
 
 /* GET url into the file at path. With resume, an existing partial file is
  * continued from its size (HTTP range / FTP REST). The transfer is cut off
- * as soon as the file would exceed max bytes (EXIT_TRUST). */
+ * as soon as the file would exceed max bytes (EXIT_TRUST). After a failure
+ * the partial file is kept for a resume, unless it is empty or was cut off;
+ * a partial file already max bytes long is returned as it is (the caller's
+ * hash check decides). */
 int xfer_get_file(struct xfer *x, const char *url, const char *path,
 		  uint64_t max, bool resume, struct err *e);
 
@@ -48,12 +51,15 @@ int xfer_put_file(struct xfer *x, const char *url, const char *path, struct err 
 int xfer_exists(struct xfer *x, const char *url, struct err *e);
 
 /* Names in the directory at url (which ends in '/'), without "." and "..",
- * sorted; free with xfer_names_free. */
+ * sorted; free with xfer_names_free. Names beginning with '.' (temporary
+ * uploads) are left out, and a directory that does not exist lists as
+ * empty. */
 int xfer_list(struct xfer *x, const char *url, char ***names, size_t *n,
 	      struct err *e);
 void xfer_names_free(char **names, size_t n);
 
-/* Delete a file at url (cleanup after a failed publish). */
+/* Delete a file at url (cleanup after a failed publish). A file that is
+ * already gone is not an error. */
 int xfer_delete(struct xfer *x, const char *url, struct err *e);
 
 #endif

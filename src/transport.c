@@ -1,0 +1,848 @@
+/* Moving bytes to and from a repository through libcurl.
+ *
+ * One struct xfer owns one curl easy handle. Every request starts with
+ * curl_easy_reset, which clears the options but keeps the handle's
+ * connection cache, so successive requests to one server reuse one
+ * connection (one FTP login for a whole publish or fetch).
+ *
+ * Reads of every scheme go through libcurl. Writes, renames, deletes and
+ * listings of file:// repositories use POSIX calls instead, because libcurl
+ * cannot rename or list there and because local writes must be durable
+ * (temporary file, fsync, rename, fsync of the directory).
+ *
+ * What a reader of the repository may see: a file appears whole, by a
+ * rename of a temporary file in the same directory (".NAME.tmp-PID", which
+ * FTP listings hide as a dot file), or not at all. */
+#include "transport.h"
+#include "fsutil.h"
+#include "xalloc.h"
+
+#include <curl/curl.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define LIST_MAX (4u << 20)      /* bytes of a directory listing */
+#define PROGRESS_EVERY_NS 250000000L
+
+struct xfer {
+	CURL *curl;
+	char *netrc;
+	long connect_timeout;
+	long low_speed_limit;
+	long low_speed_time;
+	bool progress;
+	char errbuf[CURL_ERROR_SIZE];
+};
+
+/* Where downloaded bytes go, and the cap they must stay under. */
+struct sink {
+	struct buf *out;          /* either a buffer ... */
+	int fd;                   /* ... or a file descriptor */
+	uint64_t have;            /* bytes held so far, including a resumed part */
+	uint64_t max;
+	bool over;                /* the cap cut the transfer off */
+	int write_errno;          /* a local write failed */
+};
+
+/* Where uploaded bytes come from. */
+struct source {
+	const char *data;         /* either memory ... */
+	size_t left;
+	int fd;                   /* ... or a file descriptor */
+};
+
+struct progress {
+	const char *label;
+	struct timespec last;
+	curl_off_t now, total;
+	bool shown;
+};
+
+enum scheme { SCHEME_FILE, SCHEME_FTP, SCHEME_SFTP, SCHEME_HTTP, SCHEME_OTHER };
+
+static bool curl_ready;
+
+struct xfer *xfer_new(const struct xfer_opts *opts)
+{
+	struct xfer *x;
+
+	if (!curl_ready) {
+		if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+			return NULL;
+		curl_ready = true;
+	}
+	x = xcalloc(1, sizeof *x);
+	x->curl = curl_easy_init();
+	if (!x->curl) {
+		free(x);
+		return NULL;
+	}
+	x->netrc = opts && opts->netrc ? xstrdup(opts->netrc) : NULL;
+	x->connect_timeout = opts && opts->connect_timeout > 0 ? opts->connect_timeout : 10;
+	x->low_speed_limit = opts && opts->low_speed_limit > 0 ? opts->low_speed_limit : 1;
+	x->low_speed_time = opts && opts->low_speed_time > 0 ? opts->low_speed_time : 30;
+	x->progress = opts && opts->progress;
+	return x;
+}
+
+void xfer_free(struct xfer *x)
+{
+	if (!x)
+		return;
+	curl_easy_cleanup(x->curl);
+	free(x->netrc);
+	free(x);
+}
+
+/* ---- URLs ---- */
+
+static enum scheme url_scheme(const char *url)
+{
+	static const struct { const char *prefix; enum scheme s; } map[] = {
+		{ "file://", SCHEME_FILE }, { "ftp://", SCHEME_FTP },
+		{ "ftps://", SCHEME_FTP }, { "sftp://", SCHEME_SFTP },
+		{ "http://", SCHEME_HTTP }, { "https://", SCHEME_HTTP },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof map / sizeof map[0]; i++)
+		if (!strncasecmp(url, map[i].prefix, strlen(map[i].prefix)))
+			return map[i].s;
+	return SCHEME_OTHER;
+}
+
+/* The URL without "user:password@", for messages: credentials never
+ * reach a terminal or a log. */
+static char *url_redact(const char *url)
+{
+	const char *auth = strstr(url, "://"), *end, *at = NULL, *p;
+
+	if (!auth)
+		return xstrdup(url);
+	auth += 3;
+	end = auth + strcspn(auth, "/?#");
+	for (p = auth; p < end; p++)
+		if (*p == '@')
+			at = p;
+	if (!at)
+		return xstrdup(url);
+	return xasprintf("%.*s%s", (int)(auth - url), url, at + 1);
+}
+
+/* The decoded local path of a file:// URL. */
+static int file_path(const char *url, char **path, struct err *e)
+{
+	CURLU *u = curl_url();
+	char *host = NULL, *p = NULL;
+	int rc = -1;
+
+	if (!u)
+		return err_set(e, EXIT_SOFTWARE, "out of memory");
+	if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK) {
+		err_set(e, EXIT_DATAERR, "%s: malformed URL", url);
+		goto done;
+	}
+	if (curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK && *host &&
+	    strcasecmp(host, "localhost") != 0) {
+		err_set(e, EXIT_DATAERR, "%s: a file:// URL names a local path, not host %s", url, host);
+		goto done;
+	}
+	if (curl_url_get(u, CURLUPART_PATH, &p, CURLU_URLDECODE) != CURLUE_OK || !*p) {
+		err_set(e, EXIT_DATAERR, "%s: no path in URL", url);
+		goto done;
+	}
+	*path = xstrdup(p);
+	rc = 0;
+done:
+	curl_free(host);
+	curl_free(p);
+	curl_url_cleanup(u);
+	return rc;
+}
+
+/* Split a file URL into its directory URL (ending in '/') and its decoded
+ * last component, which must be a plain name that is safe inside an FTP
+ * or SFTP command (no '/', no control characters, no quotes). */
+static int url_split(const char *url, char **dir, char **name, struct err *e)
+{
+	const char *auth = strstr(url, "://"), *slash;
+	char *n;
+	int len;
+
+	slash = auth ? strrchr(auth + 3, '/') : NULL;
+	if (!slash || !slash[1] || strpbrk(url, "?#"))
+		return err_set(e, EXIT_DATAERR, "%s: not a file URL", url);
+	n = curl_easy_unescape(NULL, slash + 1, 0, &len);
+	if (!n)
+		return err_set(e, EXIT_SOFTWARE, "out of memory");
+	for (int i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)n[i];
+
+		if (c < 0x20 || c == 0x7f || c == '/' || c == '"' || c == '\\') {
+			curl_free(n);
+			return err_set(e, EXIT_DATAERR, "%s: unsafe file name", url);
+		}
+	}
+	if (!strcmp(n, ".") || !strcmp(n, "..")) {
+		curl_free(n);
+		return err_set(e, EXIT_DATAERR, "%s: not a file URL", url);
+	}
+	*name = xstrdup(n);
+	curl_free(n);
+	*dir = xstrndup(url, (size_t)(slash + 1 - url));
+	return 0;
+}
+
+/* ---- the curl handle ---- */
+
+/* One line, redrawn in place with \r. */
+static void progress_draw(const struct progress *pr)
+{
+	if (pr->total > 0)
+		fprintf(stderr, "\r%-40.40s %3d%% %12" CURL_FORMAT_CURL_OFF_T " bytes",
+			pr->label, (int)(pr->now * 100 / pr->total), pr->now);
+	else
+		fprintf(stderr, "\r%-40.40s      %12" CURL_FORMAT_CURL_OFF_T " bytes",
+			pr->label, pr->now);
+}
+
+/* curl calls this many times a second; draw at most every 250 ms. */
+static int progress_cb(void *p, curl_off_t dltotal, curl_off_t dlnow,
+		       curl_off_t ultotal, curl_off_t ulnow)
+{
+	struct progress *pr = p;
+	struct timespec t;
+
+	pr->total = dltotal ? dltotal : ultotal;
+	pr->now = dltotal ? dlnow : ulnow;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	if (pr->shown && (t.tv_sec - pr->last.tv_sec) * 1000000000L +
+			 (t.tv_nsec - pr->last.tv_nsec) < PROGRESS_EVERY_NS)
+		return 0;
+	pr->last = t;
+	pr->shown = true;
+	progress_draw(pr);
+	return 0;
+}
+
+/* The final state, then the line is done. */
+static void progress_end(const struct progress *pr)
+{
+	if (!pr->shown)
+		return;
+	progress_draw(pr);
+	fputc('\n', stderr);
+}
+
+static size_t discard_cb(char *p, size_t size, size_t n, void *arg)
+{
+	(void)p;
+	(void)arg;
+	return size * n;
+}
+
+/* Reset the handle to the options every request shares. */
+static void setup(struct xfer *x, const char *url, struct progress *pr)
+{
+	CURL *c = x->curl;
+
+	curl_easy_reset(c);
+	x->errbuf[0] = '\0';
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, x->errbuf);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "file,ftp,ftps,sftp,http,https");
+	curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "ftp,ftps,sftp,http,https");
+	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
+	curl_easy_setopt(c, CURLOPT_MAXREDIRS, 5L);
+	curl_easy_setopt(c, CURLOPT_FAILONERROR, 1L);
+	curl_easy_setopt(c, CURLOPT_NETRC, (long)CURL_NETRC_OPTIONAL);
+	if (x->netrc)
+		curl_easy_setopt(c, CURLOPT_NETRC_FILE, x->netrc);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, x->connect_timeout);
+	curl_easy_setopt(c, CURLOPT_SERVER_RESPONSE_TIMEOUT,
+			 x->low_speed_time > x->connect_timeout ?
+			 x->low_speed_time : x->connect_timeout);
+	curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, x->low_speed_limit);
+	curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, x->low_speed_time);
+	/* Whatever a request does not collect (FTP answers to a NOBODY
+	 * request, a listing after a DELE) must not reach stdout. */
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard_cb);
+	if (x->progress && pr) {
+		const char *base = strrchr(url, '/');
+
+		pr->label = base && base[1] ? base + 1 : url;
+		curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+		curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, progress_cb);
+		curl_easy_setopt(c, CURLOPT_XFERINFODATA, pr);
+	}
+}
+
+/* A "not found" answer: FTP 550 (file or directory), HTTP 404/410, or a
+ * local file that is not there. */
+static bool is_missing(struct xfer *x, CURLcode rc)
+{
+	long code = 0;
+
+	if (rc == CURLE_REMOTE_FILE_NOT_FOUND || rc == CURLE_FILE_COULDNT_READ_FILE)
+		return true;
+	curl_easy_getinfo(x->curl, CURLINFO_RESPONSE_CODE, &code);
+	if (rc == CURLE_HTTP_RETURNED_ERROR)
+		return code == 404 || code == 410;
+	return (rc == CURLE_REMOTE_ACCESS_DENIED || rc == CURLE_QUOTE_ERROR) && code == 550;
+}
+
+/* Turn a curl result into 0 or an error naming what and where. For a
+ * lookup (not an upload), "not found" answers set *missing. */
+static int finish(struct xfer *x, const char *what, const char *url, CURLcode rc,
+		  const struct sink *s, bool lookup, bool *missing, struct err *e)
+{
+	char *shown;
+	const char *why;
+	int code = EXIT_UNAVAILABLE;
+
+	if (missing)
+		*missing = false;
+	if (rc == CURLE_OK)
+		return 0;
+	shown = url_redact(url);
+	why = x->errbuf[0] ? x->errbuf : curl_easy_strerror(rc);
+	if ((s && s->over) || rc == CURLE_FILESIZE_EXCEEDED) {
+		err_set(e, EXIT_TRUST, "%s %s: larger than the declared %" PRIu64 " bytes",
+			what, shown, s ? s->max : 0);
+	} else if (s && s->write_errno) {
+		errno = s->write_errno;
+		err_sys(e, EXIT_SOFTWARE, "%s %s: write", what, shown);
+	} else if (lookup && is_missing(x, rc)) {
+		if (missing)
+			*missing = true;
+		err_set(e, EXIT_UNAVAILABLE, "%s %s: not found", what, shown);
+	} else {
+		if (rc == CURLE_UNSUPPORTED_PROTOCOL || rc == CURLE_URL_MALFORMAT)
+			code = EXIT_DATAERR;
+		err_set(e, code, "%s %s: %s", what, shown, why);
+	}
+	free(shown);
+	return -1;
+}
+
+static size_t sink_cb(char *p, size_t size, size_t n, void *arg)
+{
+	struct sink *s = arg;
+	size_t len = size * n;
+
+	if (s->have + len > s->max) {
+		s->over = true;
+		return 0;        /* a short count: curl stops with CURLE_WRITE_ERROR */
+	}
+	if (s->out) {
+		buf_add(s->out, p, len);
+	} else if (fs_write_all(s->fd, p, len) < 0) {
+		s->write_errno = errno;
+		return 0;
+	}
+	s->have += len;
+	return len;
+}
+
+static size_t source_cb(char *p, size_t size, size_t n, void *arg)
+{
+	struct source *s = arg;
+	size_t len = size * n;
+	ssize_t got;
+
+	if (s->fd < 0) {
+		if (len > s->left)
+			len = s->left;
+		memcpy(p, s->data, len);
+		s->data += len;
+		s->left -= len;
+		return len;
+	}
+	do
+		got = read(s->fd, p, len);
+	while (got < 0 && errno == EINTR);
+	return got < 0 ? CURL_READFUNC_ABORT : (size_t)got;
+}
+
+/* Run a download into s (resuming from s->have when resume is set). */
+static CURLcode get_into(struct xfer *x, const char *url, struct sink *s, bool resume)
+{
+	struct progress pr = { 0 };
+	CURLcode rc;
+
+	setup(x, url, &pr);
+	curl_easy_setopt(x->curl, CURLOPT_WRITEFUNCTION, sink_cb);
+	curl_easy_setopt(x->curl, CURLOPT_WRITEDATA, s);
+	/* A first line of defence: curl refuses at once a file whose
+	 * announced size (FTP SIZE, Content-Length) is over the cap. */
+	if (s->max > 0 && s->max <= (uint64_t)INT64_MAX)
+		curl_easy_setopt(x->curl, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)s->max);
+	if (resume && s->have > 0)
+		curl_easy_setopt(x->curl, CURLOPT_RESUME_FROM_LARGE, (curl_off_t)s->have);
+	rc = curl_easy_perform(x->curl);
+	progress_end(&pr);
+	return rc;
+}
+
+int xfer_get(struct xfer *x, const char *url, size_t max, struct buf *out,
+	     bool *missing, struct err *e)
+{
+	struct sink s = { .out = out, .fd = -1, .max = max };
+
+	buf_reset(out);
+	if (finish(x, "get", url, get_into(x, url, &s, false), &s, true, missing, e) < 0) {
+		buf_reset(out);
+		return -1;
+	}
+	if (!out->data)
+		buf_add(out, "", 0);
+	return 0;
+}
+
+/* ---- downloading into a file ---- */
+
+static int open_partial(const char *path, uint64_t max, bool resume,
+			uint64_t *have, struct err *e)
+{
+	struct stat st;
+	int fd, flags = O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC;
+
+	fd = open(path, flags, 0644);
+	if (fd < 0)
+		return err_sys(e, EXIT_SOFTWARE, "open %s", path);
+	if (fstat(fd, &st) < 0) {
+		err_sys(e, EXIT_SOFTWARE, "stat %s", path);
+		close(fd);
+		return -1;
+	}
+	/* A partial file longer than the cap cannot be a prefix of the
+	 * right one: start over. */
+	*have = resume && S_ISREG(st.st_mode) && (uint64_t)st.st_size <= max ?
+		(uint64_t)st.st_size : 0;
+	if (ftruncate(fd, (off_t)*have) < 0 || lseek(fd, 0, SEEK_END) < 0) {
+		err_sys(e, EXIT_SOFTWARE, "truncate %s", path);
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+int xfer_get_file(struct xfer *x, const char *url, const char *path,
+		  uint64_t max, bool resume, struct err *e)
+{
+	struct sink s = { .fd = -1, .max = max };
+	CURLcode rc;
+	int rv = -1;
+
+	s.fd = open_partial(path, max, resume, &s.have, e);
+	if (s.fd < 0)
+		return -1;
+	/* Already at the cap: complete as far as a download can tell; the
+	 * caller's hash check decides (a range past the end is an error on
+	 * HTTP, where there is nothing left to fetch). */
+	if (resume && s.have == max && max > 0) {
+		rv = 0;
+		goto done;
+	}
+	rc = get_into(x, url, &s, resume);
+	if (rc == CURLE_RANGE_ERROR && s.have > 0) {
+		/* The server cannot resume: fetch the whole file again. */
+		if (ftruncate(s.fd, 0) < 0 || lseek(s.fd, 0, SEEK_SET) < 0) {
+			err_sys(e, EXIT_SOFTWARE, "truncate %s", path);
+			goto done;
+		}
+		s.have = 0;
+		rc = get_into(x, url, &s, false);
+	}
+	if (finish(x, "get", url, rc, &s, true, NULL, e) < 0) {
+		/* Keep a partial file for a resume, unless it is empty or it
+		 * grew past its declared size. */
+		if (s.have == 0 || s.over)
+			unlink(path);
+		goto done;
+	}
+	if (fsync(s.fd) < 0) {
+		err_sys(e, EXIT_SOFTWARE, "fsync %s", path);
+		goto done;
+	}
+	rv = 0;
+done:
+	if (close(s.fd) < 0 && rv == 0)
+		rv = err_sys(e, EXIT_SOFTWARE, "close %s", path);
+	return rv;
+}
+
+/* ---- uploads ---- */
+
+/* Copy the file at src to dst durably and atomically (file:// puts). */
+static int copy_atomic(const char *src, const char *dst, struct err *e)
+{
+	char chunk[65536];
+	char *tmp = xasprintf("%s.tmp.XXXXXX", dst);
+	int in, out = -1, rc = -1;
+	ssize_t n;
+
+	in = open(src, O_RDONLY | O_CLOEXEC);
+	if (in < 0) {
+		err_sys(e, EXIT_SOFTWARE, "open %s", src);
+		goto done;
+	}
+	out = mkstemp(tmp);
+	if (out < 0) {
+		err_sys(e, EXIT_SOFTWARE, "create %s", tmp);
+		goto done;
+	}
+	while ((n = read(in, chunk, sizeof chunk)) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 || fs_write_all(out, chunk, (size_t)n) < 0) {
+			err_sys(e, EXIT_SOFTWARE, "copy %s to %s", src, tmp);
+			goto done;
+		}
+	}
+	if (fchmod(out, 0644) < 0 || fsync(out) < 0) {
+		err_sys(e, EXIT_SOFTWARE, "sync %s", tmp);
+		goto done;
+	}
+	if (close(out) < 0) {
+		out = -1;
+		err_sys(e, EXIT_SOFTWARE, "close %s", tmp);
+		goto done;
+	}
+	out = -1;
+	if (rename(tmp, dst) < 0) {
+		err_sys(e, EXIT_SOFTWARE, "rename %s to %s", tmp, dst);
+		goto done;
+	}
+	rc = fs_fsync_parent(dst, e);
+done:
+	if (out >= 0)
+		close(out);
+	if (rc < 0)
+		unlink(tmp);
+	if (in >= 0)
+		close(in);
+	free(tmp);
+	return rc;
+}
+
+/* file://: create the directories, then write (data) or copy (path). */
+static int put_local(const char *url, const void *data, size_t len,
+		     const char *src, struct err *e)
+{
+	char *path = NULL, *dir = NULL, *slash;
+	int rc = -1;
+
+	if (file_path(url, &path, e) < 0)
+		goto done;
+	dir = xstrdup(path);
+	slash = strrchr(dir, '/');
+	if (slash && slash != dir) {
+		*slash = '\0';
+		if (fs_mkdir_p(dir, 0755, e) < 0)
+			goto done;
+	}
+	rc = src ? copy_atomic(src, path, e) : fs_write_atomic(path, data, len, 0644, e);
+done:
+	free(dir);
+	free(path);
+	return rc;
+}
+
+/* Best effort: remove a temporary upload left by a failed put. */
+static void remove_temp(struct xfer *x, const char *dir_url, const char *tmp)
+{
+	struct err ignored;
+	char *url = xasprintf("%s%s", dir_url, tmp);
+
+	xfer_delete(x, url, &ignored);
+	free(url);
+}
+
+/* ftp/sftp: upload to ".NAME.tmp-PID" beside the target, then rename. */
+static int put_remote(struct xfer *x, const char *url, struct source *src,
+		      uint64_t len, struct err *e)
+{
+	struct curl_slist *post = NULL;
+	struct progress pr = { 0 };
+	char *dir = NULL, *name = NULL, *tmp = NULL, *tmp_url = NULL;
+	char *path = NULL, *from = NULL, *to = NULL;
+	CURLcode rc;
+	int rv = -1;
+
+	if (url_split(url, &dir, &name, e) < 0)
+		return -1;
+	tmp = xasprintf(".%s.tmp-%ld", name, (long)getpid());
+	tmp_url = xasprintf("%s%s", dir, tmp);
+	if (url_scheme(url) == SCHEME_SFTP) {
+		/* SFTP quote commands take paths, not names in a directory. */
+		if (file_path(url, &path, e) < 0)
+			goto done;
+		*strrchr(path, '/') = '\0';
+		from = xasprintf("rename \"%s/%s\" \"%s/%s\"", path, tmp, path, name);
+		post = curl_slist_append(post, from);
+	} else {
+		from = xasprintf("RNFR %s", tmp);
+		to = xasprintf("RNTO %s", name);
+		post = curl_slist_append(post, from);
+		post = curl_slist_append(post, to);
+	}
+	setup(x, tmp_url, &pr);
+	pr.label = name;
+	curl_easy_setopt(x->curl, CURLOPT_UPLOAD, 1L);
+	curl_easy_setopt(x->curl, CURLOPT_READFUNCTION, source_cb);
+	curl_easy_setopt(x->curl, CURLOPT_READDATA, src);
+	curl_easy_setopt(x->curl, CURLOPT_INFILESIZE_LARGE, (curl_off_t)len);
+	curl_easy_setopt(x->curl, CURLOPT_FTP_CREATE_MISSING_DIRS,
+			 (long)CURLFTP_CREATE_DIR_RETRY);
+	curl_easy_setopt(x->curl, CURLOPT_POSTQUOTE, post);
+	rc = curl_easy_perform(x->curl);
+	progress_end(&pr);
+	curl_easy_setopt(x->curl, CURLOPT_POSTQUOTE, NULL);
+	rv = finish(x, "put", url, rc, NULL, false, NULL, e);
+	if (rv < 0)
+		remove_temp(x, dir, tmp);
+done:
+	curl_slist_free_all(post);
+	free(from);
+	free(to);
+	free(path);
+	free(tmp_url);
+	free(tmp);
+	free(name);
+	free(dir);
+	return rv;
+}
+
+int xfer_put(struct xfer *x, const char *url, const void *data, size_t len,
+	     struct err *e)
+{
+	struct source src = { .data = data, .left = len, .fd = -1 };
+
+	if (url_scheme(url) == SCHEME_FILE)
+		return put_local(url, data, len, NULL, e);
+	return put_remote(x, url, &src, len, e);
+}
+
+int xfer_put_file(struct xfer *x, const char *url, const char *path, struct err *e)
+{
+	struct source src = { .fd = -1 };
+	struct stat st;
+	int rc;
+
+	if (url_scheme(url) == SCHEME_FILE)
+		return put_local(url, NULL, 0, path, e);
+	src.fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (src.fd < 0)
+		return err_sys(e, EXIT_SOFTWARE, "open %s", path);
+	if (fstat(src.fd, &st) < 0) {
+		err_sys(e, EXIT_SOFTWARE, "stat %s", path);
+		close(src.fd);
+		return -1;
+	}
+	rc = put_remote(x, url, &src, (uint64_t)st.st_size, e);
+	close(src.fd);
+	return rc;
+}
+
+/* ---- existence, listing, deletion ---- */
+
+int xfer_exists(struct xfer *x, const char *url, struct err *e)
+{
+	struct stat st;
+	bool missing;
+	char *path;
+	int rc;
+
+	if (url_scheme(url) == SCHEME_FILE) {
+		if (file_path(url, &path, e) < 0)
+			return -1;
+		rc = stat(path, &st);
+		if (rc < 0 && errno != ENOENT && errno != ENOTDIR)
+			rc = err_sys(e, EXIT_SOFTWARE, "stat %s", path);
+		else
+			rc = rc == 0 && S_ISREG(st.st_mode);
+		free(path);
+		return rc;
+	}
+	setup(x, url, NULL);
+	curl_easy_setopt(x->curl, CURLOPT_NOBODY, 1L);
+	if (finish(x, "check", url, curl_easy_perform(x->curl), NULL, true, &missing, e) < 0)
+		return missing ? 0 : -1;
+	return 1;
+}
+
+static int cmp_names(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Keep a listed name, leaving out dot files: ".", "..", and temporary
+ * uploads that a reader must not take for a finished file. */
+static void add_name(char ***names, size_t *n, const char *s, size_t len)
+{
+	if (!len || s[0] == '.')
+		return;
+	if (memchr(s, '/', len))   /* some servers answer NLST with paths */
+		return;
+	*names = xreallocarray(*names, *n + 1, sizeof **names);
+	(*names)[(*n)++] = xstrndup(s, len);
+}
+
+static int list_local(const char *url, char ***names, size_t *n, struct err *e)
+{
+	struct dirent *de;
+	char *path;
+	DIR *d;
+
+	if (file_path(url, &path, e) < 0)
+		return -1;
+	d = opendir(path);
+	if (!d) {
+		int rc = errno == ENOENT ? 0 : err_sys(e, EXIT_SOFTWARE, "list %s", path);
+
+		free(path);
+		return rc;
+	}
+	while ((de = readdir(d)))
+		add_name(names, n, de->d_name, strlen(de->d_name));
+	closedir(d);
+	free(path);
+	return 0;
+}
+
+static int list_remote(struct xfer *x, const char *url, char ***names, size_t *n,
+		       struct err *e)
+{
+	struct buf out = BUF_INIT;
+	struct sink s = { .out = &out, .fd = -1, .max = LIST_MAX };
+	bool missing;
+	size_t i, start = 0;
+	int rc = -1;
+
+	setup(x, url, NULL);
+	curl_easy_setopt(x->curl, CURLOPT_DIRLISTONLY, 1L);
+	curl_easy_setopt(x->curl, CURLOPT_WRITEFUNCTION, sink_cb);
+	curl_easy_setopt(x->curl, CURLOPT_WRITEDATA, &s);
+	if (finish(x, "list", url, curl_easy_perform(x->curl), &s, true, &missing, e) < 0) {
+		rc = missing ? 0 : -1;
+		goto done;
+	}
+	for (i = 0; i <= out.len; i++) {
+		if (i < out.len && out.data[i] != '\n')
+			continue;
+		size_t end = i;
+
+		if (end > start && out.data[end - 1] == '\r')
+			end--;
+		add_name(names, n, out.data + start, end - start);
+		start = i + 1;
+	}
+	rc = 0;
+done:
+	buf_release(&out);
+	return rc;
+}
+
+int xfer_list(struct xfer *x, const char *url, char ***names, size_t *n,
+	      struct err *e)
+{
+	enum scheme sc = url_scheme(url);
+	int rc;
+
+	*names = NULL;
+	*n = 0;
+	if (!*url || url[strlen(url) - 1] != '/')
+		return err_set(e, EXIT_DATAERR, "list %s: a directory URL ends in '/'", url);
+	if (sc == SCHEME_FILE)
+		rc = list_local(url, names, n, e);
+	else if (sc == SCHEME_FTP || sc == SCHEME_SFTP)
+		rc = list_remote(x, url, names, n, e);
+	else
+		rc = err_set(e, EXIT_DATAERR, "list %s: listing needs an ftp, ftps, sftp "
+			     "or file URL", url);
+	if (rc < 0) {
+		xfer_names_free(*names, *n);
+		*names = NULL;
+		*n = 0;
+		return -1;
+	}
+	if (*n)
+		qsort(*names, *n, sizeof **names, cmp_names);
+	return 0;
+}
+
+void xfer_names_free(char **names, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+}
+
+static int delete_local(const char *url, struct err *e)
+{
+	char *path;
+	int rc = 0;
+
+	if (file_path(url, &path, e) < 0)
+		return -1;
+	if (unlink(path) < 0) {
+		if (errno != ENOENT)
+			rc = err_sys(e, EXIT_SOFTWARE, "delete %s", path);
+	} else {
+		rc = fs_fsync_parent(path, e);
+	}
+	free(path);
+	return rc;
+}
+
+int xfer_delete(struct xfer *x, const char *url, struct err *e)
+{
+	struct curl_slist *cmd = NULL;
+	char *dir = NULL, *name = NULL, *path = NULL, *line;
+	bool missing;
+	int rc = -1;
+
+	if (url_scheme(url) == SCHEME_FILE)
+		return delete_local(url, e);
+	if (url_split(url, &dir, &name, e) < 0)
+		return -1;
+	if (url_scheme(url) == SCHEME_SFTP) {
+		if (file_path(url, &path, e) < 0)
+			goto done;
+		line = xasprintf("rm \"%s\"", path);
+	} else if (url_scheme(url) == SCHEME_FTP) {
+		line = xasprintf("DELE %s", name);
+	} else {
+		err_set(e, EXIT_DATAERR, "delete %s: needs an ftp, ftps, sftp or file URL", url);
+		goto done;
+	}
+	cmd = curl_slist_append(cmd, line);
+	free(line);
+	/* The directory is the request; the command runs after the CWD. */
+	setup(x, dir, NULL);
+	curl_easy_setopt(x->curl, CURLOPT_NOBODY, 1L);
+	curl_easy_setopt(x->curl, CURLOPT_QUOTE, cmd);
+	rc = finish(x, "delete", url, curl_easy_perform(x->curl), NULL, true, &missing, e);
+	curl_easy_setopt(x->curl, CURLOPT_QUOTE, NULL);
+	if (rc < 0 && missing)
+		rc = 0;          /* already gone: what a cleanup wants */
+done:
+	curl_slist_free_all(cmd);
+	free(path);
+	free(name);
+	free(dir);
+	return rc;
+}

@@ -12,7 +12,13 @@
  *
  * libgcrypt 1.10 accepts small-order public keys and signatures whose S is
  * not reduced mod L; both would let one signature verify for several
- * messages or keys, so they are refused here before libgcrypt sees them. */
+ * messages or keys, so they are refused here before libgcrypt sees them.
+ * It also aborts the whole process ("mulm_25519: different sizes") on a
+ * public key that is a curve point with a coordinate below 2^192 (an MPI
+ * with fewer limbs than it expects), and a public key can come from the
+ * network (a host's device.pub): pub_check decodes the point itself with
+ * plain MPI arithmetic and refuses any coordinate below 2^224 (so 32-bit
+ * limbs are covered too; an honest key has one with odds of 2^-31). */
 #include "sign.h"
 #include "fsutil.h"
 #include "hash.h"
@@ -95,6 +101,93 @@ static int scalar_is_canonical(const uint8_t s[32])
 	return 0;       /* s == L */
 }
 
+/* Decode the point pk encodes (RFC 8032 5.1.3) with libgcrypt's generic
+ * MPI functions, which do not have the abort above. Returns 0 if it is a
+ * point with both coordinates at least 2^224, else -1 with the reason. */
+static int point_check(const uint8_t pk[SIGN_PK_LEN], struct err *e)
+{
+	gcry_mpi_t p = NULL, d = NULL, y = NULL, x = NULL, u = NULL, v = NULL,
+		   t = NULL, one = gcry_mpi_set_ui(NULL, 1);
+	uint8_t be[32];
+	int i, rc = -1;
+
+	for (i = 0; i < 32; i++)
+		be[i] = pk[31 - i];
+	be[0] &= 0x7f;
+	if (gcry_mpi_scan(&y, GCRYMPI_FMT_USG, be, 32, NULL) ||
+	    gcry_mpi_scan(&p, GCRYMPI_FMT_HEX,
+			  "7FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFED",
+			  0, NULL)) {
+		err_set(e, EXIT_SOFTWARE, "ed25519: cannot decode the public key");
+		goto done;
+	}
+	if (gcry_mpi_cmp(y, p) >= 0) {
+		err_set(e, EXIT_TRUST, "non-canonical public key refused");
+		goto done;
+	}
+	/* d = -121665 / 121666; x^2 = (y^2 - 1) / (d y^2 + 1). */
+	d = gcry_mpi_new(256);
+	u = gcry_mpi_new(256);
+	v = gcry_mpi_new(256);
+	t = gcry_mpi_new(256);
+	x = gcry_mpi_new(256);
+	gcry_mpi_set_ui(t, 121666);
+	gcry_mpi_invm(d, t, p);
+	gcry_mpi_set_ui(t, 121665);
+	gcry_mpi_sub(t, p, t);
+	gcry_mpi_mulm(d, d, t, p);
+	gcry_mpi_mulm(u, y, y, p);
+	gcry_mpi_mulm(v, u, d, p);
+	gcry_mpi_addm(v, v, one, p);
+	gcry_mpi_subm(u, u, one, p);
+	gcry_mpi_invm(v, v, p);
+	gcry_mpi_mulm(u, u, v, p);                      /* u = x^2 */
+	/* x = u^((p+3)/8), times sqrt(-1) = 2^((p-1)/4) if that squares to -u. */
+	gcry_mpi_add_ui(t, p, 3);
+	gcry_mpi_rshift(t, t, 3);
+	gcry_mpi_powm(x, u, t, p);
+	gcry_mpi_mulm(v, x, x, p);
+	if (gcry_mpi_cmp(v, u)) {
+		gcry_mpi_sub_ui(t, p, 1);
+		gcry_mpi_rshift(t, t, 2);
+		gcry_mpi_set_ui(v, 2);
+		gcry_mpi_powm(v, v, t, p);
+		gcry_mpi_mulm(x, x, v, p);
+		gcry_mpi_mulm(v, x, x, p);
+	}
+	if (gcry_mpi_cmp(v, u)) {
+		err_set(e, EXIT_TRUST, "public key is not a point on Ed25519");
+		goto done;
+	}
+	if ((unsigned)gcry_mpi_test_bit(x, 0) != (unsigned)(pk[31] >> 7))
+		gcry_mpi_sub(x, p, x);
+	if (gcry_mpi_get_nbits(x) <= 224 || gcry_mpi_get_nbits(y) <= 224) {
+		err_set(e, EXIT_TRUST, "public key with a short coordinate refused "
+			"(it would crash libgcrypt)");
+		goto done;
+	}
+	rc = 0;
+done:
+	gcry_mpi_release(one);
+	gcry_mpi_release(x);
+	gcry_mpi_release(t);
+	gcry_mpi_release(v);
+	gcry_mpi_release(u);
+	gcry_mpi_release(y);
+	gcry_mpi_release(d);
+	gcry_mpi_release(p);
+	return rc;
+}
+
+/* Every public key passes here before libgcrypt sees it. */
+static int pub_check(const uint8_t pk[SIGN_PK_LEN], struct err *e)
+{
+	if (is_small_order(pk))
+		return err_set(e, EXIT_TRUST, "small-order public key refused");
+	crypto_init();
+	return point_check(pk, e);
+}
+
 /* Copy the data of the s-expression token name (exactly len bytes). */
 static int sexp_get(gcry_sexp_t sx, const char *name, uint8_t *out, size_t len)
 {
@@ -150,8 +243,8 @@ int sign_ed25519_verify(const struct sign_pub *pub, const void *msg, size_t len,
 	gcry_sexp_t pkey = NULL, data = NULL, sv = NULL;
 	int rc = -1;
 
-	if (is_small_order(pub->pk))
-		return err_set(e, EXIT_TRUST, "small-order public key refused");
+	if (pub_check(pub->pk, e) < 0)
+		return -1;
 	if (!scalar_is_canonical(sig + 32))
 		return err_set(e, EXIT_TRUST, "non-canonical signature (S >= L) refused");
 	crypto_init();
@@ -340,8 +433,8 @@ int sign_pub_parse(const char *b64, struct sign_pub *pub, struct err *e)
 		return err_set(e, EXIT_DATAERR, "public key: unknown algorithm");
 	memcpy(pub->keyid, blob + 2, SIGN_KEYID_LEN);
 	memcpy(pub->pk, blob + 2 + SIGN_KEYID_LEN, SIGN_PK_LEN);
-	if (is_small_order(pub->pk))
-		return err_set(e, EXIT_TRUST, "small-order public key refused");
+	if (pub_check(pub->pk, e) < 0)
+		return -1;
 	return 0;
 }
 

@@ -1,0 +1,106 @@
+# The documentation: every man page renders without a warning, and upgr(1)
+# agrees with the binary. For every command that `upgr --help` lists, each
+# option its `--help` prints is documented in its ".SS upgr NAME" section
+# of docs/upgr.1, and each option documented there exists. Commands not yet
+# built are not listed by --help, so they are not checked.
+. "$(dirname "$0")/../lib/testlib.sh"
+
+top=$UPGR_TOP
+man1=$top/docs/upgr.1
+
+for page in "$top"/docs/*.[1-8]; do
+	[ -f "$page" ] || continue
+	name=${page##*/}
+	MANWIDTH=80 man -E ascii -l --warnings "$page" 2>"$T/warn" >"$T/text"
+	if [ -s "$T/warn" ]; then not_ok "$name renders without warnings"
+		sed 's/^/#   /' "$T/warn" | head
+	else ok "$name renders without warnings"; fi
+	groff -man -Tutf8 -ww -z "$page" >"$T/warn" 2>&1
+	if [ -s "$T/warn" ]; then not_ok "$name: groff -ww is silent"
+		sed 's/^/#   /' "$T/warn" | head
+	else ok "$name: groff -ww is silent"; fi
+	# No line wider than the terminal (an unbreakable example, a long tag).
+	awk -v n="$name" 'length($0) > 80 { print n ": " $0; bad = 1 } END { exit bad }' \
+		"$T/text" >"$T/wide"
+	if [ -s "$T/wide" ]; then not_ok "$name fits 80 columns"; sed 's/^/#   /' "$T/wide" | head
+	else ok "$name fits 80 columns"; fi
+done
+
+for p in upgr.1 upgr-manifest.5 upgr.yaml.5 upgr-audit.5; do
+	if [ -f "$top/docs/$p" ]; then ok "docs/$p exists"; else not_ok "docs/$p exists"; fi
+done
+
+# man_opts CMD: the options in the .TP tags of the sections "upgr CMD..."
+# of upgr.1 (one per line, roff's \- turned into -).
+man_opts() {
+	awk -v cmd="$1" '
+		/^\.SS / {
+			s = $0; sub(/^\.SS +"?/, "", s); sub(/"$/, "", s)
+			n = split(s, w, " ")
+			insec = (w[1] == "upgr" && w[2] == cmd)
+			next
+		}
+		/^\.SH / { insec = 0; next }
+		insec && tag { print; tag = 0; next }
+		insec && /^\.TP/ { tag = 1 }
+	' "$man1" | sed 's/\\f[BIRP]//g; s/\\-/-/g' | grep -oE -- '(^|[ "(])--?[a-zA-Z][a-zA-Z0-9-]*' |
+		sed 's/^[ "(]*//' | grep -vxE -- '-h|--help' | sort -u
+}
+
+# help_opts CMD: the options `upgr CMD --help` (and its subcommands') print
+# in the usage lines and the option table (not those named in prose).
+help_opts() {
+	{
+		"$UPGR" "$1" --help 2>/dev/null
+		for sub in show verify status; do "$UPGR" "$1" "$sub" --help 2>/dev/null; done
+	} | grep -E -- '^(usage:|[[:space:]]+upgr |[[:space:]]*-)' |
+		grep -oE -- '(^|[][ ,|(])--?[a-zA-Z][a-zA-Z0-9-]*' |
+		sed 's/^[][ ,|(]*//' | grep -vxE -- '-h|--help' | sort -u
+}
+
+run "$UPGR" --help
+cp "$T/out" "$T/top"
+cmds=$(sed -n '/^commands:/,/^$/ s/^  \([a-z][a-z-]*\) .*/\1/p' "$T/top")
+if [ -n "$cmds" ]; then ok "upgr --help lists commands: $(echo $cmds)"
+else ok "upgr --help lists no command yet"; fi
+
+for c in $cmds; do
+	if grep -qE "^\.SS \"?upgr $c( |\"|$)" "$man1"; then ok "upgr.1 documents 'upgr $c'"
+	else not_ok "upgr.1 has no section .SS \"upgr $c\""; continue; fi
+	man_opts "$c" >"$T/man.$c"
+	help_opts "$c" >"$T/help.$c"
+	missing=$(comm -23 "$T/help.$c" "$T/man.$c" | tr '\n' ' ')
+	extra=$(comm -13 "$T/help.$c" "$T/man.$c" | tr '\n' ' ')
+	if [ -z "$missing" ]; then ok "upgr.1 documents every option of 'upgr $c --help'"
+	else not_ok "upgr.1 'upgr $c' lacks: $missing"; fi
+	if [ -z "$extra" ]; then ok "every option upgr.1 gives 'upgr $c' exists"
+	else not_ok "upgr.1 'upgr $c' documents options --help does not print: $extra"; fi
+done
+
+# Every exit code in src/err.h is explained under EXIT STATUS.
+sed -n '/^\.SH EXIT STATUS/,/^\.SH /p' "$man1" >"$T/exits"
+for code in $(sed -n 's/^[[:space:]]*EXIT_[A-Z_]* = \([0-9]*\),.*/\1/p' "$top/src/err.h"); do
+	expect_grep "$T/exits" "^\.B $code\$" "upgr.1 explains exit code $code"
+done
+
+# The variables release commands get (DESIGN.md) are all documented.
+for v in UPGR_APP UPGR_VERSION UPGR_FROM UPGR_ROOT UPGR_TARGET UPGR_PHASE; do
+	expect_grep "$man1" "^\.B $v\$" "upgr.1 documents $v"
+done
+
+# The guides exist, and every relative link in them and in README.md
+# points at a file of the tree.
+for g in release-author reviewer operator auditor architecture; do
+	if [ -s "$top/docs/$g.md" ]; then ok "docs/$g.md exists"; else not_ok "docs/$g.md exists"; fi
+done
+for md in "$top"/README.md "$top"/docs/*.md; do
+	[ -f "$md" ] || continue
+	dir=$(dirname "$md")
+	grep -oE '\]\([^)#:]+(#[^)]*)?\)' "$md" | sed 's/^](//; s/)$//; s/#.*//' |
+		while read -r link; do
+			[ -n "$link" ] || continue
+			[ -e "$dir/$link" ] || echo "$link"
+		done >"$T/dead"
+	if [ -s "$T/dead" ]; then not_ok "${md#"$top"/}: links resolve"; sed 's/^/#   /' "$T/dead"
+	else ok "${md#"$top"/}: links resolve"; fi
+done

@@ -18,22 +18,18 @@ static int run(const struct command *self, int argc, char **argv)
 	};
 	struct sign_pub *keys = NULL;
 	const char *sigpath = NULL;
-	size_t nkeys = 0;
+	size_t nkeys = 0, i;
 	struct err e;
-	char *comment;
-	int ch, i, verbose = 0, rc = EXIT_OK;
+	char *comment, **pubpaths = NULL;
+	int ch, f, verbose = 0, rc = EXIT_OK;
 
 	optind = 1;
 	err_clear(&e);
 	while ((ch = cli_getopt(self, argc, argv, "p:x:vh", opts)) != -1) {
 		switch (ch) {
 		case 'p':
-			keys = xreallocarray(keys, nkeys + 1, sizeof *keys);
-			if (sign_pub_load(optarg, &keys[nkeys], &e) < 0) {
-				rc = cli_fail(&e);
-				goto done;
-			}
-			nkeys++;
+			pubpaths = xreallocarray(pubpaths, nkeys + 1, sizeof *pubpaths);
+			pubpaths[nkeys++] = optarg;
 			break;
 		case 'x': sigpath = optarg; break;
 		case 'v': verbose = 1; break;
@@ -49,17 +45,24 @@ static int run(const struct command *self, int argc, char **argv)
 		rc = cli_usage(self, "-x SIGFILE goes with exactly one FILE");
 		goto done;
 	}
+	keys = xreallocarray(NULL, nkeys, sizeof *keys);
+	for (i = 0; i < nkeys; i++)
+		if (sign_pub_load(pubpaths[i], &keys[i], &e) < 0) {
+			rc = cli_fail(&e);
+			goto done;
+		}
 	/* No -p: sign_verify_file refuses (fail closed), with its message. */
-	for (i = optind; i < argc; i++) {
-		if (sign_verify_file(keys, nkeys, argv[i], sigpath, &comment, &e) < 0) {
+	for (f = optind; f < argc; f++) {
+		if (sign_verify_file(keys, nkeys, argv[f], sigpath, &comment, &e) < 0) {
 			rc = cli_fail(&e);
 			continue;
 		}
 		if (verbose)
-			printf("%s: signature ok, trusted comment: %s\n", argv[i], comment);
+			printf("%s: signature ok, trusted comment: %s\n", argv[f], comment);
 		free(comment);
 	}
 done:
+	free(pubpaths);
 	free(keys);
 	return rc;
 }

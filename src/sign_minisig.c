@@ -206,13 +206,13 @@ static int minisig_parse(const char *text, size_t len, struct minisig *ms, struc
 	if (memchr(text, '\0', len))
 		return malformed(e, "contains a NUL byte");
 	if (!(s = next_line(&p, end, 0, &n)))
-		return malformed(e, "truncated: no signature line");
+		return malformed(e, "truncated: empty file");
 	if (n > UNTRUSTED_LINE_MAX)
 		return malformed(e, "untrusted comment line too long");
 	if (strncmp(s, UNTRUSTED_PREFIX, strlen(UNTRUSTED_PREFIX)))
 		return malformed(e, "first line is not \"" UNTRUSTED_PREFIX "...\"");
 	if (!(s = next_line(&p, end, 0, &n)))
-		return malformed(e, "truncated: no trusted comment line");
+		return malformed(e, "truncated: the signature line is missing or incomplete");
 	if (line_blob(s, n, blob, SIG_BLOB_LEN, "signature", e) < 0)
 		return -1;
 	if (!memcmp(blob, "ED", 2))
@@ -224,7 +224,7 @@ static int minisig_parse(const char *text, size_t len, struct minisig *ms, struc
 	memcpy(ms->keyid, blob + 2, SIGN_KEYID_LEN);
 	memcpy(ms->sig, blob + 2 + SIGN_KEYID_LEN, SIGN_SIG_LEN);
 	if (!(s = next_line(&p, end, 0, &n)))
-		return malformed(e, "truncated: no global signature line");
+		return malformed(e, "truncated: the trusted comment line is missing or incomplete");
 	if (n > plen + SIGN_COMMENT_TEXT_MAX)
 		return malformed(e, "trusted comment longer than %d bytes",
 				 SIGN_COMMENT_TEXT_MAX);
@@ -235,7 +235,7 @@ static int minisig_parse(const char *text, size_t len, struct minisig *ms, struc
 	ms->comment = s + plen;
 	ms->comment_len = n - plen;
 	if (!(s = next_line(&p, end, 1, &n)))
-		return malformed(e, "truncated: no global signature line");
+		return malformed(e, "truncated: the global signature line is missing");
 	if (line_blob(s, n, ms->global, SIGN_SIG_LEN, "global signature", e) < 0)
 		return -1;
 	if (p != end)

@@ -114,6 +114,40 @@ static const char *abs_path_problem(const char *path, bool allow_root)
 	return manifest_path_problem(path + 1);
 }
 
+/* ydoc_require, except that a missing key is not reported when an unknown
+ * key in map is a likely typo of it: "verison: 1.0.0" gets one message (the
+ * typo, from ydoc_check_keys, with its did-you-mean), not two. */
+static size_t require(const struct ynode *map, const char *where, const char *const *keys,
+		      const char *const *allowed, struct diag *d)
+{
+	const char *missing[8];
+	size_t i, j, n = 0, reported = 0;
+
+	if (!map || map->kind != YNODE_MAP)
+		return 0;
+	for (i = 0; keys[i] && n < sizeof missing / sizeof missing[0] - 1; i++) {
+		bool typo = false;
+
+		if (ydoc_get_pair(map, keys[i]))
+			continue;
+		for (j = 0; j < map->npairs && !typo; j++) {
+			const char *k = map->pairs[j].key->str, *hint;
+			size_t a;
+
+			for (a = 0; allowed[a] && strcmp(allowed[a], k); a++)
+				;
+			hint = allowed[a] ? NULL : ydoc_suggest(k, allowed);
+			typo = hint && !strcmp(hint, keys[i]);
+		}
+		if (!typo)
+			missing[n++] = keys[i];
+	}
+	missing[n] = NULL;
+	if (n)
+		reported = ydoc_require(map, where, missing, d);
+	return reported;
+}
+
 /* ---- scalar fields ----------------------------------------------------- */
 
 static void parse_format(const struct ynode *n, struct manifest *m, struct diag *d)
@@ -228,7 +262,7 @@ static void parse_payload(const struct ynode *n, struct manifest *m, struct diag
 	if (ydoc_map(n, "payload", d) < 0)
 		return;
 	bad += ydoc_check_keys(n, "payload", payload_keys, d);
-	bad += ydoc_require(n, "payload", payload_keys, d);
+	bad += require(n, "payload", payload_keys, payload_keys, d);
 	if ((v = ydoc_get(n, "file")) && ydoc_str(v, "payload.file", &s, d) == 0) {
 		if (strchr(s, '/') || !strcmp(s, ".") || !strcmp(s, "..") ||
 		    manifest_path_problem(s)) {
@@ -292,7 +326,7 @@ static int parse_file(const struct ynode *n, const char *where, struct mfile *f,
 	if (ydoc_map(n, where, d) < 0)
 		return -1;
 	bad += ydoc_check_keys(n, where, file_keys, d);
-	bad += ydoc_require(n, where, file_required, d);
+	bad += require(n, where, file_required, file_keys, d);
 	if ((v = ydoc_get(n, "path"))) {
 		ydoc_name(name, sizeof name, where, "path");
 		if (ydoc_str(v, name, &s, d) < 0) {
@@ -529,7 +563,7 @@ static int parse_cmd_fields(const struct ynode *n, const char *where, struct mcm
 	if (ydoc_get_str(n, where, "run", &s, d) == 1)
 		c->run = xstrdup(s);
 	else
-		bad = 1;   /* missing is reported by the caller's ydoc_require */
+		bad = 1;   /* missing is reported by the caller (require) */
 	ydoc_name(name, sizeof name, where, "timeout");
 	if ((v = ydoc_get(n, "timeout"))) {
 		if (parse_positive(v, name, TIMEOUT_MAX, &u, d) < 0)
@@ -572,7 +606,7 @@ static int parse_cmd(const struct ynode *n, const char *where, bool health,
 		return -1;
 	}
 	bad += ydoc_check_keys(n, where, health ? health_keys : cmd_keys, d);
-	bad += ydoc_require(n, where, run_required, d);
+	bad += require(n, where, run_required, health ? health_keys : cmd_keys, d);
 	if (parse_cmd_fields(n, where, c, d) < 0 || bad) {
 		free(c->run);
 		c->run = NULL;
@@ -609,7 +643,7 @@ static int parse_disk_free(const struct ynode *n, const char *where, struct prec
 	if (ydoc_map(n, where, d) < 0)
 		return -1;
 	bad += ydoc_check_keys(n, where, disk_keys, d);
-	bad += ydoc_require(n, where, disk_keys, d);
+	bad += require(n, where, disk_keys, disk_keys, d);
 	ydoc_name(name, sizeof name, where, "path");
 	if ((v = ydoc_get(n, "path"))) {
 		if (ydoc_str(v, name, &s, d) < 0) {
@@ -735,7 +769,7 @@ static void parse_root(const struct ynode *root, struct manifest *m, struct diag
 	if (ydoc_map(root, "manifest", d) < 0)
 		return;
 	ydoc_check_keys(root, "", top_keys, d);
-	ydoc_require(root, "", top_required, d);
+	require(root, "", top_required, top_keys, d);
 	if ((n = ydoc_get(root, "upgr")))
 		parse_format(n, m, d);
 	if ((n = ydoc_get(root, "app")))

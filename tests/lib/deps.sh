@@ -3,7 +3,7 @@
 # those that are missing, so a fresh Debian 12 machine needs nothing else.
 set -eu
 PKGS="build-essential pkg-config libcurl4-openssl-dev libarchive-dev libyaml-dev
-libgcrypt20-dev libcmocka-dev vsftpd minisign python3 python3-jsonschema
+libgcrypt20-dev libcmocka-dev vsftpd minisign python3 python3-jsonschema python3-yaml
 libarchive-tools rsync curl openssl strace valgrind man-db groff-base"
 missing=""
 for p in $PKGS; do

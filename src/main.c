@@ -11,6 +11,7 @@ static const struct command *const commands[] = {
 	&cmd_sign,
 	&cmd_verify,
 	&cmd_validate,
+	&cmd_audit,
 	NULL
 };
 

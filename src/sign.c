@@ -362,6 +362,37 @@ done:
 	return rc;
 }
 
+/* Create path with data, never replacing a file, and never visible half
+ * written: a temporary file (mkstemp: O_EXCL, 0600) is written, synced,
+ * then hard-linked to path, which fails if path exists. */
+static int write_new_atomic(const char *path, const void *data, size_t len,
+			    mode_t mode, struct err *e)
+{
+	char *tmp = xasprintf("%s.tmp.XXXXXX", path);
+	int fd, rc = -1;
+
+	fd = mkstemp(tmp);
+	if (fd < 0) {
+		err_sys(e, EXIT_SOFTWARE, "create %s", tmp);
+		goto done;
+	}
+	if (fs_write_all(fd, data, len) < 0 || fchmod(fd, mode) < 0 || fsync(fd) < 0)
+		err_sys(e, EXIT_SOFTWARE, "write %s", tmp);
+	else if (link(tmp, path) < 0)
+		err_sys(e, errno == EEXIST ? EXIT_USAGE : EXIT_SOFTWARE, "create %s", path);
+	else
+		rc = 0;
+done:
+	if (fd >= 0) {
+		close(fd);
+		unlink(tmp);
+	}
+	if (rc == 0)
+		rc = fs_fsync_parent(path, e);
+	free(tmp);
+	return rc;
+}
+
 int sign_keygen(const char *name, struct err *e)
 {
 	char *pubpath = xasprintf("%s.pub", name), *keypath = xasprintf("%s.key", name);
@@ -371,8 +402,8 @@ int sign_keygen(const char *name, struct err *e)
 	int rc = -1;
 
 	memset(&key, 0, sizeof key);
-	/* Both names are checked before anything is written; O_EXCL below
-	 * still closes the race with another writer. */
+	/* Both names are checked before anything is written; the link in
+	 * write_new_atomic still closes the race with another writer. */
 	if (access(pubpath, F_OK) == 0 || access(keypath, F_OK) == 0) {
 		err_set(e, EXIT_USAGE, "%s exists: refusing to overwrite a key",
 			access(keypath, F_OK) == 0 ? keypath : pubpath);
@@ -383,9 +414,9 @@ int sign_keygen(const char *name, struct err *e)
 	key_format(&key, &keytext);
 	sign_key_public(&key, &pub);
 	sign_pub_format(&pub, &pubtext);
-	if (fs_write_new(keypath, keytext.data, keytext.len, 0600, e) < 0)
+	if (write_new_atomic(keypath, keytext.data, keytext.len, 0600, e) < 0)
 		goto done;
-	if (fs_write_new(pubpath, pubtext.data, pubtext.len, 0644, e) < 0) {
+	if (write_new_atomic(pubpath, pubtext.data, pubtext.len, 0644, e) < 0) {
 		unlink(keypath);
 		goto done;
 	}
@@ -445,6 +476,7 @@ static int key_file_read(const char *path, mode_t forbid, const char *why,
 {
 	char chunk[KEY_FILE_MAX + 1];
 	struct stat st;
+	size_t got = 0;
 	ssize_t n;
 	int fd, rc = -1;
 
@@ -465,20 +497,26 @@ static int key_file_read(const char *path, mode_t forbid, const char *why,
 			(unsigned)(st.st_mode & 07777), why);
 		goto done;
 	}
-	do
-		n = read(fd, chunk, sizeof chunk);
-	while (n < 0 && errno == EINTR);
-	if (n < 0) {
-		err_sys(e, EXIT_SOFTWARE, "read %s", path);
-		goto done;
+	/* Up to one byte more than a key file may hold, to see the excess. */
+	while (got < sizeof chunk) {
+		n = read(fd, chunk + got, sizeof chunk - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			err_sys(e, EXIT_SOFTWARE, "read %s", path);
+			goto done;
+		}
+		if (n == 0)
+			break;
+		got += (size_t)n;
 	}
-	if (n > KEY_FILE_MAX) {
+	if (got > KEY_FILE_MAX) {
 		err_set(e, EXIT_DATAERR, "%s: larger than %d bytes: not a key file",
 			path, KEY_FILE_MAX);
 		goto done;
 	}
-	buf_grow(out, (size_t)n + 1);
-	buf_add(out, chunk, (size_t)n);
+	buf_grow(out, got + 1);
+	buf_add(out, chunk, got);
 	rc = 0;
 done:
 	secure_wipe(chunk, sizeof chunk);

@@ -37,7 +37,9 @@ struct sign_key {
 	uint8_t sk[SIGN_SK_LEN];
 };
 
-/* Write NAME.pub and NAME.key (O_EXCL, 0600); refuses to overwrite. */
+/* Write NAME.key (0600) and NAME.pub (0644), each complete or absent (a
+ * temporary file hard-linked into place, which never replaces a file);
+ * refuses with EXIT_USAGE if either exists. */
 int sign_keygen(const char *name, struct err *e);
 
 /* Load a minisign public key file, or parse its base64 line. Small-order

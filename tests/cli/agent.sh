@@ -1,0 +1,329 @@
+# The cron agent (`upgr run`) against real vsftpd servers on loopback:
+# install and upgrade, the quiet no-op, failover past a dead server, all
+# servers down, each update-metadata attack (replay, freeze, mix-and-match,
+# app/version mismatch, downgrade, oversized payload, untrusted key, no
+# keys), scheduling (not_before, rollout), the lock, a server killed
+# mid-download then resumed, two agents against one server, and the report.
+#
+# The repository is built by hand (tests/lib/release.sh seals and signs a
+# release; the channel file is written here and signed with minisign), so
+# these tests do not depend on `upgr publish`.
+. "$(dirname "$0")/../lib/testlib.sh"
+. "$UPGR_TOP/tests/lib/release.sh"
+. "$UPGR_TOP/tests/lib/fakesvc.sh"
+. "$UPGR_TOP/tests/lib/ftpd.sh"
+
+if ! ftpd_can_run 2>"$T/why"; then
+	echo "ok - # SKIP agent tests: $(cat "$T/why")"
+	exit 0
+fi
+ftpd_start 2 || { not_ok "vsftpd servers start"; exit 1; }
+
+REPO=$T/repo-master              # what every server serves, under /repo
+APPDIR=$REPO/apps/hello
+TGT=$T/root/opt/hello
+release_key
+minisign -G -W -p "$T/other.pub" -s "$T/other.key" >/dev/null 2>&1
+
+# sync: copy the master repository to every server's root.
+sync() {
+	for _r in "$FTPD_ROOT_1" "$FTPD_ROOT_2"; do
+		mkdir -p "$_r/repo"
+		cp -R "$REPO/." "$_r/repo/"
+		chown -R "$FTPD_USER:" "$_r"
+	done
+}
+
+# release VERSION [EXTRA]: seal and sign hello VERSION into the repository.
+release() {
+	svc_src "$1" "$T/src-$1" "${2:-}"
+	release_make "$T/src-$1/manifest.yaml" "$T/src-$1" "$APPDIR/releases/$1"
+}
+
+utc() { date -u -d "$1" +%Y-%m-%dT%H:%M:%SZ; }
+
+# channel SERIAL VERSION [EXTRA-LINES]: write and sign the stable channel,
+# then sync. CH_REL, CH_SHA_FROM, CH_EXPIRES and CH_KEY override the
+# manifest path, the file whose hash is named, the expiry and the key.
+channel() {
+	_rel=${CH_REL:-releases/$2/manifest.yaml}
+	_sha=$(sha256sum "${CH_SHA_FROM:-$APPDIR/$_rel}" | cut -d' ' -f1)
+	mkdir -p "$APPDIR/channels"
+	cat >"$APPDIR/channels/stable.yaml" <<-EOF
+	upgr: 1
+	app: hello
+	channel: stable
+	serial: $1
+	version: $2
+	manifest: $_rel
+	manifest_sha256: $_sha
+	published: $(utc '-1 hour')
+	expires: ${CH_EXPIRES:-$(utc '+30 days')}
+	${3:-}
+	EOF
+	rm -f "$APPDIR/channels/stable.yaml.minisig"
+	printf '' | minisign -S -s "${CH_KEY:-$T/rel.key}" -m "$APPDIR/channels/stable.yaml" \
+		-t "$(printf 'timestamp:0\tapp:hello\tfile:channels/stable.yaml')" \
+		>/dev/null 2>&1 || not_ok "minisign -S of the channel"
+	sync
+}
+
+# agent_config NAME SERVER-URL...: an agent config $T/NAME.yaml.
+agent_config() {
+	_n=$1; shift
+	{
+		echo "host: host-$_n"
+		echo "servers:"
+		for _u in "$@"; do echo "  - ${_u}repo"; done
+		echo "netrc: $FTPD_NETRC"
+		echo "apps: [hello]"
+		echo "root: $T/root-$_n"
+		echo "state_dir: $T/$_n-state"
+		echo "trusted_keys: [$T/rel.pub]"
+		echo "device_key: $T/$_n-device.key"
+		echo "audit_log: $T/$_n-audit.log"
+	} >"$T/$_n.yaml"
+	chmod 0644 "$T/$_n.yaml"
+	mkdir -p "$T/root-$_n"
+}
+
+running() { [ "$(cat "$T/svc/running" 2>/dev/null)" = "$1" ]; }
+
+# quiet NAME: the last command printed nothing at all.
+quiet() {
+	if [ ! -s "$T/out" ] && [ ! -s "$T/err" ]; then ok "$1"; else
+		not_ok "$1"; sed 's/^/#   /' "$T/out" "$T/err" | head -10
+	fi
+}
+
+# one_line NAME: stderr is exactly one line.
+one_line() {
+	[ "$(wc -l <"$T/err")" = 1 ] && ok "$1" || { not_ok "$1"; sed 's/^/#   /' "$T/err"; }
+}
+
+refusals() { cat "$T/a-audit.log" 2>/dev/null | grep -Ec "^result: \"?refused"; }
+
+agent_config a "$FTPD_URL_1" "$FTPD_URL_2"
+A="-c $T/a.yaml"
+TGT=$T/root-a/opt/hello
+
+# --- first install ------------------------------------------------------
+release 1.0.0
+channel 1 1.0.0
+expect_exit 0 "--dry-run exits 0" $UPGR --dry-run $A
+expect_grep "$T/out" "install hello \(nothing\) -> 1.0.0" "--dry-run prints the plan"
+[ ! -e "$TGT" ] && [ ! -e "$T/a-state/apps/hello/serial" ] &&
+	ok "--dry-run installs nothing and stores no serial" || not_ok "--dry-run changed the host"
+expect_exit 0 "first run installs" $UPGR $A
+running 1.0.0 && ok "1.0.0 runs" || not_ok "1.0.0 is not running"
+expect_same "$T/src-1.0.0/share/data.txt" "$TGT/share/data.txt" "installed file has the release's bytes"
+expect_grep "$T/out" "^hello: .*1\.0\.0" "an install prints one line"
+[ ! -s "$T/err" ] && ok "an install prints no error" || not_ok "stderr: $(cat "$T/err")"
+[ "$(cat "$T/a-state/apps/hello/serial")" = 1 ] && ok "the serial seen is stored" ||
+	not_ok "serial file: $(cat "$T/a-state/apps/hello/serial" 2>&1)"
+
+# --- the report ---------------------------------------------------------
+RPT=$FTPD_ROOT_1/repo/reports/host-a
+expect_grep "$RPT/status.yaml" '^host: "host-a"' "the report names the host"
+expect_grep "$RPT/status.yaml" '^    version: "1.0.0"' "the report has the installed version"
+expect_grep "$RPT/status.yaml" '^    result: "success"' "the report has the result"
+check "the report is YAML with upgr, host, time, apps" /usr/bin/python3 -c "
+import yaml; r = yaml.safe_load(open('$RPT/status.yaml'))
+assert r['upgr'] == 1 and r['host'] == 'host-a' and r['time']
+a = r['apps'][0]
+assert set(a) == {'app','version','result','time','action','from','to','error'}, a
+assert a['app'] == 'hello' and a['to'] == '1.0.0' and a['action'] == 'install', a"
+check "the report's device.pub verifies its audit log" \
+	minisign -V -p "$RPT/device.pub" -m "$RPT/audit.log" -x "$RPT/audit.log.minisig"
+[ ! -e "$T/a-state/report-pending" ] && ok "no report pending after a good upload" ||
+	not_ok "report-pending left"
+
+# --- the same version again: a quiet no-op ------------------------------
+expect_exit 0 "the same version again exits 0" $UPGR $A
+quiet "the same version again prints nothing"
+expect_exit 0 "upgr run is the same command" $UPGR run $A
+quiet "upgr run with nothing to do prints nothing"
+
+# --- failover past a dead server ----------------------------------------
+release 1.1.0
+channel 2 1.1.0
+ftpd_stop 1
+expect_exit 0 "failover: a dead first server, the second one serves" $UPGR $A
+running 1.1.0 && ok "failover: 1.1.0 runs" || not_ok "failover: 1.1.0 is not running"
+[ -s "$FTPD_ROOT_2/repo/reports/host-a/status.yaml" ] &&
+	ok "failover: the report went to the live server" || not_ok "failover: no report on server 2"
+
+# --- all servers down ---------------------------------------------------
+ftpd_stop 2
+cp "$T/a-state/apps/hello/status.yaml" "$T/status-before"
+expect_exit 69 "all servers down: exit 69" $UPGR $A
+one_line "all servers down: one line on stderr"
+expect_grep "$T/err" "no server answered" "all servers down: says so"
+running 1.1.0 && ok "all servers down: nothing changed" || not_ok "all servers down: service changed"
+expect_same "$T/status-before" "$T/a-state/apps/hello/status.yaml" "all servers down: status untouched"
+ftpd_restart 1
+ftpd_restart 2
+
+# --- attacks: each refused with 77, nothing changed, recorded -------------
+# attack NAME: the run exits 77, 1.1.0 still runs, one more refusal recorded.
+attack() {
+	_before=$(refusals)
+	expect_exit 77 "$1: refused with 77" $UPGR $A
+	one_line "$1: one line on stderr"
+	running 1.1.0 && ok "$1: nothing changed" || not_ok "$1: the service changed"
+	[ "$(refusals)" -gt "$_before" ] && ok "$1: the refusal is in the audit log" ||
+		not_ok "$1: no refusal recorded"
+}
+
+release 1.2.0
+channel 1 1.0.0
+attack "replayed older channel (serial 1 < 2)"
+expect_grep "$T/err" "serial 1 is lower than 2" "replay: the message names the serials"
+
+CH_EXPIRES=$(utc '-1 minute') channel 10 1.2.0
+attack "expired channel (freeze)"
+expect_grep "$T/err" "expired" "freeze: the message says expired"
+[ "$(cat "$T/a-state/apps/hello/serial")" = 2 ] &&
+	ok "freeze: a refused channel's serial is not stored" || not_ok "freeze: serial stored"
+
+CH_SHA_FROM=$APPDIR/releases/1.1.0/manifest.yaml channel 3 1.2.0
+attack "mix-and-match (channel hash is another manifest's)"
+expect_grep "$T/err" "mix-and-match" "mix-and-match: says so"
+
+CH_REL=releases/1.2.0/manifest.yaml channel 4 1.3.0
+attack "manifest version differs from the channel's"
+
+CH_KEY=$T/other.key channel 5 1.2.0
+attack "channel signed by an untrusted key"
+
+# A signature for another file: the 1.2.0 manifest's signature on the channel.
+channel 6 1.2.0
+for _r in "$FTPD_ROOT_1" "$FTPD_ROOT_2"; do
+	cp "$APPDIR/releases/1.2.0/manifest.yaml.minisig" "$_r/repo/apps/hello/channels/stable.yaml.minisig"
+done
+attack "a signature made for another file"
+
+channel 7 1.2.0
+cp "$APPDIR/releases/1.2.0/payload.tar.gz" "$T/payload.keep"
+for _r in "$FTPD_ROOT_1" "$FTPD_ROOT_2"; do
+	head -c 100000 /dev/urandom >>"$_r/repo/apps/hello/releases/1.2.0/payload.tar.gz"
+done
+attack "payload larger than declared"
+expect_grep "$T/err" "larger than" "oversized payload: says larger than declared"
+[ -z "$(find "$T/a-state/cache" -name '*.part' -size +0 2>/dev/null)" ] &&
+	ok "oversized payload: the partial download is discarded" || not_ok "a .part file was kept"
+sync    # the honest payload again
+
+sed 's/^trusted_keys:.*/trusted_keys: []/' "$T/a.yaml" >"$T/nokeys.yaml"
+chmod 0644 "$T/nokeys.yaml"
+_before=$(refusals)
+expect_exit 77 "no trusted keys: refused with 77" $UPGR -c "$T/nokeys.yaml"
+one_line "no trusted keys: one line on stderr"
+running 1.1.0 && ok "no trusted keys: nothing changed" || not_ok "no trusted keys: changed"
+
+# --- scheduling: not_before and rollout -----------------------------------
+channel 8 1.2.0 "not_before: $(utc '+1 day')"
+expect_exit 0 "not_before in the future: exit 0" $UPGR $A
+quiet "not_before in the future: prints nothing"
+running 1.1.0 && ok "not_before: nothing changed" || not_ok "not_before: upgraded early"
+expect_exit 0 "not_before: --dry-run exits 0" $UPGR --dry-run $A
+expect_grep "$T/out" "not yet: not before" "not_before: --dry-run says why it waits"
+
+channel 9 1.2.0 "rollout: 0"
+expect_exit 0 "rollout 0%: exit 0" $UPGR $A
+quiet "rollout 0%: prints nothing"
+running 1.1.0 && ok "rollout 0%: nothing changed" || not_ok "rollout 0%: upgraded"
+
+# --- the upgrade, then downgrades -------------------------------------------
+channel 11 1.2.0 "rollout: 100"
+expect_exit 0 "upgrade to 1.2.0" $UPGR $A
+running 1.2.0 && ok "1.2.0 runs" || not_ok "1.2.0 is not running"
+[ ! -e "$T/a-state/cache/hello" ] && ok "the cache is dropped after an upgrade" ||
+	not_ok "cache left: $(ls -R "$T/a-state/cache" | head)"
+
+channel 12 1.1.0
+expect_exit 77 "downgrade without downgrade: true is refused" $UPGR $A
+running 1.2.0 && ok "refused downgrade: nothing changed" || not_ok "refused downgrade: changed"
+channel 13 1.1.0 "downgrade: true"
+expect_exit 0 "downgrade: true in the signed channel allows it" $UPGR $A
+running 1.1.0 && ok "downgraded: 1.1.0 runs" || not_ok "downgrade did not happen"
+
+# --- the lock ---------------------------------------------------------------
+python3 -c '
+import fcntl, sys, time
+f = open(sys.argv[1], "a"); fcntl.lockf(f, fcntl.LOCK_EX)
+open(sys.argv[2], "w").close(); time.sleep(30)' "$T/a-state/lock" "$T/locked" &
+locker=$!
+n=0; while [ ! -e "$T/locked" ] && [ $n -lt 100 ]; do sleep 0.05; n=$((n + 1)); done
+expect_exit 75 "another upgr holds the lock: exit 75" $UPGR $A
+one_line "locked: one line on stderr"
+kill "$locker"; wait "$locker" 2>/dev/null
+
+# --- usage ------------------------------------------------------------------
+expect_exit 2 "an unknown option is a usage error" $UPGR run --bogus
+expect_exit 2 "--splay wants a number" $UPGR run --splay soon $A
+expect_exit 0 "--splay 0 is fine" $UPGR --splay 0 $A
+expect_exit 0 "run --help exits 0" $UPGR run --help
+expect_grep "$T/out" "--splay" "run --help lists --splay"
+chmod 0666 "$T/a.yaml"
+expect_exit 65 "a config others can write is refused" $UPGR $A
+expect_grep "$T/err" "writable by group or others" "the refusal says why"
+chmod 0644 "$T/a.yaml"
+
+# --- a server killed mid-download; the next run resumes ----------------------
+agent_config r "$FTPD_URL_1"
+head -c 3000000 /dev/urandom >"$T/big.bin"
+svc_src 2.0.0 "$T/src-2.0.0" "  - { path: share/big.bin, mode: \"0644\" }"
+cp "$T/big.bin" "$T/src-2.0.0/share/big.bin"
+release_make "$T/src-2.0.0/manifest.yaml" "$T/src-2.0.0" "$APPDIR/releases/2.0.0"
+channel 14 2.0.0
+ftpd_throttle 1 400000
+$UPGR -c "$T/r.yaml" >"$T/r.out" 2>"$T/r.err" &
+agent=$!
+part=$T/r-state/cache/hello/2.0.0/payload.tar.gz.part
+n=0; while [ "$(stat -c %s "$part" 2>/dev/null || echo 0)" -lt 500000 ] && [ $n -lt 200 ]; do
+	sleep 0.05; n=$((n + 1))
+done
+ftpd_stop 1
+wait "$agent"; rc=$?
+[ "$rc" = 69 ] && ok "killed mid-download: exit 69" || { not_ok "killed mid-download: exit $rc"; cat "$T/r.err"; }
+got=$(stat -c %s "$part" 2>/dev/null || echo 0)
+[ "$got" -gt 0 ] && [ "$got" -lt "$(stat -c %s "$APPDIR/releases/2.0.0/payload.tar.gz")" ] &&
+	ok "killed mid-download: a partial payload is kept ($got bytes)" || not_ok "no partial payload ($got)"
+ftpd_throttle 1 0
+expect_exit 0 "the next run finishes the download and upgrades" $UPGR -c "$T/r.yaml"
+grep -Eq "REST [1-9]" "$FTPD_LOG_1" && ok "the download resumed (REST)" ||
+	not_ok "no REST in the server log"
+[ -x "$T/root-r/opt/hello/bin/hello-ctl" ] && cmp -s "$T/big.bin" "$T/root-r/opt/hello/share/big.bin" &&
+	ok "the resumed payload installed intact" || not_ok "resumed install differs"
+
+# --- two agents against one server, at once ----------------------------------
+agent_config b "$FTPD_URL_1"
+agent_config c "$FTPD_URL_1"
+$UPGR -c "$T/b.yaml" >"$T/b.out" 2>"$T/b.err" & pb=$!
+$UPGR -c "$T/c.yaml" >"$T/c.out" 2>"$T/c.err" & pc=$!
+wait $pb; rb=$?
+wait $pc; rcc=$?
+[ "$rb" = 0 ] && [ "$rcc" = 0 ] && ok "two agents at once both exit 0" ||
+	{ not_ok "two agents: exits $rb $rcc"; cat "$T/b.err" "$T/c.err"; }
+cmp -s "$T/big.bin" "$T/root-b/opt/hello/share/big.bin" &&
+	cmp -s "$T/big.bin" "$T/root-c/opt/hello/share/big.bin" &&
+	ok "two agents: both installed 2.0.0" || not_ok "two agents: an install differs"
+[ -s "$FTPD_ROOT_1/repo/reports/host-b/status.yaml" ] && [ -s "$FTPD_ROOT_1/repo/reports/host-c/status.yaml" ] &&
+	ok "two agents: both reported" || not_ok "two agents: a report is missing"
+
+# --- a failed report waits for the next run ----------------------------------
+channel 15 2.0.0
+chmod 0555 "$FTPD_ROOT_1/repo/reports"
+chmod -R a-w "$FTPD_ROOT_1/repo/reports/host-b"
+rm -f "$T/b-state/report-last"
+run $UPGR -c "$T/b.yaml"
+[ -e "$T/b-state/report-pending" ] && ok "a failed report leaves report-pending" ||
+	not_ok "no report-pending after a failed upload (exit $rc: $(cat "$T/err"))"
+chmod -R u+w,go+rx "$FTPD_ROOT_1/repo/reports"
+chown -R "$FTPD_USER:" "$FTPD_ROOT_1/repo/reports"
+chmod -R u+w "$FTPD_ROOT_1/repo/reports"
+rm -f "$FTPD_ROOT_1/repo/reports/host-b/status.yaml"
+run $UPGR -c "$T/b.yaml"
+[ ! -e "$T/b-state/report-pending" ] && [ -s "$FTPD_ROOT_1/repo/reports/host-b/status.yaml" ] &&
+	ok "the next run sends the pending report" || not_ok "pending report not sent: $(cat "$T/err")"

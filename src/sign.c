@@ -28,6 +28,7 @@
 #include <fcntl.h>
 #include <gcrypt.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -213,6 +214,8 @@ int sign_ed25519(const struct sign_key *key, const void *msg, size_t len,
 	gcry_sexp_t skey = NULL, data = NULL, res = NULL;
 	int rc = -1;
 
+	if (len > INT_MAX)
+		return err_set(e, EXIT_SOFTWARE, "ed25519: message too large");
 	crypto_init();
 	if (gcry_sexp_build(&skey, NULL,
 			    "(private-key (ecc (curve Ed25519) (flags eddsa)"
@@ -247,6 +250,8 @@ int sign_ed25519_verify(const struct sign_pub *pub, const void *msg, size_t len,
 		return -1;
 	if (!scalar_is_canonical(sig + 32))
 		return err_set(e, EXIT_TRUST, "non-canonical signature (S >= L) refused");
+	if (len > INT_MAX)
+		return err_set(e, EXIT_SOFTWARE, "ed25519: message too large");
 	crypto_init();
 	if (gcry_sexp_build(&pkey, NULL,
 			    "(public-key (ecc (curve Ed25519) (flags eddsa) (q %b)))",
@@ -339,27 +344,32 @@ static void key_format(const struct sign_key *key, struct buf *out)
 	secure_wipe(blob, sizeof blob);
 }
 
-/* A fresh key pair from libgcrypt, with a random key id. */
+/* A fresh key pair from libgcrypt, with a random key id. A pair whose
+ * public key pub_check would refuse (odds 2^-31) is drawn again. */
 static int key_generate(struct sign_key *key, struct err *e)
 {
 	gcry_sexp_t parms = NULL, pair = NULL;
-	int rc = -1;
+	int tries, rc = -1;
 
 	crypto_init();
 	if (gcry_sexp_build(&parms, NULL,
-			    "(genkey (ecc (curve Ed25519) (flags eddsa)))") ||
-	    gcry_pk_genkey(&pair, parms) ||
-	    sexp_get(pair, "d", key->sk, 32) < 0 ||
-	    sexp_get(pair, "q", key->sk + 32, SIGN_PK_LEN) < 0) {
-		err_set(e, EXIT_SOFTWARE, "ed25519: key generation failed");
-		goto done;
+			    "(genkey (ecc (curve Ed25519) (flags eddsa)))"))
+		return err_set(e, EXIT_SOFTWARE, "ed25519: key generation failed");
+	for (tries = 0; tries < 4 && rc < 0; tries++) {
+		gcry_sexp_release(pair);
+		pair = NULL;
+		if (gcry_pk_genkey(&pair, parms) ||
+		    sexp_get(pair, "d", key->sk, 32) < 0 ||
+		    sexp_get(pair, "q", key->sk + 32, SIGN_PK_LEN) < 0)
+			break;
+		rc = pub_check(key->sk + 32, NULL);
 	}
-	gcry_randomize(key->keyid, SIGN_KEYID_LEN, GCRY_STRONG_RANDOM);
-	rc = 0;
-done:
 	gcry_sexp_release(pair);
 	gcry_sexp_release(parms);
-	return rc;
+	if (rc < 0)
+		return err_set(e, EXIT_SOFTWARE, "ed25519: key generation failed");
+	gcry_randomize(key->keyid, SIGN_KEYID_LEN, GCRY_STRONG_RANDOM);
+	return 0;
 }
 
 /* Create path with data, never replacing a file, and never visible half

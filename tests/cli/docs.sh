@@ -104,3 +104,40 @@ for md in "$top"/README.md "$top"/docs/*.md; do
 	if [ -s "$T/dead" ]; then not_ok "${md#"$top"/}: links resolve"; sed 's/^/#   /' "$T/dead"
 	else ok "${md#"$top"/}: links resolve"; fi
 done
+
+# The auditor's by-hand recipe (docs/auditor.md, "By hand") works as
+# written: run its code blocks on a log signed with openssl in upgr's
+# record format, compare with `upgr audit verify`, then tamper with it.
+recipe=$T/recipe.sh
+awk '/^### By hand/ { on = 1 } /^4\. / { on = 0 }
+	on && /^   ```sh$/ { code = 1; next } on && /^   ```$/ { code = 0; next }
+	on && code { sub(/^   /, ""); print }' "$top/docs/auditor.md" >"$recipe"
+if grep -q 'openssl pkeyutl -verify' "$recipe"; then ok "auditor.md: recipe extracted"
+else not_ok "auditor.md: recipe extracted"; fi
+a=$T/aud && mkdir "$a"
+openssl genpkey -algorithm ed25519 -out "$a/k.pem" 2>/dev/null
+{ echo "untrusted comment: test key"
+  { printf 'Ed12345678'; openssl pkey -in "$a/k.pem" -pubout -outform DER | tail -c 32; } |
+	openssl base64 -A; echo; } >"$a/web-17.pub"
+prev=$(printf 'upgr audit log genesis v1' | sha256sum | cut -d' ' -f1)
+: >"$a/audit.log"
+for seq in 1 2 3; do
+	printf -- '---\nseq: %s\ntime: "2026-11-25T08:00:0%s.000Z"\nhost: "web-17"\napp: "hello"\naction: "upgrade"\nfrom: "1.0.%s"\nto: "1.0.%s"\nresult: "success"\nduration_ms: 10\ndowntime_ms: 2\nmanifest_sha256: ""\nsteps: []\nerror: ""\nprev: "%s"\n' \
+		"$seq" "$seq" "$((seq - 1))" "$seq" "$prev" >"$a/msg"
+	openssl pkeyutl -sign -inkey "$a/k.pem" -rawin -in "$a/msg" -out "$a/sig"
+	{ cat "$a/msg"; printf 'sig: "%s"\n' "$(openssl base64 -A -in "$a/sig")"; } >"$a/rec"
+	prev=$(sha256sum "$a/rec" | cut -d' ' -f1)
+	cat "$a/rec" >>"$a/audit.log"
+done
+(cd "$a" && sh "$recipe") >"$T/recipe.out" 2>&1
+expect_grep "$T/recipe.out" "^3 records, head $prev\$" "auditor.md recipe: intact log, right head"
+expect_no_grep "$T/recipe.out" "rec\." "auditor.md recipe: no complaint on an intact log"
+if "$UPGR" --help | grep -q '^  audit '; then
+	run "$UPGR" audit verify -p "$a/web-17.pub" "$a/audit.log"
+	expect_grep "$T/out" "3 records, head $prev, intact" "upgr audit verify agrees with the recipe"
+fi
+sed 's/^from: "1.0.1"/from: "0.9.9"/' "$a/audit.log" >"$a/edited" && mv "$a/edited" "$a/audit.log"
+rm -f "$a"/rec.*
+(cd "$a" && sh "$recipe") >"$T/recipe.out" 2>&1
+expect_grep "$T/recipe.out" "^rec\.2: bad signature" "auditor.md recipe: an edited record fails its signature"
+expect_grep "$T/recipe.out" "^rec\.3: prev is not the hash" "auditor.md recipe: the next record's prev no longer matches"

@@ -137,13 +137,19 @@ static void child_run(const char *cwd, char **argv, char **envp, int out,
 		SIGUSR1, SIGUSR2, SIGTSTP, SIGTTIN, SIGTTOU,
 	};
 	struct child_failure f = { 2, 0 };
+	struct sigaction dfl;
 	sigset_t none;
 	size_t i;
 	int fd;
 
 	setpgid(0, 0);
+	/* Dispositions and mask upgr set must not reach the command (an
+	 * ignored SIGPIPE or TERM would survive exec). */
+	memset(&dfl, 0, sizeof dfl);
+	dfl.sa_handler = SIG_DFL;
+	sigemptyset(&dfl.sa_mask);
 	for (i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
-		signal(sigs[i], SIG_DFL);
+		sigaction(sigs[i], &dfl, NULL);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	fd = open("/dev/null", O_RDONLY);

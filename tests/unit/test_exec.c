@@ -34,6 +34,45 @@ static void run(const char *cmd, char *const env[], unsigned timeout, struct exe
 		fail_msg("%s: %s", cmd, e.msg);
 }
 
+/* Signals upgr ignores or blocks are back to default in the command. */
+static void test_signals_reset(void **state)
+{
+	struct sigaction ign, old_pipe, old_term;
+	sigset_t block, old_mask;
+	struct exec_result r;
+
+	(void)state;
+	memset(&ign, 0, sizeof ign);
+	ign.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &ign, &old_pipe);
+	sigaction(SIGTERM, &ign, &old_term);
+	sigemptyset(&block);
+	sigaddset(&block, SIGUSR1);
+	sigprocmask(SIG_BLOCK, &block, &old_mask);
+	run("kill -TERM $$; echo survived", no_env, 10, &r);
+	assert_int_equal(r.exit, 128 + SIGTERM);
+	assert_int_equal(r.output.len, 0);
+	exec_result_release(&r);
+	run("kill -USR1 $$; echo survived", no_env, 10, &r);
+	assert_int_equal(r.exit, 128 + SIGUSR1);
+	exec_result_release(&r);
+	sigprocmask(SIG_SETMASK, &old_mask, NULL);
+	sigaction(SIGPIPE, &old_pipe, NULL);
+	sigaction(SIGTERM, &old_term, NULL);
+}
+
+/* Binary output, NUL bytes included, is kept as bytes. */
+static void test_binary_output(void **state)
+{
+	struct exec_result r;
+
+	(void)state;
+	run("printf 'a\\000b\\377'", no_env, 10, &r);
+	assert_int_equal(r.output.len, 4);
+	assert_memory_equal(r.output.data, "a\0b\377", 4);
+	exec_result_release(&r);
+}
+
 static void test_exit_codes(void **state)
 {
 	static const struct { const char *cmd; int exit; } cases[] = {
@@ -273,6 +312,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_exit_codes),
+		cmocka_unit_test(test_signals_reset),
+		cmocka_unit_test(test_binary_output),
 		cmocka_unit_test(test_output),
 		cmocka_unit_test(test_env),
 		cmocka_unit_test(test_cwd),

@@ -98,7 +98,15 @@ _upgr()
 		esac
 	done
 
-	# The argument of an option.
+	# The argument of an option. publish's short options mean other things.
+	if [ "$cmd" = publish ]; then
+		case $prev in
+		-f | --from) _upgr_dirs "$cur"; return ;;
+		-k | --key | -N | --netrc) _upgr_files "$cur"; return ;;
+		-r | --repo | -c | --channel | -e | --expires | -n | --not-before | \
+			-o | --rollout) return ;;
+		esac
+	fi
 	case $prev in
 	-c | --config | -k | --key | --html | -x | --sig | --checkpoint)
 		_upgr_files "$cur"

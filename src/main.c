@@ -12,6 +12,7 @@ static const struct command *const commands[] = {
 	&cmd_verify,
 	&cmd_validate,
 	&cmd_audit,
+	&cmd_publish,
 	NULL
 };
 

@@ -1,0 +1,212 @@
+/* upgr publish: an authored manifest and a build directory become a
+ * signed release on the repository, then the channel switches to it
+ * (the work is in publish.c). */
+#include "channel.h"
+#include "cli.h"
+#include "diag.h"
+#include "manifest.h"
+#include "publish.h"
+#include "xalloc.h"
+
+#include <getopt.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#define EXPIRES_DEFAULT (30L * 86400)
+#define EXPIRES_MAX (3650L * 86400)
+
+/* DURATION: a number with s, m, h or d; 0 on anything else. */
+static long parse_duration(const char *s)
+{
+	static const struct { char unit; long secs; } units[] = {
+		{ 's', 1 }, { 'm', 60 }, { 'h', 3600 }, { 'd', 86400 },
+	};
+	char *end;
+	unsigned long n;
+	size_t i;
+
+	if (*s < '0' || *s > '9')
+		return 0;
+	n = strtoul(s, &end, 10);
+	for (i = 0; i < sizeof units / sizeof units[0]; i++)
+		if (end[0] == units[i].unit && end[1] == '\0' &&
+		    n <= (unsigned long)(EXPIRES_MAX / units[i].secs))
+			return (long)n * units[i].secs;
+	return 0;
+}
+
+/* The repository URL: a scheme publish can write to, and no password on
+ * the command line (others can read it in ps); credentials go to netrc. */
+static const char *repo_problem(const char *url)
+{
+	static const char *const ok[] = { "file://", "ftp://", "ftps://", "sftp://" };
+	const char *auth = strstr(url, "://"), *end;
+	size_t i;
+
+	for (i = 0; i < sizeof ok / sizeof ok[0]; i++)
+		if (!strncasecmp(url, ok[i], strlen(ok[i])))
+			break;
+	if (i == sizeof ok / sizeof ok[0])
+		return "--repo wants a file://, ftp://, ftps:// or sftp:// URL";
+	auth += 3;
+	end = auth + strcspn(auth, "/");
+	for (; auth < end && *auth != '@'; auth++)
+		if (*auth == ':' && memchr(auth, '@', (size_t)(end - auth)))
+			return "--repo must not carry a password: put it in a netrc file "
+			       "(--netrc FILE or ~/.netrc)";
+	return NULL;
+}
+
+static void report(const struct manifest *m, const struct publish_opts *o,
+		   const struct publish_result *res)
+{
+	size_t i;
+
+	for (i = 0; i < res->nunlisted; i++)
+		cli_warn("%s/%s is not listed in the manifest: not published",
+			 o->from, res->unlisted[i]);
+	if (res->reused)
+		printf("%s %s: already published, unchanged: %s\n", m->app,
+		       m->version, res->release_url);
+	else
+		printf("%s %s: published %s\n", m->app, m->version, res->release_url);
+	printf("%s %s: channel %s, serial %llu, rollout %u%%%s\n", m->app, m->version,
+	       o->channel, (unsigned long long)res->serial, o->rollout,
+	       o->downgrade ? ", downgrade allowed" : "");
+}
+
+static int publish(const char *path, struct publish_opts *o)
+{
+	struct publish_result res;
+	struct manifest m;
+	struct diag d;
+	struct err e;
+	char *copy = NULL;
+	int rc = EXIT_OK;
+
+	diag_init(&d, path);
+	if (manifest_load(path, &m, &d) < 0) {
+		diag_print(&d, stderr);
+		diag_release(&d);
+		return EXIT_DATAERR;
+	}
+	diag_release(&d);
+	if (!o->from) {
+		copy = xstrdup(path);
+		o->from = dirname(copy);
+	}
+	err_clear(&e);
+	if (publish_release(&m, path, o, &res, &e) < 0)
+		rc = cli_fail(&e);
+	else
+		report(&m, o, &res);
+	publish_result_release(&res);
+	manifest_release(&m);
+	free(copy);
+	return rc;
+}
+
+static int run(const struct command *self, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "repo", required_argument, NULL, 'r' },
+		{ "key", required_argument, NULL, 'k' },
+		{ "channel", required_argument, NULL, 'c' },
+		{ "from", required_argument, NULL, 'f' },
+		{ "expires", required_argument, NULL, 'e' },
+		{ "not-before", required_argument, NULL, 'n' },
+		{ "rollout", required_argument, NULL, 'o' },
+		{ "downgrade", no_argument, NULL, 'd' },
+		{ "netrc", required_argument, NULL, 'N' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 }
+	};
+	struct publish_opts o = {
+		.channel = "stable", .expires = EXPIRES_DEFAULT, .rollout = 100,
+		.progress = isatty(STDERR_FILENO), .now = time(NULL),
+	};
+	const char *why;
+	char *end;
+	unsigned long pct;
+	int ch;
+
+	optind = 1;
+	while ((ch = cli_getopt(self, argc, argv, "r:k:c:f:e:n:o:dN:h", opts)) != -1) {
+		switch (ch) {
+		case 'r': o.repo = optarg; break;
+		case 'k': o.key = optarg; break;
+		case 'c': o.channel = optarg; break;
+		case 'f': o.from = optarg; break;
+		case 'N': o.netrc = optarg; break;
+		case 'd': o.downgrade = true; break;
+		case 'e':
+			o.expires = parse_duration(optarg);
+			if (!o.expires)
+				return cli_usage(self, "--expires wants a duration like 30d, "
+						 "12h, 90m or 600s (at most 3650d)");
+			break;
+		case 'n':
+			if (channel_time_parse(optarg, &o.not_before) < 0)
+				return cli_usage(self, "--not-before wants a UTC time like "
+						 "2026-11-25T02:00:00Z");
+			o.has_not_before = true;
+			break;
+		case 'o':
+			pct = strtoul(optarg, &end, 10);
+			if (*optarg < '0' || *optarg > '9' || *end || pct > 100)
+				return cli_usage(self, "--rollout wants a percentage, 0 to 100");
+			o.rollout = (unsigned)pct;
+			break;
+		case -2: return EXIT_OK;
+		default: return EXIT_USAGE;
+		}
+	}
+	if (!o.repo || !o.key)
+		return cli_usage(self, "--repo URL and --key KEY are required");
+	if ((why = repo_problem(o.repo)))
+		return cli_usage(self, "%s", why);
+	if (!channel_name_ok(o.channel))
+		return cli_usage(self, "--channel: \"%s\" is not a channel name "
+				 "([a-z0-9][a-z0-9._-]{0,63})", o.channel);
+	if (optind + 1 != argc)
+		return cli_usage(self, "expected exactly one MANIFEST");
+	return publish(argv[optind], &o);
+}
+
+const struct command cmd_publish = {
+	"publish", run,
+	"usage: upgr publish --repo URL --key KEY [--channel NAME] [--from DIR]\n"
+	"                    [--expires DURATION] [--not-before TIME]\n"
+	"                    [--rollout PERCENT] [--downgrade] [--netrc FILE] MANIFEST\n"
+	"\n"
+	"Pack the files the authored MANIFEST lists from DIR into a reproducible\n"
+	"payload.tar.gz, write their sha256 and the payload into the published\n"
+	"manifest, sign it, upload the release to URL/apps/APP/releases/VERSION/,\n"
+	"then write the channel file (serial one higher) and its signature last.\n"
+	"Every upload lands whole (temporary name, then rename). A version that is\n"
+	"already published with other content is refused; publishing the same\n"
+	"release again only writes a new channel file (to widen a rollout).\n"
+	"\n"
+	"  -r, --repo URL         file://, ftp://, ftps:// or sftp:// repository\n"
+	"  -k, --key KEY          the release author's secret key\n"
+	"  -c, --channel NAME     the channel to switch (default stable)\n"
+	"  -f, --from DIR         the build directory (default: the manifest's)\n"
+	"  -e, --expires DURATION how long the channel file is valid (default 30d;\n"
+	"                         s, m, h or d)\n"
+	"  -n, --not-before TIME  no host installs before TIME (2026-11-25T02:00:00Z)\n"
+	"  -o, --rollout PERCENT  only this share of hosts (default 100)\n"
+	"  -d, --downgrade        allow a version lower than the channel's\n"
+	"  -N, --netrc FILE       credentials (default ~/.netrc)\n"
+	"  -h, --help             this text\n"
+	"\n"
+	"exit: 0 published, 2 usage, 65 invalid manifest, missing file, version\n"
+	"already published with other content, or a downgrade without --downgrade,\n"
+	"69 the repository did not answer, 77 key file readable by others,\n"
+	"70 I/O error\n",
+	"publish a signed release and switch a channel to it",
+};

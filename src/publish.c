@@ -1,0 +1,397 @@
+/* upgr publish, the work: build, sign, upload, switch the channel.
+ *
+ * The order is what makes a publication safe to interrupt:
+ *   1. everything local first (key, payload, hashes, manifest, signatures,
+ *      the new channel file): a mistake costs no upload;
+ *   2. the release files, the manifest last: a release without its
+ *      manifest is incomplete, invisible to agents, and uploaded again by
+ *      the next attempt; a complete one is immutable;
+ *   3. the channel's signature, then the channel file: the switch.
+ * Between the two channel uploads an agent may fetch a file and a
+ * signature that do not match; it refuses them and tries again at its
+ * next run. If the channel file's upload fails, the old signature is put
+ * back. */
+#include "publish.h"
+#include "channel.h"
+#include "fsutil.h"
+#include "hash.h"
+#include "payload.h"
+#include "repo.h"
+#include "sign.h"
+#include "transport.h"
+#include "xalloc.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define WALK_DEPTH_MAX 64
+
+/* One publication's working state. */
+struct pub {
+	const struct publish_opts *o;
+	struct manifest *m;
+	struct sign_key key;
+	struct xfer *x;
+	char *app_url;             /* REPO/apps/APP/ */
+	char *manifest_rel;        /* releases/VERSION/manifest.yaml */
+	char *channel_rel;         /* channels/CHANNEL.yaml */
+	char *tmpdir;
+	char *payload;             /* tmpdir/payload.tar.gz */
+	struct buf manifest, manifest_sig;
+	struct buf channel, channel_sig;
+	bool had_channel;
+	struct channel current;    /* when had_channel */
+	struct buf current_sig;    /* its signature, to put back on failure */
+};
+
+static char *url_of(const struct pub *p, const char *rel)
+{
+	return xasprintf("%s%s", p->app_url, rel);
+}
+
+/* ---- local work ---- */
+
+/* Files under from/rel that m does not list (the manifest itself aside):
+ * probably a forgotten manifest entry, so the command warns. */
+static void find_unlisted(const char *from, const char *rel, int depth,
+			  const struct manifest *m, const struct stat *skip,
+			  struct publish_result *res)
+{
+	char *dir = rel ? fs_join(from, rel) : xstrdup(from);
+	struct dirent *de;
+	struct stat st;
+	DIR *d;
+
+	d = depth < WALK_DEPTH_MAX ? opendir(dir) : NULL;
+	while (d && (de = readdir(d))) {
+		char *path, *sub;
+
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		path = fs_join(dir, de->d_name);
+		sub = rel ? fs_join(rel, de->d_name) : xstrdup(de->d_name);
+		if (lstat(path, &st) == 0) {
+			if (S_ISDIR(st.st_mode)) {
+				find_unlisted(from, sub, depth + 1, m, skip, res);
+			} else if (!manifest_find_file(m, sub) &&
+				   !(st.st_dev == skip->st_dev && st.st_ino == skip->st_ino)) {
+				res->unlisted = xreallocarray(res->unlisted, res->nunlisted + 1,
+							      sizeof *res->unlisted);
+				res->unlisted[res->nunlisted++] = xstrdup(sub);
+				sub = NULL;
+			}
+		}
+		free(sub);
+		free(path);
+	}
+	if (d)
+		closedir(d);
+	free(dir);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* payload.tar.gz, every file's sha256 (an authored one must match), and
+ * the payload section of the manifest. */
+static int build_payload(struct pub *p, struct err *e)
+{
+	struct manifest *m = p->m;
+	uint8_t (*authored)[SHA256_LEN] = xcalloc(m->nfiles ? m->nfiles : 1, SHA256_LEN);
+	bool *pinned = xcalloc(m->nfiles ? m->nfiles : 1, sizeof *pinned);
+	int rc = -1;
+	size_t i;
+
+	for (i = 0; i < m->nfiles; i++) {
+		pinned[i] = m->files[i].has_sha256;
+		memcpy(authored[i], m->files[i].sha256, SHA256_LEN);
+	}
+	if (payload_create(p->payload, p->o->from, m, e) < 0)
+		goto done;
+	for (i = 0; i < m->nfiles; i++) {
+		if (pinned[i] && memcmp(authored[i], m->files[i].sha256, SHA256_LEN)) {
+			err_set(e, EXIT_DATAERR, "%s: the manifest gives a sha256 for %s "
+				"that the file in %s does not have", m->version,
+				m->files[i].path, p->o->from);
+			goto done;
+		}
+	}
+	if (sha256_file(p->payload, m->payload_sha256, &m->payload_size, e) < 0)
+		goto done;
+	free(m->payload_file);
+	m->payload_file = xstrdup(PUBLISH_PAYLOAD_NAME);
+	m->has_payload = true;
+	rc = 0;
+done:
+	free(pinned);
+	free(authored);
+	return rc;
+}
+
+/* A minisign signature whose trusted comment names the app, the file (as
+ * repo_check_comment wants it) and the version. */
+static int sign_text(struct pub *p, const char *rel, const struct buf *data,
+		     struct buf *sig, struct err *e)
+{
+	struct buf c = BUF_INIT;
+	int rc;
+
+	repo_sig_comment(p->m->app, rel, p->o->now, &c);
+	buf_addf(&c, "\tversion:%s", p->m->version);
+	rc = sign_minisig(&p->key, data->data, data->len, c.data, sig, e);
+	buf_release(&c);
+	return rc;
+}
+
+/* The next channel file: serial one higher than the current one. */
+static int build_channel(struct pub *p, struct err *e)
+{
+	const struct publish_opts *o = p->o;
+	struct channel ch = { 0 }, check;
+	uint8_t h[SHA256_LEN];
+	struct diag d;
+	int rc;
+
+	if (p->had_channel && !o->downgrade &&
+	    semver_cmp(&p->m->semver, &p->current.semver) < 0)
+		return err_set(e, EXIT_DATAERR, "channel %s names %s; publishing the "
+			       "lower %s needs --downgrade", o->channel,
+			       p->current.version, p->m->version);
+	ch.app = p->m->app;
+	ch.channel = (char *)o->channel;
+	ch.serial = p->had_channel ? p->current.serial + 1 : 1;
+	ch.version = p->m->version;
+	ch.semver = p->m->semver;
+	ch.manifest = p->manifest_rel;
+	sha256_buf(p->manifest.data, p->manifest.len, h);
+	hex_encode(h, SHA256_LEN, ch.manifest_sha256);
+	ch.published = o->now;
+	ch.expires = o->now + o->expires;
+	ch.has_not_before = o->has_not_before;
+	ch.not_before = o->not_before;
+	ch.rollout = o->rollout;
+	ch.downgrade = o->downgrade;
+	channel_emit(&ch, &p->channel);
+	/* What an agent will parse must parse: check it the same way. */
+	diag_init(&d, p->channel_rel);
+	rc = channel_parse(p->channel.data, p->channel.len, &check, &d);
+	if (rc < 0)
+		diag_to_err(&d, EXIT_DATAERR, e);
+	else
+		channel_release(&check);
+	diag_release(&d);
+	if (rc < 0)
+		return err_prefix(e, "new channel file: ");
+	return sign_text(p, p->channel_rel, &p->channel, &p->channel_sig, e);
+}
+
+/* ---- the repository ---- */
+
+/* The current channel file and its signature, if there is one. */
+static int read_channel(struct pub *p, struct err *e)
+{
+	struct buf data = BUF_INIT;
+	char *url = url_of(p, p->channel_rel), *sig = xasprintf("%s.minisig", url);
+	bool missing;
+	struct diag d;
+	int rc = -1;
+
+	if (xfer_get(p->x, url, CHANNEL_MAX_BYTES, &data, &missing, e) < 0) {
+		rc = missing ? 0 : -1;
+		goto done;
+	}
+	diag_init(&d, url);
+	if (channel_parse(data.data, data.len, &p->current, &d) < 0) {
+		diag_to_err(&d, EXIT_DATAERR, e);
+		diag_release(&d);
+		err_prefix(e, "the current channel file: ");
+		goto done;
+	}
+	diag_release(&d);
+	p->had_channel = true;
+	if (xfer_get(p->x, sig, REPO_SIG_MAX, &p->current_sig, &missing, e) < 0 && !missing)
+		goto done;
+	rc = 0;
+done:
+	buf_release(&data);
+	free(sig);
+	free(url);
+	return rc;
+}
+
+/* Whether the release is there already: 1 identical (reuse it), 0 absent
+ * or incomplete (upload it), -1 different content or an error. */
+static int release_state(struct pub *p, struct err *e)
+{
+	struct buf old = BUF_INIT;
+	char *url = url_of(p, p->manifest_rel);
+	bool missing;
+	int rc;
+
+	if (xfer_get(p->x, url, MANIFEST_MAX_BYTES, &old, &missing, e) < 0)
+		rc = missing ? 0 : -1;
+	else if (old.len == p->manifest.len &&
+		 !memcmp(old.data, p->manifest.data, old.len))
+		rc = 1;
+	else
+		rc = err_set(e, EXIT_DATAERR, "%s %s is already published with other "
+			     "content (%s): releases are immutable, publish a new "
+			     "version", p->m->app, p->m->version, url);
+	buf_release(&old);
+	free(url);
+	return rc;
+}
+
+static int upload(struct pub *p, const char *rel, const struct buf *data,
+		  const char *path, struct err *e)
+{
+	char *url = url_of(p, rel);
+	int rc = path ? xfer_put_file(p->x, url, path, e)
+		      : xfer_put(p->x, url, data->data, data->len, e);
+
+	free(url);
+	return rc;
+}
+
+static int upload_release(struct pub *p, struct err *e)
+{
+	char *dir = xstrdup(p->manifest_rel), *rel;
+	char *sig = xasprintf("%s.minisig", p->manifest_rel);
+	int rc = -1;
+
+	*strrchr(dir, '/') = '\0';
+	rel = fs_join(dir, PUBLISH_PAYLOAD_NAME);
+	if (upload(p, rel, NULL, p->payload, e) == 0 &&
+	    upload(p, sig, &p->manifest_sig, NULL, e) == 0 &&
+	    upload(p, p->manifest_rel, &p->manifest, NULL, e) == 0)
+		rc = 0;
+	free(rel);
+	free(sig);
+	free(dir);
+	return rc;
+}
+
+static int switch_channel(struct pub *p, struct err *e)
+{
+	char *sig = xasprintf("%s.minisig", p->channel_rel);
+	struct err ignored;
+	int rc = -1;
+
+	if (upload(p, sig, &p->channel_sig, NULL, e) < 0)
+		goto done;
+	if (upload(p, p->channel_rel, &p->channel, NULL, e) < 0) {
+		/* Keep the old channel verifiable (best effort). */
+		if (p->current_sig.len)
+			upload(p, sig, &p->current_sig, NULL, &ignored);
+		goto done;
+	}
+	rc = 0;
+done:
+	free(sig);
+	return rc;
+}
+
+/* ---- the whole ---- */
+
+static int prepare(struct pub *p, const char *manifest_path, struct publish_result *res,
+		   struct err *e)
+{
+	const struct publish_opts *o = p->o;
+	const char *tmp = getenv("TMPDIR");
+	struct stat self;
+	size_t len;
+
+	if (p->m->has_payload)
+		return err_set(e, EXIT_DATAERR, "%s: already a published manifest (it has "
+			       "a payload); publish the authored one", manifest_path);
+	if (sign_key_load(o->key, &p->key, e) < 0)
+		return err_prefix(e, "key: ");
+	len = strlen(o->repo);
+	while (len > 1 && o->repo[len - 1] == '/')
+		len--;
+	p->app_url = xasprintf("%.*s/apps/%s/", (int)len, o->repo, p->m->app);
+	p->manifest_rel = xasprintf("releases/%s/manifest.yaml", p->m->version);
+	p->channel_rel = xasprintf("channels/%s.yaml", o->channel);
+	res->release_url = xasprintf("%sreleases/%s/", p->app_url, p->m->version);
+	p->tmpdir = xasprintf("%s/upgr-publish.XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	if (!mkdtemp(p->tmpdir))
+		return err_sys(e, EXIT_SOFTWARE, "create %s", p->tmpdir);
+	p->payload = fs_join(p->tmpdir, PUBLISH_PAYLOAD_NAME);
+	if (build_payload(p, e) < 0)
+		return -1;
+	if (stat(manifest_path, &self) < 0)
+		memset(&self, 0, sizeof self);
+	find_unlisted(o->from, NULL, 0, p->m, &self, res);
+	if (res->nunlisted)
+		qsort(res->unlisted, res->nunlisted, sizeof *res->unlisted, cmp_str);
+	manifest_emit(p->m, &p->manifest);
+	return sign_text(p, p->manifest_rel, &p->manifest, &p->manifest_sig, e);
+}
+
+int publish_release(struct manifest *m, const char *manifest_path,
+		    const struct publish_opts *o, struct publish_result *res,
+		    struct err *e)
+{
+	struct xfer_opts xo = { .netrc = o->netrc, .progress = o->progress };
+	struct pub p = { .o = o, .m = m };
+	struct err ignored;
+	int rc = -1, state;
+
+	memset(res, 0, sizeof *res);
+	if (prepare(&p, manifest_path, res, e) < 0)
+		goto done;
+	p.x = xfer_new(&xo);
+	if (!p.x) {
+		err_set(e, EXIT_SOFTWARE, "cannot start libcurl");
+		goto done;
+	}
+	state = release_state(&p, e);
+	if (state < 0 || read_channel(&p, e) < 0 || build_channel(&p, e) < 0)
+		goto done;
+	res->reused = state == 1;
+	if (!res->reused && upload_release(&p, e) < 0)
+		goto done;
+	if (switch_channel(&p, e) < 0)
+		goto done;
+	res->serial = p.had_channel ? p.current.serial + 1 : 1;
+	rc = 0;
+done:
+	if (p.tmpdir && p.payload)
+		fs_remove_tree(p.tmpdir, &ignored);
+	else if (p.tmpdir)
+		rmdir(p.tmpdir);
+	sign_key_wipe(&p.key);
+	xfer_free(p.x);
+	if (p.had_channel)
+		channel_release(&p.current);
+	buf_release(&p.current_sig);
+	buf_release(&p.channel_sig);
+	buf_release(&p.channel);
+	buf_release(&p.manifest_sig);
+	buf_release(&p.manifest);
+	free(p.payload);
+	free(p.tmpdir);
+	free(p.channel_rel);
+	free(p.manifest_rel);
+	free(p.app_url);
+	return rc;
+}
+
+void publish_result_release(struct publish_result *res)
+{
+	size_t i;
+
+	for (i = 0; i < res->nunlisted; i++)
+		free(res->unlisted[i]);
+	free(res->unlisted);
+	free(res->release_url);
+	memset(res, 0, sizeof *res);
+}

@@ -1,0 +1,66 @@
+/* Publishing a release: an authored manifest and a build directory become
+ * a signed release on the repository (DESIGN.md "Repository layout"):
+ *
+ *   REPO/apps/APP/releases/VERSION/payload.tar.gz
+ *   REPO/apps/APP/releases/VERSION/manifest.yaml.minisig
+ *   REPO/apps/APP/releases/VERSION/manifest.yaml
+ *   REPO/apps/APP/channels/CHANNEL.yaml.minisig
+ *   REPO/apps/APP/channels/CHANNEL.yaml         written last: the switch
+ *
+ * uploaded in that order, each whole (see transport.h). A release is
+ * immutable: publishing a version that exists with other content is
+ * refused; publishing the same content again (the payload is
+ * reproducible) only writes a new channel file, which is how a rollout
+ * is widened or a channel re-signed before it expires. */
+#ifndef UPGR_PUBLISH_H
+#define UPGR_PUBLISH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "err.h"
+#include "manifest.h"
+
+#define PUBLISH_PAYLOAD_NAME "payload.tar.gz"
+
+struct publish_opts {
+	const char *repo;          /* repository URL (file, ftp, ftps, sftp) */
+	const char *key;           /* the release author's secret key file */
+	const char *channel;       /* channel name */
+	const char *from;          /* build directory (required) */
+	const char *netrc;         /* credentials; NULL: ~/.netrc when present */
+	time_t now;                /* the publication time */
+	long expires;              /* seconds the channel file stays valid */
+	bool has_not_before;
+	time_t not_before;
+	unsigned rollout;          /* percent of hosts */
+	bool downgrade;            /* allow a version lower than the channel's */
+	bool progress;             /* progress bars on stderr */
+};
+
+struct publish_result {
+	uint64_t serial;           /* the new channel file's serial */
+	bool reused;               /* the release was there already, identical */
+	char *release_url;         /* REPO/apps/APP/releases/VERSION/ */
+	char **unlisted;           /* files in the build directory that the */
+	size_t nunlisted;          /* manifest does not list (not published) */
+};
+
+/* Publish the authored manifest m (read from manifest_path, which is left
+ * out of the unlisted files) as the top of this file says. m gets its
+ * files' sha256 and its payload section. An authored sha256 that does not
+ * match the build is refused, as are a published manifest given as
+ * input, a listed file missing from the build directory, and a version
+ * lower than the channel's without o->downgrade (EXIT_DATAERR). Nothing
+ * is uploaded until all of that is checked. If an upload fails, running
+ * the same publication again completes it: a release without its
+ * manifest is uploaded anew, a complete identical one is reused. Release
+ * res with publish_result_release in every case. */
+int publish_release(struct manifest *m, const char *manifest_path,
+		    const struct publish_opts *o, struct publish_result *res,
+		    struct err *e);
+void publish_result_release(struct publish_result *res);
+
+#endif

@@ -21,7 +21,7 @@
 static const char *const config_keys[] = {
 	"host", "servers", "balance", "netrc", "channel", "apps", "root",
 	"state_dir", "trusted_keys", "device_key", "audit_log", "window",
-	"heartbeat", NULL
+	"heartbeat", "connect_timeout", "low_speed_limit", "low_speed_time", NULL
 };
 
 static const char *const config_required[] = { "servers", "apps", NULL };
@@ -260,6 +260,12 @@ static void get_simple(const struct ynode *root, struct config *c, struct diag *
 	}
 	if (ydoc_get_uint(root, "", "heartbeat", 7 * 24 * 60, &v, d) == 1)
 		c->heartbeat = (unsigned)v;
+	if (ydoc_get_uint(root, "", "connect_timeout", 3600, &v, d) == 1)
+		c->connect_timeout = v ? (unsigned)v : 1;
+	if (ydoc_get_uint(root, "", "low_speed_limit", 1u << 30, &v, d) == 1)
+		c->low_speed_limit = v ? (unsigned)v : 1;
+	if (ydoc_get_uint(root, "", "low_speed_time", 3600, &v, d) == 1)
+		c->low_speed_time = v ? (unsigned)v : 1;
 	get_window(root, c, d);
 }
 
@@ -282,6 +288,9 @@ static void set_defaults(struct config *c, const char *path)
 	c->device_key = xstrdup("/etc/upgr/device.key");
 	c->audit_log = xstrdup("/var/log/upgr/audit.log");
 	c->heartbeat = 60;
+	c->connect_timeout = 10;
+	c->low_speed_limit = 1024;
+	c->low_speed_time = 30;
 }
 
 /* Files the config names that exist must not be writable by others, and

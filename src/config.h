@@ -32,6 +32,12 @@ struct config {
 	bool has_window;         /* window: "HH:MM-HH:MM", local time */
 	int window_start, window_end;   /* minutes after midnight */
 	unsigned heartbeat;      /* minutes between reports when idle; default 60 */
+	/* Per server: give up connecting after connect_timeout seconds, and
+	 * abandon a transfer slower than low_speed_limit bytes/s for
+	 * low_speed_time seconds (a server that trickles). */
+	unsigned connect_timeout;   /* default 10 */
+	unsigned low_speed_limit;   /* default 1024 */
+	unsigned low_speed_time;    /* default 30 */
 };
 
 /* Read and validate the config at path. Every problem goes into d (which

@@ -157,7 +157,9 @@ struct xfer *repo_server(struct repo *r, size_t i)
 		struct xfer_opts o = { 0 };
 
 		o.netrc = r->c->netrc;
-		o.connect_timeout = 10;
+		o.connect_timeout = (long)r->c->connect_timeout;
+		o.low_speed_limit = (long)r->c->low_speed_limit;
+		o.low_speed_time = (long)r->c->low_speed_time;
 		o.progress = r->progress;
 		r->x[i] = xfer_new(&o);
 	}

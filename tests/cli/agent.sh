@@ -234,12 +234,35 @@ expect_exit 0 "rollout 0%: exit 0" $UPGR $A
 quiet "rollout 0%: prints nothing"
 running 1.1.0 && ok "rollout 0%: nothing changed" || not_ok "rollout 0%: upgraded"
 
+# A maintenance window that is not now: the upgrade waits, quietly.
+channel 10 1.2.0
+cp "$T/a.yaml" "$T/win.yaml"
+echo "window: \"$(date -d '+2 hours' +%H:%M)-$(date -d '+3 hours' +%H:%M)\"" >>"$T/win.yaml"
+expect_exit 0 "outside the maintenance window: exit 0" $UPGR -c "$T/win.yaml"
+quiet "outside the maintenance window: prints nothing"
+running 1.1.0 && ok "outside the window: nothing changed" || not_ok "outside the window: upgraded"
+expect_exit 0 "outside the window: --dry-run exits 0" $UPGR --dry-run -c "$T/win.yaml"
+expect_grep "$T/out" "maintenance window" "outside the window: --dry-run says why it waits"
+
 # --- the upgrade, then downgrades -------------------------------------------
 channel 11 1.2.0 "rollout: 100"
 expect_exit 0 "upgrade to 1.2.0" $UPGR $A
 running 1.2.0 && ok "1.2.0 runs" || not_ok "1.2.0 is not running"
 [ ! -e "$T/a-state/cache/hello" ] && ok "the cache is dropped after an upgrade" ||
 	not_ok "cache left: $(ls -R "$T/a-state/cache" | head)"
+
+# balance: random starts anywhere, and still gets past a dead server.
+sed 's/^apps:/balance: random\napps:/' "$T/a.yaml" >"$T/random.yaml"
+chmod 0644 "$T/random.yaml"
+ftpd_stop 2
+fails=0
+for i in 1 2 3 4 5 6; do
+	run $UPGR -c "$T/random.yaml"
+	[ "$rc" = 0 ] && [ ! -s "$T/err" ] || fails=$((fails + 1))
+done
+[ $fails = 0 ] && ok "balance: random gets past a dead server every time" ||
+	not_ok "balance: random failed $fails of 6 runs: $(cat "$T/err")"
+ftpd_restart 2
 
 channel 12 1.1.0
 expect_exit 77 "downgrade without downgrade: true is refused" $UPGR $A
@@ -311,6 +334,19 @@ cmp -s "$T/big.bin" "$T/root-b/opt/hello/share/big.bin" &&
 	ok "two agents: both installed 2.0.0" || not_ok "two agents: an install differs"
 [ -s "$FTPD_ROOT_1/repo/reports/host-b/status.yaml" ] && [ -s "$FTPD_ROOT_1/repo/reports/host-c/status.yaml" ] &&
 	ok "two agents: both reported" || not_ok "two agents: a report is missing"
+
+# --- a server that trickles is abandoned; the next run succeeds ---------------
+agent_config t "$FTPD_URL_1"
+printf 'low_speed_limit: 2000\nlow_speed_time: 2\n' >>"$T/t.yaml"
+ftpd_throttle 1 300
+start=$(date +%s)
+expect_exit 69 "a trickling server is abandoned: exit 69" $UPGR -c "$T/t.yaml"
+[ $(( $(date +%s) - start )) -lt 40 ] && ok "a trickling server is abandoned at the low-speed limit" ||
+	not_ok "the trickle took $(( $(date +%s) - start )) s"
+ftpd_throttle 1 0
+expect_exit 0 "after the trickle, the next run upgrades" $UPGR -c "$T/t.yaml"
+cmp -s "$T/big.bin" "$T/root-t/opt/hello/share/big.bin" && ok "after the trickle: 2.0.0 installed" ||
+	not_ok "after the trickle: not installed"
 
 # --- a failed report waits for the next run ----------------------------------
 channel 15 2.0.0

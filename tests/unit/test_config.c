@@ -66,6 +66,9 @@ static void test_defaults(void **state)
 	assert_string_equal(c.audit_log, "/var/log/upgr/audit.log");
 	assert_int_equal(c.balance, BALANCE_FAILOVER);
 	assert_int_equal(c.heartbeat, 60);
+	assert_int_equal(c.connect_timeout, 10);
+	assert_int_equal(c.low_speed_limit, 1024);
+	assert_int_equal(c.low_speed_time, 30);
 	assert_false(c.has_window);
 	assert_null(c.netrc);
 	assert_int_equal(c.ntrusted_keys, 0);
@@ -95,7 +98,10 @@ static void test_full(void **state)
 		"device_key: /nonexistent/device.key\n"
 		"audit_log: /tmp/audit.log\n"
 		"window: \"23:00-01:30\"\n"
-		"heartbeat: 15\n", 0600);
+		"heartbeat: 15\n"
+		"connect_timeout: 3\n"
+		"low_speed_limit: 100\n"
+		"low_speed_time: 5\n", 0600);
 
 	(void)state;
 	if (load(p, &c, &d) < 0) {
@@ -118,6 +124,9 @@ static void test_full(void **state)
 	assert_false(config_in_window(&c, 90));
 	assert_false(config_in_window(&c, 12 * 60));
 	assert_int_equal(c.heartbeat, 15);
+	assert_int_equal(c.connect_timeout, 3);
+	assert_int_equal(c.low_speed_limit, 100);
+	assert_int_equal(c.low_speed_time, 5);
 	config_release(&c);
 	diag_release(&d);
 	free(p);

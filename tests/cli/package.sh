@@ -111,6 +111,13 @@ expect_grep "$root/etc/cron.d/upgr" '^#\* \* \* \* \* root /usr/bin/upgr' "cron.
 expect_no_grep "$root/etc/cron.d/upgr" '^[^#A-Z]' "cron.d entry: no active line"
 run "$root/usr/bin/upgr" --version
 expect_grep "$T/out" '^upgr [0-9]+\.[0-9]+\.[0-9]+' "upgr --version from the installed package"
+# The default configuration is refused until an app is listed, so the
+# package does nothing before someone configures it.
+if "$root/usr/bin/upgr" --help | grep -q '^  run '; then
+	expect_exit 65 "default config refused until configured" \
+		"$root/usr/bin/upgr" --dry-run -c "$root/etc/upgr/upgr.yaml"
+	expect_grep "$T/err" 'apps' "the refusal names apps:"
+fi
 check "man page from the package renders" sh -c "MANWIDTH=80 man -l '$root/usr/share/man/man1/upgr.1.gz' >/dev/null"
 
 # An edited conffile survives removal; purge removes it.

@@ -83,6 +83,16 @@ for code in $(sed -n 's/^[[:space:]]*EXIT_[A-Z_]* = \([0-9]*\),.*/\1/p' "$top/sr
 	expect_grep "$T/exits" "^\.B $code\$" "upgr.1 explains exit code $code"
 done
 
+# Every key the configuration reader accepts is documented in upgr.yaml(5)
+# as a .TP tag, and named in the example configuration.
+keys=$(sed -n '/config_keys\[\] = {/,/NULL/p' "$top/src/config.c" | grep -o '"[a-z_]*"' | tr -d '"')
+for k in $keys; do
+	if awk -v k="$k" 'tag { if ($0 ~ ("^\\.BR? (.*[ \"])?" k "([ \",]|$)")) f = 1; tag = 0 }
+		/^\.TP/ { tag = 1 } END { exit !f }' "$top/docs/upgr.yaml.5"
+	then ok "upgr.yaml.5 documents $k"; else not_ok "upgr.yaml.5 does not document $k"; fi
+	expect_grep "$top/examples/upgr.yaml" "^#?$k:" "examples/upgr.yaml names $k"
+done
+
 # The variables release commands get (DESIGN.md) are all documented.
 for v in UPGR_APP UPGR_VERSION UPGR_FROM UPGR_ROOT UPGR_TARGET UPGR_PHASE; do
 	expect_grep "$man1" "^\.B $v\$" "upgr.1 documents $v"

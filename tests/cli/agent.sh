@@ -363,3 +363,21 @@ rm -f "$FTPD_ROOT_1/repo/reports/host-b/status.yaml"
 run $UPGR -c "$T/b.yaml"
 [ ! -e "$T/b-state/report-pending" ] && [ -s "$FTPD_ROOT_1/repo/reports/host-b/status.yaml" ] &&
 	ok "the next run sends the pending report" || not_ok "pending report not sent: $(cat "$T/err")"
+
+# --- upgr publish, then the agent ---------------------------------------------
+agent_config p "$FTPD_URL_1"
+sed -i "s|${FTPD_URL_1}repo|${FTPD_URL_1}pubrepo|" "$T/p.yaml"
+PUB="$UPGR publish --repo ${FTPD_URL_1}pubrepo --key $T/rel.key --netrc $FTPD_NETRC"
+expect_exit 0 "publish 1.0.0" $PUB "$T/src-1.0.0/manifest.yaml"
+expect_exit 0 "the agent installs what publish published" $UPGR -c "$T/p.yaml"
+[ "$(cat "$T/root-p/opt/hello/share/data.txt" 2>/dev/null)" = "data of 1.0.0" ] &&
+	ok "published 1.0.0 is installed" || not_ok "published 1.0.0 is not installed"
+expect_exit 0 "publish 1.2.0 to no host (rollout 0)" $PUB --rollout 0 "$T/src-1.2.0/manifest.yaml"
+expect_exit 0 "rollout 0 from publish: exit 0" $UPGR -c "$T/p.yaml"
+quiet "rollout 0 from publish: prints nothing"
+expect_exit 0 "publish 1.2.0 again to every host" $PUB "$T/src-1.2.0/manifest.yaml"
+expect_exit 0 "the agent upgrades to the published 1.2.0" $UPGR -c "$T/p.yaml"
+[ "$(cat "$T/root-p/opt/hello/share/data.txt" 2>/dev/null)" = "data of 1.2.0" ] &&
+	ok "published 1.2.0 is installed" || not_ok "published 1.2.0 is not installed"
+expect_exit 0 "after publish, the same version again exits 0" $UPGR -c "$T/p.yaml"
+quiet "after publish, the same version again prints nothing"

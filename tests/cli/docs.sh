@@ -93,6 +93,21 @@ for k in $keys; do
 	expect_grep "$top/examples/upgr.yaml" "^#?$k:" "examples/upgr.yaml names $k"
 done
 
+# Every key the manifest reader accepts is in upgr-manifest(5), and the
+# required ones are marked so.
+mkeys() { sed -n "/const $1\[\] = {\$/,/NULL/p; s/.*const $1\[\] = {\(.*\)/\1/p" "$top/src/manifest.c" |
+	grep -o '"[a-z_]*"' | tr -d '"'; }
+for k in $(mkeys top_keys) $(mkeys payload_keys) $(mkeys file_keys) $(mkeys health_keys) \
+	$(mkeys pre_kinds); do
+	expect_grep "$top/docs/upgr-manifest.5" "^\.BI? \"?$k\b|^\.BR $k\b|^\.BI \"$k: " "upgr-manifest.5 documents $k"
+done
+for k in $(mkeys disk_keys); do
+	expect_grep "$top/docs/upgr-manifest.5" "disk_free: \\{ .*\\b$k: " "upgr-manifest.5 documents disk_free's $k"
+done
+for k in $(mkeys top_required) $(mkeys file_required); do
+	expect_grep "$top/docs/upgr-manifest.5" "^\.BR $k \" \(required\)\"" "upgr-manifest.5 marks $k required"
+done
+
 # The variables release commands get (DESIGN.md) are all documented.
 for v in UPGR_APP UPGR_VERSION UPGR_FROM UPGR_ROOT UPGR_TARGET UPGR_PHASE; do
 	expect_grep "$man1" "^\.B $v\$" "upgr.1 documents $v"

@@ -245,15 +245,18 @@ static int show(int argc, char **argv)
 }
 
 /* Read NAME from a checkpoint directory or URL (".../reports/HOST/"). */
-static int fetch(struct xfer **x, const char *base, const char *name, size_t max,
-		 struct buf *out, struct err *e)
+static int fetch(struct xfer **x, const char *netrc, const char *base,
+		 const char *name, size_t max, struct buf *out, struct err *e)
 {
 	char *where = fs_join(base, name);
 	int rc;
 
 	if (strstr(base, "://")) {
+		struct xfer_opts opts = { 0 };
+
+		opts.netrc = netrc;
 		if (!*x)
-			*x = xfer_new(NULL);
+			*x = xfer_new(&opts);
 		rc = *x ? xfer_get(*x, where, max, out, NULL, e) :
 			err_set(e, EXIT_SOFTWARE, "cannot start libcurl");
 	} else {
@@ -303,7 +306,7 @@ done:
 }
 
 static int against(const char *path, const char *base, const char *file,
-		   const struct sign_pub *pub, struct err *e)
+		   const char *netrc, const struct sign_pub *pub, struct err *e)
 {
 	struct buf copy = BUF_INIT, sig = BUF_INIT;
 	struct xfer *x = NULL;
@@ -311,8 +314,8 @@ static int against(const char *path, const char *base, const char *file,
 	int rc = -1;
 
 	if (base) {
-		if (fetch(&x, base, "audit.log", LOG_MAX, &copy, e) < 0 ||
-		    fetch(&x, base, "audit.log.minisig", MINISIG_MAX, &sig, e) < 0)
+		if (fetch(&x, netrc, base, "audit.log", LOG_MAX, &copy, e) < 0 ||
+		    fetch(&x, netrc, base, "audit.log.minisig", MINISIG_MAX, &sig, e) < 0)
 			goto done;
 		file = base;
 	} else {
@@ -339,10 +342,11 @@ static int verify(int argc, char **argv)
 		{ "every-signature", no_argument, NULL, 'e' },
 		{ "against", required_argument, NULL, 'A' },
 		{ "checkpoint", required_argument, NULL, 'C' },
+		{ "netrc", required_argument, NULL, 'n' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
-	const char *pubpath = NULL, *base = NULL, *file = NULL, *log;
+	const char *pubpath = NULL, *base = NULL, *file = NULL, *netrc = NULL, *log;
 	struct audit_report rep;
 	struct sign_pub pub;
 	bool every = false;
@@ -356,6 +360,7 @@ static int verify(int argc, char **argv)
 		case 'e': every = true; break;
 		case 'A': base = optarg; break;
 		case 'C': file = optarg; break;
+		case 'n': netrc = optarg; break;
 		case -2: return EXIT_OK;
 		default: return EXIT_USAGE;
 		}
@@ -374,7 +379,7 @@ static int verify(int argc, char **argv)
 		return cli_fail(&e);
 	}
 	printf("%s: %" PRIu64 " records, head %s, intact\n", log, rep.records, rep.head);
-	if ((base || file) && against(log, base, file, &pub, &e) < 0)
+	if ((base || file) && against(log, base, file, netrc, &pub, &e) < 0)
 		return cli_fail(&e);
 	return EXIT_OK;
 }
@@ -398,7 +403,8 @@ const struct command cmd_audit = {
 	"audit", run,
 	"usage: upgr audit show [--json] [--since TIME] [--app APP] LOG\n"
 	"       upgr audit verify -p PUB [--every-signature]\n"
-	"                         [--against DIR|URL | --checkpoint FILE] LOG\n"
+	"                         [--against DIR|URL [--netrc FILE] | --checkpoint FILE]\n"
+	"                         LOG\n"
 	"\n"
 	"show prints each record of the audit log (one line, then its steps), or\n"
 	"a JSON array with --json. It does not verify: use verify for that.\n"
@@ -420,6 +426,7 @@ const struct command cmd_audit = {
 	"  --against DIR|URL  also check that LOG extends the signed copy\n"
 	"                     uploaded there (REPO/reports/HOST/: audit.log and\n"
 	"                     audit.log.minisig); catches a log cut short\n"
+	"  --netrc FILE       credentials for the --against server\n"
 	"  --checkpoint FILE  the same with a local copy FILE and FILE.minisig\n"
 	"  -h, --help         this text\n"
 	"\n"

@@ -1,0 +1,244 @@
+# upgr audit show/verify and audit/verify (the standard-tools verifier) on
+# the same logs: intact, and every kind of tampering, a torn last record, a
+# flip of every byte; the log as a YAML stream; checkpoints (--checkpoint,
+# --against a directory, file:// and a real vsftpd); minisign -Vm.
+. "$(dirname "$0")/../lib/testlib.sh"
+
+GEN="$UPGR_TOP/${UPGR_BUILD:-build/plain}/tests/test_audit"
+VERIFY="$UPGR_TOP/audit/verify"
+if [ ! -x "$GEN" ]; then
+	not_ok "log generator $GEN missing (make unit)"
+	exit 1
+fi
+cd "$T"
+"$GEN" --gen audit.log etc/device.key 6 >/dev/null 2>gen.err ||
+	{ not_ok "generate a log"; cat gen.err; exit 1; }
+PUB=etc/device.pub
+
+# --- intact ----------------------------------------------------------------
+expect_exit 0 "upgr audit verify accepts an intact log" \
+	"$UPGR" audit verify -p $PUB audit.log
+expect_grep "$T/out" "^audit.log: 6 records, head [0-9a-f]{64}, intact$" "summary line"
+cp "$T/out" upgr.out
+expect_exit 0 "--every-signature accepts it" \
+	"$UPGR" audit verify -p $PUB --every-signature audit.log
+expect_exit 0 "audit/verify accepts it" sh "$VERIFY" $PUB audit.log
+expect_same upgr.out "$T/out" "both print the same summary and head"
+: >empty.log
+expect_exit 0 "an empty log is intact" "$UPGR" audit verify -p $PUB empty.log
+expect_grep "$T/out" "0 records, head 73299d1edc99f933110350810c899b59bbe84c1820518f821d1771f2fe88d664" \
+	"an empty log's head is the genesis value"
+expect_exit 0 "audit/verify agrees on an empty log" sh "$VERIFY" $PUB empty.log
+
+# --- the log is a YAML stream ---------------------------------------------
+check "the log parses as a YAML stream of 6 documents, keys in order" /usr/bin/python3 -c '
+import sys, yaml
+docs = list(yaml.safe_load_all(open(sys.argv[1], encoding="utf-8")))
+assert len(docs) == 6, len(docs)
+keys = ["seq", "time", "host", "app", "action", "from", "to", "result",
+        "duration_ms", "downtime_ms", "manifest_sha256", "steps", "error",
+        "prev", "sig"]
+for i, d in enumerate(docs):
+    assert list(d) == keys, list(d)
+    assert d["seq"] == i + 1 and isinstance(d["from"], str)
+    assert all(isinstance(s["exit"], int) for s in d["steps"])
+assert docs[1]["host"] == "db-\"2\"", docs[1]["host"]
+assert docs[1]["steps"][2]["output"].startswith("not listening\nport 8080: \x1b[31m")
+' audit.log
+
+# --- show -------------------------------------------------------------------
+expect_exit 0 "audit show" "$UPGR" audit show audit.log
+expect_grep "$T/out" "^#2 .* db-\"2\"  hello  upgrade 1\.2\.0 -> 1\.3\.0  rolled-back" "a line per record"
+expect_grep "$T/out" "^      \| port 8080: \?\[31mrefused\?$" "failing output shown, control bytes as ?"
+expect_exit 0 "audit show --json" "$UPGR" audit show --json audit.log
+check "--json is an array of 6 objects" /usr/bin/python3 -c '
+import json, sys
+a = json.load(open(sys.argv[1]))
+assert len(a) == 6 and a[5]["seq"] == 6 and a[1]["steps"][2]["exit"] == 1
+' "$T/out"
+expect_exit 0 "show --since in the future" "$UPGR" audit show --json --since 2999-01-01 audit.log
+expect_grep "$T/out" "^\[\]$" "nothing that recent"
+expect_exit 0 "show --since 1d --app" "$UPGR" audit show --since 1d --app hello audit.log
+expect_grep "$T/out" "^#6 " "the last day's records"
+expect_exit 0 "show --app other" "$UPGR" audit show --app other audit.log
+expect_no_grep "$T/out" "^#" "no record of another app"
+expect_exit 2 "show --since garbage is a usage error" "$UPGR" audit show --since yesterday audit.log
+expect_exit 2 "verify without -p is a usage error" "$UPGR" audit verify audit.log
+expect_exit 2 "unknown audit command" "$UPGR" audit frob audit.log
+expect_exit 0 "audit --help" "$UPGR" audit --help
+expect_grep "$T/out" "upgr audit verify -p PUB" "help names verify"
+
+# --- tampering: both verifiers, the same record and reason ----------------
+# Records of audit.log, one file each: rec.1 .. rec.6.
+awk 'NR > 1 && $0 == "---" { n++ } NR == 1 { n = 1 } { print > ("rec." n) }' audit.log
+
+# both NAME FILE WANT: upgr (--every-signature) and audit/verify both exit
+# WANT; on 77 both name the same record and reason.
+both() {
+	name=$1 file=$2 want=$3
+	run "$UPGR" audit verify -p $PUB --every-signature "$file"
+	u_rc=$rc
+	sed -n 's/^upgr: [^:]*: \(record [0-9]* ([^)]*): [^:]*\):.*/\1/p' "$T/err" >u.why
+	run sh "$VERIFY" $PUB "$file"
+	s_rc=$rc
+	sed -n 's/^[^:]*: \(record [0-9]* ([^)]*): [^:]*\):.*/\1/p' "$T/err" >s.why
+	if [ "$u_rc" = "$want" ] && [ "$s_rc" = "$want" ] && cmp -s u.why s.why; then
+		ok "$name: both exit $want${4:+ ($(cat u.why))}"
+	else
+		not_ok "$name: upgr $u_rc ($(cat u.why)), audit/verify $s_rc ($(cat s.why)), want $want"
+		sed 's/^/#   /' "$T/err" | head -5
+	fi
+	if [ -n "${4:-}" ]; then
+		if [ "$(cat u.why)" = "$4" ]; then ok "$name: names $4"; else
+			not_ok "$name: names '$(cat u.why)', want '$4'"; fi
+	fi
+}
+
+cat rec.1 rec.2 rec.3 rec.4 rec.5 rec.6 >same.log
+both "an unchanged copy" same.log 0
+
+sed '/^seq: 3$/,/^sig:/ s/^duration_ms: \([0-9]*\)$/duration_ms: 1\1/' audit.log >edited.log
+both "edited field" edited.log 77 "record 3 (seq 3): bad signature"
+expect_exit 77 "edited field, default mode" "$UPGR" audit verify -p $PUB edited.log
+expect_grep "$T/err" "record 4 \(seq 4\): edited or inserted: prev is not the hash of record 3" \
+	"default mode names the next record's broken chain"
+
+cat rec.2 rec.3 rec.4 rec.5 rec.6 >nofirst.log
+both "first record removed" nofirst.log 77 "record 1 (seq 2): removed"
+cat rec.1 rec.2 rec.4 rec.5 rec.6 >nomiddle.log
+both "middle record removed" nomiddle.log 77 "record 3 (seq 4): removed"
+cat rec.1 rec.3 rec.2 rec.4 rec.5 rec.6 >swapped.log
+both "records reordered" swapped.log 77 "record 2 (seq 3): reordered"
+cat rec.1 rec.2 rec.3 rec.3 rec.4 rec.5 rec.6 >dup.log
+both "record duplicated" dup.log 77 "record 4 (seq 3): duplicated"
+cat rec.1 rec.2 rec.3 rec.4 rec.5 >nolast.log
+both "last record removed: verifies (only a checkpoint shows it)" nolast.log 0
+
+# A record added by someone without the device key: well chained (seq 7,
+# prev the hash of record 6), with the only signature they have, another
+# record's.
+h6=$(sha256sum <rec.6 | cut -c1-64)
+sed -e "s/^seq: 6$/seq: 7/" -e "s/^prev: .*/prev: \"$h6\"/" rec.6 >rec.7
+cat audit.log rec.7 >forged.log
+both "record appended without the device key" forged.log 77 "record 7 (seq 7): bad signature"
+expect_exit 77 "default mode checks the newest signature" "$UPGR" audit verify -p $PUB forged.log
+expect_grep "$T/err" "record 7 \(seq 7\): bad signature" "... and names it"
+
+# Swap the signatures of records 2 and 3.
+s2=$(sed -n 's/^sig: //p' rec.2) s3=$(sed -n 's/^sig: //p' rec.3)
+{ cat rec.1; sed "s|^sig: .*|sig: $s3|" rec.2; sed "s|^sig: .*|sig: $s2|" rec.3
+  cat rec.4 rec.5 rec.6; } >badsig.log
+both "bad signature" badsig.log 77 "record 2 (seq 2): bad signature"
+
+awk '$0 == "---" && ++n == 3 { print "----"; next } { print }' audit.log >merged.log
+both "a broken record separator" merged.log 77 "record 2 (seq ?): malformed"
+
+# Another device's key.
+"$GEN" --gen other.log other/device.key 1 >/dev/null
+both "a log verified with another device's key" other.log 77 "record 1 (seq 1): bad signature"
+
+# --- a crash mid-append ----------------------------------------------------
+size=$(wc -c <audit.log)
+head -c $((size - 50)) audit.log >torn.log
+c=$(cat rec.1 rec.2 rec.3 rec.4 rec.5 | wc -c)
+both "torn last record" torn.log 77 "record 6 (seq ?): torn"
+expect_exit 77 "upgr names the torn record's byte" "$UPGR" audit verify -p $PUB torn.log
+expect_grep "$T/err" "ends in a torn record at byte $c " "torn at the end of record 5"
+cp torn.log torn2.log
+if "$GEN" --gen torn2.log etc/device.key 1 >/dev/null 2>gen.err; then
+	not_ok "an append after a torn record is refused"
+else
+	ok "an append after a torn record is refused"
+fi
+expect_grep gen.err "audit log torn2.log ends in a torn record at byte $c: " "the refusal names the log and byte"
+expect_same torn.log torn2.log "the torn log is left as it was"
+head -c "$c" torn2.log >cut.log && cp cut.log torn2.log
+"$GEN" --gen torn2.log etc/device.key 1 >/dev/null 2>gen.err
+expect_exit 0 "after the operator truncates at that byte, appends go on" \
+	"$UPGR" audit verify -p $PUB torn2.log
+expect_grep "$T/out" "6 records" "the new record is seq 6"
+
+# --- a flip of every byte --------------------------------------------------
+# A 2-record log; upgr checks every byte flipped (XOR 1), audit/verify
+# every 5th (an openssl run per signature makes it slower), and the two
+# must agree on each one they both see.
+"$GEN" --gen small.log etc2/device.key 2 >/dev/null
+size=$(wc -c <small.log)
+i=0 bad=0 disagree=0 n=0
+while [ $i -lt "$size" ]; do
+	b=$(od -An -tu1 -j $i -N1 small.log | tr -d ' ')
+	{ head -c $i small.log
+	  printf "\\$(printf %o $((b ^ 1)))"
+	  tail -c +$((i + 2)) small.log; } >flip.log
+	"$UPGR" audit verify -p etc2/device.pub flip.log >/dev/null 2>&1 && bad=$((bad + 1))
+	if [ $((i % 5)) = 0 ]; then
+		n=$((n + 1))
+		sh "$VERIFY" etc2/device.pub flip.log >/dev/null 2>&1 && disagree=$((disagree + 1))
+	fi
+	i=$((i + 1))
+done
+if [ "$bad" = 0 ]; then ok "upgr rejects each of $size byte flips"; else
+	not_ok "upgr accepts $bad of $size byte flips"; fi
+if [ "$disagree" = 0 ]; then ok "audit/verify rejects each of $n byte flips it checked"; else
+	not_ok "audit/verify accepts $disagree of $n byte flips"; fi
+
+# --- checkpoints -------------------------------------------------------------
+cp audit.log ckpt.log
+head=$(sed -n 's/.*head \([0-9a-f]*\), intact/\1/p' upgr.out)
+expect_exit 0 "sign a checkpoint with the device key" \
+	"$UPGR" sign -k etc/device.key -t "upgr audit checkpoint seq:6 head:$head" ckpt.log
+expect_exit 0 "minisign -Vm accepts the checkpoint" minisign -Vm ckpt.log -p $PUB
+expect_grep "$T/out" "Trusted comment: upgr audit checkpoint seq:6 head:$head" "its trusted comment"
+expect_exit 0 "the log extends its checkpoint" \
+	"$UPGR" audit verify -p $PUB --checkpoint ckpt.log audit.log
+expect_grep "$T/out" "extends the checkpoint ckpt.log \(seq 6, head $head\)" "says so"
+cp audit.log grown.log
+"$GEN" --gen grown.log etc/device.key 2 >/dev/null
+expect_exit 0 "a longer log extends it" "$UPGR" audit verify -p $PUB --checkpoint ckpt.log grown.log
+expect_exit 77 "a log cut after the checkpoint does not" \
+	"$UPGR" audit verify -p $PUB --checkpoint ckpt.log nolast.log
+expect_grep "$T/err" "nolast.log was cut since the checkpoint" "names the cut"
+cp nolast.log rewritten.log
+"$GEN" --gen rewritten.log etc/device.key 1 >/dev/null
+expect_exit 0 "a cut-and-regrown log verifies alone" "$UPGR" audit verify -p $PUB rewritten.log
+expect_exit 77 "but not against the checkpoint" \
+	"$UPGR" audit verify -p $PUB --checkpoint ckpt.log rewritten.log
+expect_grep "$T/err" "rewritten since the checkpoint: it differs from it at byte [0-9]+ \(record 6" \
+	"names where"
+"$UPGR" sign -k other/device.key -t "upgr audit checkpoint seq:6 head:$head" ckpt.log 2>/dev/null
+expect_exit 77 "a checkpoint signed by another key is refused" \
+	"$UPGR" audit verify -p $PUB --checkpoint ckpt.log audit.log
+"$UPGR" sign -k etc/device.key -t "upgr audit checkpoint seq:5 head:$head" ckpt.log
+expect_exit 77 "a checkpoint whose comment lies is refused" \
+	"$UPGR" audit verify -p $PUB --checkpoint ckpt.log audit.log
+expect_grep "$T/err" "does not describe it" "says why"
+
+# --against a reports/HOST/ directory, a file:// URL, and a real FTP server.
+mkdir -p repo/reports/web-17
+cp audit.log repo/reports/web-17/audit.log
+"$UPGR" sign -k etc/device.key -t "upgr audit checkpoint seq:6 head:$head" repo/reports/web-17/audit.log
+expect_exit 0 "--against DIR" "$UPGR" audit verify -p $PUB --against repo/reports/web-17/ audit.log
+expect_exit 77 "--against DIR catches a cut log" \
+	"$UPGR" audit verify -p $PUB --against repo/reports/web-17/ nolast.log
+expect_exit 0 "--against file://" \
+	"$UPGR" audit verify -p $PUB --against "file://$T/repo/reports/web-17/" audit.log
+expect_exit 77 "--against file:// catches a cut log" \
+	"$UPGR" audit verify -p $PUB --against "file://$T/repo/reports/web-17/" nolast.log
+expect_exit 69 "--against a missing checkpoint" \
+	"$UPGR" audit verify -p $PUB --against "file://$T/repo/reports/nohost/" audit.log
+
+. "$UPGR_TOP/tests/lib/ftpd.sh"
+if ftpd_can_run 2>/dev/null; then
+	ftpd_start 1
+	mkdir -p "$FTPD_ROOT_1/repo/reports/web-17"
+	cp repo/reports/web-17/audit.log repo/reports/web-17/audit.log.minisig \
+		"$FTPD_ROOT_1/repo/reports/web-17/"
+	chmod -R a+rX "$FTPD_ROOT_1/repo"
+	expect_exit 0 "--against ftp:// (vsftpd)" "$UPGR" audit verify -p $PUB \
+		--netrc "$FTPD_NETRC" --against "${FTPD_URL_1}repo/reports/web-17/" audit.log
+	expect_exit 77 "--against ftp:// catches a cut log" "$UPGR" audit verify -p $PUB \
+		--netrc "$FTPD_NETRC" --against "${FTPD_URL_1}repo/reports/web-17/" nolast.log
+	expect_grep "$T/err" "was cut since the checkpoint" "names the cut"
+else
+	ok "# SKIP --against ftp:// (no vsftpd or not root)"
+fi

@@ -242,3 +242,9 @@ if ftpd_can_run 2>/dev/null; then
 else
 	ok "# SKIP --against ftp:// (no vsftpd or not root)"
 fi
+
+# --- the example in audit/ -------------------------------------------------
+expect_exit 0 "audit/example verifies with upgr" \
+	"$UPGR" audit verify -p "$UPGR_TOP/audit/example/device.pub" "$UPGR_TOP/audit/example/audit.log"
+expect_exit 0 "audit/example verifies with audit/verify" \
+	sh "$VERIFY" "$UPGR_TOP/audit/example/device.pub" "$UPGR_TOP/audit/example/audit.log"

@@ -12,7 +12,12 @@
  *   1  an upgrade failed and was rolled back: the old version runs
  *   70 an internal error (I/O)
  *   69 no server answered: transient, the next tick retries
- *   0  upgraded, current, waiting (not_before, rollout, window), dry-run */
+ *   0  upgraded, current, waiting (not_before, rollout, window), dry-run
+ *
+ * A refusal is recorded (audit log, status, report) once; the same
+ * refusal on later ticks only prints its line and exits 77 again. A
+ * report that cannot be uploaded prints a line but does not change the
+ * exit code: it waits in STATE/report-pending for the next run. */
 #include "apply.h"
 #include "cli.h"
 #include "cmd_common.h"
@@ -119,6 +124,24 @@ static void apply_one(const struct config *c, const char *app,
 		repo_cache_drop(c, app);
 }
 
+/* Whether app's last recorded result is this same refusal: a bad channel
+ * file stays on a server until someone acts, and a cron tick a minute must
+ * not add a record a minute to the audit log. Every run still says it on
+ * stderr and exits 77. */
+static bool already_refused(const struct config *c, const char *app,
+			    const struct err *why)
+{
+	struct app_status st;
+	char msg[sizeof st.error];
+	bool have;
+	struct err e;
+
+	if (state_status_read(c->state_dir, app, &st, &have, &e) < 0 || !have)
+		return false;
+	snprintf(msg, sizeof msg, "%s", why->msg);
+	return !strcmp(st.result, "refused") && !strcmp(st.error, msg);
+}
+
 static void poll_one(struct repo *r, const char *app, bool dry_run, struct app_run *ar)
 {
 	const struct config *c = r->c;
@@ -131,7 +154,8 @@ static void poll_one(struct repo *r, const char *app, bool dry_run, struct app_r
 		say_error(&e);
 		if (ar->code == EXIT_UNAVAILABLE)
 			snprintf(ar->error, sizeof ar->error, "%s", e.msg);
-		if ((ar->code == EXIT_TRUST || ar->code == EXIT_DATAERR) && !dry_run) {
+		if ((ar->code == EXIT_TRUST || ar->code == EXIT_DATAERR) && !dry_run &&
+		    !already_refused(c, app, &e)) {
 			ar->acted = true;
 			if (apply_record_refusal(c, app, p.have_channel ? p.ch.version : "",
 						 &e, &rec) < 0)

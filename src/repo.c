@@ -471,15 +471,17 @@ static int fetch_payload(struct repo *r, const char *app, const struct repo_poll
 		}
 		unlink(final);
 	}
-	if (stat(part, &st) == 0 && (uint64_t)st.st_size > m->payload_size)
+	/* A partial file as long as the payload was complete when the last
+	 * run stopped (before the rename); longer, it cannot be right. */
+	if (stat(part, &st) == 0 && (uint64_t)st.st_size >= m->payload_size &&
+	    (st.st_size != (off_t)m->payload_size || !payload_matches(m, part)))
 		unlink(part);
-	rc = download(r, app, prel, part, m->payload_size, from, e);
-	if (rc < 0) {
+	if ((stat(part, &st) < 0 || (uint64_t)st.st_size < m->payload_size) &&
+	    download(r, app, prel, part, m->payload_size, from, e) < 0) {
 		if (e->code == EXIT_TRUST)
-			unlink(part);   /* larger than declared: start over next time */
+			unlink(part);   /* larger than declared: start over */
 		goto done;
 	}
-	rc = -1;
 	if (!payload_matches(m, part)) {
 		unlink(part);
 		err_set(e, EXIT_TRUST, "%s: size or sha256 differs from the manifest's",
@@ -492,8 +494,6 @@ static int fetch_payload(struct repo *r, const char *app, const struct repo_poll
 	}
 	rc = fs_fsync_dir(dir, e);
 done:
-	if (rc < 0 && e->code != EXIT_UNAVAILABLE && e->code != EXIT_SOFTWARE)
-		err_prefix(e, "payload ");
 	free(final);
 	free(part);
 	free(prel);

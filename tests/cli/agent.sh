@@ -179,6 +179,11 @@ release 1.2.0
 channel 1 1.0.0
 attack "replayed older channel (serial 1 < 2)"
 expect_grep "$T/err" "serial 1 is lower than 2" "replay: the message names the serials"
+_before=$(refusals)
+expect_exit 77 "the same refusal on the next tick: 77 again" $UPGR $A
+one_line "the same refusal on the next tick: its line again"
+[ "$(refusals)" = "$_before" ] && ok "the same refusal is not recorded twice" ||
+	not_ok "the same refusal was recorded again"
 
 CH_EXPIRES=$(utc '-1 minute') channel 10 1.2.0
 attack "expired channel (freeze)"

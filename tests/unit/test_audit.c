@@ -315,6 +315,7 @@ static void test_quoting(void **state)
 	assert_int_equal(audit_format(&r, 2, "T", AUDIT_GENESIS_HEX, &key, &out, &e), 0);
 	assert_non_null(strstr(out.data, "line 19\\n\" }\n"));
 	assert_null(strstr(out.data, "line 20"));
+	r.nsteps = 0;
 	buf_reset(&big);
 	for (i = 0; i < 5000; i++)
 		buf_adds(&big, "\xc3\xa9");

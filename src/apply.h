@@ -7,8 +7,12 @@
 #define UPGR_APPLY_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include "config.h"
 #include "err.h"
+#include "sign.h"
+
+struct txn_result;
 
 struct apply_opts {
 	bool dry_run;
@@ -37,5 +41,22 @@ int apply_release(const struct config *c, const char *release_dir,
 int apply_record_refusal(const struct config *c, const char *app,
 			 const char *to_version, const struct err *why,
 			 struct err *e);
+
+/* Append one record (and update the app's status) for a transaction's
+ * result r: action install, upgrade, rollback or recover. */
+int apply_record(const struct config *c, const char *app, const char *action,
+		 const char *from, const char *to, const char *sha256,
+		 const struct txn_result *r, const char *error, struct err *e);
+
+/* Load the configured trusted keys; none configured is EXIT_TRUST (fail
+ * closed). Free *keys with free(). */
+int apply_trusted_keys(const struct config *c, struct sign_pub **keys, size_t *n,
+		       struct err *e);
+
+/* Resolve every interrupted transaction under the state dir (every
+ * command does this first, holding the lock), recording each in the audit
+ * log; prints one line per recovered app unless quiet. Returns the worst
+ * exit code (0 when nothing was pending). */
+int apply_recover_all(const struct config *c, bool quiet, struct err *e);
 
 #endif

@@ -27,4 +27,9 @@ int payload_create(const char *out, const char *dir, struct manifest *m,
 int payload_extract(const char *path, const char *staging,
 		    const struct manifest *m, uint64_t max_total, struct err *e);
 
+/* Read the payload's table of contents without extracting: sizes[i]
+ * receives the size of m->files[i] as stored (0 when absent). */
+int payload_sizes(const char *path, const struct manifest *m, uint64_t *sizes,
+		  struct err *e);
+
 #endif

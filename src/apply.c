@@ -1,0 +1,356 @@
+/* Applying one release directory: verify, plan, dry-run or transaction,
+ * record. The one path that `upgr apply` and `upgr run` share. */
+#include "apply.h"
+#include "audit.h"
+#include "fsutil.h"
+#include "hash.h"
+#include "manifest.h"
+#include "plan.h"
+#include "repo.h"
+#include "sign.h"
+#include "state.h"
+#include "txn.h"
+#include "xalloc.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* The release as verified: the signed manifest's bytes and the struct. */
+struct release {
+	struct buf bytes;
+	char sha256[SHA256_HEX_LEN + 1];
+	struct manifest m;
+	bool have_m;
+	char *payload;
+};
+
+static void release_free(struct release *rel)
+{
+	buf_release(&rel->bytes);
+	if (rel->have_m)
+		manifest_release(&rel->m);
+	free(rel->payload);
+}
+
+/* Load every trusted key; fail closed when none is configured. */
+int apply_trusted_keys(const struct config *c, struct sign_pub **keys, size_t *n,
+		       struct err *e)
+{
+	size_t i;
+
+	*keys = NULL;
+	*n = 0;
+	if (!c->ntrusted_keys)
+		return err_set(e, EXIT_TRUST, "%s: no trusted_keys configured; nothing can be verified",
+			       c->path);
+	*keys = xcalloc(c->ntrusted_keys, sizeof **keys);
+	for (i = 0; i < c->ntrusted_keys; i++)
+		if (sign_pub_load(c->trusted_keys[i], &(*keys)[i], e) < 0) {
+			free(*keys);
+			*keys = NULL;
+			e->code = EXIT_TRUST;
+			return err_prefix(e, "trusted key %s: ", c->trusted_keys[i]);
+		}
+	*n = c->ntrusted_keys;
+	return 0;
+}
+
+/* The trusted comment of a manifest's signature names the app and the
+ * file (releases/VERSION/manifest.yaml), so a signature moved to another
+ * release or app is refused (repo.h). */
+static int check_comment(const char *comment, const struct manifest *m, struct err *e)
+{
+	char path[128];
+
+	snprintf(path, sizeof path, "releases/%s/manifest.yaml", m->version);
+	return repo_check_comment(comment, m->app, path, e);
+}
+
+static int verify_payload(struct release *rel, const char *dir, struct err *e)
+{
+	uint8_t got[SHA256_LEN];
+	uint64_t size;
+	char hex[SHA256_HEX_LEN + 1];
+
+	if (strchr(rel->m.payload_file, '/'))
+		return err_set(e, EXIT_DATAERR, "payload file name %s has a '/'", rel->m.payload_file);
+	rel->payload = fs_join(dir, rel->m.payload_file);
+	if (sha256_file(rel->payload, got, &size, e) < 0) {
+		e->code = EXIT_DATAERR;
+		return -1;
+	}
+	if (size != rel->m.payload_size)
+		return err_set(e, EXIT_TRUST, "payload %s is %llu bytes, the signed manifest says %llu",
+			       rel->payload, (unsigned long long)size,
+			       (unsigned long long)rel->m.payload_size);
+	if (memcmp(got, rel->m.payload_sha256, SHA256_LEN)) {
+		hex_encode(got, SHA256_LEN, hex);
+		return err_set(e, EXIT_TRUST, "payload %s has sha256 %s, not the signed manifest's",
+			       rel->payload, hex);
+	}
+	return 0;
+}
+
+/* Read, verify and parse DIR/manifest.yaml and its payload. */
+static int load_release(const struct config *c, const char *dir,
+			const struct apply_opts *o, struct release *rel,
+			struct err *e)
+{
+	char *mpath = fs_join(dir, "manifest.yaml"), *comment = NULL;
+	struct sign_pub *keys = NULL;
+	uint8_t digest[SHA256_LEN];
+	size_t nkeys = 0, i;
+	struct diag d;
+	int rc = -1;
+
+	diag_init(&d, mpath);
+	if (apply_trusted_keys(c, &keys, &nkeys, e) < 0)
+		goto done;
+	if (fs_read_file(mpath, MANIFEST_MAX_BYTES, &rel->bytes, e) < 0)
+		goto done;
+	sha256_buf(rel->bytes.data, rel->bytes.len, digest);
+	hex_encode(digest, SHA256_LEN, rel->sha256);
+	if (o->expect_sha256 && strcmp(o->expect_sha256, rel->sha256)) {
+		err_set(e, EXIT_TRUST, "%s has sha256 %s but the signed channel names %s (mix-and-match)",
+			mpath, rel->sha256, o->expect_sha256);
+		goto done;
+	}
+	if (sign_verify_file(keys, nkeys, mpath, NULL, &comment, e) < 0) {
+		e->code = EXIT_TRUST;
+		err_prefix(e, "%s: ", mpath);
+		goto done;
+	}
+	if (manifest_parse(rel->bytes.data, rel->bytes.len, &rel->m, &d) < 0) {
+		diag_to_err(&d, EXIT_DATAERR, e);
+		goto done;
+	}
+	rel->have_m = true;
+	if (check_comment(comment, &rel->m, e) < 0)
+		goto done;
+	if (!rel->m.has_payload) {
+		err_set(e, EXIT_DATAERR, "%s: not a published manifest (no payload:)", mpath);
+		goto done;
+	}
+	for (i = 0; i < rel->m.nfiles; i++)
+		if (!rel->m.files[i].has_sha256) {
+			err_set(e, EXIT_DATAERR, "%s: files[%zu] (%s) has no sha256", mpath, i,
+				rel->m.files[i].path);
+			goto done;
+		}
+	if ((o->expect_app && strcmp(o->expect_app, rel->m.app)) ||
+	    (o->expect_version && strcmp(o->expect_version, rel->m.version))) {
+		err_set(e, EXIT_TRUST, "%s is %s %s but the signed channel names %s %s", mpath,
+			rel->m.app, rel->m.version, o->expect_app ? o->expect_app : rel->m.app,
+			o->expect_version ? o->expect_version : rel->m.version);
+		goto done;
+	}
+	rc = verify_payload(rel, dir, e);
+done:
+	free(comment);
+	free(keys);
+	diag_release(&d);
+	free(mpath);
+	return rc;
+}
+
+/* ---- recording ---------------------------------------------------------- */
+
+int apply_record(const struct config *c, const char *app, const char *action,
+		  const char *from, const char *to, const char *sha256,
+		  const struct txn_result *r, const char *error, struct err *e)
+{
+	struct audit_step *steps = xcalloc(r->nsteps + 1, sizeof *steps);
+	struct audit_rec rec = { 0 };
+	struct app_status st;
+	struct sign_key key;
+	bool have;
+	size_t i;
+	int rc = -1;
+
+	memset(&key, 0, sizeof key);
+	for (i = 0; i < r->nsteps; i++) {
+		steps[i].phase = r->steps[i].phase;
+		steps[i].run = r->steps[i].run;
+		steps[i].exit = r->steps[i].exit;
+		steps[i].ms = r->steps[i].ms;
+		steps[i].output = r->steps[i].output;
+	}
+	rec.host = c->host;
+	rec.app = app;
+	rec.action = action;
+	rec.from = from;
+	rec.to = to;
+	rec.result = r->result;
+	rec.duration_ms = r->duration_ms;
+	rec.downtime_ms = r->downtime_ms;
+	rec.manifest_sha256 = sha256 ? sha256 : "";
+	rec.steps = steps;
+	rec.nsteps = r->nsteps;
+	rec.error = error ? error : "";
+
+	/* The local status first: it is what `upgr status` and the report show. */
+	if (state_status_read(c->state_dir, app, &st, &have, e) < 0)
+		memset(&st, 0, sizeof st);
+	snprintf(st.app, sizeof st.app, "%s", app);
+	if (!strcmp(r->result, "success"))
+		snprintf(st.version, sizeof st.version, "%s", to);
+	else if (!have)
+		snprintf(st.version, sizeof st.version, "%s", from);
+	snprintf(st.action, sizeof st.action, "%s", action);
+	snprintf(st.from, sizeof st.from, "%s", from);
+	snprintf(st.to, sizeof st.to, "%s", to);
+	snprintf(st.result, sizeof st.result, "%s", r->result);
+	state_now(st.time);
+	snprintf(st.error, sizeof st.error, "%s", error ? error : "");
+	if (state_status_write(c->state_dir, &st, e) < 0)
+		goto done;
+	if (audit_device_key(c->device_key, &key, e) < 0)
+		goto done;
+	rc = audit_append(c->audit_log, &key, &rec, e);
+done:
+	sign_key_wipe(&key);
+	free(steps);
+	if (rc < 0)
+		err_prefix(e, "recording the result: ");
+	return rc;
+}
+
+int apply_record_refusal(const struct config *c, const char *app,
+			 const char *to_version, const struct err *why,
+			 struct err *e)
+{
+	struct app_status st;
+	struct txn_result r;
+	bool have = false;
+	int rc;
+
+	txn_result_init(&r);
+	snprintf(r.result, sizeof r.result, "refused");
+	if (state_status_read(c->state_dir, app, &st, &have, e) < 0)
+		have = false;
+	rc = apply_record(c, app, "refuse", have ? st.version : "", to_version ? to_version : "",
+		    NULL, &r, why->msg, e);
+	txn_result_release(&r);
+	return rc;
+}
+
+/* ---- the entry point ---------------------------------------------------- */
+
+static int dry_run(struct plan *p, const struct apply_opts *o)
+{
+	struct buf b = BUF_INIT;
+
+	plan_check_preconditions(p, false);
+	if (o->json) {
+		plan_json(p, &b);
+		fwrite(b.data, 1, b.len, stdout);
+		buf_release(&b);
+	} else {
+		plan_print(p, stdout);
+	}
+	return EXIT_OK;
+}
+
+int apply_release(const struct config *c, const char *release_dir,
+		  const struct apply_opts *o, struct apply_outcome *out,
+		  struct err *e)
+{
+	struct manifest installed;
+	bool have_installed = false;
+	struct release rel;
+	struct txn_result r;
+	struct plan p;
+	struct err rec_err;
+	int rc, cmp;
+
+	memset(out, 0, sizeof *out);
+	memset(&rel, 0, sizeof rel);
+	memset(&p, 0, sizeof p);
+	txn_result_init(&r);
+	if (load_release(c, release_dir, o, &rel, e) < 0) {
+		rc = e->code ? e->code : EXIT_DATAERR;
+		snprintf(out->result, sizeof out->result, "refused");
+		if (rc == EXIT_TRUST && !o->dry_run)
+			apply_record_refusal(c, rel.have_m ? rel.m.app : (o->expect_app ? o->expect_app : "unknown"),
+					     rel.have_m ? rel.m.version : "", e, &rec_err);
+		goto done;
+	}
+	if (state_installed(c->state_dir, rel.m.app, &installed, &have_installed, e) < 0) {
+		rc = e->code;
+		goto done;
+	}
+	cmp = have_installed ? semver_cmp(&rel.m.semver, &installed.semver) : 1;
+	if (cmp == 0) {
+		snprintf(out->result, sizeof out->result, "current");
+		if (!o->quiet_if_current)
+			printf("%s %s is already installed\n", rel.m.app, rel.m.version);
+		rc = EXIT_OK;
+		goto done;
+	}
+	if (cmp < 0 && !o->allow_downgrade) {
+		err_set(e, EXIT_TRUST, "%s %s is older than the installed %s; refused (downgrades need a signed channel with downgrade: true)",
+			rel.m.app, rel.m.version, installed.version);
+		snprintf(out->result, sizeof out->result, "refused");
+		if (!o->dry_run)
+			apply_record_refusal(c, rel.m.app, rel.m.version, e, &rec_err);
+		rc = EXIT_TRUST;
+		goto done;
+	}
+	if (plan_build(&p, &rel.m, have_installed ? &installed : NULL, c->root,
+		       rel.payload, rel.sha256, e) < 0) {
+		rc = e->code;
+		goto done;
+	}
+	if (o->dry_run) {
+		rc = dry_run(&p, o);
+		goto done;
+	}
+	rc = txn_run(&p, c->state_dir, rel.bytes.data, rel.bytes.len, NULL, &r);
+	out->changed = true;
+	snprintf(out->result, sizeof out->result, "%s", r.result);
+	if (apply_record(c, rel.m.app, p.action, have_installed ? installed.version : "",
+		   rel.m.version, rel.sha256, &r, r.error, &rec_err) < 0) {
+		fprintf(stderr, "upgr: warning: %s\n", rec_err.msg);
+	}
+	if (rc != EXIT_OK)
+		err_set(e, rc, "%s %s: %s", rel.m.app, rel.m.version, r.error);
+done:
+	plan_release(&p);
+	if (have_installed)
+		manifest_release(&installed);
+	txn_result_release(&r);
+	release_free(&rel);
+	return rc;
+}
+
+int apply_recover_all(const struct config *c, bool quiet, struct err *e)
+{
+	char **apps = NULL, from[64], to[64];
+	size_t n = 0, i;
+	int rc = EXIT_OK, one;
+
+	if (txn_pending(c->state_dir, &apps, &n, e) < 0)
+		return e->code;
+	for (i = 0; i < n; i++) {
+		struct txn_result r;
+		struct err rec_err;
+
+		txn_result_init(&r);
+		one = txn_recover(c->state_dir, apps[i], &r, from, to);
+		if (!quiet || one != EXIT_OK)
+			fprintf(one == EXIT_OK ? stdout : stderr, "upgr: recovered %s: %s (%s)\n",
+				apps[i], r.result, r.error);
+		if (apply_record(c, apps[i], "recover", from, to, NULL, &r, r.error, &rec_err) < 0)
+			fprintf(stderr, "upgr: warning: %s\n", rec_err.msg);
+		if (one != EXIT_OK) {
+			err_set(e, one, "recover %s: %s", apps[i], r.error);
+			rc = one;
+		}
+		txn_result_release(&r);
+		free(apps[i]);
+	}
+	free(apps);
+	return rc;
+}

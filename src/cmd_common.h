@@ -1,0 +1,19 @@
+/* What the commands that act on this host share: reading the config,
+ * taking the state lock, finishing an interrupted transaction first. */
+#ifndef UPGR_CMD_COMMON_H
+#define UPGR_CMD_COMMON_H
+
+#include <stdbool.h>
+#include "config.h"
+
+/* Load the config at path (NULL: the default), apply a --root override.
+ * Prints every problem (FILE:LINE:COL) and returns its exit code on
+ * failure, else 0. */
+int cmd_load_config(const char *path, const char *root, struct config *c);
+
+/* Take the lock on c's state dir and resolve interrupted transactions.
+ * Returns 0, or an exit code after printing why (75 when locked). *lockfd
+ * is released with state_unlock. */
+int cmd_lock_and_recover(const struct config *c, bool quiet, int *lockfd);
+
+#endif

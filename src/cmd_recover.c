@@ -1,0 +1,55 @@
+/* upgr recover: finish a transaction that a crash or kill interrupted.
+ * Every other command that acts on the host does this first. */
+#include "cli.h"
+#include "cmd_common.h"
+#include "state.h"
+
+#include <getopt.h>
+#include <stdio.h>
+
+static int run(const struct command *self, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 }
+	};
+	const char *cfgpath = NULL;
+	struct config c;
+	int ch, rc, lockfd = -1;
+
+	optind = 1;
+	while ((ch = cli_getopt(self, argc, argv, "c:h", opts)) != -1) {
+		switch (ch) {
+		case 'c': cfgpath = optarg; break;
+		case -2: return EXIT_OK;
+		default: return EXIT_USAGE;
+		}
+	}
+	if (optind != argc)
+		return cli_usage(self, "unexpected argument %s", argv[optind]);
+	if ((rc = cmd_load_config(cfgpath, NULL, &c)))
+		return rc;
+	rc = cmd_lock_and_recover(&c, false, &lockfd);
+	state_unlock(lockfd);
+	config_release(&c);
+	return rc;
+}
+
+const struct command cmd_recover = {
+	"recover", run,
+	"usage: upgr recover [-c CONFIG]\n"
+	"\n"
+	"Resolve a transaction that was interrupted (power loss, kill -9): one\n"
+	"that had not committed is rolled back to the old version and the old\n"
+	"version started; one that had committed is completed. Every command\n"
+	"that acts on the host does this first. Prints one line per app it\n"
+	"recovered, nothing when there was nothing to do.\n"
+	"\n"
+	"  -c, --config FILE  agent configuration (default " CONFIG_DEFAULT_PATH ")\n"
+	"  -h, --help         this text\n"
+	"\n"
+	"exit: 0 nothing to do or recovered, 3 recovery failed (a person must act),\n"
+	"75 locked\n",
+	"finish an interrupted transaction",
+};

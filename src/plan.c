@@ -1,0 +1,291 @@
+/* Building and showing the plan. Everything here only reads the host. */
+#include "plan.h"
+#include "exec.h"
+#include "fsutil.h"
+#include "hash.h"
+#include "payload.h"
+#include "xalloc.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+const char *plan_kind_name(enum plan_kind k)
+{
+	switch (k) {
+	case PLAN_ADD: return "add";
+	case PLAN_REPLACE: return "replace";
+	case PLAN_UNCHANGED: return "unchanged";
+	case PLAN_CONFIG_KEEP: return "keep-config";
+	case PLAN_REMOVE: return "remove";
+	}
+	return "?";
+}
+
+/* root + abs, without doubling the '/'. */
+static char *under_root(const char *root, const char *abs)
+{
+	if (!root || !*root || !strcmp(root, "/"))
+		return xstrdup(abs);
+	return fs_join(root, abs);
+}
+
+/* Staging and backups must be on the target's file system so that every
+ * swap is a rename(2): beside the target, unless the target is a mount
+ * point of its own, then inside it. */
+static char *choose_workdir(const char *target, const char *app)
+{
+	char *copy = xstrdup(target), *parent = dirname(copy), *dir;
+	struct stat st_t, st_p;
+
+	if (stat(target, &st_t) == 0 && stat(parent, &st_p) == 0 &&
+	    st_t.st_dev != st_p.st_dev)
+		dir = xasprintf("%s/.upgr-%s", target, app);
+	else
+		dir = xasprintf("%s/.%s.upgr", strcmp(parent, "/") ? parent : "", app);
+	free(copy);
+	return dir;
+}
+
+static struct plan_op *add_op(struct plan *p, enum plan_kind kind)
+{
+	struct plan_op *op;
+
+	p->ops = xreallocarray(p->ops, p->nops + 1, sizeof *p->ops);
+	op = &p->ops[p->nops++];
+	memset(op, 0, sizeof *op);
+	op->kind = kind;
+	return op;
+}
+
+/* Decide what happens to one listed file. */
+static int plan_file(struct plan *p, const struct mfile *f, uint64_t new_size,
+		     struct err *e)
+{
+	char *dest = fs_join(p->target, f->path);
+	const struct mfile *was = p->installed ? manifest_find_file(p->installed, f->path) : NULL;
+	enum plan_kind kind = PLAN_ADD;
+	uint8_t cur[SHA256_LEN];
+	struct plan_op *op;
+	struct stat st;
+	bool same = false;
+	int rc = -1;
+
+	if (lstat(dest, &st) == 0) {
+		if (S_ISDIR(st.st_mode)) {
+			err_set(e, EXIT_DATAERR, "%s is a directory on this host; the release has a file there", dest);
+			goto done;
+		}
+		kind = PLAN_REPLACE;
+		if (S_ISREG(st.st_mode) && f->has_sha256) {
+			if (sha256_file(dest, cur, NULL, e) < 0)
+				goto done;
+			same = !memcmp(cur, f->sha256, SHA256_LEN);
+		}
+		if (same && (st.st_mode & 07777) == f->mode)
+			kind = PLAN_UNCHANGED;
+		else if (f->config && !same && S_ISREG(st.st_mode) &&
+			 !(was && was->has_sha256 && !memcmp(cur, was->sha256, SHA256_LEN)))
+			kind = PLAN_CONFIG_KEEP;   /* edited here, or never ours */
+	} else if (errno != ENOENT) {
+		err_sys(e, EXIT_SOFTWARE, "stat %s", dest);
+		goto done;
+	}
+	op = add_op(p, kind);
+	op->file = f;
+	op->src = xstrdup(f->path);
+	op->path = kind == PLAN_CONFIG_KEEP ? xasprintf("%s.upgr-new", f->path) : xstrdup(f->path);
+	op->old_exists = kind != PLAN_ADD;
+	op->old_size = op->old_exists ? (uint64_t)st.st_size : 0;
+	op->old_mode = op->old_exists ? st.st_mode & 07777 : 0;
+	op->new_size = new_size;
+	op->new_mode = f->mode;
+	if (kind == PLAN_CONFIG_KEEP) {
+		/* The .upgr-new beside it may exist from an earlier release. */
+		free(dest);
+		dest = fs_join(p->target, op->path);
+		op->old_exists = lstat(dest, &st) == 0;
+		op->old_size = op->old_exists ? (uint64_t)st.st_size : 0;
+	}
+	rc = 0;
+done:
+	free(dest);
+	return rc;
+}
+
+int plan_build(struct plan *p, const struct manifest *m,
+	       const struct manifest *installed, const char *root,
+	       const char *payload, const char *manifest_sha256, struct err *e)
+{
+	uint64_t *sizes = NULL;
+	struct stat st;
+	size_t i;
+	int rc = -1;
+
+	memset(p, 0, sizeof *p);
+	p->m = m;
+	p->installed = installed;
+	p->root = xstrdup(root && *root ? root : "/");
+	p->target = under_root(p->root, m->target);
+	p->workdir = choose_workdir(p->target, m->app);
+	p->payload = xstrdup(payload);
+	p->manifest_sha256 = xstrdup(manifest_sha256 ? manifest_sha256 : "");
+	p->action = installed ? "upgrade" : "install";
+	if (stat(payload, &st) < 0) {
+		err_sys(e, EXIT_DATAERR, "payload %s", payload);
+		goto done;
+	}
+	p->download_bytes = (uint64_t)st.st_size;
+	sizes = xcalloc(m->nfiles, sizeof *sizes);
+	if (payload_sizes(payload, m, sizes, e) < 0)
+		goto done;
+	for (i = 0; i < m->nfiles; i++) {
+		if (plan_file(p, &m->files[i], sizes[i], e) < 0)
+			goto done;
+		p->disk_needed += sizes[i];
+	}
+	for (i = 0; i < m->nremove; i++) {
+		char *dest = fs_join(p->target, m->remove[i]);
+		struct plan_op *op;
+
+		if (lstat(dest, &st) == 0 && !S_ISDIR(st.st_mode)) {
+			op = add_op(p, PLAN_REMOVE);
+			op->path = xstrdup(m->remove[i]);
+			op->old_exists = true;
+			op->old_size = (uint64_t)st.st_size;
+			op->old_mode = st.st_mode & 07777;
+		}
+		free(dest);
+	}
+	for (i = 0; i < p->nops; i++)
+		p->nchanged += p->ops[i].kind != PLAN_UNCHANGED;
+	p->npre = m->npre;
+	p->pre = xcalloc(m->npre, sizeof *p->pre);
+	for (i = 0; i < m->npre; i++) {
+		p->pre[i].pre = &m->pre[i];
+		p->pre[i].state = PRE_UNCHECKED;
+	}
+	rc = 0;
+done:
+	free(sizes);
+	if (rc < 0)
+		err_prefix(e, "plan %s %s: ", m->app, m->version);
+	return rc;
+}
+
+void plan_release(struct plan *p)
+{
+	size_t i;
+
+	for (i = 0; i < p->nops; i++) {
+		free(p->ops[i].path);
+		free(p->ops[i].src);
+	}
+	free(p->ops);
+	free(p->pre);
+	free(p->root);
+	free(p->target);
+	free(p->workdir);
+	free(p->payload);
+	free(p->manifest_sha256);
+	memset(p, 0, sizeof *p);
+}
+
+char **plan_command_env(const struct plan *p, const char *phase)
+{
+	char **env = xcalloc(8, sizeof *env);
+
+	env[0] = xstrdup("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+	env[1] = xasprintf("UPGR_APP=%s", p->m->app);
+	env[2] = xasprintf("UPGR_VERSION=%s", p->m->version);
+	env[3] = xasprintf("UPGR_FROM=%s", p->installed ? p->installed->version : "");
+	env[4] = xasprintf("UPGR_ROOT=%s", p->root);
+	env[5] = xasprintf("UPGR_TARGET=%s", p->target);
+	env[6] = xasprintf("UPGR_PHASE=%s", phase);
+	return env;
+}
+
+void plan_env_free(char **env)
+{
+	size_t i;
+
+	for (i = 0; env && env[i]; i++)
+		free(env[i]);
+	free(env);
+}
+
+static void check_disk_free(const struct plan *p, struct plan_pre *pp)
+{
+	char *path = pp->pre->path[0] == '/' ? under_root(p->root, pp->pre->path)
+					     : fs_join(p->target, pp->pre->path);
+	struct statvfs sv;
+	uint64_t free_mb;
+
+	if (statvfs(path, &sv) < 0) {
+		pp->state = PRE_FAIL;
+		snprintf(pp->detail, sizeof pp->detail, "%s: %s", path, strerror(errno));
+	} else {
+		free_mb = (uint64_t)sv.f_bavail * sv.f_frsize / (1024 * 1024);
+		pp->state = free_mb >= pp->pre->mb ? PRE_PASS : PRE_FAIL;
+		snprintf(pp->detail, sizeof pp->detail, "%llu MB free in %s",
+			 (unsigned long long)free_mb, path);
+	}
+	free(path);
+}
+
+static void check_installed(const struct plan *p, struct plan_pre *pp)
+{
+	if (!p->installed) {
+		pp->state = PRE_FAIL;
+		snprintf(pp->detail, sizeof pp->detail, "nothing is installed");
+		return;
+	}
+	pp->state = vconstraint_match(&pp->pre->constraint, &p->installed->semver)
+		? PRE_PASS : PRE_FAIL;
+	snprintf(pp->detail, sizeof pp->detail, "installed %s", p->installed->version);
+}
+
+static void check_run(const struct plan *p, struct plan_pre *pp)
+{
+	struct exec_result r;
+	struct err e;
+	char **env = plan_command_env(p, "precondition");
+	const char *cwd = access(p->target, F_OK) == 0 ? p->target : "/";
+
+	exec_result_init(&r);
+	if (exec_run(pp->pre->cmd.run, cwd, env, pp->pre->cmd.timeout, &r, &e) < 0) {
+		pp->state = PRE_FAIL;
+		snprintf(pp->detail, sizeof pp->detail, "%s", e.msg);
+	} else {
+		pp->state = r.exit == 0 ? PRE_PASS : PRE_FAIL;
+		snprintf(pp->detail, sizeof pp->detail, "%s %d",
+			 r.timed_out ? "timed out, exit" : "exit", r.exit);
+	}
+	exec_result_release(&r);
+	plan_env_free(env);
+}
+
+void plan_check_preconditions(struct plan *p, bool run_commands)
+{
+	size_t i;
+
+	for (i = 0; i < p->npre; i++) {
+		switch (p->pre[i].pre->kind) {
+		case PRE_DISK_FREE:
+			check_disk_free(p, &p->pre[i]);
+			break;
+		case PRE_INSTALLED:
+			check_installed(p, &p->pre[i]);
+			break;
+		case PRE_RUN:
+			if (run_commands)
+				check_run(p, &p->pre[i]);
+			break;
+		}
+	}
+}

@@ -1,0 +1,82 @@
+/* The plan: what applying a release will do to this host, computed
+ * without changing anything. The dry-run prints it; the transaction
+ * executes the very same object (one code path, two endings). */
+#ifndef UPGR_PLAN_H
+#define UPGR_PLAN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+#include "buf.h"
+#include "err.h"
+#include "manifest.h"
+
+enum plan_kind {
+	PLAN_ADD,          /* not on the host: renamed into place */
+	PLAN_REPLACE,      /* on the host, different: backed up, renamed over */
+	PLAN_UNCHANGED,    /* same content and mode: not touched */
+	PLAN_CONFIG_KEEP,  /* locally edited config: kept, new one lands as PATH.upgr-new */
+	PLAN_REMOVE,       /* the release removes it: backed up, unlinked */
+};
+
+struct plan_op {
+	enum plan_kind kind;
+	const struct mfile *file;  /* NULL for PLAN_REMOVE */
+	char *path;                /* relative to the target: where the op lands */
+	char *src;                 /* relative to the staging dir (NULL for PLAN_REMOVE) */
+	bool old_exists;
+	uint64_t old_size, new_size;
+	mode_t old_mode, new_mode;
+};
+
+enum pre_state { PRE_PASS, PRE_FAIL, PRE_UNCHECKED };
+
+struct plan_pre {
+	const struct precond *pre;
+	enum pre_state state;
+	char detail[256];
+};
+
+struct plan {
+	const struct manifest *m;          /* the release */
+	const struct manifest *installed;  /* NULL on a first install */
+	char *root;                        /* as configured, e.g. "/" */
+	char *target;                      /* root + m->target, absolute */
+	char *workdir;                     /* beside the target: staging and backups */
+	char *payload;                     /* path of the verified payload */
+	char *manifest_sha256;             /* hex of the signed manifest's bytes */
+	struct plan_op *ops;
+	size_t nops;
+	struct plan_pre *pre;
+	size_t npre;
+	uint64_t download_bytes;
+	uint64_t disk_needed;              /* staging + config copies */
+	size_t nchanged;                   /* ops that touch the target */
+	const char *action;                /* install, upgrade, rollback */
+};
+
+/* Build the plan of applying m (whose payload is at payload) under root,
+ * given the installed manifest (NULL if none). Hashes the files on the
+ * host that the release lists; reads only. */
+int plan_build(struct plan *p, const struct manifest *m,
+	       const struct manifest *installed, const char *root,
+	       const char *payload, const char *manifest_sha256, struct err *e);
+void plan_release(struct plan *p);
+
+/* Evaluate the preconditions that have no side effects (disk_free,
+ * installed); `run` ones stay PRE_UNCHECKED unless run_commands is set,
+ * when they are run with the environment of the UPGR_PHASE=precondition. */
+void plan_check_preconditions(struct plan *p, bool run_commands);
+
+/* The plan for a person, and as JSON for scripts. */
+void plan_print(const struct plan *p, FILE *to);
+void plan_json(const struct plan *p, struct buf *out);
+
+const char *plan_kind_name(enum plan_kind k);
+
+/* The environment for a release command (NULL-terminated, allocated). */
+char **plan_command_env(const struct plan *p, const char *phase);
+void plan_env_free(char **env);
+
+#endif

@@ -1,0 +1,193 @@
+/* Showing a plan: for a reviewer (text) and for scripts (JSON). */
+#include "plan.h"
+
+#include <inttypes.h>
+#include <string.h>
+
+static const char *pre_state_name(enum pre_state s)
+{
+	return s == PRE_PASS ? "pass" : s == PRE_FAIL ? "FAIL" : "will run";
+}
+
+static void pre_text(const struct precond *pre, struct buf *b)
+{
+	switch (pre->kind) {
+	case PRE_RUN:
+		buf_addf(b, "run: %s", pre->cmd.run);
+		break;
+	case PRE_DISK_FREE:
+		buf_addf(b, "disk_free: %s >= %" PRIu64 " MB", pre->path, pre->mb);
+		break;
+	case PRE_INSTALLED:
+		buf_addf(b, "installed: %s", pre->constraint_text);
+		break;
+	}
+}
+
+static void print_cmds(FILE *to, int *n, const char *phase, const struct mcmds *c)
+{
+	size_t i;
+
+	for (i = 0; i < c->n; i++) {
+		fprintf(to, "  %2d. %-9s %s  (timeout %us", ++*n, phase, c->v[i].run, c->v[i].timeout);
+		if (!strcmp(phase, "health"))
+			fprintf(to, ", %u retries %us apart", c->v[i].retries, c->v[i].interval);
+		fputs(")\n", to);
+	}
+}
+
+void plan_print(const struct plan *p, FILE *to)
+{
+	const struct manifest *m = p->m;
+	size_t i, counts[5] = { 0 };
+	struct buf b = BUF_INIT;
+	int n = 0;
+
+	fprintf(to, "plan: %s %s %s -> %s (%s)\n", p->action, m->app,
+		p->installed ? p->installed->version : "(nothing)", m->version,
+		p->manifest_sha256[0] ? p->manifest_sha256 : "unsigned");
+	fprintf(to, "target: %s\n", p->target);
+	fprintf(to, "payload: %s, %" PRIu64 " bytes\n", p->payload, p->download_bytes);
+	fputs("files:\n", to);
+	for (i = 0; i < p->nops; i++) {
+		const struct plan_op *op = &p->ops[i];
+
+		counts[op->kind]++;
+		fprintf(to, "  %-11s %s", plan_kind_name(op->kind), op->path);
+		switch (op->kind) {
+		case PLAN_ADD:
+			fprintf(to, "  (%" PRIu64 " bytes, %04o)\n", op->new_size, (unsigned)op->new_mode);
+			break;
+		case PLAN_REPLACE:
+			fprintf(to, "  (%" PRIu64 " -> %" PRIu64 " bytes, %04o -> %04o)\n",
+				op->old_size, op->new_size, (unsigned)op->old_mode,
+				(unsigned)op->new_mode);
+			break;
+		case PLAN_UNCHANGED:
+			fprintf(to, "  (same content, skipped)\n");
+			break;
+		case PLAN_CONFIG_KEEP:
+			fprintf(to, "  (%s edited here: kept; the new one lands beside it)\n",
+				op->src);
+			break;
+		case PLAN_REMOVE:
+			fprintf(to, "  (%" PRIu64 " bytes, backed up)\n", op->old_size);
+			break;
+		}
+	}
+	fprintf(to, "  %zu to add, %zu to replace, %zu unchanged, %zu config kept, %zu to remove\n",
+		counts[PLAN_ADD], counts[PLAN_REPLACE], counts[PLAN_UNCHANGED],
+		counts[PLAN_CONFIG_KEEP], counts[PLAN_REMOVE]);
+	if (p->npre)
+		fputs("preconditions:\n", to);
+	for (i = 0; i < p->npre; i++) {
+		buf_reset(&b);
+		pre_text(p->pre[i].pre, &b);
+		fprintf(to, "  %-9s %s%s%s%s\n", pre_state_name(p->pre[i].state), b.data,
+			p->pre[i].detail[0] ? " (" : "", p->pre[i].detail,
+			p->pre[i].detail[0] ? ")" : "");
+	}
+	fputs("steps, in order:\n", to);
+	fprintf(to, "  %2d. %-9s extract and verify %zu files into %s/stage\n", ++n, "stage",
+		m->nfiles, p->workdir);
+	fprintf(to, "  %2d. %-9s hard-link %zu files about to change into %s/backup\n", ++n,
+		"backup", p->nchanged, p->workdir);
+	if (p->installed)
+		print_cmds(to, &n, "stop", &m->stop);
+	else if (m->stop.n)
+		fprintf(to, "  %2d. %-9s skipped: first install\n", ++n, "stop");
+	fprintf(to, "  %2d. %-9s %zu renames and removals\n", ++n, "swap", p->nchanged);
+	print_cmds(to, &n, "start", &m->start);
+	print_cmds(to, &n, "health", &m->health);
+	fputs("on failure: restore the backups by rename, delete what was added", to);
+	for (i = 0; i < m->rollback.n; i++)
+		fprintf(to, ", run '%s'", m->rollback.v[i].run);
+	fputs(p->installed ? ", start the old version, health-check it\n" : "\n", to);
+	fprintf(to, "disk: %" PRIu64 " bytes needed in %s\n", p->disk_needed, p->workdir);
+	buf_release(&b);
+}
+
+static void json_cmds(struct buf *b, const char *phase, const struct mcmds *c, bool *first)
+{
+	size_t i;
+
+	for (i = 0; i < c->n; i++) {
+		buf_adds(b, *first ? "\n    " : ",\n    ");
+		*first = false;
+		buf_addf(b, "{\"phase\": \"%s\", \"run\": ", phase);
+		buf_add_quoted(b, c->v[i].run);
+		buf_addf(b, ", \"timeout\": %u", c->v[i].timeout);
+		if (!strcmp(phase, "health"))
+			buf_addf(b, ", \"retries\": %u, \"interval\": %u",
+				 c->v[i].retries, c->v[i].interval);
+		buf_adds(b, "}");
+	}
+}
+
+void plan_json(const struct plan *p, struct buf *b)
+{
+	const struct manifest *m = p->m;
+	struct buf t = BUF_INIT;
+	bool first = true;
+	size_t i;
+
+	buf_adds(b, "{\n  \"app\": ");
+	buf_add_quoted(b, m->app);
+	buf_adds(b, ",\n  \"action\": ");
+	buf_add_quoted(b, p->action);
+	buf_adds(b, ",\n  \"from\": ");
+	if (p->installed)
+		buf_add_quoted(b, p->installed->version);
+	else
+		buf_adds(b, "null");
+	buf_adds(b, ",\n  \"to\": ");
+	buf_add_quoted(b, m->version);
+	buf_adds(b, ",\n  \"target\": ");
+	buf_add_quoted(b, p->target);
+	buf_adds(b, ",\n  \"workdir\": ");
+	buf_add_quoted(b, p->workdir);
+	buf_adds(b, ",\n  \"manifest_sha256\": ");
+	buf_add_quoted(b, p->manifest_sha256);
+	buf_addf(b, ",\n  \"download_bytes\": %" PRIu64 ",\n  \"disk_needed\": %" PRIu64,
+		 p->download_bytes, p->disk_needed);
+	buf_adds(b, ",\n  \"files\": [");
+	for (i = 0; i < p->nops; i++) {
+		const struct plan_op *op = &p->ops[i];
+
+		buf_adds(b, i ? ",\n    " : "\n    ");
+		buf_addf(b, "{\"op\": \"%s\", \"path\": ", plan_kind_name(op->kind));
+		buf_add_quoted(b, op->path);
+		if (op->old_exists)
+			buf_addf(b, ", \"old_size\": %" PRIu64 ", \"old_mode\": \"%04o\"",
+				 op->old_size, (unsigned)op->old_mode);
+		if (op->kind != PLAN_REMOVE)
+			buf_addf(b, ", \"new_size\": %" PRIu64 ", \"new_mode\": \"%04o\"",
+				 op->new_size, (unsigned)op->new_mode);
+		if (op->file && op->file->config)
+			buf_adds(b, ", \"config\": true");
+		buf_adds(b, "}");
+	}
+	buf_adds(b, p->nops ? "\n  ],\n  \"preconditions\": [" : "],\n  \"preconditions\": [");
+	for (i = 0; i < p->npre; i++) {
+		buf_reset(&t);
+		pre_text(p->pre[i].pre, &t);
+		buf_adds(b, i ? ",\n    " : "\n    ");
+		buf_adds(b, "{\"check\": ");
+		buf_add_quoted(b, t.data);
+		buf_addf(b, ", \"state\": \"%s\", \"detail\": ",
+			 p->pre[i].state == PRE_PASS ? "pass" :
+			 p->pre[i].state == PRE_FAIL ? "fail" : "unchecked");
+		buf_add_quoted(b, p->pre[i].detail);
+		buf_adds(b, "}");
+	}
+	buf_adds(b, p->npre ? "\n  ],\n  \"commands\": [" : "],\n  \"commands\": [");
+	if (p->installed)
+		json_cmds(b, "stop", &m->stop, &first);
+	json_cmds(b, "start", &m->start, &first);
+	json_cmds(b, "health", &m->health, &first);
+	buf_adds(b, first ? "],\n  \"on_failure\": [" : "\n  ],\n  \"on_failure\": [");
+	first = true;
+	json_cmds(b, "rollback", &m->rollback, &first);
+	buf_adds(b, first ? "]\n}\n" : "\n  ]\n}\n");
+	buf_release(&t);
+}

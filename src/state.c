@@ -1,0 +1,245 @@
+#include "state.h"
+#include "buf.h"
+#include "fsutil.h"
+#include "xalloc.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+int state_lock(const char *state_dir, int *fd, struct err *e)
+{
+	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+	char *path;
+	int rc = -1;
+
+	*fd = -1;
+	if (fs_mkdir_p(state_dir, 0700, e) < 0)
+		return err_prefix(e, "state directory: ");
+	path = fs_join(state_dir, "lock");
+	*fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (*fd < 0) {
+		err_sys(e, EXIT_SOFTWARE, "open %s", path);
+		goto done;
+	}
+	if (fcntl(*fd, F_SETLK, &fl) < 0) {
+		if (errno == EACCES || errno == EAGAIN)
+			err_set(e, EXIT_LOCKED, "%s: another upgr is running", path);
+		else
+			err_sys(e, EXIT_SOFTWARE, "lock %s", path);
+		close(*fd);
+		*fd = -1;
+		goto done;
+	}
+	rc = 0;
+done:
+	free(path);
+	return rc;
+}
+
+void state_unlock(int fd)
+{
+	if (fd >= 0)
+		close(fd);
+}
+
+char *state_app_dir(const char *state_dir, const char *app)
+{
+	return xasprintf("%s/apps/%s", state_dir, app);
+}
+
+int state_installed(const char *state_dir, const char *app,
+		    struct manifest *m, bool *have, struct err *e)
+{
+	char *path = xasprintf("%s/apps/%s/manifest.yaml", state_dir, app);
+	struct diag d;
+	int rc = 0;
+
+	*have = false;
+	diag_init(&d, path);
+	if (access(path, F_OK) < 0 && errno == ENOENT) {
+		diag_release(&d);
+		goto done;
+	}
+	if (manifest_load(path, m, &d) < 0) {
+		rc = diag_to_err(&d, EXIT_DATAERR, e);
+		err_prefix(e, "installed manifest: ");
+		diag_release(&d);
+		goto done;
+	}
+	diag_release(&d);
+	*have = true;
+done:
+	free(path);
+	return rc;
+}
+
+/* The status file is a flat YAML mapping of double-quoted strings that
+ * this module writes and reads back line by line. */
+static const struct {
+	const char *key;
+	size_t off, len;
+} status_fields[] = {
+#define F(k) { #k, offsetof(struct app_status, k), sizeof ((struct app_status *)0)->k }
+	F(app), F(version), F(action), F(from), F(to), F(result), F(time), F(error),
+#undef F
+};
+
+#define NSTATUS (sizeof status_fields / sizeof status_fields[0])
+
+int state_status_write(const char *state_dir, const struct app_status *s,
+		       struct err *e)
+{
+	char *dir = state_app_dir(state_dir, s->app), *path = NULL;
+	struct buf b = BUF_INIT;
+	size_t i;
+	int rc = -1;
+
+	if (fs_mkdir_p(dir, 0700, e) < 0)
+		goto done;
+	for (i = 0; i < NSTATUS; i++) {
+		buf_addf(&b, "%s: ", status_fields[i].key);
+		buf_add_quoted(&b, (const char *)s + status_fields[i].off);
+		buf_adds(&b, "\n");
+	}
+	path = fs_join(dir, "status.yaml");
+	rc = fs_write_atomic(path, b.data, b.len, 0644, e);
+done:
+	free(dir);
+	free(path);
+	buf_release(&b);
+	return rc;
+}
+
+/* Undo buf_add_quoted for one value; returns -1 on a malformed string. */
+static int unquote(const char *in, char *out, size_t outlen)
+{
+	size_t n = 0;
+
+	if (*in++ != '"')
+		return -1;
+	for (; *in && *in != '"'; in++) {
+		char c = *in;
+
+		if (c == '\\') {
+			c = *++in;
+			switch (c) {
+			case 'n': c = '\n'; break;
+			case 'r': c = '\r'; break;
+			case 't': c = '\t'; break;
+			case '"': case '\\': break;
+			case 'u': {
+				unsigned v;
+
+				if (sscanf(in + 1, "%4x", &v) != 1)
+					return -1;
+				c = (char)v;
+				in += 4;
+				break;
+			}
+			default:
+				return -1;
+			}
+		}
+		if (n + 1 < outlen)
+			out[n++] = c;
+	}
+	out[n] = '\0';
+	return *in == '"' ? 0 : -1;
+}
+
+int state_status_read(const char *state_dir, const char *app,
+		      struct app_status *s, bool *have, struct err *e)
+{
+	char *path = xasprintf("%s/apps/%s/status.yaml", state_dir, app);
+	struct buf b = BUF_INIT;
+	char *line, *save = NULL;
+	size_t i;
+	int rc = 0;
+
+	memset(s, 0, sizeof *s);
+	*have = false;
+	if (access(path, F_OK) < 0 && errno == ENOENT)
+		goto done;
+	if (fs_read_file(path, 64 << 10, &b, e) < 0) {
+		rc = -1;
+		goto done;
+	}
+	for (line = strtok_r(b.data, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		for (i = 0; i < NSTATUS; i++) {
+			size_t kl = strlen(status_fields[i].key);
+
+			if (!strncmp(line, status_fields[i].key, kl) && !strncmp(line + kl, ": ", 2) &&
+			    unquote(line + kl + 2, (char *)s + status_fields[i].off,
+				    status_fields[i].len) < 0) {
+				rc = err_set(e, EXIT_DATAERR, "%s: malformed line: %s", path, line);
+				goto done;
+			}
+		}
+	}
+	*have = true;
+done:
+	free(path);
+	buf_release(&b);
+	return rc;
+}
+
+int state_serial_read(const char *state_dir, const char *app, uint64_t *serial,
+		      struct err *e)
+{
+	char *path = xasprintf("%s/apps/%s/serial", state_dir, app);
+	struct buf b = BUF_INIT;
+	char *end;
+	int rc = 0;
+
+	*serial = 0;
+	if (access(path, F_OK) < 0 && errno == ENOENT)
+		goto done;
+	if (fs_read_file(path, 64, &b, e) < 0) {
+		rc = -1;
+		goto done;
+	}
+	errno = 0;
+	*serial = strtoull(b.data, &end, 10);
+	if (errno || end == b.data || (*end && *end != '\n'))
+		rc = err_set(e, EXIT_DATAERR, "%s: not a serial number", path);
+done:
+	free(path);
+	buf_release(&b);
+	return rc;
+}
+
+int state_serial_write(const char *state_dir, const char *app, uint64_t serial,
+		       struct err *e)
+{
+	char *dir = state_app_dir(state_dir, app), *path = fs_join(dir, "serial");
+	char text[32];
+	int rc = -1;
+
+	if (fs_mkdir_p(dir, 0700, e) < 0)
+		goto done;
+	snprintf(text, sizeof text, "%llu\n", (unsigned long long)serial);
+	rc = fs_write_atomic(path, text, strlen(text), 0644, e);
+done:
+	free(dir);
+	free(path);
+	return rc;
+}
+
+void state_now(char out[32])
+{
+	struct timespec ts;
+	struct tm tm;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	snprintf(out, 32, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
+		 (tm.tm_year + 1900) % 10000, (tm.tm_mon + 1) % 13, tm.tm_mday % 32, tm.tm_hour % 24,
+		 tm.tm_min % 60, tm.tm_sec % 61, (int)(ts.tv_nsec / 1000000) % 1000);
+}

@@ -1,0 +1,998 @@
+/* The transaction.
+ *
+ * Applying a release moves one app through these states, each recorded in
+ * the journal (STATE/apps/APP/journal, written with fs_write_atomic) before
+ * the step that needs it:
+ *
+ *   (none) --prepare--> PREPARED --stop--> SWAPPING --health ok--> COMMITTED --> (none)
+ *                          |                  |
+ *                          | failure          | failure or crash
+ *                          v                  v
+ *                       (none)            restore backups, rollback steps,
+ *                  (target untouched)     start old version --> (none)
+ *
+ * Layout: WORK = plan.workdir, on the target's file system.
+ *   WORK/stage/        the new files, extracted, hashed, moded, fsync'd
+ *   WORK/backup.new/   hard links to every file this transaction replaces
+ *                      or removes (made before the stop)
+ *   WORK/backup/       the previous transaction's backup.new, kept for
+ *                      `upgr rollback`
+ *   STATE/apps/APP/manifest.next.yaml  the manifest being installed
+ *
+ * Invariants:
+ *  1. Nothing in the target changes before the journal says PREPARED and
+ *     lists every op and every directory it will create; nothing but those
+ *     directories changes before it says SWAPPING.
+ *  2. In SWAPPING, every file the target had before is reachable: either
+ *     still in place or as a hard link in WORK/backup.new. So restoring is
+ *     a rename per op, whichever of the swap's renames had happened: a
+ *     rename of two links to one file is a no-op (POSIX), an added file
+ *     whose staged copy is gone was renamed into place and is unlinked.
+ *  3. Each swap is one rename(2) or unlink(2); the service sees the old
+ *     file or the new one, never a mix within a file.
+ *  4. COMMITTED is written only after the health checks pass; from then
+ *     on recovery completes the commit (installed manifest, backup
+ *     rotation), which is idempotent, and never rolls back.
+ *  5. A journal found by any later run is resolved (txn_recover) before
+ *     anything else happens to that app.
+ *
+ * Functions: txn_run drives prepare -> stop -> swap -> start -> health ->
+ * commit, or restore on failure; txn_recover resolves a journal after a
+ * crash; txn_plan_rollback builds the inverse plan of the last transaction.
+ */
+#include "txn.h"
+#include "exec.h"
+#include "fsutil.h"
+#include "payload.h"
+#include "state.h"
+#include "xalloc.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <time.h>
+#include <unistd.h>
+
+#define JOURNAL_MAGIC "upgr-journal 1"
+
+/* Everything a transaction or its recovery needs besides the plan. */
+struct txn {
+	struct plan *p;
+	const char *state_dir;
+	char *appdir;            /* STATE/apps/APP */
+	char *stage;             /* WORK/stage */
+	char *backup;            /* WORK/backup.new */
+	char **mkdirs;           /* target-relative directories we create */
+	size_t nmkdirs;
+	struct txn_result *r;
+};
+
+static long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+void txn_result_init(struct txn_result *r)
+{
+	memset(r, 0, sizeof *r);
+}
+
+void txn_result_release(struct txn_result *r)
+{
+	size_t i;
+
+	for (i = 0; i < r->nsteps; i++) {
+		free(r->steps[i].run);
+		free(r->steps[i].output);
+	}
+	free(r->steps);
+	memset(r, 0, sizeof *r);
+}
+
+static void txn_init(struct txn *t, struct plan *p, const char *state_dir,
+		     struct txn_result *r)
+{
+	memset(t, 0, sizeof *t);
+	t->p = p;
+	t->state_dir = state_dir;
+	t->appdir = state_app_dir(state_dir, p->m->app);
+	t->stage = fs_join(p->workdir, "stage");
+	t->backup = fs_join(p->workdir, "backup.new");
+	t->r = r;
+}
+
+static void txn_release(struct txn *t)
+{
+	size_t i;
+
+	for (i = 0; i < t->nmkdirs; i++)
+		free(t->mkdirs[i]);
+	free(t->mkdirs);
+	free(t->appdir);
+	free(t->stage);
+	free(t->backup);
+}
+
+/* ---- journal ---------------------------------------------------------- */
+
+static const char *const op_words[] = { "add", "replace", "unchanged", "keep-config", "remove" };
+
+static void journal_text(const struct txn *t, const char *phase, struct buf *b)
+{
+	const struct plan *p = t->p;
+	size_t i;
+
+	buf_addf(b, JOURNAL_MAGIC "\nphase %s\napp %s\naction %s\nfrom %s\nto %s\n"
+		 "root %s\ntarget %s\nworkdir %s\nsha256 %s\n",
+		 phase, p->m->app, p->action,
+		 p->installed ? p->installed->version : "", p->m->version,
+		 p->root, p->target, p->workdir, p->manifest_sha256);
+	for (i = 0; i < t->nmkdirs; i++)
+		buf_addf(b, "mkdir %s\n", t->mkdirs[i]);
+	for (i = 0; i < p->nops; i++) {
+		const struct plan_op *op = &p->ops[i];
+
+		if (op->kind == PLAN_UNCHANGED)
+			continue;
+		buf_addf(b, "op %s %d %s\t%s\n", op_words[op->kind], op->old_exists,
+			 op->path, op->src ? op->src : "");
+	}
+}
+
+static int journal_write(struct txn *t, const char *phase, struct err *e)
+{
+	struct buf b = BUF_INIT;
+	char *path = fs_join(t->appdir, "journal");
+	int rc;
+
+	journal_text(t, phase, &b);
+	rc = fs_mkdir_p(t->appdir, 0700, e) < 0 ? -1 :
+	     fs_write_atomic(path, b.data, b.len, 0600, e);
+	free(path);
+	buf_release(&b);
+	return rc;
+}
+
+/* ---- commands --------------------------------------------------------- */
+
+static void add_step(struct txn *t, const char *phase, const char *run,
+		     const struct exec_result *er, const char *why)
+{
+	struct txn_result *r = t->r;
+	struct txn_step *s;
+
+	r->steps = xreallocarray(r->steps, r->nsteps + 1, sizeof *r->steps);
+	s = &r->steps[r->nsteps++];
+	memset(s, 0, sizeof *s);
+	snprintf(s->phase, sizeof s->phase, "%s", phase);
+	s->run = xstrdup(run);
+	s->exit = er ? er->exit : -1;
+	s->ms = er ? er->ms : 0;
+	if (why)
+		s->output = xstrdup(why);
+	else if (er && er->exit != 0 && er->output.len)
+		s->output = xstrdup(er->output.data);
+}
+
+static void set_error(struct txn *t, const char *fmt, ...) UPGR_PRINTF(2, 3);
+
+static void set_error(struct txn *t, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (t->r->error[0])
+		return;             /* keep the first cause */
+	va_start(ap, fmt);
+	vsnprintf(t->r->error, sizeof t->r->error, fmt, ap);
+	va_end(ap);
+}
+
+/* Run one command; a health command is retried. Returns 0 when it exits 0. */
+static int run_cmd(struct txn *t, const char *phase, const struct mcmd *c)
+{
+	char **env = plan_command_env(t->p, phase);
+	const char *cwd = access(t->p->target, F_OK) == 0 ? t->p->target : "/";
+	unsigned attempt, attempts = !strcmp(phase, "health") ? c->retries + 1 : 1;
+	struct exec_result er;
+	struct err e;
+	int rc = -1;
+
+	exec_result_init(&er);
+	for (attempt = 0; attempt < attempts; attempt++) {
+		if (attempt)
+			sleep(c->interval);
+		exec_result_release(&er);
+		exec_result_init(&er);
+		if (exec_run(c->run, cwd, env, c->timeout, &er, &e) < 0) {
+			add_step(t, phase, c->run, NULL, e.msg);
+			set_error(t, "%s '%s': %s", phase, c->run, e.msg);
+			goto done;
+		}
+		if (er.exit == 0) {
+			rc = 0;
+			break;
+		}
+	}
+	add_step(t, phase, c->run, &er, er.timed_out ? "timed out" : NULL);
+	if (rc < 0)
+		set_error(t, "%s '%s' %s %d", phase, c->run,
+			  er.timed_out ? "timed out, exit" : "exited", er.exit);
+done:
+	exec_result_release(&er);
+	plan_env_free(env);
+	return rc;
+}
+
+static int run_cmds(struct txn *t, const char *phase, const struct mcmds *c)
+{
+	size_t i;
+
+	for (i = 0; c && i < c->n; i++)
+		if (run_cmd(t, phase, &c->v[i]) < 0)
+			return -1;
+	return 0;
+}
+
+/* ---- preparing -------------------------------------------------------- */
+
+static bool exists(const char *path)
+{
+	struct stat st;
+
+	return lstat(path, &st) == 0;
+}
+
+/* Directories of the target that the ops need and that do not exist yet,
+ * parents first. */
+static void find_missing_dirs(struct txn *t)
+{
+	size_t i;
+
+	for (i = 0; i < t->p->nops; i++) {
+		const struct plan_op *op = &t->p->ops[i];
+		char *rel, *slash, *abs;
+		size_t j;
+
+		if (op->kind == PLAN_REMOVE || op->kind == PLAN_UNCHANGED)
+			continue;
+		rel = xstrdup(op->path);
+		for (slash = strchr(rel, '/'); slash; slash = strchr(slash + 1, '/')) {
+			*slash = '\0';
+			for (j = 0; j < t->nmkdirs && strcmp(t->mkdirs[j], rel); j++)
+				;
+			abs = fs_join(t->p->target, rel);
+			if (j == t->nmkdirs && !exists(abs)) {
+				t->mkdirs = xreallocarray(t->mkdirs, t->nmkdirs + 1, sizeof *t->mkdirs);
+				t->mkdirs[t->nmkdirs++] = xstrdup(rel);
+			}
+			free(abs);
+			*slash = '/';
+		}
+		free(rel);
+	}
+}
+
+static int make_dirs(struct txn *t, struct err *e)
+{
+	size_t i;
+
+	if (!exists(t->p->target) && fs_mkdir_p(t->p->target, 0755, e) < 0)
+		return -1;
+	for (i = 0; i < t->nmkdirs; i++) {
+		char *abs = fs_join(t->p->target, t->mkdirs[i]);
+		int rc = mkdir(abs, 0755);
+
+		if (rc < 0 && errno != EEXIST)
+			err_sys(e, EXIT_SOFTWARE, "mkdir %s", abs);
+		free(abs);
+		if (rc < 0 && errno != EEXIST)
+			return -1;
+	}
+	return 0;
+}
+
+/* Make the parent directories of rel under base. */
+static int mkparents(const char *base, const char *rel, struct err *e)
+{
+	char *abs = fs_join(base, rel), *dir = dirname(abs);
+	int rc = fs_mkdir_p(dir, 0700, e);
+
+	free(abs);
+	return rc;
+}
+
+/* A copy when a hard link is impossible (another file system). */
+static int copy_file(const char *from, const char *to, struct err *e)
+{
+	struct buf b = BUF_INIT;
+	struct stat st;
+	int rc;
+
+	if (lstat(from, &st) < 0)
+		return err_sys(e, EXIT_SOFTWARE, "stat %s", from);
+	if (fs_read_file(from, (size_t)-1, &b, e) < 0)
+		return -1;
+	rc = fs_write_new(to, b.data, b.len, st.st_mode & 07777, e);
+	buf_release(&b);
+	return rc;
+}
+
+static int backup_files(struct txn *t, struct err *e)
+{
+	size_t i;
+
+	if (fs_remove_tree(t->backup, e) < 0 || fs_mkdir_p(t->backup, 0700, e) < 0)
+		return -1;
+	for (i = 0; i < t->p->nops; i++) {
+		const struct plan_op *op = &t->p->ops[i];
+		char *from, *to;
+		int rc = 0;
+
+		if (!op->old_exists || op->kind == PLAN_UNCHANGED)
+			continue;
+		from = fs_join(t->p->target, op->path);
+		to = fs_join(t->backup, op->path);
+		if (mkparents(t->backup, op->path, e) < 0)
+			rc = -1;
+		else if (linkat(AT_FDCWD, from, AT_FDCWD, to, 0) < 0) {
+			if (errno == EXDEV || errno == EPERM || errno == EMLINK)
+				rc = copy_file(from, to, e);
+			else
+				rc = err_sys(e, EXIT_SOFTWARE, "back up %s", from);
+		}
+		free(from);
+		free(to);
+		if (rc < 0)
+			return -1;
+	}
+	return fs_fsync_dir(t->backup, e);
+}
+
+/* Hard-link each file the plan installs from dir into the staging area. */
+static int stage_from_dir(struct txn *t, const char *dir, struct err *e)
+{
+	size_t i;
+
+	for (i = 0; i < t->p->nops; i++) {
+		const struct plan_op *op = &t->p->ops[i];
+		char *from, *to;
+		int rc = 0;
+
+		if (op->kind == PLAN_REMOVE || op->kind == PLAN_UNCHANGED)
+			continue;
+		from = fs_join(dir, op->src);
+		to = fs_join(t->stage, op->src);
+		if (mkparents(t->stage, op->src, e) < 0)
+			rc = -1;
+		else if (linkat(AT_FDCWD, from, AT_FDCWD, to, 0) < 0)
+			rc = err_sys(e, EXIT_SOFTWARE, "stage %s from the backup", op->src);
+		free(from);
+		free(to);
+		if (rc < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int stage_files(struct txn *t, const char *stage_from, struct err *e)
+{
+	struct statvfs sv;
+	uint64_t cap = UINT64_MAX;
+
+	if (fs_remove_tree(t->stage, e) < 0 || fs_mkdir_p(t->stage, 0700, e) < 0)
+		return -1;
+	if (stage_from)
+		return stage_from_dir(t, stage_from, e);
+	/* A payload may not unpack to more than the plan says, nor fill the disk. */
+	if (statvfs(t->stage, &sv) == 0)
+		cap = (uint64_t)sv.f_bavail * sv.f_frsize;
+	if (t->p->disk_needed > cap)
+		return err_set(e, EXIT_SOFTWARE, "%s: %llu bytes needed, %llu free",
+			       t->p->workdir, (unsigned long long)t->p->disk_needed,
+			       (unsigned long long)cap);
+	return payload_extract(t->p->payload, t->stage, t->p->m,
+			       t->p->disk_needed < cap ? t->p->disk_needed : cap, e);
+}
+
+/* Remove what staging left (the plan was not carried out). */
+static void cleanup_work(struct txn *t)
+{
+	struct err e;
+	size_t i;
+
+	fs_remove_tree(t->stage, &e);
+	fs_remove_tree(t->backup, &e);
+	for (i = t->nmkdirs; i-- > 0;) {
+		char *abs = fs_join(t->p->target, t->mkdirs[i]);
+
+		rmdir(abs);             /* only when empty */
+		free(abs);
+	}
+}
+
+/* ---- swapping and restoring ------------------------------------------- */
+
+static int fsync_parent_of(const char *base, const char *rel, struct err *e)
+{
+	char *abs = fs_join(base, rel);
+	int rc = fs_fsync_parent(abs, e);
+
+	free(abs);
+	return rc;
+}
+
+static int swap(struct txn *t, struct err *e)
+{
+	size_t i;
+
+	for (i = 0; i < t->p->nops; i++) {
+		const struct plan_op *op = &t->p->ops[i];
+		char *dest = fs_join(t->p->target, op->path), *src = NULL;
+		int rc = 0;
+
+		if (op->kind == PLAN_REMOVE) {
+			if (unlink(dest) < 0 && errno != ENOENT)
+				rc = err_sys(e, EXIT_SOFTWARE, "remove %s", dest);
+		} else if (op->kind != PLAN_UNCHANGED) {
+			src = fs_join(t->stage, op->src);
+			if (rename(src, dest) < 0)
+				rc = err_sys(e, EXIT_SOFTWARE, "rename %s to %s", src, dest);
+		}
+		if (rc == 0 && op->kind != PLAN_UNCHANGED)
+			rc = fsync_parent_of(t->p->target, op->path, e);
+		free(dest);
+		free(src);
+		if (rc < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Put every file back as it was before the swap (invariant 2). Goes on
+ * past errors so as much as possible is restored; returns -1 if any. */
+static int restore(struct txn *t, struct err *e)
+{
+	int rc = 0;
+	size_t i;
+
+	for (i = t->p->nops; i-- > 0;) {
+		const struct plan_op *op = &t->p->ops[i];
+		char *dest, *bak, *src;
+
+		if (op->kind == PLAN_UNCHANGED)
+			continue;
+		dest = fs_join(t->p->target, op->path);
+		bak = fs_join(t->backup, op->path);
+		src = op->src ? fs_join(t->stage, op->src) : NULL;
+		if (op->old_exists) {
+			if (exists(bak) && rename(bak, dest) < 0)
+				rc = err_sys(e, EXIT_ROLLBACK_FAILED, "restore %s", dest);
+		} else if (src && !exists(src) && exists(dest) && unlink(dest) < 0) {
+			rc = err_sys(e, EXIT_ROLLBACK_FAILED, "remove added %s", dest);
+		}
+		if (exists(dest) || op->old_exists)
+			fsync_parent_of(t->p->target, op->path, e);
+		free(dest);
+		free(bak);
+		free(src);
+	}
+	for (i = t->nmkdirs; i-- > 0;) {
+		char *abs = fs_join(t->p->target, t->mkdirs[i]);
+
+		rmdir(abs);
+		free(abs);
+	}
+	return rc;
+}
+
+/* ---- committing ------------------------------------------------------- */
+
+/* Make the installed manifest the new one, keep the old as previous.yaml,
+ * keep this transaction's backup and ops for `upgr rollback`, drop the
+ * staging area and the journal. Idempotent: recovery repeats it. */
+static int commit(struct txn *t, struct err *e)
+{
+	char *next = fs_join(t->appdir, "manifest.next.yaml");
+	char *cur = fs_join(t->appdir, "manifest.yaml");
+	char *prev = fs_join(t->appdir, "previous.yaml");
+	char *kept = fs_join(t->p->workdir, "backup");
+	char *last = fs_join(t->appdir, "last-txn");
+	char *journal = fs_join(t->appdir, "journal");
+	struct buf b = BUF_INIT;
+	int rc = -1;
+
+	if (exists(next)) {
+		if (exists(cur) && rename(cur, prev) < 0) {
+			err_sys(e, EXIT_SOFTWARE, "rename %s", cur);
+			goto done;
+		}
+		if (rename(next, cur) < 0) {
+			err_sys(e, EXIT_SOFTWARE, "rename %s", next);
+			goto done;
+		}
+		if (fs_fsync_dir(t->appdir, e) < 0)
+			goto done;
+	}
+	if (exists(t->backup)) {
+		journal_text(t, "done", &b);
+		if (fs_write_atomic(last, b.data, b.len, 0600, e) < 0 ||
+		    fs_remove_tree(kept, e) < 0)
+			goto done;
+		if (rename(t->backup, kept) < 0) {
+			err_sys(e, EXIT_SOFTWARE, "rename %s", t->backup);
+			goto done;
+		}
+	}
+	if (fs_remove_tree(t->stage, e) < 0)
+		goto done;
+	if (unlink(journal) < 0 && errno != ENOENT) {
+		err_sys(e, EXIT_SOFTWARE, "remove %s", journal);
+		goto done;
+	}
+	rc = fs_fsync_dir(t->appdir, e);
+done:
+	buf_release(&b);
+	free(next);
+	free(cur);
+	free(prev);
+	free(kept);
+	free(last);
+	free(journal);
+	return rc;
+}
+
+/* After a failure past the stop: restore, rollback steps, old version up. */
+static int roll_back(struct txn *t)
+{
+	const struct manifest *old = t->p->installed;
+	char *journal = fs_join(t->appdir, "journal");
+	char *next = fs_join(t->appdir, "manifest.next.yaml");
+	struct err e;
+	int rc = EXIT_ROLLED_BACK;
+
+	err_clear(&e);
+	if (restore(t, &e) < 0) {
+		set_error(t, "%s", e.msg);
+		snprintf(t->r->error + strlen(t->r->error),
+			 sizeof t->r->error - strlen(t->r->error),
+			 "; restoring the old files failed: %s; the journal is kept, run 'upgr recover'",
+			 e.msg);
+		snprintf(t->r->result, sizeof t->r->result, "failed");
+		rc = EXIT_ROLLBACK_FAILED;
+		goto done;
+	}
+	if (run_cmds(t, "rollback", &t->p->m->rollback) < 0 ||
+	    (old && run_cmds(t, "start", &old->start) < 0) ||
+	    (old && run_cmds(t, "health", &old->health) < 0)) {
+		size_t len = strlen(t->r->error);
+
+		snprintf(t->r->error + len, sizeof t->r->error - len,
+			 "; the old files (%s) are back in place but the old version did not come up: "
+			 "a person must act",
+			 old ? old->version : "none");
+		snprintf(t->r->result, sizeof t->r->result, "failed");
+		rc = EXIT_ROLLBACK_FAILED;
+	} else {
+		snprintf(t->r->result, sizeof t->r->result, "rolled-back");
+	}
+	cleanup_work(t);
+	unlink(next);
+	unlink(journal);
+	fs_fsync_dir(t->appdir, &e);
+done:
+	free(journal);
+	free(next);
+	return rc;
+}
+
+/* ---- the transaction -------------------------------------------------- */
+
+/* Everything before the stop. On failure the target is as it was. */
+static int prepare(struct txn *t, const char *manifest, size_t len,
+		   const char *stage_from, struct err *e)
+{
+	char *next = fs_join(t->appdir, "manifest.next.yaml");
+	size_t i;
+	int rc = -1;
+
+	if (fs_mkdir_p(t->p->workdir, 0700, e) < 0 || fs_mkdir_p(t->appdir, 0700, e) < 0)
+		goto done;
+	if (stage_files(t, stage_from, e) < 0)
+		goto done;
+	plan_check_preconditions(t->p, true);
+	for (i = 0; i < t->p->npre; i++) {
+		const struct plan_pre *pp = &t->p->pre[i];
+
+		if (pp->pre->kind == PRE_RUN) {
+			struct exec_result er = { .exit = pp->state == PRE_PASS ? 0 : 1 };
+
+			add_step(t, "precondition", pp->pre->cmd.run, &er, NULL);
+		}
+		if (pp->state == PRE_FAIL) {
+			err_set(e, EXIT_ROLLED_BACK, "precondition %zu failed (%s); nothing was changed",
+				i + 1, pp->detail);
+			goto done;
+		}
+	}
+	if (fs_write_atomic(next, manifest, len, 0600, e) < 0)
+		goto done;
+	find_missing_dirs(t);
+	if (journal_write(t, "prepared", e) < 0 || make_dirs(t, e) < 0 ||
+	    backup_files(t, e) < 0)
+		goto done;
+	rc = 0;
+done:
+	free(next);
+	return rc;
+}
+
+int txn_run(struct plan *p, const char *state_dir, const char *manifest,
+	    size_t manifest_len, const char *stage_from, struct txn_result *r)
+{
+	long t0 = now_ms(), down0;
+	struct txn t;
+	struct err e;
+	int rc = EXIT_OK;
+
+	err_clear(&e);
+	txn_init(&t, p, state_dir, r);
+	if (prepare(&t, manifest, manifest_len, stage_from, &e) < 0) {
+		char *next = fs_join(t.appdir, "manifest.next.yaml");
+		char *journal = fs_join(t.appdir, "journal");
+
+		set_error(&t, "%s", e.msg);
+		snprintf(r->result, sizeof r->result, "failed");
+		cleanup_work(&t);
+		unlink(next);
+		unlink(journal);
+		free(next);
+		free(journal);
+		rc = e.code == EXIT_TRUST ? EXIT_TRUST : EXIT_ROLLED_BACK;
+		goto done;
+	}
+	if (journal_write(&t, "swapping", &e) < 0) {
+		set_error(&t, "%s", e.msg);
+		rc = roll_back(&t);
+		goto done;
+	}
+	down0 = now_ms();
+	if ((p->installed && run_cmds(&t, "stop", &p->m->stop) < 0) ||
+	    (swap(&t, &e) < 0 && (set_error(&t, "swap: %s", e.msg), 1)) ||
+	    run_cmds(&t, "start", &p->m->start) < 0) {
+		r->downtime_ms = now_ms() - down0;
+		rc = roll_back(&t);
+		goto done;
+	}
+	r->downtime_ms = now_ms() - down0;
+	if (run_cmds(&t, "health", &p->m->health) < 0) {
+		rc = roll_back(&t);
+		goto done;
+	}
+	if (journal_write(&t, "committed", &e) < 0 || commit(&t, &e) < 0) {
+		/* The new version runs; the journal (if written) finishes this. */
+		set_error(&t, "commit: %s; run 'upgr recover'", e.msg);
+		snprintf(r->result, sizeof r->result, "failed");
+		rc = EXIT_ROLLBACK_FAILED;
+		goto done;
+	}
+	snprintf(r->result, sizeof r->result, "success");
+done:
+	r->duration_ms = now_ms() - t0;
+	txn_release(&t);
+	return rc;
+}
+
+/* ---- recovery ---------------------------------------------------------- */
+
+int txn_pending(const char *state_dir, char ***apps, size_t *n, struct err *e)
+{
+	char *dir = fs_join(state_dir, "apps");
+	struct dirent *de;
+	DIR *d = opendir(dir);
+
+	*apps = NULL;
+	*n = 0;
+	if (!d) {
+		free(dir);
+		return errno == ENOENT ? 0 : err_sys(e, EXIT_SOFTWARE, "open %s", state_dir);
+	}
+	while ((de = readdir(d))) {
+		char *j;
+
+		if (de->d_name[0] == '.')
+			continue;
+		j = xasprintf("%s/%s/journal", dir, de->d_name);
+		if (exists(j)) {
+			*apps = xreallocarray(*apps, *n + 1, sizeof **apps);
+			(*apps)[(*n)++] = xstrdup(de->d_name);
+		}
+		free(j);
+	}
+	closedir(d);
+	free(dir);
+	return 0;
+}
+
+struct journal {
+	char phase[16], action[16], from[64], to[64], sha256[65];
+	char *root, *target, *workdir;
+};
+
+static void journal_release(struct journal *j)
+{
+	free(j->root);
+	free(j->target);
+	free(j->workdir);
+}
+
+static enum plan_kind op_kind(const char *w)
+{
+	size_t k;
+
+	for (k = 0; k < sizeof op_words / sizeof op_words[0]; k++)
+		if (!strcmp(op_words[k], w))
+			return (enum plan_kind)k;
+	return PLAN_UNCHANGED;
+}
+
+/* Parse a journal (or last-txn) into j, p's ops and t's mkdirs. */
+static int journal_parse(char *text, struct journal *j, struct plan *p,
+			 struct txn *t, struct err *e)
+{
+	char *line, *save = NULL;
+
+	memset(j, 0, sizeof *j);
+	line = strtok_r(text, "\n", &save);
+	if (!line || strcmp(line, JOURNAL_MAGIC))
+		return err_set(e, EXIT_SOFTWARE, "not an upgr journal");
+	while ((line = strtok_r(NULL, "\n", &save))) {
+		char *sp = strchr(line, ' '), *val;
+
+		if (!sp)
+			continue;
+		*sp = '\0';
+		val = sp + 1;
+		if (!strcmp(line, "phase"))
+			snprintf(j->phase, sizeof j->phase, "%s", val);
+		else if (!strcmp(line, "action"))
+			snprintf(j->action, sizeof j->action, "%s", val);
+		else if (!strcmp(line, "from"))
+			snprintf(j->from, sizeof j->from, "%s", val);
+		else if (!strcmp(line, "to"))
+			snprintf(j->to, sizeof j->to, "%s", val);
+		else if (!strcmp(line, "sha256"))
+			snprintf(j->sha256, sizeof j->sha256, "%s", val);
+		else if (!strcmp(line, "root"))
+			j->root = xstrdup(val);
+		else if (!strcmp(line, "target"))
+			j->target = xstrdup(val);
+		else if (!strcmp(line, "workdir"))
+			j->workdir = xstrdup(val);
+		else if (!strcmp(line, "mkdir") && t) {
+			t->mkdirs = xreallocarray(t->mkdirs, t->nmkdirs + 1, sizeof *t->mkdirs);
+			t->mkdirs[t->nmkdirs++] = xstrdup(val);
+		} else if (!strcmp(line, "op")) {
+			char *kind = val, *flag = strchr(kind, ' '), *path, *tab;
+			struct plan_op *op;
+
+			if (!flag || !(path = strchr(flag + 1, ' ')) || !(tab = strchr(path, '\t')))
+				return err_set(e, EXIT_SOFTWARE, "malformed journal op");
+			*flag = *path = *tab = '\0';
+			p->ops = xreallocarray(p->ops, p->nops + 1, sizeof *p->ops);
+			op = &p->ops[p->nops++];
+			memset(op, 0, sizeof *op);
+			op->kind = op_kind(kind);
+			op->old_exists = flag[1] == '1';
+			op->path = xstrdup(path + 1);
+			op->src = tab[1] ? xstrdup(tab + 1) : NULL;
+		}
+	}
+	if (!j->target || !j->workdir || !j->root || !j->phase[0])
+		return err_set(e, EXIT_SOFTWARE, "journal incomplete");
+	return 0;
+}
+
+static int load_manifest_opt(const char *path, struct manifest *m, bool *have)
+{
+	struct diag d;
+	int rc;
+
+	*have = false;
+	if (!exists(path))
+		return 0;
+	diag_init(&d, path);
+	rc = manifest_load(path, m, &d);
+	diag_release(&d);
+	*have = rc == 0;
+	return rc;
+}
+
+int txn_recover(const char *state_dir, const char *app, struct txn_result *r,
+		char from[64], char to[64])
+{
+	char *appdir = state_app_dir(state_dir, app);
+	char *jpath = fs_join(appdir, "journal");
+	char *npath = fs_join(appdir, "manifest.next.yaml");
+	char *cpath = fs_join(appdir, "manifest.yaml");
+	struct manifest next, cur;
+	bool have_next = false, have_cur = false;
+	struct buf b = BUF_INIT;
+	struct journal j;
+	struct plan p;
+	struct txn t;
+	struct err e;
+	int rc = EXIT_ROLLBACK_FAILED;
+	long t0 = now_ms();
+
+	memset(&p, 0, sizeof p);
+	memset(&j, 0, sizeof j);
+	memset(&t, 0, sizeof t);
+	memset(&next, 0, sizeof next);
+	memset(&cur, 0, sizeof cur);
+	from[0] = to[0] = '\0';
+	if (fs_read_file(jpath, 16 << 20, &b, &e) < 0 ||
+	    journal_parse(b.data, &j, &p, &t, &e) < 0) {
+		snprintf(r->error, sizeof r->error, "journal %s: %s", jpath, e.msg);
+		snprintf(r->result, sizeof r->result, "failed");
+		goto done;
+	}
+	snprintf(from, 64, "%s", j.from);
+	snprintf(to, 64, "%s", j.to);
+	load_manifest_opt(npath, &next, &have_next);
+	load_manifest_opt(cpath, &cur, &have_cur);
+	if (!have_next && strcmp(j.phase, "committed")) {
+		/* Without the release's manifest only files can be restored. */
+		memset(&next, 0, sizeof next);
+	}
+	p.m = have_next ? &next : (have_cur ? &cur : NULL);
+	if (!p.m) {
+		snprintf(r->error, sizeof r->error, "journal %s: no manifest to recover with", jpath);
+		snprintf(r->result, sizeof r->result, "failed");
+		goto done;
+	}
+	p.installed = have_cur && have_next ? &cur : NULL;
+	p.root = j.root;
+	p.target = j.target;
+	p.workdir = j.workdir;
+	p.manifest_sha256 = j.sha256;
+	p.action = j.action;
+	t.p = &p;
+	t.state_dir = state_dir;
+	t.appdir = xstrdup(appdir);
+	t.stage = fs_join(p.workdir, "stage");
+	t.backup = fs_join(p.workdir, "backup.new");
+	t.r = r;
+	if (!strcmp(j.phase, "committed")) {
+		if (commit(&t, &e) < 0) {
+			snprintf(r->error, sizeof r->error, "finishing the commit: %s", e.msg);
+			snprintf(r->result, sizeof r->result, "failed");
+			goto done;
+		}
+		snprintf(r->result, sizeof r->result, "success");
+		rc = EXIT_OK;
+	} else if (!strcmp(j.phase, "prepared")) {
+		/* The service was never stopped and the target never touched. */
+		cleanup_work(&t);
+		unlink(npath);
+		unlink(jpath);
+		fs_fsync_dir(appdir, &e);
+		snprintf(r->result, sizeof r->result, "rolled-back");
+		snprintf(r->error, sizeof r->error,
+			 "interrupted before the stop; nothing had changed");
+		rc = EXIT_OK;
+	} else {
+		snprintf(r->error, sizeof r->error,
+			 "interrupted during the swap (%s -> %s); restored %s",
+			 j.from[0] ? j.from : "nothing", j.to, j.from[0] ? j.from : "the empty target");
+		rc = roll_back(&t);
+		if (rc == EXIT_ROLLED_BACK)
+			rc = EXIT_OK;
+	}
+done:
+	r->duration_ms = now_ms() - t0;
+	p.root = p.target = p.workdir = p.manifest_sha256 = NULL;
+	p.m = p.installed = NULL;
+	plan_release(&p);
+	journal_release(&j);
+	txn_release(&t);
+	if (have_next)
+		manifest_release(&next);
+	if (have_cur)
+		manifest_release(&cur);
+	buf_release(&b);
+	free(appdir);
+	free(jpath);
+	free(npath);
+	free(cpath);
+	return rc;
+}
+
+/* ---- upgr rollback ----------------------------------------------------- */
+
+int txn_plan_rollback(const char *state_dir, const char *app, const char *root,
+		      struct plan *p, struct manifest *installed,
+		      struct manifest *previous, char **stage_from,
+		      struct err *e)
+{
+	char *appdir = state_app_dir(state_dir, app);
+	char *last = fs_join(appdir, "last-txn");
+	char *cpath = fs_join(appdir, "manifest.yaml");
+	char *ppath = fs_join(appdir, "previous.yaml");
+	struct plan fwd;
+	struct buf b = BUF_INIT;
+	struct journal j;
+	bool have_cur = false, have_prev = false;
+	size_t i;
+	int rc = -1;
+
+	memset(&fwd, 0, sizeof fwd);
+	memset(&j, 0, sizeof j);
+	memset(p, 0, sizeof *p);
+	*stage_from = NULL;
+	if (load_manifest_opt(cpath, installed, &have_cur) < 0 || !have_cur) {
+		err_set(e, EXIT_DATAERR, "%s: nothing installed", app);
+		goto done;
+	}
+	if (load_manifest_opt(ppath, previous, &have_prev) < 0 || !have_prev || !exists(last)) {
+		manifest_release(installed);
+		err_set(e, EXIT_DATAERR, "%s %s: no previous version kept to roll back to",
+			app, installed->version);
+		goto done;
+	}
+	if (fs_read_file(last, 16 << 20, &b, e) < 0 ||
+	    journal_parse(b.data, &j, &fwd, NULL, e) < 0)
+		goto fail;
+	p->m = previous;
+	p->installed = installed;
+	p->root = xstrdup(root && *root ? root : j.root);
+	p->target = xstrdup(j.target);
+	p->workdir = xstrdup(j.workdir);
+	p->payload = xstrdup("");
+	p->manifest_sha256 = xstrdup("");
+	p->action = "rollback";
+	*stage_from = fs_join(j.workdir, "backup");
+	/* The inverse of each forward op. */
+	for (i = 0; i < fwd.nops; i++) {
+		const struct plan_op *f = &fwd.ops[i];
+		char *dest = fs_join(p->target, f->path);
+		struct plan_op *op;
+
+		p->ops = xreallocarray(p->ops, p->nops + 1, sizeof *p->ops);
+		op = &p->ops[p->nops++];
+		memset(op, 0, sizeof *op);
+		op->path = xstrdup(f->path);
+		op->old_exists = exists(dest);
+		if (f->old_exists) {
+			op->kind = op->old_exists ? PLAN_REPLACE : PLAN_ADD;
+			op->src = xstrdup(f->path);
+		} else {
+			op->kind = PLAN_REMOVE;
+		}
+		p->nchanged++;
+		free(dest);
+	}
+	rc = 0;
+	goto done;
+fail:
+	manifest_release(installed);
+	manifest_release(previous);
+done:
+	plan_release(&fwd);
+	journal_release(&j);
+	buf_release(&b);
+	free(appdir);
+	free(last);
+	free(cpath);
+	free(ppath);
+	return rc;
+}

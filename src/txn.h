@@ -1,0 +1,59 @@
+/* The transaction: applying a plan so that the host ends with the whole
+ * new release or exactly the old one, whatever happens. See the top of
+ * txn.c for the states and invariants. */
+#ifndef UPGR_TXN_H
+#define UPGR_TXN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include "err.h"
+#include "plan.h"
+
+struct txn_step {
+	char phase[16];          /* precondition, stop, start, health, rollback */
+	char *run;
+	int exit;
+	long ms;
+	char *output;            /* first lines of a failing command's output */
+};
+
+struct txn_result {
+	char result[16];         /* success, rolled-back, failed */
+	long duration_ms;
+	long downtime_ms;        /* stop started -> start finished */
+	struct txn_step *steps;
+	size_t nsteps;
+	char error[1024];
+};
+
+void txn_result_init(struct txn_result *r);
+void txn_result_release(struct txn_result *r);
+
+/* Run plan p. manifest holds the signed manifest's bytes, which become the
+ * installed manifest on success. stage_from is NULL to extract the payload,
+ * or a directory whose files are hard-linked into the staging area
+ * (`upgr rollback` stages from the kept backup). Returns an exit code:
+ * 0 success; 1 failed before the stop or rolled back (old version runs);
+ * 3 rollback failed too (r->error says the host's state); 77 a hash check
+ * failed while staging. r is filled in every case. */
+int txn_run(struct plan *p, const char *state_dir, const char *manifest,
+	    size_t manifest_len, const char *stage_from, struct txn_result *r);
+
+/* Apps under state_dir with an interrupted transaction (a journal). */
+int txn_pending(const char *state_dir, char ***apps, size_t *n, struct err *e);
+
+/* Finish app's interrupted transaction: roll it back if it had not
+ * committed (restore files, rollback steps, start the old version, health),
+ * or complete the commit. r->result says which; returns an exit code. */
+int txn_recover(const char *state_dir, const char *app, struct txn_result *r,
+		char from[64], char to[64]);
+
+/* Plan returning app to the version before the installed one, from the
+ * backup kept by the last transaction. *installed and *previous are loaded
+ * here and must outlive p (release them after plan_release). */
+int txn_plan_rollback(const char *state_dir, const char *app, const char *root,
+		      struct plan *p, struct manifest *installed,
+		      struct manifest *previous, char **stage_from,
+		      struct err *e);
+
+#endif

@@ -1,0 +1,129 @@
+# The transaction through `upgr apply`, `status`, `rollback`, `recover`:
+# plan and dry-run, install, upgrade with a config file edited locally,
+# rollback, a failing health check, trust failures, and the lock.
+. "$(dirname "$0")/../lib/testlib.sh"
+. "$UPGR_TOP/tests/lib/release.sh"
+. "$UPGR_TOP/tests/lib/fakesvc.sh"
+
+release_key
+release_config a
+TGT=$T/root/opt/hello
+A="-c $T/a.yaml"
+
+svc_src 1.0.0 "$T/src1" "  - { path: share/old.txt, mode: \"0600\" }"
+echo "old file" >"$T/src1/share/old.txt"
+release_make "$T/src1/manifest.yaml" "$T/src1" "$T/rel1"
+
+svc_src 2.0.0 "$T/src2" "  - { path: lib/new.so, mode: \"0755\" }
+remove: [ share/old.txt ]"
+mkdir -p "$T/src2/lib"; echo "new library" >"$T/src2/lib/new.so"
+cp "$T/src1/share/same.txt" "$T/src2/share/same.txt"
+release_make "$T/src2/manifest.yaml" "$T/src2" "$T/rel2"
+
+# --- dry-run changes nothing -------------------------------------------------
+expect_exit 0 "dry-run of a first install exits 0" $UPGR apply $A --dry-run "$T/rel1"
+expect_grep "$T/out" "^plan: install hello \(nothing\) -> 1.0.0" "dry-run names the action and versions"
+expect_grep "$T/out" "add +bin/hello-ctl" "dry-run lists each file added"
+expect_grep "$T/out" "stop +skipped: first install" "dry-run says stop is skipped on a first install"
+expect_grep "$T/out" "start +bin/hello-ctl start" "dry-run lists the commands in order"
+if [ -z "$(find "$T/root" -mindepth 1)" ] && [ ! -e "$T/a-state" ]; then
+	ok "dry-run left nothing on disk"
+else not_ok "dry-run left files: $(find "$T/root" "$T/a-state" 2>/dev/null | head -5)"; fi
+expect_exit 0 "dry-run --json exits 0" $UPGR apply $A --dry-run --json "$T/rel1"
+check "dry-run --json is JSON with every file" /usr/bin/python3 -c "
+import json,sys; p=json.load(open('$T/out'))
+assert p['action']=='install' and p['to']=='1.0.0' and p['from'] is None
+assert sorted(f['path'] for f in p['files'])==['bin/hello-ctl','etc/hello.conf','share/data.txt','share/old.txt','share/same.txt'], p['files']
+assert all(f['op']=='add' for f in p['files'])
+assert [c['phase'] for c in p['commands']]==['start','health']"
+
+# --- install --------------------------------------------------------------
+expect_exit 0 "first install exits 0" $UPGR apply $A "$T/rel1"
+expect_same "$T/src1/share/data.txt" "$TGT/share/data.txt" "installed file has the release's bytes"
+[ "$(stat -c %a "$TGT/bin/hello-ctl")" = 755 ] && [ "$(stat -c %a "$TGT/share/old.txt")" = 600 ] &&
+	ok "installed files have the manifest's modes" || not_ok "modes: $(stat -c '%n %a' "$TGT"/bin/* "$TGT"/share/*)"
+[ "$(cat "$T/svc/running")" = 1.0.0 ] && ok "the service was started" || not_ok "service not running"
+expect_exit 0 "status exits 0" $UPGR status $A
+expect_grep "$T/out" "^hello +1\.0\.0 +install +success" "status shows the installed version and result"
+expect_exit 0 "the same release again exits 0" $UPGR apply $A "$T/rel1"
+expect_grep "$T/out" "already installed" "the same release again is a no-op"
+
+# --- upgrade, keeping a locally edited config -------------------------------
+echo "local edit" >>"$TGT/etc/hello.conf"
+cp "$TGT/etc/hello.conf" "$T/edited.conf"
+tree_sum "$TGT" >"$T/sum1"
+expect_exit 0 "dry-run of the upgrade exits 0" $UPGR apply $A --dry-run "$T/rel2"
+expect_grep "$T/out" "unchanged +share/same.txt" "dry-run shows unchanged files as skipped"
+expect_grep "$T/out" "keep-config +etc/hello.conf.upgr-new" "dry-run shows the edited config is kept"
+expect_grep "$T/out" "remove +share/old.txt" "dry-run shows removals"
+expect_grep "$T/out" "stop +bin/hello-ctl stop" "dry-run shows the stop on an upgrade"
+expect_exit 0 "upgrade exits 0" $UPGR apply $A "$T/rel2"
+expect_same "$T/edited.conf" "$TGT/etc/hello.conf" "a locally edited config file is kept"
+expect_same "$T/src2/etc/hello.conf" "$TGT/etc/hello.conf.upgr-new" "the new config lands as .upgr-new"
+[ ! -e "$TGT/share/old.txt" ] && ok "removed file is gone" || not_ok "share/old.txt still there"
+expect_same "$T/src2/lib/new.so" "$TGT/lib/new.so" "added file in a new directory"
+[ "$(cat "$T/svc/running")" = 2.0.0 ] && ok "the new version runs" || not_ok "running: $(cat "$T/svc/running")"
+tree_sum "$TGT" >"$T/sum2"
+expect_exit 0 "status after upgrade" $UPGR status $A --json
+check "status --json shows 2.0.0 upgrade success" /usr/bin/python3 -c "
+import json; s=json.load(open('$T/out'))['apps'][0]
+assert (s['app'],s['version'],s['action'],s['from'],s['result'])==('hello','2.0.0','upgrade','1.0.0','success'), s"
+
+# --- rollback to the previous version ----------------------------------------
+expect_exit 0 "upgr rollback exits 0" $UPGR rollback $A hello
+tree_sum "$TGT" >"$T/sum-rb"
+expect_same "$T/sum1" "$T/sum-rb" "rollback restores the old version byte for byte"
+[ "$(cat "$T/svc/running")" = 1.0.0 ] && ok "the old version runs after rollback" || not_ok "running: $(cat "$T/svc/running")"
+expect_exit 0 "status after rollback" $UPGR status $A
+expect_grep "$T/out" "^hello +1\.0\.0 +rollback +success" "status shows the rollback"
+expect_exit 0 "upgrade again after the rollback" $UPGR apply $A "$T/rel2"
+tree_sum "$TGT" >"$T/sum2b"
+expect_same "$T/sum2" "$T/sum2b" "re-applying gives the same tree"
+
+# --- a failing health check rolls back byte for byte -----------------------------
+svc_src 3.0.0 "$T/src3"
+release_make "$T/src3/manifest.yaml" "$T/src3" "$T/rel3"
+touch "$T/svc/unhealthy-3.0.0"
+: >"$T/svc/log"
+expect_exit 1 "failed health check exits 1" $UPGR apply $A "$T/rel3"
+expect_grep "$T/err" "health 'bin/hello-ctl status'" "the error names the failing health check"
+tree_sum "$TGT" >"$T/sum3"
+expect_same "$T/sum2" "$T/sum3" "after a failed health check the target is byte-identical"
+[ "$(cat "$T/svc/running")" = 2.0.0 ] && ok "the old version runs again" || not_ok "running: $(cat "$T/svc/running" 2>&1)"
+expect_grep "$T/svc/log" "^migrate-down 2.0.0" "the rollback steps ran, after the old files were restored"
+expect_exit 0 "status after the failed upgrade" $UPGR status $A
+expect_grep "$T/out" "^hello +2\.0\.0 +upgrade +rolled-back" "status shows rolled-back and the old version"
+[ ! -e "$T/a-state/apps/hello/journal" ] && [ ! -e "$T/root/opt/.hello.upgr/stage" ] &&
+	ok "no journal or staging left after a rollback" || not_ok "leftovers: $(ls "$T/a-state/apps/hello" "$T/root/opt/.hello.upgr")"
+rm -f "$T/svc/unhealthy-3.0.0"
+
+# --- trust failures touch nothing --------------------------------------------------
+cp -a "$T/rel3" "$T/bad"
+sed -i 's/^version: .*/version: 3.0.1/' "$T/bad/manifest.yaml"
+expect_exit 77 "an edited manifest is refused with 77" $UPGR apply $A "$T/bad"
+expect_grep "$T/err" "signature" "the error names the signature"
+rm -rf "$T/bad"; cp -a "$T/rel3" "$T/bad"
+printf 'x' | dd of="$T/bad/payload.tar.gz" bs=1 seek=100 conv=notrunc 2>/dev/null
+expect_exit 77 "a tampered payload is refused with 77" $UPGR apply $A "$T/bad"
+expect_grep "$T/err" "sha256" "the error names the payload hash"
+rm -rf "$T/bad"; cp -a "$T/rel3" "$T/bad"
+head -c 10 "$T/rel1/payload.tar.gz" >>"$T/bad/payload.tar.gz"
+expect_exit 77 "a payload of the wrong size is refused with 77" $UPGR apply $A "$T/bad"
+sed 's/^trusted_keys:.*/trusted_keys: []/' "$T/a.yaml" >"$T/nokeys.yaml"; chmod 644 "$T/nokeys.yaml"
+expect_exit 77 "no trusted keys: nothing verifies (77)" $UPGR apply -c "$T/nokeys.yaml" "$T/rel3"
+minisign -G -W -p "$T/other.pub" -s "$T/other.key" >/dev/null 2>&1
+sed "s|$T/rel.pub|$T/other.pub|" "$T/a.yaml" >"$T/other.yaml"; chmod 644 "$T/other.yaml"
+expect_exit 77 "a release signed by an untrusted key is refused" $UPGR apply -c "$T/other.yaml" "$T/rel3"
+tree_sum "$TGT" >"$T/sum4"
+expect_same "$T/sum2" "$T/sum4" "refused releases changed nothing"
+expect_exit 77 "an older release is refused (downgrade)" $UPGR apply $A "$T/rel1"
+
+# --- the lock ------------------------------------------------------------------------
+/usr/bin/python3 -c "
+import fcntl,os,time,sys
+fd=os.open('$T/a-state/lock',os.O_RDWR)
+fcntl.lockf(fd,fcntl.LOCK_EX); open('$T/locked','w').close(); time.sleep(30)" &
+lockpid=$!
+n=0; while [ ! -e "$T/locked" ] && [ $n -lt 100 ]; do sleep 0.05; n=$((n + 1)); done
+expect_exit 75 "a second upgr while one holds the lock exits 75" $UPGR apply $A "$T/rel3"
+kill $lockpid; wait $lockpid 2>/dev/null || :

@@ -7,6 +7,10 @@
 
 static const struct command *const commands[] = {
 	&cmd_run,
+	&cmd_apply,
+	&cmd_status,
+	&cmd_rollback,
+	&cmd_recover,
 	&cmd_keygen,
 	&cmd_sign,
 	&cmd_verify,

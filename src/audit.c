@@ -9,7 +9,10 @@
  *     under an fcntl write lock, so concurrent writers cannot interleave
  *     and a crash leaves at most one torn record at the end.
  *  3. A torn record is never dropped or rewritten here: appends refuse
- *     until a person has looked at it (FORMAT.md section 7). */
+ *     until a person has looked at it (FORMAT.md section 7).
+ * Readers (audit_verify, audit_checkpoint, audit_extends) take a read lock,
+ * so they never see an append half done; the checks on the bytes live in
+ * audit_verify.c. */
 #include "audit.h"
 #include "fsutil.h"
 #include "hash.h"
@@ -21,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -235,16 +239,119 @@ static int read_tail(int fd, uint64_t size, const struct sign_pub *pub,
 	return rc == 1 ? err_set(e, EXIT_SOFTWARE, "cannot find the last record") : rc;
 }
 
-static int lock_fd(int fd)
+/* Open the log and take an fcntl lock on all of it: a write lock to
+ * append (the file and its directory are created if missing), a read lock
+ * to read, so a reader never sees an append half done. */
+static int open_locked(const char *path, bool write, int *fdp, struct err *e)
 {
+	int flags = write ? O_RDWR | O_APPEND | O_CREAT : O_RDONLY;
 	struct flock fl = { 0 };
+	char *dir, *slash;
+	int fd;
 
-	fl.l_type = F_WRLCK;
+	/* 0640: the log quotes failing commands' output, which not every
+	 * local user need read; it is not secret (it is uploaded). */
+	/* The writer does not follow a symlink planted in the log directory;
+	 * a reader (an auditor's copy) may. */
+	if (write)
+		flags |= O_NOFOLLOW;
+	fd = open(path, flags | O_CLOEXEC, 0640);
+	if (fd < 0 && errno == ENOENT && write && strchr(path, '/')) {
+		dir = xstrdup(path);
+		slash = strrchr(dir, '/');
+		*slash = '\0';
+		if (slash != dir && fs_mkdir_p(dir, 0750, e) < 0) {
+			free(dir);
+			return err_prefix(e, "audit log %s: ", path);
+		}
+		free(dir);
+		fd = open(path, flags | O_CLOEXEC, 0640);
+	}
+	if (fd < 0)
+		return err_sys(e, errno == ENOENT ? EXIT_DATAERR : EXIT_SOFTWARE,
+			       "audit log %s: open", path);
+	fl.l_type = write ? F_WRLCK : F_RDLCK;
 	fl.l_whence = SEEK_SET;
-	while (fcntl(fd, F_SETLKW, &fl) < 0)
-		if (errno != EINTR)
+	while (fcntl(fd, F_SETLKW, &fl) < 0) {
+		/* A reader goes on without a lock where there is none (a
+		 * read-only or lockless file system): appends only add bytes. */
+		if (errno != EINTR && !write)
+			break;
+		if (errno != EINTR) {
+			err_sys(e, EXIT_SOFTWARE, "audit log %s: lock", path);
+			close(fd);
 			return -1;
+		}
+	}
+	*fdp = fd;
 	return 0;
+}
+
+/* The whole log at path, read under its lock; a missing log reads as
+ * empty when missing_ok. */
+static int read_locked(const char *path, bool missing_ok, struct buf *out,
+		       struct err *e)
+{
+	struct stat st;
+	int fd, rc = -1;
+
+	buf_reset(out);
+	buf_adds(out, "");
+	if (missing_ok && access(path, F_OK) < 0 && errno == ENOENT)
+		return 0;
+	if (open_locked(path, false, &fd, e) < 0)
+		return -1;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size > LOG_MAX) {
+		err_set(e, EXIT_DATAERR, "audit log %s: not a regular file of at "
+			"most %lu bytes", path, LOG_MAX);
+		goto done;
+	}
+	buf_grow(out, (size_t)st.st_size);
+	if (pread_all(fd, out->data, (size_t)st.st_size, 0) < 0) {
+		err_sys(e, EXIT_SOFTWARE, "audit log %s: read", path);
+		goto done;
+	}
+	out->len = (size_t)st.st_size;
+	out->data[out->len] = '\0';
+	rc = 0;
+done:
+	close(fd);
+	return rc;
+}
+
+int audit_verify(const char *path, const struct sign_pub *pub, bool every_sig,
+		 struct audit_report *rep, struct err *e)
+{
+	struct stat st;
+	void *map = NULL;
+	int fd, rc = -1;
+
+	memset(rep, 0, sizeof *rep);
+	if (open_locked(path, false, &fd, e) < 0)
+		return -1;
+	if (fstat(fd, &st) < 0) {
+		err_sys(e, EXIT_SOFTWARE, "stat %s", path);
+		goto done;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		err_set(e, EXIT_DATAERR, "%s: not a regular file", path);
+		goto done;
+	}
+	if (st.st_size > 0) {
+		map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+		if (map == MAP_FAILED) {
+			map = NULL;
+			err_sys(e, EXIT_SOFTWARE, "mmap %s", path);
+			goto done;
+		}
+	}
+	rc = audit_verify_mem(map ? map : "", (size_t)st.st_size, pub, every_sig,
+			      rep, e);
+done:
+	if (map)
+		munmap(map, (size_t)st.st_size);
+	close(fd);
+	return rc;
 }
 
 int audit_append(const char *path, const struct sign_key *key,
@@ -257,13 +364,10 @@ int audit_append(const char *path, const struct sign_key *key,
 	uint64_t seq;
 	int fd, rc = -1;
 
-	/* 0640: the log quotes failing commands' output, which not every
-	 * local user need read; it is not secret (it is uploaded). */
-	fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0640);
-	if (fd < 0)
-		return err_sys(e, EXIT_SOFTWARE, "audit log %s: open", path);
-	if (lock_fd(fd) < 0 || fstat(fd, &st) < 0) {
-		err_sys(e, EXIT_SOFTWARE, "audit log %s: lock", path);
+	if (open_locked(path, true, &fd, e) < 0)
+		return -1;
+	if (fstat(fd, &st) < 0) {
+		err_sys(e, EXIT_SOFTWARE, "audit log %s: stat", path);
 		goto done;
 	}
 	sign_key_public(key, &pub);
@@ -329,12 +433,8 @@ int audit_checkpoint(const char *path, const struct sign_key *key,
 	struct sign_pub pub;
 	char comment[128];
 
-	buf_reset(log);
-	buf_adds(log, "");
-	if (access(path, F_OK) == 0 && fs_read_file(path, LOG_MAX, log, e) < 0)
+	if (read_locked(path, true, log, e) < 0)
 		return err_prefix(e, "audit checkpoint: ");
-	if (!log->data)
-		buf_adds(log, "");
 	/* The device key vouches only for a log that verifies, torn tail and
 	 * newest signature included (as audit_append would check). */
 	sign_key_public(key, &pub);
@@ -364,8 +464,8 @@ int audit_extends(const char *path, const char *copy, size_t len, struct err *e)
 	size_t i, n;
 	int rc = -1;
 
-	if (fs_read_file(path, LOG_MAX, &local, e) < 0)
-		return err_prefix(e, "audit log: ");
+	if (read_locked(path, false, &local, e) < 0)
+		return -1;
 	n = local.len < len ? local.len : len;
 	for (i = 0; i < n && local.data[i] == copy[i]; i++)
 		;

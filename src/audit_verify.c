@@ -10,15 +10,10 @@
 #include "hash.h"
 #include "xalloc.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #define SIG_B64_LEN 88
 
@@ -448,42 +443,6 @@ int audit_verify_mem(const char *d, size_t len, const struct sign_pub *pub,
 			    "(%zu bytes of an incomplete append)", cend, len - cend);
 	}
 	return 0;
-}
-
-int audit_verify(const char *path, const struct sign_pub *pub, bool every_sig,
-		 struct audit_report *rep, struct err *e)
-{
-	struct stat st;
-	void *map = NULL;
-	int fd, rc = -1;
-
-	memset(rep, 0, sizeof *rep);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return err_sys(e, EXIT_SOFTWARE, "open %s", path);
-	if (fstat(fd, &st) < 0) {
-		err_sys(e, EXIT_SOFTWARE, "stat %s", path);
-		goto done;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		err_set(e, EXIT_DATAERR, "%s: not a regular file", path);
-		goto done;
-	}
-	if (st.st_size > 0) {
-		map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-		if (map == MAP_FAILED) {
-			map = NULL;
-			err_sys(e, EXIT_SOFTWARE, "mmap %s", path);
-			goto done;
-		}
-	}
-	rc = audit_verify_mem(map ? map : "", (size_t)st.st_size, pub, every_sig,
-			      rep, e);
-done:
-	if (map)
-		munmap(map, (size_t)st.st_size);
-	close(fd);
-	return rc;
 }
 
 int audit_parse(const char *d, size_t len,

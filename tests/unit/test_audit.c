@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -649,6 +650,57 @@ static void test_checkpoint(void **state)
 	buf_release(&cut);
 }
 
+/* Appends from several processes at once stay one chain (the lock). */
+static void test_concurrent_appends(void **state)
+{
+	struct audit_report rep;
+	struct audit_step st[3];
+	struct audit_rec r;
+	struct err e;
+	pid_t pid[4];
+	int i, j, status;
+
+	(void)state;
+	unlink(logpath);
+	for (i = 0; i < 4; i++) {
+		pid[i] = fork();
+		assert_true(pid[i] >= 0);
+		if (pid[i] == 0) {
+			for (j = 0; j < 10; j++) {
+				gen_record((unsigned)j, &r, st);
+				if (audit_append(logpath, &key, &r, &e) < 0)
+					_exit(1);
+			}
+			_exit(0);
+		}
+	}
+	for (i = 0; i < 4; i++) {
+		assert_int_equal(waitpid(pid[i], &status, 0), pid[i]);
+		assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	}
+	assert_int_equal(verify(true, &rep), 0);
+	assert_int_equal(rep.records, 40);
+}
+
+/* A log in a directory that does not exist yet: made, 0750. */
+static void test_log_dir_created(void **state)
+{
+	char *path = fs_join(dir, "var/log/upgr/audit.log");
+	char *d = fs_join(dir, "var/log/upgr");
+	struct audit_step st[3];
+	struct audit_rec r;
+	struct stat sb;
+	struct err e;
+
+	(void)state;
+	gen_record(0, &r, st);
+	assert_int_equal(audit_append(path, &key, &r, &e), 0);
+	assert_int_equal(stat(d, &sb), 0);
+	assert_int_equal(sb.st_mode & 0777, 0750);
+	free(path);
+	free(d);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -663,6 +715,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_torn),
 		cmocka_unit_test(test_flip_every_byte),
 		cmocka_unit_test(test_checkpoint),
+		cmocka_unit_test(test_concurrent_appends),
+		cmocka_unit_test(test_log_dir_created),
 	};
 
 	if (argc == 5 && !strcmp(argv[1], "--gen"))

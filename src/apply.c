@@ -313,6 +313,8 @@ int apply_release(const struct config *c, const char *release_dir,
 	if (apply_record(c, rel.m.app, p.action, have_installed ? installed.version : "",
 		   rel.m.version, rel.sha256, &r, r.error, &rec_err) < 0) {
 		fprintf(stderr, "upgr: warning: %s\n", rec_err.msg);
+	} else if (r.journal_done && txn_finish(c->state_dir, rel.m.app, &rec_err) < 0) {
+		fprintf(stderr, "upgr: warning: %s\n", rec_err.msg);
 	}
 	if (rc != EXIT_OK)
 		err_set(e, rc, "%s %s: %s", rel.m.app, rel.m.version, r.error);
@@ -342,7 +344,8 @@ int apply_recover_all(const struct config *c, bool quiet, struct err *e)
 		if (!quiet || one != EXIT_OK)
 			fprintf(one == EXIT_OK ? stdout : stderr, "upgr: recovered %s: %s (%s)\n",
 				apps[i], r.result, r.error);
-		if (apply_record(c, apps[i], "recover", from, to, NULL, &r, r.error, &rec_err) < 0)
+		if (apply_record(c, apps[i], "recover", from, to, NULL, &r, r.error, &rec_err) < 0 ||
+		    (r.journal_done && txn_finish(c->state_dir, apps[i], &rec_err) < 0))
 			fprintf(stderr, "upgr: warning: %s\n", rec_err.msg);
 		if (one != EXIT_OK) {
 			err_set(e, one, "recover %s: %s", apps[i], r.error);

@@ -32,7 +32,8 @@ static int roll_back(const struct config *c, const char *app, struct err *e)
 	if (!bytes.data)
 		goto done;
 	if (apply_record(c, app, "rollback", installed.version, previous.version, NULL,
-			 &r, r.error, &rec_err) < 0)
+			 &r, r.error, &rec_err) < 0 ||
+	    (r.journal_done && txn_finish(c->state_dir, app, &rec_err) < 0))
 		fprintf(stderr, "upgr: warning: %s\n", rec_err.msg);
 	if (rc == EXIT_OK)
 		printf("%s: rolled back %s -> %s\n", app, installed.version, previous.version);

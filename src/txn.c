@@ -132,9 +132,9 @@ static void journal_text(const struct txn *t, const char *phase, struct buf *b)
 	const struct plan *p = t->p;
 	size_t i;
 
-	buf_addf(b, JOURNAL_MAGIC "\nphase %s\napp %s\naction %s\nfrom %s\nto %s\n"
+	buf_addf(b, JOURNAL_MAGIC "\nphase %s\nresult %s\napp %s\naction %s\nfrom %s\nto %s\n"
 		 "root %s\ntarget %s\nworkdir %s\nsha256 %s\n",
-		 phase, p->m->app, p->action,
+		 phase, t->r && t->r->result[0] ? t->r->result : "-", p->m->app, p->action,
 		 p->installed ? p->installed->version : "", p->m->version,
 		 p->root, p->target, p->workdir, p->manifest_sha256);
 	for (i = 0; i < t->nmkdirs; i++)
@@ -499,7 +499,8 @@ static int restore(struct txn *t, struct err *e)
 
 /* Make the installed manifest the new one, keep the old as previous.yaml,
  * keep this transaction's backup and ops for `upgr rollback`, drop the
- * staging area and the journal. Idempotent: recovery repeats it. */
+ * staging area, and mark the journal "done" (the caller drops it with
+ * txn_finish once the result is recorded). Idempotent: recovery repeats it. */
 static int commit(struct txn *t, struct err *e)
 {
 	char *next = fs_join(t->appdir, "manifest.next.yaml");
@@ -535,11 +536,9 @@ static int commit(struct txn *t, struct err *e)
 	}
 	if (fs_remove_tree(t->stage, e) < 0)
 		goto done;
-	if (unlink(journal) < 0 && errno != ENOENT) {
-		err_sys(e, EXIT_SOFTWARE, "remove %s", journal);
-		goto done;
-	}
-	rc = fs_fsync_dir(t->appdir, e);
+	snprintf(t->r->result, sizeof t->r->result, "success");
+	rc = journal_write(t, "done", e);
+	t->r->journal_done = rc == 0;
 done:
 	buf_release(&b);
 	free(next);
@@ -587,8 +586,7 @@ static int roll_back(struct txn *t)
 	}
 	cleanup_work(t);
 	unlink(next);
-	unlink(journal);
-	fs_fsync_dir(t->appdir, &e);
+	t->r->journal_done = journal_write(t, "done", &e) == 0;
 done:
 	free(journal);
 	free(next);
@@ -657,6 +655,7 @@ int txn_run(struct plan *p, const char *state_dir, const char *manifest,
 		unlink(journal);
 		free(next);
 		free(journal);
+		r->journal_done = true;
 		rc = e.code == EXIT_TRUST ? EXIT_TRUST : EXIT_ROLLED_BACK;
 		goto done;
 	}
@@ -678,12 +677,18 @@ int txn_run(struct plan *p, const char *state_dir, const char *manifest,
 		rc = roll_back(&t);
 		goto done;
 	}
-	if (journal_write(&t, "committed", &e) < 0 || commit(&t, &e) < 0) {
-		/* The new version runs; the journal (if written) finishes this. */
-		set_error(&t, "commit: %s; run 'upgr recover'", e.msg);
-		snprintf(r->result, sizeof r->result, "failed");
-		rc = EXIT_ROLLBACK_FAILED;
+	if (journal_write(&t, "committed", &e) < 0) {
+		/* Without a durable commit record, the old version it is. */
+		set_error(&t, "commit: %s", e.msg);
+		rc = roll_back(&t);
 		goto done;
+	}
+	if (commit(&t, &e) < 0) {
+		/* Past the commit point: the new version runs, and the next
+		 * command's recovery finishes the bookkeeping (invariant 4). */
+		snprintf(r->error, sizeof r->error,
+			 "committed, but finishing the commit failed (%s); the next run completes it",
+			 e.msg);
 	}
 	snprintf(r->result, sizeof r->result, "success");
 done:
@@ -724,7 +729,7 @@ int txn_pending(const char *state_dir, char ***apps, size_t *n, struct err *e)
 }
 
 struct journal {
-	char phase[16], action[16], from[64], to[64], sha256[65];
+	char phase[16], result[16], action[16], from[64], to[64], sha256[65];
 	char *root, *target, *workdir;
 };
 
@@ -764,6 +769,8 @@ static int journal_parse(char *text, struct journal *j, struct plan *p,
 		val = sp + 1;
 		if (!strcmp(line, "phase"))
 			snprintf(j->phase, sizeof j->phase, "%s", val);
+		else if (!strcmp(line, "result"))
+			snprintf(j->result, sizeof j->result, "%s", val);
 		else if (!strcmp(line, "action"))
 			snprintf(j->action, sizeof j->action, "%s", val);
 		else if (!strcmp(line, "from"))
@@ -872,7 +879,15 @@ int txn_recover(const char *state_dir, const char *app, struct txn_result *r,
 	t.stage = fs_join(p.workdir, "stage");
 	t.backup = fs_join(p.workdir, "backup.new");
 	t.r = r;
-	if (!strcmp(j.phase, "committed")) {
+	if (!strcmp(j.phase, "done")) {
+		/* Finished, but killed before its result was recorded. */
+		snprintf(r->result, sizeof r->result, "%s", j.result);
+		r->journal_done = true;
+		snprintf(r->error, sizeof r->error,
+			 "the run that %s %s -> %s was interrupted after it finished (result: %s), before it was recorded",
+			 j.action, j.from[0] ? j.from : "nothing", j.to, j.result);
+		rc = EXIT_OK;
+	} else if (!strcmp(j.phase, "committed")) {
 		if (commit(&t, &e) < 0) {
 			snprintf(r->error, sizeof r->error, "finishing the commit: %s", e.msg);
 			snprintf(r->result, sizeof r->result, "failed");
@@ -884,9 +899,8 @@ int txn_recover(const char *state_dir, const char *app, struct txn_result *r,
 		/* The service was never stopped and the target never touched. */
 		cleanup_work(&t);
 		unlink(npath);
-		unlink(jpath);
-		fs_fsync_dir(appdir, &e);
 		snprintf(r->result, sizeof r->result, "rolled-back");
+		r->journal_done = journal_write(&t, "done", &e) == 0;
 		snprintf(r->error, sizeof r->error,
 			 "interrupted before the stop; nothing had changed");
 		rc = EXIT_OK;
@@ -994,5 +1008,20 @@ done:
 	free(last);
 	free(cpath);
 	free(ppath);
+	return rc;
+}
+
+int txn_finish(const char *state_dir, const char *app, struct err *e)
+{
+	char *appdir = state_app_dir(state_dir, app);
+	char *journal = fs_join(appdir, "journal");
+	int rc = 0;
+
+	if (unlink(journal) < 0 && errno != ENOENT)
+		rc = err_sys(e, EXIT_SOFTWARE, "remove %s", journal);
+	else if (exists(appdir))
+		rc = fs_fsync_dir(appdir, e);
+	free(journal);
+	free(appdir);
 	return rc;
 }

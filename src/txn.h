@@ -24,6 +24,7 @@ struct txn_result {
 	struct txn_step *steps;
 	size_t nsteps;
 	char error[1024];
+	bool journal_done;       /* the journal says "done": txn_finish may drop it */
 };
 
 void txn_result_init(struct txn_result *r);
@@ -38,6 +39,11 @@ void txn_result_release(struct txn_result *r);
  * failed while staging. r is filled in every case. */
 int txn_run(struct plan *p, const char *state_dir, const char *manifest,
 	    size_t manifest_len, const char *stage_from, struct txn_result *r);
+
+/* Drop app's journal once the transaction's result is recorded (audit
+ * log and status): until then a crash leaves it for txn_recover, which
+ * records the result instead. */
+int txn_finish(const char *state_dir, const char *app, struct err *e);
 
 /* Apps under state_dir with an interrupted transaction (a journal). */
 int txn_pending(const char *state_dir, char ***apps, size_t *n, struct err *e);

@@ -1,0 +1,99 @@
+# Crash safety: upgr is killed (SIGKILL, by strace's syscall fault
+# injection) at every rename, unlink, link, write, fsync and mkdir of an
+# upgrade; after `upgr recover` the target is byte for byte the old or the
+# new release, `upgr status` agrees, and that version runs. Then ENOSPC at
+# every write: the old version stays intact and running.
+. "$(dirname "$0")/../lib/testlib.sh"
+. "$UPGR_TOP/tests/lib/release.sh"
+. "$UPGR_TOP/tests/lib/fakesvc.sh"
+
+release_key
+release_config a
+TGT=$T/root/opt/hello
+A="-c $T/a.yaml"
+svc_src 1.0.0 "$T/src1" "  - { path: share/old.txt, mode: \"0644\" }"
+echo "old" >"$T/src1/share/old.txt"
+release_make "$T/src1/manifest.yaml" "$T/src1" "$T/rel1"
+svc_src 2.0.0 "$T/src2" "  - { path: lib/sub/new.so, mode: \"0755\" }
+remove: [ share/old.txt ]"
+mkdir -p "$T/src2/lib/sub"; echo "new" >"$T/src2/lib/sub/new.so"
+release_make "$T/src2/manifest.yaml" "$T/src2" "$T/rel2"
+
+$UPGR apply $A "$T/rel1" >/dev/null || { not_ok "install 1.0.0"; exit 1; }
+tree_sum "$TGT" >"$T/sum1"
+mkdir "$T/base"
+cp -a "$T/root" "$T/a-state" "$T/svc" "$T/base/"
+cp -a "$T/a-device.key" "$T/a-device.pub" "$T/base/" 2>/dev/null
+cp -a "$T/a-audit.log" "$T/base/" 2>/dev/null
+
+reset_host() {
+	rm -rf "$T/root" "$T/a-state" "$T/svc"
+	cp -a "$T/base/root" "$T/base/a-state" "$T/base/svc" "$T/"
+	[ -e "$T/base/a-audit.log" ] && cp -a "$T/base/a-audit.log" "$T/"
+}
+
+# The upgrade once, to know the new tree.
+$UPGR apply $A "$T/rel2" >/dev/null || { not_ok "upgrade to 2.0.0"; exit 1; }
+tree_sum "$TGT" >"$T/sum2"
+
+# check_host LABEL: target is one release, status and the service agree.
+check_host() {
+	tree_sum "$TGT" >"$T/sumx"
+	if cmp -s "$T/sumx" "$T/sum1"; then want=1.0.0
+	elif cmp -s "$T/sumx" "$T/sum2"; then want=2.0.0
+	else
+		not_ok "$1: target is neither release"; diff "$T/sum1" "$T/sumx" | sed 's/^/#   /' | head; return
+	fi
+	got=$($UPGR status $A --json | /usr/bin/python3 -c "import json,sys; print(json.load(sys.stdin)['apps'][0]['version'])")
+	running=$(cat "$T/svc/running" 2>/dev/null)
+	if [ "$got" = "$want" ] && [ "$running" = "$want" ] && [ ! -e "$T/a-state/apps/hello/journal" ]; then
+		ok "$1: host has $want, status and service agree"
+	else
+		not_ok "$1: tree is $want, status says '$got', running '$running'"
+	fi
+}
+
+kills=0
+for sc in rename unlink unlinkat linkat write fsync mkdir; do
+	n=1
+	while :; do
+		reset_host
+		strace -o /dev/null -e trace="$sc" -e inject="$sc":signal=KILL:when=$n \
+			$UPGR apply $A "$T/rel2" >/dev/null 2>&1
+		rc=$?
+		[ $rc = 137 ] || break          # fewer than n such calls: done
+		kills=$((kills + 1))
+		expect_exit 0 "recover after SIGKILL at $sc #$n" $UPGR recover $A
+		check_host "SIGKILL at $sc #$n"
+		n=$((n + 1))
+	done
+	[ $rc = 0 ] && ok "with fewer than $n ${sc}s killed, the upgrade completes" ||
+		not_ok "after $sc #$n: exit $rc"
+done
+[ $kills -ge 40 ] && ok "killed at $kills points of the upgrade" || not_ok "only $kills kill points"
+
+# ENOSPC at every write of an upgrade: either it fails (exit 1) with the
+# old version intact and running, or, for a write past the commit point,
+# it succeeds and the next run finishes what the failed write left.
+reset_host
+strace -o "$T/writes" -e trace=write $UPGR apply $A "$T/rel2" >/dev/null 2>&1
+total=$(grep -c '^write(' "$T/writes")
+n=1
+while [ $n -le "$total" ]; do
+	reset_host
+	strace -o /dev/null -e trace=write -e inject=write:error=ENOSPC:when=$n \
+		$UPGR apply $A "$T/rel2" >/dev/null 2>"$T/enospc.err"
+	rc=$?
+	tree_sum "$TGT" >"$T/sumx"
+	running=$(cat "$T/svc/running")
+	if [ $rc = 1 ] && cmp -s "$T/sumx" "$T/sum1" && [ "$running" = 1.0.0 ]; then
+		ok "ENOSPC at write #$n of $total: exit 1, old version intact and running"
+	elif [ $rc = 0 ] && cmp -s "$T/sumx" "$T/sum2" && [ "$running" = 2.0.0 ]; then
+		$UPGR recover $A >/dev/null 2>&1
+		check_host "ENOSPC at write #$n of $total, past the commit point"
+	else
+		not_ok "ENOSPC at write #$n: exit $rc, running $running"; sed 's/^/#   /' "$T/enospc.err"
+	fi
+	n=$((n + 1))
+done
+[ "$total" -ge 8 ] && ok "ENOSPC tried at all $total writes" || not_ok "only $total writes seen"

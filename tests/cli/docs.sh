@@ -166,3 +166,15 @@ rm -f "$a"/rec.*
 (cd "$a" && sh "$recipe") >"$T/recipe.out" 2>&1
 expect_grep "$T/recipe.out" "^rec\.2: bad signature" "auditor.md recipe: an edited record fails its signature"
 expect_grep "$T/recipe.out" "^rec\.3: prev is not the hash" "auditor.md recipe: the next record's prev no longer matches"
+
+# The recipe on a log that upgr itself wrote (audit/example/), when present.
+if [ -f "$top/audit/example/audit.log" ] && [ -f "$top/audit/example/device.pub" ]; then
+	e=$T/example && mkdir "$e"
+	cp "$top/audit/example/audit.log" "$e/audit.log"
+	cp "$top/audit/example/device.pub" "$e/web-17.pub"
+	(cd "$e" && sh "$recipe") >"$T/recipe.out" 2>&1
+	head=$(tail -c +1 "$e/audit.log" | awk '/^---$/ { n++ } { print > ("'"$T"'/ex." n) } END { print n }')
+	want=$(sha256sum "$T/ex.$head" | cut -d' ' -f1)
+	expect_grep "$T/recipe.out" "^$head records, head $want\$" "auditor.md recipe verifies audit/example, written by upgr"
+	expect_no_grep "$T/recipe.out" "rec\." "auditor.md recipe: audit/example has no complaint"
+fi

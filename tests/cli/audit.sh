@@ -43,6 +43,7 @@ for i, d in enumerate(docs):
     assert d["seq"] == i + 1 and isinstance(d["from"], str)
     assert all(isinstance(s["exit"], int) for s in d["steps"])
 assert docs[1]["host"] == "db-\"2\"", docs[1]["host"]
+assert docs[4]["error"] == "bytes: \x01\x7f\x85\ufffe\ufffd\U0001f600 # not: a comment\r\n- [x]", repr(docs[4]["error"])
 assert docs[1]["steps"][2]["output"].startswith("not listening\nport 8080: \x1b[31m")
 ' audit.log
 
@@ -55,6 +56,7 @@ check "--json is an array of 6 objects" /usr/bin/python3 -c '
 import json, sys
 a = json.load(open(sys.argv[1]))
 assert len(a) == 6 and a[5]["seq"] == 6 and a[1]["steps"][2]["exit"] == 1
+assert a[4]["error"].startswith("bytes: \x01\x7f\x85\ufffe\ufffd\U0001f600"), a[4]["error"]
 ' "$T/out"
 expect_exit 0 "show --since in the future" "$UPGR" audit show --json --since 2999-01-01 audit.log
 expect_grep "$T/out" "^\[\]$" "nothing that recent"

@@ -55,7 +55,7 @@ static void gen_record(unsigned n, struct audit_rec *r, struct audit_step st[3])
 	st[1] = (struct audit_step){ "start", "bin/hello-ctl start", 0, 12, NULL };
 	st[2] = (struct audit_step){ "health", "bin/hello-ctl status\t# probe", 1, 10,
 				     "not listening\nport 8080: \x1b[31mrefused\x7f\n" };
-	switch (n % 4) {
+	switch (n % 5) {
 	case 0:
 		r->action = "upgrade"; r->from = "1.1.0"; r->to = "1.2.0";
 		r->result = "success"; r->duration_ms = 1534; r->downtime_ms = 42;
@@ -71,6 +71,13 @@ static void gen_record(unsigned n, struct audit_rec *r, struct audit_step st[3])
 		r->action = "refuse"; r->from = "1.2.0"; r->to = "";
 		r->result = "refused"; r->manifest_sha256 = "";
 		r->error = "channel stable: signature by an untrusted key (\\ \"quoted\")";
+		break;
+	case 4:
+		/* Every kind of byte a value may hold: controls, DEL, a C1
+		 * control, U+FFFE, invalid UTF-8, a 4-byte sequence. */
+		r->action = "recover"; r->from = "1.3.0"; r->to = "1.3.0";
+		r->result = "failed"; r->duration_ms = 7; r->downtime_ms = -1;
+		r->error = "bytes: \x01\x7f\xc2\x85\xef\xbf\xbe\xff\xf0\x9f\x98\x80 # not: a comment\r\n- [x]";
 		break;
 	default:
 		r->action = "install"; r->from = ""; r->to = "2.0.0-rc.1";

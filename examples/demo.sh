@@ -1,37 +1,81 @@
 #!/bin/sh
-# make demo: the main job on an embedded default. Today: validate the
-# example release's manifest and print a summary of it. (It grows as
-# features land: publish to a local file:// repository, run the agent,
-# verify the audit log.)
+# make demo: the main job on an embedded default, in build/demo/.
+#   publish hello 1.0.0 to a local file:// repository, run the agent
+#   (install), publish 1.1.0, show the plan (--dry-run), run the agent
+#   (upgrade), show status and the audit log, and verify the log.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
-manifest=examples/hello/manifest.yaml
+demo=$top/build/demo
+upgr=$top/upgr
 
-echo "== ./upgr validate $manifest"
-./upgr validate "$manifest"
-echo "valid"
+say() { printf '\n== %s\n' "$*"; }
+
+# A previous demo's daemon is stopped before its tree is removed.
+if [ -x "$demo/root/opt/hello/bin/hello-ctl" ]; then
+	"$demo/root/opt/hello/bin/hello-ctl" stop >/dev/null 2>&1 || true
+fi
+rm -rf "$demo"
+mkdir -p "$demo"
+
+say "upgr validate examples/hello/manifest.yaml"
+$upgr validate examples/hello/manifest.yaml && echo "valid"
+
+say "upgr keygen: the release author's key"
+$upgr keygen "$demo/release"
+ls -l "$demo/release.key" "$demo/release.pub"
+
+say "upgr publish hello 1.0.0 to file://$demo/repo"
+$upgr publish --repo "file://$demo/repo" --key "$demo/release.key" examples/hello/manifest.yaml
+find "$demo/repo" -type f | sed "s|$demo/||" | sort
+
+cat >"$demo/upgr.yaml" <<EOC
+host: demo-host
+servers: [ "file://$demo/repo" ]
+apps: [ hello ]
+root: $demo/root
+state_dir: $demo/state
+trusted_keys: [ $demo/release.pub ]
+device_key: $demo/device.key
+audit_log: $demo/audit.log
+EOC
+chmod 0644 "$demo/upgr.yaml"
+mkdir -p "$demo/root"
+
+say "upgr run: the cron agent installs 1.0.0"
+$upgr run -c "$demo/upgr.yaml"
+echo "exit $?"
+"$demo/root/opt/hello/bin/hello-ctl" status
+
+say "publish hello 1.1.0 (new greeting)"
+cp -r examples/hello "$demo/hello-1.1.0"
+sed -i 's/^version: .*/version: 1.1.0/' "$demo/hello-1.1.0/manifest.yaml"
+sed -i 's/^greeting=.*/greeting=hello again, from 1.1.0/' "$demo/hello-1.1.0/etc/hello.conf"
+$upgr publish --repo "file://$demo/repo" --key "$demo/release.key" "$demo/hello-1.1.0/manifest.yaml"
+
+say "upgr --dry-run: what the next run will do"
+$upgr --dry-run -c "$demo/upgr.yaml"
+
+say "upgr run: the agent upgrades to 1.1.0"
+$upgr run -c "$demo/upgr.yaml"
+echo "exit $?"
+
+say "upgr run again: nothing to do, so nothing printed"
+$upgr run -c "$demo/upgr.yaml"
+echo "exit $?"
+
+say "upgr status"
+$upgr status -c "$demo/upgr.yaml"
+
+say "upgr audit show $demo/audit.log"
+$upgr audit show "$demo/audit.log"
+
+say "upgr audit verify -p device.pub audit.log"
+$upgr audit verify -p "$demo/device.pub" "$demo/audit.log"
+
+say "the report on the server"
+find "$demo/repo/reports" -type f | sed "s|$demo/||" | sort
+
+"$demo/root/opt/hello/bin/hello-ctl" stop >/dev/null
 echo
-
-# The summary reads the example's own simple layout (one key per line);
-# only upgr parses manifests for real.
-echo "== the release"
-awk '
-function val(s) { sub(/^[^:]*:[ ]*/, "", s); gsub(/"/, "", s); return s }
-function flush() { if (file != "") files = files file "\n"; file = "" }
-/^[a-z]/ { flush(); section = $1; sub(/:.*/, "", section) }
-/^(app|version|target):/ { printf "%-9s %s\n", section, val($0) }
-section == "files" && /^  - path:/ { flush(); n++; file = sprintf("  %-16s", val($0)) }
-section == "files" && /^    mode:/ { file = file " mode " val($0) }
-section == "files" && /^    config: true/ { file = file ", config (kept if edited locally)" }
-section == "preconditions" && /^  - / { sub(/^  - /, ""); pre = pre "  " $0 "\n" }
-section == "preconditions" && /^    [a-z]/ { sub(/^    /, ""); pre = pre "    " $0 "\n" }
-/^(stop|start|health|rollback):/ {
-	rest = $0; sub(/^[a-z]+:[ ]*/, "", rest); steps = steps sprintf("  %-9s %s\n", section, rest)
-}
-END {
-	flush()
-	printf "files     %d\n%s", n, files
-	printf "preconditions\n%s", pre
-	printf "steps\n%s", steps
-}' "$manifest"
+echo "demo done; everything is in $demo"

@@ -260,9 +260,12 @@ static void check_run(const struct plan *p, struct plan_pre *pp)
 	exec_result_init(&r);
 	if (exec_run(pp->pre->cmd.run, cwd, env, pp->pre->cmd.timeout, &r, &e) < 0) {
 		pp->state = PRE_FAIL;
+		pp->exit = -1;
 		snprintf(pp->detail, sizeof pp->detail, "%s", e.msg);
 	} else {
 		pp->state = r.exit == 0 ? PRE_PASS : PRE_FAIL;
+		pp->exit = r.exit;
+		pp->ms = r.ms;
 		snprintf(pp->detail, sizeof pp->detail, "%s %d",
 			 r.timed_out ? "timed out, exit" : "exit", r.exit);
 	}

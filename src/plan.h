@@ -35,6 +35,8 @@ enum pre_state { PRE_PASS, PRE_FAIL, PRE_UNCHECKED };
 struct plan_pre {
 	const struct precond *pre;
 	enum pre_state state;
+	int exit;                /* PRE_RUN: the command's exit status */
+	long ms;                 /* PRE_RUN: how long it ran */
 	char detail[256];
 };
 

@@ -612,7 +612,7 @@ static int prepare(struct txn *t, const char *manifest, size_t len,
 		const struct plan_pre *pp = &t->p->pre[i];
 
 		if (pp->pre->kind == PRE_RUN) {
-			struct exec_result er = { .exit = pp->state == PRE_PASS ? 0 : 1 };
+			struct exec_result er = { .exit = pp->exit, .ms = pp->ms };
 
 			add_step(t, "precondition", pp->pre->cmd.run, &er, NULL);
 		}

@@ -45,6 +45,13 @@ static void put_str(struct audit_str s, struct buf *tmp)
 	put_safe(tmp->data ? tmp->data : "", tmp->len);
 }
 
+/* put_str, then spaces up to width bytes. */
+static void put_padded(struct audit_str s, int width, struct buf *tmp)
+{
+	put_str(s, tmp);
+	printf("%*s", width > (int)tmp->len ? width - (int)tmp->len : 0, "");
+}
+
 struct show {
 	bool json;
 	const char *app;
@@ -94,8 +101,8 @@ static void show_human(struct show *sh, const struct audit_entry *r)
 	for (i = 0; i < r->nsteps; i++) {
 		st = &r->steps[i];
 		fputs("    ", stdout);
-		put_str(st->phase, &sh->tmp);
-		printf("  exit %lld  %lld ms  ", st->exit, st->ms);
+		put_padded(st->phase, 12, &sh->tmp);
+		printf(" exit %-4lld %6lld ms  ", st->exit, st->ms);
 		put_str(st->run, &sh->tmp);
 		putchar('\n');
 		if (!st->output.p)

@@ -64,6 +64,10 @@ expect_exit 0 "show --since 1d --app" "$UPGR" audit show --since 1d --app hello 
 expect_grep "$T/out" "^#6 " "the last day's records"
 expect_exit 0 "show --app other" "$UPGR" audit show --app other audit.log
 expect_no_grep "$T/out" "^#" "no record of another app"
+awk '$0 == "---" && ++n == 3 { print "----"; next } { print }' audit.log >merged.log
+expect_exit 65 "show stops at a malformed record" "$UPGR" audit show merged.log
+expect_grep "$T/out" "^#1 " "after showing the records before it"
+expect_grep "$T/err" "record 2 \(at byte [0-9]+\): malformed" "and names it"
 expect_exit 2 "show --since garbage is a usage error" "$UPGR" audit show --since yesterday audit.log
 expect_exit 2 "verify without -p is a usage error" "$UPGR" audit verify audit.log
 expect_exit 2 "unknown audit command" "$UPGR" audit frob audit.log

@@ -37,9 +37,13 @@ UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
 .PHONY: all deps check unit demo bench fuzz install uninstall clean
 
-all: upgr
+# A sanitizer build links build/san/upgr, never ./upgr, so a plain build
+# is never mistaken for up to date over a sanitized binary or the reverse.
+BIN     = $(if $(SANITIZE),$(BUILD)/upgr,upgr)
 
-upgr: $(OBJ)
+all: $(BIN)
+
+$(BIN): $(OBJ)
 	$(CC) $(ALL_LDFLAGS) -o $@ $(OBJ) $(LIBS)
 
 $(BUILD)/%.o: src/%.c $(wildcard src/*.h) | $(BUILD)
@@ -51,20 +55,14 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIBOBJ) $(wildcard src/*.h) | $(BUILD)/tests
 $(BUILD) $(BUILD)/tests:
 	mkdir -p $@
 
-# A sanitizer build must not leave its binary where a later plain `make`
-# would take it for up to date.
-ifneq ($(SANITIZE),)
-.PHONY: upgr
-endif
-
 deps:
 	@sh tests/lib/deps.sh
 
 unit: $(UNIT_BIN)
 
 check: deps
-	@$(MAKE) --no-print-directory upgr unit
-	@UPGR_BUILD=$(BUILD) SANITIZE=$(SANITIZE) sh tests/run
+	@$(MAKE) --no-print-directory $(BIN) unit
+	@UPGR=$(CURDIR)/$(BIN) UPGR_BUILD=$(BUILD) SANITIZE=$(SANITIZE) sh tests/run
 
 demo: deps upgr
 	@sh examples/demo.sh

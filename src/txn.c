@@ -51,6 +51,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -252,6 +253,73 @@ static bool exists(const char *path)
 	return lstat(path, &st) == 0;
 }
 
+/* The directory that holds a relative path under a base, opened by walking
+ * each component with O_NOFOLLOW: a directory of the target that a local
+ * user replaced by a symlink after the plan was made cannot redirect a
+ * rename, link or unlink outside the target. The base itself (the
+ * configured target, or our private work dir) may be reached through
+ * symlinks the administrator set up. The last directory opened is kept,
+ * since consecutive ops usually share it. */
+struct dirwalk {
+	const char *base;
+	char *dir;               /* relative directory of fd, "" for base */
+	int fd;
+};
+
+static void walk_init(struct dirwalk *w, const char *base)
+{
+	w->base = base;
+	w->dir = NULL;
+	w->fd = -1;
+}
+
+static void walk_release(struct dirwalk *w)
+{
+	if (w->fd >= 0)
+		close(w->fd);
+	free(w->dir);
+	w->dir = NULL;
+	w->fd = -1;
+}
+
+/* Returns the parent's fd (owned by w) and sets *leaf into rel. */
+static int walk_parent(struct dirwalk *w, const char *rel, const char **leaf,
+		       struct err *e)
+{
+	const char *slash = strrchr(rel, '/'), *p, *q;
+	size_t dlen = slash ? (size_t)(slash - rel) : 0;
+	char name[NAME_MAX + 1];
+	int fd, next;
+
+	*leaf = slash ? slash + 1 : rel;
+	if (w->fd >= 0 && strlen(w->dir) == dlen && !strncmp(w->dir, rel, dlen))
+		return w->fd;
+	walk_release(w);
+	fd = open(w->base, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return err_sys(e, EXIT_SOFTWARE, "open %s", w->base);
+	for (p = rel; p < rel + dlen; p = q + 1) {
+		q = memchr(p, '/', (size_t)(rel + dlen - p));
+		if (!q)
+			q = rel + dlen;
+		if ((size_t)(q - p) > NAME_MAX) {
+			close(fd);
+			return err_set(e, EXIT_SOFTWARE, "%s: name too long", rel);
+		}
+		memcpy(name, p, (size_t)(q - p));
+		name[q - p] = '\0';
+		next = openat(fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		close(fd);
+		if (next < 0)
+			return err_sys(e, EXIT_SOFTWARE, "open %s/%.*s (a symlink or not a directory?)",
+				       w->base, (int)(q - rel), rel);
+		fd = next;
+	}
+	w->fd = fd;
+	w->dir = xstrndup(rel, dlen);
+	return fd;
+}
+
 /* Directories of the target that the ops need and that do not exist yet,
  * parents first. */
 static void find_missing_dirs(struct txn *t)
@@ -329,10 +397,14 @@ static int copy_file(const char *from, const char *to, struct err *e)
 
 static int backup_files(struct txn *t, struct err *e)
 {
+	struct dirwalk tw;
+	const char *leaf;
 	size_t i;
+	int pfd;
 
 	if (fs_remove_tree(t->backup, e) < 0 || fs_mkdir_p(t->backup, 0700, e) < 0)
 		return -1;
+	walk_init(&tw, t->p->target);
 	for (i = 0; i < t->p->nops; i++) {
 		const struct plan_op *op = &t->p->ops[i];
 		char *from, *to;
@@ -342,9 +414,10 @@ static int backup_files(struct txn *t, struct err *e)
 			continue;
 		from = fs_join(t->p->target, op->path);
 		to = fs_join(t->backup, op->path);
-		if (mkparents(t->backup, op->path, e) < 0)
+		if (mkparents(t->backup, op->path, e) < 0 ||
+		    (pfd = walk_parent(&tw, op->path, &leaf, e)) < 0)
 			rc = -1;
-		else if (linkat(AT_FDCWD, from, AT_FDCWD, to, 0) < 0) {
+		else if (linkat(pfd, leaf, AT_FDCWD, to, 0) < 0) {
 			if (errno == EXDEV || errno == EPERM || errno == EMLINK)
 				rc = copy_file(from, to, e);
 			else
@@ -352,9 +425,12 @@ static int backup_files(struct txn *t, struct err *e)
 		}
 		free(from);
 		free(to);
-		if (rc < 0)
+		if (rc < 0) {
+			walk_release(&tw);
 			return -1;
+		}
 	}
+	walk_release(&tw);
 	return fs_fsync_dir(t->backup, e);
 }
 
@@ -422,70 +498,80 @@ static void cleanup_work(struct txn *t)
 
 /* ---- swapping and restoring ------------------------------------------- */
 
-static int fsync_parent_of(const char *base, const char *rel, struct err *e)
-{
-	char *abs = fs_join(base, rel);
-	int rc = fs_fsync_parent(abs, e);
-
-	free(abs);
-	return rc;
-}
-
 static int swap(struct txn *t, struct err *e)
 {
+	struct dirwalk tw, sw;
+	const char *leaf, *sleaf;
+	int pfd, sfd, rc = 0;
 	size_t i;
 
-	for (i = 0; i < t->p->nops; i++) {
+	walk_init(&tw, t->p->target);
+	walk_init(&sw, t->stage);
+	for (i = 0; i < t->p->nops && rc == 0; i++) {
 		const struct plan_op *op = &t->p->ops[i];
-		char *dest = fs_join(t->p->target, op->path), *src = NULL;
-		int rc = 0;
 
-		if (op->kind == PLAN_REMOVE) {
-			if (unlink(dest) < 0 && errno != ENOENT)
-				rc = err_sys(e, EXIT_SOFTWARE, "remove %s", dest);
-		} else if (op->kind != PLAN_UNCHANGED) {
-			src = fs_join(t->stage, op->src);
-			if (rename(src, dest) < 0)
-				rc = err_sys(e, EXIT_SOFTWARE, "rename %s to %s", src, dest);
+		if (op->kind == PLAN_UNCHANGED)
+			continue;
+		if ((pfd = walk_parent(&tw, op->path, &leaf, e)) < 0) {
+			rc = -1;
+		} else if (op->kind == PLAN_REMOVE) {
+			if (unlinkat(pfd, leaf, 0) < 0 && errno != ENOENT)
+				rc = err_sys(e, EXIT_SOFTWARE, "remove %s/%s", t->p->target, op->path);
+		} else if ((sfd = walk_parent(&sw, op->src, &sleaf, e)) < 0) {
+			rc = -1;
+		} else if (renameat(sfd, sleaf, pfd, leaf) < 0) {
+			rc = err_sys(e, EXIT_SOFTWARE, "rename %s/%s into %s/%s", t->stage, op->src,
+				     t->p->target, op->path);
 		}
-		if (rc == 0 && op->kind != PLAN_UNCHANGED)
-			rc = fsync_parent_of(t->p->target, op->path, e);
-		free(dest);
-		free(src);
-		if (rc < 0)
-			return -1;
+		if (rc == 0 && fsync(pfd) < 0)
+			rc = err_sys(e, EXIT_SOFTWARE, "fsync %s", t->p->target);
 	}
-	return 0;
+	walk_release(&tw);
+	walk_release(&sw);
+	return rc;
 }
 
 /* Put every file back as it was before the swap (invariant 2). Goes on
  * past errors so as much as possible is restored; returns -1 if any. */
 static int restore(struct txn *t, struct err *e)
 {
-	int rc = 0;
+	struct dirwalk tw, bw;
+	const char *leaf, *bleaf;
+	int pfd, bfd, rc = 0;
 	size_t i;
 
+	walk_init(&tw, t->p->target);
+	walk_init(&bw, t->backup);
 	for (i = t->p->nops; i-- > 0;) {
 		const struct plan_op *op = &t->p->ops[i];
-		char *dest, *bak, *src;
+		char *bak, *src;
+		struct stat st;
 
 		if (op->kind == PLAN_UNCHANGED)
 			continue;
-		dest = fs_join(t->p->target, op->path);
+		if ((pfd = walk_parent(&tw, op->path, &leaf, e)) < 0) {
+			if (op->old_exists || errno != ENOENT)
+				rc = -1;
+			continue;
+		}
 		bak = fs_join(t->backup, op->path);
 		src = op->src ? fs_join(t->stage, op->src) : NULL;
 		if (op->old_exists) {
-			if (exists(bak) && rename(bak, dest) < 0)
-				rc = err_sys(e, EXIT_ROLLBACK_FAILED, "restore %s", dest);
-		} else if (src && !exists(src) && exists(dest) && unlink(dest) < 0) {
-			rc = err_sys(e, EXIT_ROLLBACK_FAILED, "remove added %s", dest);
+			if (exists(bak) && ((bfd = walk_parent(&bw, op->path, &bleaf, e)) < 0 ||
+					    renameat(bfd, bleaf, pfd, leaf) < 0))
+				rc = err_sys(e, EXIT_ROLLBACK_FAILED, "restore %s/%s",
+					     t->p->target, op->path);
+		} else if (src && !exists(src) && fstatat(pfd, leaf, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+			   unlinkat(pfd, leaf, 0) < 0) {
+			rc = err_sys(e, EXIT_ROLLBACK_FAILED, "remove added %s/%s",
+				     t->p->target, op->path);
 		}
-		if (exists(dest) || op->old_exists)
-			fsync_parent_of(t->p->target, op->path, e);
-		free(dest);
+		fsync(pfd);
 		free(bak);
 		free(src);
 	}
+	walk_release(&tw);
+	walk_release(&bw);
 	for (i = t->nmkdirs; i-- > 0;) {
 		char *abs = fs_join(t->p->target, t->mkdirs[i]);
 

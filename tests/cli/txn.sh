@@ -127,3 +127,17 @@ lockpid=$!
 n=0; while [ ! -e "$T/locked" ] && [ $n -lt 100 ]; do sleep 0.05; n=$((n + 1)); done
 expect_exit 75 "a second upgr while one holds the lock exits 75" $UPGR apply $A "$T/rel3"
 kill $lockpid; wait $lockpid 2>/dev/null || :
+
+# --- a target directory replaced by a symlink between staging and swap ----------
+# The release's stop command plays the local attacker: it swaps share/ for a
+# symlink to a directory outside the target just before the renames.
+mkdir -p "$T/outside"
+svc_src 4.0.0 "$T/src4"
+sed -i 's|^stop: .*|stop: [ "mv share share.real \&\& ln -s '"$T"'/outside share" ]|' "$T/src4/manifest.yaml"
+release_make "$T/src4/manifest.yaml" "$T/src4" "$T/rel4"
+run $UPGR apply $A "$T/rel4"
+[ "$rc" = 1 ] || [ "$rc" = 3 ] && ok "a symlinked target directory stops the swap (exit $rc)" ||
+	not_ok "symlink swap: exit $rc"
+expect_grep "$T/err" "symlink" "the error names the symlink"
+[ -z "$(ls -A "$T/outside")" ] && ok "nothing was written through the symlink" ||
+	not_ok "written outside: $(ls "$T/outside")"

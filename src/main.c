@@ -17,6 +17,7 @@ static const struct command *const commands[] = {
 	&cmd_validate,
 	&cmd_audit,
 	&cmd_publish,
+	&cmd_fleet,
 	NULL
 };
 

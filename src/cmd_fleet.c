@@ -1,0 +1,251 @@
+/* upgr fleet status | verify: the management console (docs/fleet.md).
+ * Thin: reading and rendering live in fleet*.c. */
+#include "cli.h"
+#include "fleet.h"
+#include "fsutil.h"
+#include "transport.h"
+#include "xalloc.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static const struct command *self;
+
+static int parse_minutes(const char *s, unsigned *out)
+{
+	char *end;
+	unsigned long v;
+
+	if (*s < '0' || *s > '9')
+		return -1;
+	v = strtoul(s, &end, 10);
+	if (*end || v < 1 || v > 525600)
+		return -1;
+	*out = (unsigned)v;
+	return 0;
+}
+
+static int status(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "repo", required_argument, NULL, 'r' },
+		{ "app", required_argument, NULL, 'a' },
+		{ "channel", required_argument, NULL, 'C' },
+		{ "stale", required_argument, NULL, 's' },
+		{ "netrc", required_argument, NULL, 'n' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "html", required_argument, NULL, 'H' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 }
+	};
+	struct fleet_opts o = { NULL, NULL, "stable", FLEET_STALE_DEFAULT, 0 };
+	struct xfer_opts xo = { 0 };
+	const char *html = NULL;
+	struct buf out = BUF_INIT;
+	struct xfer *x = NULL;
+	struct fleet f;
+	bool json = false;
+	struct err e;
+	int ch, rc;
+
+	err_clear(&e);
+	while ((ch = cli_getopt(self, argc, argv, "h", opts)) != -1) {
+		switch (ch) {
+		case 'r': o.repo = optarg; break;
+		case 'a': o.app = optarg; break;
+		case 'C': o.channel = optarg; break;
+		case 'n': xo.netrc = optarg; break;
+		case 'j': json = true; break;
+		case 'H': html = optarg; break;
+		case 's':
+			if (parse_minutes(optarg, &o.stale_minutes) < 0)
+				return cli_usage(self, "--stale: not a number of minutes: %s", optarg);
+			break;
+		case -2: return EXIT_OK;
+		default: return EXIT_USAGE;
+		}
+	}
+	if (optind != argc)
+		return cli_usage(self, "status: unexpected argument '%s'", argv[optind]);
+	if (!o.repo)
+		return cli_usage(self, "status: --repo URL is required");
+	if (json && html)
+		return cli_usage(self, "status: --json and --html exclude each other");
+	o.now = time(NULL);
+	x = xfer_new(&xo);
+	if (!x)
+		return cli_fail((err_set(&e, EXIT_SOFTWARE, "cannot start libcurl"), &e));
+	fleet_init(&f, &o);
+	if (fleet_load(x, &o, &f, &e) < 0) {
+		rc = cli_fail(&e);
+		goto done;
+	}
+	if (html) {
+		fleet_html(&f, &out);
+		if (fs_write_atomic(html, out.data, out.len, 0644, &e) < 0) {
+			rc = cli_fail(&e);
+			goto done;
+		}
+	} else {
+		if (json)
+			fleet_json(&f, &out);
+		else
+			fleet_text(&f, &out);
+		fwrite(out.data, 1, out.len, stdout);
+	}
+	rc = fleet_all_good(&f) ? EXIT_OK : 1;
+done:
+	fleet_release(&f);
+	xfer_free(x);
+	buf_release(&out);
+	return rc;
+}
+
+/* --keys default: $XDG_STATE_HOME/upgr-fleet/keys, or
+ * ~/.local/state/upgr-fleet/keys. */
+static char *default_keys(void)
+{
+	const char *xdg = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
+
+	if (xdg && xdg[0] == '/')
+		return xasprintf("%s/upgr-fleet/keys", xdg);
+	if (home && home[0] == '/')
+		return xasprintf("%s/.local/state/upgr-fleet/keys", home);
+	return NULL;
+}
+
+static int verify_all(struct xfer *x, const char *repo, const char *keys,
+		      struct err *e)
+{
+	struct fleet_seen seen = { NULL, 0 };
+	struct fleet_verdict v;
+	char **names = NULL, *url = NULL;
+	size_t n = 0, i, nbad = 0, len = strlen(repo);
+	int rc = -1;
+
+	if (fs_mkdir_p(keys, 0700, e) < 0 || fleet_seen_load(keys, &seen, e) < 0)
+		goto done;
+	while (len && repo[len - 1] == '/')
+		len--;
+	url = xasprintf("%.*s/reports/", (int)len, repo);
+	if (xfer_list(x, url, &names, &n, e) < 0) {
+		err_prefix(e, "list the reports: ");
+		goto done;
+	}
+	for (i = 0; i < n; i++) {
+		if (fleet_verify_host(x, repo, names[i], keys, &seen, &v, e) < 0)
+			goto done;
+		printf("%s: %s", fleet_host_ok(names[i]) ? names[i] : "?",
+		       fleet_verdict_name(v.kind));
+		if (v.kind == FLEET_V_OK)
+			printf(" (%llu records%s)\n", (unsigned long long)v.seq,
+			       v.pinned ? ", key pinned now" : "");
+		else
+			printf(": %s\n", v.why);
+		nbad += v.kind != FLEET_V_OK;
+	}
+	if (fleet_seen_save(keys, &seen, e) < 0)
+		goto done;
+	if (!n)
+		printf("no host has reported under %s\n", url);
+	rc = nbad || !n ? 1 : 0;
+done:
+	fflush(stdout);
+	xfer_names_free(names, n);
+	fleet_seen_release(&seen);
+	free(url);
+	return rc;
+}
+
+static int verify(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "repo", required_argument, NULL, 'r' },
+		{ "keys", required_argument, NULL, 'k' },
+		{ "netrc", required_argument, NULL, 'n' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 }
+	};
+	struct xfer_opts xo = { 0 };
+	const char *repo = NULL;
+	char *keys = NULL;
+	struct xfer *x = NULL;
+	struct err e;
+	int ch, rc;
+
+	err_clear(&e);
+	while ((ch = cli_getopt(self, argc, argv, "h", opts)) != -1) {
+		switch (ch) {
+		case 'r': repo = optarg; break;
+		case 'k': free(keys); keys = xstrdup(optarg); break;
+		case 'n': xo.netrc = optarg; break;
+		case -2: free(keys); return EXIT_OK;
+		default: free(keys); return EXIT_USAGE;
+		}
+	}
+	if (optind != argc || !repo) {
+		free(keys);
+		return cli_usage(self, optind != argc ? "verify: unexpected argument" :
+				 "verify: --repo URL is required");
+	}
+	if (!keys && !(keys = default_keys()))
+		return cli_usage(self, "verify: no HOME to keep keys in: give --keys DIR");
+	x = xfer_new(&xo);
+	if (!x)
+		rc = err_set(&e, EXIT_SOFTWARE, "cannot start libcurl");
+	else
+		rc = verify_all(x, repo, keys, &e);
+	if (rc < 0)
+		rc = cli_fail(&e);
+	xfer_free(x);
+	free(keys);
+	return rc;
+}
+
+static int run(const struct command *c, int argc, char **argv)
+{
+	self = c;
+	optind = 1;
+	if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")))
+		return cli_help(c);
+	if (argc < 2)
+		return cli_usage(c, "expected status or verify");
+	if (!strcmp(argv[1], "status"))
+		return status(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "verify"))
+		return verify(argc - 1, argv + 1);
+	return cli_usage(c, "unknown fleet command '%s'", argv[1]);
+}
+
+const struct command cmd_fleet = {
+	"fleet", run,
+	"usage: upgr fleet status --repo URL [--app APP] [--channel NAME] [--stale MINUTES]\n"
+	"                         [--netrc FILE] [--json | --html FILE]\n"
+	"       upgr fleet verify --repo URL [--keys DIR] [--netrc FILE]\n"
+	"\n"
+	"The management console: every host's last result, read from the reports\n"
+	"the agents upload to REPO/reports/HOST/ (ftp, ftps, sftp or file URLs).\n"
+	"\n"
+	"status: a table of host, app, version, result, state, last report and\n"
+	"error, problems first, then hosts per version and per result and the\n"
+	"stale hosts. Exit 0 when every host runs its app's latest version (the\n"
+	"channel's, else the highest reported), its last result is success and it\n"
+	"reported recently; 1 otherwise.\n"
+	"  --app APP         only this app\n"
+	"  --channel NAME    the channel whose version is latest (default stable)\n"
+	"  --stale MINUTES   a host is stale without a report this long (default 120)\n"
+	"  --netrc FILE      credentials for the server\n"
+	"  --json            print JSON (shape in docs/fleet.md)\n"
+	"  --html FILE       write a self-contained HTML page to FILE (atomically)\n"
+	"\n"
+	"verify: check every host's uploaded audit log: its signature by the\n"
+	"host's device key (pinned in DIR on first sight; a replaced key is\n"
+	"KEY CHANGED), its hash chain, and that it extends what the last verify\n"
+	"saw (DIR/seen). One line per host; exit 0 only when all are ok.\n"
+	"  --keys DIR        pinned keys and state (default\n"
+	"                    ~/.local/state/upgr-fleet/keys)\n",
+	"the management console: fleet status and audit verification",
+};

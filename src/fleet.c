@@ -1,0 +1,594 @@
+/* The management console's model: reports read into rows, classified and
+ * sorted problems first (see fleet.h). Rendering is in fleet_render.c and
+ * fleet_html.c, the audit check in fleet_verify.c. */
+#include "fleet.h"
+#include "channel.h"
+#include "diag.h"
+#include "version.h"
+#include "xalloc.h"
+#include "ydoc.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define FIELD_MAX 256          /* bytes of a value other than error */
+#define ERROR_MAX 4096         /* bytes of an error kept */
+
+/* The URL without user information ("user:password@"), for display on a
+ * page that others may read. */
+static char *display_url(const char *url)
+{
+	const char *auth = strstr(url, "://"), *at = NULL, *end, *p;
+
+	if (!auth)
+		return xstrdup(url);
+	auth += 3;
+	end = auth + strcspn(auth, "/");
+	for (p = auth; p < end; p++)
+		if (*p == '@')
+			at = p;
+	if (!at)
+		return xstrdup(url);
+	return xasprintf("%.*s%s", (int)(auth - url), url, at + 1);
+}
+
+void fleet_init(struct fleet *f, const struct fleet_opts *o)
+{
+	memset(f, 0, sizeof *f);
+	f->repo = display_url(o->repo);
+	f->channel = xstrdup(o->channel ? o->channel : "stable");
+	f->generated = o->now;
+	f->stale_minutes = o->stale_minutes;
+}
+
+static void row_release(struct fleet_row *r)
+{
+	free(r->host);
+	free(r->app);
+	free(r->version);
+	free(r->result);
+	free(r->action);
+	free(r->from);
+	free(r->to);
+	free(r->time);
+	free(r->reported);
+	free(r->error);
+}
+
+void fleet_release(struct fleet *f)
+{
+	size_t i;
+
+	for (i = 0; i < f->nrows; i++)
+		row_release(&f->rows[i]);
+	for (i = 0; i < f->nlatest; i++) {
+		free(f->latest[i].app);
+		free(f->latest[i].version);
+	}
+	free(f->rows);
+	free(f->latest);
+	free(f->repo);
+	free(f->channel);
+	memset(f, 0, sizeof *f);
+}
+
+bool fleet_host_ok(const char *name)
+{
+	size_t n = strlen(name);
+
+	return n >= 1 && n <= 255 && name[0] != '.' &&
+	       strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+			    "0123456789._-") == n;
+}
+
+static struct fleet_row *new_row(struct fleet *f, const char *host)
+{
+	struct fleet_row *r;
+
+	f->rows = xreallocarray(f->rows, f->nrows + 1, sizeof *f->rows);
+	r = &f->rows[f->nrows++];
+	memset(r, 0, sizeof *r);
+	r->host = xstrdup(host);
+	r->problem = FLEET_OK;
+	return r;
+}
+
+/* Give every NULL string of r the value "". */
+static void row_fill(struct fleet_row *r)
+{
+	char **s[] = { &r->app, &r->version, &r->result, &r->action, &r->from,
+		       &r->to, &r->time, &r->reported, &r->error };
+	size_t i;
+
+	for (i = 0; i < sizeof s / sizeof s[0]; i++)
+		if (!*s[i])
+			*s[i] = xstrdup("");
+}
+
+void fleet_add_unreadable(struct fleet *f, const struct fleet_opts *o,
+			  const char *host, const char *why)
+{
+	struct fleet_row *r = new_row(f, host);
+
+	r->app = xstrdup(o->app ? o->app : "");
+	r->error = xstrndup(why, ERROR_MAX);
+	r->problem = FLEET_UNREADABLE;
+	row_fill(r);
+}
+
+/* A report time: YYYY-MM-DDTHH:MM:SS, optional .fff (1-9 digits), Z. */
+static int report_time(const char *s, time_t *t)
+{
+	char base[CHANNEL_TIME_LEN + 1];
+	size_t n = strlen(s), digits;
+
+	if (n < CHANNEL_TIME_LEN || s[n - 1] != 'Z')
+		return -1;
+	if (n > CHANNEL_TIME_LEN) {
+		digits = n - CHANNEL_TIME_LEN - 1;
+		if (s[19] != '.' || digits < 1 || digits > 9 ||
+		    strspn(s + 20, "0123456789") != digits)
+			return -1;
+	}
+	memcpy(base, s, 19);
+	base[19] = 'Z';
+	base[20] = '\0';
+	return channel_time_parse(base, t);
+}
+
+/* A report value: a scalar the core schema reads as a string (the agent
+ * quotes every one), empty allowed, at most max bytes. */
+static int rstr(const struct ynode *map, const char *where, const char *key,
+		size_t max, const char **out, struct diag *d)
+{
+	const struct ynode *n = ydoc_get(map, key);
+	char name[96];
+
+	ydoc_name(name, sizeof name, where, key);
+	if (!n) {
+		diag_add(d, map->line, map->col, "%s: missing", name);
+		return -1;
+	}
+	if (n->kind != YNODE_SCALAR || ydoc_scalar_type(n) != YS_STR) {
+		diag_add(d, n->line, n->col, "%s: expected a string, got %s", name,
+			 ydoc_kind_name(n));
+		return -1;
+	}
+	if (n->len > max) {
+		diag_add(d, n->line, n->col, "%s: longer than %zu bytes", name, max);
+		return -1;
+	}
+	*out = n->str;
+	return 0;
+}
+
+static bool one_of(const char *s, const char *const *set)
+{
+	for (; *set; set++)
+		if (!strcmp(s, *set))
+			return true;
+	return false;
+}
+
+static const char *const top_keys[] = { "upgr", "host", "time", "apps", NULL };
+static const char *const app_keys[] = { "app", "version", "result", "time", "action",
+					"from", "to", "error", NULL };
+static const char *const results[] = { "success", "rolled-back", "failed", "refused",
+				       "unavailable", "", NULL };
+static const char *const actions[] = { "install", "upgrade", "downgrade", "rollback",
+				       "recover", "refuse", "poll", "", NULL };
+
+/* Check one apps[i] entry; on success fill vals (pointers into the tree)
+ * in app_keys order. */
+static int check_app(const struct ynode *a, size_t i, const char *vals[8], struct diag *d)
+{
+	char where[32];
+	struct semver v;
+	time_t t;
+	size_t k;
+
+	ydoc_name_idx(where, sizeof where, "apps", i);
+	if (ydoc_map(a, where, d) < 0 || ydoc_check_keys(a, where, app_keys, d))
+		return -1;
+	for (k = 0; app_keys[k]; k++)
+		if (rstr(a, where, app_keys[k], k == 7 ? ERROR_MAX : FIELD_MAX,
+			 &vals[k], d) < 0)
+			return -1;
+	if (!channel_name_ok(vals[0]))
+		diag_add(d, a->line, a->col, "%s.app: not an app name", where);
+	else if (vals[1][0] && semver_parse(vals[1], &v, NULL, 0) < 0)
+		diag_add(d, a->line, a->col, "%s.version: not a version", where);
+	else if (!one_of(vals[2], results))
+		diag_add(d, a->line, a->col, "%s.result: unknown result", where);
+	else if (vals[3][0] && report_time(vals[3], &t) < 0)
+		diag_add(d, a->line, a->col, "%s.time: not a UTC time", where);
+	else if (!one_of(vals[4], actions))
+		diag_add(d, a->line, a->col, "%s.action: unknown action", where);
+	else
+		return 0;
+	return -1;
+}
+
+/* Check the whole report; fill *reported and the apps node. */
+static int check_report(const struct ynode *root, const char *host,
+			const char **reported, const struct ynode **apps,
+			struct diag *d)
+{
+	const char *h;
+	uint64_t ver;
+	time_t t;
+
+	if (ydoc_map(root, "report", d) < 0 || ydoc_check_keys(root, "", top_keys, d) ||
+	    ydoc_require(root, "", top_keys, d))
+		return -1;
+	if (ydoc_get_uint(root, "", "upgr", 1000, &ver, d) < 0)
+		return -1;
+	if (ver != 1) {
+		diag_add(d, root->line, root->col, "upgr: format %llu is not 1",
+			 (unsigned long long)ver);
+		return -1;
+	}
+	if (rstr(root, "", "host", FIELD_MAX, &h, d) < 0 ||
+	    rstr(root, "", "time", FIELD_MAX, reported, d) < 0)
+		return -1;
+	if (strcmp(h, host)) {
+		diag_add(d, root->line, root->col,
+			 "host: the report names another host than its directory");
+		return -1;
+	}
+	if (report_time(*reported, &t) < 0) {
+		diag_add(d, root->line, root->col, "time: not a UTC time");
+		return -1;
+	}
+	*apps = ydoc_get(root, "apps");
+	if (ydoc_seq(*apps, "apps", d) < 0)
+		return -1;
+	if ((*apps)->nitems > FLEET_APPS_MAX) {
+		diag_add(d, (*apps)->line, (*apps)->col, "apps: more than %d", FLEET_APPS_MAX);
+		return -1;
+	}
+	return 0;
+}
+
+/* The first problem of d as one line: "status.yaml:L:C: message". */
+static char *first_problem(const struct diag *d)
+{
+	if (!d->n)
+		return xstrdup("status.yaml: invalid");
+	if (d->v[0].line)
+		return xasprintf("status.yaml:%d:%d: %s", d->v[0].line, d->v[0].col,
+				 d->v[0].msg);
+	return xasprintf("status.yaml: %s", d->v[0].msg);
+}
+
+void fleet_add_report(struct fleet *f, const struct fleet_opts *o, const char *host,
+		      const char *data, size_t len)
+{
+	const struct ynode *apps = NULL;
+	const char *reported = NULL, *vals[FLEET_APPS_MAX][8];
+	struct ydoc doc;
+	struct diag d;
+	char *why;
+	size_t i, before = f->nrows;
+
+	if (!data) {
+		fleet_add_unreadable(f, o, host, "no status.yaml");
+		return;
+	}
+	memset(&doc, 0, sizeof doc);
+	diag_init(&d, "status.yaml");
+	if (ydoc_parse(data, len, FLEET_STATUS_MAX, 0, &doc, &d) < 0 ||
+	    check_report(doc.root, host, &reported, &apps, &d) < 0)
+		goto bad;
+	for (i = 0; i < apps->nitems; i++)
+		if (check_app(apps->items[i], i, vals[i], &d) < 0)
+			goto bad;
+	for (i = 0; i < apps->nitems; i++) {
+		struct fleet_row *r;
+
+		if (o->app && strcmp(o->app, vals[i][0]))
+			continue;
+		r = new_row(f, host);
+		r->app = xstrdup(vals[i][0]);
+		r->version = xstrdup(vals[i][1]);
+		r->result = xstrdup(vals[i][2]);
+		r->time = xstrdup(vals[i][3]);
+		r->action = xstrdup(vals[i][4]);
+		r->from = xstrdup(vals[i][5]);
+		r->to = xstrdup(vals[i][6]);
+		r->error = xstrdup(vals[i][7]);
+		r->reported = xstrdup(reported);
+	}
+	if (f->nrows == before && !o->app)
+		fleet_add_unreadable(f, o, host, "status.yaml: the report lists no apps");
+	goto done;
+bad:
+	why = first_problem(&d);
+	fleet_add_unreadable(f, o, host, why);
+	free(why);
+done:
+	ydoc_release(&doc);
+	diag_release(&d);
+}
+
+static struct fleet_latest *latest_of(const struct fleet *f, const char *app)
+{
+	size_t i;
+
+	for (i = 0; i < f->nlatest; i++)
+		if (!strcmp(f->latest[i].app, app))
+			return &f->latest[i];
+	return NULL;
+}
+
+void fleet_set_latest(struct fleet *f, const char *app, const char *text, size_t len)
+{
+	struct fleet_latest *l = latest_of(f, app);
+	struct channel ch;
+	struct diag d;
+	size_t i;
+
+	if (!l) {
+		f->latest = xreallocarray(f->latest, f->nlatest + 1, sizeof *f->latest);
+		l = &f->latest[f->nlatest++];
+		l->app = xstrdup(app);
+		l->version = NULL;
+	}
+	free(l->version);
+	l->version = NULL;
+	l->from_channel = false;
+	diag_init(&d, "channel");
+	memset(&ch, 0, sizeof ch);
+	/* The channel must describe this app; its signature is the agents'
+	 * business: here it only names the version to compare with. */
+	if (text && len <= CHANNEL_MAX_BYTES && channel_parse(text, len, &ch, &d) == 0) {
+		if (!strcmp(ch.app, app)) {
+			l->version = xstrdup(ch.version);
+			l->from_channel = true;
+		}
+		channel_release(&ch);
+	}
+	diag_release(&d);
+	if (l->version)
+		return;
+	for (i = 0; i < f->nrows; i++) {
+		const struct fleet_row *r = &f->rows[i];
+
+		if (r->problem == FLEET_UNREADABLE || strcmp(r->app, app) || !r->version[0])
+			continue;
+		if (!l->version || semver_cmp_str(r->version, l->version) > 0) {
+			free(l->version);
+			l->version = xstrdup(r->version);
+		}
+	}
+	if (!l->version)
+		l->version = xstrdup("");
+}
+
+static int row_cmp(const void *pa, const void *pb)
+{
+	const struct fleet_row *a = pa, *b = pb;
+	int c;
+
+	if (a->problem != b->problem)
+		return a->problem < b->problem ? -1 : 1;
+	c = strcmp(a->host, b->host);
+	return c ? c : strcmp(a->app, b->app);
+}
+
+static enum fleet_problem classify(const struct fleet_row *r)
+{
+	if (r->problem == FLEET_UNREADABLE)
+		return FLEET_UNREADABLE;
+	if (!strcmp(r->result, "failed"))
+		return FLEET_FAILED;
+	if (!strcmp(r->result, "rolled-back"))
+		return FLEET_ROLLED_BACK;
+	if (!strcmp(r->result, "refused"))
+		return FLEET_REFUSED;
+	if (r->stale)
+		return FLEET_STALE;
+	if (!strcmp(r->result, "unavailable"))
+		return FLEET_UNAVAILABLE;
+	if (!r->current)
+		return FLEET_OUTDATED;
+	if (strcmp(r->result, "success"))
+		return FLEET_NO_RESULT;
+	return FLEET_OK;
+}
+
+void fleet_finish(struct fleet *f, const struct fleet_opts *o)
+{
+	size_t i;
+
+	for (i = 0; i < f->nrows; i++) {
+		struct fleet_row *r = &f->rows[i];
+		const struct fleet_latest *l;
+		time_t t;
+
+		if (r->problem == FLEET_UNREADABLE)
+			continue;
+		if (!latest_of(f, r->app))
+			fleet_set_latest(f, r->app, NULL, 0);
+		l = latest_of(f, r->app);
+		r->current = r->version[0] && l->version[0] &&
+			     semver_cmp_str(r->version, l->version) == 0;
+		r->stale = report_time(r->reported, &t) < 0 ||
+			   (o->now > t && (uint64_t)(o->now - t) >
+					  (uint64_t)o->stale_minutes * 60);
+	}
+	for (i = 0; i < f->nrows; i++)
+		f->rows[i].problem = classify(&f->rows[i]);
+	if (f->nrows)
+		qsort(f->rows, f->nrows, sizeof *f->rows, row_cmp);
+}
+
+bool fleet_all_good(const struct fleet *f)
+{
+	return f->nrows > 0 && fleet_nproblems(f) == 0;
+}
+
+const char *fleet_problem_name(enum fleet_problem p)
+{
+	static const char *const names[] = {
+		[FLEET_UNREADABLE] = "unreadable", [FLEET_FAILED] = "failed",
+		[FLEET_ROLLED_BACK] = "rolled-back", [FLEET_REFUSED] = "refused",
+		[FLEET_STALE] = "stale", [FLEET_UNAVAILABLE] = "unavailable",
+		[FLEET_OUTDATED] = "outdated", [FLEET_NO_RESULT] = "no-result",
+		[FLEET_OK] = "ok",
+	};
+
+	return names[p];
+}
+
+size_t fleet_nhosts(const struct fleet *f)
+{
+	size_t i, j, n = 0;
+
+	/* Rows are sorted by problem first, so hosts repeat out of order. */
+	for (i = 0; i < f->nrows; i++) {
+		for (j = 0; j < i; j++)
+			if (!strcmp(f->rows[j].host, f->rows[i].host))
+				break;
+		n += j == i;
+	}
+	return n;
+}
+
+size_t fleet_nproblems(const struct fleet *f)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < f->nrows; i++)
+		n += f->rows[i].problem != FLEET_OK;
+	return n;
+}
+
+size_t fleet_count(const struct fleet *f, const char *(*key_of)(const struct fleet_row *),
+		   const char *app, struct fleet_count **out)
+{
+	struct fleet_count *c = NULL;
+	size_t i, j, n = 0;
+
+	for (i = 0; i < f->nrows; i++) {
+		const char *k;
+
+		if (app && strcmp(f->rows[i].app, app))
+			continue;
+		k = key_of(&f->rows[i]);
+		if (!k)
+			continue;
+		for (j = 0; j < n && strcmp(c[j].key, k); j++)
+			;
+		if (j == n) {
+			c = xreallocarray(c, n + 1, sizeof *c);
+			c[n].key = xstrdup(k);
+			c[n++].n = 0;
+		}
+		c[j].n++;
+	}
+	*out = c;
+	return n;
+}
+
+void fleet_counts_free(struct fleet_count *c, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(c[i].key);
+	free(c);
+}
+
+void fleet_time_format(time_t t, char out[21])
+{
+	channel_time_format(t, out);
+}
+
+/* ---- reading the repository ------------------------------------------- */
+
+static char *repo_url(const char *repo, const char *path)
+{
+	size_t n = strlen(repo);
+
+	while (n && repo[n - 1] == '/')
+		n--;
+	return xasprintf("%.*s/%s", (int)n, repo, path);
+}
+
+static void load_host(struct xfer *x, const struct fleet_opts *o, struct fleet *f,
+		      const char *host, struct buf *b)
+{
+	struct err e;
+	bool missing = false;
+	char *path, *url;
+
+	if (!fleet_host_ok(host)) {
+		fleet_add_unreadable(f, o, "?", "a report directory whose name is not a host name");
+		return;
+	}
+	path = xasprintf("reports/%s/status.yaml", host);
+	url = repo_url(o->repo, path);
+	buf_reset(b);
+	err_clear(&e);
+	if (xfer_get(x, url, FLEET_STATUS_MAX, b, &missing, &e) == 0)
+		fleet_add_report(f, o, host, b->data ? b->data : "", b->len);
+	else if (missing)
+		fleet_add_report(f, o, host, NULL, 0);
+	else
+		fleet_add_unreadable(f, o, host, e.msg);
+	free(path);
+	free(url);
+}
+
+static void load_channels(struct xfer *x, const struct fleet_opts *o, struct fleet *f,
+			  struct buf *b)
+{
+	size_t i;
+
+	for (i = 0; i < f->nrows; i++) {
+		const char *app = f->rows[i].app;
+		struct err e;
+		bool missing;
+		char *path, *url;
+		int rc;
+
+		if (f->rows[i].problem == FLEET_UNREADABLE || latest_of(f, app) ||
+		    !channel_name_ok(app))
+			continue;
+		path = xasprintf("apps/%s/channels/%s.yaml", app, f->channel);
+		url = repo_url(o->repo, path);
+		buf_reset(b);
+		err_clear(&e);
+		rc = xfer_get(x, url, CHANNEL_MAX_BYTES, b, &missing, &e);
+		fleet_set_latest(f, app, rc == 0 ? (b->data ? b->data : "") : NULL,
+				 rc == 0 ? b->len : 0);
+		free(path);
+		free(url);
+	}
+}
+
+int fleet_load(struct xfer *x, const struct fleet_opts *o, struct fleet *f,
+	       struct err *e)
+{
+	struct buf b = BUF_INIT;
+	char **names = NULL, *url = repo_url(o->repo, "reports/");
+	size_t n = 0, i;
+	int rc = -1;
+
+	if (xfer_list(x, url, &names, &n, e) < 0) {
+		err_prefix(e, "list the reports: ");
+		goto done;
+	}
+	for (i = 0; i < n; i++)
+		load_host(x, o, f, names[i], &b);
+	load_channels(x, o, f, &b);
+	fleet_finish(f, o);
+	rc = 0;
+done:
+	xfer_names_free(names, n);
+	buf_release(&b);
+	free(url);
+	return rc;
+}

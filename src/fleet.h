@@ -1,0 +1,183 @@
+/* The management console: every host's last result, read from the reports
+ * the agents upload to REPO/reports/HOST/ (docs/report-format.md), and the
+ * check of their uploaded audit logs (docs/fleet.md is the operator guide
+ * and documents the JSON shape, a contract for scripts).
+ *
+ * Every report is untrusted input: it is read with a size cap, parsed
+ * strictly (ydoc), and a report that cannot be read becomes a row with an
+ * error, never a failure of the whole view. Values are kept as the report
+ * has them; each renderer escapes them for its medium (terminal, JSON,
+ * HTML). */
+#ifndef UPGR_FLEET_H
+#define UPGR_FLEET_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "buf.h"
+#include "err.h"
+#include "transport.h"
+
+#define FLEET_STATUS_MAX (64u << 10)   /* bytes of one status.yaml */
+#define FLEET_APPS_MAX 256             /* apps in one report */
+#define FLEET_STALE_DEFAULT 120        /* minutes: two default heartbeats */
+
+/* What is wrong with a row, most urgent first: the order rows sort in. */
+enum fleet_problem {
+	FLEET_UNREADABLE,   /* no status.yaml, or one that is not a valid report */
+	FLEET_FAILED,       /* the rollback failed too: a person must act */
+	FLEET_ROLLED_BACK,  /* the upgrade failed and was undone */
+	FLEET_REFUSED,      /* a trust check refused the release */
+	FLEET_STALE,        /* no report within the stale limit */
+	FLEET_UNAVAILABLE,  /* the host's last run reached no server */
+	FLEET_OUTDATED,     /* not at the app's latest version */
+	FLEET_NO_RESULT,    /* at the latest version, but no result recorded */
+	FLEET_OK,
+};
+
+/* One host's one app. Strings are never NULL ("" when absent). */
+struct fleet_row {
+	char *host;         /* the report's directory name */
+	char *app, *version, *result, *action, *from, *to;
+	char *time;         /* when the result happened, as reported */
+	char *reported;     /* when the report was made (the report's time) */
+	char *error;        /* the app's error, or why the report is unreadable */
+	bool stale, current;
+	enum fleet_problem problem;
+};
+
+/* The version every host of an app should run. */
+struct fleet_latest {
+	char *app;
+	char *version;
+	bool from_channel;  /* the channel file's; else the highest reported */
+};
+
+struct fleet {
+	char *repo;                  /* as given, for display */
+	char *channel;
+	time_t generated;
+	unsigned stale_minutes;
+	struct fleet_row *rows;
+	size_t nrows;
+	struct fleet_latest *latest;
+	size_t nlatest;
+};
+
+struct fleet_opts {
+	const char *repo;            /* URL of the repository (no trailing '/' needed) */
+	const char *app;             /* only this app, or NULL for all */
+	const char *channel;         /* channel whose version is "latest"; default stable */
+	unsigned stale_minutes;
+	time_t now;
+};
+
+void fleet_init(struct fleet *f, const struct fleet_opts *o);
+void fleet_release(struct fleet *f);
+
+/* True when name is usable as a report directory and file name: 1-255 of
+ * [A-Za-z0-9._-], not starting with '.'. */
+bool fleet_host_ok(const char *name);
+
+/* Add the rows of one host's status.yaml (data[0..len), untrusted): one
+ * per app (only o->app when set), or one unreadable row with the reason
+ * when the report is missing (data NULL) or invalid. Never fails. */
+void fleet_add_report(struct fleet *f, const struct fleet_opts *o, const char *host,
+		      const char *data, size_t len);
+/* Add an unreadable row for host with the given reason. */
+void fleet_add_unreadable(struct fleet *f, const struct fleet_opts *o,
+			  const char *host, const char *why);
+
+/* Set an app's latest version from its channel file's text (untrusted;
+ * NULL when there is none): the channel's version if the file parses,
+ * else the highest version a host reports. */
+void fleet_set_latest(struct fleet *f, const char *app, const char *channel_text,
+		      size_t len);
+
+/* Classify every row (stale, current, problem) and sort problems first
+ * (then by host and app). Call after every report and latest is in. */
+void fleet_finish(struct fleet *f, const struct fleet_opts *o);
+
+/* The whole view from the repository: list REPO/reports/ once, then get
+ * every HOST/status.yaml and each app's channel file over the same
+ * transfer handle (one connection). Fails only when the reports cannot be
+ * listed. */
+int fleet_load(struct xfer *x, const struct fleet_opts *o, struct fleet *f,
+	       struct err *e);
+
+/* True when there is at least one row and every row is FLEET_OK. */
+bool fleet_all_good(const struct fleet *f);
+const char *fleet_problem_name(enum fleet_problem p);
+
+/* Renderings, appended to out. Text: a table, problems first, then a
+ * summary; control characters in report values are shown as '?'. JSON:
+ * the shape in docs/fleet.md. HTML: one self-contained page (fleet_html.c),
+ * every report value escaped. */
+void fleet_text(const struct fleet *f, struct buf *out);
+void fleet_json(const struct fleet *f, struct buf *out);
+void fleet_html(const struct fleet *f, struct buf *out);
+
+/* Helpers shared by the renderers. */
+struct fleet_count {
+	char *key;
+	size_t n;
+};
+/* Counts of rows per key, in first-seen order; key_of picks the key. */
+size_t fleet_count(const struct fleet *f, const char *(*key_of)(const struct fleet_row *),
+		   const char *app, struct fleet_count **out);
+void fleet_counts_free(struct fleet_count *c, size_t n);
+/* Number of distinct hosts, and of rows with a problem. */
+size_t fleet_nhosts(const struct fleet *f);
+size_t fleet_nproblems(const struct fleet *f);
+/* Format t as YYYY-MM-DDTHH:MM:SSZ. */
+void fleet_time_format(time_t t, char out[21]);
+
+/* ---- fleet verify ------------------------------------------------------ */
+
+enum fleet_verdict_kind {
+	FLEET_V_OK,
+	FLEET_V_TAMPERED,     /* signature, chain, checkpoint, or cut/rewritten */
+	FLEET_V_KEY_CHANGED,  /* device.pub differs from the pinned key */
+	FLEET_V_MISSING,      /* device.pub, audit.log or its signature absent */
+	FLEET_V_ERROR,        /* could not fetch or store */
+};
+
+struct fleet_verdict {
+	enum fleet_verdict_kind kind;
+	char why[768];
+	uint64_t seq;          /* records in the verified log */
+	char head[65];
+	bool pinned;           /* the key was pinned by this check */
+};
+
+/* The last seen seq and head of every host's log, kept in KEYS/seen. */
+struct fleet_seen_entry {
+	char *host;
+	uint64_t seq;
+	char head[65];
+};
+struct fleet_seen {
+	struct fleet_seen_entry *v;
+	size_t n;
+};
+
+/* Load DIR/seen (missing is empty; a malformed file is EXIT_DATAERR). */
+int fleet_seen_load(const char *dir, struct fleet_seen *s, struct err *e);
+/* Write DIR/seen durably (0600). */
+int fleet_seen_save(const char *dir, const struct fleet_seen *s, struct err *e);
+void fleet_seen_release(struct fleet_seen *s);
+
+/* Verify host's uploaded audit log under REPO/reports/HOST/: device.pub
+ * pinned in keys_dir/HOST.pub on first sight (0644), the log's minisign
+ * signature by that key, its hash chain and newest record signature, the
+ * checkpoint's trusted comment, and that it extends the seq/head last
+ * seen (updated in seen when the log is ok). The verdict says why not.
+ * Returns -1 only for local failures (cannot write the pin). */
+int fleet_verify_host(struct xfer *x, const char *repo, const char *host,
+		      const char *keys_dir, struct fleet_seen *seen,
+		      struct fleet_verdict *v, struct err *e);
+const char *fleet_verdict_name(enum fleet_verdict_kind k);
+
+#endif

@@ -1,0 +1,400 @@
+/* The fleet view as one self-contained HTML page: inline CSS and script,
+ * an inline SVG chart, nothing fetched from anywhere. Every value that
+ * comes from a report goes through html_esc; the page's own script is
+ * allowed by its hash in the Content-Security-Policy, so even markup that
+ * slipped through could not run a script of its own. The script reads the
+ * table from the DOM (no report data is ever placed inside <script>). */
+#include "fleet.h"
+#include "b64.h"
+#include "hash.h"
+#include "xalloc.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Text or attribute value: the five special characters as entities and
+ * control characters as U+FFFD. */
+static void html_esc(struct buf *out, const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+
+	for (; *p; p++) {
+		switch (*p) {
+		case '&': buf_adds(out, "&amp;"); break;
+		case '<': buf_adds(out, "&lt;"); break;
+		case '>': buf_adds(out, "&gt;"); break;
+		case '"': buf_adds(out, "&quot;"); break;
+		case '\'': buf_adds(out, "&#39;"); break;
+		default:
+			if (*p < 0x20 || *p == 0x7f)
+				buf_adds(out, "&#xfffd;");
+			else
+				buf_add(out, p, 1);
+		}
+	}
+}
+
+static const char style[] =
+	":root{--bg:#f4f6f9;--card:#fff;--ink:#1d2430;--mute:#667085;--line:#e3e7ee;"
+	"--ok:#1a7f4b;--okbg:#e3f5eb;--warn:#b45309;--warnbg:#fdf0dc;--bad:#b42318;"
+	"--badbg:#fde8e6;--info:#3159c4;--infobg:#e6edfc;--violet:#6d3fc0;--violetbg:#efe8fb;"
+	"--grey:#555f6d;--greybg:#eceef2}"
+	"*{box-sizing:border-box}"
+	"body{margin:0;font:14px/1.45 system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;"
+	"background:var(--bg);color:var(--ink)}"
+	"header{background:#17202e;color:#fff;padding:18px 32px 20px}"
+	"header h1{margin:0 0 4px;font-size:22px;font-weight:650;letter-spacing:.2px}"
+	"header h1 span{color:#8fb3ff;font-weight:500}"
+	".meta{color:#b8c2d3;font-size:13px}.meta code{color:#fff;font-size:13px}"
+	".verdict{display:inline-block;margin-top:10px;padding:4px 12px;border-radius:999px;"
+	"font-weight:600;font-size:13px}"
+	".verdict.good{background:var(--okbg);color:var(--ok)}"
+	".verdict.bad{background:var(--badbg);color:var(--bad)}"
+	"main{padding:22px 32px 40px;max-width:1400px}"
+	"h2{font-size:15px;margin:26px 0 10px;color:#344054;text-transform:uppercase;"
+	"letter-spacing:.6px}"
+	".cards{display:flex;flex-wrap:wrap;gap:12px}"
+	".card{background:var(--card);border:1px solid var(--line);border-radius:10px;"
+	"padding:12px 18px;min-width:124px;border-top:4px solid var(--grey)}"
+	".card .n{font-size:28px;font-weight:700;line-height:1.1}"
+	".card .l{color:var(--mute);font-size:12px;text-transform:uppercase;letter-spacing:.5px}"
+	".row2{display:grid;grid-template-columns:minmax(320px,1fr) minmax(320px,1.4fr);gap:18px}"
+	"@media(max-width:900px){.row2{grid-template-columns:1fr}}"
+	".panel{background:var(--card);border:1px solid var(--line);border-radius:10px;"
+	"padding:14px 18px}"
+	".panel h3{margin:0 0 8px;font-size:14px}"
+	".chart text{font:12px system-ui,sans-serif;fill:#344054}"
+	".chart .cnt{font-weight:700}"
+	".problems{list-style:none;margin:0;padding:0}"
+	".problems li{border-left:4px solid var(--bad);background:#fff;border-radius:6px;"
+	"padding:8px 12px;margin:0 0 8px;border:1px solid var(--line);border-left-width:4px}"
+	".problems .h{font-weight:650}.problems .e{color:#475467;font-family:ui-monospace,"
+	"SFMono-Regular,Menlo,monospace;font-size:12px;margin-top:3px;word-break:break-word}"
+	".none{color:var(--ok);font-weight:600}"
+	".badge{display:inline-block;padding:1px 9px;border-radius:999px;font-size:12px;"
+	"font-weight:600;white-space:nowrap}"
+	".tools{display:flex;gap:12px;align-items:center;margin-bottom:8px}"
+	"#filter{flex:0 1 380px;padding:7px 11px;border:1px solid #cfd5df;border-radius:8px;"
+	"font:inherit;background:#fff}"
+	"#shown{color:var(--mute);font-size:13px}"
+	"table{width:100%;border-collapse:collapse;background:#fff;border:1px solid var(--line);"
+	"border-radius:10px;overflow:hidden}"
+	"th,td{text-align:left;padding:7px 10px;border-bottom:1px solid var(--line);"
+	"vertical-align:top}"
+	"th{background:#f8f9fb;font-size:12px;text-transform:uppercase;letter-spacing:.4px;"
+	"color:#475467;cursor:pointer;user-select:none;white-space:nowrap}"
+	"th:hover{background:#eef1f6}"
+	"th[aria-sort=ascending]::after{content:' \\25B2';font-size:9px}"
+	"th[aria-sort=descending]::after{content:' \\25BC';font-size:9px}"
+	"td.err{font-family:ui-monospace,SFMono-Regular,Menlo,monospace;font-size:12px;"
+	"color:#475467;word-break:break-word;max-width:420px}"
+	"td.t{white-space:nowrap;color:#475467;font-size:13px}"
+	"tr:hover td{background:#fafbfd}"
+	"footer{color:var(--mute);font-size:12px;margin-top:22px}"
+	".k-ok,.k-success{background:var(--okbg);color:var(--ok)}"
+	".k-rolled-back,.k-stale{background:var(--warnbg);color:var(--warn)}"
+	".k-failed,.k-unreadable{background:var(--badbg);color:var(--bad)}"
+	".k-refused{background:var(--violetbg);color:var(--violet)}"
+	".k-outdated{background:var(--infobg);color:var(--info)}"
+	".k-unavailable,.k-no-result,.k-none{background:var(--greybg);color:var(--grey)}"
+	".c-success,.c-ok{border-top-color:var(--ok)}"
+	".c-rolled-back,.c-stale{border-top-color:var(--warn)}"
+	".c-failed,.c-unreadable,.c-problems{border-top-color:var(--bad)}"
+	".c-refused{border-top-color:var(--violet)}.c-outdated{border-top-color:var(--info)}"
+	".c-hosts{border-top-color:#17202e}";
+
+/* Sorting (click a header; again to reverse) and filtering. Problems-first
+ * is the initial order; data-sort on the table and data-ready on <body>
+ * say the script ran. */
+static const char script[] =
+	"(function(){'use strict';"
+	"var t=document.getElementById('hosts'),tb=t.tBodies[0],"
+	"hs=t.tHead.rows[0].cells,f=document.getElementById('filter'),"
+	"sh=document.getElementById('shown');"
+	"function val(r,i,type){var c=r.cells[i],v=c.getAttribute('data-v');"
+	"if(v===null)v=c.textContent;return type==='num'?parseFloat(v)||0:v.toLowerCase();}"
+	"function sort(i,dir){var type=hs[i].getAttribute('data-type'),"
+	"rows=Array.prototype.slice.call(tb.rows);"
+	"rows.sort(function(a,b){var x=val(a,i,type),y=val(b,i,type),"
+	"c=x<y?-1:x>y?1:0;if(!c){x=a.cells[0].textContent;y=b.cells[0].textContent;"
+	"c=x<y?-1:x>y?1:0;}return dir*c;});"
+	"rows.forEach(function(r){tb.appendChild(r);});"
+	"for(var k=0;k<hs.length;k++)hs[k].removeAttribute('aria-sort');"
+	"hs[i].setAttribute('aria-sort',dir>0?'ascending':'descending');"
+	"t.setAttribute('data-sort',hs[i].getAttribute('data-key')+(dir>0?':asc':':desc'));}"
+	"Array.prototype.forEach.call(hs,function(h,i){h.addEventListener('click',"
+	"function(){sort(i,h.getAttribute('aria-sort')==='ascending'?-1:1);});});"
+	"function filter(){var q=f.value.trim().toLowerCase(),n=0;"
+	"Array.prototype.forEach.call(tb.rows,function(r){"
+	"var m=!q||r.textContent.toLowerCase().indexOf(q)>=0;r.hidden=!m;if(m)n++;});"
+	"sh.textContent=n+' of '+tb.rows.length+' rows';}"
+	"f.addEventListener('input',filter);"
+	"sort(0,1);filter();document.body.setAttribute('data-ready','1');})();";
+
+static const char *problem_key(const struct fleet_row *r)
+{
+	return fleet_problem_name(r->problem);
+}
+
+static const char *result_key(const struct fleet_row *r)
+{
+	if (r->problem == FLEET_UNREADABLE)
+		return "unreadable";
+	return r->result[0] ? r->result : "none";
+}
+
+static const char *version_key(const struct fleet_row *r)
+{
+	return r->problem == FLEET_UNREADABLE ? NULL : r->version[0] ? r->version : "none";
+}
+
+/* A CSS class suffix for a result or problem word: only known words, so a
+ * report cannot choose a class. */
+static const char *kind_class(const char *k)
+{
+	static const char *const known[] = { "ok", "success", "rolled-back", "stale",
+		"failed", "unreadable", "refused", "outdated", "unavailable",
+		"no-result", "none", NULL };
+	size_t i;
+
+	for (i = 0; known[i]; i++)
+		if (!strcmp(k, known[i]))
+			return known[i];
+	return "none";
+}
+
+static void badge(struct buf *out, const char *word)
+{
+	buf_addf(out, "<span class=\"badge k-%s\">", kind_class(word));
+	html_esc(out, word);
+	buf_adds(out, "</span>");
+}
+
+static void card(struct buf *out, const char *cls, size_t n, const char *label)
+{
+	buf_addf(out, "<div class=\"card c-%s\" data-card=\"", cls);
+	html_esc(out, label);
+	buf_addf(out, "\"><div class=\"n\">%zu</div><div class=\"l\">", n);
+	html_esc(out, label);
+	buf_adds(out, "</div></div>");
+}
+
+static void head(const struct fleet *f, struct buf *out)
+{
+	struct buf s = BUF_INIT;
+	uint8_t d[SHA256_LEN];
+	size_t np = fleet_nproblems(f);
+	char when[21];
+
+	sha256_buf(script, strlen(script), d);
+	b64_encode(d, sizeof d, &s);
+	fleet_time_format(f->generated, when);
+	buf_addf(out, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+		 "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; "
+		 "style-src 'unsafe-inline'; script-src 'sha256-%s'; img-src data:\">"
+		 "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">"
+		 "<meta name=\"generator\" content=\"upgr fleet status\"><title>upgr fleet: ",
+		 s.data);
+	html_esc(out, f->repo);
+	buf_addf(out, "</title><style>%s</style></head>\n<body>\n<header><h1>upgr "
+		 "<span>fleet</span></h1><div class=\"meta\">repository <code id=\"repo\">",
+		 style);
+	html_esc(out, f->repo);
+	buf_adds(out, "</code> &middot; channel ");
+	html_esc(out, f->channel);
+	buf_addf(out, " &middot; generated <time id=\"generated\" datetime=\"%s\">%s</time>"
+		 " &middot; stale after %u min</div>", when, when, f->stale_minutes);
+	if (fleet_all_good(f))
+		buf_addf(out, "<div class=\"verdict good\" id=\"verdict\">All %zu hosts current "
+			 "and healthy</div>", fleet_nhosts(f));
+	else if (!f->nrows)
+		buf_adds(out, "<div class=\"verdict bad\" id=\"verdict\">No host has "
+			 "reported</div>");
+	else
+		buf_addf(out, "<div class=\"verdict bad\" id=\"verdict\">%zu problem%s on %zu "
+			 "hosts</div>", np, np == 1 ? "" : "s", fleet_nhosts(f));
+	buf_adds(out, "</header>\n<main>\n");
+	buf_release(&s);
+}
+
+static void cards(const struct fleet *f, struct buf *out)
+{
+	struct fleet_count *c;
+	size_t i, n, nstale = 0;
+
+	buf_adds(out, "<section class=\"cards\" id=\"cards\">");
+	card(out, "hosts", fleet_nhosts(f), "hosts");
+	card(out, "problems", fleet_nproblems(f), "problems");
+	n = fleet_count(f, result_key, NULL, &c);
+	for (i = 0; i < n; i++)
+		card(out, kind_class(c[i].key), c[i].n, c[i].key);
+	fleet_counts_free(c, n);
+	for (i = 0; i < f->nrows; i++)
+		nstale += f->rows[i].stale;
+	card(out, "stale", nstale, "stale");
+	buf_adds(out, "</section>\n");
+}
+
+/* Hosts per version of each app, as horizontal bars; the latest in green. */
+static void chart(const struct fleet *f, struct buf *out)
+{
+	const int rowh = 30, label = 120, barmax = 360;
+	struct fleet_count *c;
+	size_t a, i, n, max;
+
+	buf_adds(out, "<div class=\"panel\"><h2 style=\"margin-top:0\">Hosts per version</h2>");
+	for (a = 0; a < f->nlatest; a++) {
+		const struct fleet_latest *l = &f->latest[a];
+
+		n = fleet_count(f, version_key, l->app, &c);
+		for (max = 1, i = 0; i < n; i++)
+			if (c[i].n > max)
+				max = c[i].n;
+		buf_adds(out, "<h3>");
+		html_esc(out, l->app);
+		buf_adds(out, " <span style=\"color:#667085;font-weight:400\">latest ");
+		html_esc(out, l->version[0] ? l->version : "none");
+		buf_addf(out, "%s</span></h3>", l->from_channel ? " (channel)" : "");
+		buf_addf(out, "<svg class=\"chart\" role=\"img\" width=\"100%%\" viewBox=\"0 0 %d "
+			 "%zu\" preserveAspectRatio=\"xMinYMin meet\" data-app=\"",
+			 label + barmax + 60, n * (size_t)rowh + 4);
+		html_esc(out, l->app);
+		buf_adds(out, "\"><title>hosts per version of ");
+		html_esc(out, l->app);
+		buf_adds(out, "</title>");
+		for (i = 0; i < n; i++) {
+			size_t y = i * (size_t)rowh + 2;
+			long w = (long)(c[i].n * (size_t)barmax / max);
+			bool latest = !strcmp(c[i].key, l->version);
+
+			buf_addf(out, "<g data-version=\"");
+			html_esc(out, c[i].key);
+			buf_addf(out, "\"><text x=\"%d\" y=\"%zu\" text-anchor=\"end\">", label - 10,
+				 y + 18);
+			html_esc(out, c[i].key);
+			buf_addf(out, "</text><rect x=\"%d\" y=\"%zu\" width=\"%ld\" height=\"%d\" "
+				 "rx=\"4\" fill=\"%s\"/><text class=\"cnt\" x=\"%ld\" y=\"%zu\">%zu"
+				 "</text></g>", label, y + 3, w < 2 ? 2 : w, rowh - 8,
+				 latest ? "#2e9d62" : "#7b93c9", label + (w < 2 ? 2 : w) + 8,
+				 y + 18, c[i].n);
+		}
+		buf_adds(out, "</svg>");
+		fleet_counts_free(c, n);
+	}
+	if (!f->nlatest)
+		buf_adds(out, "<p>No versions reported.</p>");
+	buf_adds(out, "</div>\n");
+}
+
+static void problems(const struct fleet *f, struct buf *out)
+{
+	size_t i, n = 0;
+
+	buf_adds(out, "<div class=\"panel\"><h2 style=\"margin-top:0\">Problems first</h2>"
+		 "<ul class=\"problems\" id=\"problems\">");
+	for (i = 0; i < f->nrows; i++) {
+		const struct fleet_row *r = &f->rows[i];
+
+		if (r->problem == FLEET_OK)
+			continue;
+		n++;
+		buf_adds(out, "<li data-host=\"");
+		html_esc(out, r->host);
+		buf_adds(out, "\"><span class=\"h\">");
+		html_esc(out, r->host);
+		buf_adds(out, "</span> ");
+		badge(out, fleet_problem_name(r->problem));
+		if (r->app[0]) {
+			buf_adds(out, " <span style=\"color:#667085\">");
+			html_esc(out, r->app);
+			buf_adds(out, " ");
+			html_esc(out, r->version[0] ? r->version : "(none)");
+			if (r->to[0] && strcmp(r->to, r->version)) {
+				buf_adds(out, " &rarr; ");
+				html_esc(out, r->to);
+			}
+			buf_adds(out, "</span>");
+		}
+		if (r->error[0]) {
+			buf_adds(out, "<div class=\"e\">");
+			html_esc(out, r->error);
+			buf_adds(out, "</div>");
+		} else if (r->stale) {
+			buf_adds(out, "<div class=\"e\">last report ");
+			html_esc(out, r->reported);
+			buf_adds(out, "</div>");
+		}
+		buf_adds(out, "</li>");
+	}
+	buf_adds(out, "</ul>");
+	if (!n)
+		buf_adds(out, "<p class=\"none\">No problems: every host is current and "
+			 "healthy.</p>");
+	buf_adds(out, "</div>\n");
+}
+
+static void cell(struct buf *out, const char *cls, const char *v)
+{
+	buf_addf(out, "<td%s%s%s>", cls ? " class=\"" : "", cls ? cls : "", cls ? "\"" : "");
+	html_esc(out, v);
+	buf_adds(out, "</td>");
+}
+
+static void table(const struct fleet *f, struct buf *out)
+{
+	static const char *const cols[][3] = {
+		{ "state", "num", "State" }, { "host", "text", "Host" },
+		{ "app", "text", "App" }, { "version", "text", "Version" },
+		{ "result", "text", "Result" }, { "action", "text", "Action" },
+		{ "time", "text", "Result time" }, { "reported", "text", "Reported" },
+		{ "error", "text", "Error" },
+	};
+	size_t i, k;
+
+	buf_adds(out, "<h2>All hosts</h2><div class=\"tools\"><input id=\"filter\" "
+		 "type=\"search\" placeholder=\"Filter by host, version, result, error\" "
+		 "aria-label=\"filter\"><span id=\"shown\"></span></div>\n"
+		 "<table id=\"hosts\"><thead><tr>");
+	for (k = 0; k < sizeof cols / sizeof cols[0]; k++)
+		buf_addf(out, "<th data-key=\"%s\" data-type=\"%s\">%s</th>", cols[k][0],
+			 cols[k][1], cols[k][2]);
+	buf_adds(out, "</tr></thead><tbody>\n");
+	for (i = 0; i < f->nrows; i++) {
+		const struct fleet_row *r = &f->rows[i];
+
+		buf_addf(out, "<tr data-problem=\"%s\" data-host=\"", problem_key(r));
+		html_esc(out, r->host);
+		buf_addf(out, "\"><td data-v=\"%d\">", (int)r->problem);
+		badge(out, fleet_problem_name(r->problem));
+		buf_adds(out, "</td>");
+		cell(out, NULL, r->host);
+		cell(out, NULL, r->app);
+		cell(out, NULL, r->version);
+		buf_adds(out, "<td>");
+		if (r->result[0])
+			badge(out, r->result);
+		buf_adds(out, "</td>");
+		cell(out, NULL, r->action);
+		cell(out, "t", r->time);
+		cell(out, "t", r->reported);
+		cell(out, "err", r->error);
+		buf_adds(out, "</tr>\n");
+	}
+	buf_adds(out, "</tbody></table>\n");
+}
+
+void fleet_html(const struct fleet *f, struct buf *out)
+{
+	head(f, out);
+	cards(f, out);
+	buf_adds(out, "<div class=\"row2\" style=\"margin-top:18px\">");
+	problems(f, out);
+	chart(f, out);
+	buf_adds(out, "</div>\n");
+	table(f, out);
+	buf_adds(out, "<footer>Made by <code>upgr fleet status --html</code>. Verify audit "
+		 "logs with <code>upgr fleet verify</code>.</footer>\n</main>\n<script>");
+	buf_adds(out, script);
+	buf_adds(out, "</script>\n</body></html>\n");
+}

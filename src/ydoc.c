@@ -88,6 +88,7 @@ struct builder {
 	int flags;
 	struct ynode *stack[YDOC_MAX_DEPTH + 1];
 	size_t depth;
+	size_t nodes;
 	struct ynode *cur_root;
 };
 
@@ -180,10 +181,22 @@ static int refuse_props(struct builder *b, const yaml_mark_t *m,
 	return 0;
 }
 
+static int count_node(struct builder *b, const yaml_mark_t *m)
+{
+	if (++b->nodes > YDOC_MAX_NODES) {
+		diag_add(b->d, (int)m->line + 1, (int)m->column + 1,
+			 "more than %u values: refused", YDOC_MAX_NODES);
+		return -1;
+	}
+	return 0;
+}
+
 static int open_collection(struct builder *b, enum ynode_kind kind, const yaml_mark_t *m)
 {
 	struct ynode *n;
 
+	if (count_node(b, m) < 0)
+		return -1;
 	if (b->depth >= YDOC_MAX_DEPTH) {
 		diag_add(b->d, (int)m->line + 1, (int)m->column + 1,
 			 "nested deeper than %d levels", YDOC_MAX_DEPTH);
@@ -249,7 +262,8 @@ static int on_event(struct builder *b, yaml_event_t *ev)
 			 (const char *)ev->data.alias.anchor);
 		return -1;
 	case YAML_SCALAR_EVENT:
-		if (refuse_props(b, m, ev->data.scalar.anchor, ev->data.scalar.tag) < 0)
+		if (refuse_props(b, m, ev->data.scalar.anchor, ev->data.scalar.tag) < 0 ||
+		    count_node(b, m) < 0)
 			return -1;
 		n = node_new(YNODE_SCALAR, m);
 		n->str = xstrndup((const char *)ev->data.scalar.value, ev->data.scalar.length);

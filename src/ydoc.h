@@ -6,7 +6,7 @@
  * surprising input before building anything big: input over a size cap, NUL
  * bytes, bytes that are not UTF-8, tabs in indentation, anchors and aliases
  * (so no alias expansion bombs), tags, nesting deeper than YDOC_MAX_DEPTH,
- * non-scalar mapping keys, empty documents and (unless asked) more than one
+ * more than YDOC_MAX_NODES nodes, non-scalar mapping keys, empty documents and (unless asked) more than one
  * document. Every refusal is a positioned item in a struct diag.
  *
  * The walking helpers below are what every reader of these files uses, so
@@ -34,6 +34,9 @@
 #include "diag.h"
 
 #define YDOC_MAX_DEPTH 32
+/* Bounds the memory a small hostile file ("[1,1,1,...]") can make the tree
+ * take: a manifest listing 100,000 files holds about half as many nodes. */
+#define YDOC_MAX_NODES (1u << 20)
 
 enum ynode_kind { YNODE_SCALAR, YNODE_SEQ, YNODE_MAP };
 

@@ -118,6 +118,26 @@ static void test_depth(void **state)
 	diag_release(&d);
 }
 
+static void test_node_cap(void **state)
+{
+	size_t n = YDOC_MAX_NODES, i;
+	char *text = malloc(2 * n + 4);
+	struct ydoc doc;
+	struct diag d;
+
+	(void)state;
+	text[0] = '[';
+	for (i = 0; i < n; i++)
+		memcpy(text + 1 + 2 * i, "1,", 2);
+	memcpy(text + 1 + 2 * n, "1]", 3);
+	diag_init(&d, "t.yaml");
+	assert_int_equal(ydoc_parse(text, strlen(text), 4u << 20, 0, &doc, &d), -1);
+	assert_int_equal(d.n, 1);
+	assert_non_null(strstr(d.v[0].msg, "more than 1048576 values"));
+	diag_release(&d);
+	free(text);
+}
+
 static void test_tree_positions(void **state)
 {
 	const char *text =
@@ -283,6 +303,7 @@ int main(void)
 		cmocka_unit_test(test_nul_byte),
 		cmocka_unit_test(test_size_cap),
 		cmocka_unit_test(test_depth),
+		cmocka_unit_test(test_node_cap),
 		cmocka_unit_test(test_tree_positions),
 		cmocka_unit_test(test_multi),
 		cmocka_unit_test(test_scalar_types),

@@ -431,13 +431,16 @@ int audit_checkpoint(const char *path, const struct sign_key *key,
 {
 	struct audit_report rep;
 	struct sign_pub pub;
-	char comment[128];
+	char comment[128], head[65];
+	uint64_t seq;
 
 	if (read_locked(path, true, log, e) < 0)
 		return err_prefix(e, "audit checkpoint: ");
-	/* The device key vouches only for a log that verifies, torn tail and
-	 * newest signature included (as audit_append would check). */
+	/* The device key vouches only for a log that verifies: its tail as
+	 * audit_append checks it (same errors), then the whole chain. */
 	sign_key_public(key, &pub);
+	if (audit_tail(log->data, log->len, 0, &pub, &seq, head, e) < 0)
+		return err_prefix(e, "audit log %s ", path);
 	if (audit_verify_mem(log->data, log->len, &pub, false, &rep, e) < 0)
 		return err_prefix(e, "audit log %s: ", path);
 	snprintf(comment, sizeof comment, "upgr audit checkpoint seq:%" PRIu64

@@ -253,6 +253,16 @@ expect_exit 77 "a checkpoint whose comment lies is refused" \
 	"$UPGR" audit verify -p $PUB --checkpoint ckpt.log audit.log
 expect_grep "$T/err" "does not describe it" "says why"
 
+# The checkpoint the agent uploads (audit_checkpoint): minisign accepts it,
+# and so does --checkpoint; a torn log gets none.
+expect_exit 0 "audit_checkpoint makes the upload" "$GEN" --checkpoint audit.log etc/device.key up.log
+expect_same audit.log up.log "the upload is the log's bytes"
+expect_exit 0 "minisign -Vm accepts audit_checkpoint's signature" minisign -Vm up.log -p $PUB
+expect_grep "$T/out" "Trusted comment: upgr audit checkpoint seq:6 head:$head$" "... with seq and head"
+expect_exit 0 "--checkpoint accepts it" "$UPGR" audit verify -p $PUB --checkpoint up.log audit.log
+expect_exit 70 "a torn log gets no checkpoint" "$GEN" --checkpoint torn.log etc/device.key up2.log
+expect_grep "$T/err" "audit log torn.log ends in a torn record at byte $c: " "and says why, as an append would"
+
 # --against a reports/HOST/ directory, a file:// URL, and a real FTP server.
 mkdir -p repo/reports/web-17
 cp audit.log repo/reports/web-17/audit.log

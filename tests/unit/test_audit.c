@@ -6,6 +6,9 @@
  * The binary is also the test suites' log generator (the shell tests and
  * audit/example/regen.sh write logs through the real audit_append):
  *   test_audit --gen LOG DEVICE.key N      append N varied records
+ *   test_audit --checkpoint LOG DEVICE.key COPY
+ *                                          audit_checkpoint's upload, as
+ *                                          COPY and COPY.minisig
  * and the benchmark's (tests/bench/audit.sh):
  *   test_audit --bench LOG DEVICE.key N [all]
  *                                          write an N-record log in one go
@@ -108,6 +111,32 @@ static int gen(const char *log, const char *kpath, unsigned n)
 	}
 	sign_key_wipe(&k);
 	return 0;
+}
+
+/* --checkpoint: what the agent uploads, from audit_checkpoint: the log's
+ * bytes to copy and its signature to copy.minisig. */
+static int checkpoint(const char *log, const char *kpath, const char *copy)
+{
+	struct buf data = BUF_INIT, sig = BUF_INIT;
+	char *sigpath = xasprintf("%s.minisig", copy);
+	struct sign_key k;
+	struct err e;
+	int rc;
+
+	if (audit_device_key(kpath, &k, &e) == 0 &&
+	    audit_checkpoint(log, &k, &data, &sig, &e) == 0 &&
+	    fs_write_atomic(copy, data.data, data.len, 0644, &e) == 0 &&
+	    fs_write_atomic(sigpath, sig.data, sig.len, 0644, &e) == 0) {
+		rc = 0;
+	} else {
+		fprintf(stderr, "checkpoint: %s\n", e.msg);
+		rc = e.code;
+	}
+	sign_key_wipe(&k);
+	free(sigpath);
+	buf_release(&data);
+	buf_release(&sig);
+	return rc;
 }
 
 /* --bench: n records written with one write each, every signature but the
@@ -728,6 +757,8 @@ int main(int argc, char **argv)
 
 	if (argc == 5 && !strcmp(argv[1], "--gen"))
 		return gen(argv[2], argv[3], (unsigned)strtoul(argv[4], NULL, 10));
+	if (argc == 5 && !strcmp(argv[1], "--checkpoint"))
+		return checkpoint(argv[2], argv[3], argv[4]);
 	if ((argc == 5 || argc == 6) && !strcmp(argv[1], "--bench"))
 		return bench(argv[2], argv[3], strtoul(argv[4], NULL, 10),
 			     argc == 6 && !strcmp(argv[5], "all"));

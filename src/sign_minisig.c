@@ -9,7 +9,8 @@
  * line, no carriage return anywhere in the trusted comment): a signature
  * file is only ever written by a signing tool, so anything unusual is
  * refused rather than interpreted. Line limits are minisign's, so every
- * file one accepts the other accepts too. Every refusal is EXIT_TRUST. */
+ * file upgr writes or accepts, minisign accepts too. Every refusal is
+ * EXIT_TRUST. */
 #include "sign.h"
 #include "fsutil.h"
 #include "hash.h"

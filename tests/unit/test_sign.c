@@ -277,6 +277,47 @@ static void test_minisig_memory(void **state)
 	buf_release(&sig);
 }
 
+/* Every single-byte change to a signature file, and every truncation,
+ * either leaves it valid (the untrusted comment is not signed) or is
+ * refused with EXIT_TRUST; under the sanitizers, never a memory error. */
+static void test_minisig_mutations(void **state)
+{
+	static const uint8_t vals[] = { 0, '\n', '\r', ' ', '=', 'A', 0x80, 0xff };
+	struct buf sig = BUF_INIT;
+	struct sign_key key;
+	struct sign_pub pub;
+	struct err e;
+	size_t i, v, first_nl;
+	char *copy;
+	int rc;
+
+	(void)state;
+	rfc_key("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60",
+		"d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a", &key, &pub);
+	assert_int_equal(sign_minisig(&key, "d", 1, "c", &sig, &e), 0);
+	first_nl = (size_t)(strchr(sig.data, '\n') - sig.data);
+	copy = xmalloc(sig.len);
+	for (i = 0; i < sig.len; i++) {
+		for (v = 0; v < sizeof vals; v++) {
+			memcpy(copy, sig.data, sig.len);
+			if ((uint8_t)copy[i] == vals[v])
+				continue;
+			copy[i] = (char)vals[v];
+			rc = sign_verify(&pub, 1, "d", 1, copy, sig.len, NULL, &e);
+			if (rc == 0)
+				assert_true(i >= strlen("untrusted comment: ") && i < first_nl);
+			else
+				assert_int_equal(e.code, EXIT_TRUST);
+		}
+		/* Cut before byte i (the final newline alone may go). */
+		rc = sign_verify(&pub, 1, "d", 1, sig.data, i, NULL, &e);
+		assert_int_equal(rc, i == sig.len - 1 ? 0 : -1);
+	}
+	free(copy);
+	buf_release(&sig);
+	sign_key_wipe(&key);
+}
+
 static void test_comment_limit(void **state)
 {
 	char *c = xmalloc(SIGN_COMMENT_TEXT_MAX + 2);
@@ -407,6 +448,7 @@ int main(void)
 		cmocka_unit_test(test_small_order_keys),
 		cmocka_unit_test(test_hostile_keys),
 		cmocka_unit_test(test_minisig_memory),
+		cmocka_unit_test(test_minisig_mutations),
 		cmocka_unit_test(test_comment_limit),
 		cmocka_unit_test(test_key_files),
 	};

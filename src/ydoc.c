@@ -265,6 +265,12 @@ static int on_event(struct builder *b, yaml_event_t *ev)
 		if (refuse_props(b, m, ev->data.scalar.anchor, ev->data.scalar.tag) < 0 ||
 		    count_node(b, m) < 0)
 			return -1;
+		/* The bytes are NUL-free, but a "\0" escape is not. */
+		if (memchr(ev->data.scalar.value, 0, ev->data.scalar.length)) {
+			diag_add(b->d, (int)m->line + 1, (int)m->column + 1,
+				 "a NUL character in a value");
+			return -1;
+		}
 		n = node_new(YNODE_SCALAR, m);
 		n->str = xstrndup((const char *)ev->data.scalar.value, ev->data.scalar.length);
 		n->len = ev->data.scalar.length;
@@ -290,11 +296,32 @@ static int on_event(struct builder *b, yaml_event_t *ev)
 	}
 }
 
-static void yaml_problem(const yaml_parser_t *p, struct diag *d)
+/* Line and column (1-based, in characters) of byte offset off in buf. */
+static void offset_position(const char *buf, size_t len, size_t off, int *line, int *col)
+{
+	size_t i;
+
+	*line = 1;
+	*col = 1;
+	for (i = 0; i < off && i < len; i++) {
+		if (buf[i] == '\n')
+			(*line)++, *col = 1;
+		else if (((unsigned char)buf[i] & 0xc0) != 0x80)
+			(*col)++;
+	}
+}
+
+static void yaml_problem(const yaml_parser_t *p, const char *buf, size_t len,
+			 struct diag *d)
 {
 	const char *problem = p->problem ? p->problem : "cannot parse";
+	int line, col;
 
-	if (p->context)
+	/* The reader (encoding, control characters) knows only an offset. */
+	if (p->error == YAML_READER_ERROR) {
+		offset_position(buf, len, p->problem_offset, &line, &col);
+		diag_add(d, line, col, "invalid YAML: %s", problem);
+	} else if (p->context)
 		diag_add(d, (int)p->problem_mark.line + 1, (int)p->problem_mark.column + 1,
 			 "invalid YAML: %s (%s at %d:%d)", problem, p->context,
 			 (int)p->context_mark.line + 1, (int)p->context_mark.column + 1);
@@ -330,7 +357,7 @@ int ydoc_parse(const char *buf, size_t len, size_t max_bytes, int flags,
 	yaml_parser_set_encoding(&parser, YAML_UTF8_ENCODING);
 	for (;;) {
 		if (!yaml_parser_parse(&parser, &ev)) {
-			yaml_problem(&parser, d);
+			yaml_problem(&parser, buf, len, d);
 			goto done;
 		}
 		r = on_event(&b, &ev);

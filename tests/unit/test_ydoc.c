@@ -43,6 +43,8 @@ static const struct {
 	{ "a: [1, 2\n", 2, 1, "invalid YAML" },
 	{ "a: b: c\n", 1, 5, "invalid YAML: mapping values are not allowed" },
 	{ "? [1]\n: 2\n", 1, 3, "as a mapping key" },
+	{ "a: 1\nb: \"x\\0y\"\n", 2, 4, "a NUL character in a value" },
+	{ "a: 1\nb: \"x\x01y\"\n", 2, 6, "invalid YAML: control characters are not allowed" },
 };
 
 static void test_refusals(void **state)

@@ -81,11 +81,16 @@ SCHEMAS    = $(wildcard schema/*.json)
 GUIDES     = $(wildcard docs/*.md)
 AUDITFILES = $(wildcard audit/*)
 
-install: upgr
+# The binary to install: the build's own (./upgr, or build/san/upgr with
+# SANITIZE), or any other with UPGR_BIN=PATH (the packaging test installs
+# the binary it tests).
+UPGR_BIN  ?= $(BIN)
+
+install: $(UPGR_BIN)
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 \
 		$(DESTDIR)$(DATADIR)/schema $(DESTDIR)$(DATADIR)/audit \
 		$(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(BASHCOMPDIR)
-	install -m 0755 upgr $(DESTDIR)$(BINDIR)/upgr
+	install -m 0755 $(UPGR_BIN) $(DESTDIR)$(BINDIR)/upgr
 	$(if $(MAN1),install -m 0644 $(MAN1) $(DESTDIR)$(MANDIR)/man1/)
 	$(if $(MAN5),install -m 0644 $(MAN5) $(DESTDIR)$(MANDIR)/man5/)
 	$(if $(SCHEMAS),install -m 0644 $(SCHEMAS) $(DESTDIR)$(DATADIR)/schema/)
@@ -113,9 +118,10 @@ DEB_FILE   = $(DEB_OUT)/upgr_$(VERSION)_$(DEB_ARCH).deb
 DEB_DEPENDS_FALLBACK = libc6, libcurl4, libarchive13, libyaml-0-2, libgcrypt20
 
 .PHONY: deb
-deb: upgr
+deb: $(UPGR_BIN)
 	rm -rf $(DEB_OUT)/deb
-	$(MAKE) --no-print-directory -o upgr install DESTDIR=$(abspath $(DEB_STAGE)) PREFIX=/usr \
+	$(MAKE) --no-print-directory install UPGR_BIN=$(abspath $(UPGR_BIN)) \
+		DESTDIR=$(abspath $(DEB_STAGE)) PREFIX=/usr \
 		DOCDIR=/usr/share/doc/upgr >/dev/null
 	strip --strip-unneeded $(DEB_STAGE)/usr/bin/upgr
 	find $(DEB_STAGE)/usr/share/man -type f -exec gzip -9n {} +

@@ -1,16 +1,16 @@
 # Installing and packaging: make install / uninstall into a scratch DESTDIR,
 # make deb, and the .deb installed by dpkg into a scratch root (its own
 # dpkg database; the system's /, /etc, /usr and dpkg database are not
-# touched). The binary is never rebuilt here (make -o upgr): the test
-# packages the ./upgr that the test run is testing.
+# touched). The binary is never rebuilt here: the test packages the one
+# under test ($UPGR: ./upgr, or build/san/upgr in a sanitizer run).
 . "$(dirname "$0")/../lib/testlib.sh"
 
 top=$UPGR_TOP
 # Isolate the nested make from the `make check` that runs us.
 unset MAKEFLAGS MFLAGS MAKELEVEL
-mk() { make -s --no-print-directory -C "$top" -o upgr "$@"; }
-if [ ! -x "$top/upgr" ]; then
-	not_ok "no $top/upgr to package: run make first"
+mk() { make -s --no-print-directory -C "$top" UPGR_BIN="$UPGR" "$@"; }
+if [ ! -x "$UPGR" ]; then
+	not_ok "no $UPGR to package: run make first"
 	exit 0
 fi
 
@@ -63,7 +63,7 @@ expect_grep "$T/info" '^ Package: upgr$' "control: Package"
 expect_grep "$T/info" '^ Version: [0-9]+\.[0-9]+\.[0-9]+' "control: Version"
 # Depends names the package of every library the binary links.
 dpkg-deb -f "$deb" Depends >"$T/depends"
-for lib in $(objdump -p "$top/upgr" | awk '$1 == "NEEDED" { print $2 }'); do
+for lib in $(objdump -p "$UPGR" | awk '$1 == "NEEDED" { print $2 }'); do
 	case $lib in
 	libcurl*) pat=libcurl ;; libarchive*) pat=libarchive ;;
 	libyaml*) pat=libyaml ;; libgcrypt*) pat=libgcrypt ;; libc.so*) pat=libc6 ;;

@@ -377,6 +377,50 @@ static void test_path_problem(void **state)
 	assert_non_null(strstr(manifest_path_problem(longp), "255"));
 }
 
+/* Every truncation of a full manifest, and every byte of it replaced by
+ * characters that matter to YAML: the parser either accepts (and then the
+ * canonical form round-trips) or reports at least one problem, never
+ * crashes (run under the sanitizers), never reports success with items. */
+static void check_mutant(const char *text, size_t len)
+{
+	struct manifest m, m2;
+	struct buf out = BUF_INIT;
+	struct diag d;
+	int rc;
+
+	diag_init(&d, "m.yaml");
+	rc = manifest_parse(text, len, &m, &d);
+	assert_true((rc == 0 && d.n == 0) || (rc == -1 && d.n > 0));
+	if (rc == 0) {
+		manifest_emit(&m, &out);
+		assert_int_equal(manifest_parse(out.data, out.len, &m2, &d), 0);
+		assert_manifest_equal(&m, &m2);
+		manifest_release(&m2);
+		manifest_release(&m);
+	}
+	buf_release(&out);
+	diag_release(&d);
+}
+
+static void test_mutants(void **state)
+{
+	static const char subst[] = " :-\"'\t[]{},&*#!|>%@`\n\\x0\x01\xff";
+	size_t len = strlen(full), i, j;
+	char *copy = malloc(len);
+
+	(void)state;
+	for (i = 0; i <= len; i++)
+		check_mutant(full, i);
+	for (i = 0; i < len; i++) {
+		for (j = 0; j < sizeof subst; j++) {   /* includes the NUL byte */
+			memcpy(copy, full, len);
+			copy[i] = subst[j];
+			check_mutant(copy, len);
+		}
+	}
+	free(copy);
+}
+
 static void test_load_missing(void **state)
 {
 	struct manifest m;
@@ -399,6 +443,7 @@ int main(void)
 		cmocka_unit_test(test_bad),
 		cmocka_unit_test(test_all_problems),
 		cmocka_unit_test(test_path_problem),
+		cmocka_unit_test(test_mutants),
 		cmocka_unit_test(test_load_missing),
 	};
 

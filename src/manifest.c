@@ -550,9 +550,10 @@ static void cmd_defaults(struct mcmd *c, const struct ynode *n)
 	c->col = n->col;
 }
 
-/* The fields of a command mapping (its keys already checked). */
-static int parse_cmd_fields(const struct ynode *n, const char *where, struct mcmd *c,
-			    struct diag *d)
+/* The fields of a command mapping (its keys already checked, so retries
+ * and interval are read only where they are allowed). */
+static int parse_cmd_fields(const struct ynode *n, const char *where, bool health,
+			    struct mcmd *c, struct diag *d)
 {
 	const struct ynode *v;
 	char name[NAME_MAX_LEN];
@@ -571,10 +572,13 @@ static int parse_cmd_fields(const struct ynode *n, const char *where, struct mcm
 		else
 			c->timeout = (unsigned)u;
 	}
-	if (ydoc_get_uint(n, where, "retries", RETRIES_MAX, &u, d) < 0)
-		bad = 1;
-	else if (ydoc_get(n, "retries"))
-		c->retries = (unsigned)u;
+	if (!health)
+		return bad ? -1 : 0;
+	switch (ydoc_get_uint(n, where, "retries", RETRIES_MAX, &u, d)) {
+	case -1: bad = 1; break;
+	case 1:  c->retries = (unsigned)u; break;
+	default: break;
+	}
 	ydoc_name(name, sizeof name, where, "interval");
 	if ((v = ydoc_get(n, "interval"))) {
 		if (parse_positive(v, name, INTERVAL_MAX, &u, d) < 0)
@@ -607,7 +611,7 @@ static int parse_cmd(const struct ynode *n, const char *where, bool health,
 	}
 	bad += ydoc_check_keys(n, where, health ? health_keys : cmd_keys, d);
 	bad += require(n, where, run_required, health ? health_keys : cmd_keys, d);
-	if (parse_cmd_fields(n, where, c, d) < 0 || bad) {
+	if (parse_cmd_fields(n, where, health, c, d) < 0 || bad) {
 		free(c->run);
 		c->run = NULL;
 		return -1;
@@ -721,7 +725,7 @@ static int parse_precond(const struct ynode *n, const char *where, struct precon
 		p->kind = PRE_RUN;
 		cmd_defaults(&p->cmd, n);
 		bad += ydoc_check_keys(n, where, cmd_keys, d);
-		if (parse_cmd_fields(n, where, &p->cmd, d) < 0)
+		if (parse_cmd_fields(n, where, false, &p->cmd, d) < 0)
 			bad++;
 	} else if (!strcmp(found[0], "disk_free")) {
 		p->kind = PRE_DISK_FREE;

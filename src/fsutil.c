@@ -1,3 +1,7 @@
+/* syncfs(2) is Linux's; _GNU_SOURCE declares it (see fs_sync_fs). */
+#if defined(__linux__) && !defined(_GNU_SOURCE)
+#define _GNU_SOURCE
+#endif
 #include "fsutil.h"
 #include "xalloc.h"
 
@@ -86,6 +90,26 @@ int fs_fsync_dir(const char *dir, struct err *e)
 	}
 	close(fd);
 	return 0;
+}
+
+int fs_sync_fs(const char *path, struct err *e)
+{
+#if defined(__linux__)
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int rc = 0;
+
+	if (fd < 0)
+		return err_sys(e, EXIT_SOFTWARE, "open %s", path);
+	if (syncfs(fd) < 0)
+		rc = err_sys(e, EXIT_SOFTWARE, "syncfs %s", path);
+	close(fd);
+	return rc;
+#else
+	(void)path;
+	(void)e;
+	sync();
+	return 0;
+#endif
 }
 
 int fs_fsync_parent(const char *path, struct err *e)

@@ -24,6 +24,11 @@ int fs_write_new(const char *path, const void *data, size_t len,
 int fs_fsync_dir(const char *dir, struct err *e);
 int fs_fsync_parent(const char *path, struct err *e);
 
+/* Flush every pending write on the file system that holds path (syncfs(2)
+ * on Linux, sync(2) elsewhere): one call instead of an fsync per file when
+ * thousands of files were just written. */
+int fs_sync_fs(const char *path, struct err *e);
+
 /* mkdir -p with mode for each directory created. */
 int fs_mkdir_p(const char *path, mode_t mode, struct err *e);
 

@@ -20,7 +20,8 @@ int payload_create(const char *out, const char *dir, struct manifest *m,
  * leading to them) that m lists; every other kind of entry, an entry not
  * listed, a duplicate, a path that is absolute or climbs out, is refused
  * (EXIT_TRUST). Files are written with O_NOFOLLOW under openat()ed
- * directories, given the manifest's mode (never the archive's), fsync'd,
+ * directories, given the manifest's mode (never the archive's), made durable
+ * (one syncfs for all the data, then each new directory's fsync),
  * and checked against the manifest's sha256 when it has one (EXIT_TRUST on
  * a mismatch). Every listed file must be present. Total bytes written are
  * capped by max_total (a decompression bomb is refused). */

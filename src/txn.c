@@ -264,6 +264,7 @@ struct dirwalk {
 	const char *base;
 	char *dir;               /* relative directory of fd, "" for base */
 	int fd;
+	bool dirty;              /* entries changed: fsync before letting go */
 };
 
 static void walk_init(struct dirwalk *w, const char *base)
@@ -271,15 +272,24 @@ static void walk_init(struct dirwalk *w, const char *base)
 	w->base = base;
 	w->dir = NULL;
 	w->fd = -1;
+	w->dirty = false;
 }
 
-static void walk_release(struct dirwalk *w)
+/* Let go of the open directory, fsyncing it first if entries changed
+ * (one fsync per directory, not per rename). */
+static int walk_release(struct dirwalk *w, struct err *e)
 {
+	int rc = 0;
+
+	if (w->fd >= 0 && w->dirty && fsync(w->fd) < 0)
+		rc = err_sys(e, EXIT_SOFTWARE, "fsync %s/%s", w->base, w->dir);
 	if (w->fd >= 0)
 		close(w->fd);
 	free(w->dir);
 	w->dir = NULL;
 	w->fd = -1;
+	w->dirty = false;
+	return rc;
 }
 
 /* Returns the parent's fd (owned by w) and sets *leaf into rel. */
@@ -294,7 +304,8 @@ static int walk_parent(struct dirwalk *w, const char *rel, const char **leaf,
 	*leaf = slash ? slash + 1 : rel;
 	if (w->fd >= 0 && strlen(w->dir) == dlen && !strncmp(w->dir, rel, dlen))
 		return w->fd;
-	walk_release(w);
+	if (walk_release(w, e) < 0)
+		return -1;
 	fd = open(w->base, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return err_sys(e, EXIT_SOFTWARE, "open %s", w->base);
@@ -426,12 +437,13 @@ static int backup_files(struct txn *t, struct err *e)
 		free(from);
 		free(to);
 		if (rc < 0) {
-			walk_release(&tw);
+			walk_release(&tw, e);
 			return -1;
 		}
 	}
-	walk_release(&tw);
-	return fs_fsync_dir(t->backup, e);
+	walk_release(&tw, e);
+	/* One flush for every link made (their directories included). */
+	return fs_sync_fs(t->backup, e);
 }
 
 /* Hard-link each file the plan installs from dir into the staging area. */
@@ -523,11 +535,11 @@ static int swap(struct txn *t, struct err *e)
 			rc = err_sys(e, EXIT_SOFTWARE, "rename %s/%s into %s/%s", t->stage, op->src,
 				     t->p->target, op->path);
 		}
-		if (rc == 0 && fsync(pfd) < 0)
-			rc = err_sys(e, EXIT_SOFTWARE, "fsync %s", t->p->target);
+		tw.dirty = true;
 	}
-	walk_release(&tw);
-	walk_release(&sw);
+	if (walk_release(&tw, e) < 0)
+		rc = -1;
+	walk_release(&sw, e);
 	return rc;
 }
 
@@ -566,12 +578,13 @@ static int restore(struct txn *t, struct err *e)
 			rc = err_sys(e, EXIT_ROLLBACK_FAILED, "remove added %s/%s",
 				     t->p->target, op->path);
 		}
-		fsync(pfd);
+		tw.dirty = true;
 		free(bak);
 		free(src);
 	}
-	walk_release(&tw);
-	walk_release(&bw);
+	if (walk_release(&tw, e) < 0)
+		rc = -1;
+	walk_release(&bw, e);
 	for (i = t->nmkdirs; i-- > 0;) {
 		char *abs = fs_join(t->p->target, t->mkdirs[i]);
 

@@ -121,8 +121,8 @@ static void test_output(void **state)
 	exec_result_release(&r);
 }
 
-/* Only what env lists (and PATH) reaches the command; the shell itself
- * adds PWD. */
+/* Only what env lists (and PATH) reaches the command. The shell's own
+ * exports (PWD; bash adds SHLVL and _) are left out of the comparison. */
 static void test_env(void **state)
 {
 	char *env[] = { (char *)"UPGR_APP=hello", (char *)"UPGR_PHASE=start", NULL };
@@ -132,10 +132,9 @@ static void test_env(void **state)
 	(void)state;
 	setenv("UPGR_TEST_LEAK", "secret", 1);
 	setenv("HOME", "/root", 1);
-	run("env | sort", env, 10, &r);
+	run("env | grep -v -e '^PWD=' -e '^SHLVL=' -e '^_=' | sort", env, 10, &r);
 	assert_string_equal(r.output.data,
 			    "PATH=/usr/sbin:/usr/bin:/sbin:/bin\n"
-			    "PWD=/tmp\n"
 			    "UPGR_APP=hello\n"
 			    "UPGR_PHASE=start\n");
 	exec_result_release(&r);
@@ -302,9 +301,10 @@ static void test_daemon_keeps_pipe(void **state)
 	kill((pid_t)pid, SIGKILL);
 	exec_result_release(&r);
 
-	/* Quick commands are not slowed by the polling. */
+	/* Quick commands are not slowed by the polling (generous bound:
+	 * sanitizers and a loaded machine). */
 	run("true", no_env, 10, &r);
-	assert_true(r.ms < 100);
+	assert_true(r.ms < 500);
 	exec_result_release(&r);
 }
 

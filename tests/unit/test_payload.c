@@ -607,6 +607,34 @@ static void test_hardlink_with_data(void **state)
 	scratch_release(&s);
 }
 
+/* A GNU long-name or pax extended header declaring megabytes: refused
+ * (libarchive caps them) rather than read into memory. */
+static void test_special_header_bomb(void **state)
+{
+	static const char flags[] = "LKx";
+	struct scratch s;
+	struct manifest m;
+	struct mspec spec = F("x");
+	struct err e;
+	size_t len = 2 * MB, i;
+	char *big = xmalloc(len + 1);
+
+	(void)state;
+	memset(big, 'a', len);
+	big[len] = '\0';
+	scratch_init(&s);
+	manifest_make(&m, &spec, 1);
+	for (i = 0; i < sizeof flags - 1; i++) {
+		raw_tar(s.archive, "././@LongLink", flags[i], "", big);
+		assert_int_equal(payload_extract(s.archive, s.stage, &m, 100 * MB, &e), -1);
+		assert_int_equal(e.code, EXIT_TRUST);
+		assert_contained(&s);
+	}
+	free(big);
+	manifest_free(&m);
+	scratch_release(&s);
+}
+
 /* Every tar type flag, as a raw header: each is refused, or becomes a
  * plain file with the manifest's mode (libarchive reads unknown flags as
  * regular files, as POSIX says); nothing else ever lands in staging. */
@@ -739,6 +767,7 @@ int main(void)
 		cmocka_unit_test(test_garbage),
 		cmocka_unit_test(test_hardlink_with_data),
 		cmocka_unit_test(test_every_typeflag),
+		cmocka_unit_test(test_special_header_bomb),
 		cmocka_unit_test(test_socket_in_cpio),
 	};
 	size_t nfixed = sizeof fixed / sizeof fixed[0], i;

@@ -86,7 +86,8 @@ _upgr()
 		--config=*) conf=${w#--config=} ;;
 		-k | --key | -p | --pub | --pubkey | -x | --sig | -t | --trusted-comment | \
 			--html | --root | --from | --keys | --splay | --repo | --channel | \
-			--expires | --not-before | --rollout | --against | --checkpoint) i=$((i + 1)) ;;
+			--expires | --not-before | --rollout | --against | --checkpoint | \
+			--netrc | --app | --since | --stale) i=$((i + 1)) ;;
 		-*) ;;
 		*)
 			if [ -z "$cmd" ] && [[ " $_upgr_commands " == *" $w "* ]]; then
@@ -108,7 +109,7 @@ _upgr()
 		esac
 	fi
 	case $prev in
-	-c | --config | -k | --key | --html | -x | --sig | --checkpoint)
+	-c | --config | -k | --key | --html | -x | --sig | --checkpoint | --netrc)
 		_upgr_files "$cur"
 		return
 		;;
@@ -121,7 +122,11 @@ _upgr()
 		return
 		;;
 	--splay | --repo | --channel | --expires | --not-before | --rollout | \
-		-t | --trusted-comment)
+		-t | --trusted-comment | --since | --stale)
+		return
+		;;
+	--app)
+		COMPREPLY=($(compgen -W "$(_upgr_apps "$conf")" -- "$cur"))
 		return
 		;;
 	esac

@@ -57,3 +57,5 @@ offers "publish -f completes a directory" "files/rel" publish -f "$T/files/r"
 complete_line publish -c ""
 if [ ! -s "$T/comp" ] || [ "$(cat "$T/comp")" = " " ]; then ok "publish -c (channel) offers no file"
 else not_ok "publish -c (channel) offers no file: got '$(cat "$T/comp")'"; fi
+offers "fleet status options" '--html .*--json' fleet status --
+offers "a directory after fleet verify --keys" "files/rel" fleet verify --keys "$T/files/r"

@@ -22,6 +22,8 @@
 #   ftpd_logins I        how many logins server I has accepted so far.
 #   ftpd_can_run         0 if this machine can run the servers (root, vsftpd);
 #                        otherwise prints why on stderr.
+#   FTPD_PASV_PORTS      passive ports per server (default 200), set before
+#                        ftpd_start for more clients at once.
 #
 # Logins use a local system user (FTPD_USER, shell nologin, home an empty
 # root-owned directory: vsftpd changes into the home before local_root) created on first use, with a random password kept in a root-only
@@ -30,6 +32,9 @@
 # /etc/ftpusers check, so the nologin shell is accepted.
 
 FTPD_USER=upgrftp
+# Passive ports per server: one per data connection open at a time (and
+# vsftpd picks them at random), so enough for many clients at once.
+: "${FTPD_PASV_PORTS:=200}"
 FTPD_PAM=upgr-test-ftp
 _ftpd_home=/var/lib/upgr-test
 _ftpd_secret=$_ftpd_home/ftp-password
@@ -87,13 +92,14 @@ _ftpd_setup_user() {
 }
 
 # _ftpd_free_ports COUNT: print the first of COUNT consecutive ports that
-# are free on 127.0.0.1 right now (random, so parallel runs rarely collide).
+# are free on 127.0.0.1 right now (random, so parallel runs rarely collide;
+# below Linux's ephemeral range, so clients' own ports do not take them).
 _ftpd_free_ports() {
 	python3 - "$1" <<-'EOF'
 	import random, socket, sys
 	n = int(sys.argv[1])
 	for _ in range(500):
-	    base = random.randrange(20000, 60000 - n)
+	    base = random.randrange(10000, 32000 - n)
 	    socks = []
 	    try:
 	        for p in range(base, base + n):
@@ -158,7 +164,7 @@ _ftpd_config() {
 	pasv_enable=YES
 	pasv_address=127.0.0.1
 	pasv_min_port=$pasv
-	pasv_max_port=$((pasv + 9))
+	pasv_max_port=$((pasv + FTPD_PASV_PORTS - 1))
 	local_max_rate=$2
 	max_per_ip=0
 	idle_session_timeout=60
@@ -230,8 +236,8 @@ ftpd_start() {
 		mkdir -p "$_ftpd_dir/$i/root"
 		chmod 755 "$_ftpd_dir/$i"
 		chown "$FTPD_USER:" "$_ftpd_dir/$i/root"
-		# Control port then ten passive ports, all in one free block.
-		base=$(_ftpd_free_ports 11) || return 1
+		# The control port, then the passive ports, in one free block.
+		base=$(_ftpd_free_ports $((FTPD_PASV_PORTS + 1))) || return 1
 		export "FTPD_PORT_$i=$base" "FTPD_ROOT_$i=$_ftpd_dir/$i/root"
 		export "FTPD_URL_$i=ftp://127.0.0.1:$base/"
 		export "FTPD_LOG_$i=$_ftpd_dir/$i/vsftpd.log"

@@ -83,7 +83,7 @@ static void find_unlisted(const char *from, const char *rel, int depth,
 				   !(st.st_dev == skip->st_dev && st.st_ino == skip->st_ino)) {
 				res->unlisted = xreallocarray(res->unlisted, res->nunlisted + 1,
 							      sizeof *res->unlisted);
-				res->unlisted[res->nunlisted++] = xstrdup(sub);
+				res->unlisted[res->nunlisted++] = sub;
 				sub = NULL;
 			}
 		}

@@ -209,7 +209,30 @@ expect_exit 69 "a dead server is exit 69" $P $N --repo "${FTPD_URL_2}repo" "$M"
 expect_grep "$T/err" "127.0.0.1:$FTPD_PORT_2" "... naming the server"
 expect_exit 69 "no credentials: exit 69" env HOME="$T/nohome" $P --repo "$FTP" "$M"
 
+# The server dies in the middle of a publish; publishing again completes it.
+build 2.0.0
+R=$FTPD_ROOT_1/repo/apps/hello
+ftpd_throttle 1 20000
+$P $N --repo "$FTP" "$T/b-2.0.0/manifest.yaml" >"$T/bg.out" 2>"$T/bg.err" &
+bg=$!
+sleep 1
+ftpd_stop 1
+wait "$bg"
+rc=$?
+[ "$rc" = 69 ] && ok "a server killed mid-publish is exit 69" ||
+	not_ok "a server killed mid-publish: exit $rc: $(cat "$T/bg.err")"
+[ ! -e "$R/releases/2.0.0/manifest.yaml" ] &&
+	ok "... the interrupted release has no manifest, so no agent sees it" ||
+	not_ok "the interrupted release has a manifest"
+expect_grep "$R/channels/stable.yaml" "^serial: 2$" "... and the channel is untouched"
+ftpd_throttle 1 0
+expect_exit 0 "publishing again completes the release" $P $N --repo "$FTP" "$T/b-2.0.0/manifest.yaml"
+expect_grep "$T/out" "2.0.0: published" "... uploading it anew"
+check "... minisign verifies its manifest" \
+	minisign -Vm "$R/releases/2.0.0/manifest.yaml" -p "$T/rel.pub"
+expect_grep "$R/channels/stable.yaml" "^serial: 3$" "... and the channel moves on"
+
 agent_config t "${FTPD_URL_1}repo" "netrc: $FTPD_NETRC"
-expect_exit 0 "an agent installs the published 1.1.0 over FTP" "$UPGR" run -c "$T/t.yaml"
-expect_same "$T/b-1.1.0/bin/hello" "$T/root-t/opt/hello/bin/hello" "... with the build's bytes"
-expect_same "$T/b-1.1.0/share/data.bin" "$T/root-t/opt/hello/share/data.bin" "... every file"
+expect_exit 0 "an agent installs the published 2.0.0 over FTP" "$UPGR" run -c "$T/t.yaml"
+expect_same "$T/b-2.0.0/bin/hello" "$T/root-t/opt/hello/bin/hello" "... with the build's bytes"
+expect_same "$T/b-2.0.0/share/data.bin" "$T/root-t/opt/hello/share/data.bin" "... every file"

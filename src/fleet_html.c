@@ -7,6 +7,7 @@
 #include "fleet.h"
 #include "b64.h"
 #include "hash.h"
+#include "version.h"
 #include "xalloc.h"
 
 #include <stdio.h>
@@ -35,7 +36,8 @@ static void html_esc(struct buf *out, const char *s)
 	}
 }
 
-static const char style[] =
+/* In parts: C compilers need only support string literals of 4095 bytes. */
+static const char *const style[] = {
 	":root{--bg:#f4f6f9;--card:#fff;--ink:#1d2430;--mute:#667085;--line:#e3e7ee;"
 	"--ok:#1a7f4b;--okbg:#e3f5eb;--warn:#b45309;--warnbg:#fdf0dc;--bad:#b42318;"
 	"--badbg:#fde8e6;--info:#3159c4;--infobg:#e6edfc;--violet:#6d3fc0;--violetbg:#efe8fb;"
@@ -90,7 +92,12 @@ static const char style[] =
 	"td.err{font-family:ui-monospace,SFMono-Regular,Menlo,monospace;font-size:12px;"
 	"color:#475467;word-break:break-word;max-width:420px}"
 	"td.t{white-space:nowrap;color:#475467;font-size:13px}"
-	"tr:hover td{background:#fafbfd}"
+	"td.t small{display:block;color:#98a2b3;font-size:11px}"
+	"td.h{white-space:nowrap;font-weight:600}"
+	".legend{color:var(--mute);font-size:12px;margin-top:6px}"
+	".legend i{display:inline-block;width:10px;height:10px;border-radius:2px;"
+	"margin:0 5px 0 12px;vertical-align:-1px}"
+	"tr:hover td{background:#fafbfd}",
 	"footer{color:var(--mute);font-size:12px;margin-top:22px}"
 	".k-ok,.k-success{background:var(--okbg);color:var(--ok)}"
 	".k-rolled-back,.k-stale{background:var(--warnbg);color:var(--warn)}"
@@ -102,7 +109,9 @@ static const char style[] =
 	".c-rolled-back,.c-stale{border-top-color:var(--warn)}"
 	".c-failed,.c-unreadable,.c-problems{border-top-color:var(--bad)}"
 	".c-refused{border-top-color:var(--violet)}.c-outdated{border-top-color:var(--info)}"
-	".c-hosts{border-top-color:#17202e}";
+	".c-hosts{border-top-color:#17202e}",
+	NULL
+};
 
 /* Sorting (click a header; again to reverse) and filtering. Problems-first
  * is the initial order; data-sort on the table and data-ready on <body>
@@ -130,6 +139,12 @@ static const char script[] =
 	"var m=!q||r.textContent.toLowerCase().indexOf(q)>=0;r.hidden=!m;if(m)n++;});"
 	"sh.textContent=n+' of '+tb.rows.length+' rows';}"
 	"f.addEventListener('input',filter);"
+	"Array.prototype.forEach.call(document.querySelectorAll('td.t[data-v]'),"
+	"function(c){var s=(Date.now()-Date.parse(c.getAttribute('data-v')))/1000,"
+	"a=s<90?'just now':s<5400?Math.round(s/60)+' min ago':s<172800?"
+	"Math.round(s/3600)+' h ago':Math.round(s/86400)+' days ago',"
+	"e=document.createElement('small');if(isNaN(s))return;e.textContent=a;"
+	"c.appendChild(e);c.title=c.getAttribute('data-v');});"
 	"sort(0,1);filter();document.body.setAttribute('data-ready','1');})();";
 
 static const char *problem_key(const struct fleet_row *r)
@@ -184,7 +199,7 @@ static void head(const struct fleet *f, struct buf *out)
 {
 	struct buf s = BUF_INIT;
 	uint8_t d[SHA256_LEN];
-	size_t np = fleet_nproblems(f);
+	size_t i, np = fleet_nproblems(f);
 	char when[21];
 
 	sha256_buf(script, strlen(script), d);
@@ -197,9 +212,11 @@ static void head(const struct fleet *f, struct buf *out)
 		 "<meta name=\"generator\" content=\"upgr fleet status\"><title>upgr fleet: ",
 		 s.data);
 	html_esc(out, f->repo);
-	buf_addf(out, "</title><style>%s</style></head>\n<body>\n<header><h1>upgr "
-		 "<span>fleet</span></h1><div class=\"meta\">repository <code id=\"repo\">",
-		 style);
+	buf_adds(out, "</title><style>");
+	for (i = 0; style[i]; i++)
+		buf_adds(out, style[i]);
+	buf_adds(out, "</style></head>\n<body>\n<header><h1>upgr <span>fleet</span></h1>"
+		 "<div class=\"meta\">repository <code id=\"repo\">");
 	html_esc(out, f->repo);
 	buf_adds(out, "</code> &middot; channel ");
 	html_esc(out, f->channel);
@@ -236,6 +253,13 @@ static void cards(const struct fleet *f, struct buf *out)
 	buf_adds(out, "</section>\n");
 }
 
+static int newest_first(const void *pa, const void *pb)
+{
+	const struct fleet_count *a = pa, *b = pb;
+
+	return semver_cmp_str(b->key, a->key);
+}
+
 /* Hosts per version of each app, as horizontal bars; the latest in green. */
 static void chart(const struct fleet *f, struct buf *out)
 {
@@ -248,6 +272,7 @@ static void chart(const struct fleet *f, struct buf *out)
 		const struct fleet_latest *l = &f->latest[a];
 
 		n = fleet_count(f, version_key, l->app, &c);
+		qsort(c, n, sizeof *c, newest_first);
 		for (max = 1, i = 0; i < n; i++)
 			if (c[i].n > max)
 				max = c[i].n;
@@ -284,6 +309,10 @@ static void chart(const struct fleet *f, struct buf *out)
 	}
 	if (!f->nlatest)
 		buf_adds(out, "<p>No versions reported.</p>");
+	else
+		buf_adds(out, "<div class=\"legend\"><i style=\"background:#2e9d62;"
+			 "margin-left:0\"></i>latest<i style=\"background:#7b93c9\"></i>"
+			 "other versions</div>");
 	buf_adds(out, "</div>\n");
 }
 
@@ -341,6 +370,30 @@ static void cell(struct buf *out, const char *cls, const char *v)
 	buf_adds(out, "</td>");
 }
 
+/* A report time shown as "YYYY-MM-DD HH:MM:SS", the exact value kept in
+ * data-v for sorting and the script's "5 h ago". */
+static void time_cell(struct buf *out, const char *t)
+{
+	if (!t[0]) {
+		buf_adds(out, "<td class=\"t\"></td>");
+		return;
+	}
+	buf_adds(out, "<td class=\"t\" data-v=\"");
+	html_esc(out, t);
+	buf_adds(out, "\">");
+	/* Times are checked when read (YYYY-MM-DDTHH:MM:SS[.fff]Z, only
+	 * digits and punctuation): the date and time with a space, without
+	 * the fraction. */
+	if (strlen(t) >= 19) {
+		buf_add(out, t, 10);
+		buf_adds(out, " ");
+		buf_add(out, t + 11, 8);
+	} else {
+		html_esc(out, t);
+	}
+	buf_adds(out, "</td>");
+}
+
 static void table(const struct fleet *f, struct buf *out)
 {
 	static const char *const cols[][3] = {
@@ -368,7 +421,7 @@ static void table(const struct fleet *f, struct buf *out)
 		buf_addf(out, "\"><td data-v=\"%d\">", (int)r->problem);
 		badge(out, fleet_problem_name(r->problem));
 		buf_adds(out, "</td>");
-		cell(out, NULL, r->host);
+		cell(out, "h", r->host);
 		cell(out, NULL, r->app);
 		cell(out, NULL, r->version);
 		buf_adds(out, "<td>");
@@ -376,8 +429,8 @@ static void table(const struct fleet *f, struct buf *out)
 			badge(out, r->result);
 		buf_adds(out, "</td>");
 		cell(out, NULL, r->action);
-		cell(out, "t", r->time);
-		cell(out, "t", r->reported);
+		time_cell(out, r->time);
+		time_cell(out, r->reported);
 		cell(out, "err", r->error);
 		buf_adds(out, "</tr>\n");
 	}

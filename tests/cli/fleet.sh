@@ -119,7 +119,10 @@ expect_grep "$T/text" "^7 hosts, 4 with problems" "the summary counts hosts and 
 expect_grep "$T/text" "^hello: latest 1\.1\.0 \(channel stable\); 1\.0\.0: 2, 1\.1\.0: 4$|^hello: latest 1\.1\.0 \(channel stable\); 1\.1\.0: 4, 1\.0\.0: 2$" "hosts per version, the channel's version as latest"
 expect_grep "$T/text" "^results: unreadable 1, failed 1, rolled-back 1, success 4$" "hosts per result"
 expect_grep "$T/text" "^stale: host-st$" "the stale hosts"
+L0=$(ftpd_logins 1)
 expect_exit 1 "--app hello gives the same verdict" $S --app hello
+[ $(($(ftpd_logins 1) - L0)) = 1 ] && ok "fleet status lists and reads every report over one FTP login" ||
+	not_ok "fleet status logged in $(($(ftpd_logins 1) - L0)) times"
 expect_exit 1 "--app of an app nobody runs: exit 1" $S --app nothing
 expect_no_grep "$T/out" "^host-[a-z]+ +hello" "... and no row of another app"
 mkdir -p "$T/empty/reports"
@@ -283,7 +286,10 @@ expect_grep "$K/seen" "^host-a [0-9]+ [0-9a-f]{64}$" "the seq and head seen are 
 # Repaired, and the rest unchanged: everyone but the fake hosts is ok.
 cp "$T/tp-audit.good" "$RPT/host-tp/audit.log"
 rm -rf "$RPT/host-evil" "$RPT/host-bad"
+L0=$(ftpd_logins 1)
 expect_exit 0 "all logs intact: fleet verify exits 0" $V
+[ $(($(ftpd_logins 1) - L0)) = 1 ] && ok "fleet verify fetches every host's files over one FTP login" ||
+	not_ok "fleet verify logged in $(($(ftpd_logins 1) - L0)) times"
 expect_grep "$T/out" "^host-tp: ok \([0-9]+ records, key pinned now\)$" "host-tp verifies once repaired"
 expect_grep "$T/out" "^host-a: ok \([0-9]+ records\)$" "host-a verifies against its pinned key"
 

@@ -250,6 +250,18 @@ static size_t discard_cb(char *p, size_t size, size_t n, void *arg)
 	return size * n;
 }
 
+/* libcurl accepts any SSH host key unless it is given known hosts; with
+ * them, and no callback, a key that is not listed is refused. */
+static void set_known_hosts(CURL *c)
+{
+	const char *home = getenv("HOME");
+	char *path = home && *home ? xasprintf("%s/.ssh/known_hosts", home)
+				   : xstrdup("/etc/ssh/ssh_known_hosts");
+
+	curl_easy_setopt(c, CURLOPT_SSH_KNOWNHOSTS, path);
+	free(path);
+}
+
 /* Reset the handle to the options every request shares. */
 static void setup(struct xfer *x, const char *url, struct progress *pr)
 {
@@ -274,6 +286,8 @@ static void setup(struct xfer *x, const char *url, struct progress *pr)
 			 x->low_speed_time : x->connect_timeout);
 	curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, x->low_speed_limit);
 	curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, x->low_speed_time);
+	if (url_scheme(url) == SCHEME_SFTP)
+		set_known_hosts(c);
 	/* Whatever a request does not collect (FTP answers to a NOBODY
 	 * request, a listing after a DELE) must not reach stdout. */
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard_cb);

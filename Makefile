@@ -35,7 +35,7 @@ LIBOBJ  = $(filter-out $(BUILD)/main.o,$(OBJ))
 UNIT_SRC = $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps check unit demo bench fuzz install uninstall clean
+.PHONY: all deps check unit demo bench fuzz fuzz-build install uninstall clean
 
 # A sanitizer build links build/san/upgr, never ./upgr, so a plain build
 # is never mistaken for up to date over a sanitized binary or the reverse.
@@ -55,13 +55,39 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIBOBJ) $(wildcard src/*.h) | $(BUILD)/tests
 $(BUILD) $(BUILD)/tests:
 	mkdir -p $@
 
+# Fuzzing (libFuzzer, clang): every parser has a target in tests/fuzz/.
+# `make fuzz` runs each for FUZZ_TIME seconds (by hand: make fuzz
+# FUZZ_TIME=600) from its seed corpus, then replays every saved crash.
+FUZZ_TIME  ?= 60
+FUZZ_CC     = clang
+FUZZ_FLAGS  = -std=c11 -g -O1 $(DEFS) -fno-omit-frame-pointer \
+              -fsanitize=address,undefined -fno-sanitize-recover=all \
+              $(shell pkg-config --cflags $(PKGS))
+FUZZ_OBJ    = $(filter-out build/fuzz/obj/main.o,$(SRC:src/%.c=build/fuzz/obj/%.o))
+FUZZ_BIN    = $(patsubst tests/fuzz/%.c,build/fuzz/%,$(sort $(wildcard tests/fuzz/fuzz_*.c)))
+
+build/fuzz/obj/%.o: src/%.c $(wildcard src/*.h) | build/fuzz/obj
+	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+
+build/fuzz/%: tests/fuzz/%.c $(FUZZ_OBJ)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer -Isrc -o $@ $< $(FUZZ_OBJ) $(LIBS)
+
+build/fuzz/obj:
+	mkdir -p $@
+
+fuzz-build: $(FUZZ_BIN)
+
+fuzz: deps
+	@$(MAKE) --no-print-directory fuzz-build
+	@sh tests/fuzz/run $(FUZZ_TIME)
+
 deps:
 	@sh tests/lib/deps.sh
 
 unit: $(UNIT_BIN)
 
 check: deps
-	@$(MAKE) --no-print-directory $(BIN) unit
+	@$(MAKE) --no-print-directory $(BIN) unit fuzz-build
 	@UPGR=$(CURDIR)/$(BIN) UPGR_BUILD=$(BUILD) SANITIZE=$(SANITIZE) sh tests/run
 
 demo: deps upgr

@@ -44,8 +44,8 @@ static const char *shown(const char *name, char out[256])
 
 /* Open the directory that holds rel below root, one component at a time
  * with O_NOFOLLOW so a symlink anywhere on the way is refused. With
- * created != NULL, missing directories are made (0755) and each one made is
- * appended to *created (relative paths, NULL-terminated list of *ncreated).
+ * created != NULL, missing directories are made (0755 whatever the umask)
+ * and each one made is appended to *created (*ncreated relative paths).
  * Returns the directory's fd (root itself is dup'ed) and sets *base to
  * rel's last component. */
 static int open_parent(int root, const char *rel, char ***created, size_t *ncreated,
@@ -59,8 +59,11 @@ static int open_parent(int root, const char *rel, char ***created, size_t *ncrea
 		goto fail;
 	}
 	while ((slash = strchr(comp, '/'))) {
+		bool made = false;
+
 		*slash = '\0';
 		if (created && mkdirat(fd, comp, 0755) == 0) {
+			made = true;
 			*created = xreallocarray(*created, *ncreated + 1, sizeof **created);
 			(*created)[(*ncreated)++] = xstrndup(rel, (size_t)(slash - copy));
 		} else if (created && errno != EEXIST) {
@@ -73,6 +76,11 @@ static int open_parent(int root, const char *rel, char ***created, size_t *ncrea
 			if (created && code == EXIT_DATAERR)
 				code = EXIT_SOFTWARE;
 			err_sys(e, code, "open directory %.*s", (int)(slash - copy), rel);
+			goto fail;
+		}
+		if (made && fchmod(next, 0755) < 0) {
+			err_sys(e, EXIT_SOFTWARE, "chmod %.*s", (int)(slash - copy), rel);
+			close(next);
 			goto fail;
 		}
 		close(fd);

@@ -38,10 +38,11 @@ static int status(int argc, char **argv)
 		{ "netrc", required_argument, NULL, 'n' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "html", required_argument, NULL, 'H' },
+		{ "keys", required_argument, NULL, 'k' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
-	struct fleet_opts o = { NULL, NULL, "stable", FLEET_STALE_DEFAULT, 0 };
+	struct fleet_opts o = { NULL, NULL, "stable", FLEET_STALE_DEFAULT, 0, NULL };
 	struct xfer_opts xo = { 0 };
 	const char *html = NULL;
 	struct buf out = BUF_INIT;
@@ -60,6 +61,7 @@ static int status(int argc, char **argv)
 		case 'n': xo.netrc = optarg; break;
 		case 'j': json = true; break;
 		case 'H': html = optarg; break;
+		case 'k': o.keys_dir = optarg; break;
 		case 's':
 			if (parse_minutes(optarg, &o.stale_minutes) < 0)
 				return cli_usage(self, "--stale: not a number of minutes: %s", optarg);
@@ -121,7 +123,9 @@ static int verify_all(struct xfer *x, const char *repo, const char *keys,
 		      struct err *e)
 {
 	struct fleet_seen seen = { NULL, 0 };
+	struct buf verdicts = BUF_INIT;
 	struct fleet_verdict v;
+	char *vpath = fs_join(keys, "verdicts");
 	char **names = NULL, *url = NULL;
 	size_t n = 0, i, nbad = 0, len = strlen(repo);
 	int rc = -1;
@@ -146,8 +150,11 @@ static int verify_all(struct xfer *x, const char *repo, const char *keys,
 		else
 			printf(": %s\n", v.why);
 		nbad += v.kind != FLEET_V_OK;
+		fleet_verdict_line(names[i], &v, &verdicts);
 	}
-	if (fleet_seen_save(keys, &seen, e) < 0)
+	if (fleet_seen_save(keys, &seen, e) < 0 ||
+	    fs_write_atomic(vpath, verdicts.data ? verdicts.data : "", verdicts.len,
+			    0600, e) < 0)
 		goto done;
 	if (!n)
 		printf("no host has reported under %s\n", url);
@@ -156,6 +163,8 @@ done:
 	fflush(stdout);
 	xfer_names_free(names, n);
 	fleet_seen_release(&seen);
+	buf_release(&verdicts);
+	free(vpath);
 	free(url);
 	return rc;
 }
@@ -223,7 +232,7 @@ static int run(const struct command *c, int argc, char **argv)
 const struct command cmd_fleet = {
 	"fleet", run,
 	"usage: upgr fleet status --repo URL [--app APP] [--channel NAME] [--stale MINUTES]\n"
-	"                         [--netrc FILE] [--json | --html FILE]\n"
+	"                         [--netrc FILE] [--keys DIR] [--json | --html FILE]\n"
 	"       upgr fleet verify --repo URL [--keys DIR] [--netrc FILE]\n"
 	"\n"
 	"The management console: every host's last result, read from the reports\n"
@@ -240,11 +249,13 @@ const struct command cmd_fleet = {
 	"  --netrc FILE      credentials for the server\n"
 	"  --json            print JSON (shape in docs/fleet.md)\n"
 	"  --html FILE       write a self-contained HTML page to FILE (atomically)\n"
+	"  --keys DIR        mark hosts the last fleet verify with DIR found tampered\n"
 	"\n"
 	"verify: check every host's uploaded audit log: its signature by the\n"
 	"host's device key (pinned in DIR on first sight; a replaced key is\n"
 	"KEY CHANGED), its hash chain, and that it extends what the last verify\n"
-	"saw (DIR/seen). One line per host; exit 0 only when all are ok.\n"
+	"saw (DIR/seen). One line per host, the verdicts kept in DIR/verdicts;\n"
+	"exit 0 only when all are ok.\n"
 	"  --keys DIR        pinned keys and state (default\n"
 	"                    ~/.local/state/upgr-fleet/keys)\n",
 	"the management console: fleet status and audit verification",

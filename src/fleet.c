@@ -4,13 +4,16 @@
 #include "fleet.h"
 #include "channel.h"
 #include "diag.h"
+#include "fsutil.h"
 #include "version.h"
 #include "xalloc.h"
 #include "ydoc.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define FIELD_MAX 256          /* bytes of a value other than error */
 #define ERROR_MAX 4096         /* bytes of an error kept */
@@ -381,6 +384,8 @@ static enum fleet_problem classify(const struct fleet_row *r)
 {
 	if (r->problem == FLEET_UNREADABLE)
 		return FLEET_UNREADABLE;
+	if (r->tampered)
+		return FLEET_TAMPERED;
 	if (!strcmp(r->result, "failed"))
 		return FLEET_FAILED;
 	if (!strcmp(r->result, "rolled-back"))
@@ -432,7 +437,8 @@ bool fleet_all_good(const struct fleet *f)
 const char *fleet_problem_name(enum fleet_problem p)
 {
 	static const char *const names[] = {
-		[FLEET_UNREADABLE] = "unreadable", [FLEET_FAILED] = "failed",
+		[FLEET_UNREADABLE] = "unreadable", [FLEET_TAMPERED] = "tampered",
+		[FLEET_FAILED] = "failed",
 		[FLEET_ROLLED_BACK] = "rolled-back", [FLEET_REFUSED] = "refused",
 		[FLEET_STALE] = "stale", [FLEET_UNAVAILABLE] = "unavailable",
 		[FLEET_OUTDATED] = "outdated", [FLEET_NO_RESULT] = "no-result",
@@ -504,6 +510,66 @@ void fleet_counts_free(struct fleet_count *c, size_t n)
 void fleet_time_format(time_t t, char out[21])
 {
 	channel_time_format(t, out);
+}
+
+/* One verdicts line "HOST\tKIND\tWHY": mark host's rows when KIND is
+ * tampered or key-changed. */
+static int verdict_line(struct fleet *f, char *line)
+{
+	char *kind = strchr(line, '\t'), *why;
+	size_t i;
+
+	if (!kind || !(why = strchr(kind + 1, '\t')))
+		return -1;
+	*kind++ = '\0';
+	*why++ = '\0';
+	if (!fleet_host_ok(line))
+		return -1;
+	if (strcmp(kind, "tampered") && strcmp(kind, "key-changed"))
+		return 0;
+	for (i = 0; i < f->nrows; i++) {
+		struct fleet_row *r = &f->rows[i];
+		char *err;
+
+		if (strcmp(r->host, line) || r->problem == FLEET_UNREADABLE)
+			continue;
+		err = xasprintf("audit log %s: %s%s%s", kind, why, r->error[0] ? "; " : "",
+				r->error);
+		free(r->error);
+		r->error = err;
+		r->tampered = true;
+	}
+	return 0;
+}
+
+int fleet_apply_verdicts(struct fleet *f, const char *dir, struct err *e)
+{
+	char *path = fs_join(dir, "verdicts"), *p, *nl;
+	struct buf b = BUF_INIT;
+	size_t lineno = 0;
+	struct stat st;
+	int rc = -1;
+
+	if (stat(path, &st) < 0 && errno == ENOENT) {
+		rc = 0;
+		goto done;
+	}
+	if (fs_read_file(path, 64UL << 20, &b, e) < 0)
+		goto done;
+	for (p = b.data; p && *p; p = nl + 1) {
+		lineno++;
+		nl = strchr(p, '\n');
+		if (!nl || (*nl = '\0', verdict_line(f, p) < 0)) {
+			err_set(e, EXIT_DATAERR, "%s: line %zu: not \"HOST<tab>KIND<tab>WHY\"",
+				path, lineno);
+			goto done;
+		}
+	}
+	rc = 0;
+done:
+	buf_release(&b);
+	free(path);
+	return rc;
 }
 
 /* ---- reading the repository ------------------------------------------- */
@@ -584,6 +650,8 @@ int fleet_load(struct xfer *x, const struct fleet_opts *o, struct fleet *f,
 	for (i = 0; i < n; i++)
 		load_host(x, o, f, names[i], &b);
 	load_channels(x, o, f, &b);
+	if (o->keys_dir && fleet_apply_verdicts(f, o->keys_dir, e) < 0)
+		goto done;
 	fleet_finish(f, o);
 	rc = 0;
 done:

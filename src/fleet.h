@@ -27,6 +27,7 @@
 /* What is wrong with a row, most urgent first: the order rows sort in. */
 enum fleet_problem {
 	FLEET_UNREADABLE,   /* no status.yaml, or one that is not a valid report */
+	FLEET_TAMPERED,     /* the last fleet verify found its log or key wrong */
 	FLEET_FAILED,       /* the rollback failed too: a person must act */
 	FLEET_ROLLED_BACK,  /* the upgrade failed and was undone */
 	FLEET_REFUSED,      /* a trust check refused the release */
@@ -45,6 +46,7 @@ struct fleet_row {
 	char *reported;     /* when the report was made (the report's time) */
 	char *error;        /* the app's error, or why the report is unreadable */
 	bool stale, current;
+	bool tampered;      /* set from the keys directory's verdicts */
 	enum fleet_problem problem;
 };
 
@@ -72,6 +74,7 @@ struct fleet_opts {
 	const char *channel;         /* channel whose version is "latest"; default stable */
 	unsigned stale_minutes;
 	time_t now;
+	const char *keys_dir;        /* fleet verify's directory, or NULL */
 };
 
 void fleet_init(struct fleet *f, const struct fleet_opts *o);
@@ -96,14 +99,20 @@ void fleet_add_unreadable(struct fleet *f, const struct fleet_opts *o,
 void fleet_set_latest(struct fleet *f, const char *app, const char *channel_text,
 		      size_t len);
 
+/* Mark the rows of every host that the last fleet verify (its verdicts
+ * file in dir, when there is one) found tampered with or whose key
+ * changed: problem FLEET_TAMPERED, the verdict put before the error. A
+ * malformed file is EXIT_DATAERR. */
+int fleet_apply_verdicts(struct fleet *f, const char *dir, struct err *e);
+
 /* Classify every row (stale, current, problem) and sort problems first
  * (then by host and app). Call after every report and latest is in. */
 void fleet_finish(struct fleet *f, const struct fleet_opts *o);
 
 /* The whole view from the repository: list REPO/reports/ once, then get
  * every HOST/status.yaml and each app's channel file over the same
- * transfer handle (one connection). Fails only when the reports cannot be
- * listed. */
+ * transfer handle (one connection), then the verdicts in o->keys_dir.
+ * Fails only when the reports cannot be listed or the verdicts read. */
 int fleet_load(struct xfer *x, const struct fleet_opts *o, struct fleet *f,
 	       struct err *e);
 
@@ -168,6 +177,11 @@ int fleet_seen_load(const char *dir, struct fleet_seen *s, struct err *e);
 /* Write DIR/seen durably (0600). */
 int fleet_seen_save(const char *dir, const struct fleet_seen *s, struct err *e);
 void fleet_seen_release(struct fleet_seen *s);
+
+/* Append host's verdict to a verdicts file's text ("HOST\tKIND\tWHY\n",
+ * KIND ok, tampered, key-changed, missing or error); written by the
+ * caller to DIR/verdicts for fleet_apply_verdicts. */
+void fleet_verdict_line(const char *host, const struct fleet_verdict *v, struct buf *out);
 
 /* Verify host's uploaded audit log under REPO/reports/HOST/: device.pub
  * pinned in keys_dir/HOST.pub on first sight (0644), the log's minisign

@@ -71,6 +71,11 @@ static const char *const style[] = {
 	".problems{list-style:none;margin:0;padding:0}"
 	".problems li{border-left:4px solid var(--bad);background:#fff;border-radius:6px;"
 	"padding:8px 12px;margin:0 0 8px;border:1px solid var(--line);border-left-width:4px}"
+	".problems li.p-rolled-back,.problems li.p-stale{border-left-color:var(--warn)}"
+	".problems li.p-refused{border-left-color:var(--violet)}"
+	".problems li.p-outdated{border-left-color:var(--info)}"
+	".problems li.p-unavailable,.problems li.p-no-result{border-left-color:var(--grey)}"
+	".problems li.p-tampered{border-left-color:#7a1010}"
 	".problems .h{font-weight:650}.problems .e{color:#475467;font-family:ui-monospace,"
 	"SFMono-Regular,Menlo,monospace;font-size:12px;margin-top:3px;word-break:break-word}"
 	".none{color:var(--ok);font-weight:600}"
@@ -102,12 +107,13 @@ static const char *const style[] = {
 	".k-ok,.k-success{background:var(--okbg);color:var(--ok)}"
 	".k-rolled-back,.k-stale{background:var(--warnbg);color:var(--warn)}"
 	".k-failed,.k-unreadable{background:var(--badbg);color:var(--bad)}"
+	".k-tampered{background:#7a1010;color:#fff}"
 	".k-refused{background:var(--violetbg);color:var(--violet)}"
 	".k-outdated{background:var(--infobg);color:var(--info)}"
 	".k-unavailable,.k-no-result,.k-none{background:var(--greybg);color:var(--grey)}"
 	".c-success,.c-ok{border-top-color:var(--ok)}"
 	".c-rolled-back,.c-stale{border-top-color:var(--warn)}"
-	".c-failed,.c-unreadable,.c-problems{border-top-color:var(--bad)}"
+	".c-failed,.c-unreadable,.c-problems,.c-tampered{border-top-color:var(--bad)}"
 	".c-refused{border-top-color:var(--violet)}.c-outdated{border-top-color:var(--info)}"
 	".c-hosts{border-top-color:#17202e}",
 	NULL
@@ -169,7 +175,7 @@ static const char *version_key(const struct fleet_row *r)
 static const char *kind_class(const char *k)
 {
 	static const char *const known[] = { "ok", "success", "rolled-back", "stale",
-		"failed", "unreadable", "refused", "outdated", "unavailable",
+		"failed", "unreadable", "tampered", "refused", "outdated", "unavailable",
 		"no-result", "none", NULL };
 	size_t i;
 
@@ -238,18 +244,27 @@ static void head(const struct fleet *f, struct buf *out)
 static void cards(const struct fleet *f, struct buf *out)
 {
 	struct fleet_count *c;
-	size_t i, n, nstale = 0;
+	static const char *const order[] = { "unreadable", "failed", "rolled-back",
+		"refused", "unavailable", "none", "success", NULL };
+	size_t i, k, n, nstale = 0, ntampered = 0;
 
 	buf_adds(out, "<section class=\"cards\" id=\"cards\">");
 	card(out, "hosts", fleet_nhosts(f), "hosts");
 	card(out, "problems", fleet_nproblems(f), "problems");
+	/* Results in a fixed order, worst first, whatever order hosts came in. */
 	n = fleet_count(f, result_key, NULL, &c);
-	for (i = 0; i < n; i++)
-		card(out, kind_class(c[i].key), c[i].n, c[i].key);
+	for (k = 0; order[k]; k++)
+		for (i = 0; i < n; i++)
+			if (!strcmp(c[i].key, order[k]))
+				card(out, kind_class(c[i].key), c[i].n, c[i].key);
 	fleet_counts_free(c, n);
-	for (i = 0; i < f->nrows; i++)
+	for (i = 0; i < f->nrows; i++) {
 		nstale += f->rows[i].stale;
+		ntampered += f->rows[i].problem == FLEET_TAMPERED;
+	}
 	card(out, "stale", nstale, "stale");
+	if (ntampered)
+		card(out, "tampered", ntampered, "tampered");
 	buf_adds(out, "</section>\n");
 }
 
@@ -328,7 +343,8 @@ static void problems(const struct fleet *f, struct buf *out)
 		if (r->problem == FLEET_OK)
 			continue;
 		n++;
-		buf_adds(out, "<li data-host=\"");
+		buf_addf(out, "<li class=\"p-%s\" data-host=\"",
+			 kind_class(fleet_problem_name(r->problem)));
 		html_esc(out, r->host);
 		buf_adds(out, "\"><span class=\"h\">");
 		html_esc(out, r->host);

@@ -34,6 +34,24 @@ const char *fleet_verdict_name(enum fleet_verdict_kind k)
 	return names[k];
 }
 
+void fleet_verdict_line(const char *host, const struct fleet_verdict *v, struct buf *out)
+{
+	static const char *const kinds[] = {
+		[FLEET_V_OK] = "ok", [FLEET_V_TAMPERED] = "tampered",
+		[FLEET_V_KEY_CHANGED] = "key-changed", [FLEET_V_MISSING] = "missing",
+		[FLEET_V_ERROR] = "error",
+	};
+	const char *p;
+
+	if (!fleet_host_ok(host))
+		return;
+	buf_addf(out, "%s\t%s\t", host, kinds[v->kind]);
+	/* One line: no tab, newline or other control character in why. */
+	for (p = v->why; *p; p++)
+		buf_add(out, (unsigned char)*p < 0x20 || *p == 0x7f ? " " : p, 1);
+	buf_adds(out, "\n");
+}
+
 /* ---- the seen file ------------------------------------------------------- */
 
 void fleet_seen_release(struct fleet_seen *s)

@@ -211,9 +211,31 @@ if doc != want:
 assert list(doc) == ["repo", "channel", "stale_minutes", "hosts", "summary"], list(doc)
 EOF
 
+# --- fleet verify ---------------------------------------------------------
+K=$T/keys
+V="$UPGR fleet verify $N --repo $FTP --keys $K"
+expect_exit 1 "fleet verify exits 1 when a log is tampered with" $V
+cp "$T/out" "$T/verify1"
+expect_grep "$T/verify1" "^host-a: ok \([0-9]+ records, key pinned now\)$" "host-a's log verifies and its key is pinned"
+expect_grep "$T/verify1" "^host-rb: ok " "host-rb's log verifies"
+expect_grep "$T/verify1" "^host-tp: tampered: " "host-tp's edited log is tampered"
+expect_grep "$T/verify1" "^host-evil: missing: " "a host without device.pub is missing"
+[ "$(stat -c %a "$K")" = 700 ] && ok "the keys directory is 0700" || not_ok "keys dir $(stat -c %a "$K")"
+[ "$(stat -c %a "$K/host-a.pub")" = 644 ] && ok "a pinned key is 0644" || not_ok "pin mode $(stat -c %a "$K/host-a.pub" 2>&1)"
+expect_same "$K/host-a.pub" "$T/a-device.pub" "the pinned key is host-a's device key"
+[ ! -e "$K/host-tp.pub" ] && ok "a key is not pinned from a tampered log" || not_ok "host-tp pinned"
+expect_grep "$K/seen" "^host-a [0-9]+ [0-9a-f]{64}$" "the seq and head seen are kept"
+
+# fleet status --keys DIR shows what the last verify found.
+expect_exit 1 "fleet status --keys marks the tampered host" $S --keys "$K"
+expect_grep "$T/out" "^host-tp +hello +1\.1\.0 +success +tampered .*audit log tampered: " "host-tp is tampered, with the verdict as its error"
+awk 'NR > 1 && NF { print $1 } /^$/ { exit }' "$T/out" >"$T/order"
+printf '%s\n' host-bad host-tp host-evil host-rb host-st host-a host-b >"$T/order.want"
+expect_same "$T/order" "$T/order.want" "a tampered host sorts right after the unreadable"
+
 # --- fleet status --html --------------------------------------------------
 mkdir -p "$T/www"
-expect_exit 1 "--html writes the page and exits 1" $S --html "$T/www/fleet.html"
+expect_exit 1 "--html writes the page and exits 1" $S --keys "$K" --html "$T/www/fleet.html"
 [ ! -s "$T/out" ] && ok "--html prints nothing on stdout" || not_ok "--html printed $(head -3 "$T/out")"
 [ "$(stat -c %a "$T/www/fleet.html")" = 644 ] && ok "the page is 0644" ||
 	not_ok "page mode $(stat -c %a "$T/www/fleet.html")"
@@ -246,42 +268,28 @@ else
 	for h in a b st tp rb evil bad; do
 		expect_grep "$T/dom.html" "<tr data-problem=\"[a-z-]+\" data-host=\"host-$h\"" "the table has a row for host-$h"
 	done
-	for want in "bad unreadable" "evil failed" "rb rolled-back" "st stale" "a ok" "b ok" "tp ok"; do
+	for want in "bad unreadable" "evil failed" "rb rolled-back" "st stale" "a ok" "b ok" "tp tampered"; do
 		set -- $want
 		expect_grep "$T/dom.html" "<tr data-problem=\"$2\" data-host=\"host-$1\"" "host-$1 is shown as $2"
 	done
 	check "the rows are in problems-first order in the DOM" /usr/bin/python3 - "$T/dom.html" <<'EOF'
 import re, sys
 rows = re.findall(r'<tr data-problem="([a-z-]+)" data-host="([^"]+)"', open(sys.argv[1]).read())
-assert [h for _, h in rows] == ["host-bad", "host-evil", "host-rb", "host-st",
-                                "host-a", "host-b", "host-tp"], rows
+assert [h for _, h in rows] == ["host-bad", "host-tp", "host-evil", "host-rb",
+                                "host-st", "host-a", "host-b"], rows
 EOF
 	expect_grep "$T/dom.html" '<g data-version="1.1.0">' "the chart has a bar for 1.1.0"
 	expect_grep "$T/dom.html" '<g data-version="1.0.0">' "... and for 1.0.0"
 	expect_grep "$T/dom.html" 'data-card="rolled-back"><div class="n">1<' "a card counts the rolled-back hosts"
 	expect_grep "$T/dom.html" 'id="shown">7 of 7 rows<' "the filter shows all rows at first"
-	expect_grep "$T/dom.html" "<li data-host=\"host-rb\">" "host-rb is in the problems section"
+	expect_grep "$T/dom.html" "<li class=\"p-rolled-back\" data-host=\"host-rb\">" "host-rb is in the problems section"
+	expect_grep "$T/dom.html" 'data-card="tampered"><div class="n">1<' "a card counts the tampered hosts"
 	rm -f "$ART/fleet.png"
 	(cd "$T" && browse --screenshot="$ART/fleet.png" --window-size=1280,900 \
 		"file://$T/www/fleet.html" >/dev/null)
 	[ -s "$ART/fleet.png" ] && ok "a screenshot is written to build/test-artifacts/fleet.png" ||
 		{ not_ok "no screenshot"; sed 's/^/#   /' "$T/chromium.err" | tail -5; }
 fi
-
-# --- fleet verify ---------------------------------------------------------
-K=$T/keys
-V="$UPGR fleet verify $N --repo $FTP --keys $K"
-expect_exit 1 "fleet verify exits 1 when a log is tampered with" $V
-cp "$T/out" "$T/verify1"
-expect_grep "$T/verify1" "^host-a: ok \([0-9]+ records, key pinned now\)$" "host-a's log verifies and its key is pinned"
-expect_grep "$T/verify1" "^host-rb: ok " "host-rb's log verifies"
-expect_grep "$T/verify1" "^host-tp: tampered: " "host-tp's edited log is tampered"
-expect_grep "$T/verify1" "^host-evil: missing: " "a host without device.pub is missing"
-[ "$(stat -c %a "$K")" = 700 ] && ok "the keys directory is 0700" || not_ok "keys dir $(stat -c %a "$K")"
-[ "$(stat -c %a "$K/host-a.pub")" = 644 ] && ok "a pinned key is 0644" || not_ok "pin mode $(stat -c %a "$K/host-a.pub" 2>&1)"
-expect_same "$K/host-a.pub" "$T/a-device.pub" "the pinned key is host-a's device key"
-[ ! -e "$K/host-tp.pub" ] && ok "a key is not pinned from a tampered log" || not_ok "host-tp pinned"
-expect_grep "$K/seen" "^host-a [0-9]+ [0-9a-f]{64}$" "the seq and head seen are kept"
 
 # Repaired, and the rest unchanged: everyone but the fake hosts is ok.
 cp "$T/tp-audit.good" "$RPT/host-tp/audit.log"

@@ -1,0 +1,305 @@
+/* Unit tests: reading untrusted reports into fleet rows, classification
+ * and order, and the three renderings' escaping. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "fleet.h"
+#include "fsutil.h"
+
+#define NOW 1795000000          /* 2026-11-18T11:06:40Z */
+#define T_NOW "2026-11-18T11:06:40.000Z"
+#define T_OLD "2026-11-18T06:06:40Z"
+
+static const struct fleet_opts opts = { "ftp://user:pw@example.com/repo", NULL, "stable",
+					120, NOW, NULL };
+
+static char *report(const char *host, const char *time, const char *version,
+		    const char *result, const char *error)
+{
+	struct buf b = BUF_INIT;
+
+	buf_addf(&b, "upgr: 1\nhost: \"%s\"\ntime: \"%s\"\napps:\n"
+		 "  - app: \"hello\"\n    version: \"%s\"\n    result: \"%s\"\n"
+		 "    time: \"%s\"\n    action: \"upgrade\"\n    from: \"1.0.0\"\n"
+		 "    to: \"1.1.0\"\n    error: %s\n", host, time, version, result, time, error);
+	return buf_detach(&b, NULL);
+}
+
+static void add(struct fleet *f, const char *host, const char *text)
+{
+	fleet_add_report(f, &opts, host, text, strlen(text));
+}
+
+static void test_hostile_reports(void **state)
+{
+	static const struct { const char *text, *want; } bad[] = {
+		{ "", "status.yaml" },
+		{ "upgr: 2\nhost: \"h\"\ntime: \"" T_NOW "\"\napps: []\n", "format 2 is not 1" },
+		{ "upgr: 1\nhost: \"other\"\ntime: \"" T_NOW "\"\napps: []\n", "another host" },
+		{ "upgr: 1\nhost: \"h\"\ntime: \"yesterday\"\napps: []\n", "not a UTC time" },
+		{ "upgr: 1\nhost: \"h\"\ntime: \"" T_NOW "\"\napps: {}\n", "apps" },
+		{ "upgr: 1\nhost: \"h\"\ntime: \"" T_NOW "\"\napps: []\nextra: 1\n", "extra" },
+		{ "upgr: 1\nhost: h\nhost: h\ntime: \"" T_NOW "\"\napps: []\n", "duplicate" },
+		{ "upgr: 1\nhost: &a \"h\"\ntime: \"" T_NOW "\"\napps: []\n", "status.yaml:" },
+		{ "upgr: 1\nhost: \"h\"\ntime: \"" T_NOW "\"\napps:\n  - 3\n", "apps[0]" },
+		{ "upgr: 1\nhost: \"h\"\ntime: \"" T_NOW "\"\napps:\n  - app: \"hello\"\n",
+		  "missing" },
+		{ "[1, 2", "status.yaml:" },
+		{ "upgr: 1\nhost: \"h\"\ntime: \"" T_NOW "\"\napps: []\n", "lists no apps" },
+	};
+	struct fleet f;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		fleet_init(&f, &opts);
+		add(&f, "h", bad[i].text);
+		assert_int_equal(f.nrows, 1);
+		assert_int_equal(f.rows[0].problem, FLEET_UNREADABLE);
+		if (!strstr(f.rows[0].error, bad[i].want))
+			fail_msg("case %zu: '%s' lacks '%s'", i, f.rows[0].error, bad[i].want);
+		fleet_release(&f);
+	}
+	/* Bad values inside an app entry. */
+	{
+		static const char *const fields[][4] = {
+			{ "1.1.0", "exploded", "\"\"", "unknown result" },
+			{ "v1", "success", "\"\"", "not a version" },
+			{ "1.1.0", "success", "42", "expected a string" },
+		};
+		for (i = 0; i < sizeof fields / sizeof fields[0]; i++) {
+			char *r = report("h", T_NOW, fields[i][0], fields[i][1], fields[i][2]);
+
+			fleet_init(&f, &opts);
+			add(&f, "h", r);
+			assert_int_equal(f.rows[0].problem, FLEET_UNREADABLE);
+			assert_non_null(strstr(f.rows[0].error, fields[i][3]));
+			fleet_release(&f);
+			free(r);
+		}
+	}
+	/* Too big, and missing altogether. */
+	{
+		char *big = malloc(FLEET_STATUS_MAX + 2);
+
+		memset(big, '#', FLEET_STATUS_MAX + 1);
+		big[FLEET_STATUS_MAX + 1] = '\0';
+		fleet_init(&f, &opts);
+		add(&f, "h", big);
+		fleet_add_report(&f, &opts, "g", NULL, 0);
+		assert_int_equal(f.nrows, 2);
+		assert_int_equal(f.rows[0].problem, FLEET_UNREADABLE);
+		assert_string_equal(f.rows[1].error, "no status.yaml");
+		fleet_release(&f);
+		free(big);
+	}
+}
+
+static void test_host_names(void **state)
+{
+	(void)state;
+	assert_true(fleet_host_ok("web-17.example_1"));
+	assert_false(fleet_host_ok(""));
+	assert_false(fleet_host_ok(".hidden"));
+	assert_false(fleet_host_ok("a/b"));
+	assert_false(fleet_host_ok(".."));
+	assert_false(fleet_host_ok("a b"));
+	assert_false(fleet_host_ok("<x>"));
+}
+
+static const char *row_host(const struct fleet *f, size_t i)
+{
+	return f->rows[i].host;
+}
+
+static void test_classify_and_order(void **state)
+{
+	char *ok = report("ok", T_NOW, "1.1.0", "success", "\"\"");
+	char *old = report("old", T_NOW, "1.0.0", "success", "\"\"");
+	char *rb = report("rb", T_NOW, "1.0.0", "rolled-back", "\"health failed\"");
+	char *st = report("st", T_OLD, "1.1.0", "success", "\"\"");
+	char *fl = report("fl", T_NOW, "1.0.0", "failed", "\"down\"");
+	struct fleet f;
+
+	(void)state;
+	fleet_init(&f, &opts);
+	add(&f, "ok", ok);
+	add(&f, "old", old);
+	add(&f, "rb", rb);
+	add(&f, "st", st);
+	add(&f, "fl", fl);
+	fleet_add_report(&f, &opts, "gone", NULL, 0);
+	fleet_set_latest(&f, "hello", NULL, 0);   /* no channel: highest reported */
+	fleet_finish(&f, &opts);
+	assert_int_equal(f.nrows, 6);
+	assert_string_equal(f.latest[0].version, "1.1.0");
+	assert_false(f.latest[0].from_channel);
+	assert_string_equal(row_host(&f, 0), "gone");
+	assert_string_equal(row_host(&f, 1), "fl");
+	assert_string_equal(row_host(&f, 2), "rb");
+	assert_string_equal(row_host(&f, 3), "st");
+	assert_string_equal(row_host(&f, 4), "old");
+	assert_string_equal(row_host(&f, 5), "ok");
+	assert_int_equal(f.rows[3].problem, FLEET_STALE);
+	assert_true(f.rows[3].stale);
+	assert_int_equal(f.rows[4].problem, FLEET_OUTDATED);
+	assert_int_equal(f.rows[5].problem, FLEET_OK);
+	assert_int_equal(fleet_nhosts(&f), 6);
+	assert_int_equal(fleet_nproblems(&f), 5);
+	assert_false(fleet_all_good(&f));
+	/* The URL is shown without its user information. */
+	assert_string_equal(f.repo, "ftp://example.com/repo");
+	fleet_release(&f);
+	free(ok);
+	free(old);
+	free(rb);
+	free(st);
+	free(fl);
+}
+
+static void test_channel_latest(void **state)
+{
+	static const char ch[] =
+		"upgr: 1\napp: hello\nchannel: stable\nserial: 3\nversion: 1.0.0\n"
+		"manifest: releases/1.0.0/manifest.yaml\n"
+		"manifest_sha256: 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\n"
+		"published: 2026-11-01T00:00:00Z\nexpires: 2026-12-24T10:00:00Z\n"
+		"downgrade: true\n";
+	char *r = report("h", T_NOW, "1.0.0", "success", "\"\"");
+	struct fleet f;
+
+	(void)state;
+	fleet_init(&f, &opts);
+	add(&f, "h", r);
+	fleet_set_latest(&f, "hello", ch, strlen(ch));
+	fleet_finish(&f, &opts);
+	assert_true(f.latest[0].from_channel);
+	assert_string_equal(f.latest[0].version, "1.0.0");
+	assert_true(f.rows[0].current);
+	assert_true(fleet_all_good(&f));
+	fleet_release(&f);
+	/* A channel file naming another app, or garbage, is not used. */
+	fleet_init(&f, &opts);
+	add(&f, "h", r);
+	fleet_set_latest(&f, "hello", "garbage: [", 10);
+	fleet_finish(&f, &opts);
+	assert_false(f.latest[0].from_channel);
+	fleet_release(&f);
+	free(r);
+}
+
+static void test_escaping(void **state)
+{
+	char *r = report("h", T_NOW, "1.0.0", "failed",
+			 "\"<script>alert(1)</script>\\e[31m\\u0085 & 'q' \\\"dq\\\"\"");
+	struct buf html = BUF_INIT, json = BUF_INIT, text = BUF_INIT;
+	struct fleet f;
+
+	(void)state;
+	fleet_init(&f, &opts);
+	add(&f, "h", r);
+	fleet_finish(&f, &opts);
+	assert_int_equal(f.rows[0].problem, FLEET_FAILED);
+	fleet_html(&f, &html);
+	fleet_json(&f, &json);
+	fleet_text(&f, &text);
+	/* HTML: one script element (the page's own), the error as text. */
+	assert_null(strstr(html.data, "<script>alert"));
+	assert_non_null(strstr(html.data, "&lt;script&gt;alert(1)&lt;/script&gt;"));
+	assert_non_null(strstr(html.data, "&amp; &#39;q&#39; &quot;dq&quot;"));
+	assert_null(strchr(html.data, '\033'));
+	assert_non_null(strstr(html.data, "script-src 'sha256-"));
+	assert_null(strstr(html.data, "user:pw"));
+	/* JSON: control characters escaped. */
+	assert_non_null(strstr(json.data, "\\u001b[31m"));
+	assert_null(strchr(json.data, '\033'));
+	/* Text: no escape sequence reaches the terminal. */
+	assert_null(strchr(text.data, '\033'));
+	assert_null(strstr(text.data, "\xc2\x85"));
+	assert_non_null(strstr(text.data, "?[31m? & 'q'"));
+	buf_release(&html);
+	buf_release(&json);
+	buf_release(&text);
+	fleet_release(&f);
+	free(r);
+}
+
+static void test_seen_and_verdicts(void **state)
+{
+	char dir[] = "/tmp/test_fleet.XXXXXX", *path;
+	struct fleet_seen s = { NULL, 0 }, back = { NULL, 0 };
+	struct fleet_verdict v;
+	struct buf b = BUF_INIT;
+	char *r = report("h", T_NOW, "1.1.0", "success", "\"\"");
+	struct fleet f;
+	struct err e;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(fleet_seen_load(dir, &s, &e), 0);
+	assert_int_equal(s.n, 0);
+	s.v = calloc(1, sizeof *s.v);
+	s.n = 1;
+	s.v[0].host = strdup("h");
+	s.v[0].seq = 12;
+	memset(s.v[0].head, 'a', 64);
+	assert_int_equal(fleet_seen_save(dir, &s, &e), 0);
+	assert_int_equal(fleet_seen_load(dir, &back, &e), 0);
+	assert_int_equal(back.n, 1);
+	assert_int_equal(back.v[0].seq, 12);
+	assert_string_equal(back.v[0].head, s.v[0].head);
+	fleet_seen_release(&back);
+	/* A malformed seen file is refused, not silently reset. */
+	path = fs_join(dir, "seen");
+	assert_int_equal(fs_write_atomic(path, "h 12\n", 5, 0600, &e), 0);
+	assert_int_equal(fleet_seen_load(dir, &back, &e), -1);
+	assert_int_equal(e.code, EXIT_DATAERR);
+	unlink(path);
+	free(path);
+
+	/* A verdict line cannot break its file's format. */
+	memset(&v, 0, sizeof v);
+	v.kind = FLEET_V_TAMPERED;
+	snprintf(v.why, sizeof v.why, "bad\tline\nhere");
+	fleet_verdict_line("h", &v, &b);
+	assert_string_equal(b.data, "h\ttampered\tbad line here\n");
+	path = fs_join(dir, "verdicts");
+	assert_int_equal(fs_write_atomic(path, b.data, b.len, 0600, &e), 0);
+	fleet_init(&f, &opts);
+	add(&f, "h", r);
+	assert_int_equal(fleet_apply_verdicts(&f, dir, &e), 0);
+	fleet_finish(&f, &opts);
+	assert_int_equal(f.rows[0].problem, FLEET_TAMPERED);
+	assert_non_null(strstr(f.rows[0].error, "audit log tampered: bad line here"));
+	fleet_release(&f);
+	unlink(path);
+	free(path);
+	path = fs_join(dir, "seen");
+	unlink(path);
+	free(path);
+	rmdir(dir);
+	fleet_seen_release(&s);
+	buf_release(&b);
+	free(r);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_hostile_reports),
+		cmocka_unit_test(test_host_names),
+		cmocka_unit_test(test_classify_and_order),
+		cmocka_unit_test(test_channel_latest),
+		cmocka_unit_test(test_escaping),
+		cmocka_unit_test(test_seen_and_verdicts),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -244,7 +244,10 @@ static int read_tail(int fd, uint64_t size, const struct sign_pub *pub,
  * to read, so a reader never sees an append half done. */
 static int open_locked(const char *path, bool write, int *fdp, struct err *e)
 {
-	int flags = write ? O_RDWR | O_APPEND | O_CREAT : O_RDONLY;
+	/* O_NONBLOCK: a FIFO in the log's place must not hang a reader; it is
+	 * refused below like any file that is not regular. */
+	int flags = write ? O_RDWR | O_APPEND | O_CREAT : O_RDONLY | O_NONBLOCK;
+	struct stat st;
 	struct flock fl = { 0 };
 	char *dir, *slash;
 	int fd;
@@ -270,6 +273,11 @@ static int open_locked(const char *path, bool write, int *fdp, struct err *e)
 	if (fd < 0)
 		return err_sys(e, errno == ENOENT ? EXIT_DATAERR : EXIT_SOFTWARE,
 			       "audit log %s: open", path);
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		err_set(e, EXIT_DATAERR, "audit log %s: not a regular file", path);
+		close(fd);
+		return -1;
+	}
 	fl.l_type = write ? F_WRLCK : F_RDLCK;
 	fl.l_whence = SEEK_SET;
 	while (fcntl(fd, F_SETLKW, &fl) < 0) {
@@ -333,10 +341,6 @@ int audit_verify(const char *path, const struct sign_pub *pub, bool every_sig,
 		err_sys(e, EXIT_SOFTWARE, "stat %s", path);
 		goto done;
 	}
-	if (!S_ISREG(st.st_mode)) {
-		err_set(e, EXIT_DATAERR, "%s: not a regular file", path);
-		goto done;
-	}
 	if (st.st_size > 0) {
 		map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
 		if (map == MAP_FAILED) {
@@ -347,6 +351,8 @@ int audit_verify(const char *path, const struct sign_pub *pub, bool every_sig,
 	}
 	rc = audit_verify_mem(map ? map : "", (size_t)st.st_size, pub, every_sig,
 			      rep, e);
+	if (rc < 0)
+		err_prefix(e, "%s: ", path);
 done:
 	if (map)
 		munmap(map, (size_t)st.st_size);

@@ -381,10 +381,8 @@ static int verify(int argc, char **argv)
 	log = argv[optind];
 	if (sign_pub_load(pubpath, &pub, &e) < 0)
 		return cli_fail(&e);
-	if (audit_verify(log, &pub, every, &rep, &e) < 0) {
-		err_prefix(&e, "%s: ", log);
+	if (audit_verify(log, &pub, every, &rep, &e) < 0)
 		return cli_fail(&e);
-	}
 	printf("%s: %" PRIu64 " records, head %s, intact\n", log, rep.records, rep.head);
 	if ((base || file) && against(log, base, file, netrc, &pub, &e) < 0)
 		return cli_fail(&e);

@@ -385,8 +385,15 @@ int audit_append(const char *path, const struct sign_key *key,
 	if (audit_format(r, seq + 1, now, head, key, &rec, e) < 0)
 		goto done;
 	if (fs_write_all(fd, rec.data, rec.len) < 0) {
-		err_sys(e, EXIT_SOFTWARE, "audit log %s: append seq %" PRIu64
-			" (the log may now end in a torn record)", path, seq + 1);
+		/* A short write (disk full, file size limit): take back our own
+		 * partial record while we still hold the lock. Only if that
+		 * fails too is the log left torn, for the next append to report. */
+		int saved = errno;
+		bool cut = ftruncate(fd, st.st_size) == 0 && fsync(fd) == 0;
+
+		err_set(e, EXIT_SOFTWARE, "audit log %s: append seq %" PRIu64 ": %s%s",
+			path, seq + 1, strerror(saved), cut ? " (nothing appended)" :
+			"; cutting it back failed too: the log ends in a torn record");
 		goto done;
 	}
 	if (fsync(fd) < 0) {

@@ -26,6 +26,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -718,6 +720,44 @@ static void test_concurrent_appends(void **state)
 	assert_int_equal(rep.records, 40);
 }
 
+/* A short write (here the file size limit, as a full disk would): the
+ * partial record is taken back, the log stays intact. */
+static void test_short_write(void **state)
+{
+	struct audit_report rep;
+	struct audit_step st[3];
+	struct audit_rec r;
+	struct rlimit rl;
+	struct stat sb;
+	struct err e;
+	pid_t pid;
+	int status;
+
+	(void)state;
+	fresh_log(2);
+	assert_int_equal(stat(logpath, &sb), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		signal(SIGXFSZ, SIG_IGN);
+		rl.rlim_cur = rl.rlim_max = (rlim_t)sb.st_size + 100;
+		setrlimit(RLIMIT_FSIZE, &rl);
+		gen_record(1, &r, st);
+		if (audit_append(logpath, &key, &r, &e) == 0)
+			_exit(1);
+		_exit(strstr(e.msg, "(nothing appended)") ? 0 : 2);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	assert_int_equal(verify(true, &rep), 0);
+	assert_int_equal(rep.records, 2);
+	gen_record(1, &r, st);
+	assert_int_equal(audit_append(logpath, &key, &r, &e), 0);
+	assert_int_equal(verify(true, &rep), 0);
+	assert_int_equal(rep.records, 3);
+}
+
 /* A log in a directory that does not exist yet: made, 0750. */
 static void test_log_dir_created(void **state)
 {
@@ -753,6 +793,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_checkpoint),
 		cmocka_unit_test(test_concurrent_appends),
 		cmocka_unit_test(test_log_dir_created),
+		cmocka_unit_test(test_short_write),
 	};
 
 	if (argc == 5 && !strcmp(argv[1], "--gen"))

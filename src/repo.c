@@ -172,6 +172,30 @@ static char *app_url(const struct repo *r, size_t i, const char *app, const char
 	return xasprintf("%s/apps/%s/%s", r->c->servers[i], app, rel);
 }
 
+static void sleep_ms(unsigned ms)
+{
+	struct timespec ts = { (time_t)(ms / 1000), (long)(ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+/* GET url from server i, once more after a short random pause when the
+ * server failed in a way that may pass (a busy FTP server drops a session
+ * when it runs out of passive ports); a missing file is not retried. */
+static int get_small(struct repo *r, size_t i, const char *url, size_t max,
+		     struct buf *out, struct err *e)
+{
+	bool missing = false;
+
+	if (xfer_get(repo_server(r, i), url, max, out, &missing, e) == 0)
+		return 0;
+	if (e->code != EXIT_UNAVAILABLE || missing)
+		return -1;
+	sleep_ms(100 + repo_random() % 300);
+	return xfer_get(repo_server(r, i), url, max, out, NULL, e);
+}
+
 /* Fetch REL and REL.minisig from the servers, starting at *from; on
  * success *from is the server that answered. A transport error moves on
  * to the next server; anything else (a file over its cap) is returned. */
@@ -192,8 +216,8 @@ static int fetch_signed(struct repo *r, const char *app, const char *rel,
 		free(sigurl);
 		url = app_url(r, i, app, rel);
 		sigurl = xasprintf("%s.minisig", url);
-		if (xfer_get(repo_server(r, i), url, max, data, NULL, &last) == 0 &&
-		    xfer_get(repo_server(r, i), sigurl, REPO_SIG_MAX, sig, NULL, &last) == 0) {
+		if (get_small(r, i, url, max, data, &last) == 0 &&
+		    get_small(r, i, sigurl, REPO_SIG_MAX, sig, &last) == 0) {
 			*from = i;
 			rc = 0;
 			goto done;
@@ -404,14 +428,6 @@ static bool payload_matches(const struct manifest *m, const char *path)
 
 	return sha256_file(path, h, &size, &e) == 0 && size == m->payload_size &&
 	       !memcmp(h, m->payload_sha256, SHA256_LEN);
-}
-
-static void sleep_ms(unsigned ms)
-{
-	struct timespec ts = { (time_t)(ms / 1000), (long)(ms % 1000) * 1000000L };
-
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
 }
 
 /* Download the payload into part, resuming; retries with backoff on each

@@ -175,6 +175,13 @@ int report_send(struct repo *r, const struct app_status *apps, size_t n,
 		char *base = xasprintf("%s/reports/%s", c->servers[i], c->host);
 
 		rc = upload(repo_server(r, i), base, &f, &status, e);
+		if (rc < 0 && e->code == EXIT_UNAVAILABLE) {
+			/* Once more after a pause: a busy server drops sessions. */
+			struct timespec ts = { 0, (long)(100 + repo_random() % 300) * 1000000L };
+
+			nanosleep(&ts, NULL);
+			rc = upload(repo_server(r, i), base, &f, &status, e);
+		}
 		free(base);
 		if (rc == 0)
 			break;

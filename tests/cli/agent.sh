@@ -386,3 +386,66 @@ expect_exit 0 "the agent upgrades to the published 1.2.0" $UPGR -c "$T/p.yaml"
 	ok "published 1.2.0 is installed" || not_ok "published 1.2.0 is not installed"
 expect_exit 0 "after publish, the same version again exits 0" $UPGR -c "$T/p.yaml"
 quiet "after publish, the same version again prints nothing"
+
+# --- many agents at once against one server -------------------------------------
+# Started together, as cron starts a fleet (with --splay to spread them).
+# A server out of passive ports answers some with an error: those exit 69
+# and the next tick picks up, as under cron. Every agent must be done
+# within three ticks, and none may refuse anything.
+# The release has no commands: the fake service's files are shared by
+# every agent of this script, and a fleet of one host each would race.
+mkdir -p "$T/src-fleet/share"
+echo "fleet data" >"$T/src-fleet/share/data.txt"
+cat >"$T/src-fleet/manifest.yaml" <<EOF
+upgr: 1
+app: hello
+version: 3.0.0
+target: /opt/hello
+files:
+  - { path: share/data.txt, mode: "0644" }
+EOF
+expect_exit 0 "publish a release for the fleet" $UPGR publish --repo "${FTPD_URL_1}fleetrepo" \
+	--key "$T/rel.key" --netrc "$FTPD_NETRC" "$T/src-fleet/manifest.yaml"
+N=${AGENT_FLEET:-100}
+i=1
+while [ $i -le $N ]; do
+	agent_config "f$i" "$FTPD_URL_1"
+	sed -i "s|${FTPD_URL_1}repo|${FTPD_URL_1}fleetrepo|" "$T/f$i.yaml"
+	echo 69 >"$T/f$i.rc"
+	i=$((i + 1))
+done
+start=$(date +%s)
+tick=0 left=$N other=""
+while [ $tick -lt 3 ] && [ $left -gt 0 ]; do
+	tick=$((tick + 1)) pids=""
+	i=1
+	while [ $i -le $N ]; do
+		if [ "$(cat "$T/f$i.rc")" = 69 ]; then
+			( $UPGR --splay 2 -c "$T/f$i.yaml" >"$T/f$i.out" 2>"$T/f$i.err"
+			  echo $? >"$T/f$i.rc" ) &
+			pids="$pids $!"
+		fi
+		i=$((i + 1))
+	done
+	wait $pids
+	left=0
+	i=1
+	while [ $i -le $N ]; do
+		case $(cat "$T/f$i.rc") in
+		0) ;;
+		69) left=$((left + 1)) ;;
+		*) other="$other f$i:$(cat "$T/f$i.rc")" ;;
+		esac
+		i=$((i + 1))
+	done
+done
+[ -z "$other" ] && ok "$N agents at once: none refused or failed" || not_ok "$N agents at once: exits$other"
+bad=0
+i=1
+while [ $i -le $N ]; do
+	[ "$(cat "$T/root-f$i/opt/hello/share/data.txt" 2>/dev/null)" = "fleet data" ] &&
+		[ -s "$FTPD_ROOT_1/fleetrepo/reports/host-f$i/status.yaml" ] || bad=$((bad + 1))
+	i=$((i + 1))
+done
+[ $bad = 0 ] && ok "$N agents at once: all installed and reported in $tick ticks ($(( $(date +%s) - start )) s)" ||
+	{ not_ok "$N agents at once: $bad not done after $tick ticks"; cat "$T"/f*.err | sort | uniq -c | head -5; }

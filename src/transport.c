@@ -138,6 +138,16 @@ static char *url_redact(const char *url)
 	return xasprintf("%.*s%s", (int)(auth - url), url, at + 1);
 }
 
+/* An error about a URL, named without its credentials. */
+static int url_fail(struct err *e, int code, const char *url, const char *why)
+{
+	char *shown = url_redact(url);
+
+	err_set(e, code, "%s: %s", shown, why);
+	free(shown);
+	return -1;
+}
+
 /* The decoded local path of a file:// URL. */
 static int file_path(const char *url, char **path, struct err *e)
 {
@@ -148,16 +158,16 @@ static int file_path(const char *url, char **path, struct err *e)
 	if (!u)
 		return err_set(e, EXIT_SOFTWARE, "out of memory");
 	if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK) {
-		err_set(e, EXIT_DATAERR, "%s: malformed URL", url);
+		url_fail(e, EXIT_DATAERR, url, "malformed URL");
 		goto done;
 	}
 	if (curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK && *host &&
 	    strcasecmp(host, "localhost") != 0) {
-		err_set(e, EXIT_DATAERR, "%s: a file:// URL names a local path, not host %s", url, host);
+		url_fail(e, EXIT_DATAERR, url, "a file:// URL names a local path, not a host");
 		goto done;
 	}
 	if (curl_url_get(u, CURLUPART_PATH, &p, CURLU_URLDECODE) != CURLUE_OK || !*p) {
-		err_set(e, EXIT_DATAERR, "%s: no path in URL", url);
+		url_fail(e, EXIT_DATAERR, url, "no path in URL");
 		goto done;
 	}
 	*path = xstrdup(p);
@@ -180,7 +190,7 @@ static int url_split(const char *url, char **dir, char **name, struct err *e)
 
 	slash = auth ? strrchr(auth + 3, '/') : NULL;
 	if (!slash || !slash[1] || strpbrk(url, "?#"))
-		return err_set(e, EXIT_DATAERR, "%s: not a file URL", url);
+		return url_fail(e, EXIT_DATAERR, url, "not a file URL");
 	n = curl_easy_unescape(NULL, slash + 1, 0, &len);
 	if (!n)
 		return err_set(e, EXIT_SOFTWARE, "out of memory");
@@ -189,12 +199,12 @@ static int url_split(const char *url, char **dir, char **name, struct err *e)
 
 		if (c < 0x20 || c == 0x7f || c == '/' || c == '"' || c == '\\') {
 			curl_free(n);
-			return err_set(e, EXIT_DATAERR, "%s: unsafe file name", url);
+			return url_fail(e, EXIT_DATAERR, url, "unsafe file name");
 		}
 	}
 	if (!strcmp(n, ".") || !strcmp(n, "..")) {
 		curl_free(n);
-		return err_set(e, EXIT_DATAERR, "%s: not a file URL", url);
+		return url_fail(e, EXIT_DATAERR, url, "not a file URL");
 	}
 	*name = xstrdup(n);
 	curl_free(n);
@@ -777,14 +787,14 @@ int xfer_list(struct xfer *x, const char *url, char ***names, size_t *n,
 	*names = NULL;
 	*n = 0;
 	if (!*url || url[strlen(url) - 1] != '/')
-		return err_set(e, EXIT_DATAERR, "list %s: a directory URL ends in '/'", url);
+		return url_fail(e, EXIT_DATAERR, url, "list: a directory URL ends in '/'");
 	if (sc == SCHEME_FILE)
 		rc = list_local(url, names, n, e);
 	else if (sc == SCHEME_FTP || sc == SCHEME_SFTP)
 		rc = list_remote(x, url, names, n, e);
 	else
-		rc = err_set(e, EXIT_DATAERR, "list %s: listing needs an ftp, ftps, sftp "
-			     "or file URL", url);
+		rc = url_fail(e, EXIT_DATAERR, url,
+			      "list: listing needs an ftp, ftps, sftp or file URL");
 	if (rc < 0) {
 		xfer_names_free(*names, *n);
 		*names = NULL;
@@ -840,7 +850,7 @@ int xfer_delete(struct xfer *x, const char *url, struct err *e)
 	} else if (url_scheme(url) == SCHEME_FTP) {
 		line = xasprintf("DELE %s", name);
 	} else {
-		err_set(e, EXIT_DATAERR, "delete %s: needs an ftp, ftps, sftp or file URL", url);
+		url_fail(e, EXIT_DATAERR, url, "delete: needs an ftp, ftps, sftp or file URL");
 		goto done;
 	}
 	cmd = curl_slist_append(cmd, line);

@@ -319,8 +319,9 @@ static void test_refused_schemes(void **state)
 	assert_non_null(strstr(e.msg, "listing needs"));
 	assert_int_equal(xfer_put(x, "gopher://127.0.0.1:1/x", "x", 1, &e), -1);
 	assert_int_equal(e.code, EXIT_DATAERR);
-	assert_int_equal(xfer_put(x, "ftp://127.0.0.1:1/dir/", "x", 1, &e), -1);
+	assert_int_equal(xfer_put(x, "ftp://bob:s3cret@127.0.0.1:1/dir/", "x", 1, &e), -1);
 	assert_int_equal(e.code, EXIT_DATAERR);
+	assert_null(strstr(e.msg, "s3cret"));
 	assert_int_equal(xfer_put(x, "ftp://127.0.0.1:1/a%0d%0aDELE%20b", "x", 1, &e), -1);
 	assert_int_equal(e.code, EXIT_DATAERR);
 	assert_int_equal(xfer_put(x, "file://otherhost/tmp/x", "x", 1, &e), -1);

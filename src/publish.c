@@ -364,6 +364,8 @@ int publish_release(struct manifest *m, const char *manifest_path,
 	res->serial = p.had_channel ? p.current.serial + 1 : 1;
 	rc = 0;
 done:
+	if (rc < 0)
+		err_prefix(e, "publish %s %s: ", m->app, m->version);
 	if (p.tmpdir && p.payload)
 		fs_remove_tree(p.tmpdir, &ignored);
 	else if (p.tmpdir)

@@ -4,15 +4,18 @@
  * the journal (STATE/apps/APP/journal, written with fs_write_atomic) before
  * the step that needs it:
  *
- *   (none) --prepare--> PREPARED --stop--> SWAPPING --health ok--> COMMITTED --> (none)
- *                          |                  |
- *                          | failure          | failure or crash
- *                          v                  v
- *                       (none)            restore backups, rollback steps,
- *                  (target untouched)     start old version --> (none)
+ *   (none) -prepare-> PREPARED -stop, swap-> SWAPPING -> STARTED -health ok-> COMMITTED -> DONE
+ *                        |                        |           |                             |
+ *                        | failure or crash       |           | failure or crash            |
+ *                        v                        v           v                             |
+ *                     (none)          restore backups,    stop the new version, then        |
+ *               (target untouched)    rollback steps,     as on the left                    |
+ *                                     start the old  ------------------------> DONE ---------+
+ *                                                                               |
+ *                                      result recorded (audit, status) -> txn_finish -> (none)
  *
  * Layout: WORK = plan.workdir, on the target's file system.
- *   WORK/stage/        the new files, extracted, hashed, moded, fsync'd
+ *   WORK/stage/        the new files, extracted, hashed, moded, flushed (syncfs)
  *   WORK/backup.new/   hard links to every file this transaction replaces
  *                      or removes (made before the stop)
  *   WORK/backup/       the previous transaction's backup.new, kept for
@@ -33,8 +36,15 @@
  *  4. COMMITTED is written only after the health checks pass; from then
  *     on recovery completes the commit (installed manifest, backup
  *     rotation), which is idempotent, and never rolls back.
- *  5. A journal found by any later run is resolved (txn_recover) before
- *     anything else happens to that app.
+ *  5. STARTED is written before the first start command runs, so a
+ *     rollback (or a recovery) knows the new version may be running and
+ *     stops it, with the release's own stop commands, before its files go.
+ *  6. The journal ends in DONE (with the result) and is dropped only after
+ *     the result is in the audit log and the status; a crash in between is
+ *     recorded by the recovery instead. A journal found by any later run is
+ *     resolved (txn_recover) before anything else happens to that app.
+ *  7. Every rename, link and unlink in the target goes through directories
+ *     opened with O_NOFOLLOW from the target down (struct dirwalk).
  *
  * Functions: txn_run drives prepare -> stop -> swap -> start -> health ->
  * commit, or restore on failure; txn_recover resolves a journal after a
@@ -650,7 +660,7 @@ done:
 }
 
 /* After a failure past the stop: restore, rollback steps, old version up. */
-static int roll_back(struct txn *t)
+static int roll_back(struct txn *t, bool started)
 {
 	const struct manifest *old = t->p->installed;
 	char *journal = fs_join(t->appdir, "journal");
@@ -659,6 +669,22 @@ static int roll_back(struct txn *t)
 	int rc = EXIT_ROLLED_BACK;
 
 	err_clear(&e);
+	/* Once its start ran, the new version may be running from the files
+	 * about to be taken away: stop it first (its own stop commands). */
+	if (started && run_cmds(t, "stop", &t->p->m->stop) < 0) {
+		size_t len = strlen(t->r->error);
+
+		snprintf(t->r->error + len, sizeof t->r->error - len,
+			 "; stopping the new version failed too");
+	}
+	/* On a first install the rollback steps live in the release's own
+	 * files, which are about to go: run them while they are there. */
+	if (!old && run_cmds(t, "rollback", &t->p->m->rollback) < 0) {
+		size_t len = strlen(t->r->error);
+
+		snprintf(t->r->error + len, sizeof t->r->error - len,
+			 "; the rollback steps failed");
+	}
 	if (restore(t, &e) < 0) {
 		set_error(t, "%s", e.msg);
 		snprintf(t->r->error + strlen(t->r->error),
@@ -669,15 +695,15 @@ static int roll_back(struct txn *t)
 		rc = EXIT_ROLLBACK_FAILED;
 		goto done;
 	}
-	if (run_cmds(t, "rollback", &t->p->m->rollback) < 0 ||
-	    (old && run_cmds(t, "start", &old->start) < 0) ||
-	    (old && run_cmds(t, "health", &old->health) < 0)) {
+	if (old && (run_cmds(t, "rollback", &t->p->m->rollback) < 0 ||
+		    run_cmds(t, "start", &old->start) < 0 ||
+		    run_cmds(t, "health", &old->health) < 0)) {
 		size_t len = strlen(t->r->error);
 
 		snprintf(t->r->error + len, sizeof t->r->error - len,
 			 "; the old files (%s) are back in place but the old version did not come up: "
 			 "a person must act",
-			 old ? old->version : "none");
+			 old->version);
 		snprintf(t->r->result, sizeof t->r->result, "failed");
 		rc = EXIT_ROLLBACK_FAILED;
 	} else {
@@ -760,26 +786,31 @@ int txn_run(struct plan *p, const char *state_dir, const char *manifest,
 	}
 	if (journal_write(&t, "swapping", &e) < 0) {
 		set_error(&t, "%s", e.msg);
-		rc = roll_back(&t);
+		rc = roll_back(&t, false);
 		goto done;
 	}
 	down0 = now_ms();
 	if ((p->installed && run_cmds(&t, "stop", &p->m->stop) < 0) ||
 	    (swap(&t, &e) < 0 && (set_error(&t, "swap: %s", e.msg), 1)) ||
-	    run_cmds(&t, "start", &p->m->start) < 0) {
+	    (journal_write(&t, "started", &e) < 0 && (set_error(&t, "%s", e.msg), 1))) {
 		r->downtime_ms = now_ms() - down0;
-		rc = roll_back(&t);
+		rc = roll_back(&t, false);
+		goto done;
+	}
+	if (run_cmds(&t, "start", &p->m->start) < 0) {
+		r->downtime_ms = now_ms() - down0;
+		rc = roll_back(&t, true);
 		goto done;
 	}
 	r->downtime_ms = now_ms() - down0;
 	if (run_cmds(&t, "health", &p->m->health) < 0) {
-		rc = roll_back(&t);
+		rc = roll_back(&t, true);
 		goto done;
 	}
 	if (journal_write(&t, "committed", &e) < 0) {
 		/* Without a durable commit record, the old version it is. */
 		set_error(&t, "commit: %s", e.msg);
-		rc = roll_back(&t);
+		rc = roll_back(&t, true);
 		goto done;
 	}
 	if (commit(&t, &e) < 0) {
@@ -1007,7 +1038,7 @@ int txn_recover(const char *state_dir, const char *app, struct txn_result *r,
 		snprintf(r->error, sizeof r->error,
 			 "interrupted during the swap (%s -> %s); restored %s",
 			 j.from[0] ? j.from : "nothing", j.to, j.from[0] ? j.from : "the empty target");
-		rc = roll_back(&t);
+		rc = roll_back(&t, !strcmp(j.phase, "started"));
 		if (rc == EXIT_ROLLED_BACK)
 			rc = EXIT_OK;
 	}

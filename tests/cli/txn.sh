@@ -141,3 +141,15 @@ run $UPGR apply $A "$T/rel4"
 expect_grep "$T/err" "symlink" "the error names the symlink"
 [ -z "$(ls -A "$T/outside")" ] && ok "nothing was written through the symlink" ||
 	not_ok "written outside: $(ls "$T/outside")"
+
+# --- a first install whose health check fails: the new version is stopped ---------
+release_config b "$T/b-root"
+svc_src 5.0.0 "$T/src5"
+release_make "$T/src5/manifest.yaml" "$T/src5" "$T/rel5"
+touch "$T/svc/unhealthy-5.0.0"
+: >"$T/svc/log"
+expect_exit 1 "a first install that fails its health check exits 1" $UPGR apply -c "$T/b.yaml" "$T/rel5"
+expect_grep "$T/svc/log" "^stop 5.0.0" "the new version that had started is stopped"
+expect_grep "$T/svc/log" "^migrate-down 5.0.0" "the rollback steps ran while the release's files were there"
+[ -z "$(find "$T/b-root/opt/hello" -type f 2>/dev/null)" ] && ok "no file of the failed first install is left" ||
+	not_ok "left: $(find "$T/b-root/opt/hello" -type f)"

@@ -462,6 +462,25 @@ size_t fleet_nhosts(const struct fleet *f)
 	return n;
 }
 
+size_t fleet_stale_hosts(const struct fleet *f, const char ***out)
+{
+	const char **v = NULL;
+	size_t i, j, n = 0;
+
+	for (i = 0; i < f->nrows; i++) {
+		if (!f->rows[i].stale)
+			continue;
+		for (j = 0; j < n && strcmp(v[j], f->rows[i].host); j++)
+			;
+		if (j < n)
+			continue;
+		v = xreallocarray(v, n + 1, sizeof *v);
+		v[n++] = f->rows[i].host;
+	}
+	*out = v;
+	return n;
+}
+
 size_t fleet_nproblems(const struct fleet *f)
 {
 	size_t i, n = 0;

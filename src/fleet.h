@@ -137,6 +137,8 @@ struct fleet_count {
 size_t fleet_count(const struct fleet *f, const char *(*key_of)(const struct fleet_row *),
 		   const char *app, struct fleet_count **out);
 void fleet_counts_free(struct fleet_count *c, size_t n);
+/* The stale hosts, each once, in row order (pointers into f's rows). */
+size_t fleet_stale_hosts(const struct fleet *f, const char ***out);
 /* Number of distinct hosts, and of rows with a problem. */
 size_t fleet_nhosts(const struct fleet *f);
 size_t fleet_nproblems(const struct fleet *f);

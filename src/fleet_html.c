@@ -246,7 +246,8 @@ static void cards(const struct fleet *f, struct buf *out)
 	struct fleet_count *c;
 	static const char *const order[] = { "unreadable", "failed", "rolled-back",
 		"refused", "unavailable", "none", "success", NULL };
-	size_t i, k, n, nstale = 0, ntampered = 0;
+	size_t i, k, n, nstale, ntampered = 0;
+	const char **stale;
 
 	buf_adds(out, "<section class=\"cards\" id=\"cards\">");
 	card(out, "hosts", fleet_nhosts(f), "hosts");
@@ -258,10 +259,10 @@ static void cards(const struct fleet *f, struct buf *out)
 			if (!strcmp(c[i].key, order[k]))
 				card(out, kind_class(c[i].key), c[i].n, c[i].key);
 	fleet_counts_free(c, n);
-	for (i = 0; i < f->nrows; i++) {
-		nstale += f->rows[i].stale;
+	for (i = 0; i < f->nrows; i++)
 		ntampered += f->rows[i].problem == FLEET_TAMPERED;
-	}
+	nstale = fleet_stale_hosts(f, &stale);
+	free(stale);
 	card(out, "stale", nstale, "stale");
 	if (ntampered)
 		card(out, "tampered", ntampered, "tampered");

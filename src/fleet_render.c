@@ -1,6 +1,7 @@
 /* The fleet view as a terminal table and as JSON (the shape is a contract,
  * documented in docs/fleet.md). */
 #include "fleet.h"
+#include "version.h"
 #include "xalloc.h"
 
 #include <stdio.h>
@@ -39,6 +40,13 @@ static const char *result_or_dash(const char *s)
 	return s[0] ? s : "-";
 }
 
+static int newest_first(const void *pa, const void *pb)
+{
+	const struct fleet_count *a = pa, *b = pb;
+
+	return semver_cmp_str(b->key, a->key);
+}
+
 enum { C_HOST, C_APP, C_VERSION, C_RESULT, C_STATE, C_REPORTED, C_ERROR, NCOLS };
 
 static void row_cells(const struct fleet_row *r, const char *c[NCOLS])
@@ -67,8 +75,9 @@ static const char *key_result(const struct fleet_row *r)
 static void text_summary(const struct fleet *f, struct buf *out)
 {
 	struct fleet_count *c;
+	const char **stale;
 	char when[21];
-	size_t i, j, n, nstale = 0;
+	size_t i, j, n, nstale;
 
 	fleet_time_format(f->generated, when);
 	buf_addf(out, "\n%zu hosts, %zu with problems; %s at %s (stale after %u min)\n",
@@ -82,6 +91,7 @@ static void text_summary(const struct fleet *f, struct buf *out)
 		else
 			buf_adds(out, "highest reported)");
 		n = fleet_count(f, key_version, l->app, &c);
+		qsort(c, n, sizeof *c, newest_first);
 		for (j = 0; j < n; j++)
 			buf_addf(out, "%s %s: %zu", j ? "," : ";", c[j].key, c[j].n);
 		fleet_counts_free(c, n);
@@ -93,14 +103,13 @@ static void text_summary(const struct fleet *f, struct buf *out)
 		buf_addf(out, "%s %s %zu", j ? "," : "", c[j].key, c[j].n);
 	fleet_counts_free(c, n);
 	buf_adds(out, "\nstale:");
-	for (i = 0; i < f->nrows; i++) {
-		if (!f->rows[i].stale || (i && f->rows[i - 1].stale &&
-					  !strcmp(f->rows[i - 1].host, f->rows[i].host)))
-			continue;
-		buf_adds(out, nstale++ ? ", " : " ");
-		add_safe(out, f->rows[i].host);
+	nstale = fleet_stale_hosts(f, &stale);
+	for (i = 0; i < nstale; i++) {
+		buf_adds(out, i ? ", " : " ");
+		add_safe(out, stale[i]);
 	}
 	buf_adds(out, nstale ? "\n" : " none\n");
+	free(stale);
 }
 
 void fleet_text(const struct fleet *f, struct buf *out)
@@ -163,7 +172,8 @@ static void json_counts(const struct fleet *f, struct buf *out,
 
 static void json_summary(const struct fleet *f, struct buf *out)
 {
-	size_t i, nstale = 0;
+	const char **stale;
+	size_t i, nstale;
 
 	buf_addf(out, "  \"summary\": {\n    \"hosts\": %zu,\n    \"latest\": {", fleet_nhosts(f));
 	for (i = 0; i < f->nlatest; i++) {
@@ -182,13 +192,12 @@ static void json_summary(const struct fleet *f, struct buf *out)
 	buf_adds(out, "},\n    \"results\": ");
 	json_counts(f, out, key_result, NULL);
 	buf_adds(out, ",\n    \"stale\": [");
-	for (i = 0; i < f->nrows; i++) {
-		if (!f->rows[i].stale || (i && f->rows[i - 1].stale &&
-					  !strcmp(f->rows[i - 1].host, f->rows[i].host)))
-			continue;
-		buf_adds(out, nstale++ ? ", " : "");
-		buf_add_quoted(out, f->rows[i].host);
+	nstale = fleet_stale_hosts(f, &stale);
+	for (i = 0; i < nstale; i++) {
+		buf_adds(out, i ? ", " : "");
+		buf_add_quoted(out, stale[i]);
 	}
+	free(stale);
 	buf_addf(out, "],\n    \"problems\": %zu\n  }\n", fleet_nproblems(f));
 }
 

@@ -165,6 +165,41 @@ static void test_classify_and_order(void **state)
 	free(fl);
 }
 
+/* Two apps on one stale host whose rows sort apart: the host is named
+ * once as stale, counted once as a host. */
+static void test_two_apps(void **state)
+{
+	static const char two[] =
+		"upgr: 1\nhost: \"h\"\ntime: \"" T_OLD "\"\napps:\n"
+		"  - { app: \"a\", version: \"1.0.0\", result: \"rolled-back\", time: \"\","
+		" action: \"upgrade\", from: \"1.0.0\", to: \"2.0.0\", error: \"x\" }\n"
+		"  - { app: \"b\", version: \"1.0.0\", result: \"success\", time: \"\","
+		" action: \"install\", from: \"\", to: \"1.0.0\", error: \"\" }\n";
+	char *other = report("g", T_NOW, "1.1.0", "success", "\"\"");
+	struct buf json = BUF_INIT;
+	const char **stale;
+	struct fleet f;
+
+	(void)state;
+	fleet_init(&f, &opts);
+	add(&f, "h", two);
+	add(&f, "g", other);
+	fleet_finish(&f, &opts);
+	assert_int_equal(f.nrows, 3);
+	assert_string_equal(f.rows[0].host, "h");
+	assert_int_equal(f.rows[0].problem, FLEET_ROLLED_BACK);
+	assert_int_equal(f.rows[1].problem, FLEET_STALE);
+	assert_int_equal(fleet_nhosts(&f), 2);
+	assert_int_equal(fleet_stale_hosts(&f, &stale), 1);
+	assert_string_equal(stale[0], "h");
+	free(stale);
+	fleet_json(&f, &json);
+	assert_non_null(strstr(json.data, "\"stale\": [\"h\"]"));
+	buf_release(&json);
+	fleet_release(&f);
+	free(other);
+}
+
 static void test_channel_latest(void **state)
 {
 	static const char ch[] =
@@ -297,6 +332,7 @@ int main(void)
 		cmocka_unit_test(test_hostile_reports),
 		cmocka_unit_test(test_host_names),
 		cmocka_unit_test(test_classify_and_order),
+		cmocka_unit_test(test_two_apps),
 		cmocka_unit_test(test_channel_latest),
 		cmocka_unit_test(test_escaping),
 		cmocka_unit_test(test_seen_and_verdicts),

@@ -39,10 +39,11 @@ static int status(int argc, char **argv)
 		{ "json", no_argument, NULL, 'j' },
 		{ "html", required_argument, NULL, 'H' },
 		{ "keys", required_argument, NULL, 'k' },
+		{ "hosts", required_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
-	struct fleet_opts o = { NULL, NULL, "stable", FLEET_STALE_DEFAULT, 0, NULL };
+	struct fleet_opts o = { NULL, NULL, "stable", FLEET_STALE_DEFAULT, 0, NULL, NULL };
 	struct xfer_opts xo = { 0 };
 	const char *html = NULL;
 	struct buf out = BUF_INIT;
@@ -62,6 +63,7 @@ static int status(int argc, char **argv)
 		case 'j': json = true; break;
 		case 'H': html = optarg; break;
 		case 'k': o.keys_dir = optarg; break;
+		case 'S': o.hosts_file = optarg; break;
 		case 's':
 			if (parse_minutes(optarg, &o.stale_minutes) < 0)
 				return cli_usage(self, "--stale: not a number of minutes: %s", optarg);
@@ -119,26 +121,20 @@ static char *default_keys(void)
 	return NULL;
 }
 
-static int verify_all(struct xfer *x, const char *repo, const char *keys,
-		      struct err *e)
+static int verify_all(struct xfer *x, const char *repo, const char *hosts,
+		      const char *keys, struct err *e)
 {
 	struct fleet_seen seen = { NULL, 0 };
 	struct buf verdicts = BUF_INIT;
 	struct fleet_verdict v;
 	char *vpath = fs_join(keys, "verdicts");
-	char **names = NULL, *url = NULL;
-	size_t n = 0, i, nbad = 0, len = strlen(repo);
+	char **names = NULL;
+	size_t n = 0, i, nbad = 0;
 	int rc = -1;
 
-	if (fs_mkdir_p(keys, 0700, e) < 0 || fleet_seen_load(keys, &seen, e) < 0)
+	if (fs_mkdir_p(keys, 0700, e) < 0 || fleet_seen_load(keys, &seen, e) < 0 ||
+	    fleet_hosts(x, repo, hosts, &names, &n, e) < 0)
 		goto done;
-	while (len && repo[len - 1] == '/')
-		len--;
-	url = xasprintf("%.*s/reports/", (int)len, repo);
-	if (xfer_list(x, url, &names, &n, e) < 0) {
-		err_prefix(e, "list the reports: ");
-		goto done;
-	}
 	for (i = 0; i < n; i++) {
 		if (fleet_verify_host(x, repo, names[i], keys, &seen, &v, e) < 0)
 			goto done;
@@ -157,7 +153,7 @@ static int verify_all(struct xfer *x, const char *repo, const char *keys,
 			    0600, e) < 0)
 		goto done;
 	if (!n)
-		printf("no host has reported under %s\n", url);
+		printf("no host has reported\n");
 	rc = nbad || !n ? 1 : 0;
 done:
 	fflush(stdout);
@@ -165,7 +161,6 @@ done:
 	fleet_seen_release(&seen);
 	buf_release(&verdicts);
 	free(vpath);
-	free(url);
 	return rc;
 }
 
@@ -175,11 +170,12 @@ static int verify(int argc, char **argv)
 		{ "repo", required_argument, NULL, 'r' },
 		{ "keys", required_argument, NULL, 'k' },
 		{ "netrc", required_argument, NULL, 'n' },
+		{ "hosts", required_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
 	struct xfer_opts xo = { 0 };
-	const char *repo = NULL;
+	const char *repo = NULL, *hosts = NULL;
 	char *keys = NULL;
 	struct xfer *x = NULL;
 	struct err e;
@@ -191,6 +187,7 @@ static int verify(int argc, char **argv)
 		case 'r': repo = optarg; break;
 		case 'k': free(keys); keys = xstrdup(optarg); break;
 		case 'n': xo.netrc = optarg; break;
+		case 'S': hosts = optarg; break;
 		case -2: free(keys); return EXIT_OK;
 		default: free(keys); return EXIT_USAGE;
 		}
@@ -206,7 +203,7 @@ static int verify(int argc, char **argv)
 	if (!x)
 		rc = err_set(&e, EXIT_SOFTWARE, "cannot start libcurl");
 	else
-		rc = verify_all(x, repo, keys, &e);
+		rc = verify_all(x, repo, hosts, keys, &e);
 	if (rc < 0)
 		rc = cli_fail(&e);
 	xfer_free(x);
@@ -232,11 +229,13 @@ static int run(const struct command *c, int argc, char **argv)
 const struct command cmd_fleet = {
 	"fleet", run,
 	"usage: upgr fleet status --repo URL [--app APP] [--channel NAME] [--stale MINUTES]\n"
-	"                         [--netrc FILE] [--keys DIR] [--json | --html FILE]\n"
-	"       upgr fleet verify --repo URL [--keys DIR] [--netrc FILE]\n"
+	"                         [--netrc FILE] [--keys DIR] [--hosts FILE]\n"
+	"                         [--json | --html FILE]\n"
+	"       upgr fleet verify --repo URL [--keys DIR] [--netrc FILE] [--hosts FILE]\n"
 	"\n"
 	"The management console: every host's last result, read from the reports\n"
-	"the agents upload to REPO/reports/HOST/ (ftp, ftps, sftp or file URLs).\n"
+	"the agents upload to REPO/reports/HOST/ (ftp, ftps, sftp, file; http and\n"
+	"https with --hosts FILE, since those cannot list a directory).\n"
 	"\n"
 	"status: a table of host, app, version, result, state, last report and\n"
 	"error, problems first, then hosts per version and per result and the\n"
@@ -250,6 +249,7 @@ const struct command cmd_fleet = {
 	"  --json            print JSON (shape in docs/fleet.md)\n"
 	"  --html FILE       write a self-contained HTML page to FILE (atomically)\n"
 	"  --keys DIR        mark hosts the last fleet verify with DIR found tampered\n"
+	"  --hosts FILE      the host names, one a line, instead of listing reports/\n"
 	"\n"
 	"verify: check every host's uploaded audit log: its signature by the\n"
 	"host's device key (pinned in DIR on first sight; a replaced key is\n"
@@ -257,6 +257,7 @@ const struct command cmd_fleet = {
 	"saw (DIR/seen). One line per host, the verdicts kept in DIR/verdicts;\n"
 	"exit 0 only when all are ok.\n"
 	"  --keys DIR        pinned keys and state (default\n"
-	"                    ~/.local/state/upgr-fleet/keys)\n",
+	"                    ~/.local/state/upgr-fleet/keys)\n"
+	"  --netrc FILE, --hosts FILE   as for status\n",
 	"the management console: fleet status and audit verification",
 };

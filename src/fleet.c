@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 
 #define FIELD_MAX 256          /* bytes of a value other than error */
@@ -654,18 +655,63 @@ static void load_channels(struct xfer *x, const struct fleet_opts *o, struct fle
 	}
 }
 
+static int hosts_read(const char *path, char ***names, size_t *n, struct err *e)
+{
+	struct buf b = BUF_INIT;
+	char *p, *nl;
+	size_t len;
+
+	if (fs_read_file(path, 16UL << 20, &b, e) < 0)
+		return err_prefix(e, "--hosts: ");
+	for (p = b.data; p && *p; p = nl ? nl + 1 : p + len) {
+		nl = strchr(p, '\n');
+		len = nl ? (size_t)(nl - p) : strlen(p);
+		while (len && (p[len - 1] == ' ' || p[len - 1] == '\t' || p[len - 1] == '\r'))
+			len--;
+		while (len && (*p == ' ' || *p == '\t')) {
+			p++;
+			len--;
+		}
+		if (!len || *p == '#')
+			continue;
+		*names = xreallocarray(*names, *n + 1, sizeof **names);
+		(*names)[(*n)++] = xstrndup(p, len);
+	}
+	buf_release(&b);
+	return 0;
+}
+
+int fleet_hosts(struct xfer *x, const char *repo, const char *hosts_file,
+		char ***names, size_t *n, struct err *e)
+{
+	char *url;
+	int rc;
+
+	*names = NULL;
+	*n = 0;
+	if (hosts_file)
+		return hosts_read(hosts_file, names, n, e);
+	if (!strncasecmp(repo, "http://", 7) || !strncasecmp(repo, "https://", 8))
+		return err_set(e, EXIT_USAGE, "%s: an HTTP server cannot list reports/: "
+			       "name the hosts with --hosts FILE", repo);
+	url = repo_url(repo, "reports/");
+	rc = xfer_list(x, url, names, n, e);
+	if (rc < 0)
+		err_prefix(e, "list the reports: ");
+	free(url);
+	return rc;
+}
+
 int fleet_load(struct xfer *x, const struct fleet_opts *o, struct fleet *f,
 	       struct err *e)
 {
 	struct buf b = BUF_INIT;
-	char **names = NULL, *url = repo_url(o->repo, "reports/");
+	char **names = NULL;
 	size_t n = 0, i;
 	int rc = -1;
 
-	if (xfer_list(x, url, &names, &n, e) < 0) {
-		err_prefix(e, "list the reports: ");
+	if (fleet_hosts(x, o->repo, o->hosts_file, &names, &n, e) < 0)
 		goto done;
-	}
 	for (i = 0; i < n; i++)
 		load_host(x, o, f, names[i], &b);
 	load_channels(x, o, f, &b);
@@ -676,6 +722,5 @@ int fleet_load(struct xfer *x, const struct fleet_opts *o, struct fleet *f,
 done:
 	xfer_names_free(names, n);
 	buf_release(&b);
-	free(url);
 	return rc;
 }

@@ -75,6 +75,7 @@ struct fleet_opts {
 	unsigned stale_minutes;
 	time_t now;
 	const char *keys_dir;        /* fleet verify's directory, or NULL */
+	const char *hosts_file;      /* host names, one a line, instead of listing */
 };
 
 void fleet_init(struct fleet *f, const struct fleet_opts *o);
@@ -109,7 +110,14 @@ int fleet_apply_verdicts(struct fleet *f, const char *dir, struct err *e);
  * (then by host and app). Call after every report and latest is in. */
 void fleet_finish(struct fleet *f, const struct fleet_opts *o);
 
-/* The whole view from the repository: list REPO/reports/ once, then get
+/* The hosts to read: the names in hosts_file (one a line; blank lines and
+ * '#' comments skipped) when not NULL, for servers that cannot list (http,
+ * https); else the listing of REPO/reports/. Free with xfer_names_free. */
+int fleet_hosts(struct xfer *x, const char *repo, const char *hosts_file,
+		char ***names, size_t *n, struct err *e);
+
+/* The whole view from the repository: list REPO/reports/ once (or read
+ * o->hosts_file), then get
  * every HOST/status.yaml and each app's channel file over the same
  * transfer handle (one connection), then the verdicts in o->keys_dir.
  * Fails only when the reports cannot be listed or the verdicts read. */

@@ -139,6 +139,29 @@ rm -rf "$T/clean/reports/host-rb" "$T/clean/reports/host-st" \
 expect_exit 0 "all hosts current and healthy: exit 0 (file://)" \
 	$UPGR fleet status --repo "file://$T/clean"
 expect_grep "$T/out" "^3 hosts, 0 with problems" "... three hosts, no problems"
+# An HTTP server cannot list: --hosts FILE names the hosts.
+HTTP_PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+python3 -m http.server --bind 127.0.0.1 --directory "$T/clean" "$HTTP_PORT" >"$T/httpd.log" 2>&1 &
+HTTPD=$!
+stop_httpd() { kill "$HTTPD" 2>/dev/null; wait "$HTTPD" 2>/dev/null; }
+at_exit stop_httpd
+n=0
+until curl -sf "http://127.0.0.1:$HTTP_PORT/" >/dev/null 2>&1 || [ $n -ge 100 ]; do
+	sleep 0.1; n=$((n + 1))
+done
+printf '# the fleet\nhost-a\n\n  host-b  \nhost-tp\n' >"$T/hosts"
+expect_exit 2 "http:// without --hosts is a usage error" \
+	$UPGR fleet status --repo "http://127.0.0.1:$HTTP_PORT"
+expect_grep "$T/err" "--hosts FILE" "... that points to --hosts"
+expect_exit 0 "http:// with --hosts: every host current and healthy" \
+	$UPGR fleet status --repo "http://127.0.0.1:$HTTP_PORT" --hosts "$T/hosts"
+expect_grep "$T/out" "^3 hosts, 0 with problems" "... the three named hosts read over HTTP"
+echo host-gone >>"$T/hosts"
+expect_exit 1 "a named host without a report is a problem" \
+	$UPGR fleet status --repo "http://127.0.0.1:$HTTP_PORT" --hosts "$T/hosts"
+expect_grep "$T/out" "^host-gone +- +- +- +unreadable .*no status\.yaml" "... shown as unreadable: no status.yaml"
+stop_httpd
+
 # Without a channel file, the highest version reported is the latest.
 rm -rf "$T/clean/apps"
 cp -R "$RPT/host-rb" "$T/clean/reports/"

@@ -275,7 +275,7 @@ static void check_extends(const struct buf *log, const struct audit_report *rep,
 	}
 }
 
-/* Signature, chain, checkpoint comment, then history. */
+/* Chain, signature, checkpoint comment, then history. */
 static void check_log(const struct buf *log, const struct buf *sig,
 		      const struct sign_pub *pub, struct fleet_seen *seen,
 		      const char *host, struct fleet_verdict *v)
@@ -287,14 +287,15 @@ static void check_log(const struct buf *log, const struct buf *sig,
 
 	err_clear(&e);
 	v->kind = FLEET_V_TAMPERED;
-	if (sign_verify(pub, 1, log->data ? log->data : "", log->len,
-			sig->data ? sig->data : "", sig->len, &comment, &e) < 0) {
-		snprintf(v->why, sizeof v->why, "audit.log.minisig: %s", e.msg);
-		goto done;
-	}
+	/* The chain first: it names the record that was changed. */
 	if (audit_verify_mem(log->data ? log->data : "", log->len, pub, false, &rep, &e) < 0) {
 		snprintf(v->why, sizeof v->why, "audit.log: %s",
 			 rep.why[0] ? rep.why : e.msg);
+		goto done;
+	}
+	if (sign_verify(pub, 1, log->data ? log->data : "", log->len,
+			sig->data ? sig->data : "", sig->len, &comment, &e) < 0) {
+		snprintf(v->why, sizeof v->why, "audit.log.minisig: %s", e.msg);
 		goto done;
 	}
 	snprintf(want, sizeof want, "upgr audit checkpoint seq:%" PRIu64 " head:%s",

@@ -311,17 +311,14 @@ static void setup(struct xfer *x, const char *url, struct progress *pr)
 	}
 }
 
-/* A "not found" answer: FTP 550 (file or directory), HTTP 404/410, or a
- * local file that is not there. */
-static bool is_missing(struct xfer *x, CURLcode rc)
+/* A "not found" answer: HTTP 404/410, FTP 550 (file or directory), or a
+ * local file that is not there. code is the last response code. */
+static bool is_missing(CURLcode rc, long code, bool http)
 {
-	long code = 0;
-
+	if (http)
+		return code == 404 || code == 410;
 	if (rc == CURLE_REMOTE_FILE_NOT_FOUND || rc == CURLE_FILE_COULDNT_READ_FILE)
 		return true;
-	curl_easy_getinfo(x->curl, CURLINFO_RESPONSE_CODE, &code);
-	if (rc == CURLE_HTTP_RETURNED_ERROR)
-		return code == 404 || code == 410;
 	return (rc == CURLE_REMOTE_ACCESS_DENIED || rc == CURLE_QUOTE_ERROR) && code == 550;
 }
 
@@ -333,23 +330,31 @@ static int finish(struct xfer *x, const char *what, const char *url, CURLcode rc
 	char *shown;
 	const char *why;
 	int code = EXIT_UNAVAILABLE;
+	long response = 0;
+	bool http = url_scheme(url) == SCHEME_HTTP, http_failed;
 
 	if (missing)
 		*missing = false;
 	if (rc == CURLE_OK)
 		return 0;
+	curl_easy_getinfo(x->curl, CURLINFO_RESPONSE_CODE, &response);
+	/* An HTTP error page can be larger than the cap: the error counts. */
+	http_failed = http && response >= 400;
 	shown = url_redact(url);
 	why = x->errbuf[0] ? x->errbuf : curl_easy_strerror(rc);
-	if ((s && s->over) || rc == CURLE_FILESIZE_EXCEEDED) {
+	if (!http_failed && ((s && s->over) || rc == CURLE_FILESIZE_EXCEEDED)) {
 		err_set(e, EXIT_TRUST, "%s %s: larger than the declared %" PRIu64 " bytes",
 			what, shown, s ? s->max : 0);
 	} else if (s && s->write_errno) {
 		errno = s->write_errno;
 		err_sys(e, EXIT_SOFTWARE, "%s %s: write", what, shown);
-	} else if (lookup && is_missing(x, rc)) {
+	} else if (lookup && is_missing(rc, response, http)) {
 		if (missing)
 			*missing = true;
 		err_set(e, EXIT_UNAVAILABLE, "%s %s: not found", what, shown);
+	} else if (http_failed) {
+		err_set(e, EXIT_UNAVAILABLE, "%s %s: the server answered HTTP %ld",
+			what, shown, response);
 	} else {
 		if (rc == CURLE_UNSUPPORTED_PROTOCOL || rc == CURLE_URL_MALFORMAT)
 			code = EXIT_DATAERR;
@@ -604,6 +609,10 @@ static int put_remote(struct xfer *x, const char *url, struct source *src,
 	CURLcode rc;
 	int rv = -1;
 
+	/* Only these can rename, and a file must appear whole. */
+	if (url_scheme(url) != SCHEME_FTP && url_scheme(url) != SCHEME_SFTP)
+		return url_fail(e, EXIT_DATAERR, url,
+				"put: uploads need an ftp, ftps, sftp or file URL");
 	if (url_split(url, &dir, &name, e) < 0)
 		return -1;
 	tmp = xasprintf(".%s.tmp-%ld", name, (long)getpid());

@@ -10,7 +10,11 @@
  *   UPGR_FTP_SLOW_URL   a server throttled to a trickle
  *   UPGR_FTP_SLOW_ROOT  its root directory
  *   UPGR_FTP_SLOW_STOP  a command that kills it, listener and sessions
- * With UPGR_FTP_URL set only the FTP cases run; without it only file://. */
+ * and for the HTTP cases:
+ *   UPGR_HTTP_URL       http://127.0.0.1:PORT/ served by python3 http.server
+ *   UPGR_HTTP_ROOT      the directory it serves
+ * With UPGR_HTTP_URL set only the HTTP cases run, with UPGR_FTP_URL only
+ * the FTP cases; with neither, the file:// cases. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -319,6 +323,9 @@ static void test_refused_schemes(void **state)
 	assert_non_null(strstr(e.msg, "listing needs"));
 	assert_int_equal(xfer_put(x, "gopher://127.0.0.1:1/x", "x", 1, &e), -1);
 	assert_int_equal(e.code, EXIT_DATAERR);
+	assert_int_equal(xfer_put(x, "http://127.0.0.1:1/x", "x", 1, &e), -1);
+	assert_int_equal(e.code, EXIT_DATAERR);
+	assert_non_null(strstr(e.msg, "uploads need"));
 	assert_int_equal(xfer_put(x, "ftp://bob:s3cret@127.0.0.1:1/dir/", "x", 1, &e), -1);
 	assert_int_equal(e.code, EXIT_DATAERR);
 	assert_null(strstr(e.msg, "s3cret"));
@@ -686,6 +693,68 @@ static void test_ftp_killed_mid_transfer(void **state)
 	xfer_free(x);
 }
 
+/* ---- http:// (python's http.server, which ignores Range) ---- */
+
+static char *http_url(const char *name)
+{
+	return xasprintf("%s%s", env("UPGR_HTTP_URL"), name);
+}
+
+static void test_http_get_missing_cap(void **state)
+{
+	struct xfer *x = new_xfer();
+	char *data = pattern(50000, 9);
+	char *path = fs_join(env("UPGR_HTTP_ROOT"), "h/f.bin");
+	char *url = http_url("h/f.bin"), *none = http_url("h/none");
+	struct buf b = BUF_INIT;
+	struct err e;
+	bool missing = true;
+
+	(void)state;
+	write_file(path, data, 50000);
+	assert_int_equal(xfer_get(x, url, 50000, &b, &missing, &e), 0);
+	assert_false(missing);
+	assert_int_equal(b.len, 50000);
+	assert_memory_equal(b.data, data, 50000);
+	assert_int_equal(xfer_exists(x, url, &e), 1);
+	assert_int_equal(xfer_exists(x, none, &e), 0);
+	assert_int_equal(xfer_get(x, none, 100, &b, &missing, &e), -1);
+	assert_true(missing);
+	assert_int_equal(e.code, EXIT_UNAVAILABLE);
+	/* Content-Length over the cap is refused before the body. */
+	assert_int_equal(xfer_get(x, url, 49999, &b, &missing, &e), -1);
+	assert_false(missing);
+	assert_int_equal(e.code, EXIT_TRUST);
+	buf_release(&b);
+	free(none);
+	free(url);
+	free(path);
+	free(data);
+	xfer_free(x);
+}
+
+static void test_http_resume_without_ranges(void **state)
+{
+	struct xfer *x = new_xfer();
+	char *data = pattern(80000, 10);
+	char *path = fs_join(env("UPGR_HTTP_ROOT"), "h/r.bin");
+	char *url = http_url("h/r.bin");
+	char *dst = scratch_path("http-resume.out");
+	struct err e;
+
+	(void)state;
+	write_file(path, data, 80000);
+	write_file(dst, data, 30000);
+	/* The server answers a range with the whole file: start over. */
+	assert_int_equal(xfer_get_file(x, url, dst, 80000, true, &e), 0);
+	assert_file_is(dst, data, 80000);
+	free(dst);
+	free(url);
+	free(path);
+	free(data);
+	xfer_free(x);
+}
+
 int main(void)
 {
 	const struct CMUnitTest file_tests[] = {
@@ -710,7 +779,14 @@ int main(void)
 		cmocka_unit_test(test_ftp_slow_abandoned),
 		cmocka_unit_test(test_ftp_killed_mid_transfer),
 	};
+	const struct CMUnitTest http_tests[] = {
+		cmocka_unit_test(test_http_get_missing_cap),
+		cmocka_unit_test(test_http_resume_without_ranges),
+	};
 
+	if (getenv("UPGR_HTTP_URL"))
+		return cmocka_run_group_tests_name("transport over http", http_tests,
+						   setup_scratch, remove_scratch);
 	if (getenv("UPGR_FTP_URL"))
 		return cmocka_run_group_tests_name("transport over ftp", ftp_tests,
 						   setup_scratch, remove_scratch);

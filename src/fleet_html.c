@@ -69,8 +69,8 @@ static const char *const style[] = {
 	".chart text{font:12px system-ui,sans-serif;fill:#344054}"
 	".chart .cnt{font-weight:700}"
 	".problems{list-style:none;margin:0;padding:0}"
-	".problems li{border-left:4px solid var(--bad);background:#fff;border-radius:6px;"
-	"padding:8px 12px;margin:0 0 8px;border:1px solid var(--line);border-left-width:4px}"
+	".problems li{border:1px solid var(--line);border-left:4px solid var(--bad);"
+	"background:#fff;border-radius:6px;padding:8px 12px;margin:0 0 8px}"
 	".problems li.p-rolled-back,.problems li.p-stale{border-left-color:var(--warn)}"
 	".problems li.p-refused{border-left-color:var(--violet)}"
 	".problems li.p-outdated{border-left-color:var(--info)}"
@@ -101,7 +101,7 @@ static const char *const style[] = {
 	"td.h{white-space:nowrap;font-weight:600}"
 	".legend{color:var(--mute);font-size:12px;margin-top:6px}"
 	".legend i{display:inline-block;width:10px;height:10px;border-radius:2px;"
-	"margin:0 5px 0 12px;vertical-align:-1px}"
+	"margin:0 5px 0 12px;vertical-align:-1px}.legend i:first-child{margin-left:0}"
 	"tr:hover td{background:#fafbfd}",
 	"footer{color:var(--mute);font-size:12px;margin-top:22px}"
 	".k-ok,.k-success{background:var(--okbg);color:var(--ok)}"
@@ -151,7 +151,16 @@ static const char script[] =
 	"Math.round(s/3600)+' h ago':Math.round(s/86400)+' days ago',"
 	"e=document.createElement('small');if(isNaN(s))return;e.textContent=a;"
 	"c.appendChild(e);c.title=c.getAttribute('data-v');});"
-	"sort(0,1);filter();document.body.setAttribute('data-ready','1');})();";
+	"function keep(){try{history.replaceState(null,'','#sort='+"
+	"encodeURIComponent(t.getAttribute('data-sort'))+'&q='+encodeURIComponent(f.value));}"
+	"catch(e){}}"
+	"f.addEventListener('change',keep);t.tHead.addEventListener('click',keep);"
+	"var p={};location.hash.slice(1).split('&').forEach(function(kv){"
+	"var i=kv.indexOf('=');if(i>0)p[kv.slice(0,i)]=decodeURIComponent(kv.slice(i+1));});"
+	"var s=(p.sort||'').split(':'),si=0;"
+	"for(var k=0;k<hs.length;k++)if(hs[k].getAttribute('data-key')===s[0])si=k;"
+	"if(p.q)f.value=p.q;sort(si,s[1]==='desc'?-1:1);filter();"
+	"document.body.setAttribute('data-ready','1');})();";
 
 static const char *problem_key(const struct fleet_row *r)
 {
@@ -276,6 +285,43 @@ static int newest_first(const void *pa, const void *pb)
 	return semver_cmp_str(b->key, a->key);
 }
 
+/* Every row by state, worst first, as one stacked bar with a legend. */
+static void health(const struct fleet *f, struct buf *out)
+{
+	static const char *const colour[] = {
+		[FLEET_UNREADABLE] = "#b42318", [FLEET_TAMPERED] = "#7a1010",
+		[FLEET_FAILED] = "#e0412f", [FLEET_ROLLED_BACK] = "#d97706",
+		[FLEET_REFUSED] = "#6d3fc0", [FLEET_STALE] = "#f5b544",
+		[FLEET_UNAVAILABLE] = "#98a2b3", [FLEET_OUTDATED] = "#5b7fd6",
+		[FLEET_NO_RESULT] = "#cfd5df", [FLEET_OK] = "#2e9d62",
+	};
+	size_t count[FLEET_OK + 1] = { 0 }, i, x = 0, w;
+	int p;
+
+	if (!f->nrows)
+		return;
+	for (i = 0; i < f->nrows; i++)
+		count[f->rows[i].problem]++;
+	buf_adds(out, "<h2 style=\"margin-top:0\">Fleet health</h2><svg class=\"chart\" "
+		 "id=\"health\" role=\"img\" width=\"100%\" height=\"26\" viewBox=\"0 0 1000 26\" "
+		 "preserveAspectRatio=\"none\"><title>rows by state</title>");
+	for (p = 0; p <= FLEET_OK; p++) {
+		if (!count[p])
+			continue;
+		w = p == FLEET_OK ? 1000 - x : count[p] * 1000 / f->nrows;
+		buf_addf(out, "<rect data-state=\"%s\" x=\"%zu\" y=\"0\" width=\"%zu\" "
+			 "height=\"26\" fill=\"%s\"><title>%s: %zu</title></rect>",
+			 fleet_problem_name(p), x, w, colour[p], fleet_problem_name(p), count[p]);
+		x += w;
+	}
+	buf_adds(out, "</svg><div class=\"legend\" style=\"margin-bottom:14px\">");
+	for (p = 0; p <= FLEET_OK; p++)
+		if (count[p])
+			buf_addf(out, "<i style=\"background:%s\"></i>%s %zu", colour[p],
+				 fleet_problem_name(p), count[p]);
+	buf_adds(out, "</div>");
+}
+
 /* Hosts per version of each app, as horizontal bars; the latest in green. */
 static void chart(const struct fleet *f, struct buf *out)
 {
@@ -283,7 +329,9 @@ static void chart(const struct fleet *f, struct buf *out)
 	struct fleet_count *c;
 	size_t a, i, n, max;
 
-	buf_adds(out, "<div class=\"panel\"><h2 style=\"margin-top:0\">Hosts per version</h2>");
+	buf_adds(out, "<div class=\"panel\">");
+	health(f, out);
+	buf_adds(out, "<h2 style=\"margin-top:0\">Hosts per version</h2>");
 	for (a = 0; a < f->nlatest; a++) {
 		const struct fleet_latest *l = &f->latest[a];
 
@@ -326,8 +374,8 @@ static void chart(const struct fleet *f, struct buf *out)
 	if (!f->nlatest)
 		buf_adds(out, "<p>No versions reported.</p>");
 	else
-		buf_adds(out, "<div class=\"legend\"><i style=\"background:#2e9d62;"
-			 "margin-left:0\"></i>latest<i style=\"background:#7b93c9\"></i>"
+		buf_adds(out, "<div class=\"legend\"><i style=\"background:#2e9d62\">"
+			 "</i>latest<i style=\"background:#7b93c9\"></i>"
 			 "other versions</div>");
 	buf_adds(out, "</div>\n");
 }

@@ -306,6 +306,20 @@ EOF
 	expect_grep "$T/dom.html" 'data-card="rolled-back"><div class="n">1<' "a card counts the rolled-back hosts"
 	expect_grep "$T/dom.html" 'id="shown">7 of 7 rows<' "the filter shows all rows at first"
 	expect_grep "$T/dom.html" "<li class=\"p-rolled-back\" data-host=\"host-rb\">" "host-rb is in the problems section"
+	expect_grep "$T/dom.html" '<rect data-state="stale" [^>]*><title>stale: 1</title>' "the health bar has a stale segment of one"
+	expect_grep "$T/dom.html" '<rect data-state="ok" [^>]*><title>ok: 2</title>' "... and an ok segment of two"
+	# The address can carry a sort and a filter (links to share).
+	browse --dump-dom "file://$T/www/fleet.html#sort=version:desc&q=host-r" >"$T/dom2.html"
+	expect_grep "$T/dom2.html" '<table id="hosts" data-sort="version:desc">' "#sort=version:desc sorts by version, newest first"
+	expect_grep "$T/dom2.html" 'id="shown">1 of 7 rows<' "#q=host-r filters the table to one row"
+	check "... host-rb, shown; the others hidden; 1.1.0 before 1.0.0" /usr/bin/python3 - "$T/dom2.html" <<'EOF'
+import re, sys
+rows = re.findall(r'<tr data-problem="[a-z-]+" data-host="([^"]+)"( hidden="")?>.*?</td><td[^>]*>[^<]*</td><td>[^<]*</td><td>([^<]*)</td>', open(sys.argv[1]).read())
+shown = [h for h, hid, _ in rows if not hid]
+assert shown == ["host-rb"], rows
+versions = [v for _, _, v in rows if v]
+assert versions == sorted(versions, reverse=True), versions
+EOF
 	expect_grep "$T/dom.html" 'data-card="tampered"><div class="n">1<' "a card counts the tampered hosts"
 	rm -f "$ART/fleet.png"
 	(cd "$T" && browse --screenshot="$ART/fleet.png" --window-size=1280,900 \

@@ -437,21 +437,43 @@ static void test_ftp_put_file_and_get(void **state)
 	struct xfer *x = xfer_new(&o);
 	char *data = pattern(1u << 20, 5);
 	char *src = scratch_path("ftp-src.bin"), *dst = scratch_path("ftp-dst.bin");
-	char *url = ftp_url("get/one.bin");
+	char *url = ftp_url("get/one.bin"), *bar = scratch_path("progress.txt");
 	struct buf b = BUF_INIT;
 	struct err e;
 	bool missing = true;
+	int saved, fd;
+	size_t i, lines;
 
 	(void)state;
 	write_file(src, data, 1u << 20);
+	/* The progress bars go to stderr: catch them in a file. */
+	fflush(stderr);
+	saved = dup(STDERR_FILENO);
+	fd = open(bar, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	assert_true(saved >= 0 && fd >= 0);
+	dup2(fd, STDERR_FILENO);
+	close(fd);
 	assert_int_equal(xfer_put_file(x, url, src, &e), 0);
 	assert_int_equal(xfer_get(x, url, 1u << 20, &b, &missing, &e), 0);
+	fflush(stderr);
+	dup2(saved, STDERR_FILENO);
+	close(saved);
 	assert_false(missing);
 	assert_int_equal(b.len, 1u << 20);
 	assert_memory_equal(b.data, data, 1u << 20);
 	assert_int_equal(xfer_get_file(x, url, dst, 1u << 20, false, &e), 0);
 	assert_file_is(dst, data, 1u << 20);
+	/* One line per transfer, redrawn with \r, ending at 100%. */
+	buf_reset(&b);
+	assert_int_equal(fs_read_file(bar, 1u << 20, &b, &e), 0);
+	assert_non_null(strstr(b.data, "\rone.bin"));
+	assert_non_null(strstr(b.data, "100%      1048576 bytes\n"));
+	assert_int_equal(b.data[b.len - 1], '\n');
+	for (i = 0, lines = 0; i < b.len; i++)
+		lines += b.data[i] == '\n';
+	assert_int_equal(lines, 2);
 	buf_release(&b);
+	free(bar);
 	free(url);
 	free(dst);
 	free(src);

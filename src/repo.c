@@ -184,16 +184,15 @@ static void sleep_ms(unsigned ms)
  * server failed in a way that may pass (a busy FTP server drops a session
  * when it runs out of passive ports); a missing file is not retried. */
 static int get_small(struct repo *r, size_t i, const char *url, size_t max,
-		     struct buf *out, struct err *e)
+		     struct buf *out, bool *missing, struct err *e)
 {
-	bool missing = false;
-
-	if (xfer_get(repo_server(r, i), url, max, out, &missing, e) == 0)
+	*missing = false;
+	if (xfer_get(repo_server(r, i), url, max, out, missing, e) == 0)
 		return 0;
-	if (e->code != EXIT_UNAVAILABLE || missing)
+	if (e->code != EXIT_UNAVAILABLE || *missing)
 		return -1;
 	sleep_ms(100 + repo_random() % 300);
-	return xfer_get(repo_server(r, i), url, max, out, NULL, e);
+	return xfer_get(repo_server(r, i), url, max, out, missing, e);
 }
 
 /* Fetch REL and REL.minisig from the servers, starting at *from; on
@@ -203,9 +202,10 @@ static int fetch_signed(struct repo *r, const char *app, const char *rel,
 			size_t max, struct buf *data, struct buf *sig,
 			size_t *from, struct err *e)
 {
-	size_t k, n = r->c->nservers;
+	size_t k, n = r->c->nservers, nmissing = 0;
 	struct err last;
 	char *url = NULL, *sigurl = NULL;
+	bool missing = false;
 	int rc = -1;
 
 	err_set(&last, EXIT_UNAVAILABLE, "no server configured");
@@ -216,8 +216,8 @@ static int fetch_signed(struct repo *r, const char *app, const char *rel,
 		free(sigurl);
 		url = app_url(r, i, app, rel);
 		sigurl = xasprintf("%s.minisig", url);
-		if (get_small(r, i, url, max, data, &last) == 0 &&
-		    get_small(r, i, sigurl, REPO_SIG_MAX, sig, &last) == 0) {
+		if (get_small(r, i, url, max, data, &missing, &last) == 0 &&
+		    get_small(r, i, sigurl, REPO_SIG_MAX, sig, &missing, &last) == 0) {
 			*from = i;
 			rc = 0;
 			goto done;
@@ -226,9 +226,14 @@ static int fetch_signed(struct repo *r, const char *app, const char *rel,
 			*e = last;
 			goto done;
 		}
+		nmissing += missing;
 	}
-	err_set(e, EXIT_UNAVAILABLE, "no server answered (%zu tried); last: %s",
-		n, last.msg);
+	if (n && nmissing == n)
+		err_set(e, EXIT_UNAVAILABLE, "%s: not on any server (%zu tried); last: %s",
+			rel, n, last.msg);
+	else
+		err_set(e, EXIT_UNAVAILABLE, "no server answered (%zu tried); last: %s",
+			n, last.msg);
 done:
 	free(url);
 	free(sigurl);

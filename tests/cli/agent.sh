@@ -139,8 +139,10 @@ check "the report's device.pub verifies its audit log" \
 	not_ok "report-pending left"
 
 # --- the same version again: a quiet no-op ------------------------------
+cp "$RPT/status.yaml" "$T/report-before"
 expect_exit 0 "the same version again exits 0" $UPGR $A
 quiet "the same version again prints nothing"
+expect_same "$T/report-before" "$RPT/status.yaml" "a no-op run within the heartbeat sends no report"
 expect_exit 0 "upgr run is the same command" $UPGR run $A
 quiet "upgr run with nothing to do prints nothing"
 
@@ -163,6 +165,13 @@ running 1.1.0 && ok "all servers down: nothing changed" || not_ok "all servers d
 expect_same "$T/status-before" "$T/a-state/apps/hello/status.yaml" "all servers down: status untouched"
 ftpd_restart 1
 ftpd_restart 2
+
+# An app that is not on any server: 69, and a message that says so.
+sed 's/^apps:.*/apps: [hello, nosuch]/' "$T/a.yaml" >"$T/nosuch.yaml"
+chmod 0644 "$T/nosuch.yaml"
+expect_exit 69 "an app on no server: exit 69" $UPGR -c "$T/nosuch.yaml"
+expect_grep "$T/err" "nosuch: channels/stable.yaml: not on any server" "an app on no server: says so"
+one_line "an app on no server: one line; the other app stays quiet"
 
 # --- attacks: each refused with 77, nothing changed, recorded -------------
 # attack NAME: the run exits 77, 1.1.0 still runs, one more refusal recorded.

@@ -365,3 +365,19 @@ cp "$T/a-cut.log.minisig" "$RPT/host-a/audit.log.minisig"
 expect_exit 1 "a log cut since the last verify: exit 1" $V
 expect_grep "$T/out" "^host-a: tampered: log cut: 1 records, [0-9]+ were seen before" "... host-a's log was cut"
 expect_grep "$K/seen" "^host-a [2-9][0-9]* " "the longer history seen is kept, not replaced by the cut log"
+
+# host-a starts a new log from scratch (its state and log wiped, the same
+# device key): as long as the old one, then longer, it is not the history
+# seen before.
+rm -rf "$T/a-state" "$T/root-a" "$T/a-audit.log"
+mkdir -p "$T/root-a"
+"$UPGR" run -c "$T/a.yaml" >/dev/null 2>&1 || not_ok "host-a installs 1.1.0 again"
+publish 1.2.0
+"$UPGR" run -c "$T/a.yaml" >/dev/null 2>&1 || not_ok "host-a upgrades to 1.2.0"
+expect_exit 1 "a log rewritten to the same length: exit 1" $V
+expect_grep "$T/out" "^host-a: tampered: log rewritten: record 2 is not the one seen before" "... host-a's log was rewritten"
+publish 1.3.0
+"$UPGR" run -c "$T/a.yaml" >/dev/null 2>&1 || not_ok "host-a upgrades to 1.3.0"
+expect_exit 1 "a rewritten log that grew: exit 1" $V
+expect_grep "$T/out" "^host-a: tampered: log rewritten: it does not extend record 2 seen before" "... still caught when it is longer"
+expect_grep "$T/out" "^host-b: ok " "... host-b is still ok"

@@ -22,6 +22,10 @@ expect_exit 2 "--json and --html exclude each other" \
 	$UPGR fleet status --repo file:///nonexistent --json --html "$T/x.html"
 expect_exit 2 "--stale must be minutes" $UPGR fleet status --repo file:///x --stale 5h
 expect_exit 2 "verify needs --repo" $UPGR fleet verify --keys "$T/k"
+expect_exit 2 "a password in --repo is refused" $UPGR fleet status --repo ftp://u:secret@127.0.0.1:1/r
+expect_grep "$T/err" "netrc" "... pointing to netrc"
+expect_no_grep "$T/err" "secret" "... without echoing the password"
+expect_exit 2 "... by fleet verify too" $UPGR fleet verify --keys "$T/k" --repo ftp://u:secret@127.0.0.1:1/r
 
 if ! ftpd_can_run 2>"$T/why"; then
 	echo "ok - # SKIP fleet tests: $(cat "$T/why")"

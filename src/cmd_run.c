@@ -142,11 +142,25 @@ static bool already_refused(const struct config *c, const char *app,
 	return !strcmp(st.result, "refused") && !strcmp(st.error, msg);
 }
 
+/* Record a refusal of app unless it is the one already recorded; returns
+ * whether it was recorded. */
+static bool record_refusal(const struct config *c, const char *app,
+			   const char *version, const struct err *why)
+{
+	struct err rec;
+
+	if (already_refused(c, app, why))
+		return false;
+	if (apply_record_refusal(c, app, version, why, &rec) < 0)
+		say_error(&rec);
+	return true;
+}
+
 static void poll_one(struct repo *r, const char *app, bool dry_run, struct app_run *ar)
 {
 	const struct config *c = r->c;
 	struct repo_poll p;
-	struct err e, rec;
+	struct err e;
 
 	err_clear(&e);
 	if (repo_poll_app(r, app, &p, &e) < 0) {
@@ -154,13 +168,8 @@ static void poll_one(struct repo *r, const char *app, bool dry_run, struct app_r
 		say_error(&e);
 		if (ar->code == EXIT_UNAVAILABLE)
 			snprintf(ar->error, sizeof ar->error, "%s", e.msg);
-		if ((ar->code == EXIT_TRUST || ar->code == EXIT_DATAERR) && !dry_run &&
-		    !already_refused(c, app, &e)) {
-			ar->acted = true;
-			if (apply_record_refusal(c, app, p.have_channel ? p.ch.version : "",
-						 &e, &rec) < 0)
-				say_error(&rec);
-		}
+		if ((ar->code == EXIT_TRUST || ar->code == EXIT_DATAERR) && !dry_run)
+			ar->acted = record_refusal(c, app, p.have_channel ? p.ch.version : "", &e);
 		goto done;
 	}
 	switch (p.state) {
@@ -232,12 +241,10 @@ static int agent(const struct run_opts *ro)
 	if (repo_open(&r, &c, !ro->dry_run && isatty(STDERR_FILENO), ro->dry_run, &e) < 0) {
 		rc = e.code ? e.code : EXIT_SOFTWARE;
 		say_error(&e);
-		for (i = 0; i < c.napps && !ro->dry_run; i++) {
-			struct err rec;
-
-			if (apply_record_refusal(&c, c.apps[i], "", &e, &rec) < 0)
-				say_error(&rec);
-		}
+		/* No trusted key: every app is refused (a netrc others can
+		 * read is a config problem, not a refusal). */
+		for (i = 0; i < c.napps && !ro->dry_run && rc == EXIT_TRUST; i++)
+			record_refusal(&c, c.apps[i], "", &e);
 		goto done;
 	}
 	runs = xcalloc(c.napps, sizeof *runs);

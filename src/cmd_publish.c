@@ -44,7 +44,9 @@ static long parse_duration(const char *s)
  * the command line (others can read it in ps); credentials go to netrc. */
 static const char *repo_problem(const char *url)
 {
-	static const char *const ok[] = { "file://", "ftp://", "ftps://", "sftp://" };
+	static const char *const ok[] = {
+		"file://", "ftp://", "ftps://", "ftpes://", "sftp://"
+	};
 	const char *auth = strstr(url, "://"), *end;
 	size_t i;
 
@@ -52,7 +54,7 @@ static const char *repo_problem(const char *url)
 		if (!strncasecmp(url, ok[i], strlen(ok[i])))
 			break;
 	if (i == sizeof ok / sizeof ok[0])
-		return "--repo wants a file://, ftp://, ftps:// or sftp:// URL";
+		return "--repo wants a file://, ftp://, ftps://, ftpes:// or sftp:// URL";
 	auth += 3;
 	end = auth + strcspn(auth, "/");
 	for (; auth < end && *auth != '@'; auth++)
@@ -123,6 +125,9 @@ static int run(const struct command *self, int argc, char **argv)
 		{ "rollout", required_argument, NULL, 'o' },
 		{ "downgrade", no_argument, NULL, 'd' },
 		{ "netrc", required_argument, NULL, 'N' },
+		{ "cacert", required_argument, NULL, 'C' },
+		{ "ssh-key", required_argument, NULL, 'S' },
+		{ "known-hosts", required_argument, NULL, 'K' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
@@ -136,13 +141,16 @@ static int run(const struct command *self, int argc, char **argv)
 	int ch;
 
 	optind = 1;
-	while ((ch = cli_getopt(self, argc, argv, "r:k:c:f:e:n:o:dN:h", opts)) != -1) {
+	while ((ch = cli_getopt(self, argc, argv, "r:k:c:f:e:n:o:dN:C:S:K:h", opts)) != -1) {
 		switch (ch) {
 		case 'r': o.repo = optarg; break;
 		case 'k': o.key = optarg; break;
 		case 'c': o.channel = optarg; break;
 		case 'f': o.from = optarg; break;
 		case 'N': o.netrc = optarg; break;
+		case 'C': o.ca_file = optarg; break;
+		case 'S': o.ssh_key = optarg; break;
+		case 'K': o.ssh_known_hosts = optarg; break;
 		case 'd': o.downgrade = true; break;
 		case 'e':
 			o.expires = parse_duration(optarg);
@@ -182,7 +190,9 @@ const struct command cmd_publish = {
 	"publish", run,
 	"usage: upgr publish --repo URL --key KEY [--channel NAME] [--from DIR]\n"
 	"                    [--expires DURATION] [--not-before TIME]\n"
-	"                    [--rollout PERCENT] [--downgrade] [--netrc FILE] MANIFEST\n"
+	"                    [--rollout PERCENT] [--downgrade] [--netrc FILE]\n"
+	"                    [--cacert FILE] [--ssh-key FILE] [--known-hosts FILE]\n"
+	"                    MANIFEST\n"
 	"\n"
 	"Pack the files the authored MANIFEST lists from DIR into a reproducible\n"
 	"payload.tar.gz, write their sha256 and the payload into the published\n"
@@ -192,7 +202,8 @@ const struct command cmd_publish = {
 	"already published with other content is refused; publishing the same\n"
 	"release again only writes a new channel file (to widen a rollout).\n"
 	"\n"
-	"  -r, --repo URL         file://, ftp://, ftps:// or sftp:// repository\n"
+	"  -r, --repo URL         file://, ftp://, ftps:// (implicit TLS), ftpes://\n"
+	"                         (explicit TLS, required) or sftp:// repository\n"
 	"  -k, --key KEY          the release author's secret key\n"
 	"  -c, --channel NAME     the channel to switch (default stable)\n"
 	"  -f, --from DIR         the build directory (default: the manifest's)\n"
@@ -202,11 +213,17 @@ const struct command cmd_publish = {
 	"  -o, --rollout PERCENT  only this share of hosts (default 100)\n"
 	"  -d, --downgrade        allow a version lower than the channel's\n"
 	"  -N, --netrc FILE       credentials (default ~/.netrc)\n"
+	"  -C, --cacert FILE      PEM certificates to trust for ftps/ftpes instead\n"
+	"                         of the system's\n"
+	"  -S, --ssh-key FILE     private key for sftp (default ~/.ssh/id_rsa)\n"
+	"  -K, --known-hosts FILE SSH host keys for sftp (default\n"
+	"                         ~/.ssh/known_hosts); unlisted hosts are refused\n"
 	"  -h, --help             this text\n"
 	"\n"
 	"exit: 0 published, 2 usage, 65 invalid manifest, missing file, version\n"
 	"already published with other content, or a downgrade without --downgrade,\n"
-	"69 the repository did not answer, 77 key file readable by others,\n"
+	"69 the repository did not answer, 77 key file readable by others or the\n"
+	"server's certificate or host key not trusted,\n"
 	"70 I/O error\n",
 	"publish a signed release and switch a channel to it",
 };

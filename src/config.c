@@ -21,13 +21,14 @@
 static const char *const config_keys[] = {
 	"host", "servers", "balance", "netrc", "channel", "apps", "root",
 	"state_dir", "trusted_keys", "device_key", "audit_log", "window",
-	"heartbeat", "connect_timeout", "low_speed_limit", "low_speed_time", NULL
+	"heartbeat", "connect_timeout", "low_speed_limit", "low_speed_time",
+	"ca_file", "ssh_key", "ssh_known_hosts", NULL
 };
 
 static const char *const config_required[] = { "servers", "apps", NULL };
 
 static const char *const url_schemes[] = {
-	"ftp://", "ftps://", "sftp://", "http://", "https://", "file://", NULL
+	"ftp://", "ftps://", "ftpes://", "sftp://", "http://", "https://", "file://", NULL
 };
 
 /* Host names end up in report paths on the server: keep them to what a
@@ -44,26 +45,36 @@ static bool host_ok(const char *h)
 	return strstr(h, "..") == NULL;
 }
 
-int config_check_file(const char *path, bool secret, struct err *e)
+/* The rule of config_check_file; returns NULL when path passes, else a
+ * reason (in why) without the path. */
+static const char *file_problem(const char *path, bool secret, char *why, size_t len)
 {
 	struct stat st;
 
 	if (stat(path, &st) < 0)
-		return err_sys(e, EXIT_DATAERR, "%s", path);
-	if (!S_ISREG(st.st_mode))
-		return err_set(e, EXIT_DATAERR, "%s: not a regular file", path);
-	if (st.st_uid != 0 && st.st_uid != geteuid())
-		return err_set(e, EXIT_DATAERR,
-			       "%s: owned by uid %lu, neither root nor this user",
-			       path, (unsigned long)st.st_uid);
-	if (st.st_mode & (S_IWGRP | S_IWOTH))
-		return err_set(e, EXIT_DATAERR,
-			       "%s: writable by group or others (mode %04o); chmod go-w",
-			       path, (unsigned)(st.st_mode & 07777));
-	if (secret && (st.st_mode & (S_IRWXG | S_IRWXO)))
-		return err_set(e, EXIT_DATAERR,
-			       "%s: a secret readable by group or others (mode %04o); chmod 600",
-			       path, (unsigned)(st.st_mode & 07777));
+		snprintf(why, len, "%s", strerror(errno));
+	else if (!S_ISREG(st.st_mode))
+		snprintf(why, len, "not a regular file");
+	else if (st.st_uid != 0 && st.st_uid != geteuid())
+		snprintf(why, len, "owned by uid %lu, neither root nor this user",
+			 (unsigned long)st.st_uid);
+	else if (st.st_mode & (S_IWGRP | S_IWOTH))
+		snprintf(why, len, "writable by group or others (mode %04o); chmod go-w",
+			 (unsigned)(st.st_mode & 07777));
+	else if (secret && (st.st_mode & (S_IRWXG | S_IRWXO)))
+		snprintf(why, len, "a secret readable by group or others (mode %04o); chmod 600",
+			 (unsigned)(st.st_mode & 07777));
+	else
+		return NULL;
+	return why;
+}
+
+int config_check_file(const char *path, bool secret, struct err *e)
+{
+	char why[256];
+
+	if (file_problem(path, secret, why, sizeof why))
+		return err_set(e, EXIT_DATAERR, "%s: %s", path, why);
 	return 0;
 }
 
@@ -94,7 +105,8 @@ static const char *url_problem(const char *u, bool world_readable)
 		if (!strncmp(u, *s, strlen(*s)))
 			break;
 	if (!*s)
-		return "must start with ftp://, ftps://, sftp://, http://, https:// or file://";
+		return "must start with ftp://, ftps://, ftpes://, sftp://, http://, https:// "
+		       "or file://";
 	for (i = 0; u[i]; i++)
 		if ((unsigned char)u[i] <= ' ' || u[i] == 0x7f)
 			return "may not contain spaces or control characters";
@@ -304,6 +316,15 @@ static void check_named_files(const struct config *c, struct diag *d)
 	if (c->netrc && access(c->netrc, F_OK) == 0 &&
 	    config_check_file(c->netrc, true, &e) < 0)
 		diag_add(d, 0, 0, "netrc: %s", e.msg);
+	if (c->ssh_key && access(c->ssh_key, F_OK) == 0 &&
+	    config_check_file(c->ssh_key, true, &e) < 0)
+		diag_add(d, 0, 0, "ssh_key: %s", e.msg);
+	if (c->ca_file && access(c->ca_file, F_OK) == 0 &&
+	    config_check_file(c->ca_file, false, &e) < 0)
+		diag_add(d, 0, 0, "ca_file: %s", e.msg);
+	if (c->ssh_known_hosts && access(c->ssh_known_hosts, F_OK) == 0 &&
+	    config_check_file(c->ssh_known_hosts, false, &e) < 0)
+		diag_add(d, 0, 0, "ssh_known_hosts: %s", e.msg);
 	if (access(c->device_key, F_OK) == 0 &&
 	    config_check_file(c->device_key, true, &e) < 0)
 		diag_add(d, 0, 0, "device_key: %s", e.msg);
@@ -319,11 +340,16 @@ int config_load(const char *path, struct config *c, struct diag *d)
 	struct ydoc doc = { 0 };
 	struct stat st;
 	struct err e;
+	char why[256];
 	bool world_readable;
 
 	set_defaults(c, path);
-	if (config_check_file(path, false, &e) < 0) {
-		diag_add(d, 0, 0, "refused: %s", e.msg);
+	if (stat(path, &st) < 0) {
+		diag_add(d, 0, 0, "cannot read: %s", strerror(errno));
+		goto done;
+	}
+	if (file_problem(path, false, why, sizeof why)) {
+		diag_add(d, 0, 0, "refused: %s", why);
 		goto done;
 	}
 	if (fs_read_file(path, CONFIG_MAX_BYTES, &b, &e) < 0) {
@@ -342,6 +368,9 @@ int config_load(const char *path, struct config *c, struct diag *d)
 	get_list(doc.root, "apps", true, &c->apps, &c->napps, d);
 	get_list(doc.root, "trusted_keys", false, &c->trusted_keys, &c->ntrusted_keys, d);
 	get_path(doc.root, "netrc", &c->netrc, d);
+	get_path(doc.root, "ca_file", &c->ca_file, d);
+	get_path(doc.root, "ssh_key", &c->ssh_key, d);
+	get_path(doc.root, "ssh_known_hosts", &c->ssh_known_hosts, d);
 	get_path(doc.root, "root", &c->root, d);
 	get_path(doc.root, "state_dir", &c->state_dir, d);
 	get_path(doc.root, "device_key", &c->device_key, d);
@@ -373,6 +402,9 @@ void config_release(struct config *c)
 	free(c->host);
 	free_list(c->servers, c->nservers);
 	free(c->netrc);
+	free(c->ca_file);
+	free(c->ssh_key);
+	free(c->ssh_known_hosts);
 	free(c->channel);
 	free_list(c->apps, c->napps);
 	free(c->root);

@@ -20,6 +20,10 @@ struct config {
 	size_t nservers;
 	enum balance balance;
 	char *netrc;             /* NULL when not set */
+	/* TLS and SSH trust (see transport.h); NULL when not set. */
+	char *ca_file;           /* PEM certificates for ftps, ftpes, https */
+	char *ssh_key;           /* sftp private key (a secret, like netrc) */
+	char *ssh_known_hosts;   /* sftp host keys */
 	char *channel;           /* default "stable" */
 	char **apps;
 	size_t napps;

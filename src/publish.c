@@ -340,7 +340,10 @@ int publish_release(struct manifest *m, const char *manifest_path,
 		    const struct publish_opts *o, struct publish_result *res,
 		    struct err *e)
 {
-	struct xfer_opts xo = { .netrc = o->netrc, .progress = o->progress };
+	struct xfer_opts xo = {
+		.netrc = o->netrc, .progress = o->progress, .ca_file = o->ca_file,
+		.ssh_key = o->ssh_key, .ssh_known_hosts = o->ssh_known_hosts,
+	};
 	struct pub p = { .o = o, .m = m };
 	struct err ignored;
 	int rc = -1, state;

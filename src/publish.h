@@ -26,11 +26,14 @@
 #define PUBLISH_PAYLOAD_NAME "payload.tar.gz"
 
 struct publish_opts {
-	const char *repo;          /* repository URL (file, ftp, ftps, sftp) */
+	const char *repo;          /* repository URL (file, ftp, ftps, ftpes, sftp) */
 	const char *key;           /* the release author's secret key file */
 	const char *channel;       /* channel name */
 	const char *from;          /* build directory (required) */
 	const char *netrc;         /* credentials; NULL: ~/.netrc when present */
+	const char *ca_file;       /* TLS trust for ftps/ftpes (see transport.h) */
+	const char *ssh_key;       /* sftp private key */
+	const char *ssh_known_hosts; /* sftp host keys */
 	time_t now;                /* the publication time */
 	long expires;              /* seconds the channel file stays valid */
 	bool has_not_before;

@@ -157,6 +157,9 @@ struct xfer *repo_server(struct repo *r, size_t i)
 		struct xfer_opts o = { 0 };
 
 		o.netrc = r->c->netrc;
+		o.ca_file = r->c->ca_file;
+		o.ssh_key = r->c->ssh_key;
+		o.ssh_known_hosts = r->c->ssh_known_hosts;
 		o.connect_timeout = (long)r->c->connect_timeout;
 		o.low_speed_limit = (long)r->c->low_speed_limit;
 		o.low_speed_time = (long)r->c->low_speed_time;

@@ -36,6 +36,10 @@
 struct xfer {
 	CURL *curl;
 	char *netrc;
+	char *ca_file;
+	char *ssh_key;
+	char *ssh_known_hosts;
+	char *curl_url;           /* the URL as given to curl (ftpes:// -> ftp://) */
 	long connect_timeout;
 	long low_speed_limit;
 	long low_speed_time;
@@ -69,6 +73,14 @@ struct progress {
 
 enum scheme { SCHEME_FILE, SCHEME_FTP, SCHEME_SFTP, SCHEME_HTTP, SCHEME_OTHER };
 
+/* Explicit FTPS: an ftp:// URL for curl, with TLS required. */
+#define FTPES_PREFIX "ftpes://"
+
+static char *opt_dup(const char *s)
+{
+	return s ? xstrdup(s) : NULL;
+}
+
 static bool curl_ready;
 
 struct xfer *xfer_new(const struct xfer_opts *opts)
@@ -86,7 +98,10 @@ struct xfer *xfer_new(const struct xfer_opts *opts)
 		free(x);
 		return NULL;
 	}
-	x->netrc = opts && opts->netrc ? xstrdup(opts->netrc) : NULL;
+	x->netrc = opts ? opt_dup(opts->netrc) : NULL;
+	x->ca_file = opts ? opt_dup(opts->ca_file) : NULL;
+	x->ssh_key = opts ? opt_dup(opts->ssh_key) : NULL;
+	x->ssh_known_hosts = opts ? opt_dup(opts->ssh_known_hosts) : NULL;
 	x->connect_timeout = opts && opts->connect_timeout > 0 ? opts->connect_timeout : 10;
 	x->low_speed_limit = opts && opts->low_speed_limit > 0 ? opts->low_speed_limit : 1;
 	x->low_speed_time = opts && opts->low_speed_time > 0 ? opts->low_speed_time : 30;
@@ -100,6 +115,10 @@ void xfer_free(struct xfer *x)
 		return;
 	curl_easy_cleanup(x->curl);
 	free(x->netrc);
+	free(x->ca_file);
+	free(x->ssh_key);
+	free(x->ssh_known_hosts);
+	free(x->curl_url);
 	free(x);
 }
 
@@ -109,7 +128,8 @@ static enum scheme url_scheme(const char *url)
 {
 	static const struct { const char *prefix; enum scheme s; } map[] = {
 		{ "file://", SCHEME_FILE }, { "ftp://", SCHEME_FTP },
-		{ "ftps://", SCHEME_FTP }, { "sftp://", SCHEME_SFTP },
+		{ "ftps://", SCHEME_FTP }, { FTPES_PREFIX, SCHEME_FTP },
+		{ "sftp://", SCHEME_SFTP },
 		{ "http://", SCHEME_HTTP }, { "https://", SCHEME_HTTP },
 	};
 	size_t i;
@@ -262,14 +282,40 @@ static size_t discard_cb(char *p, size_t size, size_t n, void *arg)
 
 /* libcurl accepts any SSH host key unless it is given known hosts; with
  * them, and no callback, a key that is not listed is refused. */
-static void set_known_hosts(CURL *c)
+static void set_ssh(struct xfer *x)
 {
 	const char *home = getenv("HOME");
-	char *path = home && *home ? xasprintf("%s/.ssh/known_hosts", home)
-				   : xstrdup("/etc/ssh/ssh_known_hosts");
+	char *path;
 
-	curl_easy_setopt(c, CURLOPT_SSH_KNOWNHOSTS, path);
+	if (x->ssh_known_hosts)
+		path = xstrdup(x->ssh_known_hosts);
+	else if (home && *home)
+		path = xasprintf("%s/.ssh/known_hosts", home);
+	else
+		path = xstrdup("/etc/ssh/ssh_known_hosts");
+	curl_easy_setopt(x->curl, CURLOPT_SSH_KNOWNHOSTS, path);
 	free(path);
+	if (x->ssh_key)
+		curl_easy_setopt(x->curl, CURLOPT_SSH_PRIVATE_KEYFILE, x->ssh_key);
+}
+
+/* TLS: always verified (curl's default, said here so it stays so); an
+ * ftpes:// URL becomes ftp:// with TLS required on both connections. */
+static const char *set_tls(struct xfer *x, const char *url)
+{
+	curl_easy_setopt(x->curl, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl_easy_setopt(x->curl, CURLOPT_SSL_VERIFYHOST, 2L);
+	if (x->ca_file)
+		curl_easy_setopt(x->curl, CURLOPT_CAINFO, x->ca_file);
+	if (strncasecmp(url, FTPES_PREFIX, strlen(FTPES_PREFIX)) &&
+	    strncasecmp(url, "ftps://", 7))
+		return url;
+	curl_easy_setopt(x->curl, CURLOPT_USE_SSL, (long)CURLUSESSL_ALL);
+	if (!strncasecmp(url, "ftps://", 7))
+		return url;
+	free(x->curl_url);
+	x->curl_url = xasprintf("ftp://%s", url + strlen(FTPES_PREFIX));
+	return x->curl_url;
 }
 
 /* Reset the handle to the options every request shares. */
@@ -279,7 +325,7 @@ static void setup(struct xfer *x, const char *url, struct progress *pr)
 
 	curl_easy_reset(c);
 	x->errbuf[0] = '\0';
-	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_URL, set_tls(x, url));
 	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, x->errbuf);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "file,ftp,ftps,sftp,http,https");
@@ -297,7 +343,7 @@ static void setup(struct xfer *x, const char *url, struct progress *pr)
 	curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, x->low_speed_limit);
 	curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, x->low_speed_time);
 	if (url_scheme(url) == SCHEME_SFTP)
-		set_known_hosts(c);
+		set_ssh(x);
 	/* Whatever a request does not collect (FTP answers to a NOBODY
 	 * request, a listing after a DELE) must not reach stdout. */
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard_cb);
@@ -320,6 +366,23 @@ static bool is_missing(CURLcode rc, long code, bool http)
 	if (rc == CURLE_REMOTE_FILE_NOT_FOUND || rc == CURLE_FILE_COULDNT_READ_FILE)
 		return true;
 	return (rc == CURLE_REMOTE_ACCESS_DENIED || rc == CURLE_QUOTE_ERROR) && code == 550;
+}
+
+/* The server's identity did not check out: a certificate not trusted or
+ * not for this host, an SSH host key not in known_hosts or changed, or an
+ * FTP server that will not speak TLS where TLS is required. */
+static bool is_untrusted(CURLcode rc)
+{
+	switch (rc) {
+	case CURLE_PEER_FAILED_VERIFICATION:
+	case CURLE_SSL_ISSUER_ERROR:
+	case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+	case CURLE_SSL_INVALIDCERTSTATUS:
+	case CURLE_USE_SSL_FAILED:
+		return true;
+	default:
+		return false;
+	}
 }
 
 /* Turn a curl result into 0 or an error naming what and where. For a
@@ -355,6 +418,11 @@ static int finish(struct xfer *x, const char *what, const char *url, CURLcode rc
 	} else if (http_failed) {
 		err_set(e, EXIT_UNAVAILABLE, "%s %s: the server answered HTTP %ld",
 			what, shown, response);
+	} else if (is_untrusted(rc)) {
+		err_set(e, EXIT_TRUST, "%s %s: the server's identity is not trusted: %s",
+			what, shown, why);
+	} else if (rc == CURLE_SSL_CACERT_BADFILE || rc == CURLE_SSL_CERTPROBLEM) {
+		err_set(e, EXIT_DATAERR, "%s %s: %s", what, shown, why);
 	} else {
 		if (rc == CURLE_UNSUPPORTED_PROTOCOL || rc == CURLE_URL_MALFORMAT)
 			code = EXIT_DATAERR;

@@ -1,6 +1,17 @@
 /* Moving bytes to and from a repository URL through libcurl: ftp, ftps,
- * sftp, http(s) and file. One struct xfer keeps one curl handle so
- * successive requests to one server reuse its connection. */
+ * ftpes, sftp, http(s) and file. One struct xfer keeps one curl handle so
+ * successive requests to one server reuse its connection.
+ *
+ * TLS and SSH: ftps:// is implicit FTPS (TLS from the first byte, port 990
+ * by default); ftpes:// is explicit FTPS (an ftp:// server, default port
+ * 21, that must accept AUTH TLS for the control and the data connections:
+ * a server that does not is refused, never used in clear). Certificates
+ * (ftps, ftpes, https) are verified, host name included, against ca_file
+ * or the system's store; SSH host keys (sftp) against a known_hosts file.
+ * A server whose identity does not check out (certificate, host name, host
+ * key, or refused AUTH TLS) is a trust failure, EXIT_TRUST: it is an
+ * attack or a misconfiguration that a person must look at, not an outage
+ * that the next run may not see, so callers do not fail over past it. */
 #ifndef UPGR_TRANSPORT_H
 #define UPGR_TRANSPORT_H
 
@@ -16,6 +27,13 @@ struct xfer_opts {
 	long low_speed_limit;     /* bytes/s below which ... */
 	long low_speed_time;      /* ... for this many seconds aborts; default 1 B/s, 30 s */
 	bool progress;            /* a progress bar on stderr (callers set it only on a tty) */
+	const char *ca_file;      /* PEM certificates trusted for ftps, ftpes and
+				   * https, instead of the system's; NULL: system */
+	const char *ssh_key;      /* sftp private key (unencrypted; its public half
+				   * is derived); NULL: libcurl's ~/.ssh/id_rsa ... */
+	const char *ssh_known_hosts; /* sftp host keys; NULL: ~/.ssh/known_hosts
+				   * (/etc/ssh/ssh_known_hosts without HOME); a
+				   * host not listed in it is refused */
 };
 
 struct xfer;

@@ -28,7 +28,6 @@ Installed-Size: $size
 Depends: $depends
 Section: admin
 Priority: optional
-Homepage: https://example.invalid/upgr
 Description: declarative, manifest-driven software upgrader with a signed audit log
  upgr polls a version server (FTP, with failover between servers), verifies
  a release's Ed25519 signatures and SHA-256 hashes, and applies it as one

@@ -31,7 +31,9 @@ struct apply_outcome {
 
 /* Returns an exit code (DESIGN.md): 0, 1 rolled back, 3 rollback failed,
  * 65 bad data, 77 trust; e holds the message for non-zero. Refusals and
- * transactions are appended to the audit log. */
+ * transactions are appended to the audit log. A target whose existing
+ * parent directories are not all root's or ours, or are writable by group
+ * or others without the sticky bit, is refused (65) before anything. */
 int apply_release(const struct config *c, const char *release_dir,
 		  const struct apply_opts *o, struct apply_outcome *out,
 		  struct err *e);

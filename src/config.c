@@ -144,7 +144,18 @@ static void get_servers(const struct ynode *root, struct config *c,
 			continue;
 		why = url_problem(s, world_readable);
 		if (why) {
-			diag_add(d, it->line, it->col, "%s: '%s' %s", what, s, why);
+			/* Never the password: user:password@ is shown as ***@. */
+			const char *auth = strstr(s, "://"), *at = NULL;
+
+			if (auth) {
+				auth += 3;
+				at = memchr(auth, '@', strcspn(auth, "/"));
+			}
+			if (at)
+				diag_add(d, it->line, it->col, "%s: '%.*s***%s' %s", what,
+					 (int)(auth - s), s, at, why);
+			else
+				diag_add(d, it->line, it->col, "%s: '%s' %s", what, s, why);
 			continue;
 		}
 		/* Stored without trailing '/' so paths join with exactly one. */

@@ -3,6 +3,7 @@
 #include "fsutil.h"
 #include "xalloc.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stddef.h>
@@ -13,6 +14,89 @@
 #include <time.h>
 #include <unistd.h>
 
+/* A directory of the state that others could change under us: not ours
+ * (nor root's), or writable by group or others. */
+static int check_owner_mode(const char *path, const struct stat *st, struct err *e)
+{
+	if (st->st_uid != 0 && st->st_uid != geteuid())
+		return err_set(e, EXIT_DATAERR, "%s: owned by uid %lu, neither root nor this user",
+			       path, (unsigned long)st->st_uid);
+	if (st->st_mode & (S_IWGRP | S_IWOTH))
+		return err_set(e, EXIT_DATAERR,
+			       "%s: writable by group or others (mode %04o); chmod go-w",
+			       path, (unsigned)(st->st_mode & 07777));
+	return 0;
+}
+
+/* Nothing in the state may lead out of it: apps/, cache/, each apps/APP/
+ * and the files in it are refused when they are symlinks (or not what they
+ * should be). The state directory itself may be reached through a symlink
+ * the administrator made; it must be ours and not writable by others. */
+static int check_state_dir(const char *state_dir, struct err *e)
+{
+	static const char *const subdirs[] = { "apps", "cache" };
+	struct stat st;
+	struct dirent *de, *fe;
+	DIR *d = NULL, *f;
+	char *path = NULL, *app = NULL, *file;
+	size_t i;
+	int rc = -1;
+
+	if (stat(state_dir, &st) < 0)
+		return err_sys(e, EXIT_SOFTWARE, "%s", state_dir);
+	if (check_owner_mode(state_dir, &st, e) < 0)
+		return -1;
+	for (i = 0; i < sizeof subdirs / sizeof subdirs[0]; i++) {
+		free(path);
+		path = fs_join(state_dir, subdirs[i]);
+		if (lstat(path, &st) < 0 && errno == ENOENT)
+			continue;
+		if (!S_ISDIR(st.st_mode)) {
+			err_set(e, EXIT_DATAERR, "%s: a symlink or not a directory; refused", path);
+			goto done;
+		}
+		if (check_owner_mode(path, &st, e) < 0)
+			goto done;
+	}
+	free(path);
+	path = fs_join(state_dir, "apps");
+	d = opendir(path);
+	while (d && (de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		free(app);
+		app = fs_join(path, de->d_name);
+		if (lstat(app, &st) < 0)
+			continue;
+		if (!S_ISDIR(st.st_mode)) {
+			err_set(e, EXIT_DATAERR, "%s: a symlink or not a directory; refused", app);
+			goto done;
+		}
+		if (check_owner_mode(app, &st, e) < 0)
+			goto done;
+		if (!(f = opendir(app)))
+			continue;
+		while ((fe = readdir(f))) {
+			file = fs_join(app, fe->d_name);
+			if (lstat(file, &st) == 0 && S_ISLNK(st.st_mode)) {
+				err_set(e, EXIT_DATAERR, "%s: a symlink; refused", file);
+				free(file);
+				closedir(f);
+				goto done;
+			}
+			free(file);
+		}
+		closedir(f);
+	}
+	rc = 0;
+done:
+	if (d)
+		closedir(d);
+	free(app);
+	free(path);
+	return rc;
+}
+
 int state_lock(const char *state_dir, int *fd, struct err *e)
 {
 	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
@@ -20,7 +104,7 @@ int state_lock(const char *state_dir, int *fd, struct err *e)
 	int rc = -1;
 
 	*fd = -1;
-	if (fs_mkdir_p(state_dir, 0700, e) < 0)
+	if (fs_mkdir_p(state_dir, 0700, e) < 0 || check_state_dir(state_dir, e) < 0)
 		return err_prefix(e, "state directory: ");
 	path = fs_join(state_dir, "lock");
 	*fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);

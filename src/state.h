@@ -19,7 +19,10 @@
 
 /* Take the state directory's lock without waiting (creating the directory
  * 0700 when missing). Another holder: EXIT_LOCKED. *fd keeps the lock
- * until state_unlock or exit. */
+ * until state_unlock or exit. First refused (EXIT_DATAERR): a state
+ * directory, apps/, cache/ or apps/APP/ owned by another user than this one
+ * or root, or writable by group or others; apps/, cache/, apps/APP/ or a
+ * file in apps/APP/ that is a symlink (nothing in the state leads out). */
 int state_lock(const char *state_dir, int *fd, struct err *e);
 void state_unlock(int fd);
 

@@ -345,6 +345,7 @@ int fleet_verify_host(struct xfer *x, const char *repo, const char *host,
 {
 	struct buf pubtext = BUF_INIT, log = BUF_INIT, sig = BUF_INIT, fmt = BUF_INIT;
 	char *name = xasprintf("%s.pub", host), *pinpath = fs_join(keys_dir, name);
+	const struct fleet_seen_entry *old;
 	struct sign_pub pub;
 	struct err fe;
 	bool fresh = false;
@@ -377,7 +378,12 @@ int fleet_verify_host(struct xfer *x, const char *repo, const char *host,
 		got = get(x, repo, host, "audit.log", LOG_MAX, &log, &fe);
 	if (got == 0)
 		got = get(x, repo, host, "audit.log.minisig", SIG_MAX, &sig, &fe);
-	if (got == 1) {
+	if (got == 1 && (old = seen_find(seen, host)) && old->seq) {
+		/* A log that was there is not "not yet uploaded". */
+		v->kind = FLEET_V_TAMPERED;
+		snprintf(v->why, sizeof v->why, "log removed: %" PRIu64 " records were "
+			 "seen before (%s)", old->seq, fe.msg);
+	} else if (got == 1) {
 		v->kind = FLEET_V_MISSING;
 		snprintf(v->why, sizeof v->why, "%s", fe.msg);
 	} else if (got == -2) {

@@ -385,3 +385,8 @@ publish 1.3.0
 expect_exit 1 "a rewritten log that grew: exit 1" $V
 expect_grep "$T/out" "^host-a: tampered: log rewritten: it does not extend record 2 seen before" "... still caught when it is longer"
 expect_grep "$T/out" "^host-b: ok " "... host-b is still ok"
+
+# A log seen before that disappears from the server is not "missing".
+mv "$RPT/host-b/audit.log" "$T/b-audit.server"
+expect_exit 1 "a log removed from the server: exit 1" $V
+expect_grep "$T/out" "^host-b: tampered: log removed: [0-9]+ records were seen before" "... host-b's log was removed"

@@ -24,7 +24,7 @@ static size_t count(const char *hay, const char *needle)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const struct fleet_opts o = { "file:///repo", NULL, "stable", 120,
-					     1795000000, NULL };
+					     1795000000, NULL, NULL };
 	struct buf html = BUF_INIT, json = BUF_INIT, text = BUF_INIT;
 	struct fleet f;
 	size_t i;

@@ -19,7 +19,7 @@
 #define T_OLD "2026-11-18T06:06:40Z"
 
 static const struct fleet_opts opts = { "ftp://user:pw@example.com/repo", NULL, "stable",
-					120, NOW, NULL };
+					120, NOW, NULL, NULL };
 
 static char *report(const char *host, const char *time, const char *version,
 		    const char *result, const char *error)

@@ -168,11 +168,16 @@ static int url_fail(struct err *e, int code, const char *url, const char *why)
 	return -1;
 }
 
-/* The decoded local path of a file:// URL. */
-static int file_path(const char *url, char **path, struct err *e)
+/* The decoded path of a URL. A file:// URL must name no host but
+ * localhost; for sftp://, where the path goes into quote commands, it must
+ * hold no quote, backslash or control character, and a "/~/" start (the
+ * login's home) becomes a path relative to where the server starts. */
+static int url_path(const char *url, char **path, struct err *e)
 {
 	CURLU *u = curl_url();
 	char *host = NULL, *p = NULL;
+	const char *q;
+	bool local = url_scheme(url) == SCHEME_FILE;
 	int rc = -1;
 
 	if (!u)
@@ -181,7 +186,7 @@ static int file_path(const char *url, char **path, struct err *e)
 		url_fail(e, EXIT_DATAERR, url, "malformed URL");
 		goto done;
 	}
-	if (curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK && *host &&
+	if (local && curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK && *host &&
 	    strcasecmp(host, "localhost") != 0) {
 		url_fail(e, EXIT_DATAERR, url, "a file:// URL names a local path, not a host");
 		goto done;
@@ -190,7 +195,12 @@ static int file_path(const char *url, char **path, struct err *e)
 		url_fail(e, EXIT_DATAERR, url, "no path in URL");
 		goto done;
 	}
-	*path = xstrdup(p);
+	for (q = p; !local && *q; q++)
+		if ((unsigned char)*q < 0x20 || *q == 0x7f || *q == '"' || *q == '\\') {
+			url_fail(e, EXIT_DATAERR, url, "unsafe path");
+			goto done;
+		}
+	*path = xstrdup(!local && !strncmp(p, "/~/", 3) ? p + 3 : p);
 	rc = 0;
 done:
 	curl_free(host);
@@ -299,8 +309,9 @@ static void set_ssh(struct xfer *x)
 		curl_easy_setopt(x->curl, CURLOPT_SSH_PRIVATE_KEYFILE, x->ssh_key);
 }
 
-/* TLS: always verified (curl's default, said here so it stays so); an
- * ftpes:// URL becomes ftp:// with TLS required on both connections. */
+/* TLS: always verified (curl's default, said here so it stays so); for
+ * ftps:// and ftpes:// (which becomes ftp://) TLS is required on both the
+ * control and the data connections. Returns the URL to give curl. */
 static const char *set_tls(struct xfer *x, const char *url)
 {
 	curl_easy_setopt(x->curl, CURLOPT_SSL_VERIFYPEER, 1L);
@@ -311,6 +322,13 @@ static const char *set_tls(struct xfer *x, const char *url)
 	    strncasecmp(url, "ftps://", 7))
 		return url;
 	curl_easy_setopt(x->curl, CURLOPT_USE_SSL, (long)CURLUSESSL_ALL);
+	/* TLS 1.2 exactly: FTP servers (vsftpd's require_ssl_reuse, the
+	 * default) want each data connection to resume the control
+	 * connection's TLS session, which libcurl cannot always do under
+	 * TLS 1.3 on a reused connection (curl issue 4654: 522 "session reuse
+	 * required" or 426 on the second transfer). */
+	curl_easy_setopt(x->curl, CURLOPT_SSLVERSION,
+			 (long)(CURL_SSLVERSION_TLSv1_2 | CURL_SSLVERSION_MAX_TLSv1_2));
 	if (!strncasecmp(url, "ftps://", 7))
 		return url;
 	free(x->curl_url);
@@ -640,7 +658,7 @@ static int put_local(const char *url, const void *data, size_t len,
 	char *path = NULL, *dir = NULL, *slash;
 	int rc = -1;
 
-	if (file_path(url, &path, e) < 0)
+	if (url_path(url, &path, e) < 0)
 		goto done;
 	dir = xstrdup(path);
 	slash = strrchr(dir, '/');
@@ -687,10 +705,19 @@ static int put_remote(struct xfer *x, const char *url, struct source *src,
 	tmp_url = xasprintf("%s%s", dir, tmp);
 	if (url_scheme(url) == SCHEME_SFTP) {
 		/* SFTP quote commands take paths, not names in a directory. */
-		if (file_path(url, &path, e) < 0)
+		if (url_path(url, &path, e) < 0)
 			goto done;
-		*strrchr(path, '/') = '\0';
+		if (strrchr(path, '/'))
+			*strrchr(path, '/') = '\0';
+		else
+			strcpy(path, ".");   /* "/~/NAME": NAME in the home */
+		/* OpenSSH's SFTP rename does not replace an existing file
+		 * and libcurl has no posix-rename: remove the old file
+		 * first ('*': it may not exist), so a reader may find no
+		 * file for an instant, but never half of one. */
+		to = xasprintf("*rm \"%s/%s\"", path, name);
 		from = xasprintf("rename \"%s/%s\" \"%s/%s\"", path, tmp, path, name);
+		post = curl_slist_append(post, to);
 		post = curl_slist_append(post, from);
 	} else {
 		from = xasprintf("RNFR %s", tmp);
@@ -766,7 +793,7 @@ int xfer_exists(struct xfer *x, const char *url, struct err *e)
 	int rc;
 
 	if (url_scheme(url) == SCHEME_FILE) {
-		if (file_path(url, &path, e) < 0)
+		if (url_path(url, &path, e) < 0)
 			return -1;
 		rc = stat(path, &st);
 		if (rc < 0 && errno != ENOENT && errno != ENOTDIR)
@@ -806,7 +833,7 @@ static int list_local(const char *url, char ***names, size_t *n, struct err *e)
 	char *path;
 	DIR *d;
 
-	if (file_path(url, &path, e) < 0)
+	if (url_path(url, &path, e) < 0)
 		return -1;
 	d = opendir(path);
 	if (!d) {
@@ -897,7 +924,7 @@ static int delete_local(const char *url, struct err *e)
 	char *path;
 	int rc = 0;
 
-	if (file_path(url, &path, e) < 0)
+	if (url_path(url, &path, e) < 0)
 		return -1;
 	if (unlink(path) < 0) {
 		if (errno != ENOENT)
@@ -921,7 +948,7 @@ int xfer_delete(struct xfer *x, const char *url, struct err *e)
 	if (url_split(url, &dir, &name, e) < 0)
 		return -1;
 	if (url_scheme(url) == SCHEME_SFTP) {
-		if (file_path(url, &path, e) < 0)
+		if (url_path(url, &path, e) < 0)
 			goto done;
 		line = xasprintf("rm \"%s\"", path);
 	} else if (url_scheme(url) == SCHEME_FTP) {

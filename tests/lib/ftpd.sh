@@ -24,6 +24,17 @@
 #                        otherwise prints why on stderr.
 #   FTPD_PASV_PORTS      passive ports per server (default 200), set before
 #                        ftpd_start for more clients at once.
+#   FTPD_TLS             set before ftpd_start: one word per server, in
+#                        order (servers past the last word get none):
+#                          none      plain FTP (the default)
+#                          implicit  FTPS, TLS from the first byte;
+#                                    FTPD_URL_I is ftps://127.0.0.1:PORT/
+#                          explicit  AUTH TLS, required for the login and
+#                                    the data; FTPD_URL_I is ftpes://...
+#                        Both force TLS for logins and data. The servers
+#                        share one self-signed certificate for 127.0.0.1,
+#                        made with openssl: FTPD_CA is its PEM file, for
+#                        the client's ca_file / --cacert.
 #
 # Logins use a local system user (FTPD_USER, shell nologin, home an empty
 # root-owned directory: vsftpd changes into the home before local_root) created on first use, with a random password kept in a root-only
@@ -117,15 +128,21 @@ _ftpd_free_ports() {
 	EOF
 }
 
-# _ftpd_wait PORT: wait (up to 10 s) until the server greets with 220.
+# _ftpd_wait PORT [TLS]: wait (up to 10 s) until the server greets with
+# 220 (inside TLS for an implicit server, TLS "implicit").
 _ftpd_wait() {
-	python3 - "$1" <<-'EOF'
-	import socket, sys, time
+	python3 - "$1" "${2:-none}" <<-'EOF'
+	import socket, ssl, sys, time
 	end = time.time() + 10
 	while time.time() < end:
 	    try:
 	        s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1)
 	        s.settimeout(2)
+	        if sys.argv[2] == "implicit":
+	            ctx = ssl.create_default_context()
+	            ctx.check_hostname = False
+	            ctx.verify_mode = ssl.CERT_NONE
+	            s = ctx.wrap_socket(s)
 	        if s.recv(100).startswith(b"220"):
 	            s.sendall(b"QUIT\r\n")
 	            sys.exit(0)
@@ -175,6 +192,38 @@ _ftpd_config() {
 	vsftpd_log_file=$d/vsftpd.log
 	xferlog_file=$d/xferlog
 	EOF
+	eval "tls=\$_ftpd_tls_$1"
+	[ "$tls" = none ] && return 0
+	cat >>"$d/vsftpd.conf" <<-EOF
+	ssl_enable=YES
+	implicit_ssl=$([ "$tls" = implicit ] && echo YES || echo NO)
+	rsa_cert_file=$_ftpd_dir/tls/cert.pem
+	rsa_private_key_file=$_ftpd_dir/tls/key.pem
+	force_local_logins_ssl=YES
+	force_local_data_ssl=YES
+	ssl_sslv2=NO
+	ssl_sslv3=NO
+	ssl_tlsv1=YES
+	ssl_ciphers=HIGH
+	EOF
+}
+
+# _ftpd_cert: the self-signed certificate every TLS server uses, valid
+# for 127.0.0.1 (the address the URLs name) and nothing else.
+_ftpd_cert() {
+	[ -s "$_ftpd_dir/tls/cert.pem" ] && return 0
+	mkdir -p "$_ftpd_dir/tls" && chmod 700 "$_ftpd_dir/tls" || return 1
+	openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 \
+		-addext subjectAltName=IP:127.0.0.1 \
+		-keyout "$_ftpd_dir/tls/key.pem" -out "$_ftpd_dir/tls/cert.pem" \
+		>"$_ftpd_dir/tls/openssl.log" 2>&1 || {
+		echo "ftpd: openssl could not make a certificate:" >&2
+		cat "$_ftpd_dir/tls/openssl.log" >&2
+		return 1
+	}
+	cp "$_ftpd_dir/tls/cert.pem" "$_ftpd_dir/ca.pem"
+	chmod 644 "$_ftpd_dir/ca.pem"
+	export FTPD_CA=$_ftpd_dir/ca.pem
 }
 
 # _ftpd_write_stop I: server I's stop script. vsftpd puts every session in
@@ -206,11 +255,11 @@ _ftpd_write_stop() {
 # _ftpd_run I: start server I and wait until it answers.
 _ftpd_run() {
 	d=$_ftpd_dir/$1
-	eval "port=\$FTPD_PORT_$1"
+	eval "port=\$FTPD_PORT_$1 tls=\$_ftpd_tls_$1"
 	rm -f "$d/pid"
 	vsftpd "$d/vsftpd.conf" >>"$d/stderr" 2>&1 </dev/null &
 	echo $! >"$d/pid"
-	if ! _ftpd_wait "$port"; then
+	if ! _ftpd_wait "$port" "$tls"; then
 		echo "ftpd: server $1 failed to start:" >&2
 		sed 's/^/ftpd:   /' "$d/stderr" >&2
 		return 1
@@ -239,7 +288,19 @@ ftpd_start() {
 		# The control port, then the passive ports, in one free block.
 		base=$(_ftpd_free_ports $((FTPD_PASV_PORTS + 1))) || return 1
 		export "FTPD_PORT_$i=$base" "FTPD_ROOT_$i=$_ftpd_dir/$i/root"
-		export "FTPD_URL_$i=ftp://127.0.0.1:$base/"
+		# This server's TLS mode: word i of FTPD_TLS.
+		tls=$(echo ${FTPD_TLS:-} | cut -d' ' -f"$i" -s)
+		[ -z "$tls" ] && [ "$i" = 1 ] && tls=${FTPD_TLS:-}
+		case ${tls:-none} in
+		none) scheme=ftp ;;
+		implicit) scheme=ftps ;;
+		explicit) scheme=ftpes ;;
+		*) echo "ftpd: FTPD_TLS: '$tls' is not none, implicit or explicit" >&2
+		   return 1 ;;
+		esac
+		eval "_ftpd_tls_$i=${tls:-none}"
+		[ "${tls:-none}" = none ] || _ftpd_cert || return 1
+		export "FTPD_URL_$i=$scheme://127.0.0.1:$base/"
 		export "FTPD_LOG_$i=$_ftpd_dir/$i/vsftpd.log"
 		eval "_ftpd_pasv_$i=$((base + 1))"
 		_ftpd_config "$i" 0

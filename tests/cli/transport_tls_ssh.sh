@@ -132,7 +132,8 @@ else
 	expect_exit 77 "an agent refuses an ftps:// server whose certificate it does not trust" \
 		"$UPGR" run -c "$T/u1.yaml"
 	nothing u1 "... and installs nothing"
-	expect_grep "$T/u1-audit.log" "not trusted|77" "... and the refusal is in the audit log"
+	expect_grep "$T/u1-audit.log" 'result: "refused"' "... and the refusal is in the audit log"
+	expect_grep "$T/u1-audit.log" "identity is not trusted" "... saying why"
 	agent u2 "ftps://localhost:$FTPD_PORT_1/repo" "netrc: $FTPD_NETRC" "ca_file: $FTPD_CA"
 	sed 's/127\.0\.0\.1/localhost/' "$FTPD_NETRC" >"$T/netrc-localhost"
 	chmod 600 "$T/netrc-localhost"
@@ -201,6 +202,7 @@ else
 	expect_exit 77 "an agent refuses an sftp:// host not in its known_hosts" \
 		$H "$UPGR" run -c "$T/h2.yaml"
 	nothing h2 "... and installs nothing"
+	expect_grep "$T/h2-audit.log" 'result: "refused"' "... and the refusal is in the audit log"
 	agent h3 "${SSHD_URL}repo" "ssh_key: $SSHD_KEY" "ssh_known_hosts: $T/known_hosts.changed"
 	expect_exit 77 "an agent refuses an sftp:// host whose key changed" \
 		$H "$UPGR" run -c "$T/h3.yaml"

@@ -45,6 +45,23 @@ static int parse_minutes(const char *s, unsigned *out)
 	return 0;
 }
 
+/* The TLS and SSH trust options both subcommands take (transport.h). */
+#define TRUST_OPTIONS \
+	{ "cacert", required_argument, NULL, 'A' }, \
+	{ "ssh-key", required_argument, NULL, 'I' }, \
+	{ "known-hosts", required_argument, NULL, 'K' }
+
+/* True when ch was one of TRUST_OPTIONS, now set in xo. */
+static bool trust_option(int ch, struct xfer_opts *xo)
+{
+	switch (ch) {
+	case 'A': xo->ca_file = optarg; return true;
+	case 'I': xo->ssh_key = optarg; return true;
+	case 'K': xo->ssh_known_hosts = optarg; return true;
+	default: return false;
+	}
+}
+
 static int status(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -57,6 +74,7 @@ static int status(int argc, char **argv)
 		{ "html", required_argument, NULL, 'H' },
 		{ "keys", required_argument, NULL, 'k' },
 		{ "hosts", required_argument, NULL, 'S' },
+		TRUST_OPTIONS,
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
@@ -86,7 +104,10 @@ static int status(int argc, char **argv)
 				return cli_usage(self, "--stale: not a number of minutes: %s", optarg);
 			break;
 		case -2: return EXIT_OK;
-		default: return EXIT_USAGE;
+		default:
+			if (trust_option(ch, &xo))
+				break;
+			return EXIT_USAGE;
 		}
 	}
 	if (optind != argc)
@@ -191,6 +212,7 @@ static int verify(int argc, char **argv)
 		{ "keys", required_argument, NULL, 'k' },
 		{ "netrc", required_argument, NULL, 'n' },
 		{ "hosts", required_argument, NULL, 'S' },
+		TRUST_OPTIONS,
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
@@ -209,7 +231,11 @@ static int verify(int argc, char **argv)
 		case 'n': xo.netrc = optarg; break;
 		case 'S': hosts = optarg; break;
 		case -2: free(keys); return EXIT_OK;
-		default: free(keys); return EXIT_USAGE;
+		default:
+			if (trust_option(ch, &xo))
+				break;
+			free(keys);
+			return EXIT_USAGE;
 		}
 	}
 	if (optind != argc || !repo) {
@@ -255,8 +281,10 @@ const struct command cmd_fleet = {
 	"fleet", run,
 	"usage: upgr fleet status --repo URL [--app APP] [--channel NAME] [--stale MINUTES]\n"
 	"                         [--netrc FILE] [--keys DIR] [--hosts FILE]\n"
-	"                         [--json | --html FILE]\n"
+	"                         [--json | --html FILE] [TRUST]\n"
 	"       upgr fleet verify --repo URL [--keys DIR] [--netrc FILE] [--hosts FILE]\n"
+	"                         [TRUST]\n"
+	"TRUST: [--cacert FILE] [--ssh-key FILE] [--known-hosts FILE]\n"
 	"\n"
 	"The management console: every host's last result, read from the reports\n"
 	"the agents upload to REPO/reports/HOST/ (ftp, ftps, sftp, file; http and\n"
@@ -283,6 +311,11 @@ const struct command cmd_fleet = {
 	"exit 0 only when all are ok.\n"
 	"  --keys DIR        pinned keys and state (default\n"
 	"                    ~/.local/state/upgr-fleet/keys)\n"
-	"  --netrc FILE, --hosts FILE   as for status\n",
+	"  --netrc FILE, --hosts FILE   as for status\n"
+	"\n"
+	"TRUST, for both (as for upgr publish):\n"
+	"  --cacert FILE      PEM certificates to trust for ftps/ftpes/https\n"
+	"  --ssh-key FILE     private key for sftp\n"
+	"  --known-hosts FILE SSH host keys for sftp; unlisted hosts are refused\n",
 	"the management console: fleet status and audit verification",
 };

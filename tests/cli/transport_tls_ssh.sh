@@ -105,6 +105,13 @@ else
 	installed s1 1.1.0 "... with the build's bytes"
 	expect_exit 0 "the report went up over ftps://" \
 		test -s "$FTPD_ROOT_1/repo/reports/host-s1/status.yaml"
+	expect_exit 0 "fleet status reads the reports over ftps://" \
+		"$UPGR" fleet status $N $C --repo "${FTPD_URL_1}repo"
+	expect_grep "$T/out" "host-s1 .*1\.1\.0" "... naming the host and its version"
+	expect_exit 0 "fleet verify checks the audit logs over ftps://" \
+		"$UPGR" fleet verify $N $C --keys "$T/fleet-keys" --repo "${FTPD_URL_1}repo"
+	expect_exit 77 "fleet status refuses a certificate it does not trust" \
+		"$UPGR" fleet status $N --cacert "$T/other-ca.pem" --repo "${FTPD_URL_1}repo"
 
 	# Explicit FTPS: AUTH TLS on the plain FTP port, required.
 	expect_exit 0 "publish 1.0.0 to ftpes://" $P $N $C --repo "${FTPD_URL_2}repo" \
@@ -183,6 +190,9 @@ else
 	installed h1 1.1.0 "... with the build's bytes"
 	expect_exit 0 "the report went up over sftp://" \
 		test -s "$SSHD_ROOT/repo/reports/host-h1/status.yaml"
+	expect_exit 0 "fleet status reads the reports over sftp://" \
+		$H "$UPGR" fleet status $S --repo "${SSHD_URL}repo"
+	expect_grep "$T/out" "host-h1 .*1\.1\.0" "... naming the host and its version"
 
 	# Refusals.
 	ssh-keygen -q -t ed25519 -N '' -f "$T/other_host" >/dev/null

@@ -158,6 +158,13 @@ else
 	expect_grep "$T/err" "identity is not trusted" "... as a trust failure"
 	nothing u3 "... and nothing is installed"
 	expect_no_grep "$FTPD_LOG_3" '"PASS|"USER' "... and no credentials went out in clear"
+	# No failover past an untrusted server: the good one after it is not
+	# asked (a person must look at the first).
+	agent u4 "ftpes://127.0.0.1:$FTPD_PORT_3/repo\", \"${FTPD_URL_1}repo" \
+		"netrc: $FTPD_NETRC" "ca_file: $FTPD_CA"
+	expect_exit 77 "an untrusted first server stops the run, no failover (77)" \
+		"$UPGR" run -c "$T/u4.yaml"
+	nothing u4 "... and nothing is installed from the second"
 fi
 
 # --- sftp:// on a private OpenSSH server -----------------------------------

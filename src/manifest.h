@@ -64,6 +64,9 @@ struct manifest {
 
 	struct mfile *files;
 	size_t nfiles;
+	size_t *by_path;         /* indexes of files sorted by path (manifest_parse),
+				  * for manifest_find_file; NULL: a linear scan */
+	size_t nby_path;         /* nfiles when by_path was built */
 	char **remove;
 	size_t nremove;
 	struct precond *pre;
@@ -79,7 +82,8 @@ int manifest_parse(const char *buf, size_t len, struct manifest *m, struct diag 
 int manifest_load(const char *path, struct manifest *m, struct diag *d);
 void manifest_release(struct manifest *m);
 
-/* Find a file entry by path; NULL if the release does not list it. */
+/* Find a file entry by path; NULL if the release does not list it.
+ * O(log n) through by_path when it matches files, else a linear scan. */
 const struct mfile *manifest_find_file(const struct manifest *m, const char *path);
 
 /* Write m as a canonical manifest YAML document (the published form, with

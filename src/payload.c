@@ -310,6 +310,8 @@ struct extract {
 	struct archive *a;
 	int root;                 /* the staging directory */
 	struct mfile **files;     /* sorted by path */
+	const struct mfile *base; /* m->files, for indexing want */
+	const bool *want;         /* per m->files index: write it (NULL: all) */
 	bool *seen;               /* per sorted index */
 	size_t nfiles;
 	uint64_t max_total, total;
@@ -432,6 +434,12 @@ static int extract_file(struct extract *x, struct archive_entry *ent,
 		return err_set(e, EXIT_TRUST, "entry %s: appears twice", show);
 	x->seen[i] = true;
 	f = x->files[i];
+	if (x->want && !x->want[f - x->base]) {
+		if (archive_read_data_skip(x->a) != ARCHIVE_OK)
+			return err_set(e, EXIT_TRUST, "entry %s: %s", show,
+				       archive_error_string(x->a));
+		return 0;
+	}
 	if (archive_entry_size_is_set(ent) && archive_entry_size(ent) >= 0 &&
 	    (uint64_t)archive_entry_size(ent) > x->max_total - x->total)
 		return err_set(e, EXIT_TRUST, "entry %s: payload expands past %llu bytes",
@@ -575,6 +583,13 @@ static int extract_all(struct extract *x, const char *staging, struct err *e)
 int payload_extract(const char *path, const char *staging,
 		    const struct manifest *m, uint64_t max_total, struct err *e)
 {
+	return payload_extract_some(path, staging, m, NULL, max_total, e);
+}
+
+int payload_extract_some(const char *path, const char *staging,
+			 const struct manifest *m, const bool *want,
+			 uint64_t max_total, struct err *e)
+{
 	struct extract x;
 	size_t i;
 	int rc = -1;
@@ -586,6 +601,8 @@ int payload_extract(const char *path, const char *staging,
 	x.nfiles = m->nfiles;
 	x.max_dirs = dir_cap(m);
 	x.files = sorted_files(m);
+	x.base = m->files;
+	x.want = want;
 	x.seen = xcalloc(m->nfiles ? m->nfiles : 1, sizeof *x.seen);
 	x.chunk = xmalloc(CHUNK);
 	x.root = open(staging, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

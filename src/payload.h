@@ -2,6 +2,7 @@
 #ifndef UPGR_PAYLOAD_H
 #define UPGR_PAYLOAD_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include "err.h"
 #include "manifest.h"
@@ -27,6 +28,16 @@ int payload_create(const char *out, const char *dir, struct manifest *m,
  * capped by max_total (a decompression bomb is refused). */
 int payload_extract(const char *path, const char *staging,
 		    const struct manifest *m, uint64_t max_total, struct err *e);
+
+/* As payload_extract, but writes only the files m->files[i] for which
+ * want[i] is true (want NULL: all). Every other listed file must still be
+ * present in the payload, once, as a regular file; its data is skipped:
+ * decompressed, not written nor hashed (the payload's own sha256, checked
+ * against the signed manifest before, covers it). For a transaction that
+ * changes a few files of a large release. */
+int payload_extract_some(const char *path, const char *staging,
+			 const struct manifest *m, const bool *want,
+			 uint64_t max_total, struct err *e);
 
 /* Read the payload's table of contents without extracting: sizes[i]
  * receives the size of m->files[i] as stored (0 when absent). */

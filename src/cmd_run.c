@@ -24,6 +24,7 @@
 #include "repo.h"
 #include "report.h"
 #include "state.h"
+#include "version.h"
 #include "xalloc.h"
 
 #include <errno.h>
@@ -117,9 +118,12 @@ static void apply_one(const struct config *c, const char *app,
 	ar->acted = out.changed || !strcmp(out.result, "refused");
 	if (ar->code != EXIT_OK)
 		say_error(&e);
+	else if (out.changed && !p->installed[0])
+		printf("%s: installed %s\n", app, p->ch.version);
 	else if (out.changed)
-		printf("%s: %s %s%s%s\n", app, out.result, p->installed,
-		       p->installed[0] ? " -> " : "", p->ch.version);
+		printf("%s: %s %s -> %s\n", app,
+		       semver_cmp_str(p->ch.version, p->installed) < 0 ? "downgraded" : "upgraded",
+		       p->installed, p->ch.version);
 	if (ar->code == EXIT_OK && !dry_run)
 		repo_cache_drop(c, app);
 }

@@ -90,7 +90,11 @@ _ftpd_setup_user() {
 	_ftpd_password=$(cat "$_ftpd_secret") || return 1
 	[ -n "$_ftpd_password" ] || return 1
 	# Re-set every time: cheap, and repairs a user whose password changed.
-	echo "$FTPD_USER:$_ftpd_password" | chpasswd || return 1
+	# SHA-512 crypt (5000 rounds, ~3 ms a login), not the default yescrypt
+	# (~30 ms of the server's CPU a login): a random password of a test
+	# user on loopback, and 1000 agents logging in at once (make bench)
+	# would spend half their time in the server's password hashing.
+	echo "$FTPD_USER:$_ftpd_password" | chpasswd -c SHA512 -s 5000 || return 1
 	if [ ! -f /etc/pam.d/$FTPD_PAM ]; then
 		cat >/etc/pam.d/$FTPD_PAM.$$ <<-'EOF'
 		# upgr tests: vsftpd servers started by tests/lib/ftpd.sh

@@ -312,6 +312,14 @@ chmod 0666 "$T/a.yaml"
 expect_exit 65 "a config others can write is refused" $UPGR $A
 expect_grep "$T/err" "writable by group or others" "the refusal says why"
 chmod 0644 "$T/a.yaml"
+chmod 0666 "$T/rel.pub"
+expect_exit 65 "a trusted key others can write is refused" $UPGR $A
+expect_grep "$T/err" "rel.pub: writable by group or others" "the key's refusal says why"
+chmod 0644 "$T/rel.pub"
+chmod 0644 "$FTPD_NETRC"
+expect_exit 65 "a netrc others can read is refused" $UPGR $A
+expect_grep "$T/err" "netrc: a secret readable by group or others" "the netrc's refusal says why"
+chmod 0600 "$FTPD_NETRC"
 
 # --- a server killed mid-download; the next run resumes ----------------------
 agent_config r "$FTPD_URL_1"

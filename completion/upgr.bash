@@ -87,7 +87,8 @@ _upgr()
 		-k | --key | -p | --pub | --pubkey | -x | --sig | -t | --trusted-comment | \
 			--html | --root | --from | --keys | --splay | --repo | --channel | \
 			--expires | --not-before | --rollout | --against | --checkpoint | \
-			--netrc | --app | --since | --stale | --hosts) i=$((i + 1)) ;;
+			--netrc | --app | --since | --stale | --hosts | --cacert | -C | \
+			--ssh-key | -S | --known-hosts | -K) i=$((i + 1)) ;;
 		-*) ;;
 		*)
 			if [ -z "$cmd" ] && [[ " $_upgr_commands " == *" $w "* ]]; then
@@ -109,7 +110,8 @@ _upgr()
 		esac
 	fi
 	case $prev in
-	-c | --config | -k | --key | --html | -x | --sig | --checkpoint | --netrc | --hosts)
+	-c | --config | -k | --key | --html | -x | --sig | --checkpoint | --netrc | --hosts | \
+		--cacert | -C | --ssh-key | -S | --known-hosts | -K)
 		_upgr_files "$cur"
 		return
 		;;

@@ -14,6 +14,10 @@
  *   69 no server answered: transient, the next tick retries
  *   0  upgraded, current, waiting (not_before, rollout, window), dry-run
  *
+ * A release that failed (rolled back) is not tried again every tick,
+ * stopping the service each minute: the agent waits for a newer channel
+ * file (repo_mark_failed).
+ *
  * A refusal is recorded (audit log, status, report) once; the same
  * refusal on later ticks only prints its line and exits 77 again. A
  * report that cannot be uploaded prints a line but does not change the
@@ -126,6 +130,8 @@ static void apply_one(const struct config *c, const char *app,
 		       p->installed, p->ch.version);
 	if (ar->code == EXIT_OK && !dry_run)
 		repo_cache_drop(c, app);
+	if ((ar->code == EXIT_ROLLED_BACK || ar->code == EXIT_ROLLBACK_FAILED) && !dry_run)
+		repo_mark_failed(c, app, p->ch.version, p->ch.serial);
 }
 
 /* Whether app's last recorded result is this same refusal: a bad channel

@@ -306,6 +306,40 @@ static int check_channel(struct repo *r, const char *app, const char *rel,
 	return 0;
 }
 
+static char *failed_path(const struct config *c, const char *app, const char *version)
+{
+	return xasprintf("%s/cache/%s/%s/failed-serial", c->state_dir, app, version);
+}
+
+void repo_mark_failed(const struct config *c, const char *app, const char *version,
+		      uint64_t serial)
+{
+	char *path = failed_path(c, app, version);
+	char text[32];
+	struct err e;
+
+	snprintf(text, sizeof text, "%" PRIu64 "\n", serial);
+	if (fs_write_atomic(path, text, strlen(text), 0600, &e) < 0)
+		fprintf(stderr, "upgr: warning: %s\n", e.msg);
+	free(path);
+}
+
+/* Whether this channel's release already failed here at this serial. */
+static bool failed_before(const struct config *c, const char *app,
+			  const struct channel *ch)
+{
+	char *path = failed_path(c, app, ch->version);
+	struct buf b = BUF_INIT;
+	struct err e;
+	bool failed = false;
+
+	if (access(path, F_OK) == 0 && fs_read_file(path, 64, &b, &e) == 0)
+		failed = strtoull(b.data, NULL, 10) >= ch->serial;
+	buf_release(&b);
+	free(path);
+	return failed;
+}
+
 /* Steps 5-6: returns 1 when the release should be fetched now. */
 static int decide(struct repo *r, const char *app, struct repo_poll *p, struct err *e)
 {
@@ -332,6 +366,12 @@ static int decide(struct repo *r, const char *app, struct repo_poll *p, struct e
 				       p->installed);
 	}
 	p->state = REPO_WAIT;
+	if (failed_before(r->c, app, &p->ch)) {
+		snprintf(p->why, sizeof p->why,
+			 "%s failed and was rolled back; waiting for a newer channel file "
+			 "than serial %" PRIu64, p->ch.version, p->ch.serial);
+		return 0;
+	}
 	if (p->ch.has_not_before && r->now < p->ch.not_before) {
 		channel_time_format(p->ch.not_before, t);
 		snprintf(p->why, sizeof p->why, "not before %s", t);

@@ -85,6 +85,14 @@ void repo_poll_release(struct repo_poll *p);
 /* Server i's transfer handle (made on first use; owned by r). */
 struct xfer *repo_server(struct repo *r, size_t i);
 
+/* Remember that applying version failed (rolled back, or worse) while the
+ * channel's serial was serial: repo_poll_app then waits (REPO_WAIT) instead
+ * of stopping the service for the same release every tick, until a newer
+ * channel file (a higher serial: the author published again) comes. Kept
+ * as STATE/cache/APP/VERSION/failed-serial. */
+void repo_mark_failed(const struct config *c, const char *app, const char *version,
+		      uint64_t serial);
+
 /* Remove STATE/cache/APP (after a successful apply). */
 void repo_cache_drop(const struct config *c, const char *app);
 

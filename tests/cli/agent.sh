@@ -283,13 +283,31 @@ done
 	not_ok "balance: random failed $fails of 6 runs: $(cat "$T/err")"
 ftpd_restart 2
 
-channel 12 1.1.0
+# A release whose health check fails is rolled back once, and not tried
+# again every tick: only a newer channel file (publish again) retries it.
+release 1.3.0
+touch "$T/svc/unhealthy-1.3.0"
+channel 12 1.3.0
+expect_exit 1 "a failing upgrade is rolled back: exit 1" $UPGR $A
+running 1.2.0 && ok "rolled back: 1.2.0 runs again" || not_ok "rolled back: 1.2.0 is not running"
+cp "$T/svc/log" "$T/svc-log-before"
+expect_exit 0 "the failed release is not retried on the next tick" $UPGR $A
+quiet "the failed release: the next tick is quiet"
+expect_same "$T/svc-log-before" "$T/svc/log" "the failed release: the service is not stopped again"
+expect_exit 0 "the failed release: --dry-run exits 0" $UPGR --dry-run $A
+expect_grep "$T/out" "rolled back; waiting for a newer channel" "the failed release: --dry-run says why"
+rm -f "$T/svc/unhealthy-1.3.0"
+channel 13 1.3.0
+expect_exit 0 "published again (a newer serial), the release is retried" $UPGR $A
+running 1.3.0 && ok "the retried release runs" || not_ok "1.3.0 is not running"
+
+channel 14 1.1.0
 expect_exit 77 "downgrade without downgrade: true is refused" $UPGR $A
-running 1.2.0 && ok "refused downgrade: nothing changed" || not_ok "refused downgrade: changed"
-channel 13 1.1.0 "downgrade: true"
+running 1.3.0 && ok "refused downgrade: nothing changed" || not_ok "refused downgrade: changed"
+channel 15 1.1.0 "downgrade: true"
 expect_exit 0 "downgrade: true in the signed channel allows it" $UPGR $A
 running 1.1.0 && ok "downgraded: 1.1.0 runs" || not_ok "downgrade did not happen"
-expect_grep "$T/out" "^hello: downgraded 1\.2\.0 -> 1\.1\.0$" "a downgrade says so"
+expect_grep "$T/out" "^hello: downgraded 1\.3\.0 -> 1\.1\.0$" "a downgrade says so"
 
 # --- the lock ---------------------------------------------------------------
 python3 -c '
@@ -327,7 +345,7 @@ head -c 3000000 /dev/urandom >"$T/big.bin"
 svc_src 2.0.0 "$T/src-2.0.0" "  - { path: share/big.bin, mode: \"0644\" }"
 cp "$T/big.bin" "$T/src-2.0.0/share/big.bin"
 release_make "$T/src-2.0.0/manifest.yaml" "$T/src-2.0.0" "$APPDIR/releases/2.0.0"
-channel 14 2.0.0
+channel 16 2.0.0
 ftpd_throttle 1 400000
 $UPGR -c "$T/r.yaml" >"$T/r.out" 2>"$T/r.err" &
 agent=$!
@@ -377,7 +395,7 @@ cmp -s "$T/big.bin" "$T/root-t/opt/hello/share/big.bin" && ok "after the trickle
 	not_ok "after the trickle: not installed"
 
 # --- a failed report waits for the next run ----------------------------------
-channel 15 2.0.0
+channel 17 2.0.0
 chmod 0555 "$FTPD_ROOT_1/repo/reports"
 chmod -R a-w "$FTPD_ROOT_1/repo/reports/host-b"
 rm -f "$T/b-state/report-last"

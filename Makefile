@@ -168,3 +168,9 @@ deb: $(UPGR_BIN)
 
 clean:
 	rm -rf build upgr
+
+# make valgrind: end-to-end tests with upgr under valgrind (memcheck); any
+# error or definite leak it reports is a failed test (tests/valgrind/run).
+.PHONY: valgrind
+valgrind: deps upgr
+	@sh tests/valgrind/run

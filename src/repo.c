@@ -340,13 +340,46 @@ static bool failed_before(const struct config *c, const char *app,
 	return failed;
 }
 
+/* Step 6: whether this host should not move yet, with the reason in
+ * p->why. */
+static bool must_wait(const struct repo *r, const char *app, struct repo_poll *p)
+{
+	const struct config *c = r->c;
+	char t[CHANNEL_TIME_LEN + 1];
+	struct tm tm;
+
+	if (failed_before(c, app, &p->ch)) {
+		snprintf(p->why, sizeof p->why,
+			 "%s failed and was rolled back; waiting for a newer channel file "
+			 "than serial %" PRIu64, p->ch.version, p->ch.serial);
+		return true;
+	}
+	if (p->ch.has_not_before && r->now < p->ch.not_before) {
+		channel_time_format(p->ch.not_before, t);
+		snprintf(p->why, sizeof p->why, "not before %s", t);
+		return true;
+	}
+	if (!repo_rollout_includes(c->host, p->ch.version, p->ch.rollout)) {
+		snprintf(p->why, sizeof p->why, "rollout %u%% does not include host %s",
+			 p->ch.rollout, c->host);
+		return true;
+	}
+	if (c->has_window && localtime_r(&r->now, &tm) &&
+	    !config_in_window(c, tm.tm_hour * 60 + tm.tm_min)) {
+		snprintf(p->why, sizeof p->why,
+			 "outside the maintenance window %02d:%02d-%02d:%02d",
+			 c->window_start / 60, c->window_start % 60,
+			 c->window_end / 60, c->window_end % 60);
+		return true;
+	}
+	return false;
+}
+
 /* Steps 5-6: returns 1 when the release should be fetched now. */
 static int decide(struct repo *r, const char *app, struct repo_poll *p, struct err *e)
 {
 	struct manifest m;
 	bool have;
-	struct tm tm;
-	char t[CHANNEL_TIME_LEN + 1];
 
 	if (state_installed(r->c->state_dir, app, &m, &have, e) < 0)
 		return -1;
@@ -366,31 +399,7 @@ static int decide(struct repo *r, const char *app, struct repo_poll *p, struct e
 				       p->installed);
 	}
 	p->state = REPO_WAIT;
-	if (failed_before(r->c, app, &p->ch)) {
-		snprintf(p->why, sizeof p->why,
-			 "%s failed and was rolled back; waiting for a newer channel file "
-			 "than serial %" PRIu64, p->ch.version, p->ch.serial);
-		return 0;
-	}
-	if (p->ch.has_not_before && r->now < p->ch.not_before) {
-		channel_time_format(p->ch.not_before, t);
-		snprintf(p->why, sizeof p->why, "not before %s", t);
-		return 0;
-	}
-	if (!repo_rollout_includes(r->c->host, p->ch.version, p->ch.rollout)) {
-		snprintf(p->why, sizeof p->why, "rollout %u%% does not include host %s",
-			 p->ch.rollout, r->c->host);
-		return 0;
-	}
-	if (r->c->has_window && localtime_r(&r->now, &tm) &&
-	    !config_in_window(r->c, tm.tm_hour * 60 + tm.tm_min)) {
-		snprintf(p->why, sizeof p->why,
-			 "outside the maintenance window %02d:%02d-%02d:%02d",
-			 r->c->window_start / 60, r->c->window_start % 60,
-			 r->c->window_end / 60, r->c->window_end % 60);
-		return 0;
-	}
-	return 1;
+	return must_wait(r, app, p) ? 0 : 1;
 }
 
 /* A payload file name: one path component from a narrow alphabet. */

@@ -37,6 +37,13 @@ chmod 0666 "$T/rel.pub"
 expect_exit 65 "a trusted key others can write is refused" $UPGR apply $A "$T/rel1"
 expect_grep "$T/err" "trusted_keys.*writable by group or others" "the key refusal says why"
 chmod 0644 "$T/rel.pub"
+printf 'machine 127.0.0.1 login u password pw\n' >"$T/netrc"; chmod 0644 "$T/netrc"
+cp "$T/a.yaml" "$T/a.yaml.orig"; echo "netrc: $T/netrc" >>"$T/a.yaml"
+expect_exit 65 "a netrc others can read is refused" $UPGR apply $A "$T/rel1"
+expect_grep "$T/err" "netrc: .*readable by group or others" "the netrc refusal says why"
+chmod 0600 "$T/netrc"; chmod 0622 "$T/netrc"
+expect_exit 65 "a netrc others can write is refused" $UPGR apply $A "$T/rel1"
+cp "$T/a.yaml.orig" "$T/a.yaml"
 
 # --- the state directory ------------------------------------------------------------
 mkdir -p "$T/a-state"; chmod 0777 "$T/a-state"

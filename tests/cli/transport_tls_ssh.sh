@@ -1,6 +1,7 @@
 #!/bin/sh
 # ftps://, ftpes:// and sftp:// for real, on loopback: `upgr publish` to
-# each and `upgr run` installing from it, against vsftpd with TLS forced
+# each, `upgr run` installing from it and `upgr fleet` reading the reports
+# (and https:// read by an agent), against vsftpd with TLS forced
 # (a self-signed certificate made here, trusted through ca_file/--cacert)
 # and a private OpenSSH server (host key and client key made here, trusted
 # through ssh_known_hosts/--known-hosts, logging in with ssh_key/--ssh-key).
@@ -75,6 +76,23 @@ build 1.1.0
 openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 \
 	-addext subjectAltName=IP:127.0.0.1 -keyout "$T/other-key.pem" \
 	-out "$T/other-ca.pem" >/dev/null 2>&1 || not_ok "openssl makes a second certificate"
+
+# --- the config keys --------------------------------------------------------
+agent c1 "file://$T/none" "ca_file: relative.pem"
+expect_exit 65 "ca_file must be an absolute path" "$UPGR" run -c "$T/c1.yaml"
+expect_grep "$T/err" "c1.yaml:[0-9]+:[0-9]+: .*ca_file" "... a positioned error"
+agent c2 "file://$T/none" "ssh_known_hosts: $T/kh"
+printf 'x\n' >"$T/kh"
+chmod 666 "$T/kh"
+expect_exit 65 "an ssh_known_hosts others can write is refused" "$UPGR" run -c "$T/c2.yaml"
+expect_grep "$T/err" "ssh_known_hosts: .*writable" "... saying why"
+agent c3 "ftpes://127.0.0.1:1/repo" "ssh_key: $T/kh"
+chmod 600 "$T/kh"
+expect_exit 69 "ftpes:// is a server URL the config accepts (69: no one listens)" \
+	"$UPGR" run -c "$T/c3.yaml"
+expect_grep "$T/err" "ftpes://127.0.0.1:1/.*connect" "... and the run tried it"
+expect_exit 2 "publish takes no http:// repository" $P --repo "https://127.0.0.1:1/r" \
+	"$T/b-1.0.0/manifest.yaml"
 
 # --- ftps:// (implicit) and ftpes:// (explicit) on vsftpd -------------------
 if ! ftpd_can_run 2>"$T/why"; then
@@ -158,6 +176,34 @@ else
 	expect_grep "$T/err" "identity is not trusted" "... as a trust failure"
 	nothing u3 "... and nothing is installed"
 	expect_no_grep "$FTPD_LOG_3" '"PASS|"USER' "... and no credentials went out in clear"
+	# https:// (read-only) with the same certificate and ca_file.
+	HTTPS_PORT=$(_ftpd_free_ports 1)
+	python3 - "$HTTPS_PORT" "$FTPD_ROOT_1" "$T/ftpd/tls/cert.pem" "$T/ftpd/tls/key.pem" \
+		>"$T/https.log" 2>&1 <<-'EOF' &
+	import functools, http.server, ssl, sys
+	handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=sys.argv[2])
+	server = http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), handler)
+	ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+	ctx.load_cert_chain(sys.argv[3], sys.argv[4])
+	server.socket = ctx.wrap_socket(server.socket, server_side=True)
+	server.serve_forever()
+	EOF
+	https_pid=$!
+	stop_https() { kill "$https_pid" 2>/dev/null; wait "$https_pid" 2>/dev/null; }
+	at_exit stop_https
+	n=0
+	until python3 -c 'import socket,sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1)' \
+		"$HTTPS_PORT" 2>/dev/null || [ $n -ge 100 ]; do sleep 0.05; n=$((n + 1)); done
+	agent w1 "https://127.0.0.1:$HTTPS_PORT/repo" "ca_file: $FTPD_CA"
+	# Exit 0: the release is installed; the report waits for a server
+	# that takes uploads, which https:// does not.
+	expect_exit 0 "an agent runs against https:// trusting ca_file" "$UPGR" run -c "$T/w1.yaml"
+	installed w1 1.1.0 "... and installs 1.1.0 from it"
+	agent w2 "https://127.0.0.1:$HTTPS_PORT/repo" "ca_file: $T/other-ca.pem"
+	expect_exit 77 "an agent refuses an https:// certificate it does not trust" \
+		"$UPGR" run -c "$T/w2.yaml"
+	nothing w2 "... and installs nothing"
+
 	# No failover past an untrusted server: the good one after it is not
 	# asked (a person must look at the first).
 	agent u4 "ftpes://127.0.0.1:$FTPD_PORT_3/repo\", \"${FTPD_URL_1}repo" \

@@ -149,6 +149,8 @@ quiet "the same version again prints nothing"
 expect_same "$T/report-before" "$RPT/status.yaml" "a no-op run within the heartbeat sends no report"
 expect_exit 0 "upgr run is the same command" $UPGR run $A
 quiet "upgr run with nothing to do prints nothing"
+expect_exit 0 "--dry-run with nothing to do exits 0" $UPGR --dry-run $A
+expect_grep "$T/out" "^hello: 1\.0\.0 is installed and current$" "--dry-run says the app is current"
 
 # --- failover past a dead server ----------------------------------------
 release 1.1.0
@@ -193,6 +195,8 @@ channel 1 1.0.0
 attack "replayed older channel (serial 1 < 2)"
 expect_grep "$T/err" "serial 1 is lower than 2" "replay: the message names the serials"
 _before=$(refusals)
+expect_exit 77 "--dry-run refuses a replayed channel too" $UPGR --dry-run $A
+[ "$(refusals)" = "$_before" ] && ok "--dry-run records nothing" || not_ok "--dry-run recorded a refusal"
 expect_exit 77 "the same refusal on the next tick: 77 again" $UPGR $A
 one_line "the same refusal on the next tick: its line again"
 [ "$(refusals)" = "$_before" ] && ok "the same refusal is not recorded twice" ||

@@ -252,18 +252,15 @@ static int show(int argc, char **argv)
 }
 
 /* Read NAME from a checkpoint directory or URL (".../reports/HOST/"). */
-static int fetch(struct xfer **x, const char *netrc, const char *base,
+static int fetch(struct xfer **x, const struct xfer_opts *xo, const char *base,
 		 const char *name, size_t max, struct buf *out, struct err *e)
 {
 	char *where = fs_join(base, name);
 	int rc;
 
 	if (strstr(base, "://")) {
-		struct xfer_opts opts = { 0 };
-
-		opts.netrc = netrc;
 		if (!*x)
-			*x = xfer_new(&opts);
+			*x = xfer_new(xo);
 		rc = *x ? xfer_get(*x, where, max, out, NULL, e) :
 			err_set(e, EXIT_SOFTWARE, "cannot start libcurl");
 	} else {
@@ -313,7 +310,7 @@ done:
 }
 
 static int against(const char *path, const char *base, const char *file,
-		   const char *netrc, const struct sign_pub *pub, struct err *e)
+		   const struct xfer_opts *xo, const struct sign_pub *pub, struct err *e)
 {
 	struct buf copy = BUF_INIT, sig = BUF_INIT;
 	struct xfer *x = NULL;
@@ -321,8 +318,8 @@ static int against(const char *path, const char *base, const char *file,
 	int rc = -1;
 
 	if (base) {
-		if (fetch(&x, netrc, base, "audit.log", LOG_MAX, &copy, e) < 0 ||
-		    fetch(&x, netrc, base, "audit.log.minisig", MINISIG_MAX, &sig, e) < 0)
+		if (fetch(&x, xo, base, "audit.log", LOG_MAX, &copy, e) < 0 ||
+		    fetch(&x, xo, base, "audit.log.minisig", MINISIG_MAX, &sig, e) < 0)
 			goto done;
 		file = base;
 	} else {
@@ -350,10 +347,14 @@ static int verify(int argc, char **argv)
 		{ "against", required_argument, NULL, 'A' },
 		{ "checkpoint", required_argument, NULL, 'C' },
 		{ "netrc", required_argument, NULL, 'n' },
+		{ "cacert", required_argument, NULL, 'a' },
+		{ "ssh-key", required_argument, NULL, 'i' },
+		{ "known-hosts", required_argument, NULL, 'K' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
-	const char *pubpath = NULL, *base = NULL, *file = NULL, *netrc = NULL, *log;
+	const char *pubpath = NULL, *base = NULL, *file = NULL, *log;
+	struct xfer_opts xo = { 0 };
 	struct audit_report rep;
 	struct sign_pub pub;
 	bool every = false;
@@ -367,7 +368,10 @@ static int verify(int argc, char **argv)
 		case 'e': every = true; break;
 		case 'A': base = optarg; break;
 		case 'C': file = optarg; break;
-		case 'n': netrc = optarg; break;
+		case 'n': xo.netrc = optarg; break;
+		case 'a': xo.ca_file = optarg; break;
+		case 'i': xo.ssh_key = optarg; break;
+		case 'K': xo.ssh_known_hosts = optarg; break;
 		case -2: return EXIT_OK;
 		default: return EXIT_USAGE;
 		}
@@ -384,7 +388,7 @@ static int verify(int argc, char **argv)
 	if (audit_verify(log, &pub, every, &rep, &e) < 0)
 		return cli_fail(&e);
 	printf("%s: %" PRIu64 " records, head %s, intact\n", log, rep.records, rep.head);
-	if ((base || file) && against(log, base, file, netrc, &pub, &e) < 0)
+	if ((base || file) && against(log, base, file, &xo, &pub, &e) < 0)
 		return cli_fail(&e);
 	return EXIT_OK;
 }
@@ -408,8 +412,9 @@ const struct command cmd_audit = {
 	"audit", run,
 	"usage: upgr audit show [--json] [--since TIME] [--app APP] LOG\n"
 	"       upgr audit verify -p PUB [--every-signature]\n"
-	"                         [--against DIR|URL [--netrc FILE] | --checkpoint FILE]\n"
-	"                         LOG\n"
+	"                         [--against DIR|URL [--netrc FILE] [--cacert FILE]\n"
+	"                          [--ssh-key FILE] [--known-hosts FILE] |\n"
+	"                          --checkpoint FILE] LOG\n"
 	"\n"
 	"show prints each record of the audit log (one line, then its steps), or\n"
 	"a JSON array with --json. It does not verify: use verify for that.\n"
@@ -432,6 +437,8 @@ const struct command cmd_audit = {
 	"                     uploaded there (REPO/reports/HOST/: audit.log and\n"
 	"                     audit.log.minisig); catches a log cut short\n"
 	"  --netrc FILE       credentials for the --against server\n"
+	"  --cacert FILE, --ssh-key FILE, --known-hosts FILE\n"
+	"                     TLS and SSH trust for it, as for upgr publish\n"
 	"  --checkpoint FILE  the same with a local copy FILE and FILE.minisig\n"
 	"  -h, --help         this text\n"
 	"\n"

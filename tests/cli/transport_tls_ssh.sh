@@ -130,6 +130,12 @@ else
 		"$UPGR" fleet verify $N $C --keys "$T/fleet-keys" --repo "${FTPD_URL_1}repo"
 	expect_exit 77 "fleet status refuses a certificate it does not trust" \
 		"$UPGR" fleet status $N --cacert "$T/other-ca.pem" --repo "${FTPD_URL_1}repo"
+	expect_exit 0 "audit verify --against reads the uploaded log over ftps://" \
+		"$UPGR" audit verify -p "$T/s1-device.pub" --against \
+		"${FTPD_URL_1}repo/reports/host-s1/" $N $C "$T/s1-audit.log"
+	expect_exit 77 "... and refuses a certificate it does not trust" \
+		"$UPGR" audit verify -p "$T/s1-device.pub" --against \
+		"${FTPD_URL_1}repo/reports/host-s1/" $N --cacert "$T/other-ca.pem" "$T/s1-audit.log"
 
 	# Explicit FTPS: AUTH TLS on the plain FTP port, required.
 	expect_exit 0 "publish 1.0.0 to ftpes://" $P $N $C --repo "${FTPD_URL_2}repo" \
@@ -246,6 +252,9 @@ else
 	expect_exit 0 "fleet status reads the reports over sftp://" \
 		$H "$UPGR" fleet status $S --repo "${SSHD_URL}repo"
 	expect_grep "$T/out" "host-h1 .*1\.1\.0" "... naming the host and its version"
+	expect_exit 0 "audit verify --against reads the uploaded log over sftp://" \
+		$H "$UPGR" audit verify -p "$T/h1-device.pub" --against \
+		"${SSHD_URL}repo/reports/host-h1/" $S "$T/h1-audit.log"
 
 	# Refusals.
 	ssh-keygen -q -t ed25519 -N '' -f "$T/other_host" >/dev/null

@@ -18,5 +18,14 @@ if [ "$(id -u)" != 0 ]; then
 	exit 1
 fi
 export DEBIAN_FRONTEND=noninteractive
+# vsftpd and openssh-server are test tools here, started by the tests on
+# ports of their own: keep their packages from starting system services on
+# ports 21 and 22 (policy-rc.d exit 101: "action forbidden").
+policy=/usr/sbin/policy-rc.d
+made_policy=""
+if [ ! -e "$policy" ]; then
+	printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod 0755 "$policy" && made_policy=1
+fi
+trap '[ -n "$made_policy" ] && rm -f "$policy"' EXIT
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends $missing >/dev/null

@@ -25,25 +25,22 @@ release() {
 # down_of LOG: downtime_ms of the last audit record.
 down_of() { last_field "$1" downtime_ms; }
 
-# upgr_trial LABEL FROM TO: install FROM afresh, then time the upgrade to TO.
-upgr_trial() {
+# upgr_install LABEL VER: a fresh root, state and log with VER installed.
+upgr_install() {
 	rm -rf "$B/uroot" "$B/u-state" "$B/u-audit.log"
 	bench_config u "$B/uroot"
 	"$UPGR" apply -c "$B/u.yaml" "$B/rel/$1-$2" >/dev/null || exit 1
-	sync
-	_t0=$(ms)
-	"$UPGR" apply -c "$B/u.yaml" "$B/rel/$1-$3" >/dev/null || exit 1
-	t_upgr=$(($(ms) - _t0))
-	d_upgr=$(down_of "$B/u-audit.log")
 }
 
-# upgr_next LABEL TO: time the upgrade of the installed upgr root to TO.
-upgr_next() {
+# upgr_trial LABEL TO: time the upgrade of the installed root to TO, then
+# (untimed) roll back to where it was, for the next trial.
+upgr_trial() {
 	sync
 	_t0=$(ms)
 	"$UPGR" apply -c "$B/u.yaml" "$B/rel/$1-$2" >/dev/null || exit 1
 	t_upgr=$(($(ms) - _t0))
 	d_upgr=$(down_of "$B/u-audit.log")
+	"$UPGR" rollback -c "$B/u.yaml" bench >/dev/null || exit 1
 }
 
 patent_trial() {
@@ -79,6 +76,9 @@ limit_trial() {
 	bsdtar -xf "$B/rel/$1/payload.tar.gz" -C "$B/lim" || exit 1
 	(cd "$B/lim" && find . -type f -print0 | xargs -0 sha256sum >/dev/null) || exit 1
 	t_limit=$(($(ms) - _t0))
+	# And made durable, as upgr makes its staged files (one syncfs).
+	sync -f "$B/lim"
+	t_limit_sync=$(($(ms) - _t0))
 }
 
 min() { if [ -z "$1" ] || [ "$2" -lt "$1" ]; then echo "$2"; else echo "$1"; fi; }
@@ -89,24 +89,26 @@ size() {
 	$mkrel tree "$B/$1-src2" "$2" "$3" 2 "$B/$1-src1" all
 	release "$1" 1.0.0 "$B/$1-src1"
 	release "$1" 2.0.0 "$B/$1-src2"
-	bu="" bp="" br="" bl="" du="" dp=""
+	bu="" bp="" br="" bl="" bs="" du="" dp=""
+	upgr_install "$1" 1.0.0
 	i=0
 	while [ "$i" -lt "$BENCH_TRIES" ]; do
-		upgr_trial "$1" 1.0.0 2.0.0
+		upgr_trial "$1" 2.0.0
 		bu=$(min "$bu" "$t_upgr") du=$(min "$du" "$d_upgr")
 		patent_trial "$1-2.0.0" "$B/$1-src1"
 		bp=$(min "$bp" "$t_patent") dp=$(min "$dp" "$d_patent")
 		rsync_trial "$B/$1-src1" "$B/$1-src2"
 		br=$(min "$br" "$t_rsync")
 		limit_trial "$1-2.0.0"
-		bl=$(min "$bl" "$t_limit")
+		bl=$(min "$bl" "$t_limit") bs=$(min "$bs" "$t_limit_sync")
 		i=$((i + 1))
 	done
-	echo "apply $1 ($2 files, $3 bytes): upgr $bu ms (down $du), script $bp ms (down $dp), rsync $br ms, limit $bl ms" >&2
+	echo "apply $1 ($2 files, $3 bytes): upgr $bu ms (down $du), script $bp ms (down $dp), rsync $br ms, limit $bl ms ($bs with sync -f)" >&2
 	record "apply_${1}_upgr" "$bu"
 	record "apply_${1}_patent" "$bp"
 	record "apply_${1}_rsync" "$br"
 	record "apply_${1}_limit" "$bl"
+	record "apply_${1}_limit_sync" "$bs"
 	record "down_${1}_upgr" "$du"
 	record "down_${1}_patent" "$dp"
 	record "down_${1}_rsync" "$br"
@@ -121,20 +123,20 @@ rm -rf "$B/small-src1" "$B/small-src2" "$B/rel"/small-* "$B/lim" "$B/proot"
 # --- 10 of the large release's files change ---------------------------------
 n=${BENCH_LARGE%% *} bytes=${BENCH_LARGE#* }
 $mkrel tree "$B/large-src3" "$n" "$bytes" 3 "$B/large-src2" 10
-$mkrel tree "$B/large-src4" "$n" "$bytes" 4 "$B/large-src3" 10
+$mkrel tree "$B/large-src4" "$n" "$bytes" 4 "$B/large-src2" 10
 release large 2.0.1 "$B/large-src3"
 release large 2.0.2 "$B/large-src4"
 bu="" br="" du=""
+upgr_install large 2.0.0
 i=0
 while [ "$i" -lt "$BENCH_TRIES" ]; do
-	upgr_trial large 1.0.0 2.0.0
-	upgr_next large 2.0.1
+	upgr_trial large 2.0.1
 	bu=$(min "$bu" "$t_upgr") du=$(min "$du" "$d_upgr")
 	rsync_trial "$B/large-src2" "$B/large-src3"
 	br=$(min "$br" "$t_rsync")
 	i=$((i + 1))
 done
-# Count the renames of one more such upgrade (2.0.1 -> 2.0.2): those
+# Count the renames of one more such upgrade (2.0.0 -> 2.0.2): those
 # into the target (strace -y names the directory fds), and all of them.
 sync
 strace -f -y -qq -e trace=rename,renameat,renameat2 -o "$B/strace.out" \

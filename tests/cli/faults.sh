@@ -182,6 +182,9 @@ kill_loop() {
 			_killed=$((_killed + 1))
 			[ -n "${KILL_CHECK:-}" ] && $KILL_CHECK "$_name #$_n of $_total"
 			after_kill "SIGKILL at $_name #$_n of $_total"
+		elif [ $_rc = 0 ] && [ $_n -gt 1 ]; then
+			# The network's chunking varies: this run made fewer.
+			ok "$_name #$_n of $_total: this run made fewer and completed"
 		else
 			not_ok "$_name #$_n of $_total: not killed (exit $_rc)"; sed 's/^/#   /' "$T/kill.err" | head -3
 		fi

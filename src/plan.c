@@ -73,7 +73,7 @@ static int plan_file(struct plan *p, const struct mfile *f, uint64_t new_size,
 	uint8_t cur[SHA256_LEN];
 	struct plan_op *op;
 	struct stat st;
-	bool same = false;
+	bool same = false, changes;
 	int rc = -1;
 
 	if (lstat(dest, &st) == 0) {
@@ -82,14 +82,13 @@ static int plan_file(struct plan *p, const struct mfile *f, uint64_t new_size,
 			goto done;
 		}
 		kind = PLAN_REPLACE;
-		/* A file the release changes (the installed manifest names other
-		 * bytes) is replaced whatever it holds now: reading it would
-		 * only tell an identical one apart, so only files the release
-		 * keeps, configs and unknown ones are hashed. */
-		if (S_ISREG(st.st_mode) && f->has_sha256 && !f->config && was &&
-		    was->has_sha256 && memcmp(was->sha256, f->sha256, SHA256_LEN) != 0) {
-			/* same stays false */
-		} else if (S_ISREG(st.st_mode) && f->has_sha256) {
+		/* A file the installed manifest lists with other bytes than the
+		 * release's is replaced whatever it holds now: reading it could
+		 * only find it identical by chance. Hashed are the files the
+		 * release keeps the same, configs and files we never installed. */
+		changes = !f->config && was && was->has_sha256 &&
+			  memcmp(was->sha256, f->sha256, SHA256_LEN) != 0;
+		if (S_ISREG(st.st_mode) && f->has_sha256 && !changes) {
 			if (sha256_file(dest, cur, NULL, e) < 0)
 				goto done;
 			same = !memcmp(cur, f->sha256, SHA256_LEN);

@@ -115,6 +115,6 @@ if [ -n "${BENCH_RECORD_FLEET:-}" ]; then
 	record "${BENCH_RECORD_FLEET}_ok" "$((done_local < reported ? done_local : reported))"
 	record "${BENCH_RECORD_FLEET}_par" "$par"
 	record "${BENCH_RECORD_FLEET}_servers" "$servers"
-	record "${BENCH_RECORD_FLEET}_conns" "$(echo $conns | tr ' ' +)"
+	record "${BENCH_RECORD_FLEET}_conns" "$(echo $conns | awk '{ for (i = 1; i <= NF; i++) s += $i; print s + 0 }')"
 fi
 [ "$done_local" = "$hosts" ] && [ "$reported" = "$hosts" ]

@@ -59,7 +59,7 @@ def rows(m):
             out.append((what, "missing", "missing", "", target, False))
             return
         ratio = u / p if p else float("inf")
-        out.append((what, ufmt(u), pfmt(p), "%.2f" % ratio, target,
+        out.append((what, ufmt(u), pfmt(p), ("%.3f" if ratio < 0.1 else "%.2f") % ratio, target,
                     None if test is None else test(ratio)))
 
     for size, label in (("small", "1000 files, 64 MB"), ("large", "20,000 files, 200 MB")):

@@ -240,6 +240,13 @@ static int agent(const struct run_opts *ro)
 
 	if ((rc = cmd_load_config(ro->config, ro->root, &c)))
 		return rc;
+	if (!c.nservers || !c.napps) {
+		fprintf(stderr, "upgr: %s: the agent needs %s; name them in the config\n", c.path,
+			!c.nservers && !c.napps ? "'servers:' and 'apps:'" :
+			!c.nservers ? "'servers:'" : "'apps:'");
+		config_release(&c);
+		return EXIT_DATAERR;
+	}
 	memset(&r, 0, sizeof r);
 	err_clear(&e);
 	if (ro->dry_run)

@@ -25,7 +25,9 @@ static const char *const config_keys[] = {
 	"ca_file", "ssh_key", "ssh_known_hosts", NULL
 };
 
-static const char *const config_required[] = { "servers", "apps", NULL };
+/* Nothing is required of every reader: `upgr apply` on an air-gapped host
+ * needs no servers; `upgr run` requires servers and apps itself. */
+static const char *const config_required[] = { NULL };
 
 static const char *const url_schemes[] = {
 	"ftp://", "ftps://", "ftpes://", "sftp://", "http://", "https://", "file://", NULL

@@ -153,3 +153,9 @@ expect_grep "$T/svc/log" "^stop 5.0.0" "the new version that had started is stop
 expect_grep "$T/svc/log" "^migrate-down 5.0.0" "the rollback steps ran while the release's files were there"
 [ -z "$(find "$T/b-root/opt/hello" -type f 2>/dev/null)" ] && ok "no file of the failed first install is left" ||
 	not_ok "left: $(find "$T/b-root/opt/hello" -type f)"
+
+# --- an air-gapped host: apply needs no servers; the agent says it does --------------
+grep -v -e '^servers:' -e '^apps:' "$T/b.yaml" >"$T/offline.yaml"; chmod 0644 "$T/offline.yaml"
+expect_exit 0 "apply --dry-run with a config that names no servers" $UPGR apply -c "$T/offline.yaml" --dry-run "$T/rel1"
+expect_exit 65 "upgr run with no servers or apps exits 65" $UPGR run -c "$T/offline.yaml"
+expect_grep "$T/err" "needs 'servers:' and 'apps:'" "the agent names what its config lacks"

@@ -29,7 +29,7 @@ def fmt_ms(v):
     return "%.0f ms" % v if v >= 10 else "%.1f ms" % v
 
 
-def machine(scratch):
+def machine(scratch, m):
     def sh(cmd):
         try:
             return subprocess.run(cmd, shell=True, capture_output=True,
@@ -44,7 +44,9 @@ def machine(scratch):
             ("memory", mem),
             ("kernel", "%s %s" % (platform.system(), platform.release())),
             ("disk (scratch)", df),
-            ("load average at the end", sh("cut -d' ' -f1-3 /proc/loadavg"))]
+            ("load average (1 min) as each part started (a shared machine)",
+             ", ".join("%s %.2f" % (k[5:], v) for k, v in m.items()
+                       if k.startswith("load_")) or "not recorded")]
 
 
 def rows(m):
@@ -151,8 +153,9 @@ def main():
     if os.path.exists(os.path.join(here, "notes.md")):
         with open(os.path.join(here, "notes.md")) as f:
             notes = f.read()
-    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    mach = machine(os.environ.get("BENCH_TMP") or os.environ.get("TMPDIR") or "/tmp")
+    now = datetime.datetime.fromtimestamp(os.path.getmtime(sys.argv[1]),
+                                          datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    mach = machine(os.environ.get("BENCH_TMP") or os.environ.get("TMPDIR") or "/tmp", m)
     doc = ["# Performance", "",
            "Measured with `make bench` (tests/bench/run), %s. Every row compares figures "
            "measured in the same run on the same data; a time is the best of 3 runs "

@@ -227,6 +227,26 @@ for kind in data nodata; do
 	untouched "hard link with $kind"
 done
 
+# A payload in another compression: upgr reads gzip or plain tar only, so
+# no other decompressor (nor an external program libarchive would run for
+# lrzip, lzop, grzip ...) sees it, not even for the plan's sizes.
+for z in bz2 xz; do
+	build "$z payload" "" || { not_ok "$z payload not built"; continue; }
+	/usr/bin/python3 - "$D/payload.tar.gz" "$T/b/$NB/usual" "$z" <<-'EOF' || not_ok "tarfile w:$z"
+	import sys, tarfile
+	with tarfile.open(sys.argv[1], "w:" + sys.argv[3], format=tarfile.PAX_FORMAT) as t:
+	    for line in open(sys.argv[2]):
+	        _, path, mode, src = line.split()
+	        i = t.gettarinfo(src, arcname=path); i.mode = int(mode, 8)
+	        t.addfile(i, open(src, "rb"))
+	EOF
+	sign "$D"
+	run $UPGR apply $A "$D"
+	[ "$rc" = 77 ] && ok "a $z-compressed payload: refused (exit 77)" ||
+		{ not_ok "$z payload: exit $rc"; sed 's/^/#   /' "$T/err"; }
+	untouched "$z payload"
+done
+
 # --- special files ------------------------------------------------------------------
 refused "character device at a listed name" 77 "not a regular file or directory" \
 	"chr share/data.txt 1 3

@@ -16,6 +16,9 @@
 #                  cron fires at the same second). Lower it to model
 #                  `upgr run --splay`: the fleet then arrives in waves.
 #
+# For profiling one host: FLEETSIM_DEBUG=1 first runs the hosts one by one,
+# each under $FLEETSIM_WRAP if set (e.g. "strace -c -f -o FILE"), printing
+# each one's time (the timed run then finds them all current).
 # Needs root (vsftpd logs in a local user and chroots) and the packages of
 # `make deps`. Prints one summary line; with BENCH_RESULTS set (make
 # bench) also records fleet_* measures. Exits 1 if a host did not end

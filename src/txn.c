@@ -4,15 +4,15 @@
  * the journal (STATE/apps/APP/journal, written with fs_write_atomic) before
  * the step that needs it:
  *
- *   (none) -prepare-> PREPARED -stop, swap-> SWAPPING -> STARTED -health ok-> COMMITTED -> DONE
- *                        |                        |           |                             |
- *                        | failure or crash       |           | failure or crash            |
- *                        v                        v           v                             |
- *                     (none)          restore backups,    stop the new version, then        |
- *               (target untouched)    rollback steps,     as on the left                    |
- *                                     start the old  ------------------------> DONE ---------+
- *                                                                               |
- *                                      result recorded (audit, status) -> txn_finish -> (none)
+ *   (none) --prepare--> PREPARED --> STARTED --stop, swap, start, health--> COMMITTED
+ *                          |                 |                                      |
+ *                          | failure, crash  | failure, crash                       | commit
+ *                          v                 v                                      v
+ *                       (none)          stop the new version, restore the         DONE
+ *                 (target untouched)    backups, rollback steps, start and          |
+ *                                       health-check the old one  --> DONE          |
+ *                                                                       |           |
+ *                                   result recorded (audit log, status) -> txn_finish -> (none)
  *
  * Layout: WORK = plan.workdir, on the target's file system.
  *   WORK/stage/        the new files, extracted, hashed, moded, flushed (syncfs)
@@ -36,9 +36,11 @@
  *  4. COMMITTED is written only after the health checks pass; from then
  *     on recovery completes the commit (installed manifest, backup
  *     rotation), which is idempotent, and never rolls back.
- *  5. STARTED is written before the first start command runs, so a
- *     rollback (or a recovery) knows the new version may be running and
- *     stops it, with the release's own stop commands, before its files go.
+ *  5. STARTED is written before the stop (so that no journal write falls
+ *     inside the downtime); a recovery from STARTED assumes the new version
+ *     may be running and stops it, with the release's own stop commands,
+ *     before its files go. (SWAPPING, the same without that stop, is only
+ *     read, from journals of earlier versions.)
  *  6. The journal ends in DONE (with the result) and is dropped only after
  *     the result is in the audit log and the status; a crash in between is
  *     recorded by the recovery instead. A journal found by any later run is
@@ -838,15 +840,18 @@ int txn_run(struct plan *p, const char *state_dir, const char *manifest,
 		rc = e.code == EXIT_TRUST ? EXIT_TRUST : EXIT_ROLLED_BACK;
 		goto done;
 	}
-	if (journal_write(&t, "swapping", &e) < 0) {
+	/* STARTED is written before the stop, not between the swap and the
+	 * start, to keep its fsyncs out of the downtime: a recovery from any
+	 * point of the downtime stops whatever runs with the release's stop
+	 * commands (a second stop of a stopped service) before restoring. */
+	if (journal_write(&t, "started", &e) < 0) {
 		set_error(&t, "%s", e.msg);
 		rc = roll_back(&t, false);
 		goto done;
 	}
 	down0 = now_ms();
 	if ((p->installed && run_cmds(&t, "stop", &p->m->stop) < 0) ||
-	    (swap(&t, &e) < 0 && (set_error(&t, "swap: %s", e.msg), 1)) ||
-	    (journal_write(&t, "started", &e) < 0 && (set_error(&t, "%s", e.msg), 1))) {
+	    (swap(&t, &e) < 0 && (set_error(&t, "swap: %s", e.msg), 1))) {
 		r->downtime_ms = now_ms() - down0;
 		rc = roll_back(&t, false);
 		goto done;

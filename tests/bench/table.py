@@ -106,6 +106,13 @@ def rows(m):
         % ("?" if hosts is MISSING else "%d" % hosts, "?" if par is MISSING else "%d" % par),
         fleet, 60000.0, lambda v: "%.1f s" % (v / 1000), lambda v: "target %.0f s" % (v / 1000),
         "< 1", lambda r: r < 1)
+    hosts = get("console_hosts")
+    row("fleet status, %s hosts' reports over FTP: vs curl (list + fetch, one connection)"
+        % ("?" if hosts is MISSING else "%d" % hosts), get("console_upgr"), get("console_curl"),
+        fmt_ms, lambda v: "curl " + fmt_ms(v), "<= 3", lambda r: r <= 3)
+    row("fleet status: FTP logins for the whole fleet", get("console_logins"), 1.0,
+        lambda v: "%d login%s" % (v, "" if v == 1 else "s"), lambda v: "target 1", "= 1",
+        lambda r: r == 1)
     row("peak RSS, upgr apply of a 1 GB payload", get("mem_big_kb"), 32768.0,
         lambda v: "%.1f MB" % (v / 1024), lambda v: "target %.0f MB" % (v / 1024),
         "< 1", lambda r: r < 1)

@@ -65,6 +65,7 @@ static void test_find_file(void **state)
 	assert_non_null(manifest_find_file(&m, "d19/f01999"));
 	assert_null(manifest_find_file(&m, "d19/f02000"));
 	manifest_release(&m);
+	diag_release(&d);
 	buf_release(&b);
 }
 

@@ -15,22 +15,6 @@
 
 static const struct command *self;
 
-/* A password in --repo would be seen in ps and could reach the page
- * through an error message: credentials go in a netrc file. */
-static bool has_password(const char *url)
-{
-	const char *auth = strstr(url, "://"), *end, *at = NULL, *p;
-
-	if (!auth)
-		return false;
-	auth += 3;
-	end = auth + strcspn(auth, "/");
-	for (p = auth; p < end; p++)
-		if (*p == '@')
-			at = p;
-	return at && memchr(auth, ':', (size_t)(at - auth));
-}
-
 static int parse_minutes(const char *s, unsigned *out)
 {
 	char *end;
@@ -116,7 +100,7 @@ static int status(int argc, char **argv)
 		return cli_usage(self, "status: --repo URL is required");
 	if (json && html)
 		return cli_usage(self, "status: --json and --html exclude each other");
-	if (has_password(o.repo))
+	if (xfer_url_has_password(o.repo))
 		return cli_usage(self, "--repo must not carry a password: put it in a "
 				 "netrc file (--netrc FILE)");
 	o.now = time(NULL);
@@ -243,7 +227,7 @@ static int verify(int argc, char **argv)
 		return cli_usage(self, optind != argc ? "verify: unexpected argument" :
 				 "verify: --repo URL is required");
 	}
-	if (has_password(repo)) {
+	if (xfer_url_has_password(repo)) {
 		free(keys);
 		return cli_usage(self, "--repo must not carry a password: put it in a "
 				 "netrc file (--netrc FILE)");

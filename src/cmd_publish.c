@@ -6,6 +6,7 @@
 #include "diag.h"
 #include "manifest.h"
 #include "publish.h"
+#include "transport.h"
 #include "xalloc.h"
 
 #include <getopt.h>
@@ -47,7 +48,6 @@ static const char *repo_problem(const char *url)
 	static const char *const ok[] = {
 		"file://", "ftp://", "ftps://", "ftpes://", "sftp://"
 	};
-	const char *auth = strstr(url, "://"), *end;
 	size_t i;
 
 	for (i = 0; i < sizeof ok / sizeof ok[0]; i++)
@@ -55,12 +55,9 @@ static const char *repo_problem(const char *url)
 			break;
 	if (i == sizeof ok / sizeof ok[0])
 		return "--repo wants a file://, ftp://, ftps://, ftpes:// or sftp:// URL";
-	auth += 3;
-	end = auth + strcspn(auth, "/");
-	for (; auth < end && *auth != '@'; auth++)
-		if (*auth == ':' && memchr(auth, '@', (size_t)(end - auth)))
-			return "--repo must not carry a password: put it in a netrc file "
-			       "(--netrc FILE or ~/.netrc)";
+	if (xfer_url_has_password(url))
+		return "--repo must not carry a password: put it in a netrc file "
+		       "(--netrc FILE or ~/.netrc)";
 	return NULL;
 }
 

@@ -4,6 +4,7 @@
 #include "buf.h"
 #include "channel.h"
 #include "fsutil.h"
+#include "transport.h"
 #include "xalloc.h"
 #include "ydoc.h"
 
@@ -100,7 +101,6 @@ static void get_path(const struct ynode *root, const char *key, char **out,
 static const char *url_problem(const char *u, bool world_readable)
 {
 	const char *const *s;
-	const char *auth, *end, *at;
 	size_t i;
 
 	for (s = url_schemes; *s; s++)
@@ -114,10 +114,7 @@ static const char *url_problem(const char *u, bool world_readable)
 			return "may not contain spaces or control characters";
 	if (strchr(u, '?') || strchr(u, '#'))
 		return "may not have a query or fragment";
-	auth = u + strlen(*s);
-	end = auth + strcspn(auth, "/");
-	at = memchr(auth, '@', (size_t)(end - auth));
-	if (at && memchr(auth, ':', (size_t)(at - auth)) && world_readable)
+	if (xfer_url_has_password(u) && world_readable)
 		return "holds a password in a file others can read (use netrc:)";
 	return NULL;
 }

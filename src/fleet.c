@@ -5,6 +5,7 @@
 #include "channel.h"
 #include "diag.h"
 #include "fsutil.h"
+#include "transport.h"
 #include "version.h"
 #include "xalloc.h"
 #include "ydoc.h"
@@ -19,28 +20,10 @@
 #define FIELD_MAX 256          /* bytes of a value other than error */
 #define ERROR_MAX 4096         /* bytes of an error kept */
 
-/* The URL without user information ("user:password@"), for display on a
- * page that others may read. */
-static char *display_url(const char *url)
-{
-	const char *auth = strstr(url, "://"), *at = NULL, *end, *p;
-
-	if (!auth)
-		return xstrdup(url);
-	auth += 3;
-	end = auth + strcspn(auth, "/");
-	for (p = auth; p < end; p++)
-		if (*p == '@')
-			at = p;
-	if (!at)
-		return xstrdup(url);
-	return xasprintf("%.*s%s", (int)(auth - url), url, at + 1);
-}
-
 void fleet_init(struct fleet *f, const struct fleet_opts *o)
 {
 	memset(f, 0, sizeof *f);
-	f->repo = display_url(o->repo);
+	f->repo = xfer_url_redact(o->repo);   /* the page may be public */
 	f->channel = xstrdup(o->channel ? o->channel : "stable");
 	f->generated = o->now;
 	f->stale_minutes = o->stale_minutes;

@@ -140,28 +140,48 @@ static enum scheme url_scheme(const char *url)
 	return SCHEME_OTHER;
 }
 
-/* The URL without "user:password@", for messages: credentials never
- * reach a terminal or a log. */
-static char *url_redact(const char *url)
+/* The user information of url ("user:password"), between "://" and the
+ * authority's last '@': *start and the returned length, or -1 when the URL
+ * has none. */
+static long url_userinfo(const char *url, const char **start)
 {
 	const char *auth = strstr(url, "://"), *end, *at = NULL, *p;
 
 	if (!auth)
-		return xstrdup(url);
+		return -1;
 	auth += 3;
 	end = auth + strcspn(auth, "/?#");
 	for (p = auth; p < end; p++)
 		if (*p == '@')
 			at = p;
 	if (!at)
+		return -1;
+	*start = auth;
+	return at - auth;
+}
+
+char *xfer_url_redact(const char *url)
+{
+	const char *user;
+	long n = url_userinfo(url, &user);
+
+	if (n < 0)
 		return xstrdup(url);
-	return xasprintf("%.*s%s", (int)(auth - url), url, at + 1);
+	return xasprintf("%.*s%s", (int)(user - url), url, user + n + 1);
+}
+
+bool xfer_url_has_password(const char *url)
+{
+	const char *user;
+	long n = url_userinfo(url, &user);
+
+	return n > 0 && memchr(user, ':', (size_t)n) != NULL;
 }
 
 /* An error about a URL, named without its credentials. */
 static int url_fail(struct err *e, int code, const char *url, const char *why)
 {
-	char *shown = url_redact(url);
+	char *shown = xfer_url_redact(url);
 
 	err_set(e, code, "%s: %s", shown, why);
 	free(shown);
@@ -421,7 +441,7 @@ static int finish(struct xfer *x, const char *what, const char *url, CURLcode rc
 	curl_easy_getinfo(x->curl, CURLINFO_RESPONSE_CODE, &response);
 	/* An HTTP error page can be larger than the cap: the error counts. */
 	http_failed = http && response >= 400;
-	shown = url_redact(url);
+	shown = xfer_url_redact(url);
 	why = x->errbuf[0] ? x->errbuf : curl_easy_strerror(rc);
 	if (!http_failed && ((s && s->over) || rc == CURLE_FILESIZE_EXCEEDED)) {
 		err_set(e, EXIT_TRUST, "%s %s: larger than the declared %" PRIu64 " bytes",

@@ -76,6 +76,12 @@ int xfer_list(struct xfer *x, const char *url, char ***names, size_t *n,
 	      struct err *e);
 void xfer_names_free(char **names, size_t n);
 
+/* url without its "user:password@", for messages and pages others read:
+ * credentials never reach a terminal, a log or a report (allocated). */
+char *xfer_url_redact(const char *url);
+/* True if url carries a password in its user information. */
+bool xfer_url_has_password(const char *url);
+
 /* Delete a file at url (cleanup after a failed publish). A file that is
  * already gone is not an error. */
 int xfer_delete(struct xfer *x, const char *url, struct err *e);

@@ -11,6 +11,22 @@ int cli_help(const struct command *c)
 	return EXIT_OK;
 }
 
+int cli_dispatch(const struct command *c, const struct subcommand subs[2],
+		 int argc, char **argv)
+{
+	int i;
+
+	optind = 1;
+	if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")))
+		return cli_help(c);
+	if (argc < 2)
+		return cli_usage(c, "expected %s or %s", subs[0].name, subs[1].name);
+	for (i = 0; i < 2; i++)
+		if (!strcmp(argv[1], subs[i].name))
+			return subs[i].fn(argc - 1, argv + 1);
+	return cli_usage(c, "unknown %s command '%s'", c->name, argv[1]);
+}
+
 int cli_usage(const struct command *c, const char *fmt, ...)
 {
 	va_list ap;

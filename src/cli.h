@@ -17,6 +17,17 @@ extern const struct command cmd_run, cmd_apply, cmd_validate, cmd_publish,
 	cmd_status, cmd_rollback, cmd_recover, cmd_keygen, cmd_sign,
 	cmd_verify, cmd_audit, cmd_fleet;
 
+/* A command with subcommands of its own (upgr audit show|verify). */
+struct subcommand {
+	const char *name;
+	int (*fn)(int argc, char **argv);   /* argv[0] is the subcommand */
+};
+
+/* Run the subcommand argv[1] names from subs (two of them), handling
+ * --help and the usage errors ("expected A or B", "unknown NAME command"). */
+int cli_dispatch(const struct command *c, const struct subcommand subs[2],
+		 int argc, char **argv);
+
 /* Print the command's usage to stdout; returns EXIT_OK (for --help). */
 int cli_help(const struct command *c);
 /* Print "upgr NAME: message" and the usage to stderr; returns EXIT_USAGE. */

@@ -395,17 +395,10 @@ static int verify(int argc, char **argv)
 
 static int run(const struct command *c, int argc, char **argv)
 {
+	static const struct subcommand subs[2] = { { "show", show }, { "verify", verify } };
+
 	self = c;
-	optind = 1;
-	if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")))
-		return cli_help(c);
-	if (argc < 2)
-		return cli_usage(c, "expected show or verify");
-	if (!strcmp(argv[1], "show"))
-		return show(argc - 1, argv + 1);
-	if (!strcmp(argv[1], "verify"))
-		return verify(argc - 1, argv + 1);
-	return cli_usage(c, "unknown audit command '%s'", argv[1]);
+	return cli_dispatch(c, subs, argc, argv);
 }
 
 const struct command cmd_audit = {

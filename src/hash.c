@@ -25,7 +25,7 @@ void sha256_buf(const void *data, size_t len, uint8_t out[SHA256_LEN])
 	gcry_md_hash_buffer(GCRY_MD_SHA256, out, data, len);
 }
 
-int sha256_fd(int fd, uint8_t out[SHA256_LEN], uint64_t *size, struct err *e)
+int digest_fd(int algo, int fd, uint8_t *out, uint64_t *size, struct err *e)
 {
 	static char chunk[1 << 17];
 	gcry_md_hd_t md;
@@ -33,8 +33,8 @@ int sha256_fd(int fd, uint8_t out[SHA256_LEN], uint64_t *size, struct err *e)
 	ssize_t n;
 
 	crypto_init();
-	if (gcry_md_open(&md, GCRY_MD_SHA256, 0))
-		return err_set(e, EXIT_SOFTWARE, "sha256: cannot open digest");
+	if (gcry_md_open(&md, algo, 0))
+		return err_set(e, EXIT_SOFTWARE, "%s: cannot open digest", gcry_md_algo_name(algo));
 	for (;;) {
 		n = read(fd, chunk, sizeof chunk);
 		if (n < 0 && errno == EINTR)
@@ -48,11 +48,16 @@ int sha256_fd(int fd, uint8_t out[SHA256_LEN], uint64_t *size, struct err *e)
 		gcry_md_write(md, chunk, (size_t)n);
 		total += (uint64_t)n;
 	}
-	memcpy(out, gcry_md_read(md, GCRY_MD_SHA256), SHA256_LEN);
+	memcpy(out, gcry_md_read(md, algo), gcry_md_get_algo_dlen(algo));
 	gcry_md_close(md);
 	if (size)
 		*size = total;
 	return 0;
+}
+
+int sha256_fd(int fd, uint8_t out[SHA256_LEN], uint64_t *size, struct err *e)
+{
+	return digest_fd(GCRY_MD_SHA256, fd, out, size, e);
 }
 
 int sha256_file(const char *path, uint8_t out[SHA256_LEN], uint64_t *size, struct err *e)

@@ -17,6 +17,10 @@ void sha256_buf(const void *data, size_t len, uint8_t out[SHA256_LEN]);
 /* Hash the file at path; *size (if not NULL) receives its length. */
 int sha256_file(const char *path, uint8_t out[SHA256_LEN], uint64_t *size, struct err *e);
 int sha256_fd(int fd, uint8_t out[SHA256_LEN], uint64_t *size, struct err *e);
+/* The digest of everything read from fd with libgcrypt's algo (GCRY_MD_*);
+ * out holds gcry_md_get_algo_dlen(algo) bytes. sha256_fd is this with
+ * SHA-256; minisign's prehash uses it with BLAKE2b-512. */
+int digest_fd(int algo, int fd, uint8_t *out, uint64_t *size, struct err *e);
 
 /* Lower-case hex; out must hold 2*len+1 bytes. */
 void hex_encode(const uint8_t *in, size_t len, char *out);

@@ -99,37 +99,13 @@ int sign_minisig(const struct sign_key *key, const void *data, size_t len,
 /* BLAKE2b-512 of the file at path, read in chunks. */
 static int blake2b_file(const char *path, uint8_t out[HASH_LEN], struct err *e)
 {
-	static char chunk[1 << 16];
-	gcry_md_hd_t md = NULL;
-	ssize_t n;
-	int fd, rc = -1;
+	int fd = open(path, O_RDONLY | O_CLOEXEC), rc;
 
-	crypto_init();
-	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return err_sys(e, EXIT_DATAERR, "open %s", path);
-	if (gcry_md_open(&md, GCRY_MD_BLAKE2B_512, 0)) {
-		err_set(e, EXIT_SOFTWARE, "blake2b: cannot open digest");
-		goto done;
-	}
-	for (;;) {
-		n = read(fd, chunk, sizeof chunk);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			err_sys(e, EXIT_SOFTWARE, "read %s", path);
-			goto done;
-		}
-		if (n == 0)
-			break;
-		gcry_md_write(md, chunk, (size_t)n);
-	}
-	memcpy(out, gcry_md_read(md, GCRY_MD_BLAKE2B_512), HASH_LEN);
-	rc = 0;
-done:
-	gcry_md_close(md);
+	rc = digest_fd(GCRY_MD_BLAKE2B_512, fd, out, NULL, e);
 	close(fd);
-	return rc;
+	return rc < 0 ? err_prefix(e, "%s: ", path) : 0;
 }
 
 int sign_file(const struct sign_key *key, const char *path,

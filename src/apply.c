@@ -100,6 +100,7 @@ static int load_release(const struct config *c, const char *dir,
 			struct err *e)
 {
 	char *mpath = fs_join(dir, "manifest.yaml"), *comment = NULL;
+	char *sigpath = fs_join(dir, "manifest.yaml.minisig");
 	struct sign_pub *keys = NULL;
 	uint8_t digest[SHA256_LEN];
 	size_t nkeys = 0, i;
@@ -118,7 +119,9 @@ static int load_release(const struct config *c, const char *dir,
 			mpath, rel->sha256, o->expect_sha256);
 		goto done;
 	}
-	if (sign_verify_file(keys, nkeys, mpath, NULL, &comment, e) < 0) {
+	/* The bytes verified are the bytes parsed: one read of the manifest. */
+	if (sign_verify_sigfile(keys, nkeys, rel->bytes.data, rel->bytes.len, sigpath,
+				&comment, e) < 0) {
 		e->code = EXIT_TRUST;
 		err_prefix(e, "%s: ", mpath);
 		goto done;
@@ -153,6 +156,7 @@ done:
 	free(keys);
 	diag_release(&d);
 	free(mpath);
+	free(sigpath);
 	return rc;
 }
 

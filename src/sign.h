@@ -75,6 +75,13 @@ int sign_file(const struct sign_key *key, const char *path,
 int sign_verify(const struct sign_pub *keys, size_t nkeys,
 		const void *data, size_t len, const char *sig, size_t siglen,
 		char **comment, struct err *e);
+/* sign_verify for data already in memory and the signature file at
+ * sigpath: what a caller verifies is then exactly the bytes it goes on to
+ * use, not a second read of a file that may have changed in between. A
+ * missing or unreadable signature file is EXIT_TRUST. */
+int sign_verify_sigfile(const struct sign_pub *keys, size_t nkeys,
+			const void *data, size_t len, const char *sigpath,
+			char **comment, struct err *e);
 /* The same for a file and path.minisig (or sigpath when not NULL). */
 int sign_verify_file(const struct sign_pub *keys, size_t nkeys,
 		     const char *path, const char *sigpath, char **comment,

@@ -16,7 +16,6 @@
 #include "hash.h"
 #include "xalloc.h"
 
-#include <errno.h>
 #include <fcntl.h>
 #include <gcrypt.h>
 #include <stdarg.h>
@@ -289,6 +288,26 @@ int sign_verify(const struct sign_pub *keys, size_t nkeys,
 		return verify_parsed(keys, nkeys, &ms, data, len, comment, e);
 	blake2b_512(data, len, hash);
 	return verify_parsed(keys, nkeys, &ms, hash, HASH_LEN, comment, e);
+}
+
+int sign_verify_sigfile(const struct sign_pub *keys, size_t nkeys,
+			const void *data, size_t len, const char *sigpath,
+			char **comment, struct err *e)
+{
+	struct buf text = BUF_INIT;
+	int rc;
+
+	if (comment)
+		*comment = NULL;
+	if (fs_read_file(sigpath, SIGFILE_MAX, &text, e) < 0) {
+		if (e)
+			e->code = EXIT_TRUST;   /* no signature: not trusted */
+		buf_release(&text);
+		return -1;
+	}
+	rc = sign_verify(keys, nkeys, data, len, text.data, text.len, comment, e);
+	buf_release(&text);
+	return rc;
 }
 
 int sign_verify_file(const struct sign_pub *keys, size_t nkeys,

@@ -89,9 +89,8 @@ static int run(const struct command *self, int argc, char **argv)
 	if ((rc = cmd_load_config(cfgpath, NULL, &c)))
 		return rc;
 	apps = list_apps(&c, &n);
-	if (json)
-		buf_addf(&b, "{\"host\": ");
 	if (json) {
+		buf_adds(&b, "{\"host\": ");
 		buf_add_quoted(&b, c.host);
 		buf_adds(&b, ", \"apps\": [");
 	} else {

@@ -680,12 +680,15 @@ int ydoc_uint(const struct ynode *n, const char *what, uint64_t max, uint64_t *o
 		return -1;
 	}
 	for (; *s; s++) {
-		if (v > (UINT64_MAX - 9) / 10 || v * 10 + (uint64_t)(*s - '0') > max) {
+		uint64_t digit = (uint64_t)(*s - '0');
+
+		/* v * 10 + digit without wrapping: the whole uint64 range. */
+		if (v > (UINT64_MAX - digit) / 10 || v * 10 + digit > max) {
 			diag_add(d, n->line, n->col, "%s: %s is too large (at most %" PRIu64 ")",
 				 what, n->str, max);
 			return -1;
 		}
-		v = v * 10 + (uint64_t)(*s - '0');
+		v = v * 10 + digit;
 	}
 	*out = v;
 	return 0;

@@ -250,6 +250,34 @@ static void test_suggest(void **state)
 	assert_null(ydoc_suggest("checksum", keys));
 }
 
+/* The whole uint64 range parses; one more is refused by name. */
+static void test_uint_range(void **state)
+{
+	const char *text = "max: 18446744073709551615\nover: 18446744073709551616\n"
+		"near: 18446744073709551614\nzero: 0\nlong: 000000000000000000000000042\n";
+	uint64_t u = 0;
+	struct ydoc doc;
+	struct diag d;
+
+	(void)state;
+	assert_int_equal(parse(text, 0, &doc, &d), 0);
+	assert_int_equal(ydoc_get_uint(doc.root, "", "max", UINT64_MAX, &u, &d), 1);
+	assert_true(u == UINT64_MAX);
+	assert_int_equal(ydoc_get_uint(doc.root, "", "near", UINT64_MAX, &u, &d), 1);
+	assert_true(u == UINT64_MAX - 1);
+	assert_int_equal(ydoc_get_uint(doc.root, "", "zero", UINT64_MAX, &u, &d), 1);
+	assert_true(u == 0);
+	assert_int_equal(ydoc_get_uint(doc.root, "", "long", UINT64_MAX, &u, &d), 1);
+	assert_true(u == 42);
+	assert_int_equal(d.n, 0);
+	assert_int_equal(ydoc_get_uint(doc.root, "", "over", UINT64_MAX, &u, &d), -1);
+	assert_string_equal(d.v[0].msg, "over: 18446744073709551616 is too large "
+			    "(at most 18446744073709551615)");
+	assert_int_equal(ydoc_get_uint(doc.root, "", "max", UINT64_MAX - 1, &u, &d), -1);
+	ydoc_release(&doc);
+	diag_release(&d);
+}
+
 static void test_getters(void **state)
 {
 	static const char *const req[] = { "s", "missing", NULL };
@@ -312,6 +340,7 @@ int main(void)
 		cmocka_unit_test(test_check_keys),
 		cmocka_unit_test(test_suggest),
 		cmocka_unit_test(test_getters),
+		cmocka_unit_test(test_uint_range),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

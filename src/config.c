@@ -143,18 +143,12 @@ static void get_servers(const struct ynode *root, struct config *c,
 			continue;
 		why = url_problem(s, world_readable);
 		if (why) {
-			/* Never the password: user:password@ is shown as ***@. */
-			const char *auth = strstr(s, "://"), *at = NULL;
+			/* Never the password: shown without its user information,
+			 * split where curl splits it (the last '@'). */
+			char *shown = xfer_url_redact(s);
 
-			if (auth) {
-				auth += 3;
-				at = memchr(auth, '@', strcspn(auth, "/"));
-			}
-			if (at)
-				diag_add(d, it->line, it->col, "%s: '%.*s***%s' %s", what,
-					 (int)(auth - s), s, at, why);
-			else
-				diag_add(d, it->line, it->col, "%s: '%s' %s", what, s, why);
+			diag_add(d, it->line, it->col, "%s: '%s' %s", what, shown, why);
+			free(shown);
 			continue;
 		}
 		/* Stored without trailing '/' so paths join with exactly one. */

@@ -182,6 +182,26 @@ static void test_bad(void **state)
 	}
 }
 
+/* A refused server URL is shown without any of its password, split at
+ * the last '@' as curl splits it. */
+static void test_password_masked(void **state)
+{
+	struct config c;
+	struct diag d;
+	char *p = put("pw.yaml", "servers:\n  - \"ftp://agent:s3cr@tP4ss@host/repo\"\n"
+		      "apps: [a]\n", 0644);
+
+	(void)state;
+	assert_int_equal(load(p, &c, &d), -1);
+	assert_non_null(strstr(d.v[0].msg, "password"));
+	assert_null(strstr(d.v[0].msg, "s3cr"));
+	assert_null(strstr(d.v[0].msg, "tP4ss"));
+	assert_null(strstr(d.v[0].msg, "agent"));
+	assert_non_null(strstr(d.v[0].msg, "'ftp://host/repo'"));
+	diag_release(&d);
+	free(p);
+}
+
 static void test_permissions(void **state)
 {
 	struct config c;
@@ -226,6 +246,7 @@ int main(void)
 		cmocka_unit_test(test_full),
 		cmocka_unit_test(test_bad),
 		cmocka_unit_test(test_permissions),
+		cmocka_unit_test(test_password_masked),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

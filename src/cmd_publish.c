@@ -110,7 +110,10 @@ static int publish(const char *path, struct publish_opts *o)
 	return rc;
 }
 
-static int run(const struct command *self, int argc, char **argv)
+/* The options into o (trusted has room for argc names): -1 to go on,
+ * else the exit code. */
+static int parse(const struct command *self, int argc, char **argv,
+		 struct publish_opts *o, const char **trusted)
 {
 	static const struct option opts[] = {
 		{ "repo", required_argument, NULL, 'r' },
@@ -125,62 +128,85 @@ static int run(const struct command *self, int argc, char **argv)
 		{ "cacert", required_argument, NULL, 'C' },
 		{ "ssh-key", required_argument, NULL, 'S' },
 		{ "known-hosts", required_argument, NULL, 'K' },
+		{ "trusted-key", required_argument, NULL, 't' },
+		{ "state-dir", required_argument, NULL, 's' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
-	struct publish_opts o = {
-		.channel = "stable", .expires = EXPIRES_DEFAULT, .rollout = 100,
-		.progress = isatty(STDERR_FILENO), .now = time(NULL),
-	};
-	const char *why;
 	char *end;
 	unsigned long pct;
 	int ch;
 
 	optind = 1;
-	while ((ch = cli_getopt(self, argc, argv, "r:k:c:f:e:n:o:dN:C:S:K:h", opts)) != -1) {
+	while ((ch = cli_getopt(self, argc, argv, "r:k:c:f:e:n:o:dN:C:S:K:t:s:h", opts)) != -1) {
 		switch (ch) {
-		case 'r': o.repo = optarg; break;
-		case 'k': o.key = optarg; break;
-		case 'c': o.channel = optarg; break;
-		case 'f': o.from = optarg; break;
-		case 'N': o.netrc = optarg; break;
-		case 'C': o.ca_file = optarg; break;
-		case 'S': o.ssh_key = optarg; break;
-		case 'K': o.ssh_known_hosts = optarg; break;
-		case 'd': o.downgrade = true; break;
+		case 'r': o->repo = optarg; break;
+		case 'k': o->key = optarg; break;
+		case 'c': o->channel = optarg; break;
+		case 'f': o->from = optarg; break;
+		case 'N': o->netrc = optarg; break;
+		case 'C': o->ca_file = optarg; break;
+		case 'S': o->ssh_key = optarg; break;
+		case 'K': o->ssh_known_hosts = optarg; break;
+		case 't': trusted[o->ntrusted++] = optarg; break;
+		case 's': o->state_dir = optarg; break;
+		case 'd': o->downgrade = true; break;
 		case 'e':
-			o.expires = parse_duration(optarg);
-			if (!o.expires)
+			o->expires = parse_duration(optarg);
+			if (!o->expires)
 				return cli_usage(self, "--expires wants a duration like 30d, "
 						 "12h, 90m or 600s (at most 3650d)");
 			break;
 		case 'n':
-			if (channel_time_parse(optarg, &o.not_before) < 0)
+			if (channel_time_parse(optarg, &o->not_before) < 0)
 				return cli_usage(self, "--not-before wants a UTC time like "
 						 "2026-11-25T02:00:00Z");
-			o.has_not_before = true;
+			o->has_not_before = true;
 			break;
 		case 'o':
 			pct = strtoul(optarg, &end, 10);
 			if (*optarg < '0' || *optarg > '9' || *end || pct > 100)
 				return cli_usage(self, "--rollout wants a percentage, 0 to 100");
-			o.rollout = (unsigned)pct;
+			o->rollout = (unsigned)pct;
 			break;
 		case -2: return EXIT_OK;
 		default: return EXIT_USAGE;
 		}
 	}
+	return -1;
+}
+
+static int run(const struct command *self, int argc, char **argv)
+{
+	struct publish_opts o = {
+		.channel = "stable", .expires = EXPIRES_DEFAULT, .rollout = 100,
+		.progress = isatty(STDERR_FILENO), .now = time(NULL),
+	};
+	const char **trusted = xcalloc((size_t)argc + 1, sizeof *trusted);
+	char *state_dir = NULL;
+	const char *why;
+	int rc;
+
+	o.trusted = trusted;
+	if ((rc = parse(self, argc, argv, &o, trusted)) >= 0)
+		goto done;
+	if (!o.state_dir)
+		o.state_dir = state_dir = publish_default_state_dir();
 	if (!o.repo || !o.key)
-		return cli_usage(self, "--repo URL and --key KEY are required");
-	if ((why = repo_problem(o.repo)))
-		return cli_usage(self, "%s", why);
-	if (!channel_name_ok(o.channel))
-		return cli_usage(self, "--channel: \"%s\" is not a channel name "
-				 "([a-z0-9][a-z0-9._-]{0,63})", o.channel);
-	if (optind + 1 != argc)
-		return cli_usage(self, "expected exactly one MANIFEST");
-	return publish(argv[optind], &o);
+		rc = cli_usage(self, "--repo URL and --key KEY are required");
+	else if ((why = repo_problem(o.repo)))
+		rc = cli_usage(self, "%s", why);
+	else if (!channel_name_ok(o.channel))
+		rc = cli_usage(self, "--channel: \"%s\" is not a channel name "
+			       "([a-z0-9][a-z0-9._-]{0,63})", o.channel);
+	else if (optind + 1 != argc)
+		rc = cli_usage(self, "expected exactly one MANIFEST");
+	else
+		rc = publish(argv[optind], &o);
+done:
+	free(state_dir);
+	free(trusted);
+	return rc;
 }
 
 const struct command cmd_publish = {
@@ -189,12 +215,15 @@ const struct command cmd_publish = {
 	"                    [--expires DURATION] [--not-before TIME]\n"
 	"                    [--rollout PERCENT] [--downgrade] [--netrc FILE]\n"
 	"                    [--cacert FILE] [--ssh-key FILE] [--known-hosts FILE]\n"
-	"                    MANIFEST\n"
+	"                    [--trusted-key PUB]... [--state-dir DIR] MANIFEST\n"
 	"\n"
 	"Pack the files the authored MANIFEST lists from DIR into a reproducible\n"
 	"payload.tar.gz, write their sha256 and the payload into the published\n"
 	"manifest, sign it, upload the release to URL/apps/APP/releases/VERSION/,\n"
 	"then write the channel file (serial one higher) and its signature last.\n"
+	"The current channel file is believed only when signed by KEY's public\n"
+	"half or a --trusted-key, and only when its serial is the one this\n"
+	"publisher signed last (kept in DIR) or one more.\n"
 	"Every upload lands whole (temporary name, then rename). A version that is\n"
 	"already published with other content is refused; publishing the same\n"
 	"release again only writes a new channel file (to widen a rollout).\n"
@@ -215,12 +244,19 @@ const struct command cmd_publish = {
 	"  -S, --ssh-key FILE     private key for sftp (default ~/.ssh/id_rsa)\n"
 	"  -K, --known-hosts FILE SSH host keys for sftp (default\n"
 	"                         ~/.ssh/known_hosts); unlisted hosts are refused\n"
+	"  -t, --trusted-key PUB  a public key that may have signed the current\n"
+	"                         channel file besides KEY (repeatable)\n"
+	"  -s, --state-dir DIR    the serials this publisher signed (default\n"
+	"                         $XDG_STATE_HOME/upgr/publish, else\n"
+	"                         ~/.local/state/upgr/publish)\n"
 	"  -h, --help             this text\n"
 	"\n"
 	"exit: 0 published, 2 usage, 65 invalid manifest, missing file, version\n"
 	"already published with other content, or a downgrade without --downgrade,\n"
-	"69 the repository did not answer, 77 key file readable by others or the\n"
-	"server's certificate or host key not trusted,\n"
+	"or a channel serial that cannot grow, 69 the repository did not answer,\n"
+	"77 key file readable by others, the server's certificate or host key not\n"
+	"trusted, or a current channel file that does not verify, or whose serial\n"
+	"is lower than, or more than one over, the one this publisher signed last,\n"
 	"70 I/O error\n",
 	"publish a signed release and switch a channel to it",
 };

@@ -23,6 +23,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,8 +47,12 @@ struct pub {
 	struct buf manifest, manifest_sig;
 	struct buf channel, channel_sig;
 	bool had_channel;
-	struct channel current;    /* when had_channel */
+	struct channel current;    /* when had_channel, verified */
 	struct buf current_sig;    /* its signature, to put back on failure */
+	struct sign_pub *trusted;  /* the own public key, then o->trusted */
+	size_t ntrusted;
+	char *serial_path;         /* the publisher's record (publish.h) */
+	uint64_t serial;           /* the serial this publication signs */
 };
 
 static char *url_of(const struct pub *p, const char *rel)
@@ -167,7 +172,7 @@ static int build_channel(struct pub *p, struct err *e)
 			       p->current.version, p->m->version);
 	ch.app = p->m->app;
 	ch.channel = (char *)o->channel;
-	ch.serial = p->had_channel ? p->current.serial + 1 : 1;
+	ch.serial = p->serial;
 	ch.version = p->m->version;
 	ch.semver = p->m->semver;
 	ch.manifest = p->manifest_rel;
@@ -195,33 +200,170 @@ static int build_channel(struct pub *p, struct err *e)
 
 /* ---- the repository ---- */
 
-/* The current channel file and its signature, if there is one. */
+/* ---- the serial: never taken from the server unverified ---- */
+
+char *publish_default_state_dir(void)
+{
+	const char *xdg = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
+
+	if (xdg && xdg[0] == '/')
+		return xasprintf("%s/upgr/publish", xdg);
+	if (home && home[0] == '/')
+		return xasprintf("%s/.local/state/upgr/publish", home);
+	return NULL;
+}
+
+/* STATE_DIR/serials/APP.CHANNEL.H, as publish.h says. */
+static char *serial_path(const struct pub *p)
+{
+	char *repo = xfer_url_redact(p->o->repo), *key;
+	uint8_t h[SHA256_LEN];
+	char hex[SHA256_HEX_LEN + 1];
+	size_t len = strlen(repo);
+
+	while (len > 1 && repo[len - 1] == '/')
+		len--;
+	key = xasprintf("%.*s\n%s\n%s", (int)len, repo, p->m->app, p->o->channel);
+	sha256_buf(key, strlen(key), h);
+	hex_encode(h, sizeof h, hex);
+	free(key);
+	free(repo);
+	return xasprintf("%s/serials/%s.%s.%.16s", p->o->state_dir, p->m->app,
+			 p->o->channel, hex);
+}
+
+/* The serial this publisher signed last; *have = false when none. */
+static int serial_read(const char *path, bool *have, uint64_t *serial, struct err *e)
+{
+	struct buf b = BUF_INIT;
+	char *end;
+	int rc = 0;
+
+	*have = false;
+	*serial = 0;
+	if (access(path, F_OK) < 0 && errno == ENOENT)
+		return 0;
+	if (fs_read_file(path, 64, &b, e) < 0)
+		return err_prefix(e, "publisher state: ");
+	errno = 0;
+	*serial = strtoull(b.data, &end, 10);
+	if (b.len == 0 || b.data[0] < '0' || b.data[0] > '9' || errno || *end != '\n')
+		rc = err_set(e, EXIT_DATAERR, "%s: not a serial number", path);
+	*have = rc == 0;
+	buf_release(&b);
+	return rc;
+}
+
+static int serial_write(const struct pub *p, struct err *e)
+{
+	char *dir = fs_join(p->o->state_dir, "serials");
+	char text[32];
+	int rc;
+
+	snprintf(text, sizeof text, "%" PRIu64 "\n", p->serial);
+	rc = fs_mkdir_p(dir, 0700, e);
+	if (rc == 0)
+		rc = fs_write_atomic(p->serial_path, text, strlen(text), 0600, e);
+	free(dir);
+	return rc;
+}
+
+/* The serial to sign: one more than the verified channel's, which must be
+ * the recorded one or one more (see publish.h). */
+static int next_serial(struct pub *p, const char *url, struct err *e)
+{
+	uint64_t last, cur;
+	bool have;
+
+	if (serial_read(p->serial_path, &have, &last, e) < 0)
+		return -1;
+	cur = p->had_channel ? p->current.serial : last;
+	if (p->had_channel && have && cur < last)
+		return err_set(e, EXIT_TRUST, "%s: serial %" PRIu64 " is lower than the %"
+			       PRIu64 " this publisher signed last (%s): the server "
+			       "shows an older channel file; refusing to publish",
+			       url, cur, last, p->serial_path);
+	if (p->had_channel && have && cur - last > 1)
+		return err_set(e, EXIT_TRUST, "%s: serial %" PRIu64 " jumps more than one "
+			       "over the %" PRIu64 " this publisher signed last (%s); "
+			       "refusing to publish. If another publisher signed it, "
+			       "remove that file to accept the channel's serial",
+			       url, cur, last, p->serial_path);
+	if (cur == UINT64_MAX)
+		return err_set(e, EXIT_DATAERR, "%s: serial %" PRIu64 " is the largest "
+			       "there is and cannot grow; publish to a new channel name",
+			       url, cur);
+	p->serial = cur + 1;
+	return 0;
+}
+
+/* The trusted keys: --key's own public half first, then o->trusted. */
+static int load_trusted(struct pub *p, struct err *e)
+{
+	size_t i;
+
+	p->trusted = xcalloc(p->o->ntrusted + 1, sizeof *p->trusted);
+	sign_key_public(&p->key, &p->trusted[p->ntrusted++]);
+	for (i = 0; i < p->o->ntrusted; i++) {
+		if (sign_pub_load(p->o->trusted[i], &p->trusted[p->ntrusted], e) < 0)
+			return err_prefix(e, "--trusted-key %s: ", p->o->trusted[i]);
+		p->ntrusted++;
+	}
+	return 0;
+}
+
+/* The current channel's signature, trusted comment and content, checked
+ * before anything in it is believed. */
+static int verify_channel(struct pub *p, const char *url, const struct buf *data,
+			  struct err *e)
+{
+	struct repo_trust t = { p->trusted, p->ntrusted };
+	struct diag d;
+
+	if (repo_verify(&t, p->m->app, p->channel_rel, data, &p->current_sig, e) < 0)
+		return err_prefix(e, "%s does not verify with the publisher's keys "
+				  "(--key, --trusted-key); refusing to publish over it: ", url);
+	diag_init(&d, url);
+	if (channel_parse(data->data, data->len, &p->current, &d) < 0) {
+		diag_to_err(&d, EXIT_DATAERR, e);
+		diag_release(&d);
+		return err_prefix(e, "the current channel file: ");
+	}
+	diag_release(&d);
+	p->had_channel = true;
+	if (strcmp(p->current.app, p->m->app) || strcmp(p->current.channel, p->o->channel))
+		return err_set(e, EXIT_TRUST, "%s: names app '%s' channel '%s', not '%s' '%s'",
+			       url, p->current.app, p->current.channel, p->m->app,
+			       p->o->channel);
+	return 0;
+}
+
+/* The current channel file, verified, and the serial to sign next. */
 static int read_channel(struct pub *p, struct err *e)
 {
 	struct buf data = BUF_INIT;
 	char *url = url_of(p, p->channel_rel), *sig = xasprintf("%s.minisig", url);
+	char *shown = xfer_url_redact(url);
 	bool missing;
-	struct diag d;
 	int rc = -1;
 
 	if (xfer_get(p->x, url, CHANNEL_MAX_BYTES, &data, &missing, e) < 0) {
-		rc = missing ? 0 : -1;
+		if (missing)
+			rc = next_serial(p, shown, e);
 		goto done;
 	}
-	diag_init(&d, url);
-	if (channel_parse(data.data, data.len, &p->current, &d) < 0) {
-		diag_to_err(&d, EXIT_DATAERR, e);
-		diag_release(&d);
-		err_prefix(e, "the current channel file: ");
+	if (xfer_get(p->x, sig, REPO_SIG_MAX, &p->current_sig, &missing, e) < 0) {
+		if (missing)
+			err_set(e, EXIT_TRUST, "%s has no signature (%s.minisig); "
+				"refusing to publish over it", shown, shown);
 		goto done;
 	}
-	diag_release(&d);
-	p->had_channel = true;
-	if (xfer_get(p->x, sig, REPO_SIG_MAX, &p->current_sig, &missing, e) < 0 && !missing)
+	if (verify_channel(p, shown, &data, e) < 0)
 		goto done;
-	rc = 0;
+	rc = next_serial(p, shown, e);
 done:
 	buf_release(&data);
+	free(shown);
 	free(sig);
 	free(url);
 	return rc;
@@ -314,12 +456,18 @@ static int prepare(struct pub *p, const char *manifest_path, struct publish_resu
 			       "a payload); publish the authored one", manifest_path);
 	if (sign_key_load(o->key, &p->key, e) < 0)
 		return err_prefix(e, "key: ");
+	if (load_trusted(p, e) < 0)
+		return -1;
+	if (!o->state_dir)
+		return err_set(e, EXIT_USAGE, "no publisher state directory: set "
+			       "XDG_STATE_HOME or HOME, or pass --state-dir");
 	len = strlen(o->repo);
 	while (len > 1 && o->repo[len - 1] == '/')
 		len--;
 	p->app_url = xasprintf("%.*s/apps/%s/", (int)len, o->repo, p->m->app);
 	p->manifest_rel = xasprintf("releases/%s/manifest.yaml", p->m->version);
 	p->channel_rel = xasprintf("channels/%s.yaml", o->channel);
+	p->serial_path = serial_path(p);
 	res->release_url = xasprintf("%sreleases/%s/", p->app_url, p->m->version);
 	p->tmpdir = xasprintf("%s/upgr-publish.XXXXXX", tmp && *tmp ? tmp : "/tmp");
 	if (!mkdtemp(p->tmpdir))
@@ -364,7 +512,12 @@ int publish_release(struct manifest *m, const char *manifest_path,
 		goto done;
 	if (switch_channel(&p, e) < 0)
 		goto done;
-	res->serial = p.had_channel ? p.current.serial + 1 : 1;
+	res->serial = p.serial;
+	if (serial_write(&p, e) < 0) {
+		err_prefix(e, "published serial %" PRIu64 ", but could not record it "
+			   "(the next publish accepts it as one over the record): ", p.serial);
+		goto done;
+	}
 	rc = 0;
 done:
 	if (rc < 0)
@@ -384,6 +537,8 @@ done:
 	buf_release(&p.manifest);
 	free(p.payload);
 	free(p.tmpdir);
+	free(p.serial_path);
+	free(p.trusted);
 	free(p.channel_rel);
 	free(p.manifest_rel);
 	free(p.app_url);

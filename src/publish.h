@@ -41,7 +41,20 @@ struct publish_opts {
 	unsigned rollout;          /* percent of hosts */
 	bool downgrade;            /* allow a version lower than the channel's */
 	bool progress;             /* progress bars on stderr */
+	const char *const *trusted; /* public key files that may have signed */
+	size_t ntrusted;           /* the current channel, besides --key's own */
+	const char *state_dir;     /* the publisher's state (see below) */
 };
+
+/* The publisher's own record, so that a server cannot choose the serial
+ * it signs next: STATE_DIR/serials/APP.CHANNEL.H (0600, written durably
+ * after each publication), H the first 16 hex digits of
+ * sha256(REPO "\n" APP "\n" CHANNEL) with REPO as given without its
+ * user information and trailing '/'. It holds the serial this publisher
+ * signed last for that repository, app and channel. The default
+ * STATE_DIR is $XDG_STATE_HOME/upgr/publish, else
+ * ~/.local/state/upgr/publish (NULL: none could be found). */
+char *publish_default_state_dir(void);
 
 struct publish_result {
 	uint64_t serial;           /* the new channel file's serial */
@@ -55,8 +68,18 @@ struct publish_result {
  * out of the unlisted files) as the top of this file says. m gets its
  * files' sha256 and its payload section. An authored sha256 that does not
  * match the build is refused, as are a published manifest given as
- * input, a listed file missing from the build directory, and a version
- * lower than the channel's without o->downgrade (EXIT_DATAERR). Nothing
+ * input, a listed file missing from the build directory, a version
+ * lower than the channel's without o->downgrade, and a channel whose
+ * serial is already UINT64_MAX (EXIT_DATAERR).
+ *
+ * The current channel file is believed only once verified (EXIT_TRUST
+ * otherwise, naming its URL): signed by o->key's own public half or a
+ * key of o->trusted, for this app and file, naming this app and channel;
+ * then its serial must be the one in the publisher's state or one more
+ * (a publication whose record was not written), never lower (a rewound
+ * server) nor higher (an inflated one). With no state the verified
+ * channel's serial is taken; with no channel the state's (or 0). The new
+ * serial is that plus one. Nothing
  * is uploaded until all of that is checked. If an upload fails, running
  * the same publication again completes it: a release without its
  * manifest is uploaded anew, a complete identical one is reused. Release

@@ -243,13 +243,13 @@ done:
 	return rc;
 }
 
-static int verify_sig(const struct repo *r, const char *app, const char *rel,
-		      const struct buf *data, const struct buf *sig, struct err *e)
+int repo_verify(const struct repo_trust *t, const char *app, const char *rel,
+		const struct buf *data, const struct buf *sig, struct err *e)
 {
 	char *comment = NULL;
 	int rc = -1;
 
-	if (sign_verify(r->keys, r->nkeys, data->data, data->len, sig->data,
+	if (sign_verify(t->keys, t->nkeys, data->data, data->len, sig->data,
 			sig->len, &comment, e) < 0) {
 		e->code = EXIT_TRUST;
 		goto done;
@@ -260,6 +260,14 @@ done:
 	if (rc < 0)
 		err_prefix(e, "%s: ", rel);
 	return rc;
+}
+
+static int verify_sig(const struct repo *r, const char *app, const char *rel,
+		      const struct buf *data, const struct buf *sig, struct err *e)
+{
+	struct repo_trust t = { r->keys, r->nkeys };
+
+	return repo_verify(&t, app, rel, data, sig, e);
 }
 
 /* Steps 2-4: the channel bytes are verified, parsed and checked against

@@ -106,6 +106,21 @@ void repo_sig_comment(const char *app, const char *path, time_t when,
 int repo_check_comment(const char *comment, const char *app, const char *path,
 		       struct err *e);
 
+/* The keys that vouch for one app's repository files, as a host or a
+ * publisher trusts them. Today a flat list (a host's trusted_keys, a
+ * publisher's own key and --trusted-key); the trust root of issue 13 will
+ * fill it from the role that signs the file (channel or release). */
+struct repo_trust {
+	const struct sign_pub *keys;
+	size_t nkeys;
+};
+
+/* Verify sig (a .minisig file's text) over data by a key of t, and that
+ * its trusted comment names app and rel (repo_check_comment). EXIT_TRUST
+ * on any failure, the message prefixed with "REL: ". */
+int repo_verify(const struct repo_trust *t, const char *app, const char *rel,
+		const struct buf *data, const struct buf *sig, struct err *e);
+
 /* Whether host is inside a rollout of percent for version: the first four
  * bytes of sha256(host "/" version), big-endian, mod 100 < percent. The
  * same hosts stay in as the percentage grows. */

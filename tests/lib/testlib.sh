@@ -5,6 +5,8 @@ set -u
 : "${UPGR:=$(cd "$(dirname "$0")/../.." && pwd)/upgr}"
 : "${UPGR_TOP:=$(cd "$(dirname "$0")/../.." && pwd)}"
 T=$(mktemp -d "${TMPDIR:-/tmp}/upgr-test.XXXXXX")
+# State that commands keep under the home (upgr publish's serials) stays here.
+XDG_STATE_HOME=$T/xdg-state; export XDG_STATE_HOME
 _cleanups=""
 trap 'for c in $_cleanups; do $c; done; rm -rf "$T"' EXIT
 at_exit() { _cleanups="$1 $_cleanups"; }

@@ -15,7 +15,7 @@ _upgr_static_opts()
 	run | '') echo "-c --root --dry-run --splay --help" ;;
 	apply) echo "-c --root --dry-run --json --help" ;;
 	validate) echo "--help" ;;
-	publish) echo "--repo --key --channel --from --expires --not-before --rollout --downgrade --help" ;;
+	publish) echo "--repo --key --channel --from --expires --not-before --rollout --downgrade --trusted-key --state-dir --help" ;;
 	status) echo "-c --json --help" ;;
 	rollback | recover) echo "-c --help" ;;
 	keygen) echo "--help" ;;
@@ -103,8 +103,9 @@ _upgr()
 	# The argument of an option. publish's short options mean other things.
 	if [ "$cmd" = publish ]; then
 		case $prev in
-		-f | --from) _upgr_dirs "$cur"; return ;;
+		-f | --from | -s | --state-dir) _upgr_dirs "$cur"; return ;;
 		-k | --key | -N | --netrc) _upgr_files "$cur"; return ;;
+		-t | --trusted-key) _upgr_files "$cur" pub; return ;;
 		-r | --repo | -c | --channel | -e | --expires | -n | --not-before | \
 			-o | --rollout) return ;;
 		esac

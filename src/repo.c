@@ -296,7 +296,7 @@ static int check_channel(struct repo *r, const char *app, const char *rel,
 	if (strcmp(p->ch.app, app) || strcmp(p->ch.channel, r->c->channel))
 		return err_set(e, EXIT_TRUST, "%s: names app '%s' channel '%s', not '%s' '%s'",
 			       rel, p->ch.app, p->ch.channel, app, r->c->channel);
-	if (state_serial_read(r->c->state_dir, app, &seen, e) < 0)
+	if (state_serial_read(r->c->state_dir, app, r->c->channel, &seen, e) < 0)
 		return -1;
 	if (p->ch.serial < seen)
 		return err_set(e, EXIT_TRUST,
@@ -309,7 +309,7 @@ static int check_channel(struct repo *r, const char *app, const char *rel,
 			       "%s: expired at %s: refusing a frozen channel", rel, t);
 	}
 	if (!r->dry_run && p->ch.serial > seen &&
-	    state_serial_write(r->c->state_dir, app, p->ch.serial, e) < 0)
+	    state_serial_write(r->c->state_dir, app, r->c->channel, p->ch.serial, e) < 0)
 		return -1;
 	return 0;
 }

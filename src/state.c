@@ -5,6 +5,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -274,43 +275,105 @@ done:
 	return rc;
 }
 
-int state_serial_read(const char *state_dir, const char *app, uint64_t *serial,
-		      struct err *e)
+#define SERIAL_FILE_MAX (64u << 10)
+
+/* One line of STATE/apps/APP/serial: "CHANNEL SERIAL", or the bare
+ * "SERIAL" of the per-app file that came before (*channel = NULL then).
+ * 0, or -1 when the line is neither. */
+static int serial_line(char *line, const char **channel, uint64_t *serial)
+{
+	char *num = strchr(line, ' '), *end;
+
+	*channel = NULL;
+	if (num) {
+		*num++ = '\0';
+		if (!*line)
+			return -1;
+		*channel = line;
+	} else {
+		num = line;
+	}
+	if (*num < '0' || *num > '9')
+		return -1;
+	errno = 0;
+	*serial = strtoull(num, &end, 10);
+	return errno || *end ? -1 : 0;
+}
+
+/* The serial file's lines, each passed to fn (which may keep them): -1
+ * with EXIT_DATAERR at the first that is not a serial line. */
+static int serial_lines(const char *path, struct buf *b, void (*fn)(const char *channel,
+			uint64_t serial, void *arg), void *arg, struct err *e)
+{
+	char *line, *next;
+	const char *ch;
+	uint64_t n;
+
+	if (access(path, F_OK) < 0 && errno == ENOENT)
+		return 0;
+	if (fs_read_file(path, SERIAL_FILE_MAX, b, e) < 0)
+		return -1;
+	for (line = b->data; line && *line; line = next) {
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		if (serial_line(line, &ch, &n) < 0)
+			return err_set(e, EXIT_DATAERR, "%s: not a serial number", path);
+		fn(ch, n, arg);
+	}
+	return 0;
+}
+
+struct serial_find {
+	const char *channel;
+	uint64_t serial;
+	struct buf *keep;          /* state_serial_write: the other channels */
+};
+
+static void serial_find_line(const char *channel, uint64_t serial, void *arg)
+{
+	struct serial_find *f = arg;
+
+	/* The per-app serial of an older upgr belongs to the configured
+	 * channel: the one a host asks about. */
+	if (!channel || !strcmp(channel, f->channel)) {
+		if (serial > f->serial)
+			f->serial = serial;
+	} else if (f->keep) {
+		buf_addf(f->keep, "%s %" PRIu64 "\n", channel, serial);
+	}
+}
+
+int state_serial_read(const char *state_dir, const char *app, const char *channel,
+		      uint64_t *serial, struct err *e)
 {
 	char *path = xasprintf("%s/apps/%s/serial", state_dir, app);
+	struct serial_find f = { channel, 0, NULL };
 	struct buf b = BUF_INIT;
-	char *end;
-	int rc = 0;
+	int rc = serial_lines(path, &b, serial_find_line, &f, e);
 
-	*serial = 0;
-	if (access(path, F_OK) < 0 && errno == ENOENT)
-		goto done;
-	if (fs_read_file(path, 64, &b, e) < 0) {
-		rc = -1;
-		goto done;
-	}
-	errno = 0;
-	*serial = strtoull(b.data, &end, 10);
-	if (errno || end == b.data || (*end && *end != '\n'))
-		rc = err_set(e, EXIT_DATAERR, "%s: not a serial number", path);
-done:
+	*serial = f.serial;
 	free(path);
 	buf_release(&b);
 	return rc;
 }
 
-int state_serial_write(const char *state_dir, const char *app, uint64_t serial,
-		       struct err *e)
+int state_serial_write(const char *state_dir, const char *app, const char *channel,
+		       uint64_t serial, struct err *e)
 {
 	char *dir = state_app_dir(state_dir, app), *path = fs_join(dir, "serial");
-	char text[32];
+	struct buf b = BUF_INIT, out = BUF_INIT;
+	struct serial_find f = { channel, 0, &out };
 	int rc = -1;
 
-	if (fs_mkdir_p(dir, 0700, e) < 0)
+	if (fs_mkdir_p(dir, 0700, e) < 0 ||
+	    serial_lines(path, &b, serial_find_line, &f, e) < 0)
 		goto done;
-	snprintf(text, sizeof text, "%llu\n", (unsigned long long)serial);
-	rc = fs_write_atomic(path, text, strlen(text), 0644, e);
+	buf_addf(&out, "%s %" PRIu64 "\n", channel, serial);
+	rc = fs_write_atomic(path, out.data, out.len, 0644, e);
 done:
+	buf_release(&out);
+	buf_release(&b);
 	free(dir);
 	free(path);
 	return rc;

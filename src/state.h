@@ -4,7 +4,7 @@
  *   STATE/apps/APP/manifest.yaml    the installed release's manifest
  *   STATE/apps/APP/previous.yaml    the manifest of the version before it (rollback)
  *   STATE/apps/APP/status.yaml      last action, result, time, error
- *   STATE/apps/APP/serial           highest channel serial seen (replay defence)
+ *   STATE/apps/APP/serial           highest serial seen per channel (replay defence)
  *   STATE/apps/APP/journal          an interrupted transaction (txn.c)
  *   STATE/cache/APP/VERSION/        downloaded releases (agent)
  *
@@ -48,11 +48,16 @@ int state_status_read(const char *state_dir, const char *app,
 int state_status_write(const char *state_dir, const struct app_status *s,
 		       struct err *e);
 
-/* Highest channel serial seen for app (0 when none), and its update. */
-int state_serial_read(const char *state_dir, const char *app, uint64_t *serial,
-		      struct err *e);
-int state_serial_write(const char *state_dir, const char *app, uint64_t serial,
-		       struct err *e);
+/* Highest serial seen for app's channel (0 when none), and its update:
+ * one line "CHANNEL SERIAL" per channel in STATE/apps/APP/serial, so
+ * moving a host from beta to stable does not read as a replay. A bare
+ * "SERIAL" line (the per-app file of an older upgr) counts for the
+ * channel asked about, the configured one, and is rewritten as its line
+ * on the next update. */
+int state_serial_read(const char *state_dir, const char *app, const char *channel,
+		      uint64_t *serial, struct err *e);
+int state_serial_write(const char *state_dir, const char *app, const char *channel,
+		       uint64_t serial, struct err *e);
 
 /* Current UTC time as 2026-11-24T02:00:03.123Z. */
 void state_now(char out[32]);

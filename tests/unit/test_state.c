@@ -89,19 +89,42 @@ static void test_status_roundtrip(void **state)
 static void test_serial(void **state)
 {
 	char *dir = scratch(), *path;
+	struct buf b = BUF_INIT;
 	uint64_t n;
 	struct err e;
 
 	(void)state;
-	assert_int_equal(state_serial_read(dir, "a", &n, &e), 0);
+	assert_int_equal(state_serial_read(dir, "a", "stable", &n, &e), 0);
 	assert_int_equal(n, 0);
-	assert_int_equal(state_serial_write(dir, "a", 18446744073709551615ULL, &e), 0);
-	assert_int_equal(state_serial_read(dir, "a", &n, &e), 0);
+	assert_int_equal(state_serial_write(dir, "a", "stable", 18446744073709551615ULL, &e), 0);
+	assert_int_equal(state_serial_read(dir, "a", "stable", &n, &e), 0);
 	assert_true(n == 18446744073709551615ULL);
+	/* Per channel: beta's serial says nothing about stable's. */
+	assert_int_equal(state_serial_write(dir, "a", "beta", 10, &e), 0);
+	assert_int_equal(state_serial_read(dir, "a", "beta", &n, &e), 0);
+	assert_true(n == 10);
+	assert_int_equal(state_serial_read(dir, "a", "edge", &n, &e), 0);
+	assert_true(n == 0);
+	assert_int_equal(state_serial_write(dir, "a", "stable", 3, &e), 0);
+	assert_int_equal(state_serial_read(dir, "a", "stable", &n, &e), 0);
+	assert_true(n == 3);
+	assert_int_equal(state_serial_read(dir, "a", "beta", &n, &e), 0);
+	assert_true(n == 10);
 	path = xasprintf("%s/apps/a/serial", dir);
 	assert_int_equal(fs_write_atomic(path, "12x\n", 4, 0644, &e), 0);
-	assert_int_equal(state_serial_read(dir, "a", &n, &e), -1);
+	assert_int_equal(state_serial_read(dir, "a", "stable", &n, &e), -1);
 	assert_int_equal(e.code, EXIT_DATAERR);
+	/* The per-app file of an older upgr counts for the configured
+	 * channel, and becomes its line on the next update. */
+	assert_int_equal(fs_write_atomic(path, "10\n", 3, 0644, &e), 0);
+	assert_int_equal(state_serial_read(dir, "a", "beta", &n, &e), 0);
+	assert_true(n == 10);
+	assert_int_equal(state_serial_write(dir, "a", "beta", 11, &e), 0);
+	assert_int_equal(fs_read_file(path, 1024, &b, &e), 0);
+	assert_string_equal(b.data, "beta 11\n");
+	assert_int_equal(state_serial_read(dir, "a", "stable", &n, &e), 0);
+	assert_true(n == 0);
+	buf_release(&b);
 	fs_remove_tree(dir, &e);
 	free(path);
 	free(dir);

@@ -18,8 +18,12 @@
  * stopping the service each minute: the agent waits for a newer channel
  * file (repo_mark_failed).
  *
- * A refusal is recorded (audit log, status, report) once; the same
- * refusal on later ticks only prints its line and exits 77 again. A
+ * A refusal is recorded (audit log, status, report) once per class
+ * (repo_cause: signature, hash, replay, ...) and server until the app
+ * polls clean or an upgrade succeeds; the same on later ticks only prints
+ * its line and exits 77 again. A server that lied while another served
+ * good files is recorded the same way, and the run goes on with the good
+ * files. A
  * report that cannot be uploaded prints a line but does not change the
  * exit code: it waits in STATE/report-pending for the next run. */
 #include "apply.h"
@@ -119,7 +123,7 @@ static void apply_one(const struct config *c, const char *app,
 	o.quiet_if_current = true;
 	ar->code = apply_release(c, p->release_dir, &o, &out, &e);
 	ar->changed = out.changed;
-	ar->acted = out.changed || !strcmp(out.result, "refused");
+	ar->acted |= out.changed || !strcmp(out.result, "refused");
 	if (ar->code != EXIT_OK)
 		say_error(&e);
 	else if (out.changed && !p->installed[0])
@@ -134,36 +138,49 @@ static void apply_one(const struct config *c, const char *app,
 		repo_mark_failed(c, app, p->ch.version, p->ch.serial);
 }
 
-/* Whether app's last recorded result is this same refusal: a bad channel
- * file stays on a server until someone acts, and a cron tick a minute must
- * not add a record a minute to the audit log. Every run still says it on
- * stderr and exits 77. */
-static bool already_refused(const struct config *c, const char *app,
-			    const struct err *why)
-{
-	struct app_status st;
-	char msg[sizeof st.error];
-	bool have;
-	struct err e;
-
-	if (state_status_read(c->state_dir, app, &st, &have, &e) < 0 || !have)
-		return false;
-	snprintf(msg, sizeof msg, "%s", why->msg);
-	return !strcmp(st.result, "refused") && !strcmp(st.error, msg);
-}
-
-/* Record a refusal of app unless it is the one already recorded; returns
+/* Record a refusal of app (why, of class cause, caused by server; "" for
+ * none) unless one of the same class from the same server is recorded
+ * since the app last polled clean: a bad file stays on a server until
+ * someone acts, and a man in the middle can vary the message at will,
+ * but a cron tick a minute must not add a record (and a whole-log upload)
+ * a minute. Every run still says it on stderr and exits 77. Returns
  * whether it was recorded. */
-static bool record_refusal(const struct config *c, const char *app,
-			   const char *version, const struct err *why)
+static bool record_refusal(const struct config *c, const char *app, const char *version,
+			   enum repo_cause cause, const char *server, const struct err *why)
 {
+	const char *cls = repo_cause_name(cause);
 	struct err rec;
 
-	if (already_refused(c, app, why))
+	if (state_refused_seen(c->state_dir, app, cls, server))
 		return false;
-	if (apply_record_refusal(c, app, version, why, &rec) < 0)
+	if (apply_record_refusal(c, app, version, why, &rec) < 0 ||
+	    state_refused_add(c->state_dir, app, cls, server, &rec) < 0)
 		say_error(&rec);
 	return true;
+}
+
+/* Record each server that lied during the poll (once per class and
+ * server); a lie the poll got past through another server is a warning. */
+static bool record_lies(const struct config *c, const char *app,
+			const struct repo_poll *p, bool polled)
+{
+	const char *version = p->have_channel ? p->ch.version : "";
+	bool recorded = false;
+	struct err why;
+	size_t i;
+
+	for (i = 0; i < p->nlies; i++) {
+		const struct repo_lie *l = &p->lies[i];
+
+		err_set(&why, EXIT_TRUST, "%s: %s", app, l->msg);
+		if (record_refusal(c, app, version, l->cause, l->server, &why)) {
+			recorded = true;
+			if (polled)
+				fprintf(stderr, "upgr: warning: %s (another server served "
+					"a good one)\n", why.msg);
+		}
+	}
+	return recorded;
 }
 
 static void poll_one(struct repo *r, const char *app, bool dry_run, struct app_run *ar)
@@ -171,15 +188,21 @@ static void poll_one(struct repo *r, const char *app, bool dry_run, struct app_r
 	const struct config *c = r->c;
 	struct repo_poll p;
 	struct err e;
+	int rc;
 
 	err_clear(&e);
-	if (repo_poll_app(r, app, &p, &e) < 0) {
+	rc = repo_poll_app(r, app, &p, &e);
+	if (!dry_run)
+		ar->acted = record_lies(c, app, &p, rc == 0);
+	if (rc < 0) {
 		ar->code = e.code ? e.code : EXIT_SOFTWARE;
 		say_error(&e);
 		if (ar->code == EXIT_UNAVAILABLE)
 			snprintf(ar->error, sizeof ar->error, "%s", e.msg);
-		if ((ar->code == EXIT_TRUST || ar->code == EXIT_DATAERR) && !dry_run)
-			ar->acted = record_refusal(c, app, p.have_channel ? p.ch.version : "", &e);
+		if ((ar->code == EXIT_TRUST || ar->code == EXIT_DATAERR) && !dry_run &&
+		    !p.all_lied)
+			ar->acted |= record_refusal(c, app, p.have_channel ? p.ch.version : "",
+						    p.cause, "", &e);
 		goto done;
 	}
 	switch (p.state) {
@@ -195,6 +218,12 @@ static void poll_one(struct repo *r, const char *app, bool dry_run, struct app_r
 		apply_one(c, app, &p, dry_run, ar);
 		break;
 	}
+	/* Something succeeded: the refusals recorded so far are forgotten (a
+	 * mirror that keeps lying is then recorded once more, on the next
+	 * tick). */
+	if (!dry_run && (p.nlies == 0 || (ar->changed && ar->code == EXIT_OK)) &&
+	    state_refused_clear(c->state_dir, app, &e) < 0)
+		say_error(&e);
 done:
 	repo_poll_release(&p);
 }
@@ -261,7 +290,7 @@ static int agent(const struct run_opts *ro)
 		/* No trusted key: every app is refused (a netrc others can
 		 * read is a config problem, not a refusal). */
 		for (i = 0; i < c.napps && !ro->dry_run && rc == EXIT_TRUST; i++)
-			record_refusal(&c, c.apps[i], "", &e);
+			record_refusal(&c, c.apps[i], "", REPO_CAUSE_POLICY, "", &e);
 		goto done;
 	}
 	runs = xcalloc(c.napps, sizeof *runs);

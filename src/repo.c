@@ -12,7 +12,11 @@
  *   7. manifest whose hash is the channel's (mix-and-match), signed, with
  *      the channel's app and version
  *   8. payload, resumed from a partial file, cut off at the declared
- *      size, hash-checked before it is renamed into place */
+ *      size, hash-checked before it is renamed into place
+ *
+ * A server whose channel, manifest or payload fails 2-4, 7 or 8 is noted
+ * as a lie (note_lie) and the same file is fetched from the next server;
+ * a server that does not answer is passed over the same way. */
 #include "repo.h"
 #include "fsutil.h"
 #include "hash.h"
@@ -198,17 +202,69 @@ static int get_small(struct repo *r, size_t i, const char *url, size_t max,
 	return xfer_get(repo_server(r, i), url, max, out, missing, e);
 }
 
-/* Fetch REL and REL.minisig from the servers, starting at *from; on
- * success *from is the server that answered. A transport error moves on
- * to the next server; anything else (a file over its cap) is returned. */
+const char *repo_cause_name(enum repo_cause c)
+{
+	static const char *const names[REPO_CAUSES] = {
+		"signature", "hash", "replay", "expired", "mismatch", "policy",
+	};
+
+	return (unsigned)c < REPO_CAUSES ? names[c] : "policy";
+}
+
+/* Server i served a file that failed a check (why, EXIT_TRUST, its class
+ * in p->cause): note it, naming the server, in p->lies and in all, the
+ * text of every server's failure. */
+static void note_lie(const struct repo *r, size_t i, struct repo_poll *p,
+		     const struct err *why, struct buf *all)
+{
+	char *shown = xfer_url_redact(r->c->servers[i]);
+
+	buf_addf(all, "%s%s: %s", all->len ? "; " : "", shown, why->msg);
+	if (p->nlies < REPO_LIES_MAX) {
+		struct repo_lie *l = &p->lies[p->nlies++];
+
+		l->cause = p->cause;
+		snprintf(l->server, sizeof l->server, "%s", shown);
+		snprintf(l->msg, sizeof l->msg, "server %s refused: %s", shown, why->msg);
+	}
+	free(shown);
+}
+
+/* Checks a fetched file and its signature before it is used: 0, or -1
+ * with e set (and p->cause for EXIT_TRUST). */
+typedef int (*repo_check_fn)(struct repo *r, const char *app, const struct buf *data,
+			     const struct buf *sig, struct repo_poll *p, void *arg,
+			     struct err *e);
+
+/* The error after every server failed for rel: EXIT_TRUST naming each
+ * liar when one lied, else EXIT_UNAVAILABLE. */
+static int all_failed(const char *rel, size_t n, size_t nmissing, bool lied,
+		      const struct buf *all, const struct err *last, struct err *e)
+{
+	if (lied)
+		return err_set(e, EXIT_TRUST, "%s: refused from every server (%zu tried): %s",
+			       rel, n, all->data);
+	if (n && nmissing == n)
+		return err_set(e, EXIT_UNAVAILABLE, "%s: not on any server (%zu tried); last: %s",
+			       rel, n, last->msg);
+	return err_set(e, EXIT_UNAVAILABLE, "no server answered (%zu tried); last: %s",
+		       n, last->msg);
+}
+
+/* Fetch REL and REL.minisig from the servers, starting at *from, until
+ * one passes check; on success *from is that server. A transport error
+ * or a check's EXIT_TRUST (noted as a lie) moves on to the next server;
+ * anything else (a file over its cap, invalid signed data) is returned. */
 static int fetch_signed(struct repo *r, const char *app, const char *rel,
-			size_t max, struct buf *data, struct buf *sig,
-			size_t *from, struct err *e)
+			size_t max, struct buf *data, struct buf *sig, size_t *from,
+			repo_check_fn check, void *arg, struct repo_poll *p,
+			struct err *e)
 {
 	size_t k, n = r->c->nservers, nmissing = 0;
+	struct buf all = BUF_INIT;
 	struct err last;
 	char *url = NULL, *sigurl = NULL;
-	bool missing = false;
+	bool missing = false, lied = false;
 	int rc = -1;
 
 	err_set(&last, EXIT_UNAVAILABLE, "no server configured");
@@ -219,25 +275,31 @@ static int fetch_signed(struct repo *r, const char *app, const char *rel,
 		free(sigurl);
 		url = app_url(r, i, app, rel);
 		sigurl = xasprintf("%s.minisig", url);
-		if (get_small(r, i, url, max, data, &missing, &last) == 0 &&
-		    get_small(r, i, sigurl, REPO_SIG_MAX, sig, &missing, &last) == 0) {
+		if (get_small(r, i, url, max, data, &missing, &last) < 0 ||
+		    get_small(r, i, sigurl, REPO_SIG_MAX, sig, &missing, &last) < 0) {
+			if (last.code != EXIT_UNAVAILABLE)
+				goto fail;
+			nmissing += missing;
+			buf_addf(&all, "%s%s", all.len ? "; " : "", last.msg);
+			continue;
+		}
+		if (check(r, app, data, sig, p, arg, &last) == 0) {
 			*from = i;
 			rc = 0;
 			goto done;
 		}
-		if (last.code != EXIT_UNAVAILABLE) {
-			*e = last;
-			goto done;
-		}
-		nmissing += missing;
+		if (last.code != EXIT_TRUST)
+			goto fail;
+		lied = true;
+		note_lie(r, i, p, &last, &all);
 	}
-	if (n && nmissing == n)
-		err_set(e, EXIT_UNAVAILABLE, "%s: not on any server (%zu tried); last: %s",
-			rel, n, last.msg);
-	else
-		err_set(e, EXIT_UNAVAILABLE, "no server answered (%zu tried); last: %s",
-			n, last.msg);
+	all_failed(rel, n, nmissing, lied, &all, &last, e);
+	p->all_lied = lied;
+	goto done;
+fail:
+	*e = last;
 done:
+	buf_release(&all);
 	free(url);
 	free(sigurl);
 	return rc;
@@ -270,43 +332,59 @@ static int verify_sig(const struct repo *r, const char *app, const char *rel,
 	return repo_verify(&t, app, rel, data, sig, e);
 }
 
-/* Steps 2-4: the channel bytes are verified, parsed and checked against
- * the config and the replay and freeze defences. */
-static int check_channel(struct repo *r, const char *app, const char *rel,
-			 const struct buf *data, const struct buf *sig,
-			 struct repo_poll *p, struct err *e)
+/* The class of a failed check, for the lie it makes (see note_lie). */
+static int cause(struct repo_poll *p, enum repo_cause c, int rc)
 {
+	p->cause = c;
+	return rc;
+}
+
+/* Steps 2-4: the channel bytes are verified, parsed and checked against
+ * the config and the replay and freeze defences (a repo_check_fn; arg is
+ * the channel's REL). */
+static int check_channel(struct repo *r, const char *app, const struct buf *data,
+			 const struct buf *sig, struct repo_poll *p, void *arg,
+			 struct err *e)
+{
+	const char *rel = arg;
 	struct diag d;
 	uint64_t seen;
 	char t[CHANNEL_TIME_LEN + 1];
 	char *name;
 
+	if (p->have_channel) {     /* another server's, refused */
+		channel_release(&p->ch);
+		p->have_channel = false;
+	}
 	if (verify_sig(r, app, rel, data, sig, e) < 0)
-		return -1;
+		return cause(p, REPO_CAUSE_SIGNATURE, -1);
 	name = xasprintf("apps/%s/%s", app, rel);
 	diag_init(&d, name);
 	free(name);
 	if (channel_parse(data->data, data->len, &p->ch, &d) < 0) {
 		diag_to_err(&d, EXIT_DATAERR, e);
 		diag_release(&d);
-		return -1;
+		return cause(p, REPO_CAUSE_POLICY, -1);
 	}
 	diag_release(&d);
 	p->have_channel = true;
 	if (strcmp(p->ch.app, app) || strcmp(p->ch.channel, r->c->channel))
-		return err_set(e, EXIT_TRUST, "%s: names app '%s' channel '%s', not '%s' '%s'",
-			       rel, p->ch.app, p->ch.channel, app, r->c->channel);
+		return cause(p, REPO_CAUSE_MISMATCH,
+			     err_set(e, EXIT_TRUST, "%s: names app '%s' channel '%s', not '%s' '%s'",
+				     rel, p->ch.app, p->ch.channel, app, r->c->channel));
 	if (state_serial_read(r->c->state_dir, app, r->c->channel, &seen, e) < 0)
 		return -1;
 	if (p->ch.serial < seen)
-		return err_set(e, EXIT_TRUST,
-			       "%s: serial %" PRIu64 " is lower than %" PRIu64
-			       " already seen: a replayed old channel file", rel,
-			       p->ch.serial, seen);
+		return cause(p, REPO_CAUSE_REPLAY,
+			     err_set(e, EXIT_TRUST,
+				     "%s: serial %" PRIu64 " is lower than %" PRIu64
+				     " already seen: a replayed old channel file", rel,
+				     p->ch.serial, seen));
 	if (r->now >= p->ch.expires) {
 		channel_time_format(p->ch.expires, t);
-		return err_set(e, EXIT_TRUST,
-			       "%s: expired at %s: refusing a frozen channel", rel, t);
+		return cause(p, REPO_CAUSE_EXPIRED,
+			     err_set(e, EXIT_TRUST,
+				     "%s: expired at %s: refusing a frozen channel", rel, t));
 	}
 	if (!r->dry_run && p->ch.serial > seen &&
 	    state_serial_write(r->c->state_dir, app, r->c->channel, p->ch.serial, e) < 0)
@@ -401,10 +479,10 @@ static int decide(struct repo *r, const char *app, struct repo_poll *p, struct e
 			return 0;
 		}
 		if (cmp < 0 && !p->ch.downgrade)
-			return err_set(e, EXIT_TRUST,
+			return cause(p, REPO_CAUSE_POLICY, err_set(e, EXIT_TRUST,
 				       "channel offers %s, lower than the installed %s, "
 				       "and does not say downgrade: true", p->ch.version,
-				       p->installed);
+				       p->installed));
 	}
 	p->state = REPO_WAIT;
 	return must_wait(r, app, p) ? 0 : 1;
@@ -423,6 +501,49 @@ static bool payload_name_ok(const char *s)
 	return true;
 }
 
+/* Step 7's checks (a repo_check_fn; arg is the struct manifest that
+ * receives it parsed): the channel's hash (mix-and-match), the signature,
+ * the channel's app and version, a plain payload name. */
+static int check_manifest(struct repo *r, const char *app, const struct buf *data,
+			  const struct buf *sig, struct repo_poll *p, void *arg,
+			  struct err *e)
+{
+	struct manifest *m = arg;
+	uint8_t h[SHA256_LEN];
+	char hex[SHA256_HEX_LEN + 1];
+	struct diag d;
+
+	sha256_buf(data->data, data->len, h);
+	hex_encode(h, sizeof h, hex);
+	if (strcmp(hex, p->ch.manifest_sha256))
+		return cause(p, REPO_CAUSE_HASH,
+			     err_set(e, EXIT_TRUST,
+				     "%s: sha256 %s is not the channel's %s: mix-and-match refused",
+				     p->ch.manifest, hex, p->ch.manifest_sha256));
+	if (verify_sig(r, app, p->ch.manifest, data, sig, e) < 0)
+		return cause(p, REPO_CAUSE_SIGNATURE, -1);
+	diag_init(&d, p->ch.manifest);
+	if (manifest_parse(data->data, data->len, m, &d) < 0) {
+		diag_to_err(&d, EXIT_DATAERR, e);
+		diag_release(&d);
+		return cause(p, REPO_CAUSE_POLICY, -1);
+	}
+	diag_release(&d);
+	if (strcmp(m->app, p->ch.app) || strcmp(m->version, p->ch.version)) {
+		err_set(e, EXIT_TRUST, "%s: is %s %s, but the channel says %s %s",
+			p->ch.manifest, m->app, m->version, p->ch.app, p->ch.version);
+		manifest_release(m);
+		return cause(p, REPO_CAUSE_MISMATCH, -1);
+	}
+	if (!m->has_payload || !payload_name_ok(m->payload_file)) {
+		err_set(e, EXIT_DATAERR, "%s: no payload, or a payload name that is "
+			"not a plain file name", p->ch.manifest);
+		manifest_release(m);
+		return cause(p, REPO_CAUSE_POLICY, -1);
+	}
+	return 0;
+}
+
 /* Step 7: the manifest, checked against the channel, stored in dir; m
  * receives it parsed. */
 static int fetch_manifest(struct repo *r, const char *app, struct repo_poll *p,
@@ -430,42 +551,12 @@ static int fetch_manifest(struct repo *r, const char *app, struct repo_poll *p,
 			  struct err *e)
 {
 	struct buf data = BUF_INIT, sig = BUF_INIT;
-	uint8_t h[SHA256_LEN];
-	char hex[SHA256_HEX_LEN + 1];
-	struct diag d;
 	char *path = NULL;
 	int rc = -1;
 
 	if (fetch_signed(r, app, p->ch.manifest, MANIFEST_MAX_BYTES, &data, &sig,
-			 from, e) < 0)
+			 from, check_manifest, m, p, e) < 0)
 		goto done;
-	sha256_buf(data.data, data.len, h);
-	hex_encode(h, sizeof h, hex);
-	if (strcmp(hex, p->ch.manifest_sha256)) {
-		err_set(e, EXIT_TRUST,
-			"%s: sha256 %s is not the channel's %s: mix-and-match refused",
-			p->ch.manifest, hex, p->ch.manifest_sha256);
-		goto done;
-	}
-	if (verify_sig(r, app, p->ch.manifest, &data, &sig, e) < 0)
-		goto done;
-	diag_init(&d, p->ch.manifest);
-	if (manifest_parse(data.data, data.len, m, &d) < 0) {
-		diag_to_err(&d, EXIT_DATAERR, e);
-		diag_release(&d);
-		goto done;
-	}
-	diag_release(&d);
-	if (strcmp(m->app, p->ch.app) || strcmp(m->version, p->ch.version)) {
-		err_set(e, EXIT_TRUST, "%s: is %s %s, but the channel says %s %s",
-			p->ch.manifest, m->app, m->version, p->ch.app, p->ch.version);
-		goto fail;
-	}
-	if (!m->has_payload || !payload_name_ok(m->payload_file)) {
-		err_set(e, EXIT_DATAERR, "%s: no payload, or a payload name that is "
-			"not a plain file name", p->ch.manifest);
-		goto fail;
-	}
 	path = fs_join(dir, "manifest.yaml.minisig");
 	if (fs_write_atomic(path, sig.data, sig.len, 0600, e) < 0)
 		goto fail;
@@ -495,44 +586,81 @@ static bool payload_matches(const struct manifest *m, const char *path)
 	       !memcmp(h, m->payload_sha256, SHA256_LEN);
 }
 
+/* One server's attempts at the payload: 0 when part is complete and
+ * right, -1 with last set (EXIT_TRUST: what it served was wrong, and part
+ * is removed so that the next server starts over). */
+static int download_from(struct repo *r, size_t i, const char *url, const char *part,
+			 const struct manifest *m, struct repo_poll *p, struct err *last)
+{
+	unsigned attempt, delay = r->backoff_ms;
+	int rc = -1;
+
+	for (attempt = 0; attempt <= r->retries; attempt++) {
+		if (attempt) {
+			sleep_ms(delay);
+			delay *= 2;
+		}
+		rc = xfer_get_file(repo_server(r, i), url, part, m->payload_size, true, last);
+		if (rc == 0 || last->code != EXIT_UNAVAILABLE)
+			break;
+	}
+	if (rc < 0 && last->code != EXIT_TRUST)
+		return -1;
+	if (rc == 0 && payload_matches(m, part))
+		return 0;
+	if (rc == 0)
+		err_set(last, EXIT_TRUST, "%s: size or sha256 differs from the manifest's",
+			m->payload_file);
+	unlink(part);
+	return cause(p, REPO_CAUSE_HASH, -1);
+}
+
 /* Download the payload into part, resuming; retries with backoff on each
- * server, then the next server. */
+ * server, then the next server, also after a server served wrong bytes. */
 static int download(struct repo *r, const char *app, const char *rel,
-		    const char *part, uint64_t size, size_t from, struct err *e)
+		    const char *part, const struct manifest *m, size_t from,
+		    struct repo_poll *p, struct err *e)
 {
 	size_t k, n = r->c->nservers;
-	unsigned attempt, delay;
+	struct buf all = BUF_INIT;
 	struct err last;
+	bool lied = false;
+	int rc = -1;
 
 	err_set(&last, EXIT_UNAVAILABLE, "no server configured");
-	for (k = 0; k < n; k++) {
+	for (k = 0; k < n && rc < 0; k++) {
 		size_t i = (from + k) % n;
 		char *url = app_url(r, i, app, rel);
 
-		delay = r->backoff_ms;
-		for (attempt = 0; attempt <= r->retries; attempt++) {
-			if (attempt) {
-				sleep_ms(delay);
-				delay *= 2;
-			}
-			if (xfer_get_file(repo_server(r, i), url, part, size, true, &last) == 0) {
-				free(url);
-				return 0;
-			}
-			if (last.code != EXIT_UNAVAILABLE) {
-				free(url);
-				*e = last;
-				return -1;
-			}
+		err_clear(&last);
+		if (download_from(r, i, url, part, m, p, &last) == 0) {
+			rc = 0;
+		} else if (last.code == EXIT_TRUST) {
+			lied = true;
+			note_lie(r, i, p, &last, &all);
+		} else if (last.code != EXIT_UNAVAILABLE) {
+			*e = last;
+			free(url);
+			goto done;
+		} else {
+			buf_addf(&all, "%s%s", all.len ? "; " : "", last.msg);
 		}
 		free(url);
 	}
-	return err_set(e, EXIT_UNAVAILABLE,
-		       "payload: no server answered (%zu tried); last: %s", n, last.msg);
+	p->all_lied = rc < 0 && lied;
+	if (p->all_lied)
+		err_set(e, EXIT_TRUST, "payload: refused from every server (%zu tried): %s",
+			n, all.data);
+	else if (rc < 0)
+		err_set(e, EXIT_UNAVAILABLE,
+			"payload: no server answered (%zu tried); last: %s", n, last.msg);
+done:
+	buf_release(&all);
+	return rc;
 }
 
 /* Step 8. */
-static int fetch_payload(struct repo *r, const char *app, const struct repo_poll *p,
+static int fetch_payload(struct repo *r, const char *app, struct repo_poll *p,
 			 const struct manifest *m, const char *dir, size_t from,
 			 struct err *e)
 {
@@ -558,17 +686,8 @@ static int fetch_payload(struct repo *r, const char *app, const struct repo_poll
 	    (st.st_size != (off_t)m->payload_size || !payload_matches(m, part)))
 		unlink(part);
 	if ((stat(part, &st) < 0 || (uint64_t)st.st_size < m->payload_size) &&
-	    download(r, app, prel, part, m->payload_size, from, e) < 0) {
-		if (e->code == EXIT_TRUST)
-			unlink(part);   /* larger than declared: start over */
+	    download(r, app, prel, part, m, from, p, e) < 0)
 		goto done;
-	}
-	if (!payload_matches(m, part)) {
-		unlink(part);
-		err_set(e, EXIT_TRUST, "%s: size or sha256 differs from the manifest's",
-			m->payload_file);
-		goto done;
-	}
 	if (rename(part, final) < 0) {
 		err_sys(e, EXIT_SOFTWARE, "rename %s", part);
 		goto done;
@@ -613,9 +732,8 @@ int repo_poll_app(struct repo *r, const char *app, struct repo_poll *p,
 	int rc = -1, go;
 
 	memset(p, 0, sizeof *p);
-	if (fetch_signed(r, app, rel, CHANNEL_MAX_BYTES, &data, &sig, &from, e) < 0)
-		goto done;
-	if (check_channel(r, app, rel, &data, &sig, p, e) < 0)
+	if (fetch_signed(r, app, rel, CHANNEL_MAX_BYTES, &data, &sig, &from,
+			 check_channel, rel, p, e) < 0)
 		goto done;
 	go = decide(r, app, p, e);
 	if (go < 0)

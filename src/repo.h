@@ -20,7 +20,7 @@
  * manifest's the same way.
  *
  * Errors: EXIT_UNAVAILABLE when no server answered; EXIT_TRUST for a
- * refused file (bad signature, replayed or expired channel, mix-and-match,
+ * file refused from every server that served it (bad signature, replayed or expired channel, mix-and-match,
  * a payload larger than declared or with the wrong hash, a downgrade the
  * channel does not allow); EXIT_DATAERR for signed data that is invalid. */
 #ifndef UPGR_REPO_H
@@ -66,8 +66,37 @@ enum repo_state {
 	REPO_READY,                /* release_dir holds the release to apply */
 };
 
+/* Why a server's file was refused: refusals are recorded once per cause
+ * and server (cmd_run.c), so these are classes, not messages. */
+enum repo_cause {
+	REPO_CAUSE_SIGNATURE,      /* missing, malformed or not by a trusted key */
+	REPO_CAUSE_HASH,           /* not the bytes the signed metadata names */
+	REPO_CAUSE_REPLAY,         /* a serial lower than one seen */
+	REPO_CAUSE_EXPIRED,        /* the freeze attack */
+	REPO_CAUSE_MISMATCH,       /* signed for another app, channel or version */
+	REPO_CAUSE_POLICY,         /* not from a server: a downgrade not allowed, */
+				   /* no trusted key, invalid signed data */
+};
+#define REPO_CAUSES 6
+/* "signature", "hash", "replay", "expired", "mismatch", "policy". */
+const char *repo_cause_name(enum repo_cause c);
+
+/* A server that served a file failing a signature, hash or trust check:
+ * the poll went on to the next server (TUF's mirror rule). */
+struct repo_lie {
+	enum repo_cause cause;
+	char server[512];          /* its URL, without credentials */
+	char msg[ERR_MSG_MAX];     /* what was wrong, naming the server */
+};
+#define REPO_LIES_MAX 8
+
 struct repo_poll {
 	enum repo_state state;
+	struct repo_lie lies[REPO_LIES_MAX];  /* this poll's lying servers, */
+	size_t nlies;              /* also when it succeeded through another */
+	bool all_lied;             /* on -1: no server served a good file, */
+				   /* and each that served one is in lies */
+	enum repo_cause cause;     /* on -1 otherwise: the refusal's class */
 	struct channel ch;         /* the verified channel (app is set once parsed) */
 	bool have_channel;
 	char installed[64];        /* installed version, "" when none */
@@ -75,9 +104,13 @@ struct repo_poll {
 	char *release_dir;         /* REPO_READY */
 };
 
-/* Poll app: see the top of this file. On -1, p->have_channel says whether
- * the channel was verified and parsed (its version is what a refusal
- * names). Release p with repo_poll_release in every case. */
+/* Poll app: see the top of this file. A channel, manifest or payload that
+ * fails a signature, hash or trust check on one server is noted in
+ * p->lies and fetched from the next; only when no server serves a good
+ * one does the poll fail (EXIT_TRUST when some server lied, naming each).
+ * On -1, p->have_channel says whether a channel was verified and parsed
+ * (its version is what a refusal names). Release p with repo_poll_release
+ * in every case. */
 int repo_poll_app(struct repo *r, const char *app, struct repo_poll *p,
 		  struct err *e);
 void repo_poll_release(struct repo_poll *p);

@@ -379,6 +379,71 @@ done:
 	return rc;
 }
 
+#define REFUSED_MAX (64u << 10)
+
+static char *refused_path(const char *state_dir, const char *app)
+{
+	return xasprintf("%s/apps/%s/refused", state_dir, app);
+}
+
+static char *refused_line(const char *cause, const char *server)
+{
+	return xasprintf("%s %s\n", cause, server && *server ? server : "-");
+}
+
+bool state_refused_seen(const char *state_dir, const char *app, const char *cause,
+			const char *server)
+{
+	char *path = refused_path(state_dir, app), *line = refused_line(cause, server);
+	struct buf b = BUF_INIT;
+	struct err e;
+	size_t n = strlen(line);
+	const char *at;
+	bool seen = false;
+
+	if (access(path, F_OK) == 0 && fs_read_file(path, REFUSED_MAX, &b, &e) == 0)
+		for (at = b.data; at && !seen; at = strchr(at, '\n'), at = at ? at + 1 : NULL)
+			seen = !strncmp(at, line, n);
+	buf_release(&b);
+	free(line);
+	free(path);
+	return seen;
+}
+
+int state_refused_add(const char *state_dir, const char *app, const char *cause,
+		      const char *server, struct err *e)
+{
+	char *path = refused_path(state_dir, app), *line = refused_line(cause, server);
+	char *dir = state_app_dir(state_dir, app);
+	struct buf b = BUF_INIT;
+	int rc = fs_mkdir_p(dir, 0700, e);
+
+	if (rc == 0 && access(path, F_OK) == 0)
+		rc = fs_read_file(path, REFUSED_MAX, &b, e);
+	if (rc == 0 && b.len + strlen(line) <= REFUSED_MAX) {
+		buf_adds(&b, line);
+		rc = fs_write_atomic(path, b.data, b.len, 0644, e);
+	}
+	buf_release(&b);
+	free(dir);
+	free(line);
+	free(path);
+	return rc;
+}
+
+int state_refused_clear(const char *state_dir, const char *app, struct err *e)
+{
+	char *path = refused_path(state_dir, app);
+	int rc = 0;
+
+	if (unlink(path) == 0)
+		rc = fs_fsync_parent(path, e);
+	else if (errno != ENOENT)
+		rc = err_sys(e, EXIT_SOFTWARE, "remove %s", path);
+	free(path);
+	return rc;
+}
+
 void state_now(char out[32])
 {
 	struct timespec ts;

@@ -5,6 +5,7 @@
  *   STATE/apps/APP/previous.yaml    the manifest of the version before it (rollback)
  *   STATE/apps/APP/status.yaml      last action, result, time, error
  *   STATE/apps/APP/serial           highest serial seen per channel (replay defence)
+ *   STATE/apps/APP/refused          refusals recorded since the last clean poll
  *   STATE/apps/APP/journal          an interrupted transaction (txn.c)
  *   STATE/cache/APP/VERSION/        downloaded releases (agent)
  *
@@ -58,6 +59,17 @@ int state_serial_read(const char *state_dir, const char *app, const char *channe
 		      uint64_t *serial, struct err *e);
 int state_serial_write(const char *state_dir, const char *app, const char *channel,
 		       uint64_t serial, struct err *e);
+
+/* The refusals of app recorded since its last clean poll, one line
+ * "CAUSE SERVER" each (SERVER "-" for one that no server caused) in
+ * STATE/apps/APP/refused: a refusal is recorded once per cause and
+ * server, however its message varies, until the app polls clean
+ * (state_refused_clear). */
+bool state_refused_seen(const char *state_dir, const char *app, const char *cause,
+			const char *server);
+int state_refused_add(const char *state_dir, const char *app, const char *cause,
+		      const char *server, struct err *e);
+int state_refused_clear(const char *state_dir, const char *app, struct err *e);
 
 /* Current UTC time as 2026-11-24T02:00:03.123Z. */
 void state_now(char out[32]);

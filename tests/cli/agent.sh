@@ -123,7 +123,7 @@ running 1.0.0 && ok "1.0.0 runs" || not_ok "1.0.0 is not running"
 expect_same "$T/src-1.0.0/share/data.txt" "$TGT/share/data.txt" "installed file has the release's bytes"
 expect_grep "$T/out" "^hello: installed 1\.0\.0$" "an install prints one line"
 [ ! -s "$T/err" ] && ok "an install prints no error" || not_ok "stderr: $(cat "$T/err")"
-[ "$(cat "$T/a-state/apps/hello/serial")" = 1 ] && ok "the serial seen is stored" ||
+[ "$(cat "$T/a-state/apps/hello/serial")" = "stable 1" ] && ok "the serial seen is stored" ||
 	not_ok "serial file: $(cat "$T/a-state/apps/hello/serial" 2>&1)"
 
 # --- the report ---------------------------------------------------------
@@ -181,7 +181,10 @@ one_line "an app on no server: one line; the other app stays quiet"
 
 # --- attacks: each refused with 77, nothing changed, recorded -------------
 # attack NAME: the run exits 77, 1.1.0 still runs, one more refusal recorded.
+# A refusal is recorded once per class and server until a clean poll, and
+# several attacks below share a class: each starts with none recorded.
 attack() {
+	rm -f "$T/a-state/apps/hello/refused"
 	_before=$(refusals)
 	expect_exit 77 "$1: refused with 77" $UPGR $A
 	one_line "$1: one line on stderr"
@@ -205,7 +208,7 @@ one_line "the same refusal on the next tick: its line again"
 CH_EXPIRES=$(utc '-1 minute') channel 10 1.2.0
 attack "expired channel (freeze)"
 expect_grep "$T/err" "expired" "freeze: the message says expired"
-[ "$(cat "$T/a-state/apps/hello/serial")" = 2 ] &&
+[ "$(cat "$T/a-state/apps/hello/serial")" = "stable 2" ] &&
 	ok "freeze: a refused channel's serial is not stored" || not_ok "freeze: serial stored"
 
 CH_SHA_FROM=$APPDIR/releases/1.1.0/manifest.yaml channel 3 1.2.0

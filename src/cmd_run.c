@@ -23,9 +23,9 @@
  * polls clean or an upgrade succeeds; the same on later ticks only prints
  * its line and exits 77 again. A server that lied while another served
  * good files is recorded the same way, and the run goes on with the good
- * files. A
- * report that cannot be uploaded prints a line but does not change the
- * exit code: it waits in STATE/report-pending for the next run. */
+ * files. A report that cannot be uploaded prints a line but does not
+ * change the exit code: it waits in STATE/report-pending for the next
+ * run. */
 #include "apply.h"
 #include "cli.h"
 #include "cmd_common.h"

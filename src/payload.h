@@ -22,7 +22,10 @@ int payload_create(const char *out, const char *dir, struct manifest *m,
  * listed, a duplicate, a path that is absolute or climbs out, is refused
  * (EXIT_TRUST). Files are written with O_NOFOLLOW under openat()ed
  * directories, given the manifest's mode (never the archive's), made durable
- * (one syncfs for all the data, then each new directory's fsync),
+ * (one syncfs for all the data on a file system known to honour it: ext2/3/4,
+ * XFS, btrfs, tmpfs; an fsync per file anywhere else, or when the environment
+ * variable UPGR_STAGE_FSYNC is set to anything but "" or "0"; then each new
+ * directory's fsync),
  * and checked against the manifest's sha256 when it has one (EXIT_TRUST on
  * a mismatch). Every listed file must be present. Total bytes written are
  * capped by max_total (a decompression bomb is refused). */

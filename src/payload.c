@@ -554,6 +554,18 @@ static bool syncfs_trusted(int dirfd)
 #endif
 }
 
+bool payload_syncfs_trusted(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	bool trusted;
+
+	if (fd < 0)
+		return false;
+	trusted = syncfs_trusted(fd);
+	close(fd);
+	return trusted;
+}
+
 /* Make the files, the new directories and the staging directory durable.
  * Where syncfs is trusted, one syncfs for the data of every file (an fsync
  * per file costs more than the extraction itself on a release of thousands

@@ -32,6 +32,13 @@ int payload_create(const char *out, const char *dir, struct manifest *m,
 int payload_extract(const char *path, const char *staging,
 		    const struct manifest *m, uint64_t max_total, struct err *e);
 
+/* Whether one syncfs(2) makes durable what was written on the file system
+ * holding the directory dir: true on ext2/3/4, XFS, btrfs and tmpfs (statfs
+ * f_type), false anywhere else (FUSE, NFS, overlayfs, unknown), when dir
+ * cannot be opened, or when UPGR_STAGE_FSYNC is set to anything but "" or
+ * "0". Where false, fsync each file and directory written instead. */
+bool payload_syncfs_trusted(const char *dir);
+
 /* As payload_extract, but writes only the files m->files[i] for which
  * want[i] is true (want NULL: all). Every other listed file must still be
  * present in the payload, once, as a regular file; its data is skipped:

@@ -142,6 +142,16 @@ split_host() {
 	mount -t tmpfs -o size=64m,mode=0755 "pl-$1" "$T/$1/root/opt/hello" || return 1
 	_mounts="$_mounts $T/$1/root/opt/hello"
 }
+# fuse_run LABEL HOST REL RELEASES: from 1.0.0 to REL on a tmpfs target
+# whose syncfs the model takes to flush nothing, with UPGR_STAGE_FSYNC=1.
+fuse_run() {
+	split_host "$2" || { not_ok "$1: mount a tmpfs target"; return; }
+	$UPGR apply -c "$T/$2.yaml" "$T/rel1" >/dev/null || not_ok "$1: install 1.0.0"
+	export UPGR_STAGE_FSYNC=1
+	explore "$1" "$2" "$4" --syncfs-noop "$T/$2/root/opt/hello" -- \
+		$UPGR apply -c "$T/$2.yaml" "$3"
+	unset UPGR_STAGE_FSYNC
+}
 _mounts=""
 umount_all() { for m in $_mounts; do umount "$m" 2>/dev/null; done; :; }
 at_exit umount_all
@@ -160,21 +170,9 @@ else
 	else not_ok "mount a tmpfs target"; fi
 	# A target whose syncfs flushes nothing (FUSE): staged files are fsynced
 	# one by one (forced here: tmpfs is a file system syncfs is trusted on).
-	if split_host fuse; then
-		$UPGR apply -c "$T/fuse.yaml" "$T/rel1" >/dev/null || not_ok "fuse: install 1.0.0"
-		export UPGR_STAGE_FSYNC=1
-		explore fuse-upgrade fuse "$T/both.json" \
-			--syncfs-noop "$T/fuse/root/opt/hello" -- $UPGR apply -c "$T/fuse.yaml" "$T/rel2"
-		unset UPGR_STAGE_FSYNC
-	else not_ok "mount a tmpfs target"; fi
+	fuse_run fuse-upgrade fuse "$T/rel2" "$T/both.json"
 	# The same with an upgrade that only adds a file: no backup, no new
 	# directory, so only the staged file's own durability is tested (point
 	# 12: with syncfs alone it is 0 bytes long after success).
-	if split_host fuseadd; then
-		$UPGR apply -c "$T/fuseadd.yaml" "$T/rel1" >/dev/null || not_ok "fuseadd: install 1.0.0"
-		export UPGR_STAGE_FSYNC=1
-		explore fuse-add fuseadd "$T/add.json" \
-			--syncfs-noop "$T/fuseadd/root/opt/hello" -- $UPGR apply -c "$T/fuseadd.yaml" "$T/rel3"
-		unset UPGR_STAGE_FSYNC
-	else not_ok "mount a tmpfs target"; fi
+	fuse_run fuse-add fuseadd "$T/rel3" "$T/add.json"
 fi

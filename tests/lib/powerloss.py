@@ -72,9 +72,6 @@ class ModelError(Exception):
 
 # ---- strace lines ----------------------------------------------------------
 
-HEX = re.compile(rb'\\x([0-9a-f]{2})')
-
-
 def unhex(s):
     return bytes(int(m, 16) for m in re.findall(r'\\x([0-9a-f]{2})', s))
 
@@ -191,7 +188,8 @@ class Model:
         self.inodes = []
         self.noop = set(noop_devs)
         self.pending = []          # cross-directory renames: (src, name, ino, dst)
-        self.umask = 0o022
+        self.umask = os.umask(0o022)     # the run inherits ours
+        os.umask(self.umask)
         self.root = self.snapshot(self.host)
 
     def new(self, kind, dev, mode):
@@ -896,7 +894,7 @@ def explore(o, cmd):
         for c, msg in fails:
             print('#   %s: %s' % (c, msg))
         print('#   not durable at that point: %s' % ('; '.join(lost[:8]) or 'nothing'))
-    print('ok - %s: %d of %d distinct crash states checked (%d crash points), %d known gaps'
+    print('ok - %s: %d of %d distinct crash states checked (%d calls of the run replayed), %d known gaps'
           % (o.label, len(states), total, sum(1 for c in calls if c[0] == main), counts['known'])
           if len(states) > 0 else 'not ok - %s: no crash state' % o.label)
     return 0

@@ -43,7 +43,7 @@
 #    nothing they are lost while the swap's renames are durable, and
 #    recovery cannot restore (payload_syncfs_trusted is there to decide).
 : "${POWERLOSS_KNOWN_GAPS=first-install:audit-verify fuse-add/torn:journal fuse-add/torn:audit-verify fuse-add/torn:audit-record
-upgrade:rollback-after split-upgrade:rollback-after fuse-upgrade:rollback-after
+upgrade:rollback-after split-upgrade:rollback-after
 upgrade/torn:journal upgrade/torn:audit-verify upgrade/torn:audit-record
 rollback/torn:journal rollback/torn:audit-verify rollback/torn:audit-record
 split-upgrade/torn:journal split-upgrade/torn:audit-verify split-upgrade/torn:audit-record

@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include "hash.h"
@@ -320,6 +321,7 @@ struct extract {
 	uint64_t ndirs, max_dirs; /* directory entries seen, allowed */
 	char *cached_dir;         /* parent of the last file written ... */
 	int cached_fd;            /* ... and its fd */
+	bool fsync_each;          /* fsync every file: syncfs is not trusted here */
 	unsigned char *chunk;
 };
 
@@ -467,6 +469,10 @@ static int extract_file(struct extract *x, struct archive_entry *ent,
 		err_set(e, EXIT_TRUST, "entry %s: sha256 does not match the manifest", show);
 		goto done;
 	}
+	if (x->fsync_each && fsync(fd) < 0) {
+		err_sys(e, EXIT_SOFTWARE, "entry %s: fsync", show);
+		goto done;
+	}
 	rc = 0;
 done:
 	if (md)
@@ -515,17 +521,63 @@ done:
 	return rc;
 }
 
-/* Make the files, the new directories and the staging directory durable:
- * one syncfs for the data of every file (an fsync per file costs more than
- * the extraction itself on a release of thousands of files), then the
- * directories. */
+/* File systems whose syncfs(2) writes back every dirty page and inode of
+ * the file system before it returns (statfs f_type): ext2/3/4 (one magic),
+ * XFS and btrfs, which implement ->sync_fs and write back the page cache
+ * they own; tmpfs holds nothing to flush. Elsewhere (FUSE: sshfs,
+ * mergerfs; NFS; overlayfs before Linux 5.x; anything not known) syncfs
+ * may return 0 and flush nothing, so each file is fsynced. */
+static bool syncfs_trusted(int dirfd)
+{
+#if defined(__linux__)
+	static const long trusted[] = {
+		0xEF53,            /* EXT4_SUPER_MAGIC, also ext2 and ext3 */
+		0x58465342,        /* XFS_SUPER_MAGIC */
+		0x9123683E,        /* BTRFS_SUPER_MAGIC */
+		0x01021994,        /* TMPFS_MAGIC */
+	};
+	const char *force = getenv("UPGR_STAGE_FSYNC");
+	struct statfs sf;
+	size_t i;
+
+	if (force && *force && strcmp(force, "0") != 0)
+		return false;
+	if (fstatfs(dirfd, &sf) < 0)
+		return false;
+	for (i = 0; i < sizeof trusted / sizeof trusted[0]; i++)
+		if ((long)sf.f_type == trusted[i])
+			return true;
+	return false;
+#else
+	(void)dirfd;
+	return false;
+#endif
+}
+
+bool payload_syncfs_trusted(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	bool trusted;
+
+	if (fd < 0)
+		return false;
+	trusted = syncfs_trusted(fd);
+	close(fd);
+	return trusted;
+}
+
+/* Make the files, the new directories and the staging directory durable.
+ * Where syncfs is trusted, one syncfs for the data of every file (an fsync
+ * per file costs more than the extraction itself on a release of thousands
+ * of files); elsewhere extract_file has fsynced each file. Then each
+ * directory made, and the staging directory. */
 static int sync_dirs(struct extract *x, const char *staging, struct err *e)
 {
 	const char *base;
 	size_t i;
 	int fd, rc = 0;
 
-	if (fs_sync_fs(staging, e) < 0)
+	if (!x->fsync_each && fs_sync_fs(staging, e) < 0)
 		return -1;
 	for (i = 0; i < x->ncreated && rc == 0; i++) {
 		char *key = xasprintf("%s/x", x->created[i]);
@@ -610,6 +662,7 @@ int payload_extract_some(const char *path, const char *staging,
 		err_sys(e, EXIT_SOFTWARE, "open %s", staging);
 		goto done;
 	}
+	x.fsync_each = !syncfs_trusted(x.root);
 	/* gzip or nothing, tar only: no external decompressor programs and
 	 * no other format parsers face untrusted bytes. */
 	x.a = archive_read_new();

@@ -22,12 +22,22 @@ int payload_create(const char *out, const char *dir, struct manifest *m,
  * listed, a duplicate, a path that is absolute or climbs out, is refused
  * (EXIT_TRUST). Files are written with O_NOFOLLOW under openat()ed
  * directories, given the manifest's mode (never the archive's), made durable
- * (one syncfs for all the data, then each new directory's fsync),
+ * (one syncfs for all the data on a file system known to honour it: ext2/3/4,
+ * XFS, btrfs, tmpfs; an fsync per file anywhere else, or when the environment
+ * variable UPGR_STAGE_FSYNC is set to anything but "" or "0"; then each new
+ * directory's fsync),
  * and checked against the manifest's sha256 when it has one (EXIT_TRUST on
  * a mismatch). Every listed file must be present. Total bytes written are
  * capped by max_total (a decompression bomb is refused). */
 int payload_extract(const char *path, const char *staging,
 		    const struct manifest *m, uint64_t max_total, struct err *e);
+
+/* Whether one syncfs(2) makes durable what was written on the file system
+ * holding the directory dir: true on ext2/3/4, XFS, btrfs and tmpfs (statfs
+ * f_type), false anywhere else (FUSE, NFS, overlayfs, unknown), when dir
+ * cannot be opened, or when UPGR_STAGE_FSYNC is set to anything but "" or
+ * "0". Where false, fsync each file and directory written instead. */
+bool payload_syncfs_trusted(const char *dir);
 
 /* As payload_extract, but writes only the files m->files[i] for which
  * want[i] is true (want NULL: all). Every other listed file must still be

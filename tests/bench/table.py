@@ -94,6 +94,10 @@ def rows(m):
     row("renames into the target, 10 of 20,000 changed", get("inc_renames_target"),
         get("inc_changed"), lambda v: "%d renames" % v, lambda v: "%d changed" % v,
         "= 1", lambda r: r == 1)
+    files = get("stage_files")
+    row("first install, %s small files: one syncfs vs an fsync per staged file"
+        % ("?" if files is MISSING else "{:,}".format(int(files))), get("stage_syncfs"),
+        get("stage_fsync"), fmt_ms, lambda v: "fsync each " + fmt_ms(v), "-", None)
     row("no-op cron tick: vs curl (channel + .minisig)", get("tick_upgr"),
         get("tick_curl"), fmt_ms, lambda v: "curl " + fmt_ms(v), "<= 1.5",
         lambda r: r <= 1.5)

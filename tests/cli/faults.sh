@@ -3,6 +3,8 @@
 #  - EIO at every write of an upgrade: refused with the old version intact
 #    and running, or (past the commit point) the new one complete;
 #  - a read-only target (a read-only bind mount): refused, nothing changed;
+#  - staging: one syncfs on ext4/XFS/btrfs/tmpfs, an fsync per staged file
+#    with UPGR_STAGE_FSYNC=1 (the path taken on FUSE and the rest);
 #  - the agent (`upgr run` against vsftpd) killed at every write of the
 #    download into the cache: the next run resumes and installs;
 #    killed at every write of the audit append: the log verifies (or has
@@ -90,6 +92,41 @@ if [ "$(id -u)" = 0 ] && mount --bind "$TGT" "$TGT" 2>/dev/null; then
 	fi
 else
 	ok "# SKIP read-only target: cannot bind-mount (needs root and mount)"
+fi
+
+# --- staged files: syncfs where it is honoured, an fsync each elsewhere --------------------
+# (issue 14 point 12) UPGR_STAGE_FSYNC=1 takes the path used on FUSE and
+# other file systems whose syncfs may flush nothing: every file created in
+# the staging directory is fsynced, and no syncfs is called.
+stage_trace() {
+	reset_host
+	ASAN_OPTIONS=detect_leaks=0 strace -f -yy -o "$T/st" -e trace=openat,fsync,syncfs \
+		$UPGR apply $A "$T/rel2" >/dev/null 2>&1 || not_ok "$1: the upgrade fails"
+	sed -n 's/.*openat(.*O_CREAT.*) = [0-9]*<\([^>]*\/stage\/[^>]*\)>$/\1/p' "$T/st" |
+		sed 's|.*/stage/||' | sort >"$T/staged"
+	sed -n 's/.*fsync([0-9]*<\([^>]*\/stage\/[^>]*\)>) = 0.*/\1/p' "$T/st" |
+		sed 's|.*/stage/||' | sort -u >"$T/fsynced"
+	nstaged=$(wc -l <"$T/staged")
+	nsyncfs=$(grep -c '^[0-9]* *syncfs(.*/stage' "$T/st")
+}
+export UPGR_STAGE_FSYNC=1
+stage_trace "per-file fsync"
+unset UPGR_STAGE_FSYNC
+[ "$nstaged" -ge 4 ] && ok "per-file fsync: $nstaged files staged" || not_ok "per-file fsync: only $nstaged files staged"
+if comm -23 "$T/staged" "$T/fsynced" | grep -q .; then
+	not_ok "per-file fsync: staged files never fsynced: $(comm -23 "$T/staged" "$T/fsynced" | tr '\n' ' ')"
+else ok "per-file fsync: each of the $nstaged staged files is fsynced"; fi
+[ "$nsyncfs" = 0 ] && ok "per-file fsync: no syncfs of the staging directory" || not_ok "per-file fsync: $nsyncfs syncfs calls"
+if [ "$(stat -f -c %T "$T")" = ext2/ext3 ] || [ "$(stat -f -c %T "$T")" = tmpfs ] ||
+   [ "$(stat -f -c %T "$T")" = xfs ] || [ "$(stat -f -c %T "$T")" = btrfs ]; then
+	stage_trace "syncfs"
+	[ "$nsyncfs" = 1 ] && ok "on $(stat -f -c %T "$T"): one syncfs for the staged files" ||
+		not_ok "on $(stat -f -c %T "$T"): $nsyncfs syncfs calls"
+	comm -12 "$T/staged" "$T/fsynced" >"$T/both"
+	[ "$nstaged" -ge 4 ] && [ ! -s "$T/both" ] && ok "on $(stat -f -c %T "$T"): no fsync per staged file" ||
+		not_ok "on $(stat -f -c %T "$T"): $nstaged staged, fsynced one by one: $(tr '\n' ' ' <"$T/both")"
+else
+	ok "# SKIP syncfs path: $T is on $(stat -f -c %T "$T"), where syncfs is not trusted"
 fi
 
 # --- the agent against a real FTP server ------------------------------------------------

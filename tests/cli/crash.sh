@@ -1,8 +1,11 @@
 # Crash safety: upgr is killed (SIGKILL, by strace's syscall fault
 # injection) at every rename, unlink, link, write, fsync and mkdir of an
 # upgrade; after `upgr recover` the target is byte for byte the old or the
-# new release, `upgr status` agrees, and that version runs. Then ENOSPC at
-# every write: the old version stays intact and running.
+# new release, `upgr status` agrees, and that version runs. The same at
+# every rename, unlink, fsync and rmdir of an upgrade whose health check
+# fails, and so of its rollback (txn.c:roll_back): after `upgr recover` the
+# old version runs and the failed upgrade has its audit record. Then ENOSPC
+# at every write: the old version stays intact and running.
 # (LeakSanitizer cannot run under ptrace: leaks are off for the strace runs.)
 . "$(dirname "$0")/../lib/testlib.sh"
 . "$UPGR_TOP/tests/lib/release.sh"
@@ -72,6 +75,53 @@ for sc in rename unlink unlinkat linkat write fsync mkdir; do
 		{ not_ok "after $sc #$n: exit $rc"; sed 's/^/#   /' "$T/run.err"; }
 done
 [ $kills -ge 40 ] && ok "killed at $kills points of the upgrade" || not_ok "only $kills kill points"
+
+# SIGKILL at every point of a rollback: 3.0.0 fails its health check.
+svc_src 3.0.0 "$T/src3" "  - { path: lib/sub/new.so, mode: \"0755\" }
+remove: [ share/old.txt ]"
+mkdir -p "$T/src3/lib/sub"; echo "new 3" >"$T/src3/lib/sub/new.so"
+release_make "$T/src3/manifest.yaml" "$T/src3" "$T/rel3"
+# check_rolled_back LABEL STOPPED: 1.0.0 in place and running, status
+# agrees, the audit log verifies and, once the run had stopped the service
+# (STOPPED > 0), has the failed upgrade's record (a run killed before the
+# stop changed nothing and may leave none).
+check_rolled_back() {
+	tree_sum "$TGT" >"$T/sumx"
+	got=$($UPGR status $A --json | /usr/bin/python3 -c "import json,sys; print(json.load(sys.stdin)['apps'][0]['version'])")
+	running=$(cat "$T/svc/running" 2>/dev/null)
+	recs=$($UPGR audit show --json "$T/a-audit.log" | /usr/bin/python3 -c "
+import json,sys
+print(sum(1 for r in json.load(sys.stdin) if r['to']=='3.0.0' and r['result']=='rolled-back'))")
+	if cmp -s "$T/sumx" "$T/sum1" && [ "$got" = 1.0.0 ] && [ "$running" = 1.0.0 ] &&
+	   [ ! -e "$T/a-state/apps/hello/journal" ] && { [ "$2" = 0 ] || [ "${recs:-0}" -ge 1 ]; } &&
+	   $UPGR audit verify -p "$T/a-device.pub" "$T/a-audit.log" >/dev/null 2>&1; then
+		ok "$1: 1.0.0 runs, status agrees, the failed upgrade is recorded"
+	else
+		not_ok "$1: status '$got', running '$running', $recs rolled-back records ($2 stops), tree $(cmp -s "$T/sumx" "$T/sum1" && echo 1.0.0 || echo other)"
+	fi
+}
+rbkills=0
+for sc in rename unlink unlinkat fsync rmdir; do
+	n=1
+	while :; do
+		reset_host
+		touch "$T/svc/unhealthy-3.0.0"; : >"$T/svc/log"
+		ASAN_OPTIONS=detect_leaks=0 strace -o /dev/null -e trace="$sc" -e inject="$sc":signal=KILL:when=$n \
+			$UPGR apply $A "$T/rel3" >/dev/null 2>"$T/run.err"
+		rc=$?
+		[ $rc = 137 ] || break
+		rbkills=$((rbkills + 1))
+		stopped=$(grep -c '^stop' "$T/svc/log")
+		expect_exit 0 "recover after SIGKILL at $sc #$n of a failing upgrade" $UPGR recover $A
+		check_rolled_back "SIGKILL at $sc #$n of a failing upgrade" "$stopped"
+		n=$((n + 1))
+	done
+	[ $rc = 1 ] && ok "with fewer than $n ${sc}s killed, the failing upgrade rolls back (exit 1)" ||
+		{ not_ok "failing upgrade after $sc #$n: exit $rc"; sed 's/^/#   /' "$T/run.err"; }
+done
+rm -f "$T/svc/unhealthy-3.0.0"
+[ $rbkills -ge 30 ] && ok "killed at $rbkills points of a failing upgrade and its rollback" ||
+	not_ok "only $rbkills kill points in the rollback"
 
 # ENOSPC at every write of an upgrade: either it fails (exit 1) with the
 # old version intact and running, or, for a write past the commit point,

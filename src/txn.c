@@ -14,13 +14,18 @@
  *                                                                       |           |
  *                                   result recorded (audit log, status) -> txn_finish -> (none)
  *
- * Layout: WORK = plan.workdir, on the target's file system.
+ * Layout: WORK = plan.workdir, on the target's file system (inside the
+ * target when that is a mount point: a directory its owner may control).
+ *   WORK/              root's (or ours), mode 0700, opened with O_NOFOLLOW,
+ *                      checked and held by work_open (refused, EXIT_TRUST,
+ *                      when it is anything else)
  *   WORK/stage/        the new files, extracted, hashed, moded, flushed (syncfs)
  *   WORK/backup.new/   hard links to every file this transaction replaces
  *                      or removes (made before the stop)
  *   WORK/backup/       the previous transaction's backup.new, kept for
  *                      `upgr rollback`
  *   STATE/apps/APP/manifest.next.yaml  the manifest being installed
+ *   STATE/apps/APP/last-txn            the ops of the last committed one
  *
  * Invariants:
  *  1. Nothing in the target changes before the journal says PREPARED and
@@ -43,14 +48,34 @@
  *     read, from journals of earlier versions.)
  *  6. The journal ends in DONE (with the result) and is dropped only after
  *     the result is in the audit log and the status; a crash in between is
- *     recorded by the recovery instead. A journal found by any later run is
- *     resolved (txn_recover) before anything else happens to that app.
+ *     recorded by the recovery instead. DONE comes before any clean-up
+ *     (staging, backup.new, manifest.next.yaml), and the clean-up only once
+ *     DONE is on disk: a journal short of DONE always has what its recovery
+ *     needs. A journal found by any later run is resolved (txn_recover)
+ *     before anything else happens to that app.
  *  7. Every rename, link and unlink in the target goes through directories
- *     opened with O_NOFOLLOW from the target down (struct dirwalk).
+ *     opened with O_NOFOLLOW from the target down (struct dirwalk); every
+ *     one in WORK goes through the descriptor work_open holds, never WORK's
+ *     name, so a WORK renamed away and replaced redirects nothing.
+ *  8. A file put back from WORK by a process that did not hold WORK all
+ *     along (`upgr rollback` from WORK/backup, a recovery from
+ *     WORK/backup.new) is first checked against the sha256 and mode of the
+ *     signed manifest of the release it came from (previous.yaml, resp. the
+ *     installed manifest); a mismatch refuses (EXIT_TRUST) before anything
+ *     is stopped. Recovery and `upgr rollback` check the target's parents
+ *     as `upgr run` does (fs_check_parents).
+ *  9. Durability: every directory whose entries change is fsynced before
+ *     the journal write that relies on it: the parents of directories
+ *     make_dirs (and fs_mkdir_p) creates before the swap, the target's
+ *     directories after the swap (sync_swapped) before COMMITTED, WORK after
+ *     the backup rotation (rotate_backup) before DONE, STATE/apps/APP after
+ *     the manifest renames (commit) and after the journal goes (txn_finish).
  *
- * Functions: txn_run drives prepare -> stop -> swap -> start -> health ->
- * commit, or restore on failure; txn_recover resolves a journal after a
- * crash; txn_plan_rollback builds the inverse plan of the last transaction.
+ * Functions and transitions: prepare writes PREPARED; txn_run writes
+ * STARTED and COMMITTED; commit (success) and roll_back (failure) write
+ * DONE; txn_recover resolves a journal after a crash (completing a commit,
+ * rolling back, or recording a DONE); txn_finish drops it; and
+ * txn_plan_rollback builds the inverse plan of the last transaction.
  */
 #include "txn.h"
 #include "exec.h"

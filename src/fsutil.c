@@ -211,11 +211,7 @@ int fs_mkdir_at(int dirfd, const char *name, mode_t mode, const char *label,
 {
 	if (mkdirat(dirfd, name, mode) < 0)
 		return errno == EEXIST ? 0 : err_sys(e, EXIT_SOFTWARE, "mkdir %s", label);
-	if (chmod_made(dirfd, name, label, mode, e) < 0)
-		return -1;
-	if (fsync(dirfd) < 0 && errno != EINVAL)
-		return err_sys(e, EXIT_SOFTWARE, "fsync the parent of %s", label);
-	return 1;
+	return chmod_made(dirfd, name, label, mode, e) < 0 ? -1 : 1;
 }
 
 /* The directory at path was just made: give it mode, make its entry durable. */
@@ -282,8 +278,15 @@ int fs_open_private_dir(const char *path, struct err *e)
 		err_sys(e, EXIT_SOFTWARE, "open %s", *copy ? copy : "/");
 		goto done;
 	}
-	if (fs_mkdir_at(pfd, name, 0700, path, e) < 0)
+	switch (fs_mkdir_at(pfd, name, 0700, path, e)) {
+	case -1:
 		goto done;
+	case 1:                     /* made: its entry durable before it is used */
+		if (fsync(pfd) < 0 && errno != EINVAL) {
+			err_sys(e, EXIT_SOFTWARE, "fsync the parent of %s", path);
+			goto done;
+		}
+	}
 	fd = openat(pfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0) {
 		err_sys(e, errno == ELOOP || errno == ENOTDIR ? EXIT_TRUST : EXIT_SOFTWARE,

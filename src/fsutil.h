@@ -35,9 +35,10 @@ int fs_sync_fs_fd(int fd, const char *label, struct err *e);
  * umask) and its entry is made durable (its parent fsynced). */
 int fs_mkdir_p(const char *path, mode_t mode, struct err *e);
 
-/* mkdir name in dirfd with exactly mode, its entry durable (dirfd
- * fsynced). label names it in errors. Returns 1 when made, 0 when it
- * existed already (of whatever kind), -1 on error. */
+/* mkdir name in dirfd with exactly mode (whatever the umask); making the
+ * new entry durable (fsync dirfd) is the caller's, who may have many to
+ * make in one directory. label names it in errors. Returns 1 when made, 0
+ * when it existed already (of whatever kind), -1 on error. */
 int fs_mkdir_at(int dirfd, const char *name, mode_t mode, const char *label,
 		struct err *e);
 

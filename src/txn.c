@@ -1294,6 +1294,68 @@ static int load_manifest_opt(const char *path, struct manifest *m, bool *have)
 	return rc;
 }
 
+/* Resolve journal j of t (txn_recover), by the phase it reached. Returns
+ * an exit code; r->result says what happened. */
+static int resolve(struct txn *t, const struct journal *j, const char *npath)
+{
+	struct txn_result *r = t->r;
+	struct err e;
+	int rc;
+
+	if (strcmp(j->phase, "done") && (rc = recover_open(t, &e)) != EXIT_OK) {
+		snprintf(r->error, sizeof r->error, "%s; the journal is kept", e.msg);
+		snprintf(r->result, sizeof r->result, "refused");
+		return rc;
+	}
+	if (!strcmp(j->phase, "done")) {
+		/* Finished, but killed before its result was recorded (or, after
+		 * a rollback, before the clean-up that follows DONE). */
+		if (strcmp(j->result, "success") && work_open(t, &e) == 0)
+			cleanup_work(t);
+		if (strcmp(j->result, "success"))
+			unlink(npath);
+		snprintf(r->result, sizeof r->result, "%s", j->result);
+		r->journal_done = true;
+		snprintf(r->error, sizeof r->error,
+			 "the run that %s %s -> %s was interrupted after it finished (result: %s), before it was recorded",
+			 j->action, j->from[0] ? j->from : "nothing", j->to, j->result);
+		rc = EXIT_OK;
+	} else if (!strcmp(j->phase, "committed")) {
+		if (commit(t, &e) < 0) {
+			snprintf(r->error, sizeof r->error, "finishing the commit: %s", e.msg);
+			snprintf(r->result, sizeof r->result, "failed");
+			return EXIT_ROLLBACK_FAILED;
+		}
+		snprintf(r->result, sizeof r->result, "success");
+		rc = EXIT_OK;
+	} else if (!strcmp(j->phase, "prepared")) {
+		/* The service was never stopped and the target never touched.
+		 * DONE first, as in roll_back. */
+		snprintf(r->result, sizeof r->result, "rolled-back");
+		r->journal_done = journal_write(t, "done", &e) == 0;
+		if (r->journal_done) {
+			cleanup_work(t);
+			unlink(npath);
+		}
+		snprintf(r->error, sizeof r->error,
+			 "interrupted before the stop; nothing had changed");
+		rc = EXIT_OK;
+	} else if (check_backups(t, &e) < 0) {
+		snprintf(r->error, sizeof r->error, "%s: refused, nothing was changed; the journal is kept",
+			 e.msg);
+		snprintf(r->result, sizeof r->result, "refused");
+		rc = EXIT_TRUST;
+	} else {
+		snprintf(r->error, sizeof r->error,
+			 "interrupted during the swap (%s -> %s); restored %s",
+			 j->from[0] ? j->from : "nothing", j->to, j->from[0] ? j->from : "the empty target");
+		rc = roll_back(t, !strcmp(j->phase, "started"));
+		if (rc == EXIT_ROLLED_BACK)
+			rc = EXIT_OK;
+	}
+	return rc;
+}
+
 int txn_recover(const char *state_dir, const char *app, struct txn_result *r,
 		char from[64], char to[64])
 {
@@ -1350,58 +1412,7 @@ int txn_recover(const char *state_dir, const char *app, struct txn_result *r,
 	t.backup = fs_join(p.workdir, "backup.new");
 	t.workfd = t.stagefd = t.backfd = -1;
 	t.r = r;
-	if (strcmp(j.phase, "done") && (rc = recover_open(&t, &e)) != EXIT_OK) {
-		snprintf(r->error, sizeof r->error, "%s; the journal is kept", e.msg);
-		snprintf(r->result, sizeof r->result, "refused");
-		goto done;
-	}
-	if (!strcmp(j.phase, "done")) {
-		/* Finished, but killed before its result was recorded (or, after
-		 * a rollback, before the clean-up that follows DONE). */
-		if (strcmp(j.result, "success") && work_open(&t, &e) == 0)
-			cleanup_work(&t);
-		if (strcmp(j.result, "success"))
-			unlink(npath);
-		snprintf(r->result, sizeof r->result, "%s", j.result);
-		r->journal_done = true;
-		snprintf(r->error, sizeof r->error,
-			 "the run that %s %s -> %s was interrupted after it finished (result: %s), before it was recorded",
-			 j.action, j.from[0] ? j.from : "nothing", j.to, j.result);
-		rc = EXIT_OK;
-	} else if (!strcmp(j.phase, "committed")) {
-		if (commit(&t, &e) < 0) {
-			snprintf(r->error, sizeof r->error, "finishing the commit: %s", e.msg);
-			snprintf(r->result, sizeof r->result, "failed");
-			rc = EXIT_ROLLBACK_FAILED;
-			goto done;
-		}
-		snprintf(r->result, sizeof r->result, "success");
-		rc = EXIT_OK;
-	} else if (!strcmp(j.phase, "prepared")) {
-		/* The service was never stopped and the target never touched.
-		 * DONE first, as in roll_back. */
-		snprintf(r->result, sizeof r->result, "rolled-back");
-		r->journal_done = journal_write(&t, "done", &e) == 0;
-		if (r->journal_done) {
-			cleanup_work(&t);
-			unlink(npath);
-		}
-		snprintf(r->error, sizeof r->error,
-			 "interrupted before the stop; nothing had changed");
-		rc = EXIT_OK;
-	} else if (check_backups(&t, &e) < 0) {
-		snprintf(r->error, sizeof r->error, "%s: refused, nothing was changed; the journal is kept",
-			 e.msg);
-		snprintf(r->result, sizeof r->result, "refused");
-		rc = EXIT_TRUST;
-	} else {
-		snprintf(r->error, sizeof r->error,
-			 "interrupted during the swap (%s -> %s); restored %s",
-			 j.from[0] ? j.from : "nothing", j.to, j.from[0] ? j.from : "the empty target");
-		rc = roll_back(&t, !strcmp(j.phase, "started"));
-		if (rc == EXIT_ROLLED_BACK)
-			rc = EXIT_OK;
-	}
+	rc = resolve(&t, &j, npath);
 done:
 	r->duration_ms = now_ms() - t0;
 	p.root = p.target = p.workdir = p.manifest_sha256 = NULL;

@@ -5,7 +5,8 @@
 # every rename, unlink, fsync and rmdir of an upgrade whose health check
 # fails, and so of its rollback (txn.c:roll_back): after `upgr recover` the
 # old version runs and the failed upgrade has its audit record. Then ENOSPC
-# at every write: the old version stays intact and running.
+# at every write: the old version stays intact and running. And, from a
+# syscall trace, the directory fsyncs a power cut would need.
 # (LeakSanitizer cannot run under ptrace: leaks are off for the strace runs.)
 . "$(dirname "$0")/../lib/testlib.sh"
 . "$UPGR_TOP/tests/lib/release.sh"
@@ -75,6 +76,60 @@ for sc in rename unlink unlinkat linkat write fsync mkdir; do
 		{ not_ok "after $sc #$n: exit $rc"; sed 's/^/#   /' "$T/run.err"; }
 done
 [ $kills -ge 40 ] && ok "killed at $kills points of the upgrade" || not_ok "only $kills kill points"
+
+# Directory durability (what a power cut, unlike kill -9, would lose): the
+# parent of every directory the upgrade makes in the target is fsynced
+# before COMMITTED, and the work directory after the backup rotation
+# (rename backup.new -> backup) before DONE.
+reset_host
+ASAN_OPTIONS=detect_leaks=0 strace -y -o "$T/dtrace" -e trace=mkdir,mkdirat,rename,renameat,renameat2,fsync \
+	$UPGR apply $A "$T/rel2" >/dev/null 2>"$T/run.err" || sed 's/^/#   /' "$T/run.err"
+/usr/bin/python3 - "$(realpath "$TGT")" "$(realpath "$T/root/opt")/.hello.upgr" "$T/dtrace" <<'EOF'
+import re,sys
+tgt, work, trace = sys.argv[1], sys.argv[2], sys.argv[3]
+lines = open(trace).read().splitlines()
+def fdpath(s):
+    m = re.match(r'\s*(?:AT_FDCWD|\d+<([^>]*)>)', s)
+    return m.group(1) if m else None
+ev = []
+for l in lines:
+    m = re.match(r'(\w+)\((.*)\)\s+=\s+(-?\d+)', l)
+    if not m or m.group(3).startswith('-'):
+        continue
+    name, args = m.group(1), m.group(2)
+    if name == 'fsync':
+        ev.append(('fsync', fdpath(args)))
+    elif name in ('mkdir', 'mkdirat'):
+        a = args.split(', ')
+        if name == 'mkdir':
+            ev.append(('mkdir', a[0].strip('"')))
+        else:
+            d = fdpath(a[0]); n = a[1].strip('"')
+            ev.append(('mkdir', n if n.startswith('/') else (d or '.') + '/' + n))
+    elif name.startswith('rename'):
+        ev.append(('rename', args))
+journal = [i for i, e in enumerate(ev) if e[0] == 'rename' and re.search(r'/journal"', e[1])]
+bad = 0
+if len(journal) < 4:
+    print('not ok - durability: %d journal writes seen' % len(journal)); sys.exit(0)
+committed, done = journal[2], journal[3]
+made = [(i, e[1]) for i, e in enumerate(ev) if e[0] == 'mkdir' and e[1].startswith(tgt + '/')]
+for i, d in made:
+    parent = d.rsplit('/', 1)[0]
+    if any(e == ('fsync', parent) for e in ev[i:committed]):
+        print('ok - durability: the parent of %s is fsynced before COMMITTED' % d[len(tgt)+1:])
+    else:
+        print('not ok - durability: %s made, its parent not fsynced before COMMITTED' % d[len(tgt)+1:]); bad += 1
+rot = [i for i, e in enumerate(ev) if e[0] == 'rename' and 'backup.new' in e[1] and re.search(r'[/"]backup"', e[1])]
+if not rot:
+    print('not ok - durability: no backup rotation seen')
+elif any(e == ('fsync', work) for e in ev[rot[-1]:done]):
+    print('ok - durability: the work directory is fsynced after the backup rotation, before DONE')
+else:
+    print('not ok - durability: the backup rotation is not made durable before DONE')
+if not made:
+    print('not ok - durability: no directory made in the target')
+EOF
 
 # SIGKILL at every point of a rollback: 3.0.0 fails its health check.
 svc_src 3.0.0 "$T/src3" "  - { path: lib/sub/new.so, mode: \"0755\" }

@@ -243,38 +243,6 @@ int apply_record_refusal(const struct config *c, const char *app,
 
 /* ---- the entry point ---------------------------------------------------- */
 
-/* Every existing directory on the way to the target (the target itself
- * excluded) must be root's or ours and not writable by group or others,
- * unless it has the sticky bit (as /tmp does): else a local user could
- * rename a directory of the path away and put his own in its place
- * between our checks and our renames. */
-static int check_target_parents(const char *target, struct err *e)
-{
-	char *path = xstrdup(target), *slash;
-	struct stat st;
-	int rc = 0;
-
-	for (slash = path; rc == 0 && (slash = strchr(slash + 1, '/')) != NULL; ) {
-		*slash = '\0';
-		if (stat(*path ? path : "/", &st) == 0 && S_ISDIR(st.st_mode)) {
-			if (st.st_uid != 0 && st.st_uid != geteuid())
-				rc = err_set(e, EXIT_DATAERR,
-					     "%s (a parent of the target %s): owned by uid %lu, neither root nor this user",
-					     *path ? path : "/", target, (unsigned long)st.st_uid);
-			else if ((st.st_mode & (S_IWGRP | S_IWOTH)) && !(st.st_mode & S_ISVTX))
-				rc = err_set(e, EXIT_DATAERR,
-					     "%s (a parent of the target %s): writable by group or others (mode %04o) without the sticky bit",
-					     *path ? path : "/", target, (unsigned)(st.st_mode & 07777));
-		}
-		*slash = '/';
-	}
-	if (rc == 0 && stat("/", &st) == 0 && (st.st_mode & (S_IWGRP | S_IWOTH)) &&
-	    !(st.st_mode & S_ISVTX))
-		rc = err_set(e, EXIT_DATAERR, "/: writable by group or others");
-	free(path);
-	return rc;
-}
-
 static int dry_run(struct plan *p, const struct apply_opts *o)
 {
 	struct buf b = BUF_INIT;
@@ -344,7 +312,7 @@ int apply_release(const struct config *c, const char *release_dir,
 		rc = dry_run(&p, o);
 		goto done;
 	}
-	if (check_target_parents(p.target, e) < 0) {
+	if (fs_check_parents(p.target, e) < 0) {
 		rc = e->code;
 		snprintf(out->result, sizeof out->result, "refused");
 		goto done;

@@ -49,7 +49,12 @@ const struct command cmd_recover = {
 	"  -c, --config FILE  agent configuration (default " CONFIG_DEFAULT_PATH ")\n"
 	"  -h, --help         this text\n"
 	"\n"
+	"Refused, touching nothing and keeping the journal: an unsafe parent of\n"
+	"the target (65), a work directory that is not root's and 0700, or a\n"
+	"backup whose sha256 or mode differ from the installed release's signed\n"
+	"manifest (77).\n"
+	"\n"
 	"exit: 0 nothing to do or recovered, 3 recovery failed (a person must act),\n"
-	"75 locked\n",
+	"65 or 77 refused, 75 locked\n",
 	"finish an interrupted transaction",
 };

@@ -27,7 +27,9 @@ static int roll_back(const struct config *c, const char *app, struct err *e)
 			      &stage_from, e) < 0)
 		return e->code;
 	ppath = xasprintf("%s/apps/%s/previous.yaml", c->state_dir, app);
-	rc = fs_read_file(ppath, MANIFEST_MAX_BYTES, &bytes, e) < 0 ? e->code :
+	/* The same checks of the target's parents as `upgr run` makes. */
+	rc = fs_check_parents(p.target, e) < 0 ? e->code :
+	     fs_read_file(ppath, MANIFEST_MAX_BYTES, &bytes, e) < 0 ? e->code :
 	     txn_run(&p, c->state_dir, bytes.data, bytes.len, stage_from, &r);
 	if (!bytes.data)
 		goto done;
@@ -98,7 +100,13 @@ const struct command cmd_rollback = {
 	"      --root DIR     the root the app was installed under\n"
 	"  -h, --help         this text\n"
 	"\n"
+	"Every file put back is first checked against the sha256 and mode that\n"
+	"the previous release's signed manifest lists; the work directory must\n"
+	"be root's (or this user's), mode 0700, and the target's parents pass\n"
+	"the checks of upgr run.\n"
+	"\n"
 	"exit: 0 rolled back, 1 the rollback failed and was undone, 3 undoing it\n"
-	"failed too, 65 nothing to roll back to, 75 locked\n",
+	"failed too, 65 nothing to roll back to (or an unsafe parent of the\n"
+	"target), 75 locked, 77 a backup or the work directory failed its check\n",
 	"return an app to its previous version",
 };

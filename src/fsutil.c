@@ -92,24 +92,30 @@ int fs_fsync_dir(const char *dir, struct err *e)
 	return 0;
 }
 
-int fs_sync_fs(const char *path, struct err *e)
+int fs_sync_fs_fd(int fd, const char *label, struct err *e)
 {
 #if defined(__linux__)
+	if (syncfs(fd) < 0)
+		return err_sys(e, EXIT_SOFTWARE, "syncfs %s", label);
+#else
+	(void)fd;
+	(void)label;
+	(void)e;
+	sync();
+#endif
+	return 0;
+}
+
+int fs_sync_fs(const char *path, struct err *e)
+{
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	int rc = 0;
+	int rc;
 
 	if (fd < 0)
 		return err_sys(e, EXIT_SOFTWARE, "open %s", path);
-	if (syncfs(fd) < 0)
-		rc = err_sys(e, EXIT_SOFTWARE, "syncfs %s", path);
+	rc = fs_sync_fs_fd(fd, path, e);
 	close(fd);
 	return rc;
-#else
-	(void)path;
-	(void)e;
-	sync();
-	return 0;
-#endif
 }
 
 int fs_fsync_parent(const char *path, struct err *e)
@@ -184,6 +190,51 @@ int fs_write_new(const char *path, const void *data, size_t len,
 	return fs_fsync_parent(path, e);
 }
 
+/* Give a directory we just made exactly mode (mkdir(2) honours the umask),
+ * through a descriptor opened without following a symlink. */
+static int chmod_made(int dirfd, const char *name, const char *label, mode_t mode,
+		      struct err *e)
+{
+	int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	int rc = 0;
+
+	if (fd < 0)
+		return err_sys(e, EXIT_SOFTWARE, "open %s", label);
+	if (fchmod(fd, mode) < 0)
+		rc = err_sys(e, EXIT_SOFTWARE, "chmod %s", label);
+	close(fd);
+	return rc;
+}
+
+int fs_mkdir_at(int dirfd, const char *name, mode_t mode, const char *label,
+		struct err *e)
+{
+	if (mkdirat(dirfd, name, mode) < 0)
+		return errno == EEXIST ? 0 : err_sys(e, EXIT_SOFTWARE, "mkdir %s", label);
+	return chmod_made(dirfd, name, label, mode, e) < 0 ? -1 : 1;
+}
+
+/* The directory at path was just made: give it mode, make its entry durable. */
+static int settle_made(char *path, mode_t mode, struct err *e)
+{
+	char *slash = strrchr(path, '/');
+	const char *parent = !slash ? "." : slash == path ? "/" : path;
+	int pfd, rc;
+
+	if (slash)
+		*slash = '\0';
+	pfd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (slash)
+		*slash = '/';
+	if (pfd < 0)
+		return err_sys(e, EXIT_SOFTWARE, "open the parent of %s", path);
+	rc = chmod_made(pfd, slash ? slash + 1 : path, path, mode, e);
+	if (rc == 0 && fsync(pfd) < 0 && errno != EINVAL)
+		rc = err_sys(e, EXIT_SOFTWARE, "fsync the parent of %s", path);
+	close(pfd);
+	return rc;
+}
+
 int fs_mkdir_p(const char *path, mode_t mode, struct err *e)
 {
 	char *p = xstrdup(path), *s;
@@ -194,7 +245,10 @@ int fs_mkdir_p(const char *path, mode_t mode, struct err *e)
 			continue;
 		char c = *s;
 		*s = '\0';
-		if (mkdir(p, mode) < 0 && errno != EEXIST) {
+		if (mkdir(p, mode) == 0) {
+			if (settle_made(p, mode, e) < 0)
+				goto done;
+		} else if (errno != EEXIST) {
 			err_sys(e, EXIT_SOFTWARE, "mkdir %s", p);
 			goto done;
 		}
@@ -205,6 +259,97 @@ int fs_mkdir_p(const char *path, mode_t mode, struct err *e)
 	rc = 0;
 done:
 	free(p);
+	return rc;
+}
+
+int fs_open_private_dir(const char *path, struct err *e)
+{
+	char *copy = xstrdup(path), *name = strrchr(copy, '/');
+	struct stat st;
+	int pfd = -1, fd = -1;
+
+	if (!name || !name[1]) {
+		err_set(e, EXIT_SOFTWARE, "%s: not a path to a directory", path);
+		goto done;
+	}
+	*name++ = '\0';
+	pfd = open(*copy ? copy : "/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (pfd < 0) {
+		err_sys(e, EXIT_SOFTWARE, "open %s", *copy ? copy : "/");
+		goto done;
+	}
+	switch (fs_mkdir_at(pfd, name, 0700, path, e)) {
+	case -1:
+		goto done;
+	case 1:                     /* made: its entry durable before it is used */
+		if (fsync(pfd) < 0 && errno != EINVAL) {
+			err_sys(e, EXIT_SOFTWARE, "fsync the parent of %s", path);
+			goto done;
+		}
+	}
+	fd = openat(pfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		err_sys(e, errno == ELOOP || errno == ENOTDIR ? EXIT_TRUST : EXIT_SOFTWARE,
+			"open %s (a symlink or not a directory?)", path);
+		goto done;
+	}
+	if (fstat(fd, &st) < 0) {
+		err_sys(e, EXIT_SOFTWARE, "stat %s", path);
+	} else if (st.st_uid != 0 && st.st_uid != geteuid()) {
+		err_set(e, EXIT_TRUST, "%s: owned by uid %lu, neither root nor this user: "
+			"refused (whoever owns it could swap the files staged or backed up there)",
+			path, (unsigned long)st.st_uid);
+	} else if ((st.st_mode & 07777) != 0700) {
+		err_set(e, EXIT_TRUST, "%s: mode %04o, not 0700: refused (others could swap "
+			"the files staged or backed up there)", path, (unsigned)(st.st_mode & 07777));
+	} else {
+		goto done;
+	}
+	close(fd);
+	fd = -1;
+done:
+	if (pfd >= 0)
+		close(pfd);
+	free(copy);
+	return fd;
+}
+
+char *fs_fd_path(int fd)
+{
+	char *path = xasprintf("/proc/self/fd/%d", fd);
+	struct stat a, b;
+
+	if (fstat(fd, &a) == 0 && stat(path, &b) == 0 && a.st_dev == b.st_dev &&
+	    a.st_ino == b.st_ino)
+		return path;
+	free(path);
+	return NULL;
+}
+
+int fs_check_parents(const char *target, struct err *e)
+{
+	char *path = xstrdup(target), *slash;
+	struct stat st;
+	int rc = 0;
+
+	for (slash = path; rc == 0 && (slash = strchr(slash + 1, '/')) != NULL; ) {
+		*slash = '\0';
+		if (stat(*path ? path : "/", &st) == 0 && S_ISDIR(st.st_mode)) {
+			if (st.st_uid != 0 && st.st_uid != geteuid())
+				rc = err_set(e, EXIT_DATAERR,
+					     "%s (a parent of the target %s): owned by uid %lu, neither root nor this user",
+					     *path ? path : "/", target, (unsigned long)st.st_uid);
+			else if ((st.st_mode & (S_IWGRP | S_IWOTH)) && !(st.st_mode & S_ISVTX))
+				rc = err_set(e, EXIT_DATAERR,
+					     "%s (a parent of the target %s): writable by group or others (mode %04o) without the sticky bit",
+					     *path ? path : "/", target, (unsigned)(st.st_mode & 07777));
+		}
+		*slash = '/';
+	}
+	if (rc == 0 && stat("/", &st) == 0 && (st.st_mode & (S_IWGRP | S_IWOTH)) &&
+	    !(st.st_mode & S_ISVTX))
+		rc = err_set(e, EXIT_DATAERR, "/: writable by group or others");
+	free(path);
 	return rc;
 }
 
@@ -251,6 +396,13 @@ static int remove_at(int dirfd, const char *name, struct err *e)
 		return err_prefix(e, "%s/", name);
 	if (unlinkat(dirfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
 		return err_sys(e, EXIT_SOFTWARE, "rmdir %s", name);
+	return 0;
+}
+
+int fs_remove_tree_at(int dirfd, const char *name, struct err *e)
+{
+	if (remove_at(dirfd, name, e) < 0)
+		return err_prefix(e, "remove %s: ", name);
 	return 0;
 }
 

@@ -93,8 +93,12 @@ static int plan_file(struct plan *p, const struct mfile *f, uint64_t new_size,
 				goto done;
 			same = !memcmp(cur, f->sha256, SHA256_LEN);
 		}
+		/* A config file that is a symlink was made one here (releases
+		 * ship regular files only): a local edit, kept like one. */
 		if (same && (st.st_mode & 07777) == f->mode)
 			kind = PLAN_UNCHANGED;
+		else if (f->config && S_ISLNK(st.st_mode))
+			kind = PLAN_CONFIG_KEEP;
 		else if (f->config && !same && S_ISREG(st.st_mode) &&
 			 !(was && was->has_sha256 && !memcmp(cur, was->sha256, SHA256_LEN)))
 			kind = PLAN_CONFIG_KEEP;   /* edited here, or never ours */
@@ -120,6 +124,35 @@ static int plan_file(struct plan *p, const struct mfile *f, uint64_t new_size,
 	}
 	rc = 0;
 done:
+	free(dest);
+	return rc;
+}
+
+/* One path of remove:, a file (or symlink) the release deletes. A
+ * directory there is refused, never dropped in silence: remove: names
+ * files, and `upgr validate` already refuses a directory of a file the
+ * release ships; one that only this host has is found here. */
+static int plan_remove(struct plan *p, const char *path, struct err *e)
+{
+	char *dest = fs_join(p->target, path);
+	struct plan_op *op;
+	struct stat st;
+	int rc = 0;
+
+	if (lstat(dest, &st) < 0) {
+		if (errno != ENOENT)
+			rc = err_sys(e, EXIT_SOFTWARE, "stat %s", dest);
+	} else if (S_ISDIR(st.st_mode)) {
+		rc = err_set(e, EXIT_DATAERR,
+			     "remove: %s is a directory on this host; remove: names files only",
+			     dest);
+	} else {
+		op = add_op(p, PLAN_REMOVE);
+		op->path = xstrdup(path);
+		op->old_exists = true;
+		op->old_size = (uint64_t)st.st_size;
+		op->old_mode = st.st_mode & 07777;
+	}
 	free(dest);
 	return rc;
 }
@@ -155,19 +188,9 @@ int plan_build(struct plan *p, const struct manifest *m,
 			goto done;
 		p->disk_needed += sizes[i];
 	}
-	for (i = 0; i < m->nremove; i++) {
-		char *dest = fs_join(p->target, m->remove[i]);
-		struct plan_op *op;
-
-		if (lstat(dest, &st) == 0 && !S_ISDIR(st.st_mode)) {
-			op = add_op(p, PLAN_REMOVE);
-			op->path = xstrdup(m->remove[i]);
-			op->old_exists = true;
-			op->old_size = (uint64_t)st.st_size;
-			op->old_mode = st.st_mode & 07777;
-		}
-		free(dest);
-	}
+	for (i = 0; i < m->nremove; i++)
+		if (plan_remove(p, m->remove[i], e) < 0)
+			goto done;
 	for (i = 0; i < p->nops; i++)
 		p->nchanged += p->ops[i].kind != PLAN_UNCHANGED;
 	p->npre = m->npre;

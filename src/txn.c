@@ -14,13 +14,18 @@
  *                                                                       |           |
  *                                   result recorded (audit log, status) -> txn_finish -> (none)
  *
- * Layout: WORK = plan.workdir, on the target's file system.
+ * Layout: WORK = plan.workdir, on the target's file system (inside the
+ * target when that is a mount point: a directory its owner may control).
+ *   WORK/              root's (or ours), mode 0700, opened with O_NOFOLLOW,
+ *                      checked and held by work_open (refused, EXIT_TRUST,
+ *                      when it is anything else)
  *   WORK/stage/        the new files, extracted, hashed, moded, flushed (syncfs)
  *   WORK/backup.new/   hard links to every file this transaction replaces
  *                      or removes (made before the stop)
  *   WORK/backup/       the previous transaction's backup.new, kept for
  *                      `upgr rollback`
  *   STATE/apps/APP/manifest.next.yaml  the manifest being installed
+ *   STATE/apps/APP/last-txn            the ops of the last committed one
  *
  * Invariants:
  *  1. Nothing in the target changes before the journal says PREPARED and
@@ -43,18 +48,39 @@
  *     read, from journals of earlier versions.)
  *  6. The journal ends in DONE (with the result) and is dropped only after
  *     the result is in the audit log and the status; a crash in between is
- *     recorded by the recovery instead. A journal found by any later run is
- *     resolved (txn_recover) before anything else happens to that app.
+ *     recorded by the recovery instead. DONE comes before any clean-up
+ *     (staging, backup.new, manifest.next.yaml), and the clean-up only once
+ *     DONE is on disk: a journal short of DONE always has what its recovery
+ *     needs. A journal found by any later run is resolved (txn_recover)
+ *     before anything else happens to that app.
  *  7. Every rename, link and unlink in the target goes through directories
- *     opened with O_NOFOLLOW from the target down (struct dirwalk).
+ *     opened with O_NOFOLLOW from the target down (struct dirwalk); every
+ *     one in WORK goes through the descriptor work_open holds, never WORK's
+ *     name, so a WORK renamed away and replaced redirects nothing.
+ *  8. A file put back from WORK by a process that did not hold WORK all
+ *     along (`upgr rollback` from WORK/backup, a recovery from
+ *     WORK/backup.new) is first checked against the sha256 and mode of the
+ *     signed manifest of the release it came from (previous.yaml, resp. the
+ *     installed manifest); a mismatch refuses (EXIT_TRUST) before anything
+ *     is stopped. Recovery and `upgr rollback` check the target's parents
+ *     as `upgr run` does (fs_check_parents).
+ *  9. Durability: every directory whose entries change is fsynced before
+ *     the journal write that relies on it: the parents of directories
+ *     make_dirs (and fs_mkdir_p) creates before the swap, the target's
+ *     directories after the swap (sync_swapped) before COMMITTED, WORK after
+ *     the backup rotation (rotate_backup) before DONE, STATE/apps/APP after
+ *     the manifest renames (commit) and after the journal goes (txn_finish).
  *
- * Functions: txn_run drives prepare -> stop -> swap -> start -> health ->
- * commit, or restore on failure; txn_recover resolves a journal after a
- * crash; txn_plan_rollback builds the inverse plan of the last transaction.
+ * Functions and transitions: prepare writes PREPARED; txn_run writes
+ * STARTED and COMMITTED; commit (success) and roll_back (failure) write
+ * DONE; txn_recover resolves a journal after a crash (completing a commit,
+ * rolling back, or recording a DONE); txn_finish drops it; and
+ * txn_plan_rollback builds the inverse plan of the last transaction.
  */
 #include "txn.h"
 #include "exec.h"
 #include "fsutil.h"
+#include "hash.h"
 #include "payload.h"
 #include "state.h"
 #include "xalloc.h"
@@ -84,6 +110,8 @@ struct txn {
 	char *backup;            /* WORK/backup.new */
 	char **mkdirs;           /* target-relative directories we create */
 	size_t nmkdirs;
+	int workfd;              /* WORK, opened and checked by work_open, held */
+	int stagefd, backfd;     /* WORK/stage, WORK/backup.new (or -1) */
 	struct txn_result *r;
 };
 
@@ -121,12 +149,24 @@ static void txn_init(struct txn *t, struct plan *p, const char *state_dir,
 	t->appdir = state_app_dir(state_dir, p->m->app);
 	t->stage = fs_join(p->workdir, "stage");
 	t->backup = fs_join(p->workdir, "backup.new");
+	t->workfd = t->stagefd = t->backfd = -1;
 	t->r = r;
+}
+
+static void close_fd(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
 }
 
 static void txn_release(struct txn *t)
 {
 	size_t i;
+
+	close_fd(&t->workfd);
+	close_fd(&t->stagefd);
+	close_fd(&t->backfd);
 
 	for (i = 0; i < t->nmkdirs; i++)
 		free(t->mkdirs[i]);
@@ -274,6 +314,8 @@ static bool exists(const char *path)
  * since consecutive ops usually share it. */
 struct dirwalk {
 	const char *base;
+	bool at;                 /* base is basefd, an open directory (not owned) */
+	int basefd;
 	char *dir;               /* relative directory of fd, "" for base */
 	int fd;
 	bool dirty;              /* entries changed: fsync before letting go */
@@ -282,9 +324,35 @@ struct dirwalk {
 static void walk_init(struct dirwalk *w, const char *base)
 {
 	w->base = base;
+	w->at = false;
+	w->basefd = -1;
 	w->dir = NULL;
 	w->fd = -1;
 	w->dirty = false;
+}
+
+/* A walk from an open directory of the work directory (held since it was
+ * checked: see work_open), never from its name. fd -1: it does not exist. */
+static void walk_init_fd(struct dirwalk *w, const char *label, int fd)
+{
+	walk_init(w, label);
+	w->at = true;
+	w->basefd = fd;
+}
+
+static int walk_open_base(const struct dirwalk *w, struct err *e)
+{
+	int fd;
+
+	if (!w->at)
+		fd = open(w->base, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	else if (w->basefd >= 0)
+		fd = openat(w->basefd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	else
+		fd = (errno = ENOENT, -1);
+	if (fd < 0)
+		return err_sys(e, EXIT_SOFTWARE, "open %s", w->base);
+	return fd;
 }
 
 /* Let go of the open directory, fsyncing it first if entries changed
@@ -316,11 +384,8 @@ static int walk_parent(struct dirwalk *w, const char *rel, const char **leaf,
 	*leaf = slash ? slash + 1 : rel;
 	if (w->fd >= 0 && strlen(w->dir) == dlen && !strncmp(w->dir, rel, dlen))
 		return w->fd;
-	if (walk_release(w, e) < 0)
+	if (walk_release(w, e) < 0 || (fd = walk_open_base(w, e)) < 0)
 		return -1;
-	fd = open(w->base, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return err_sys(e, EXIT_SOFTWARE, "open %s", w->base);
 	for (p = rel; p < rel + dlen; p = q + 1) {
 		q = memchr(p, '/', (size_t)(rel + dlen - p));
 		if (!q)
@@ -373,144 +438,281 @@ static void find_missing_dirs(struct txn *t)
 	}
 }
 
+/* Make the directories the journal lists (exactly 0755, whatever the
+ * umask), each new entry made durable before the swap can put files in it
+ * (the walk fsyncs each parent it changed). */
 static int make_dirs(struct txn *t, struct err *e)
 {
+	struct dirwalk tw;
+	const char *leaf;
 	size_t i;
+	int pfd, rc = 0;
 
 	if (!exists(t->p->target) && fs_mkdir_p(t->p->target, 0755, e) < 0)
 		return -1;
-	for (i = 0; i < t->nmkdirs; i++) {
+	walk_init(&tw, t->p->target);
+	for (i = 0; i < t->nmkdirs && rc == 0; i++) {
 		char *abs = fs_join(t->p->target, t->mkdirs[i]);
-		int rc = mkdir(abs, 0755);
 
-		if (rc < 0 && errno != EEXIST)
-			err_sys(e, EXIT_SOFTWARE, "mkdir %s", abs);
+		if ((pfd = walk_parent(&tw, t->mkdirs[i], &leaf, e)) < 0 ||
+		    fs_mkdir_at(pfd, leaf, 0755, abs, e) < 0)
+			rc = -1;
+		tw.dirty = true;
 		free(abs);
-		if (rc < 0 && errno != EEXIST)
-			return -1;
 	}
-	return 0;
+	if (walk_release(&tw, e) < 0)
+		rc = -1;
+	return rc;
 }
 
-/* Make the parent directories of rel under base. */
-static int mkparents(const char *base, const char *rel, struct err *e)
+/* Remove the directories this transaction made, deepest first, where
+ * empty; their parents are fsynced as the walk lets go of them. */
+static void remove_made_dirs(struct txn *t)
 {
-	char *abs = fs_join(base, rel), *dir = dirname(abs);
-	int rc = fs_mkdir_p(dir, 0700, e);
+	struct dirwalk tw;
+	const char *leaf;
+	struct err e;
+	size_t i;
+	int pfd;
 
-	free(abs);
+	walk_init(&tw, t->p->target);
+	for (i = t->nmkdirs; i-- > 0;) {
+		if ((pfd = walk_parent(&tw, t->mkdirs[i], &leaf, &e)) < 0)
+			continue;
+		if (unlinkat(pfd, leaf, AT_REMOVEDIR) == 0)
+			tw.dirty = true;
+	}
+	walk_release(&tw, &e);
+}
+
+/* Make the private directories (0700) leading to rel under basefd. */
+static int mkparents_at(int basefd, const char *label, const char *rel, struct err *e)
+{
+	char name[NAME_MAX + 1];
+	const char *p = rel, *q;
+	int fd, next, rc = 0;
+
+	fd = openat(basefd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return err_sys(e, EXIT_SOFTWARE, "open %s", label);
+	for (; rc == 0 && (q = strchr(p, '/')); p = q + 1) {
+		if ((size_t)(q - p) > NAME_MAX) {
+			rc = err_set(e, EXIT_SOFTWARE, "%s: name too long", rel);
+			break;
+		}
+		memcpy(name, p, (size_t)(q - p));
+		name[q - p] = '\0';
+		if (fs_mkdir_at(fd, name, 0700, label, e) < 0) {
+			rc = -1;
+			break;
+		}
+		next = openat(fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		close(fd);
+		if ((fd = next) < 0)
+			rc = err_sys(e, EXIT_SOFTWARE, "open %s/%.*s", label, (int)(q - rel), rel);
+	}
+	if (fd >= 0)
+		close(fd);
 	return rc;
 }
 
 /* A copy when a hard link is impossible (another file system). */
-static int copy_file(const char *from, const char *to, struct err *e)
+static int copy_file_at(int sfd, const char *sleaf, int dfd, const char *dleaf,
+			const char *label, struct err *e)
 {
-	struct buf b = BUF_INIT;
+	char chunk[65536];
 	struct stat st;
-	int rc;
+	ssize_t n = -1;
+	int in, out = -1, rc = -1;
 
-	if (lstat(from, &st) < 0)
-		return err_sys(e, EXIT_SOFTWARE, "stat %s", from);
-	if (fs_read_file(from, (size_t)-1, &b, e) < 0)
-		return -1;
-	rc = fs_write_new(to, b.data, b.len, st.st_mode & 07777, e);
-	buf_release(&b);
+	in = openat(sfd, sleaf, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (in < 0 || fstat(in, &st) < 0 ||
+	    (out = openat(dfd, dleaf, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+			  0600)) < 0) {
+		err_sys(e, EXIT_SOFTWARE, "back up %s", label);
+		goto done;
+	}
+	while ((n = read(in, chunk, sizeof chunk)) > 0)
+		if (fs_write_all(out, chunk, (size_t)n) < 0)
+			break;
+	if (n != 0 || fchmod(out, st.st_mode & 07777) < 0 || fsync(out) < 0)
+		err_sys(e, EXIT_SOFTWARE, "back up %s (a copy)", label);
+	else
+		rc = 0;
+done:
+	if (in >= 0)
+		close(in);
+	if (out >= 0)
+		close(out);
+	return rc;
+}
+
+/* A file about to be restored from the work directory (name leaf in the
+ * open directory pfd), checked against m, the signed manifest of the
+ * release it came from: the mode and sha256 m lists for path, read through
+ * the descriptor that the restore then renames. A path m does not list
+ * (a PATH.upgr-new, a file that was no release's) has no signed hash. */
+static int check_restored(int pfd, const char *leaf, const struct manifest *m,
+			  const char *path, const char *where, struct err *e)
+{
+	const struct mfile *f = m ? manifest_find_file(m, path) : NULL;
+	uint8_t got[SHA256_LEN];
+	char hex[SHA256_HEX_LEN + 1];
+	struct stat st;
+	int fd, rc = -1;
+
+	if (!f)
+		return 0;
+	fd = openat(pfd, leaf, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) < 0)
+		err_sys(e, EXIT_TRUST, "%s/%s (not a regular file?)", where, path);
+	else if (!S_ISREG(st.st_mode) || (st.st_mode & 07777) != f->mode)
+		err_set(e, EXIT_TRUST, "%s/%s: mode %04o, not the %04o that %s %s's signed manifest lists",
+			where, path, (unsigned)(st.st_mode & 07777), (unsigned)f->mode, m->app,
+			m->version);
+	else if (sha256_fd(fd, got, NULL, e) == 0) {
+		hex_encode(got, SHA256_LEN, hex);
+		if (f->has_sha256 && memcmp(got, f->sha256, SHA256_LEN))
+			err_set(e, EXIT_TRUST, "%s/%s: sha256 %s, not the one %s %s's signed manifest lists",
+				where, path, hex, m->app, m->version);
+		else
+			rc = 0;
+	}
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}
+
+/* WORK, opened and checked by descriptor (fs_open_private_dir: root's or
+ * ours, 0700, not a symlink) and held until txn_release: renaming it away
+ * and putting another in its place changes nothing for this transaction,
+ * since every later operation in it is relative to t->workfd. */
+static int work_open(struct txn *t, struct err *e)
+{
+	char *parent = xstrdup(t->p->workdir);
+	int rc = 0;
+
+	close_fd(&t->workfd);
+	if (fs_mkdir_p(dirname(parent), 0755, e) < 0 ||
+	    (t->workfd = fs_open_private_dir(t->p->workdir, e)) < 0)
+		rc = -1;
+	free(parent);
+	return rc;
+}
+
+/* Open WORK/name into *fd: emptied (or made) first when fresh, else as it
+ * is (-1 when missing). */
+static int work_sub(struct txn *t, const char *name, bool fresh, int *fd, struct err *e)
+{
+	char *label = fs_join(t->p->workdir, name);
+	int rc = 0;
+
+	close_fd(fd);
+	if (fresh && (fs_remove_tree_at(t->workfd, name, e) < 0 ||
+		      fs_mkdir_at(t->workfd, name, 0700, label, e) < 0))
+		rc = -1;
+	else if ((*fd = openat(t->workfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0 &&
+		 (fresh || errno != ENOENT))
+		rc = err_sys(e, EXIT_SOFTWARE, "open %s", label);
+	free(label);
 	return rc;
 }
 
 static int backup_files(struct txn *t, struct err *e)
 {
-	struct dirwalk tw;
-	const char *leaf;
+	struct dirwalk tw, bw;
+	const char *leaf, *bleaf;
 	char *made = NULL;          /* the last directory made in the backup */
 	size_t i;
-	int pfd;
+	int pfd, bfd, rc = 0;
 
-	if (fs_remove_tree(t->backup, e) < 0 || fs_mkdir_p(t->backup, 0700, e) < 0)
+	if (work_sub(t, "backup.new", true, &t->backfd, e) < 0)
 		return -1;
 	walk_init(&tw, t->p->target);
-	for (i = 0; i < t->p->nops; i++) {
+	walk_init_fd(&bw, t->backup, t->backfd);
+	for (i = 0; i < t->p->nops && rc == 0; i++) {
 		const struct plan_op *op = &t->p->ops[i];
 		const char *slash = strrchr(op->path, '/');
 		size_t dlen = slash ? (size_t)(slash - op->path) : 0;
-		char *from, *to;
-		int rc = 0;
 
 		if (!op->old_exists || op->kind == PLAN_UNCHANGED)
 			continue;
-		from = fs_join(t->p->target, op->path);
-		to = fs_join(t->backup, op->path);
 		/* Ops come sorted, so most share the previous one's directory:
-		 * make the parents only when it changes (not a mkdir per level
-		 * per file). */
+		 * make the parents only when it changes. */
 		if (!(made && strlen(made) == dlen && !strncmp(made, op->path, dlen))) {
 			free(made);
 			made = xstrndup(op->path, dlen);
-			if (mkparents(t->backup, op->path, e) < 0)
-				rc = -1;
+			rc = mkparents_at(t->backfd, t->backup, op->path, e);
 		}
-		if (rc < 0 || (pfd = walk_parent(&tw, op->path, &leaf, e)) < 0)
+		if (rc < 0 || (pfd = walk_parent(&tw, op->path, &leaf, e)) < 0 ||
+		    (bfd = walk_parent(&bw, op->path, &bleaf, e)) < 0)
 			rc = -1;
-		else if (linkat(pfd, leaf, AT_FDCWD, to, 0) < 0) {
-			if (errno == EXDEV || errno == EPERM || errno == EMLINK)
-				rc = copy_file(from, to, e);
-			else
-				rc = err_sys(e, EXIT_SOFTWARE, "back up %s", from);
-		}
-		free(from);
-		free(to);
-		if (rc < 0) {
-			free(made);
-			walk_release(&tw, e);
-			return -1;
-		}
+		else if (linkat(pfd, leaf, bfd, bleaf, 0) < 0)
+			rc = errno == EXDEV || errno == EPERM || errno == EMLINK
+				? copy_file_at(pfd, leaf, bfd, bleaf, op->path, e)
+				: err_sys(e, EXIT_SOFTWARE, "back up %s/%s", t->p->target, op->path);
 	}
 	free(made);
 	walk_release(&tw, e);
+	walk_release(&bw, e);
 	/* One flush for every link made (their directories included). */
-	return fs_sync_fs(t->backup, e);
+	return rc < 0 ? -1 : fs_sync_fs_fd(t->backfd, t->backup, e);
 }
 
-/* Hard-link each file the plan installs from dir into the staging area. */
-static int stage_from_dir(struct txn *t, const char *dir, struct err *e)
+/* Hard-link each file the plan installs from WORK/name (the kept backup)
+ * into the staging area, each checked against the signed manifest of the
+ * release being put back (check_restored) before anything is stopped. */
+static int stage_from_dir(struct txn *t, const char *name, struct err *e)
 {
+	char *label = fs_join(t->p->workdir, name);
+	struct dirwalk fw, sw;
+	const char *fleaf, *sleaf;
+	int srcfd, ffd, sfd, rc = 0;
 	size_t i;
 
-	for (i = 0; i < t->p->nops; i++) {
+	srcfd = openat(t->workfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	walk_init_fd(&fw, label, srcfd);
+	walk_init_fd(&sw, t->stage, t->stagefd);
+	for (i = 0; i < t->p->nops && rc == 0; i++) {
 		const struct plan_op *op = &t->p->ops[i];
-		char *from, *to;
-		int rc = 0;
 
 		if (op->kind == PLAN_REMOVE || op->kind == PLAN_UNCHANGED)
 			continue;
-		from = fs_join(dir, op->src);
-		to = fs_join(t->stage, op->src);
-		if (mkparents(t->stage, op->src, e) < 0)
+		if (mkparents_at(t->stagefd, t->stage, op->src, e) < 0 ||
+		    (ffd = walk_parent(&fw, op->src, &fleaf, e)) < 0 ||
+		    (sfd = walk_parent(&sw, op->src, &sleaf, e)) < 0)
 			rc = -1;
-		else if (linkat(AT_FDCWD, from, AT_FDCWD, to, 0) < 0)
+		else if (linkat(ffd, fleaf, sfd, sleaf, 0) < 0)
 			rc = err_sys(e, EXIT_SOFTWARE, "stage %s from the backup", op->src);
-		free(from);
-		free(to);
-		if (rc < 0)
-			return -1;
+		else
+			rc = check_restored(sfd, sleaf, t->p->m, op->src, label, e);
 	}
-	return 0;
+	walk_release(&fw, e);
+	walk_release(&sw, e);
+	if (srcfd >= 0)
+		close(srcfd);
+	free(label);
+	return rc;
 }
 
 /* Extract only the files the plan installs: a release changing 10 of its
- * 20,000 files writes 10 (the others are unchanged on the host). */
+ * 20,000 files writes 10 (the others are unchanged on the host). The
+ * payload is unpacked into the held staging directory itself, by a path
+ * that names its descriptor where the system has one. */
 static int stage_payload(struct txn *t, uint64_t cap, struct err *e)
 {
 	const struct plan *p = t->p;
 	bool *want = xcalloc(p->m->nfiles ? p->m->nfiles : 1, sizeof *want);
+	char *dir = fs_fd_path(t->stagefd);
 	size_t i;
 	int rc;
 
 	for (i = 0; i < p->nops; i++)
 		if (p->ops[i].file && p->ops[i].kind != PLAN_UNCHANGED)
 			want[p->ops[i].file - p->m->files] = true;
-	rc = payload_extract_some(p->payload, t->stage, p->m, want, cap, e);
+	rc = payload_extract_some(p->payload, dir ? dir : t->stage, p->m, want, cap, e);
 	free(want);
+	free(dir);
 	return rc;
 }
 
@@ -519,12 +721,12 @@ static int stage_files(struct txn *t, const char *stage_from, struct err *e)
 	struct statvfs sv;
 	uint64_t cap = UINT64_MAX;
 
-	if (fs_remove_tree(t->stage, e) < 0 || fs_mkdir_p(t->stage, 0700, e) < 0)
+	if (work_sub(t, "stage", true, &t->stagefd, e) < 0)
 		return -1;
 	if (stage_from)
 		return stage_from_dir(t, stage_from, e);
 	/* A payload may not unpack to more than the plan says, nor fill the disk. */
-	if (statvfs(t->stage, &sv) == 0)
+	if (fstatvfs(t->stagefd, &sv) == 0)
 		cap = (uint64_t)sv.f_bavail * sv.f_frsize;
 	if (t->p->disk_needed > cap)
 		return err_set(e, EXIT_SOFTWARE, "%s: %llu bytes needed, %llu free",
@@ -533,20 +735,19 @@ static int stage_files(struct txn *t, const char *stage_from, struct err *e)
 	return stage_payload(t, t->p->disk_needed < cap ? t->p->disk_needed : cap, e);
 }
 
-/* Remove what staging left (the plan was not carried out). */
+/* Remove what staging left (the plan was not carried out): only through
+ * the held work directory, never by its name. */
 static void cleanup_work(struct txn *t)
 {
 	struct err e;
-	size_t i;
 
-	fs_remove_tree(t->stage, &e);
-	fs_remove_tree(t->backup, &e);
-	for (i = t->nmkdirs; i-- > 0;) {
-		char *abs = fs_join(t->p->target, t->mkdirs[i]);
-
-		rmdir(abs);             /* only when empty */
-		free(abs);
+	close_fd(&t->stagefd);
+	close_fd(&t->backfd);
+	if (t->workfd >= 0) {
+		fs_remove_tree_at(t->workfd, "stage", &e);
+		fs_remove_tree_at(t->workfd, "backup.new", &e);
 	}
+	remove_made_dirs(t);
 }
 
 /* ---- swapping and restoring ------------------------------------------- */
@@ -559,7 +760,7 @@ static int swap(struct txn *t, struct err *e)
 	size_t i;
 
 	walk_init(&tw, t->p->target);
-	walk_init(&sw, t->stage);
+	walk_init_fd(&sw, t->stage, t->stagefd);
 	for (i = 0; i < t->p->nops && rc == 0; i++) {
 		const struct plan_op *op = &t->p->ops[i];
 
@@ -609,21 +810,58 @@ static int sync_swapped(struct txn *t, struct err *e)
 	return rc;
 }
 
+/* Does rel exist under the walk's base? */
+static bool walk_has(struct dirwalk *w, const char *rel)
+{
+	const char *leaf;
+	struct stat st;
+	struct err e;
+	int fd = walk_parent(w, rel, &leaf, &e);
+
+	return fd >= 0 && fstatat(fd, leaf, &st, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
+/* Recovery: the work directory was not held between the crash and now, so
+ * every backup about to be restored is checked first against the signed
+ * manifest of the release it came from, the installed one. Touches
+ * nothing; a mismatch refuses the whole restore. */
+static int check_backups(struct txn *t, struct err *e)
+{
+	struct dirwalk bw;
+	const char *leaf;
+	struct stat st;
+	size_t i;
+	int bfd, rc = 0;
+
+	walk_init_fd(&bw, t->backup, t->backfd);
+	for (i = 0; i < t->p->nops && rc == 0; i++) {
+		const struct plan_op *op = &t->p->ops[i];
+
+		if (!op->old_exists || op->kind == PLAN_UNCHANGED ||
+		    (bfd = walk_parent(&bw, op->path, &leaf, e)) < 0 ||
+		    fstatat(bfd, leaf, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			continue;           /* restored already, or never backed up */
+		rc = check_restored(bfd, leaf, t->p->installed, op->path, t->backup, e);
+	}
+	walk_release(&bw, e);
+	return rc;
+}
+
 /* Put every file back as it was before the swap (invariant 2). Goes on
  * past errors so as much as possible is restored; returns -1 if any. */
 static int restore(struct txn *t, struct err *e)
 {
-	struct dirwalk tw, bw;
+	struct dirwalk tw, bw, sw;
 	const char *leaf, *bleaf;
 	int pfd, bfd, rc = 0;
+	struct stat st;
 	size_t i;
 
 	walk_init(&tw, t->p->target);
-	walk_init(&bw, t->backup);
+	walk_init_fd(&bw, t->backup, t->backfd);
+	walk_init_fd(&sw, t->stage, t->stagefd);
 	for (i = t->p->nops; i-- > 0;) {
 		const struct plan_op *op = &t->p->ops[i];
-		char *bak, *src;
-		struct stat st;
 
 		if (op->kind == PLAN_UNCHANGED)
 			continue;
@@ -632,49 +870,77 @@ static int restore(struct txn *t, struct err *e)
 				rc = -1;
 			continue;
 		}
-		bak = fs_join(t->backup, op->path);
-		src = op->src ? fs_join(t->stage, op->src) : NULL;
 		if (op->old_exists) {
-			if (exists(bak) && ((bfd = walk_parent(&bw, op->path, &bleaf, e)) < 0 ||
-					    renameat(bfd, bleaf, pfd, leaf) < 0))
+			if (walk_has(&bw, op->path) &&
+			    ((bfd = walk_parent(&bw, op->path, &bleaf, e)) < 0 ||
+			     renameat(bfd, bleaf, pfd, leaf) < 0))
 				rc = err_sys(e, EXIT_ROLLBACK_FAILED, "restore %s/%s",
 					     t->p->target, op->path);
-		} else if (src && !exists(src) && fstatat(pfd, leaf, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		} else if (op->src && !walk_has(&sw, op->src) &&
+			   fstatat(pfd, leaf, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
 			   unlinkat(pfd, leaf, 0) < 0) {
 			rc = err_sys(e, EXIT_ROLLBACK_FAILED, "remove added %s/%s",
 				     t->p->target, op->path);
 		}
 		tw.dirty = true;
-		free(bak);
-		free(src);
 	}
 	if (walk_release(&tw, e) < 0)
 		rc = -1;
 	walk_release(&bw, e);
-	for (i = t->nmkdirs; i-- > 0;) {
-		char *abs = fs_join(t->p->target, t->mkdirs[i]);
-
-		rmdir(abs);
-		free(abs);
-	}
+	walk_release(&sw, e);
+	remove_made_dirs(t);
 	return rc;
 }
 
 /* ---- committing ------------------------------------------------------- */
 
+/* Keep this transaction's backup (and its ops, in last-txn) for `upgr
+ * rollback`: WORK/backup.new becomes WORK/backup, and the staging area
+ * goes. The work directory is fsynced before the journal can say DONE:
+ * with the state on another file system, a power cut could otherwise keep
+ * the DONE and lose the rotation (and `upgr rollback` would then restore
+ * a backup of neither release). */
+static int rotate_backup(struct txn *t, struct err *e)
+{
+	char *last = fs_join(t->appdir, "last-txn");
+	struct buf b = BUF_INIT;
+	struct stat st;
+	int rc = -1;
+
+	if (fstatat(t->workfd, "backup.new", &st, AT_SYMLINK_NOFOLLOW) == 0) {
+		journal_text(t, "done", &b);
+		if (fs_write_atomic(last, b.data, b.len, 0600, e) < 0 ||
+		    fs_remove_tree_at(t->workfd, "backup", e) < 0)
+			goto done;
+		if (renameat(t->workfd, "backup.new", t->workfd, "backup") < 0) {
+			err_sys(e, EXIT_SOFTWARE, "rename %s", t->backup);
+			goto done;
+		}
+	}
+	close_fd(&t->stagefd);
+	close_fd(&t->backfd);
+	if (fs_remove_tree_at(t->workfd, "stage", e) < 0)
+		goto done;
+	if (fsync(t->workfd) < 0) {
+		err_sys(e, EXIT_SOFTWARE, "fsync %s", t->p->workdir);
+		goto done;
+	}
+	rc = 0;
+done:
+	buf_release(&b);
+	free(last);
+	return rc;
+}
+
 /* Make the installed manifest the new one, keep the old as previous.yaml,
- * keep this transaction's backup and ops for `upgr rollback`, drop the
- * staging area, and mark the journal "done" (the caller drops it with
- * txn_finish once the result is recorded). Idempotent: recovery repeats it. */
+ * keep the backup (rotate_backup), and mark the journal "done" (the
+ * caller drops it with txn_finish once the result is recorded).
+ * Idempotent: recovery repeats it. */
 static int commit(struct txn *t, struct err *e)
 {
 	char *next = fs_join(t->appdir, "manifest.next.yaml");
 	char *cur = fs_join(t->appdir, "manifest.yaml");
 	char *prev = fs_join(t->appdir, "previous.yaml");
-	char *kept = fs_join(t->p->workdir, "backup");
-	char *last = fs_join(t->appdir, "last-txn");
-	char *journal = fs_join(t->appdir, "journal");
-	struct buf b = BUF_INIT;
 	int rc = -1;
 
 	if (exists(next)) {
@@ -689,29 +955,15 @@ static int commit(struct txn *t, struct err *e)
 		if (fs_fsync_dir(t->appdir, e) < 0)
 			goto done;
 	}
-	if (exists(t->backup)) {
-		journal_text(t, "done", &b);
-		if (fs_write_atomic(last, b.data, b.len, 0600, e) < 0 ||
-		    fs_remove_tree(kept, e) < 0)
-			goto done;
-		if (rename(t->backup, kept) < 0) {
-			err_sys(e, EXIT_SOFTWARE, "rename %s", t->backup);
-			goto done;
-		}
-	}
-	if (fs_remove_tree(t->stage, e) < 0)
+	if (rotate_backup(t, e) < 0)
 		goto done;
 	snprintf(t->r->result, sizeof t->r->result, "success");
 	rc = journal_write(t, "done", e);
 	t->r->journal_done = rc == 0;
 done:
-	buf_release(&b);
 	free(next);
 	free(cur);
 	free(prev);
-	free(kept);
-	free(last);
-	free(journal);
 	return rc;
 }
 
@@ -765,9 +1017,15 @@ static int roll_back(struct txn *t, bool started)
 	} else {
 		snprintf(t->r->result, sizeof t->r->result, "rolled-back");
 	}
-	cleanup_work(t);
-	unlink(next);
+	/* DONE before the clean-up, and the clean-up only once DONE is on
+	 * disk: a crash in between leaves a journal that says what happened,
+	 * which the recovery records (invariant 6), never a STARTED one whose
+	 * manifest.next.yaml is gone (that would read as a first install). */
 	t->r->journal_done = journal_write(t, "done", &e) == 0;
+	if (t->r->journal_done) {
+		cleanup_work(t);
+		unlink(next);
+	}
 done:
 	free(journal);
 	free(next);
@@ -784,7 +1042,7 @@ static int prepare(struct txn *t, const char *manifest, size_t len,
 	size_t i;
 	int rc = -1;
 
-	if (fs_mkdir_p(t->p->workdir, 0700, e) < 0 || fs_mkdir_p(t->appdir, 0700, e) < 0)
+	if (work_open(t, e) < 0 || fs_mkdir_p(t->appdir, 0700, e) < 0)
 		goto done;
 	if (stage_files(t, stage_from, e) < 0)
 		goto done;
@@ -831,9 +1089,13 @@ int txn_run(struct plan *p, const char *state_dir, const char *manifest,
 
 		set_error(&t, "%s", e.msg);
 		snprintf(r->result, sizeof r->result, "failed");
+		/* The journal first: left alone, a manifest.next.yaml or a
+		 * staging area is harmless (the next run replaces both), a
+		 * journal without its manifest is not. */
+		if (unlink(journal) == 0)
+			fs_fsync_dir(t.appdir, &e);
 		cleanup_work(&t);
 		unlink(next);
-		unlink(journal);
 		free(next);
 		free(journal);
 		r->journal_done = true;
@@ -1004,6 +1266,19 @@ static int journal_parse(char *text, struct journal *j, struct plan *p,
 	return 0;
 }
 
+/* Before a recovery touches the host: the target's parents pass the
+ * checks `upgr run` makes (fs_check_parents), and the work directory is
+ * opened and checked (work_open) with what staging and backups it holds.
+ * Returns an exit code: 65 or 77 refuse, e says why. */
+static int recover_open(struct txn *t, struct err *e)
+{
+	if (fs_check_parents(t->p->target, e) < 0 || work_open(t, e) < 0 ||
+	    work_sub(t, "stage", false, &t->stagefd, e) < 0 ||
+	    work_sub(t, "backup.new", false, &t->backfd, e) < 0)
+		return e->code ? e->code : EXIT_ROLLBACK_FAILED;
+	return EXIT_OK;
+}
+
 static int load_manifest_opt(const char *path, struct manifest *m, bool *have)
 {
 	struct diag d;
@@ -1016,6 +1291,68 @@ static int load_manifest_opt(const char *path, struct manifest *m, bool *have)
 	rc = manifest_load(path, m, &d);
 	diag_release(&d);
 	*have = rc == 0;
+	return rc;
+}
+
+/* Resolve journal j of t (txn_recover), by the phase it reached. Returns
+ * an exit code; r->result says what happened. */
+static int resolve(struct txn *t, const struct journal *j, const char *npath)
+{
+	struct txn_result *r = t->r;
+	struct err e;
+	int rc;
+
+	if (strcmp(j->phase, "done") && (rc = recover_open(t, &e)) != EXIT_OK) {
+		snprintf(r->error, sizeof r->error, "%s; the journal is kept", e.msg);
+		snprintf(r->result, sizeof r->result, "refused");
+		return rc;
+	}
+	if (!strcmp(j->phase, "done")) {
+		/* Finished, but killed before its result was recorded (or, after
+		 * a rollback, before the clean-up that follows DONE). */
+		if (strcmp(j->result, "success") && work_open(t, &e) == 0)
+			cleanup_work(t);
+		if (strcmp(j->result, "success"))
+			unlink(npath);
+		snprintf(r->result, sizeof r->result, "%s", j->result);
+		r->journal_done = true;
+		snprintf(r->error, sizeof r->error,
+			 "the run that %s %s -> %s was interrupted after it finished (result: %s), before it was recorded",
+			 j->action, j->from[0] ? j->from : "nothing", j->to, j->result);
+		rc = EXIT_OK;
+	} else if (!strcmp(j->phase, "committed")) {
+		if (commit(t, &e) < 0) {
+			snprintf(r->error, sizeof r->error, "finishing the commit: %s", e.msg);
+			snprintf(r->result, sizeof r->result, "failed");
+			return EXIT_ROLLBACK_FAILED;
+		}
+		snprintf(r->result, sizeof r->result, "success");
+		rc = EXIT_OK;
+	} else if (!strcmp(j->phase, "prepared")) {
+		/* The service was never stopped and the target never touched.
+		 * DONE first, as in roll_back. */
+		snprintf(r->result, sizeof r->result, "rolled-back");
+		r->journal_done = journal_write(t, "done", &e) == 0;
+		if (r->journal_done) {
+			cleanup_work(t);
+			unlink(npath);
+		}
+		snprintf(r->error, sizeof r->error,
+			 "interrupted before the stop; nothing had changed");
+		rc = EXIT_OK;
+	} else if (check_backups(t, &e) < 0) {
+		snprintf(r->error, sizeof r->error, "%s: refused, nothing was changed; the journal is kept",
+			 e.msg);
+		snprintf(r->result, sizeof r->result, "refused");
+		rc = EXIT_TRUST;
+	} else {
+		snprintf(r->error, sizeof r->error,
+			 "interrupted during the swap (%s -> %s); restored %s",
+			 j->from[0] ? j->from : "nothing", j->to, j->from[0] ? j->from : "the empty target");
+		rc = roll_back(t, !strcmp(j->phase, "started"));
+		if (rc == EXIT_ROLLED_BACK)
+			rc = EXIT_OK;
+	}
 	return rc;
 }
 
@@ -1073,40 +1410,9 @@ int txn_recover(const char *state_dir, const char *app, struct txn_result *r,
 	t.appdir = xstrdup(appdir);
 	t.stage = fs_join(p.workdir, "stage");
 	t.backup = fs_join(p.workdir, "backup.new");
+	t.workfd = t.stagefd = t.backfd = -1;
 	t.r = r;
-	if (!strcmp(j.phase, "done")) {
-		/* Finished, but killed before its result was recorded. */
-		snprintf(r->result, sizeof r->result, "%s", j.result);
-		r->journal_done = true;
-		snprintf(r->error, sizeof r->error,
-			 "the run that %s %s -> %s was interrupted after it finished (result: %s), before it was recorded",
-			 j.action, j.from[0] ? j.from : "nothing", j.to, j.result);
-		rc = EXIT_OK;
-	} else if (!strcmp(j.phase, "committed")) {
-		if (commit(&t, &e) < 0) {
-			snprintf(r->error, sizeof r->error, "finishing the commit: %s", e.msg);
-			snprintf(r->result, sizeof r->result, "failed");
-			goto done;
-		}
-		snprintf(r->result, sizeof r->result, "success");
-		rc = EXIT_OK;
-	} else if (!strcmp(j.phase, "prepared")) {
-		/* The service was never stopped and the target never touched. */
-		cleanup_work(&t);
-		unlink(npath);
-		snprintf(r->result, sizeof r->result, "rolled-back");
-		r->journal_done = journal_write(&t, "done", &e) == 0;
-		snprintf(r->error, sizeof r->error,
-			 "interrupted before the stop; nothing had changed");
-		rc = EXIT_OK;
-	} else {
-		snprintf(r->error, sizeof r->error,
-			 "interrupted during the swap (%s -> %s); restored %s",
-			 j.from[0] ? j.from : "nothing", j.to, j.from[0] ? j.from : "the empty target");
-		rc = roll_back(&t, !strcmp(j.phase, "started"));
-		if (rc == EXIT_ROLLED_BACK)
-			rc = EXIT_OK;
-	}
+	rc = resolve(&t, &j, npath);
 done:
 	r->duration_ms = now_ms() - t0;
 	p.root = p.target = p.workdir = p.manifest_sha256 = NULL;
@@ -1169,7 +1475,7 @@ int txn_plan_rollback(const char *state_dir, const char *app, const char *root,
 	p->payload = xstrdup("");
 	p->manifest_sha256 = xstrdup("");
 	p->action = "rollback";
-	*stage_from = fs_join(j.workdir, "backup");
+	*stage_from = xstrdup("backup");
 	/* The inverse of each forward op. */
 	for (i = 0; i < fwd.nops; i++) {
 		const struct plan_op *f = &fwd.ops[i];

@@ -32,11 +32,14 @@ void txn_result_release(struct txn_result *r);
 
 /* Run plan p. manifest holds the signed manifest's bytes, which become the
  * installed manifest on success. stage_from is NULL to extract the payload,
- * or a directory whose files are hard-linked into the staging area
- * (`upgr rollback` stages from the kept backup). Returns an exit code:
- * 0 success; 1 failed before the stop or rolled back (old version runs);
- * 3 rollback failed too (r->error says the host's state); 77 a hash check
- * failed while staging. r is filled in every case. */
+ * or the name of a directory in the work directory whose files are
+ * hard-linked into the staging area, each checked against p->m's sha256
+ * and mode (`upgr rollback` stages from "backup"). The work directory is
+ * opened, checked (root's or ours, 0700, not a symlink) and held for the
+ * whole transaction. Returns an exit code: 0 success; 1 failed before the
+ * stop or rolled back (old version runs); 3 rollback failed too (r->error
+ * says the host's state); 77 a hash check failed while staging, or the
+ * work directory is not ours (nothing was run). r is filled in every case. */
 int txn_run(struct plan *p, const char *state_dir, const char *manifest,
 	    size_t manifest_len, const char *stage_from, struct txn_result *r);
 
@@ -50,13 +53,18 @@ int txn_pending(const char *state_dir, char ***apps, size_t *n, struct err *e);
 
 /* Finish app's interrupted transaction: roll it back if it had not
  * committed (restore files, rollback steps, start the old version, health),
- * or complete the commit. r->result says which; returns an exit code. */
+ * or complete the commit. r->result says which; returns an exit code.
+ * Refused first, touching nothing and keeping the journal (r->result
+ * "refused"): a parent of the target that fails fs_check_parents (65), a
+ * work directory that is not ours (77), a backup about to be restored whose
+ * sha256 or mode differ from the installed release's signed manifest (77). */
 int txn_recover(const char *state_dir, const char *app, struct txn_result *r,
 		char from[64], char to[64]);
 
 /* Plan returning app to the version before the installed one, from the
- * backup kept by the last transaction. *installed and *previous are loaded
- * here and must outlive p (release them after plan_release). */
+ * backup kept by the last transaction: *stage_from is set to the name to
+ * pass to txn_run ("backup"). *installed and *previous are loaded here and
+ * must outlive p (release them after plan_release). */
 int txn_plan_rollback(const char *state_dir, const char *app, const char *root,
 		      struct plan *p, struct manifest *installed,
 		      struct manifest *previous, char **stage_from,

@@ -1,8 +1,12 @@
 # Crash safety: upgr is killed (SIGKILL, by strace's syscall fault
 # injection) at every rename, unlink, link, write, fsync and mkdir of an
 # upgrade; after `upgr recover` the target is byte for byte the old or the
-# new release, `upgr status` agrees, and that version runs. Then ENOSPC at
-# every write: the old version stays intact and running.
+# new release, `upgr status` agrees, and that version runs. The same at
+# every rename, unlink, fsync and rmdir of an upgrade whose health check
+# fails, and so of its rollback (txn.c:roll_back): after `upgr recover` the
+# old version runs and the failed upgrade has its audit record. Then ENOSPC
+# at every write: the old version stays intact and running. And, from a
+# syscall trace, the directory fsyncs a power cut would need.
 # (LeakSanitizer cannot run under ptrace: leaks are off for the strace runs.)
 . "$(dirname "$0")/../lib/testlib.sh"
 . "$UPGR_TOP/tests/lib/release.sh"
@@ -72,6 +76,107 @@ for sc in rename unlink unlinkat linkat write fsync mkdir; do
 		{ not_ok "after $sc #$n: exit $rc"; sed 's/^/#   /' "$T/run.err"; }
 done
 [ $kills -ge 40 ] && ok "killed at $kills points of the upgrade" || not_ok "only $kills kill points"
+
+# Directory durability (what a power cut, unlike kill -9, would lose): the
+# parent of every directory the upgrade makes in the target is fsynced
+# before COMMITTED, and the work directory after the backup rotation
+# (rename backup.new -> backup) before DONE.
+reset_host
+ASAN_OPTIONS=detect_leaks=0 strace -y -o "$T/dtrace" -e trace=mkdir,mkdirat,rename,renameat,renameat2,fsync \
+	$UPGR apply $A "$T/rel2" >/dev/null 2>"$T/run.err" || sed 's/^/#   /' "$T/run.err"
+/usr/bin/python3 - "$(realpath "$TGT")" "$(realpath "$T/root/opt")/.hello.upgr" "$T/dtrace" <<'EOF'
+import re,sys
+tgt, work, trace = sys.argv[1], sys.argv[2], sys.argv[3]
+lines = open(trace).read().splitlines()
+def fdpath(s):
+    m = re.match(r'\s*(?:AT_FDCWD|\d+<([^>]*)>)', s)
+    return m.group(1) if m else None
+ev = []
+for l in lines:
+    m = re.match(r'(\w+)\((.*)\)\s+=\s+(-?\d+)', l)
+    if not m or m.group(3).startswith('-'):
+        continue
+    name, args = m.group(1), m.group(2)
+    if name == 'fsync':
+        ev.append(('fsync', fdpath(args)))
+    elif name in ('mkdir', 'mkdirat'):
+        a = args.split(', ')
+        if name == 'mkdir':
+            ev.append(('mkdir', a[0].strip('"')))
+        else:
+            d = fdpath(a[0]); n = a[1].strip('"')
+            ev.append(('mkdir', n if n.startswith('/') else (d or '.') + '/' + n))
+    elif name.startswith('rename'):
+        ev.append(('rename', args))
+journal = [i for i, e in enumerate(ev) if e[0] == 'rename' and re.search(r'/journal"', e[1])]
+bad = 0
+if len(journal) < 4:
+    print('not ok - durability: %d journal writes seen' % len(journal)); sys.exit(0)
+committed, done = journal[2], journal[3]
+made = [(i, e[1]) for i, e in enumerate(ev) if e[0] == 'mkdir' and e[1].startswith(tgt + '/')]
+for i, d in made:
+    parent = d.rsplit('/', 1)[0]
+    if any(e == ('fsync', parent) for e in ev[i:committed]):
+        print('ok - durability: the parent of %s is fsynced before COMMITTED' % d[len(tgt)+1:])
+    else:
+        print('not ok - durability: %s made, its parent not fsynced before COMMITTED' % d[len(tgt)+1:]); bad += 1
+rot = [i for i, e in enumerate(ev) if e[0] == 'rename' and 'backup.new' in e[1] and re.search(r'[/"]backup"', e[1])]
+if not rot:
+    print('not ok - durability: no backup rotation seen')
+elif any(e == ('fsync', work) for e in ev[rot[-1]:done]):
+    print('ok - durability: the work directory is fsynced after the backup rotation, before DONE')
+else:
+    print('not ok - durability: the backup rotation is not made durable before DONE')
+if not made:
+    print('not ok - durability: no directory made in the target')
+EOF
+
+# SIGKILL at every point of a rollback: 3.0.0 fails its health check.
+svc_src 3.0.0 "$T/src3" "  - { path: lib/sub/new.so, mode: \"0755\" }
+remove: [ share/old.txt ]"
+mkdir -p "$T/src3/lib/sub"; echo "new 3" >"$T/src3/lib/sub/new.so"
+release_make "$T/src3/manifest.yaml" "$T/src3" "$T/rel3"
+# check_rolled_back LABEL STOPPED: 1.0.0 in place and running, status
+# agrees, the audit log verifies and, once the run had stopped the service
+# (STOPPED > 0), has the failed upgrade's record (a run killed before the
+# stop changed nothing and may leave none).
+check_rolled_back() {
+	tree_sum "$TGT" >"$T/sumx"
+	got=$($UPGR status $A --json | /usr/bin/python3 -c "import json,sys; print(json.load(sys.stdin)['apps'][0]['version'])")
+	running=$(cat "$T/svc/running" 2>/dev/null)
+	recs=$($UPGR audit show --json "$T/a-audit.log" | /usr/bin/python3 -c "
+import json,sys
+print(sum(1 for r in json.load(sys.stdin) if r['to']=='3.0.0' and r['result']=='rolled-back'))")
+	if cmp -s "$T/sumx" "$T/sum1" && [ "$got" = 1.0.0 ] && [ "$running" = 1.0.0 ] &&
+	   [ ! -e "$T/a-state/apps/hello/journal" ] && { [ "$2" = 0 ] || [ "${recs:-0}" -ge 1 ]; } &&
+	   $UPGR audit verify -p "$T/a-device.pub" "$T/a-audit.log" >/dev/null 2>&1; then
+		ok "$1: 1.0.0 runs, status agrees, the failed upgrade is recorded"
+	else
+		not_ok "$1: status '$got', running '$running', $recs rolled-back records ($2 stops), tree $(cmp -s "$T/sumx" "$T/sum1" && echo 1.0.0 || echo other)"
+	fi
+}
+rbkills=0
+for sc in rename unlink unlinkat fsync rmdir; do
+	n=1
+	while :; do
+		reset_host
+		touch "$T/svc/unhealthy-3.0.0"; : >"$T/svc/log"
+		ASAN_OPTIONS=detect_leaks=0 strace -o /dev/null -e trace="$sc" -e inject="$sc":signal=KILL:when=$n \
+			$UPGR apply $A "$T/rel3" >/dev/null 2>"$T/run.err"
+		rc=$?
+		[ $rc = 137 ] || break
+		rbkills=$((rbkills + 1))
+		stopped=$(grep -c '^stop' "$T/svc/log")
+		expect_exit 0 "recover after SIGKILL at $sc #$n of a failing upgrade" $UPGR recover $A
+		check_rolled_back "SIGKILL at $sc #$n of a failing upgrade" "$stopped"
+		n=$((n + 1))
+	done
+	[ $rc = 1 ] && ok "with fewer than $n ${sc}s killed, the failing upgrade rolls back (exit 1)" ||
+		{ not_ok "failing upgrade after $sc #$n: exit $rc"; sed 's/^/#   /' "$T/run.err"; }
+done
+rm -f "$T/svc/unhealthy-3.0.0"
+[ $rbkills -ge 30 ] && ok "killed at $rbkills points of a failing upgrade and its rollback" ||
+	not_ok "only $rbkills kill points in the rollback"
 
 # ENOSPC at every write of an upgrade: either it fails (exit 1) with the
 # old version intact and running, or, for a write past the commit point,

@@ -1,6 +1,7 @@
 # The transaction through `upgr apply`, `status`, `rollback`, `recover`:
 # plan and dry-run, install, upgrade with a config file edited locally,
-# rollback, a failing health check, trust failures, and the lock.
+# rollback, a failing health check, trust failures, the lock; umask 077,
+# a symlinked config file, a directory named in remove:.
 . "$(dirname "$0")/../lib/testlib.sh"
 . "$UPGR_TOP/tests/lib/release.sh"
 . "$UPGR_TOP/tests/lib/fakesvc.sh"
@@ -159,3 +160,45 @@ grep -v -e '^servers:' -e '^apps:' "$T/b.yaml" >"$T/offline.yaml"; chmod 0644 "$
 expect_exit 0 "apply --dry-run with a config that names no servers" $UPGR apply -c "$T/offline.yaml" --dry-run "$T/rel1"
 expect_exit 65 "upgr run with no servers or apps exits 65" $UPGR run -c "$T/offline.yaml"
 expect_grep "$T/err" "needs 'servers:' and 'apps:'" "the agent names what its config lacks"
+
+# --- file-system semantics ---------------------------------------------------------
+# Under umask 077 the directories upgr makes are still 0755 (the files get
+# the manifest's modes): a service user can reach its files.
+release_config c "$T/c-root"
+C="-c $T/c.yaml"
+CT=$T/c-root/opt/hello
+(umask 077; $UPGR apply $C "$T/rel1" >"$T/out" 2>"$T/err") || not_ok "install under umask 077: $(cat "$T/err")"
+modes=$(stat -c '%a' "$T/c-root/opt" "$CT" "$CT/bin" "$CT/etc" "$CT/share" | tr '\n' ' ')
+[ "$modes" = "755 755 755 755 755 " ] && ok "under umask 077 the directories made are 0755" ||
+	not_ok "directory modes under umask 077: $modes"
+(umask 077; $UPGR apply $C "$T/rel2" >"$T/out" 2>"$T/err") || not_ok "upgrade under umask 077: $(cat "$T/err")"
+[ "$(stat -c '%a' "$CT/lib")" = 755 ] && ok "a directory an upgrade adds under umask 077 is 0755" ||
+	not_ok "lib/ is $(stat -c '%a' "$CT/lib")"
+# A config file made a symlink on the host is a local edit: kept, the new
+# one lands beside it.
+mkdir -p "$T/conf-elsewhere"
+echo "managed elsewhere" >"$T/conf-elsewhere/hello.conf"
+rm "$CT/etc/hello.conf"; ln -s "$T/conf-elsewhere/hello.conf" "$CT/etc/hello.conf"
+svc_src 2.1.0 "$T/src21" "  - { path: lib/new.so, mode: \"0755\" }"
+mkdir -p "$T/src21/lib"; cp "$T/src2/lib/new.so" "$T/src21/lib/"
+release_make "$T/src21/manifest.yaml" "$T/src21" "$T/rel21"
+expect_exit 0 "an upgrade over a symlinked config file" $UPGR apply $C "$T/rel21"
+[ -L "$CT/etc/hello.conf" ] && [ "$(readlink "$CT/etc/hello.conf")" = "$T/conf-elsewhere/hello.conf" ] &&
+	ok "the symlinked config file is kept as a symlink" || not_ok "etc/hello.conf: $(ls -l "$CT/etc/hello.conf")"
+[ "$(cat "$T/conf-elsewhere/hello.conf")" = "managed elsewhere" ] && ok "the file it points to is untouched" ||
+	not_ok "the symlink's target was changed"
+expect_same "$T/src21/etc/hello.conf" "$CT/etc/hello.conf.upgr-new" "the new config lands as .upgr-new beside the symlink"
+# remove: names files. One that names a directory of a shipped file is
+# refused by validate; a directory only this host has is refused by the
+# plan, never dropped in silence.
+svc_src 2.2.0 "$T/src22" "remove: [ share ]"
+expect_exit 65 "validate refuses remove: naming a directory of a shipped file" $UPGR validate "$T/src22/manifest.yaml"
+expect_grep "$T/err" "manifest.yaml:[0-9]+:[0-9]+: remove\[0\]: \"share\" is a directory of" "the refusal has FILE:LINE:COL"
+svc_src 2.2.0 "$T/src22" "remove: [ var/cache ]"
+release_make "$T/src22/manifest.yaml" "$T/src22" "$T/rel22"
+mkdir -p "$CT/var/cache"; echo x >"$CT/var/cache/f"
+tree_sum "$CT" >"$T/c-sum"
+expect_exit 65 "a remove: path that is a directory on the host is refused" $UPGR apply $C "$T/rel22"
+expect_grep "$T/err" "remove: .*var/cache is a directory on this host" "the refusal names the directory"
+tree_sum "$CT" >"$T/sumx"
+expect_same "$T/c-sum" "$T/sumx" "nothing changed"

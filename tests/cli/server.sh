@@ -202,3 +202,64 @@ run curl -sS --netrc-file "$T/a.netrc" "ftp://127.0.0.1:$port/apps/"
 id nobody >/dev/null 2>&1 && printf 'machine 127.0.0.1 login nobody password x\n' >"$T/nobody.netrc"
 run ftp nobody "$curl_url/apps/"
 [ "$rc" != 0 ] && ok "an account outside upgr-ftp is refused" || not_ok "an account outside upgr-ftp is refused"
+
+# --- the HTTPS mirror (nginx) ---------------------------------------------
+# docs/server/nginx.conf is a server block for nginx's sites; the test
+# wraps it in the smallest nginx.conf that runs in the foreground with its
+# pid and logs under $T.
+if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then
+	not_ok "nginx is not installed (make deps)"
+	exit 0
+fi
+https_port=$(ftpd_free_ports 1) || { not_ok "a free port for nginx"; exit 0; }
+ngx=$T/nginx
+mkdir -p "$ngx"
+render "$doc/nginx.conf" "$ngx/upgr-mirror.conf"
+grep -v '^#' "$ngx/upgr-mirror.conf" >"$ngx/settings"
+expect_no_grep "$ngx/settings" '@[A-Z_]+@' "nginx.conf: every token replaced"
+cat >"$ngx/nginx.conf" <<EOC
+daemon off;
+worker_processes 1;
+pid $ngx/nginx.pid;
+error_log $ngx/error.log;
+events { worker_connections 64; }
+http {
+	include /etc/nginx/mime.types;
+	access_log $ngx/access.log;
+	include $ngx/upgr-mirror.conf;
+}
+EOC
+/usr/sbin/nginx -c "$ngx/nginx.conf" -p "$ngx" >"$ngx/stderr" 2>&1 &
+echo $! >"$ngx/main.pid"
+ngx_stop() { kill "$(cat "$ngx/main.pid")" 2>/dev/null; wait "$(cat "$ngx/main.pid")" 2>/dev/null; }
+at_exit ngx_stop
+n=0
+while ! curl -s -o /dev/null --cacert "$FTPD_CA" "https://127.0.0.1:$https_port/" && [ $n -lt 100 ]; do
+	sleep 0.1; n=$((n + 1))
+done
+hurl=https://127.0.0.1:$https_port
+run curl -sS -f --cacert "$FTPD_CA" -D "$T/headers" -o "$T/channel" "$hurl/apps/hello/channels/stable.yaml"
+[ "$rc" = 0 ] && cmp -s "$T/channel" "$repo/apps/hello/channels/stable.yaml" &&
+	ok "nginx serves the channel over HTTPS" ||
+	{ not_ok "nginx serves the channel over HTTPS (curl $rc)"; sed 's/^/#   /' "$T/err" "$ngx/stderr" "$ngx/error.log"; }
+expect_grep "$T/headers" '^Cache-Control: no-cache' "... marked no-cache (it changes in place)"
+curl -s -o /dev/null -w '%{http_code}\n' --cacert "$FTPD_CA" "$hurl/reports/host-a/audit.log" >"$T/code"
+expect_grep "$T/code" '^404$' "nginx does not serve reports/"
+: >"$repo/apps/hello/releases/.upload.tmp"
+curl -s -o /dev/null -w '%{http_code}\n' --cacert "$FTPD_CA" "$hurl/apps/hello/releases/.upload.tmp" >"$T/code"
+expect_grep "$T/code" '^404$' "nginx does not serve a temporary dot-file"
+rm -f "$repo/apps/hello/releases/.upload.tmp"
+curl -s -o /dev/null -w '%{http_code}\n' --cacert "$FTPD_CA" "$hurl/apps/hello/releases/" >"$T/code"
+expect_no_grep "$T/code" '^200$' "nginx lists no directory"
+
+# An agent that fetches from the mirror and reports to the FTPS server.
+run tinyrel_publish "$UPGR" "$url/" 1.1.0 --netrc "$T/pub.netrc" --cacert "$FTPD_CA"
+[ "$rc" = 0 ] && ok "publish 1.1.0 to the FTPS server" || not_ok "publish 1.1.0 to the FTPS server: exit $rc"
+sed -i "s|^servers: .*|servers: [ \"$hurl/\", \"$url/\" ]|" "$T/a.yaml"
+: >"$ngx/access.log"
+expect_exit 0 "host-a upgrades from the HTTPS mirror" "$UPGR" run -c "$T/a.yaml"
+"$T/a-root/opt/hello/bin/hello" >"$T/hello.out" 2>&1
+expect_grep "$T/hello.out" '^hello 1\.1\.0$' "... host-a runs 1.1.0"
+expect_grep "$ngx/access.log" 'GET /apps/hello/releases/1\.1\.0/payload[^ ]* HTTP/[0-9.]+" 200' \
+	"... the payload came from nginx"
+expect_grep "$repo/reports/host-a/status.yaml" '1\.1\.0' "... and its report, over FTPS, says 1.1.0"

@@ -183,6 +183,11 @@ refused "host-a cannot read host-b's log"
 run ftp a "$curl_url/reports/"
 if [ "$rc" = 0 ] && [ ! -s "$T/out" ]; then ok "host-a cannot list reports/"
 else refused "host-a cannot list reports/"; fi
+run ftp a "$curl_url/reports/host-b/"
+if [ "$rc" = 0 ] && [ ! -s "$T/out" ]; then ok "host-a cannot list reports/host-b/"
+else refused "host-a cannot list reports/host-b/"; fi
+run ftp a "$curl_url/reports/host-a/"
+expect_grep "$T/out" 'audit\.log' "host-a lists its own reports/host-a/ (the control)"
 run ftp a -T "$T/x" "$curl_url/apps/hello/channels/stable.yaml"
 refused "host-a cannot overwrite a channel"
 cmp -s "$T/channel.before" "$repo/apps/hello/channels/stable.yaml" &&
@@ -202,6 +207,107 @@ run curl -sS --netrc-file "$T/a.netrc" "ftp://127.0.0.1:$port/apps/"
 id nobody >/dev/null 2>&1 && printf 'machine 127.0.0.1 login nobody password x\n' >"$T/nobody.netrc"
 run ftp nobody "$curl_url/apps/"
 [ "$rc" != 0 ] && ok "an account outside upgr-ftp is refused" || not_ok "an account outside upgr-ftp is refused"
+
+# --- SFTP with OpenSSH (docs/server/sshd_config) -----------------------------
+# sshd refuses a ChrootDirectory with a directory above it that others can
+# write, and $T is under /tmp (1777): this repository is under root's own
+# /var/lib/upgr-test instead. The documented block is appended to the
+# least global configuration a private sshd needs (port, host key, pid).
+sftp_section() {
+	[ -x /usr/sbin/sshd ] || { not_ok "sshd is not installed (make deps)"; return; }
+	. "$UPGR_TOP/tests/lib/sshd.sh"
+	mkdir -p /var/lib/upgr-test && chmod 755 /var/lib/upgr-test
+	sdir=$(mktemp -d /var/lib/upgr-test/srv.XXXXXX) || return
+	chmod 755 "$sdir"
+	sftp_clean() { rm -rf "$sdir"; }
+	at_exit sftp_clean
+	srepo=$sdir/repo keys=$sdir/keys
+	check "repo-setup.sh for the SFTP repository" sh "$doc/repo-setup.sh" "$srepo" host-a host-b
+	install -d -m 0755 "$keys"
+	for acct in upgr-publish upgr-h-host-a; do
+		ssh-keygen -q -t ed25519 -N '' -f "$T/key-$acct" &&
+			install -m 0644 "$T/key-$acct.pub" "$keys/$acct" || return
+	done
+	ssh-keygen -q -t ed25519 -N '' -f "$T/sshd_host_key" || return
+	sport=$(ftpd_free_ports 1) || return
+	printf '[127.0.0.1]:%s %s\n' "$sport" "$(cut -d' ' -f1,2 "$T/sshd_host_key.pub")" \
+		>"$T/sftp_known_hosts"
+	cat >"$T/sshd_config" <<-EOC
+	ListenAddress 127.0.0.1:$sport
+	HostKey $T/sshd_host_key
+	PidFile $T/sshd.pid
+	UsePAM no
+	Subsystem sftp internal-sftp
+	LogLevel VERBOSE
+	EOC
+	sed -e "s|@REPO@|$srepo|g" -e "s|@KEYS@|$keys|g" "$doc/sshd_config" >>"$T/sshd_config"
+	grep -v '^#' "$T/sshd_config" >"$T/sshd.settings"
+	expect_no_grep "$T/sshd.settings" '@[A-Z_]+@' "sshd_config: every token replaced"
+	[ -d /run/sshd ] || mkdir -p -m 755 /run/sshd
+	check "sshd -t accepts the documented block" /usr/sbin/sshd -t -f "$T/sshd_config"
+	/usr/sbin/sshd -D -f "$T/sshd_config" -E "$T/sshd.log" </dev/null >/dev/null 2>&1 &
+	echo $! >"$T/sshd.listener"
+	sftp_stop() {
+		_p=$(cat "$T/sshd.listener")
+		kill "$_p" $(ps -e -o pid=,ppid= | awk -v p="$_p" '$2 == p { print $1 }') 2>/dev/null
+		wait "$_p" 2>/dev/null
+	}
+	at_exit sftp_stop
+	_sshd_wait "$sport" || { not_ok "sshd starts"; sed 's/^/#   /' "$T/sshd.log"; return; }
+	surl=sftp://127.0.0.1:$sport
+
+	run tinyrel_publish "$UPGR" "sftp://upgr-publish@127.0.0.1:$sport/" 1.0.0 \
+		--ssh-key "$T/key-upgr-publish" --known-hosts "$T/sftp_known_hosts"
+	[ "$rc" = 0 ] && ok "upgr publish as upgr-publish over SFTP" ||
+		{ not_ok "upgr publish as upgr-publish over SFTP: exit $rc"; sed 's/^/#   /' "$T/err" | tail -5; }
+	mode 644 upgr-publish:upgr-ftp "$srepo/apps/hello/channels/stable.yaml" \
+		"SFTP: the channel is the publisher's, readable by every host"
+	mkdir -p "$T/sa-root"
+	cat >"$T/sa.yaml" <<-EOC
+	host: host-a
+	servers: [ "sftp://upgr-h-host-a@127.0.0.1:$sport/" ]
+	ssh_key: $T/key-upgr-h-host-a
+	ssh_known_hosts: $T/sftp_known_hosts
+	apps: [ hello ]
+	root: $T/sa-root
+	state_dir: $T/sa-state
+	trusted_keys: [ $T/rel.pub ]
+	device_key: $T/sa-device.key
+	audit_log: $T/sa-audit.log
+	EOC
+	chmod 644 "$T/sa.yaml"
+	expect_exit 0 "SFTP: agent host-a installs and reports as upgr-h-host-a" \
+		"$UPGR" run -c "$T/sa.yaml"
+	mode 640 upgr-h-host-a:upgr-read "$srepo/reports/host-a/audit.log" \
+		"SFTP: reports/host-a/audit.log is host-a's, readable by readers"
+	# sftp_as CMD: run one sftp command as host-a; the exit status is sftp's.
+	sftp_as() {
+		echo "$1" | sftp -q -b - -i "$T/key-upgr-h-host-a" -P "$sport" \
+			-o UserKnownHostsFile="$T/sftp_known_hosts" -o BatchMode=yes \
+			upgr-h-host-a@127.0.0.1 >"$T/out" 2>"$T/err"
+		rc=$?
+	}
+	echo x >"$T/x"
+	: >"$srepo/reports/host-b/audit.log"
+	chown upgr-h-host-b:upgr-read "$srepo/reports/host-b/audit.log"
+	sftp_as "put $T/x /reports/host-a/mine"
+	[ "$rc" = 0 ] && ok "SFTP: host-a writes in its own directory (the control)" ||
+		{ not_ok "SFTP: host-a writes in its own directory (the control)"; sed 's/^/#   /' "$T/err"; }
+	for cmd in "put $T/x /reports/host-b/x" "put $T/x /reports/host-b/audit.log" \
+		"rename /reports/host-a/mine /reports/host-b/audit.log" \
+		"rm /reports/host-b/audit.log" "mkdir /reports/host-c" \
+		"ls /reports/host-b" "get /reports/host-b/audit.log $T/stolen" \
+		"put $T/x /apps/hello/channels/stable.yaml" "cd /etc"; do
+		sftp_as "$cmd"
+		[ "$rc" != 0 ] && ok "SFTP: host-a may not: $cmd" ||
+			not_ok "SFTP: host-a may not: $cmd"
+	done
+	[ -e "$srepo/reports/host-b/x" ] || [ -e "$srepo/reports/host-c" ] ||
+		[ -s "$srepo/reports/host-b/audit.log" ] &&
+		not_ok "SFTP: host-b's directory is as it was" ||
+		ok "SFTP: host-b's directory is as it was"
+}
+sftp_section
 
 # --- the HTTPS mirror (nginx) ---------------------------------------------
 # docs/server/nginx.conf is a server block for nginx's sites; the test

@@ -126,6 +126,11 @@ install: $(UPGR_BIN)
 		if [ -x "$$f" ]; then m=0755; else m=0644; fi; \
 		install -m $$m "$$f" $(DESTDIR)$(DATADIR)/audit/; done
 	cp -R examples/. $(DESTDIR)$(DOCDIR)/examples/
+	@# The version-server recipes docs/server.md refers to: documents,
+	@# so not executable (the guide runs repo-setup.sh with sh).
+	install -d $(DESTDIR)$(DOCDIR)/server
+	cp -R docs/server/. $(DESTDIR)$(DOCDIR)/server/
+	find $(DESTDIR)$(DOCDIR)/server -type f -exec chmod 0644 {} +
 	install -m 0644 completion/upgr.bash $(DESTDIR)$(BASHCOMPDIR)/upgr
 
 # Removes exactly what install put there: the binary, our man pages and

@@ -43,6 +43,9 @@ if [ -f "$top/audit/verify" ]; then
 fi
 installed /usr/share/doc/upgr/examples/upgr.yaml 644 "install: example agent config"
 installed /usr/share/doc/upgr/examples/systemd/upgr.timer 644 "install: example systemd timer"
+installed /usr/share/doc/upgr/server.md 644 "install: the server guide"
+installed /usr/share/doc/upgr/server/vsftpd.conf 644 "install: the vsftpd recipe"
+installed /usr/share/doc/upgr/server/repo-setup.sh 644 "install: repo-setup.sh (run with sh)"
 run "$inst/usr/bin/upgr" --version
 expect_grep "$T/out" '^upgr [0-9]' "installed binary runs"
 # Nothing outside PREFIX.

@@ -126,6 +126,11 @@ install: $(UPGR_BIN)
 		if [ -x "$$f" ]; then m=0755; else m=0644; fi; \
 		install -m $$m "$$f" $(DESTDIR)$(DATADIR)/audit/; done
 	cp -R examples/. $(DESTDIR)$(DOCDIR)/examples/
+	@# The version-server recipes docs/server.md refers to: documents,
+	@# so not executable (the guide runs repo-setup.sh with sh).
+	install -d $(DESTDIR)$(DOCDIR)/server
+	cp -R docs/server/. $(DESTDIR)$(DOCDIR)/server/
+	find $(DESTDIR)$(DOCDIR)/server -type f -exec chmod 0644 {} +
 	install -m 0644 completion/upgr.bash $(DESTDIR)$(BASHCOMPDIR)/upgr
 
 # Removes exactly what install put there: the binary, our man pages and
@@ -137,28 +142,42 @@ uninstall:
 
 # make deb: a Debian package in $(DEB_OUT)/, built by dpkg-deb from a staged
 # tree (pkg/deb/ holds the files only the package has). No root needed.
+# What it installs, and what purge keeps: docs/operator.md, section 1.
 DEB_OUT   ?= build
 DEB_ARCH  := $(shell dpkg --print-architecture 2>/dev/null || echo amd64)
 DEB_STAGE  = $(DEB_OUT)/deb/root
 DEB_FILE   = $(DEB_OUT)/upgr_$(VERSION)_$(DEB_ARCH).deb
 DEB_DEPENDS_FALLBACK = libc6, libcurl4, libarchive13, libyaml-0-2, libgcrypt20
+DEB_DOC    = $(DEB_STAGE)/usr/share/doc/upgr
+DEB_UNITS  = /lib/systemd/system
 
 .PHONY: deb
 deb: $(UPGR_BIN)
+	@# The changelog's newest entry is the version being packaged.
+	@head -n 1 pkg/deb/changelog | grep -q '^upgr ($(VERSION)) ' || \
+		{ echo "pkg/deb/changelog: newest entry is not $(VERSION)" >&2; exit 1; }
 	rm -rf $(DEB_OUT)/deb
 	$(MAKE) --no-print-directory install UPGR_BIN=$(abspath $(UPGR_BIN)) \
 		DESTDIR=$(abspath $(DEB_STAGE)) PREFIX=/usr \
 		DOCDIR=/usr/share/doc/upgr >/dev/null
-	strip --strip-unneeded $(DEB_STAGE)/usr/bin/upgr
+	strip --strip-unneeded --remove-section=.comment --remove-section=.note \
+		$(DEB_STAGE)/usr/bin/upgr
 	find $(DEB_STAGE)/usr/share/man -type f -exec gzip -9n {} +
-	install -m 0644 pkg/deb/copyright $(DEB_STAGE)/usr/share/doc/upgr/copyright
-	install -d -m 0755 $(DEB_STAGE)/etc/upgr $(DEB_STAGE)/etc/cron.d
+	install -m 0644 pkg/deb/copyright $(DEB_DOC)/copyright
+	gzip -9nc pkg/deb/changelog > $(DEB_DOC)/changelog.gz
+	install -d -m 0755 $(DEB_STAGE)/etc/upgr $(DEB_STAGE)/etc/cron.d \
+		$(DEB_STAGE)$(DEB_UNITS) $(DEB_STAGE)/usr/share/lintian/overrides
 	install -m 0644 examples/upgr.yaml $(DEB_STAGE)/etc/upgr/upgr.yaml
-	install -m 0644 pkg/deb/cron.d $(DEB_STAGE)/etc/cron.d/upgr
+	install -m 0644 examples/cron/upgr $(DEB_STAGE)/etc/cron.d/upgr
+	install -m 0644 examples/systemd/upgr.service examples/systemd/upgr.timer \
+		$(DEB_STAGE)$(DEB_UNITS)/
+	install -m 0644 pkg/deb/lintian-overrides \
+		$(DEB_STAGE)/usr/share/lintian/overrides/upgr
 	install -d -m 0700 $(DEB_STAGE)/var/lib/upgr
 	install -d -m 0750 $(DEB_STAGE)/var/log/upgr
 	install -d -m 0755 $(DEB_STAGE)/DEBIAN
 	install -m 0644 pkg/deb/conffiles $(DEB_STAGE)/DEBIAN/conffiles
+	install -m 0755 pkg/deb/postinst pkg/deb/postrm $(DEB_STAGE)/DEBIAN/
 	sh pkg/deb/control.sh $(DEB_STAGE) $(VERSION) $(DEB_ARCH) \
 		'$(DEB_DEPENDS_FALLBACK)' > $(DEB_STAGE)/DEBIAN/control
 	cd $(DEB_STAGE) && find . -path ./DEBIAN -prune -o -type f -printf '%P\0' | \

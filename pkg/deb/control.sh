@@ -23,7 +23,7 @@ cat <<CONTROL
 Package: upgr
 Version: $version
 Architecture: $arch
-Maintainer: upgr maintainers <root@localhost>
+Maintainer: upgr developers <upgr@localhost>
 Installed-Size: $size
 Depends: $depends
 Section: admin

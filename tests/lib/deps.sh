@@ -5,7 +5,7 @@ set -eu
 PKGS="build-essential pkg-config libcurl4-openssl-dev libarchive-dev libyaml-dev
 libgcrypt20-dev libcmocka-dev vsftpd minisign python3 python3-jsonschema python3-yaml
 libarchive-tools rsync curl openssl strace valgrind man-db groff-base procps chromium time
-clang libclang-rt-14-dev openssh-server"
+clang libclang-rt-14-dev openssh-server lintian systemd nginx-light"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
@@ -18,9 +18,9 @@ if [ "$(id -u)" != 0 ]; then
 	exit 1
 fi
 export DEBIAN_FRONTEND=noninteractive
-# vsftpd and openssh-server are test tools here, started by the tests on
+# vsftpd, openssh-server and nginx-light are test tools here, started by the tests on
 # ports of their own: keep their packages from starting system services on
-# ports 21 and 22 (policy-rc.d exit 101: "action forbidden").
+# ports 21, 22 and 80 (policy-rc.d exit 101: "action forbidden").
 policy=/usr/sbin/policy-rc.d
 made_policy=""
 if [ ! -e "$policy" ]; then

@@ -36,6 +36,22 @@
 #                        made with openssl: FTPD_CA is its PEM file, for
 #                        the client's ca_file / --cacert.
 #
+# For tests that bring their own vsftpd configuration (tests/cli/server.sh
+# runs the one docs/server.md documents):
+#   ftpd_password NAME   give the existing local user NAME a random password
+#                        (kept in a root-only file, the same for concurrent
+#                        runs, like FTPD_USER's) and print it.
+#   ftpd_cert            make the self-signed certificate for 127.0.0.1 if
+#                        there is none yet; exports FTPD_CA and, for the
+#                        server's configuration, FTPD_CERT and FTPD_KEY.
+#   ftpd_free_ports N    print the first of N consecutive free ports.
+#   ftpd_serve I CONF PORT [TLS]
+#                        start server I from the complete configuration file
+#                        CONF (copied to $T/ftpd/I/vsftpd.conf), listening
+#                        on 127.0.0.1:PORT with TLS none|implicit|explicit;
+#                        returns once it answers. ftpd_stop I stops it; it
+#                        is stopped at exit like ftpd_start's servers.
+#
 # Logins use a local system user (FTPD_USER, shell nologin, home an empty
 # root-owned directory: vsftpd changes into the home before local_root) created on first use, with a random password kept in a root-only
 # file so concurrent test runs agree on it. The PAM service is our own
@@ -67,9 +83,21 @@ ftpd_can_run() {
 	return 0
 }
 
-# The test user, its password and the PAM service, all idempotent. The
-# password file is created with link(2), which fails if another run got
-# there first; then everyone uses the winner's password.
+# _ftpd_secret_of FILE: print the random password kept in FILE, making it
+# first if there is none. FILE is created with link(2), which fails if
+# another run got there first; then everyone uses the winner's password.
+_ftpd_secret_of() {
+	if [ ! -s "$1" ]; then
+		(umask 077 &&
+			python3 -c 'import secrets; print(secrets.token_hex(16))' \
+				>"$1.$$" &&
+			ln "$1.$$" "$1" 2>/dev/null
+			rm -f "$1.$$")
+	fi
+	_s=$(cat "$1") && [ -n "$_s" ] && echo "$_s"
+}
+
+# The test user, its password and the PAM service, all idempotent.
 _ftpd_setup_user() {
 	mkdir -p "$_ftpd_home" && chmod 755 "$_ftpd_home" || return 1
 	if ! id "$FTPD_USER" >/dev/null 2>&1; then
@@ -80,15 +108,7 @@ _ftpd_setup_user() {
 	if [ "$(getent passwd "$FTPD_USER" | cut -d: -f6)" != "$_ftpd_home" ]; then
 		usermod --home "$_ftpd_home" "$FTPD_USER" || return 1
 	fi
-	if [ ! -s "$_ftpd_secret" ]; then
-		(umask 077 &&
-			python3 -c 'import secrets; print(secrets.token_hex(16))' \
-				>"$_ftpd_secret.$$" &&
-			ln "$_ftpd_secret.$$" "$_ftpd_secret" 2>/dev/null
-			rm -f "$_ftpd_secret.$$")
-	fi
-	_ftpd_password=$(cat "$_ftpd_secret") || return 1
-	[ -n "$_ftpd_password" ] || return 1
+	_ftpd_password=$(_ftpd_secret_of "$_ftpd_secret") || return 1
 	# Re-set every time: cheap, and repairs a user whose password changed.
 	# SHA-512 crypt (5000 rounds, ~3 ms a login), not the default yescrypt
 	# (~30 ms of the server's CPU a login): a random password of a test
@@ -344,4 +364,34 @@ ftpd_stop_all() {
 		ftpd_stop "$i"
 		i=$((i + 1))
 	done
+}
+
+ftpd_password() {
+	mkdir -p "$_ftpd_home" && chmod 755 "$_ftpd_home" || return 1
+	_pw=$(_ftpd_secret_of "$_ftpd_home/$1.password") || return 1
+	echo "$1:$_pw" | chpasswd -c SHA512 -s 5000 || return 1
+	echo "$_pw"
+}
+
+ftpd_cert() {
+	_ftpd_dir=${_ftpd_dir:-$T/ftpd}
+	_ftpd_cert || return 1
+	export FTPD_CA=$_ftpd_dir/ca.pem FTPD_CERT=$_ftpd_dir/tls/cert.pem \
+		FTPD_KEY=$_ftpd_dir/tls/key.pem
+}
+
+ftpd_free_ports() {
+	_ftpd_free_ports "$1"
+}
+
+ftpd_serve() {
+	_ftpd_dir=${_ftpd_dir:-$T/ftpd}
+	mkdir -p "$_ftpd_dir/$1" && chmod 755 "$_ftpd_dir" "$_ftpd_dir/$1" || return 1
+	cp "$2" "$_ftpd_dir/$1/vsftpd.conf" || return 1
+	export "FTPD_PORT_$1=$3"
+	eval "_ftpd_tls_$1=${4:-none}"
+	[ "$_ftpd_count" -ge "$1" ] || _ftpd_count=$1
+	at_exit ftpd_stop_all
+	_ftpd_write_stop "$1"
+	_ftpd_run "$1"
 }

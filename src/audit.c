@@ -17,6 +17,7 @@
 #include "fsutil.h"
 #include "hash.h"
 #include "xalloc.h"
+#include "ydoc.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -35,46 +36,14 @@
 #define TAIL_CHUNK 65536
 #define LOG_MAX (1UL << 30)      /* a log larger than this is not uploaded */
 
-/* The length of the valid UTF-8 sequence at s (2..4 bytes), with its code
- * point in *cp, or 0 if s does not start one. */
-static size_t utf8_seq(const unsigned char *s, size_t n, unsigned *cp)
-{
-	unsigned lo = 0x80, hi = 0xbf;
-	size_t len, i;
-
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		len = 2, *cp = s[0] & 0x1f;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef)
-		len = 3, *cp = s[0] & 0x0f;
-	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-		len = 4, *cp = s[0] & 0x07;
-	else
-		return 0;
-	if (s[0] == 0xe0)
-		lo = 0xa0;
-	else if (s[0] == 0xed)
-		hi = 0x9f;          /* no surrogates */
-	else if (s[0] == 0xf0)
-		lo = 0x90;
-	else if (s[0] == 0xf4)
-		hi = 0x8f;          /* nothing above U+10FFFF */
-	if (n < len || s[1] < lo || s[1] > hi)
-		return 0;
-	for (i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		*cp = *cp << 6 | (s[i] & 0x3f);
-	}
-	return len;
-}
-
 /* Append s as a QSTR (FORMAT.md section 1): at most STR_MAX bytes of it
  * and, if maxlines, its first maxlines lines. */
 static void add_qstr(struct buf *out, const char *str, unsigned maxlines)
 {
 	const unsigned char *s = (const unsigned char *)(str ? str : "");
 	size_t n = strlen((const char *)s), used = 0, len;
-	unsigned cp, lines = 0;
+	unsigned lines = 0;
+	uint32_t cp;
 
 	buf_adds(out, "\"");
 	while (used < n) {
@@ -84,7 +53,7 @@ static void add_qstr(struct buf *out, const char *str, unsigned maxlines)
 			buf_adds(out, "\\n");
 			break;
 		}
-		len = c < 0x80 ? 1 : utf8_seq(s + used, n - used, &cp);
+		len = ydoc_utf8_seq(s + used, n - used, &cp);
 		if (used + (len ? len : 1) > STR_MAX)
 			break;
 		if (c == '"' || c == '\\')

@@ -6,6 +6,7 @@
 #include "fsutil.h"
 #include "transport.h"
 #include "xalloc.h"
+#include "ydoc.h"
 
 #include <getopt.h>
 #include <inttypes.h>
@@ -20,21 +21,22 @@
 static const struct command *self;
 
 /* Print s to stdout with control characters (C0, DEL, C1) shown as '?',
- * so a log cannot drive the reader's terminal. */
+ * so a log cannot drive the reader's terminal, and bytes that are not
+ * UTF-8 as U+FFFD. */
 static void put_safe(const char *s, size_t n)
 {
 	const unsigned char *p = (const unsigned char *)s;
-	size_t i;
+	size_t i, len;
+	uint32_t cp;
 
-	for (i = 0; i < n; i++) {
-		if (p[i] == 0xc2 && i + 1 < n && p[i + 1] >= 0x80 && p[i + 1] <= 0x9f) {
+	for (i = 0; i < n; i += len ? len : 1) {
+		len = ydoc_utf8_seq(p + i, n - i, &cp);
+		if (!len)
+			fputs("\xef\xbf\xbd", stdout);
+		else if (cp < 0x20 || (cp >= 0x7f && cp <= 0x9f))
 			putchar('?');
-			i++;
-		} else if (p[i] < 0x20 || p[i] == 0x7f) {
-			putchar('?');
-		} else {
-			putchar(p[i]);
-		}
+		else
+			fwrite(p + i, 1, len, stdout);
 	}
 }
 
@@ -123,10 +125,24 @@ static void show_human(struct show *sh, const struct audit_entry *r)
 	}
 }
 
-/* A QSTR is already a JSON string literal: copy it as it stands. */
+/* A QSTR is a JSON string literal as it stands, but for its bytes of
+ * 0x80 and above, which the grammar lets through unchecked (a log not
+ * written by upgr, or edited): each byte that does not start valid UTF-8
+ * is written as \ufffd, so the output is always valid JSON. */
 static void json_str(const char *key, struct audit_str s, const char *sep)
 {
-	printf("\"%s\": %.*s%s", key, (int)s.n, s.p, sep);
+	const unsigned char *p = (const unsigned char *)s.p;
+	size_t i, len;
+
+	printf("\"%s\": ", key);
+	for (i = 0; i < s.n; i += len ? len : 1) {
+		len = ydoc_utf8_seq(p + i, s.n - i, NULL);
+		if (len)
+			fwrite(p + i, 1, len, stdout);
+		else
+			fputs("\\ufffd", stdout);
+	}
+	fputs(sep, stdout);
 }
 
 static void show_json(struct show *sh, const struct audit_entry *r)

@@ -58,6 +58,21 @@ a = json.load(open(sys.argv[1]))
 assert len(a) == 6 and a[5]["seq"] == 6 and a[1]["steps"][2]["exit"] == 1
 assert a[4]["error"].startswith("bytes: \x01\x7f\x85\ufffe\ufffd\U0001f600"), a[4]["error"]
 ' "$T/out"
+# A log upgr did not write (or one edited) may hold bytes that are not
+# UTF-8 inside a string: the grammar lets them through, --json must not.
+sed "s/output: \"not listening/output: \"n$(printf '\351')t listening/" audit.log >latin1.log
+expect_exit 0 "audit show --json of a Latin-1 byte in a step's output" \
+	"$UPGR" audit show --json latin1.log
+check "--json stays valid JSON (the byte becomes U+FFFD)" /usr/bin/env PYTHONIOENCODING=utf-8 \
+	/usr/bin/python3 -c '
+import json, sys
+a = json.load(sys.stdin)
+assert a[1]["steps"][2]["output"].startswith("n\ufffdt listening"), a[1]["steps"][2]["output"]
+' <"$T/out"
+expect_exit 0 "audit show of it" "$UPGR" audit show latin1.log
+check "the human form shows U+FFFD too" /usr/bin/python3 -c '
+import sys
+sys.stdin.buffer.read().decode("utf-8")' <"$T/out"
 expect_exit 0 "show --since in the future" "$UPGR" audit show --json --since 2999-01-01 audit.log
 expect_grep "$T/out" "^\[\]$" "nothing that recent"
 expect_exit 0 "show --since 1d --app" "$UPGR" audit show --since 1d --app hello audit.log

@@ -75,3 +75,34 @@ other_id=$(sed -n 's/.*minisign public key \([0-9A-F]*\)$/\1/p' "$T/other.pub")
 expect_exit 0 "an upgrade with another key's device.pub" $UPGR apply $A "$T/rel2"
 check_keys "device.pub of another key"
 expect_same "$T/other.pub" "$PUB.$other_id" "the other key is kept as device.pub.KEYID"
+
+# Directories made for the device key and the audit log: each new one's
+# entry is fsynced in its parent before the run ends, and so is the
+# directory of every file made in them (the log, the key files).
+fresh_host
+sed "s|^device_key: .*|device_key: $T/d/etc/upgr/device.key|
+s|^audit_log: .*|audit_log: $T/d/var/log/upgr/audit.log|" "$T/a.yaml" >"$T/d.yaml"
+ASAN_OPTIONS=detect_leaks=0 strace -y -o "$T/dirs.trace" -e trace=mkdir,fsync,link,rename \
+	$UPGR apply -c "$T/d.yaml" "$T/rel1" >/dev/null 2>"$T/run.err" ||
+	{ not_ok "first install with new key and log directories"; sed 's/^/#   /' "$T/run.err"; }
+for d in etc etc/upgr var var/log var/log/upgr; do
+	parent=$(dirname "$T/d/$d")
+	if awk -v dir="$T/d/$d" -v parent="$parent" '
+		index($0, "mkdir(\"" dir "\"") == 1 && / = 0$/ { made = 1 }
+		made && index($0, "<" parent ">)") && /^fsync/ { found = 1 }
+		END { exit !found }' "$T/dirs.trace"; then
+		ok "new directory $d: fsynced in $(basename "$parent")"
+	else
+		not_ok "new directory $d: its parent is not fsynced after the mkdir"
+	fi
+done
+for f in etc/upgr/device.key etc/upgr/device.pub var/log/upgr/audit.log; do
+	if awk -v f="$T/d/$f" -v dir="$(dirname "$T/d/$f")" '
+		(index($0, ", \"" f "\")") || index($0, "<" f ">)")) { made = 1 }
+		made && index($0, "fsync(") == 1 && index($0, "<" dir ">)") { found = 1 }
+		END { exit !found }' "$T/dirs.trace"; then
+		ok "$f: its directory is fsynced after it is made"
+	else
+		not_ok "$f: its directory is not fsynced after it is made"
+	fi
+done

@@ -5,10 +5,10 @@
 # record, with `upgr audit verify` and with audit/verify (standard tools).
 # A crash between device.key and device.pub used to leave the key alone
 # for good, signing records no auditor could check.
-# (LeakSanitizer cannot run under ptrace: leaks are off for the strace runs.)
 . "$(dirname "$0")/../lib/testlib.sh"
 . "$UPGR_TOP/tests/lib/release.sh"
 . "$UPGR_TOP/tests/lib/fakesvc.sh"
+. "$UPGR_TOP/tests/lib/killeach.sh"
 
 VERIFY="$UPGR_TOP/audit/verify"
 release_key
@@ -42,27 +42,15 @@ check_keys() {
 	fi
 }
 
-kills=0
-for sc in write fsync link rename unlink mkdir; do
-	n=1
-	while :; do
-		fresh_host
-		ASAN_OPTIONS=detect_leaks=0 strace -o /dev/null -e trace="$sc" \
-			-e inject="$sc":signal=KILL:when=$n \
-			$UPGR apply $A "$T/rel1" >/dev/null 2>"$T/run.err"
-		rc=$?
-		[ $rc = 137 ] || break          # fewer than n such calls: done
-		kills=$((kills + 1))
-		if ! $UPGR apply $A "$T/rel1" >"$T/next.out" 2>&1; then
-			not_ok "SIGKILL at $sc #$n: the next run fails"; sed 's/^/#   /' "$T/next.out"
-		else
-			check_keys "SIGKILL at $sc #$n"
-		fi
-		n=$((n + 1))
-	done
-	[ $rc = 0 ] && ok "with fewer than $n ${sc}s killed, the first install completes" ||
-		{ not_ok "after $sc #$n: exit $rc"; sed 's/^/#   /' "$T/run.err"; }
-done
+after_kill() {
+	if ! $UPGR apply $A "$T/rel1" >"$T/next.out" 2>&1; then
+		not_ok "$1: the next run fails"; sed 's/^/#   /' "$T/next.out"
+	else
+		check_keys "$1"
+	fi
+}
+KILL_RESET=fresh_host KILL_CHECK=after_kill
+kill_each write,fsync,link,rename,unlink,mkdir -- $UPGR apply $A "$T/rel1"
 [ $kills -ge 60 ] && ok "killed at $kills points of a first install" || not_ok "only $kills kill points"
 
 # device.pub replaced by another key's (a key swapped by hand): written

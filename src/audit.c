@@ -605,15 +605,18 @@ int audit_checkpoint(const char *path, const struct sign_key *key,
 	struct audit_report rep;
 	struct sign_pub pub;
 	char comment[128], head[65];
-	uint64_t seq;
+	uint64_t seq, whole;
 
 	if (read_locked(path, true, log, e) < 0)
 		return err_prefix(e, "audit checkpoint: ");
 	/* The device key vouches only for a log that verifies: its tail as
-	 * audit_append checks it (same errors), then the whole chain. */
+	 * audit_append checks it (same errors), then the whole chain. A torn
+	 * tail is left out: the next append moves it aside and notes it. */
 	sign_key_public(key, &pub);
-	if (audit_tail(log->data, log->len, 0, &pub, &seq, head, NULL, e) < 0)
+	if (audit_tail(log->data, log->len, 0, &pub, &seq, head, &whole, e) < 0)
 		return err_prefix(e, "audit log %s ", path);
+	log->len = (size_t)whole;
+	log->data[log->len] = '\0';
 	if (audit_verify_mem(log->data, log->len, &pub, false, &rep, e) < 0)
 		return err_prefix(e, "audit log %s: ", path);
 	snprintf(comment, sizeof comment, "upgr audit checkpoint seq:%" PRIu64

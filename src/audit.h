@@ -134,9 +134,10 @@ int audit_device_key(const char *path, struct sign_key *out, struct err *e);
 
 /* What the agent uploads to REPO/reports/HOST/: the log's bytes (log) and
  * audit.log.minisig (minisig), signed by the device key with the trusted
- * comment "upgr audit checkpoint seq:N head:HEX". Refuses a log whose tail
- * is torn or whose last signature fails, like audit_append. A missing log
- * gives an empty log. */
+ * comment "upgr audit checkpoint seq:N head:HEX". Refuses a log whose last
+ * whole record is malformed or has a bad signature, like audit_append; a
+ * torn tail is left out (the next append moves it aside and notes it). A
+ * missing log gives an empty log. */
 int audit_checkpoint(const char *path, const struct sign_key *key,
 		     struct buf *log, struct buf *minisig, struct err *e);
 

@@ -8,15 +8,24 @@
  *  2. A record reaches the file in one write(2) with O_APPEND, then fsync,
  *     under an fcntl write lock, so concurrent writers cannot interleave
  *     and a crash leaves at most one torn record at the end.
- *  3. A torn record is never dropped or rewritten here: appends refuse
- *     until a person has looked at it (FORMAT.md section 7).
+ *  3. A torn record is never dropped: the next append moves its bytes to
+ *     LOG.torn-N (durably, first), then replaces the log in one rename by
+ *     its whole records, a signed "repair" record naming the torn file,
+ *     its size and SHA-256, and the new record (repair_torn, FORMAT.md
+ *     section 7). Every crash leaves the torn tail in the log or a log
+ *     that names where it went.
+ *  4. Every directory entry an append or the device key makes (the log,
+ *     its directory and those above made for it, torn files, the key
+ *     files) is fsynced in its directory before the append reports done.
  * Readers (audit_verify, audit_checkpoint, audit_extends) take a read lock,
- * so they never see an append half done; the checks on the bytes live in
+ * so they never see an append half done, and open the log again when it
+ * was replaced while they waited; the checks on the bytes live in
  * audit_verify.c. */
 #include "audit.h"
 #include "fsutil.h"
 #include "hash.h"
 #include "xalloc.h"
+#include "ydoc.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -35,46 +44,14 @@
 #define TAIL_CHUNK 65536
 #define LOG_MAX (1UL << 30)      /* a log larger than this is not uploaded */
 
-/* The length of the valid UTF-8 sequence at s (2..4 bytes), with its code
- * point in *cp, or 0 if s does not start one. */
-static size_t utf8_seq(const unsigned char *s, size_t n, unsigned *cp)
-{
-	unsigned lo = 0x80, hi = 0xbf;
-	size_t len, i;
-
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		len = 2, *cp = s[0] & 0x1f;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef)
-		len = 3, *cp = s[0] & 0x0f;
-	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-		len = 4, *cp = s[0] & 0x07;
-	else
-		return 0;
-	if (s[0] == 0xe0)
-		lo = 0xa0;
-	else if (s[0] == 0xed)
-		hi = 0x9f;          /* no surrogates */
-	else if (s[0] == 0xf0)
-		lo = 0x90;
-	else if (s[0] == 0xf4)
-		hi = 0x8f;          /* nothing above U+10FFFF */
-	if (n < len || s[1] < lo || s[1] > hi)
-		return 0;
-	for (i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		*cp = *cp << 6 | (s[i] & 0x3f);
-	}
-	return len;
-}
-
 /* Append s as a QSTR (FORMAT.md section 1): at most STR_MAX bytes of it
  * and, if maxlines, its first maxlines lines. */
 static void add_qstr(struct buf *out, const char *str, unsigned maxlines)
 {
 	const unsigned char *s = (const unsigned char *)(str ? str : "");
 	size_t n = strlen((const char *)s), used = 0, len;
-	unsigned cp, lines = 0;
+	unsigned lines = 0;
+	uint32_t cp;
 
 	buf_adds(out, "\"");
 	while (used < n) {
@@ -84,7 +61,7 @@ static void add_qstr(struct buf *out, const char *str, unsigned maxlines)
 			buf_adds(out, "\\n");
 			break;
 		}
-		len = c < 0x80 ? 1 : utf8_seq(s + used, n - used, &cp);
+		len = ydoc_utf8_seq(s + used, n - used, &cp);
 		if (used + (len ? len : 1) > STR_MAX)
 			break;
 		if (c == '"' || c == '\\')
@@ -214,10 +191,12 @@ static int pread_all(int fd, char *p, size_t n, off_t off)
 	return 0;
 }
 
-/* The seq and hash of the log's last record, reading back from its end
- * only as far as that record starts (audit_tail says when to read more). */
+/* The seq and hash of the log's last whole record, and where the whole
+ * records end (*whole), reading back from its end only as far as that
+ * record starts (audit_tail says when to read more). */
 static int read_tail(int fd, uint64_t size, const struct sign_pub *pub,
-		     uint64_t *seq, char head[65], struct err *e)
+		     uint64_t *seq, char head[65], uint64_t *whole,
+		     struct err *e)
 {
 	size_t chunk = TAIL_CHUNK, n;
 	char *d = NULL;
@@ -230,7 +209,7 @@ static int read_tail(int fd, uint64_t size, const struct sign_pub *pub,
 			rc = err_sys(e, EXIT_SOFTWARE, "read");
 			break;
 		}
-		rc = audit_tail(d, n, size - n, pub, seq, head, e);
+		rc = audit_tail(d, n, size - n, pub, seq, head, whole, e);
 		if (rc != 1 || n == size)
 			break;
 		chunk *= 4;
@@ -239,17 +218,49 @@ static int read_tail(int fd, uint64_t size, const struct sign_pub *pub,
 	return rc == 1 ? err_set(e, EXIT_SOFTWARE, "cannot find the last record") : rc;
 }
 
+/* Create the directory that holds path and any missing above it (mode
+ * for each), each new one's entry synced in its parent before anything
+ * is made in it: else a power cut could keep a file whose directory is
+ * gone. */
+static int mkdir_parent(const char *path, mode_t mode, struct err *e)
+{
+	char *dir = xstrdup(path), *end = strrchr(dir, '/'), *s, c;
+	int rc = 0;
+
+	if (!end || end == dir)          /* the current or the root directory */
+		goto done;
+	*end = '\0';
+	for (s = dir + 1; rc == 0; s++) {
+		if (*s != '/' && *s != '\0')
+			continue;
+		c = *s;
+		*s = '\0';
+		if (mkdir(dir, mode) == 0)
+			rc = fs_fsync_parent(dir, e);
+		else if (errno != EEXIST)
+			rc = err_sys(e, EXIT_SOFTWARE, "mkdir %s", dir);
+		*s = c;
+		if (!c)
+			break;
+	}
+done:
+	free(dir);
+	return rc;
+}
+
 /* Open the log and take an fcntl lock on all of it: a write lock to
  * append (the file and its directory are created if missing), a read lock
- * to read, so a reader never sees an append half done. */
-static int open_locked(const char *path, bool write, int *fdp, struct err *e)
+ * to read, so a reader never sees an append half done. Returns 1 when the
+ * log was replaced (repair_torn) while we waited for the lock: the lock
+ * is then on a file no longer the log, and the caller opens it again. */
+static int open_lock_once(const char *path, bool write, int *fdp, struct err *e)
 {
 	/* O_NONBLOCK: a FIFO in the log's place must not hang a reader; it is
 	 * refused below like any file that is not regular. */
 	int flags = write ? O_RDWR | O_APPEND | O_CREAT : O_RDONLY | O_NONBLOCK;
-	struct stat st;
+	struct stat st, now;
 	struct flock fl = { 0 };
-	char *dir, *slash;
+	bool locked = true;
 	int fd;
 
 	/* 0640: the log quotes failing commands' output, which not every
@@ -259,15 +270,9 @@ static int open_locked(const char *path, bool write, int *fdp, struct err *e)
 	if (write)
 		flags |= O_NOFOLLOW;
 	fd = open(path, flags | O_CLOEXEC, 0640);
-	if (fd < 0 && errno == ENOENT && write && strchr(path, '/')) {
-		dir = xstrdup(path);
-		slash = strrchr(dir, '/');
-		*slash = '\0';
-		if (slash != dir && fs_mkdir_p(dir, 0750, e) < 0) {
-			free(dir);
+	if (fd < 0 && errno == ENOENT && write) {
+		if (mkdir_parent(path, 0750, e) < 0)
 			return err_prefix(e, "audit log %s: ", path);
-		}
-		free(dir);
 		fd = open(path, flags | O_CLOEXEC, 0640);
 	}
 	if (fd < 0)
@@ -283,16 +288,33 @@ static int open_locked(const char *path, bool write, int *fdp, struct err *e)
 	while (fcntl(fd, F_SETLKW, &fl) < 0) {
 		/* A reader goes on without a lock where there is none (a
 		 * read-only or lockless file system): appends only add bytes. */
-		if (errno != EINTR && !write)
+		if (errno != EINTR && !write) {
+			locked = false;
 			break;
+		}
 		if (errno != EINTR) {
 			err_sys(e, EXIT_SOFTWARE, "audit log %s: lock", path);
 			close(fd);
 			return -1;
 		}
 	}
+	if (locked && (stat(path, &now) < 0 || now.st_ino != st.st_ino ||
+		       now.st_dev != st.st_dev)) {
+		close(fd);
+		return 1;
+	}
 	*fdp = fd;
 	return 0;
+}
+
+static int open_locked(const char *path, bool write, int *fdp, struct err *e)
+{
+	int tries, rc = 1;
+
+	for (tries = 0; tries < 16 && rc == 1; tries++)
+		rc = open_lock_once(path, write, fdp, e);
+	return rc == 1 ? err_set(e, EXIT_SOFTWARE, "audit log %s: replaced again "
+				 "and again while waiting for its lock", path) : rc;
 }
 
 /* The whole log at path, read under its lock; a missing log reads as
@@ -325,6 +347,11 @@ static int read_locked(const char *path, bool missing_ok, struct buf *out,
 done:
 	close(fd);
 	return rc;
+}
+
+int audit_read(const char *path, struct buf *out, struct err *e)
+{
+	return read_locked(path, false, out, e);
 }
 
 int audit_verify(const char *path, const struct sign_pub *pub, bool every_sig,
@@ -360,6 +387,113 @@ done:
 	return rc;
 }
 
+/* Add rec (whole records) at the end of the log fd, then fsync. */
+static int append_bytes(int fd, const char *path, off_t size,
+			const struct buf *rec, struct err *e)
+{
+	if (fs_write_all(fd, rec->data, rec->len) < 0) {
+		/* A short write (disk full, file size limit): take back our own
+		 * partial record while we still hold the lock. Only if that
+		 * fails too is the log left torn, for the next append to move
+		 * aside. */
+		int saved = errno;
+		bool cut = ftruncate(fd, size) == 0 && fsync(fd) == 0;
+
+		return err_set(e, EXIT_SOFTWARE, "audit log %s: append: %s%s",
+			       path, strerror(saved), cut ? " (nothing appended)" :
+			       "; cutting it back failed too: the log ends in a torn record");
+	}
+	if (fsync(fd) < 0)
+		return err_sys(e, EXIT_SOFTWARE, "audit log %s: fsync", path);
+	/* A new log's directory entry must survive a crash too. */
+	if (size == 0 && fs_fsync_parent(path, e) < 0)
+		return -1;
+	return 0;
+}
+
+/* Format the record noting the torn tail moved to torn (FORMAT.md 7),
+ * then r, chained after head, into out. */
+static int format_repair(const struct audit_rec *r, uint64_t seq,
+			 const char *head, const char *torn, const char *tail,
+			 size_t n, uint64_t at, const struct sign_key *key,
+			 struct buf *out, struct err *e)
+{
+	struct audit_rec note = { 0 };
+	uint8_t h[SHA256_LEN];
+	char hex[65], now[32], *msg;
+	size_t start = out->len;
+	int rc;
+
+	sha256_buf(tail, n, h);
+	hex_encode(h, SHA256_LEN, hex);
+	msg = xasprintf("torn append: the %zu bytes after byte %" PRIu64
+			" (sha256 %s) were moved to %s", n, at, hex,
+			strrchr(torn, '/') ? strrchr(torn, '/') + 1 : torn);
+	note.host = r->host;
+	note.app = note.from = note.to = note.manifest_sha256 = "";
+	note.action = "repair";
+	note.result = "success";
+	note.error = msg;
+	now_utc(now);
+	rc = audit_format(&note, seq + 1, now, head, key, out, e);
+	free(msg);
+	if (rc < 0)
+		return -1;
+	sha256_buf(out->data + start, out->len - start, h);
+	hex_encode(h, SHA256_LEN, hex);
+	return audit_format(r, seq + 2, now, hex, key, out, e);
+}
+
+/* The log fd ends in a torn record from byte whole on (a crash in an
+ * append). Keep those bytes as path.torn-N (0600, durable), then replace
+ * the log in one rename by its whole records, a record saying what was
+ * moved, and r: cutting the tail and noting it in one step, so that no
+ * crash leaves a torn file that no record names. The log must be locked. */
+static int repair_torn(int fd, const char *path, const struct stat *st,
+		       uint64_t whole, uint64_t seq, const char *head,
+		       const struct sign_key *key, const struct audit_rec *r,
+		       struct err *e)
+{
+	size_t size = (size_t)st->st_size, tail = size - (size_t)whole;
+	struct buf log = BUF_INIT;
+	struct stat ts;
+	char *torn = NULL;
+	unsigned k;
+	int rc = -1;
+
+	if ((uint64_t)st->st_size > LOG_MAX) {
+		err_set(e, EXIT_SOFTWARE, "audit log %s: ends in a torn record at "
+			"byte %" PRIu64 " but is too large to repair", path, whole);
+		goto done;
+	}
+	buf_grow(&log, size + 8192);
+	if (pread_all(fd, log.data, size, 0) < 0) {
+		err_sys(e, EXIT_SOFTWARE, "audit log %s: read", path);
+		goto done;
+	}
+	for (k = 1; k < 100000; k++) {
+		free(torn);
+		torn = xasprintf("%s.torn-%u", path, k);
+		if (lstat(torn, &ts) < 0 && errno == ENOENT)
+			break;
+	}
+	if (fs_write_atomic(torn, log.data + whole, tail, 0600, e) < 0)
+		goto done;
+	log.len = (size_t)whole;
+	if (format_repair(r, seq, head, torn, log.data + whole, tail, whole,
+			  key, &log, e) < 0)
+		goto done;
+	if (fs_write_atomic(path, log.data, log.len, st->st_mode & 0777, e) < 0)
+		goto done;
+	rc = 0;
+done:
+	if (rc < 0)
+		err_prefix(e, "moving the torn end of the audit log aside: ");
+	free(torn);
+	buf_release(&log);
+	return rc;
+}
+
 int audit_append(const char *path, const struct sign_key *key,
 		 const struct audit_rec *r, struct err *e)
 {
@@ -367,7 +501,7 @@ int audit_append(const char *path, const struct sign_key *key,
 	struct sign_pub pub;
 	struct stat st;
 	char head[65], now[32];
-	uint64_t seq;
+	uint64_t seq, whole;
 	int fd, rc = -1;
 
 	if (open_locked(path, true, &fd, e) < 0)
@@ -377,31 +511,18 @@ int audit_append(const char *path, const struct sign_key *key,
 		goto done;
 	}
 	sign_key_public(key, &pub);
-	if (read_tail(fd, (uint64_t)st.st_size, &pub, &seq, head, e) < 0) {
+	if (read_tail(fd, (uint64_t)st.st_size, &pub, &seq, head, &whole, e) < 0) {
 		err_prefix(e, "audit log %s ", path);
+		goto done;
+	}
+	if (whole < (uint64_t)st.st_size) {
+		rc = repair_torn(fd, path, &st, whole, seq, head, key, r, e);
 		goto done;
 	}
 	now_utc(now);
 	if (audit_format(r, seq + 1, now, head, key, &rec, e) < 0)
 		goto done;
-	if (fs_write_all(fd, rec.data, rec.len) < 0) {
-		/* A short write (disk full, file size limit): take back our own
-		 * partial record while we still hold the lock. Only if that
-		 * fails too is the log left torn, for the next append to report. */
-		int saved = errno;
-		bool cut = ftruncate(fd, st.st_size) == 0 && fsync(fd) == 0;
-
-		err_set(e, EXIT_SOFTWARE, "audit log %s: append seq %" PRIu64 ": %s%s",
-			path, seq + 1, strerror(saved), cut ? " (nothing appended)" :
-			"; cutting it back failed too: the log ends in a torn record");
-		goto done;
-	}
-	if (fsync(fd) < 0) {
-		err_sys(e, EXIT_SOFTWARE, "audit log %s: fsync", path);
-		goto done;
-	}
-	/* A new log's directory entry must survive a crash too. */
-	if (st.st_size == 0 && fs_fsync_parent(path, e) < 0)
+	if (append_bytes(fd, path, st.st_size, &rec, e) < 0)
 		goto done;
 	rc = 0;
 done:
@@ -410,33 +531,72 @@ done:
 	return rc;
 }
 
+/* NAME.pub must hold key's public half. A crash between sign_keygen's two
+ * files leaves it missing, and a key replaced by hand leaves the old one:
+ * derive it from the secret key and write it durably (fs_write_atomic
+ * syncs the directory too). A different key found there is first kept as
+ * NAME.pub.KEYID, for the records it signed. */
+static int pub_ensure(const char *pubpath, const struct sign_key *key,
+		      struct err *e)
+{
+	struct buf text = BUF_INIT;
+	struct sign_pub want, have;
+	struct err ignored;
+	char id[17], *keep = NULL;
+	int rc = -1;
+
+	sign_key_public(key, &want);
+	if (sign_pub_load(pubpath, &have, &ignored) == 0) {
+		if (!memcmp(&have, &want, sizeof want))
+			return 0;
+		sign_keyid_hex(have.keyid, id);
+		keep = xasprintf("%s.%s", pubpath, id);
+		if (link(pubpath, keep) < 0 && errno != EEXIST) {
+			err_sys(e, EXIT_SOFTWARE, "keep the old public key as %s", keep);
+			goto done;
+		}
+	}
+	sign_pub_format(&want, &text);
+	if (fs_write_atomic(pubpath, text.data, text.len, 0644, e) < 0)
+		goto done;
+	rc = 0;
+done:
+	free(keep);
+	buf_release(&text);
+	return rc;
+}
+
 int audit_device_key(const char *path, struct sign_key *out, struct err *e)
 {
 	size_t n = strlen(path);
-	char *name, *dir, *slash;
-	int rc = 0;
+	char *name, *pubpath;
+	int rc = -1;
 
 	if (n < 5 || strcmp(path + n - 4, ".key"))
 		return err_set(e, EXIT_DATAERR,
 			       "device key %s: the name must end in .key", path);
-	if (access(path, F_OK) == 0)
-		return sign_key_load(path, out, e);
 	name = xstrndup(path, n - 4);
-	dir = xstrdup(path);
-	slash = strrchr(dir, '/');
-	if (slash && slash != dir) {
-		*slash = '\0';
-		rc = fs_mkdir_p(dir, 0755, e);
-	}
+	pubpath = xasprintf("%s.pub", name);
 	/* O_EXCL inside: if another upgr made the key in the meantime, use it. */
-	if (rc == 0 && sign_keygen(name, e) < 0 && access(path, F_OK) < 0)
-		rc = -1;
-	free(name);
-	free(dir);
-	if (rc < 0)
-		return err_prefix(e, "create device key %s: ", path);
+	if (access(path, F_OK) < 0 &&
+	    (mkdir_parent(path, 0755, e) < 0 ||
+	     (sign_keygen(name, e) < 0 && access(path, F_OK) < 0))) {
+		err_prefix(e, "create device key %s: ", path);
+		goto done;
+	}
 	err_clear(e);
-	return sign_key_load(path, out, e);
+	if (sign_key_load(path, out, e) < 0)
+		goto done;
+	if (pub_ensure(pubpath, out, e) < 0) {
+		sign_key_wipe(out);
+		err_prefix(e, "device key %s: its public half: ", path);
+		goto done;
+	}
+	rc = 0;
+done:
+	free(name);
+	free(pubpath);
+	return rc;
 }
 
 int audit_checkpoint(const char *path, const struct sign_key *key,
@@ -445,15 +605,18 @@ int audit_checkpoint(const char *path, const struct sign_key *key,
 	struct audit_report rep;
 	struct sign_pub pub;
 	char comment[128], head[65];
-	uint64_t seq;
+	uint64_t seq, whole;
 
 	if (read_locked(path, true, log, e) < 0)
 		return err_prefix(e, "audit checkpoint: ");
 	/* The device key vouches only for a log that verifies: its tail as
-	 * audit_append checks it (same errors), then the whole chain. */
+	 * audit_append checks it (same errors), then the whole chain. A torn
+	 * tail is left out: the next append moves it aside and notes it. */
 	sign_key_public(key, &pub);
-	if (audit_tail(log->data, log->len, 0, &pub, &seq, head, e) < 0)
+	if (audit_tail(log->data, log->len, 0, &pub, &seq, head, &whole, e) < 0)
 		return err_prefix(e, "audit log %s ", path);
+	log->len = (size_t)whole;
+	log->data[log->len] = '\0';
 	if (audit_verify_mem(log->data, log->len, &pub, false, &rep, e) < 0)
 		return err_prefix(e, "audit log %s: ", path);
 	snprintf(comment, sizeof comment, "upgr audit checkpoint seq:%" PRIu64

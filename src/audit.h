@@ -27,9 +27,11 @@ struct audit_rec {
 };
 
 /* Append one record to the log at path: seq and prev from the log's last
- * record (after verifying the log's tail is not torn), time now, signed
- * with key. The write is one write(2) then fsync. A torn last record is
- * reported (EXIT_SOFTWARE) and left as it is for a person to see. */
+ * record (whose signature key must verify), time now, signed with key.
+ * The write is one write(2) then fsync. A torn tail (a crash in an
+ * earlier append) is moved to path.torn-N (0600) and the log replaced in
+ * one rename by its whole records, a record with action "repair" saying
+ * what was moved (size, SHA-256, file), then r (audit/FORMAT.md 7). */
 int audit_append(const char *path, const struct sign_key *key,
 		 const struct audit_rec *r, struct err *e);
 
@@ -59,6 +61,9 @@ struct audit_report {
 int audit_verify(const char *path, const struct sign_pub *pub, bool every_sig,
 		 struct audit_report *rep, struct err *e);
 /* The same for a log held in memory (an uploaded copy). */
+/* The whole log at path (at most 1 GiB), read under its read lock, so
+ * never with an append half done. */
+int audit_read(const char *path, struct buf *out, struct err *e);
 int audit_verify_mem(const char *data, size_t len, const struct sign_pub *pub,
 		     bool every_sig, struct audit_report *rep, struct err *e);
 
@@ -96,15 +101,18 @@ int audit_parse(const char *data, size_t len,
 
 /* The end of a log, from its last bytes: d[0..len) are the log's bytes
  * from file offset base to its end. Returns 0 with *seq and head (hex) of
- * the last record (0 and the genesis value for an empty log); 1 when d
- * does not reach back to the start of the last record (read more); -1 for
- * a torn tail or a malformed last record (EXIT_SOFTWARE, "ends in a torn
- * record at byte N: ..."), or a last record whose signature pub rejects
- * (EXIT_TRUST). audit_append and audit_checkpoint use it so that the
+ * the last whole record (0 and the genesis value for an empty log); 1 when
+ * d does not reach back to the start of that record (read more); -1 for a
+ * malformed last record (EXIT_SOFTWARE), or a last record whose signature
+ * pub rejects (EXIT_TRUST). A torn tail (FORMAT.md 5, step 1) is -1
+ * (EXIT_SOFTWARE, "ends in a torn record at byte N: ...") when whole is
+ * NULL; else *whole receives the offset where the whole records end (the
+ * log's size when there is no torn tail) and the record before it is
+ * checked as usual. audit_append and audit_checkpoint use it so that the
  * device key only ever extends a record it signed. */
 int audit_tail(const char *d, size_t len, uint64_t base,
 	       const struct sign_pub *pub, uint64_t *seq, char head[65],
-	       struct err *e);
+	       uint64_t *whole, struct err *e);
 
 /* Append the unescaped value of a quoted string to out. */
 void audit_unquote(struct audit_str s, struct buf *out);
@@ -118,15 +126,18 @@ int audit_format(const struct audit_rec *r, uint64_t seq, const char *time,
 		 struct err *e);
 
 /* The device key at path (NAME.key, its public half NAME.pub beside it),
- * created with sign_keygen on first use (0600; the directory is made if
- * missing). path must end in ".key". */
+ * created with sign_keygen on first use (0600; the directories are made
+ * if missing, durably). A NAME.pub that is missing (a crash between the
+ * two files) or holds another key is written again from the secret key,
+ * the other key kept as NAME.pub.KEYID. path must end in ".key". */
 int audit_device_key(const char *path, struct sign_key *out, struct err *e);
 
 /* What the agent uploads to REPO/reports/HOST/: the log's bytes (log) and
  * audit.log.minisig (minisig), signed by the device key with the trusted
- * comment "upgr audit checkpoint seq:N head:HEX". Refuses a log whose tail
- * is torn or whose last signature fails, like audit_append. A missing log
- * gives an empty log. */
+ * comment "upgr audit checkpoint seq:N head:HEX". Refuses a log whose last
+ * whole record is malformed or has a bad signature, like audit_append; a
+ * torn tail is left out (the next append moves it aside and notes it). A
+ * missing log gives an empty log. */
 int audit_checkpoint(const char *path, const struct sign_key *key,
 		     struct buf *log, struct buf *minisig, struct err *e);
 

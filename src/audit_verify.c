@@ -544,7 +544,7 @@ static long last_record_start(const char *d, size_t end, uint64_t base)
 
 int audit_tail(const char *d, size_t len, uint64_t base,
 	       const struct sign_pub *pub, uint64_t *seq, char head[65],
-	       struct err *e)
+	       uint64_t *whole, struct err *e)
 {
 	size_t cend = complete_end(d, len), msglen;
 	uint8_t h[SHA256_LEN];
@@ -555,17 +555,20 @@ int audit_tail(const char *d, size_t len, uint64_t base,
 
 	*seq = 0;
 	memcpy(head, AUDIT_GENESIS_HEX, 65);
+	if (whole)
+		*whole = base + cend;
 	if (len == 0 && base == 0)
 		return 0;
 	if (cend == 0 && base > 0)
 		return 1;
-	if (cend < len)
+	if (cend < len && !whole)
 		return err_set(e, EXIT_SOFTWARE,
 			       "ends in a torn record at byte %" PRIu64 ": %zu bytes "
-			       "of an append that did not complete (a crash?); nothing "
-			       "was appended: keep a copy, check the log before byte %"
-			       PRIu64 ", then truncate it there (audit/FORMAT.md 7)",
-			       base + cend, len - cend, base + cend);
+			       "of an append that did not complete (a crash?); the "
+			       "next append moves them aside (audit/FORMAT.md 7)",
+			       base + cend, len - cend);
+	if (cend == 0)
+		return 0;
 	start = last_record_start(d, cend, base);
 	if (start < 0)
 		return 1;

@@ -6,6 +6,7 @@
 #include "fsutil.h"
 #include "transport.h"
 #include "xalloc.h"
+#include "ydoc.h"
 
 #include <getopt.h>
 #include <inttypes.h>
@@ -20,21 +21,22 @@
 static const struct command *self;
 
 /* Print s to stdout with control characters (C0, DEL, C1) shown as '?',
- * so a log cannot drive the reader's terminal. */
+ * so a log cannot drive the reader's terminal, and bytes that are not
+ * UTF-8 as U+FFFD. */
 static void put_safe(const char *s, size_t n)
 {
 	const unsigned char *p = (const unsigned char *)s;
-	size_t i;
+	size_t i, len;
+	uint32_t cp;
 
-	for (i = 0; i < n; i++) {
-		if (p[i] == 0xc2 && i + 1 < n && p[i + 1] >= 0x80 && p[i + 1] <= 0x9f) {
+	for (i = 0; i < n; i += len ? len : 1) {
+		len = ydoc_utf8_seq(p + i, n - i, &cp);
+		if (!len)
+			fputs("\xef\xbf\xbd", stdout);
+		else if (cp < 0x20 || (cp >= 0x7f && cp <= 0x9f))
 			putchar('?');
-			i++;
-		} else if (p[i] < 0x20 || p[i] == 0x7f) {
-			putchar('?');
-		} else {
-			putchar(p[i]);
-		}
+		else
+			fwrite(p + i, 1, len, stdout);
 	}
 }
 
@@ -123,10 +125,24 @@ static void show_human(struct show *sh, const struct audit_entry *r)
 	}
 }
 
-/* A QSTR is already a JSON string literal: copy it as it stands. */
+/* A QSTR is a JSON string literal as it stands, but for its bytes of
+ * 0x80 and above, which the grammar lets through unchecked (a log not
+ * written by upgr, or edited): each byte that does not start valid UTF-8
+ * is written as \ufffd, so the output is always valid JSON. */
 static void json_str(const char *key, struct audit_str s, const char *sep)
 {
-	printf("\"%s\": %.*s%s", key, (int)s.n, s.p, sep);
+	const unsigned char *p = (const unsigned char *)s.p;
+	size_t i, len;
+
+	printf("\"%s\": ", key);
+	for (i = 0; i < s.n; i += len ? len : 1) {
+		len = ydoc_utf8_seq(p + i, s.n - i, NULL);
+		if (len)
+			fwrite(p + i, 1, len, stdout);
+		else
+			fputs("\\ufffd", stdout);
+	}
+	fputs(sep, stdout);
 }
 
 static void show_json(struct show *sh, const struct audit_entry *r)
@@ -339,6 +355,19 @@ done:
 	return rc;
 }
 
+/* After the summary, each repair record of a verified log (a torn append
+ * moved aside, audit/FORMAT.md 7) as "LOG: note: record K (seq K): TEXT",
+ * TEXT as it stands between the quotes of its error line: audit/verify
+ * prints the same. */
+static int show_note(const struct audit_entry *r, void *arg)
+{
+	if (r->action.n == 8 && !memcmp(r->action.p, "\"repair\"", 8))
+		printf("%s: note: record %" PRIu64 " (seq %" PRIu64 "): %.*s\n",
+		       (const char *)arg, r->seq, r->seq, (int)r->error.n - 2,
+		       r->error.p + 1);
+	return 0;
+}
+
 static int verify(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -355,6 +384,7 @@ static int verify(int argc, char **argv)
 	};
 	const char *pubpath = NULL, *base = NULL, *file = NULL, *log;
 	struct xfer_opts xo = { 0 };
+	struct buf bytes = BUF_INIT;
 	struct audit_report rep;
 	struct sign_pub pub;
 	bool every = false;
@@ -383,14 +413,21 @@ static int verify(int argc, char **argv)
 	if (base && file)
 		return cli_usage(self, "verify: --against and --checkpoint exclude each other");
 	log = argv[optind];
-	if (sign_pub_load(pubpath, &pub, &e) < 0)
-		return cli_fail(&e);
-	if (audit_verify(log, &pub, every, &rep, &e) < 0)
-		return cli_fail(&e);
+	if (sign_pub_load(pubpath, &pub, &e) < 0 || audit_read(log, &bytes, &e) < 0)
+		goto fail;
+	if (audit_verify_mem(bytes.data, bytes.len, &pub, every, &rep, &e) < 0) {
+		err_prefix(&e, "%s: ", log);
+		goto fail;
+	}
 	printf("%s: %" PRIu64 " records, head %s, intact\n", log, rep.records, rep.head);
+	audit_parse(bytes.data, rep.size, show_note, (void *)log, NULL, &e);
 	if ((base || file) && against(log, base, file, &xo, &pub, &e) < 0)
-		return cli_fail(&e);
+		goto fail;
+	buf_release(&bytes);
 	return EXIT_OK;
+fail:
+	buf_release(&bytes);
+	return cli_fail(&e);
 }
 
 static int run(const struct command *c, int argc, char **argv)
@@ -411,6 +448,7 @@ const struct command cmd_audit = {
 	"\n"
 	"show prints each record of the audit log (one line, then its steps), or\n"
 	"a JSON array with --json. It does not verify: use verify for that.\n"
+	"Bytes that are not UTF-8 are shown as U+FFFD (\\ufffd in JSON).\n"
 	"  --json             a JSON array of records\n"
 	"  --since TIME       records written at or after TIME: a UTC time or its\n"
 	"                     prefix (2026-11-24, 2026-11-24T02:00:00Z) or a\n"
@@ -422,7 +460,9 @@ const struct command cmd_audit = {
 	"which authenticates the rest (audit/FORMAT.md). It prints\n"
 	"\"LOG: N records, head HASH, intact\", or names the first failing record\n"
 	"and why: malformed, removed, reordered, duplicated, inserted, edited or\n"
-	"inserted, bad signature, torn.\n"
+	"inserted, bad signature, torn. After the summary, one line\n"
+	"\"LOG: note: record K (seq K): ...\" for each repair record (a torn\n"
+	"append that a later append moved aside to LOG.torn-N).\n"
 	"  -p, --pubkey PUB   the device's public key (device.pub)\n"
 	"  --every-signature  check each record's signature (names the exact\n"
 	"                     edited record)\n"

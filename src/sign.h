@@ -38,8 +38,11 @@ struct sign_key {
 };
 
 /* Write NAME.key (0600) and NAME.pub (0644), each complete or absent (a
- * temporary file hard-linked into place, which never replaces a file);
- * refuses with EXIT_USAGE if either exists. */
+ * temporary file hard-linked into place, which never replaces a file, and
+ * its directory fsynced); refuses with EXIT_USAGE if either exists. The
+ * secret key comes first: a crash between the two leaves a key whose
+ * public half can be derived again (audit_device_key does), never a
+ * public key whose secret is lost. */
 int sign_keygen(const char *name, struct err *e);
 
 /* Load a minisign public key file, or parse its base64 line. Small-order

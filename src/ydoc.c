@@ -11,16 +11,17 @@
 
 /* ---- pre-scan: size, NUL, UTF-8, tabs ---------------------------------- */
 
-/* Length of the valid UTF-8 sequence at p (at most n bytes), 0 if invalid.
- * Rejects overlong forms, surrogates and code points past U+10FFFF. */
-static size_t utf8_seq(const unsigned char *p, size_t n)
+size_t ydoc_utf8_seq(const unsigned char *p, size_t n, uint32_t *cpp)
 {
 	unsigned char c = p[0];
 	size_t len, i;
 	uint32_t cp;
 
-	if (c < 0x80)
+	if (c < 0x80) {
+		if (cpp)
+			*cpp = c;
 		return 1;
+	}
 	if (c >= 0xc2 && c <= 0xdf)
 		len = 2, cp = c & 0x1f;
 	else if (c >= 0xe0 && c <= 0xef)
@@ -39,6 +40,8 @@ static size_t utf8_seq(const unsigned char *p, size_t n)
 	if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
 	    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
 		return 0;
+	if (cpp)
+		*cpp = cp;
 	return len;
 }
 
@@ -56,7 +59,7 @@ static int prescan(const char *buf, size_t len, struct diag *d)
 			diag_add(d, line, col, "NUL byte: not a text file");
 			return -1;
 		}
-		n = utf8_seq(p + i, len - i);
+		n = ydoc_utf8_seq(p + i, len - i, NULL);
 		if (!n) {
 			diag_add(d, line, col, "invalid UTF-8 (byte 0x%02x): YAML files must be UTF-8",
 				 p[i]);

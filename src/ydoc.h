@@ -71,6 +71,12 @@ struct ydoc {
 	struct ynode *root;         /* docs[0] */
 };
 
+/* The length (1..4) of the valid UTF-8 sequence at p (at most n > 0
+ * bytes), with its code point in *cp when cp is not NULL; 0 if p does not
+ * start one: overlong forms, surrogates and code points past U+10FFFF are
+ * invalid. The one UTF-8 check of upgr: YAML input, audit log strings. */
+size_t ydoc_utf8_seq(const unsigned char *p, size_t n, uint32_t *cp);
+
 /* Flags for ydoc_parse. */
 enum {
 	YDOC_MULTI = 1 << 0,        /* allow a stream of several documents */

@@ -1,5 +1,6 @@
 /* Fuzz target: the audit log reader and verifier (a log from a hostile
- * host reaches `upgr fleet verify`). */
+ * host reaches `upgr fleet verify`), and the end of a log as an append
+ * reads it before it repairs a torn tail. */
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -22,6 +23,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct audit_report rep;
 	struct sign_pub key;
 	struct err e;
+	uint64_t seq, whole;
+	char head[65];
 	size_t n = 0;
 	bool torn;
 
@@ -29,6 +32,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (sign_pub_parse(pub_b64, &key, &e) == 0) {
 		audit_verify_mem((const char *)data, size, &key, false, &rep, &e);
 		audit_verify_mem((const char *)data, size, &key, true, &rep, &e);
+		/* What an append reads at the end of a log, a torn tail too,
+		 * from the start and from a later offset. */
+		audit_tail((const char *)data, size, 0, &key, &seq, head, &whole, &e);
+		audit_tail((const char *)data, size, 4096, &key, &seq, head, &whole, &e);
+		audit_tail((const char *)data, size, 0, &key, &seq, head, NULL, &e);
 	}
 	return 0;
 }

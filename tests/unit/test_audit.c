@@ -1,7 +1,8 @@
 /* Unit tests: the audit log (audit/FORMAT.md). Appends, quoting, every
  * kind of tampering named by audit_verify, a flip of every byte, a torn
- * last record, appends refused after a torn or forged record, and the
- * upload checkpoint.
+ * last record moved aside by the next append, appends refused after a
+ * forged record, a device key's lost public half, and the upload
+ * checkpoint.
  *
  * The binary is also the test suites' log generator (the shell tests and
  * audit/example/regen.sh write logs through the real audit_append):
@@ -276,6 +277,15 @@ static void test_device_key(void **state)
 	assert_int_equal(audit_device_key(keypath, &k2, &e), 0);
 	assert_memory_equal(k2.sk, key.sk, SIGN_SK_LEN);
 	sign_key_wipe(&k2);
+	/* A crash between the two files of a first use leaves the key
+	 * alone: the next use derives its public half again. */
+	assert_int_equal(unlink(pubpath), 0);
+	assert_int_equal(audit_device_key(keypath, &k2, &e), 0);
+	sign_key_wipe(&k2);
+	assert_int_equal(sign_pub_load(pubpath, &p2, &e), 0);
+	assert_memory_equal(p2.pk, pub.pk, SIGN_PK_LEN);
+	assert_int_equal(stat(pubpath, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0644);
 	assert_int_equal(audit_device_key("/tmp/nosuffix", &k2, &e), -1);
 	assert_int_equal(e.code, EXIT_DATAERR);
 	free(pubpath);
@@ -564,8 +574,28 @@ static void test_inserted(void **state)
 	buf_release(&rec);
 }
 
+/* The torn bytes moved aside must be cut..end of b, mode 0600. */
+static void check_torn_file(const struct buf *b, size_t at)
+{
+	char *torn = xasprintf("%s.torn-1", logpath);
+	struct buf t = BUF_INIT;
+	struct stat st;
+	struct err e;
+
+	assert_int_equal(fs_read_file(torn, 1 << 24, &t, &e), 0);
+	assert_int_equal(t.len, b->len - at);
+	assert_memory_equal(t.data, b->data + at, t.len);
+	assert_int_equal(stat(torn, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	unlink(torn);
+	free(torn);
+	buf_release(&t);
+}
+
 /* A crash in the middle of an append: the log ends in a prefix of a
- * record. Verify names it; append refuses and changes nothing. */
+ * record. Verify names it; the next append moves the torn bytes to
+ * LOG.torn-1, keeps every whole record as it was, and says so in a record
+ * of its own before the new one. */
 static void test_torn(void **state)
 {
 	struct buf b = BUF_INIT, after = BUF_INIT;
@@ -574,7 +604,7 @@ static void test_torn(void **state)
 	struct audit_rec r;
 	size_t off[16], cut;
 	struct err e;
-	char want[64];
+	char want[160];
 
 	(void)state;
 	fresh_log(3);
@@ -590,12 +620,19 @@ static void test_torn(void **state)
 		assert_int_equal(rep.torn_at, off[2]);
 		assert_int_equal(rep.records, 2);
 		gen_record(0, &r, st);
-		assert_int_equal(audit_append(logpath, &key, &r, &e), -1);
-		assert_int_equal(e.code, EXIT_SOFTWARE);
-		snprintf(want, sizeof want, "ends in a torn record at byte %zu", off[2]);
-		assert_non_null(strstr(e.msg, want));
+		assert_int_equal(audit_append(logpath, &key, &r, &e), 0);
+		assert_int_equal(verify(true, &rep), 0);
+		assert_int_equal(rep.records, 4);
 		read_log(&after);
-		assert_int_equal(after.len, cut);
+		assert_memory_equal(after.data, b.data, off[2]);
+		snprintf(want, sizeof want, "seq: 3\n");
+		assert_memory_equal(after.data + off[2] + 4, want, strlen(want));
+		snprintf(want, sizeof want, "action: \"repair\"\n");
+		assert_non_null(strstr(after.data + off[2], want));
+		snprintf(want, sizeof want, "error: \"torn append: the %zu bytes "
+			 "after byte %zu (sha256 ", cut - off[2], off[2]);
+		assert_non_null(strstr(after.data + off[2], want));
+		check_torn_file(&t, off[2]);
 		buf_release(&t);
 	}
 	/* Cut exactly after a record: that is a shorter, intact log. */
@@ -609,6 +646,19 @@ static void test_torn(void **state)
 		assert_int_equal(audit_append(logpath, &key, &r, &e), 0);
 		assert_int_equal(verify(true, &rep), 0);
 		assert_int_equal(rep.records, 3);
+		buf_release(&t);
+	}
+	/* A first record torn: the whole file moves aside, seq starts at 1. */
+	{
+		struct buf t = BUF_INIT;
+
+		buf_add(&t, b.data, off[1] - 10);
+		write_log(&t);
+		gen_record(0, &r, st);
+		assert_int_equal(audit_append(logpath, &key, &r, &e), 0);
+		assert_int_equal(verify(true, &rep), 0);
+		assert_int_equal(rep.records, 2);
+		check_torn_file(&t, 0);
 		buf_release(&t);
 	}
 	buf_release(&b);

@@ -64,6 +64,7 @@ struct fleet {
 	unsigned stale_minutes;
 	struct fleet_row *rows;
 	size_t nrows;
+	size_t *by_app;              /* row positions by app (fleet_finish), or NULL */
 	struct fleet_latest *latest;
 	size_t nlatest;
 };

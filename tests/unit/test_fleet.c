@@ -2,6 +2,7 @@
  * and order, and the three renderings' escaping. */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
@@ -326,6 +327,141 @@ static void test_seen_and_verdicts(void **state)
 	free(r);
 }
 
+/* Counts over a wide fleet (the console sorts and indexes instead of
+ * comparing every row with every other): 300 hosts x 40 apps, versions by
+ * host and app, every seventh host stale, one host's verdict tampered. The
+ * answers are checked against what each host was given. */
+#define W_HOSTS 300
+#define W_APPS 40
+
+static char *wide_report(unsigned h)
+{
+	struct buf b = BUF_INIT;
+	unsigned a;
+
+	buf_addf(&b, "upgr: 1\nhost: \"w%03u\"\ntime: \"%s\"\napps:\n", h,
+		 h % 7 ? T_NOW : T_OLD);
+	for (a = 0; a < W_APPS; a++)
+		buf_addf(&b, "  - { app: \"app%02u\", version: \"1.%u.0\", result: \"%s\","
+			 " time: \"\", action: \"upgrade\", from: \"\", to: \"\", error: \"\" }\n",
+			 a, (h + a) % 3, (h * a) % 5 ? "success" : "rolled-back");
+	return buf_detach(&b, NULL);
+}
+
+static const char *count_version(const struct fleet_row *r)
+{
+	return r->problem == FLEET_UNREADABLE ? NULL : r->version;
+}
+
+static const char *count_result(const struct fleet_row *r)
+{
+	return r->result;
+}
+
+static size_t count_of(const struct fleet_count *c, size_t n, const char *key)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (!strcmp(c[i].key, key))
+			return c[i].n;
+	return 0;
+}
+
+static void check_wide_counts(const struct fleet *f, bool finished)
+{
+	struct fleet_count *c;
+	const char **stale;
+	char app[8], ver[8];
+	size_t want[3], rb = 0, n, i;
+	unsigned h, a, v;
+
+	assert_int_equal(fleet_nhosts(f), W_HOSTS);
+	for (a = 0; a < W_APPS; a++) {
+		snprintf(app, sizeof app, "app%02u", a);
+		memset(want, 0, sizeof want);
+		for (h = 0; h < W_HOSTS; h++) {
+			want[(h + a) % 3]++;
+			rb += (h * a) % 5 == 0;
+		}
+		n = fleet_count(f, count_version, app, &c);
+		assert_int_equal(n, 3);
+		for (v = 0; v < 3; v++) {
+			snprintf(ver, sizeof ver, "1.%u.0", v);
+			assert_int_equal(count_of(c, n, ver), want[v]);
+		}
+		fleet_counts_free(c, n);
+	}
+	n = fleet_count(f, count_result, NULL, &c);
+	assert_int_equal(n, 2);
+	assert_int_equal(count_of(c, n, "rolled-back"), rb);
+	assert_int_equal(count_of(c, n, "success"), (size_t)W_HOSTS * W_APPS - rb);
+	/* In first-seen order: the first row's result comes first. */
+	assert_string_equal(c[0].key, f->rows[0].result);
+	fleet_counts_free(c, n);
+	n = fleet_count(f, count_result, "no-such-app", &c);
+	assert_int_equal(n, 0);
+	fleet_counts_free(c, n);
+	if (!finished)
+		return;
+	/* Each stale host once, in the order its first row comes. */
+	n = fleet_stale_hosts(f, &stale);
+	assert_int_equal(n, (W_HOSTS + 6) / 7);
+	for (i = 1; i < n; i++)
+		assert_string_not_equal(stale[i - 1], stale[i]);
+	for (i = 0; i < f->nrows && !f->rows[i].stale; i++)
+		;
+	assert_string_equal(stale[0], f->rows[i].host);
+	free(stale);
+}
+
+static void test_wide_fleet(void **state)
+{
+	char dir[] = "/tmp/test_fleet.XXXXXX", *path;
+	static const char verdicts[] = "w123\ttampered\tcut\nw124\tok\t\n";
+	struct fleet f;
+	struct err e;
+	size_t i, ntampered = 0;
+	unsigned h;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	path = fs_join(dir, "verdicts");
+	assert_int_equal(fs_write_atomic(path, verdicts, strlen(verdicts), 0600, &e), 0);
+	fleet_init(&f, &opts);
+	for (h = 0; h < W_HOSTS; h++) {
+		char *r = wide_report(h), host[8];
+
+		snprintf(host, sizeof host, "w%03u", h);
+		add(&f, host, r);
+		free(r);
+	}
+	assert_int_equal(f.nrows, (size_t)W_HOSTS * W_APPS);
+	/* Before fleet_finish there is no index: the same answers. */
+	check_wide_counts(&f, false);
+	assert_int_equal(fleet_apply_verdicts(&f, dir, &e), 0);
+	fleet_finish(&f, &opts);
+	check_wide_counts(&f, true);
+	assert_int_equal(f.nlatest, W_APPS);
+	for (i = 0; i < f.nlatest; i++)
+		assert_string_equal(f.latest[i].version, "1.2.0");
+	for (i = 0; i < f.nrows; i++) {
+		const struct fleet_row *r = &f.rows[i];
+
+		ntampered += r->problem == FLEET_TAMPERED;
+		assert_int_equal(r->problem == FLEET_TAMPERED, !strcmp(r->host, "w123"));
+		assert_int_equal(r->current, !strcmp(r->version, "1.2.0"));
+	}
+	assert_int_equal(ntampered, W_APPS);
+	/* Problems first, then host and app. */
+	for (i = 1; i < f.nrows; i++)
+		assert_true(f.rows[i - 1].problem <= f.rows[i].problem);
+	fleet_release(&f);
+	unlink(path);
+	free(path);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -336,6 +472,7 @@ int main(void)
 		cmocka_unit_test(test_channel_latest),
 		cmocka_unit_test(test_escaping),
 		cmocka_unit_test(test_seen_and_verdicts),
+		cmocka_unit_test(test_wide_fleet),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -133,6 +133,7 @@ void fleet_init(struct fleet *f, const struct fleet_opts *o)
 	f->channel = xstrdup(o->channel ? o->channel : "stable");
 	f->generated = o->now;
 	f->stale_minutes = o->stale_minutes;
+	f->verified = o->keys_dir != NULL;
 }
 
 static void row_release(struct fleet_row *r)
@@ -464,6 +465,8 @@ static enum fleet_problem classify(const struct fleet_row *r)
 		return FLEET_UNREADABLE;
 	if (r->tampered)
 		return FLEET_TAMPERED;
+	if (r->unverified)
+		return FLEET_UNVERIFIED;
 	if (!strcmp(r->result, "failed"))
 		return FLEET_FAILED;
 	if (!strcmp(r->result, "rolled-back"))
@@ -609,6 +612,7 @@ const char *fleet_problem_name(enum fleet_problem p)
 {
 	static const char *const names[] = {
 		[FLEET_UNREADABLE] = "unreadable", [FLEET_TAMPERED] = "tampered",
+		[FLEET_UNVERIFIED] = "unverified",
 		[FLEET_FAILED] = "failed",
 		[FLEET_ROLLED_BACK] = "rolled-back", [FLEET_REFUSED] = "refused",
 		[FLEET_STALE] = "stale", [FLEET_UNAVAILABLE] = "unavailable",
@@ -778,19 +782,40 @@ static char *repo_url(const char *repo, const char *path)
 	return xasprintf("%.*s/%s", (int)n, repo, path);
 }
 
-static void load_host(struct xfer *x, const struct fleet_opts *o, struct fleet *f,
-		      const char *host, struct buf *b)
+/* Put why before the error of rows[from..] (all of one host). */
+static void mark_rows(struct fleet *f, size_t from, const char *what, const char *why,
+		      bool tampered)
 {
-	struct err e;
-	bool missing = false;
-	char *path, *url;
+	size_t i;
 
-	if (!fleet_host_ok(host)) {
-		fleet_add_unreadable(f, o, "?", "a report directory whose name is not a host name");
-		return;
+	for (i = from; i < f->nrows; i++) {
+		struct fleet_row *r = &f->rows[i];
+		char *err;
+
+		if (r->problem == FLEET_UNREADABLE)
+			continue;
+		err = xasprintf("%s: %s%s%s", what, why, r->error[0] ? "; " : "", r->error);
+		free(r->error);
+		r->error = err;
+		r->tampered |= tampered;
+		r->unverified |= !tampered;
 	}
-	path = xasprintf("reports/%s/status.yaml", host);
-	url = repo_url(o->repo, path);
+}
+
+static void drop_rows(struct fleet *f, size_t from)
+{
+	while (f->nrows > from)
+		row_release(&f->rows[--f->nrows]);
+}
+
+/* Get host's status.yaml into b and add its rows. */
+static void read_status(struct xfer *x, const struct fleet_opts *o, struct fleet *f,
+			const char *host, struct buf *b)
+{
+	char *path = xasprintf("reports/%s/status.yaml", host), *url = repo_url(o->repo, path);
+	bool missing = false;
+	struct err e;
+
 	buf_reset(b);
 	err_clear(&e);
 	if (xfer_get(x, url, FLEET_STATUS_MAX, b, &missing, &e) == 0)
@@ -801,6 +826,37 @@ static void load_host(struct xfer *x, const struct fleet_opts *o, struct fleet *
 		fleet_add_unreadable(f, o, host, e.msg);
 	free(path);
 	free(url);
+}
+
+static void load_host(struct xfer *x, const struct fleet_opts *o, struct fleet *f,
+		      const struct fleet_seen *seen, const char *host, struct buf *b)
+{
+	struct fleet_verdict v;
+	size_t before = f->nrows;
+	int attempt;
+
+	if (!fleet_host_ok(host)) {
+		fleet_add_unreadable(f, o, "?", "a report directory whose name is not a host name");
+		return;
+	}
+	for (attempt = 0; attempt < 2; attempt++) {
+		read_status(x, o, f, host, b);
+		if (!o->keys_dir || f->nrows == before ||
+		    f->rows[before].problem == FLEET_UNREADABLE ||
+		    fleet_verify_status(x, o->repo, host, o->keys_dir, seen, b,
+					&f->rows[before], f->nrows - before, &v) == 0)
+			return;
+		/* The agent uploads the log, then the status's signature, then
+		 * the status: a reader between two renames sees a mismatch.
+		 * Read it all once more before calling the host tampered. */
+		if (v.kind != FLEET_V_TAMPERED || attempt == 1)
+			break;
+		drop_rows(f, before);
+	}
+	if (v.kind == FLEET_V_TAMPERED)
+		mark_rows(f, before, "status.yaml tampered", v.why, true);
+	else
+		mark_rows(f, before, "status.yaml unverified", v.why, false);
 }
 
 /* Each app's channel file, once per app that a readable row names. */
@@ -884,15 +940,18 @@ int fleet_hosts(struct xfer *x, const char *repo, const char *hosts_file,
 int fleet_load(struct xfer *x, const struct fleet_opts *o, struct fleet *f,
 	       struct err *e)
 {
+	struct fleet_seen seen = { NULL, 0 };
 	struct buf b = BUF_INIT;
 	char **names = NULL;
 	size_t n = 0, i;
 	int rc = -1;
 
+	if (o->keys_dir && fleet_seen_load(o->keys_dir, &seen, e) < 0)
+		goto done;
 	if (fleet_hosts(x, o->repo, o->hosts_file, &names, &n, e) < 0)
 		goto done;
 	for (i = 0; i < n; i++)
-		load_host(x, o, f, names[i], &b);
+		load_host(x, o, f, &seen, names[i], &b);
 	load_channels(x, o, f, &b);
 	if (o->keys_dir && fleet_apply_verdicts(f, o->keys_dir, e) < 0)
 		goto done;
@@ -900,6 +959,7 @@ int fleet_load(struct xfer *x, const struct fleet_opts *o, struct fleet *f,
 	rc = 0;
 done:
 	xfer_names_free(names, n);
+	fleet_seen_release(&seen);
 	buf_release(&b);
 	return rc;
 }

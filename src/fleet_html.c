@@ -76,6 +76,7 @@ static const char *const style[] = {
 	".problems li.p-outdated{border-left-color:var(--info)}"
 	".problems li.p-unavailable,.problems li.p-no-result{border-left-color:var(--grey)}"
 	".problems li.p-tampered{border-left-color:#7a1010}"
+	".problems li.p-unverified{border-left-color:#9a3412}"
 	".problems .h{font-weight:650}.problems .e{color:#475467;font-family:ui-monospace,"
 	"SFMono-Regular,Menlo,monospace;font-size:12px;margin-top:3px;word-break:break-word}"
 	".none{color:var(--ok);font-weight:600}"
@@ -108,6 +109,8 @@ static const char *const style[] = {
 	".k-rolled-back,.k-stale{background:var(--warnbg);color:var(--warn)}"
 	".k-failed,.k-unreadable{background:var(--badbg);color:var(--bad)}"
 	".k-tampered{background:#7a1010;color:#fff}"
+	".k-unverified{background:#fdebd3;color:#9a3412}"
+	".trust{margin-top:8px;color:#fcd9a8;font-size:13px}"
 	".k-refused{background:var(--violetbg);color:var(--violet)}"
 	".k-outdated{background:var(--infobg);color:var(--info)}"
 	".k-unavailable,.k-no-result,.k-none{background:var(--greybg);color:var(--grey)}"
@@ -184,7 +187,8 @@ static const char *version_key(const struct fleet_row *r)
 static const char *kind_class(const char *k)
 {
 	static const char *const known[] = { "ok", "success", "rolled-back", "stale",
-		"failed", "unreadable", "tampered", "refused", "outdated", "unavailable",
+		"failed", "unreadable", "tampered", "unverified", "refused", "outdated",
+		"unavailable",
 		"no-result", "none", NULL };
 	size_t i;
 
@@ -246,6 +250,10 @@ static void head(const struct fleet *f, struct buf *out)
 	else
 		buf_addf(out, "<div class=\"verdict bad\" id=\"verdict\">%zu problem%s on %zu "
 			 "hosts</div>", np, np == 1 ? "" : "s", fleet_nhosts(f));
+	if (!f->verified)
+		buf_adds(out, "<div class=\"trust\" id=\"trust\">Reports unverified: "
+			 "anyone who can upload to the server can write them. Check them "
+			 "with <code>--keys DIR</code>.</div>");
 	buf_adds(out, "</header>\n<main>\n");
 	buf_release(&s);
 }
@@ -290,6 +298,7 @@ static void health(const struct fleet *f, struct buf *out)
 {
 	static const char *const colour[] = {
 		[FLEET_UNREADABLE] = "#b42318", [FLEET_TAMPERED] = "#7a1010",
+		[FLEET_UNVERIFIED] = "#9a3412",
 		[FLEET_FAILED] = "#e0412f", [FLEET_ROLLED_BACK] = "#d97706",
 		[FLEET_REFUSED] = "#6d3fc0", [FLEET_STALE] = "#f5b544",
 		[FLEET_UNAVAILABLE] = "#98a2b3", [FLEET_OUTDATED] = "#5b7fd6",

@@ -117,6 +117,7 @@ static const char *const style[] = {
 	".c-success,.c-ok{border-top-color:var(--ok)}"
 	".c-rolled-back,.c-stale{border-top-color:var(--warn)}"
 	".c-failed,.c-unreadable,.c-problems,.c-tampered{border-top-color:var(--bad)}"
+	".c-unverified{border-top-color:#9a3412}"
 	".c-refused{border-top-color:var(--violet)}.c-outdated{border-top-color:var(--info)}"
 	".c-hosts{border-top-color:#17202e}",
 	NULL
@@ -263,7 +264,7 @@ static void cards(const struct fleet *f, struct buf *out)
 	struct fleet_count *c;
 	static const char *const order[] = { "unreadable", "failed", "rolled-back",
 		"refused", "unavailable", "none", "success", NULL };
-	size_t i, k, n, nstale, ntampered = 0;
+	size_t i, k, n, nstale, ntampered = 0, nunverified = 0;
 	const char **stale;
 
 	buf_adds(out, "<section class=\"cards\" id=\"cards\">");
@@ -276,13 +277,17 @@ static void cards(const struct fleet *f, struct buf *out)
 			if (!strcmp(c[i].key, order[k]))
 				card(out, kind_class(c[i].key), c[i].n, c[i].key);
 	fleet_counts_free(c, n);
-	for (i = 0; i < f->nrows; i++)
+	for (i = 0; i < f->nrows; i++) {
 		ntampered += f->rows[i].problem == FLEET_TAMPERED;
+		nunverified += f->rows[i].problem == FLEET_UNVERIFIED;
+	}
 	nstale = fleet_stale_hosts(f, &stale);
 	free(stale);
 	card(out, "stale", nstale, "stale");
 	if (ntampered)
 		card(out, "tampered", ntampered, "tampered");
+	if (nunverified)
+		card(out, "unverified", nunverified, "unverified");
 	buf_adds(out, "</section>\n");
 }
 

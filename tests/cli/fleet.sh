@@ -335,6 +335,7 @@ assert versions == sorted(versions, reverse=True), versions
 EOF
 	expect_grep "$T/dom.html" 'data-card="tampered"><div class="n">2<' "a card counts the tampered hosts"
 	expect_no_grep "$T/dom.html" 'id="trust"' "with --keys the page has no unverified notice"
+	expect_grep "$T/dom.html" 'data-card="unverified"><div class="n">1<' "a card counts the unverified hosts"
 	rm -f "$ART/fleet.png"
 	(cd "$T" && browse --screenshot="$ART/fleet.png" --window-size=1280,900 \
 		"file://$T/www/fleet.html" >/dev/null)

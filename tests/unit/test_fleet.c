@@ -13,7 +13,11 @@
 
 #include "buf.h"
 #include "fleet.h"
+#include "audit.h"
 #include "fsutil.h"
+#include "sign.h"
+#include "transport.h"
+#include "xalloc.h"
 
 #define NOW 1795000000          /* 2026-11-18T11:06:40Z */
 #define T_NOW "2026-11-18T11:06:40.000Z"
@@ -462,6 +466,154 @@ static void test_wide_fleet(void **state)
 	rmdir(dir);
 }
 
+/* fleet_verify_status over a file:// repository: a host's status checked
+ * against its device key and the newest records of its audit log (install
+ * 1.0.0, then the upgrade to 1.1.0 rolled back). Each case signs a status
+ * with the host's key (or not) and wants ok or tampered. */
+struct status_case {
+	const char *apps;        /* the apps: entries */
+	int seq;                 /* the trusted comment's seq (-1: no signature) */
+	enum fleet_verdict_kind want;
+};
+
+#define APP(a, v, res, act, fr, to) \
+	"  - { app: \"" a "\", version: \"" v "\", result: \"" res "\", time: \"\"," \
+	" action: \"" act "\", from: \"" fr "\", to: \"" to "\", error: \"\" }\n"
+
+static void append(const char *log, const struct sign_key *key, const char *action,
+		   const char *from, const char *to, const char *result)
+{
+	struct audit_rec r = { 0 };
+	struct err e;
+
+	r.host = "h";
+	r.app = "hello";
+	r.action = action;
+	r.from = from;
+	r.to = to;
+	r.result = result;
+	r.manifest_sha256 = "";
+	r.error = "";
+	assert_int_equal(audit_append(log, key, &r, &e), 0);
+}
+
+static void status_case(struct xfer *x, const char *repo, const char *dir,
+			const struct sign_key *key, char heads[3][65],
+			const struct status_case *c, size_t i)
+{
+	char *path = xasprintf("%s/reports/h/status.yaml.minisig", dir), comment[128];
+	struct buf text = BUF_INIT, sig = BUF_INIT;
+	struct fleet_verdict v;
+	struct fleet_seen seen = { NULL, 0 };
+	struct fleet f;
+	struct err e;
+
+	buf_addf(&text, "upgr: 1\nhost: \"h\"\ntime: \"%s\"\napps:\n%s", T_NOW, c->apps);
+	unlink(path);
+	if (c->seq >= 0) {
+		snprintf(comment, sizeof comment, "upgr status host:h seq:%d head:%s",
+			 c->seq, heads[c->seq > 2 ? 2 : c->seq]);
+		assert_int_equal(sign_minisig(key, text.data, text.len, comment, &sig, &e), 0);
+		assert_int_equal(fs_write_atomic(path, sig.data, sig.len, 0644, &e), 0);
+	}
+	fleet_init(&f, &opts);
+	fleet_add_report(&f, &opts, "h", text.data, text.len);
+	assert_int_not_equal(f.rows[0].problem, FLEET_UNREADABLE);
+	fleet_verify_status(x, repo, "h", dir, &seen, &text, f.rows, f.nrows, &v);
+	if (v.kind != c->want)
+		fail_msg("case %zu: %s (%s), want %s", i, fleet_verdict_name(v.kind), v.why,
+			 fleet_verdict_name(c->want));
+	fleet_release(&f);
+	buf_release(&text);
+	buf_release(&sig);
+	free(path);
+}
+
+static void test_status_against_log(void **state)
+{
+	static const struct status_case cases[] = {
+		/* What the agent writes: ok. */
+		{ APP("hello", "1.0.0", "rolled-back", "upgrade", "1.0.0", "1.1.0"), 2, FLEET_V_OK },
+		{ APP("hello", "1.0.0", "unavailable", "poll", "1.0.0", "1.1.0"), 2, FLEET_V_OK },
+		{ APP("hello", "1.0.0", "rolled-back", "upgrade", "1.0.0", "1.1.0")
+		  APP("other", "", "", "", "", ""), 2, FLEET_V_OK },
+		{ APP("other", "", "unavailable", "poll", "", ""), 2, FLEET_V_OK },
+		/* The host's own status from after its first record, put back:
+		 * the newest record has moved on. */
+		{ APP("hello", "1.0.0", "success", "install", "", "1.0.0"), 1, FLEET_V_TAMPERED },
+		/* Healthier than the log. */
+		{ APP("hello", "1.1.0", "success", "upgrade", "1.0.0", "1.1.0"), 2, FLEET_V_TAMPERED },
+		{ APP("hello", "1.1.0", "rolled-back", "upgrade", "1.0.0", "1.1.0"), 2, FLEET_V_TAMPERED },
+		{ APP("hello", "1.1.0", "unavailable", "poll", "1.0.0", "1.1.0"), 2, FLEET_V_TAMPERED },
+		{ APP("hello", "1.0.0", "", "", "", ""), 2, FLEET_V_TAMPERED },
+		{ APP("other", "2.0.0", "success", "install", "", "2.0.0"), 2, FLEET_V_TAMPERED },
+		{ APP("other", "2.0.0", "unavailable", "poll", "", ""), 2, FLEET_V_TAMPERED },
+		/* Unsigned, or signed for records the log does not have. */
+		{ APP("hello", "1.0.0", "rolled-back", "upgrade", "1.0.0", "1.1.0"), -1, FLEET_V_TAMPERED },
+		{ APP("hello", "1.0.0", "rolled-back", "upgrade", "1.0.0", "1.1.0"), 3, FLEET_V_TAMPERED },
+	};
+	char dir[] = "/tmp/test_fleet.XXXXXX", heads[3][65];
+	struct xfer_opts xo = { 0 };
+	struct audit_report rep;
+	struct sign_key key;
+	struct sign_pub pub;
+	struct xfer *x;
+	char *name, *log, *repo, *pin;
+	struct err e;
+	size_t i;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	name = fs_join(dir, "dev");
+	log = xasprintf("%s/reports/h/audit.log", dir);
+	repo = xasprintf("file://%s", dir);
+	pin = fs_join(dir, "h.pub");
+	assert_int_equal(sign_keygen(name, &e), 0);
+	free(name);
+	name = fs_join(dir, "dev.key");
+	assert_int_equal(sign_key_load(name, &key, &e), 0);
+	sign_key_public(&key, &pub);
+	assert_int_equal(fs_mkdir_p(log, 0755, &e), 0);
+	assert_int_equal(rmdir(log), 0);
+	memcpy(heads[0], AUDIT_GENESIS_HEX, 65);
+	append(log, &key, "install", "", "1.0.0", "success");
+	assert_int_equal(audit_verify(log, &pub, true, &rep, &e), 0);
+	memcpy(heads[1], rep.head, 65);
+	append(log, &key, "upgrade", "1.0.0", "1.1.0", "rolled-back");
+	assert_int_equal(audit_verify(log, &pub, true, &rep, &e), 0);
+	memcpy(heads[2], rep.head, 65);
+	x = xfer_new(&xo);
+	assert_non_null(x);
+	/* No pinned key yet: unverified, whatever the status says. */
+	{
+		static const struct status_case none = {
+			APP("hello", "1.0.0", "rolled-back", "upgrade", "1.0.0", "1.1.0"), 2,
+			FLEET_V_MISSING };
+		status_case(x, repo, dir, &key, heads, &none, 99);
+	}
+	{
+		struct buf b = BUF_INIT;
+
+		sign_pub_format(&pub, &b);
+		assert_int_equal(fs_write_atomic(pin, b.data, b.len, 0644, &e), 0);
+		buf_release(&b);
+	}
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++)
+		status_case(x, repo, dir, &key, heads, &cases[i], i);
+	xfer_free(x);
+	sign_key_wipe(&key);
+	free(name);
+	free(log);
+	free(repo);
+	free(pin);
+	{
+		char *cmd = xasprintf("rm -rf '%s'", dir);
+
+		assert_int_equal(system(cmd), 0);
+		free(cmd);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -473,6 +625,7 @@ int main(void)
 		cmocka_unit_test(test_escaping),
 		cmocka_unit_test(test_seen_and_verdicts),
 		cmocka_unit_test(test_wide_fleet),
+		cmocka_unit_test(test_status_against_log),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -708,11 +708,20 @@ void fleet_time_format(time_t t, char out[21])
 	channel_time_format(t, out);
 }
 
+/* Put "what: why" before r's error. */
+static void row_blame(struct fleet_row *r, const char *what, const char *why)
+{
+	char *err = xasprintf("%s: %s%s%s", what, why, r->error[0] ? "; " : "", r->error);
+
+	free(r->error);
+	r->error = err;
+}
+
 /* One verdicts line "HOST\tKIND\tWHY": mark host's rows (found through
  * by_host, row_index by host) when KIND is tampered or key-changed. */
 static int verdict_line(struct fleet *f, const size_t *by_host, char *line)
 {
-	char *kind = strchr(line, '\t'), *why;
+	char *kind = strchr(line, '\t'), *why, *what;
 	size_t i, lo, hi;
 
 	if (!kind || !(why = strchr(kind + 1, '\t')))
@@ -723,19 +732,17 @@ static int verdict_line(struct fleet *f, const size_t *by_host, char *line)
 		return -1;
 	if (strcmp(kind, "tampered") && strcmp(kind, "key-changed"))
 		return 0;
+	what = xasprintf("audit log %s", kind);
 	index_range(f, by_host, offsetof(struct fleet_row, host), line, &lo, &hi);
 	for (i = lo; i < hi; i++) {
 		struct fleet_row *r = &f->rows[by_host[i]];
-		char *err;
 
 		if (r->problem == FLEET_UNREADABLE)
 			continue;
-		err = xasprintf("audit log %s: %s%s%s", kind, why, r->error[0] ? "; " : "",
-				r->error);
-		free(r->error);
-		r->error = err;
+		row_blame(r, what, why);
 		r->tampered = true;
 	}
+	free(what);
 	return 0;
 }
 
@@ -782,7 +789,7 @@ static char *repo_url(const char *repo, const char *path)
 	return xasprintf("%.*s/%s", (int)n, repo, path);
 }
 
-/* Put why before the error of rows[from..] (all of one host). */
+/* Mark rows[from..] (all of one host) tampered or unverified, why first. */
 static void mark_rows(struct fleet *f, size_t from, const char *what, const char *why,
 		      bool tampered)
 {
@@ -790,13 +797,10 @@ static void mark_rows(struct fleet *f, size_t from, const char *what, const char
 
 	for (i = from; i < f->nrows; i++) {
 		struct fleet_row *r = &f->rows[i];
-		char *err;
 
 		if (r->problem == FLEET_UNREADABLE)
 			continue;
-		err = xasprintf("%s: %s%s%s", what, why, r->error[0] ? "; " : "", r->error);
-		free(r->error);
-		r->error = err;
+		row_blame(r, what, why);
 		r->tampered |= tampered;
 		r->unverified |= !tampered;
 	}

@@ -104,7 +104,7 @@ void fleet_add_unreadable(struct fleet *f, const struct fleet_opts *o,
 
 /* Set an app's latest version from its channel file's text (untrusted;
  * NULL when there is none): the channel's version if the file parses,
- * else the highest version a host reports. */
+ * else (worked out by fleet_finish) the highest version a host reports. */
 void fleet_set_latest(struct fleet *f, const char *app, const char *channel_text,
 		      size_t len);
 
@@ -114,8 +114,9 @@ void fleet_set_latest(struct fleet *f, const char *app, const char *channel_text
  * malformed file is EXIT_DATAERR. */
 int fleet_apply_verdicts(struct fleet *f, const char *dir, struct err *e);
 
-/* Classify every row (stale, current, problem) and sort problems first
- * (then by host and app). Call after every report and latest is in. */
+/* Give every app a latest version, classify every row (stale, current,
+ * problem), sort problems first (then by host and app) and index the rows
+ * by app for fleet_count. Call after every report and latest is in. */
 void fleet_finish(struct fleet *f, const struct fleet_opts *o);
 
 /* The hosts to read: the names in hosts_file (one a line; blank lines and
@@ -151,7 +152,9 @@ struct fleet_count {
 	char *key;
 	size_t n;
 };
-/* Counts of rows per key, in first-seen order; key_of picks the key. */
+/* Counts of rows per key (of app's rows, or all rows when app is NULL), in
+ * first-seen order; key_of picks the key (NULL: the row is not counted).
+ * n log n in the rows counted: after fleet_finish only app's rows are. */
 size_t fleet_count(const struct fleet *f, const char *(*key_of)(const struct fleet_row *),
 		   const char *app, struct fleet_count **out);
 void fleet_counts_free(struct fleet_count *c, size_t n);

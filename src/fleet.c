@@ -11,6 +11,7 @@
 #include "ydoc.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,111 @@
 #define FIELD_MAX 256          /* bytes of a value other than error */
 #define ERROR_MAX 4096         /* bytes of an error kept */
 
+/* ---- grouping in n log n ------------------------------------------------
+ * A fleet of 200 hosts with 256 apps each has 51200 rows: every question
+ * asked of all rows (distinct hosts, counts per key, the rows of a host or
+ * an app) sorts once instead of comparing each row with all before it. */
+
+struct keyed {
+	const char *key;
+	size_t pos;
+};
+
+struct group {
+	const char *key;
+	size_t first, n;
+};
+
+/* The string field at offset off of row r (offsetof(struct fleet_row, host)). */
+#define ROW_STR(r, off) (*(char *const *)((const char *)(r) + (off)))
+
+/* By key, then by position: equal keys stay in their first-seen order. */
+static int keyed_cmp(const void *pa, const void *pb)
+{
+	const struct keyed *a = pa, *b = pb;
+	int c = strcmp(a->key, b->key);
+
+	return c ? c : a->pos < b->pos ? -1 : a->pos > b->pos;
+}
+
+static int group_first_cmp(const void *pa, const void *pb)
+{
+	const struct group *a = pa, *b = pb;
+
+	return a->first < b->first ? -1 : a->first > b->first;
+}
+
+/* The distinct strings of keys[0..n), each with the position it is first
+ * seen at and how often it occurs, in first-seen order; *out is malloc'd
+ * (keys point into the caller's strings). Returns the number of groups. */
+static size_t group_keys(const char *const *keys, size_t n, struct group **out)
+{
+	struct keyed *k = xcalloc(n + 1, sizeof *k);
+	struct group *g = xcalloc(n + 1, sizeof *g);
+	size_t i, ng = 0;
+
+	for (i = 0; i < n; i++) {
+		k[i].key = keys[i];
+		k[i].pos = i;
+	}
+	qsort(k, n, sizeof *k, keyed_cmp);
+	for (i = 0; i < n; i++) {
+		if (!ng || strcmp(g[ng - 1].key, k[i].key)) {
+			g[ng].key = k[i].key;
+			g[ng].first = k[i].pos;
+			g[ng++].n = 0;
+		}
+		g[ng - 1].n++;
+	}
+	qsort(g, ng, sizeof *g, group_first_cmp);
+	free(k);
+	*out = g;
+	return ng;
+}
+
+/* Positions 0..n-1 of rows ordered by the string field at offset off of
+ * each row, then by position. */
+static size_t *row_index(const struct fleet *f, size_t off)
+{
+	struct keyed *k = xcalloc(f->nrows + 1, sizeof *k);
+	size_t *ix = xcalloc(f->nrows + 1, sizeof *ix), i;
+
+	for (i = 0; i < f->nrows; i++) {
+		k[i].key = ROW_STR(&f->rows[i], off);
+		k[i].pos = i;
+	}
+	qsort(k, f->nrows, sizeof *k, keyed_cmp);
+	for (i = 0; i < f->nrows; i++)
+		ix[i] = k[i].pos;
+	free(k);
+	return ix;
+}
+
+/* The positions [*lo, *hi) of ix (from row_index(f, off)) whose rows have
+ * key in that field. */
+static void index_range(const struct fleet *f, const size_t *ix, size_t off,
+			const char *key, size_t *lo, size_t *hi)
+{
+	size_t a = 0, b = f->nrows, m;
+
+	while (a < b) {          /* the first row whose field is >= key */
+		m = a + (b - a) / 2;
+		if (strcmp(ROW_STR(&f->rows[ix[m]], off), key) < 0)
+			a = m + 1;
+		else
+			b = m;
+	}
+	*lo = a;
+	for (b = f->nrows; a < b; ) {   /* the first whose field is > key */
+		m = a + (b - a) / 2;
+		if (strcmp(ROW_STR(&f->rows[ix[m]], off), key) <= 0)
+			a = m + 1;
+		else
+			b = m;
+	}
+	*hi = a;
+}
+
 void fleet_init(struct fleet *f, const struct fleet_opts *o)
 {
 	memset(f, 0, sizeof *f);
@@ -27,6 +133,7 @@ void fleet_init(struct fleet *f, const struct fleet_opts *o)
 	f->channel = xstrdup(o->channel ? o->channel : "stable");
 	f->generated = o->now;
 	f->stale_minutes = o->stale_minutes;
+	f->verified = o->keys_dir != NULL;
 }
 
 static void row_release(struct fleet_row *r)
@@ -54,6 +161,7 @@ void fleet_release(struct fleet *f)
 		free(f->latest[i].version);
 	}
 	free(f->rows);
+	free(f->by_app);
 	free(f->latest);
 	free(f->repo);
 	free(f->channel);
@@ -314,7 +422,6 @@ void fleet_set_latest(struct fleet *f, const char *app, const char *text, size_t
 	struct fleet_latest *l = latest_of(f, app);
 	struct channel ch;
 	struct diag d;
-	size_t i;
 
 	if (!l) {
 		f->latest = xreallocarray(f->latest, f->nlatest + 1, sizeof *f->latest);
@@ -328,7 +435,9 @@ void fleet_set_latest(struct fleet *f, const char *app, const char *text, size_t
 	diag_init(&d, "channel");
 	memset(&ch, 0, sizeof ch);
 	/* The channel must describe this app; its signature is the agents'
-	 * business: here it only names the version to compare with. */
+	 * business: here it only names the version to compare with. Without
+	 * one, fleet_finish takes the highest version reported, for every app
+	 * in one pass over the rows. */
 	if (text && len <= CHANNEL_MAX_BYTES && channel_parse(text, len, &ch, &d) == 0) {
 		if (!strcmp(ch.app, app)) {
 			l->version = xstrdup(ch.version);
@@ -337,20 +446,6 @@ void fleet_set_latest(struct fleet *f, const char *app, const char *text, size_t
 		channel_release(&ch);
 	}
 	diag_release(&d);
-	if (l->version)
-		return;
-	for (i = 0; i < f->nrows; i++) {
-		const struct fleet_row *r = &f->rows[i];
-
-		if (r->problem == FLEET_UNREADABLE || strcmp(r->app, app) || !r->version[0])
-			continue;
-		if (!l->version || semver_cmp_str(r->version, l->version) > 0) {
-			free(l->version);
-			l->version = xstrdup(r->version);
-		}
-	}
-	if (!l->version)
-		l->version = xstrdup("");
 }
 
 static int row_cmp(const void *pa, const void *pb)
@@ -370,6 +465,8 @@ static enum fleet_problem classify(const struct fleet_row *r)
 		return FLEET_UNREADABLE;
 	if (r->tampered)
 		return FLEET_TAMPERED;
+	if (r->unverified)
+		return FLEET_UNVERIFIED;
 	if (!strcmp(r->result, "failed"))
 		return FLEET_FAILED;
 	if (!strcmp(r->result, "rolled-back"))
@@ -387,9 +484,101 @@ static enum fleet_problem classify(const struct fleet_row *r)
 	return FLEET_OK;
 }
 
+/* The distinct apps of the readable rows, in first-seen order. */
+static size_t row_apps(const struct fleet *f, struct group **out)
+{
+	const char **keys = xcalloc(f->nrows + 1, sizeof *keys);
+	size_t i, n = 0;
+
+	for (i = 0; i < f->nrows; i++)
+		if (f->rows[i].problem != FLEET_UNREADABLE)
+			keys[n++] = f->rows[i].app;
+	n = group_keys(keys, n, out);
+	free(keys);
+	return n;
+}
+
+static const struct fleet *latest_sorting;   /* qsort has no context argument */
+
+static int latest_pos_cmp(const void *pa, const void *pb)
+{
+	return strcmp(latest_sorting->latest[*(const size_t *)pa].app,
+		      latest_sorting->latest[*(const size_t *)pb].app);
+}
+
+/* f->latest's positions ordered by app. */
+static size_t *latest_index(const struct fleet *f)
+{
+	size_t *ix = xcalloc(f->nlatest + 1, sizeof *ix), i;
+
+	for (i = 0; i < f->nlatest; i++)
+		ix[i] = i;
+	latest_sorting = f;
+	qsort(ix, f->nlatest, sizeof *ix, latest_pos_cmp);
+	latest_sorting = NULL;
+	return ix;
+}
+
+/* The latest entry of app, through ix (latest_index of the first n). */
+static struct fleet_latest *latest_find(const struct fleet *f, const size_t *ix,
+					size_t n, const char *app)
+{
+	size_t a = 0, b = n, m;
+	int c;
+
+	while (a < b) {
+		m = a + (b - a) / 2;
+		c = strcmp(f->latest[ix[m]].app, app);
+		if (!c)
+			return &f->latest[ix[m]];
+		if (c < 0)
+			a = m + 1;
+		else
+			b = m;
+	}
+	return NULL;
+}
+
+/* Give every app of a readable row its latest version: the channel's
+ * when fleet_set_latest found one, else the highest any host reports.
+ * Returns f->latest's index by app (latest_index). */
+static size_t *finish_latest(struct fleet *f)
+{
+	struct group *apps;
+	size_t *ix = latest_index(f), i, n = row_apps(f, &apps), known = f->nlatest;
+
+	for (i = 0; i < n; i++)
+		if (!latest_find(f, ix, known, apps[i].key)) {
+			f->latest = xreallocarray(f->latest, f->nlatest + 1, sizeof *f->latest);
+			f->latest[f->nlatest].app = xstrdup(apps[i].key);
+			f->latest[f->nlatest].version = NULL;
+			f->latest[f->nlatest++].from_channel = false;
+		}
+	free(apps);
+	free(ix);
+	ix = latest_index(f);
+	for (i = 0; i < f->nrows; i++) {
+		const struct fleet_row *r = &f->rows[i];
+		struct fleet_latest *l;
+
+		if (r->problem == FLEET_UNREADABLE || !r->version[0])
+			continue;
+		l = latest_find(f, ix, f->nlatest, r->app);
+		if (!l->from_channel &&
+		    (!l->version || semver_cmp_str(r->version, l->version) > 0)) {
+			free(l->version);
+			l->version = xstrdup(r->version);
+		}
+	}
+	for (i = 0; i < f->nlatest; i++)
+		if (!f->latest[i].version)
+			f->latest[i].version = xstrdup("");
+	return ix;
+}
+
 void fleet_finish(struct fleet *f, const struct fleet_opts *o)
 {
-	size_t i;
+	size_t *ix = finish_latest(f), i;
 
 	for (i = 0; i < f->nrows; i++) {
 		struct fleet_row *r = &f->rows[i];
@@ -398,19 +587,20 @@ void fleet_finish(struct fleet *f, const struct fleet_opts *o)
 
 		if (r->problem == FLEET_UNREADABLE)
 			continue;
-		if (!latest_of(f, r->app))
-			fleet_set_latest(f, r->app, NULL, 0);
-		l = latest_of(f, r->app);
+		l = latest_find(f, ix, f->nlatest, r->app);
 		r->current = r->version[0] && l->version[0] &&
 			     semver_cmp_str(r->version, l->version) == 0;
 		r->stale = report_time(r->reported, &t) < 0 ||
 			   (o->now > t && (uint64_t)(o->now - t) >
 					  (uint64_t)o->stale_minutes * 60);
 	}
+	free(ix);
 	for (i = 0; i < f->nrows; i++)
 		f->rows[i].problem = classify(&f->rows[i]);
 	if (f->nrows)
 		qsort(f->rows, f->nrows, sizeof *f->rows, row_cmp);
+	free(f->by_app);
+	f->by_app = row_index(f, offsetof(struct fleet_row, app));
 }
 
 bool fleet_all_good(const struct fleet *f)
@@ -422,6 +612,7 @@ const char *fleet_problem_name(enum fleet_problem p)
 {
 	static const char *const names[] = {
 		[FLEET_UNREADABLE] = "unreadable", [FLEET_TAMPERED] = "tampered",
+		[FLEET_UNVERIFIED] = "unverified",
 		[FLEET_FAILED] = "failed",
 		[FLEET_ROLLED_BACK] = "rolled-back", [FLEET_REFUSED] = "refused",
 		[FLEET_STALE] = "stale", [FLEET_UNAVAILABLE] = "unavailable",
@@ -434,34 +625,32 @@ const char *fleet_problem_name(enum fleet_problem p)
 
 size_t fleet_nhosts(const struct fleet *f)
 {
-	size_t i, j, n = 0;
+	const char **keys = xcalloc(f->nrows + 1, sizeof *keys);
+	struct group *g;
+	size_t i, n;
 
-	/* Rows are sorted by problem first, so hosts repeat out of order. */
-	for (i = 0; i < f->nrows; i++) {
-		for (j = 0; j < i; j++)
-			if (!strcmp(f->rows[j].host, f->rows[i].host))
-				break;
-		n += j == i;
-	}
+	for (i = 0; i < f->nrows; i++)
+		keys[i] = f->rows[i].host;
+	n = group_keys(keys, f->nrows, &g);
+	free(g);
+	free(keys);
 	return n;
 }
 
 size_t fleet_stale_hosts(const struct fleet *f, const char ***out)
 {
-	const char **v = NULL;
-	size_t i, j, n = 0;
+	const char **keys = xcalloc(f->nrows + 1, sizeof *keys);
+	struct group *g;
+	size_t i, n = 0;
 
-	for (i = 0; i < f->nrows; i++) {
-		if (!f->rows[i].stale)
-			continue;
-		for (j = 0; j < n && strcmp(v[j], f->rows[i].host); j++)
-			;
-		if (j < n)
-			continue;
-		v = xreallocarray(v, n + 1, sizeof *v);
-		v[n++] = f->rows[i].host;
-	}
-	*out = v;
+	for (i = 0; i < f->nrows; i++)
+		if (f->rows[i].stale)
+			keys[n++] = f->rows[i].host;
+	n = group_keys(keys, n, &g);
+	for (i = 0; i < n; i++)
+		keys[i] = g[i].key;
+	free(g);
+	*out = keys;
 	return n;
 }
 
@@ -477,26 +666,30 @@ size_t fleet_nproblems(const struct fleet *f)
 size_t fleet_count(const struct fleet *f, const char *(*key_of)(const struct fleet_row *),
 		   const char *app, struct fleet_count **out)
 {
-	struct fleet_count *c = NULL;
-	size_t i, j, n = 0;
+	const char **keys = xcalloc(f->nrows + 1, sizeof *keys);
+	bool indexed = app && f->by_app;
+	struct fleet_count *c;
+	struct group *g;
+	size_t i, lo = 0, hi = f->nrows, n = 0;
 
-	for (i = 0; i < f->nrows; i++) {
-		const char *k;
+	/* With the index fleet_finish builds, only app's rows are looked at,
+	 * so counting every app of the fleet reads each row once. */
+	if (indexed)
+		index_range(f, f->by_app, offsetof(struct fleet_row, app), app, &lo, &hi);
+	for (i = lo; i < hi; i++) {
+		const struct fleet_row *r = &f->rows[indexed ? f->by_app[i] : i];
 
-		if (app && strcmp(f->rows[i].app, app))
-			continue;
-		k = key_of(&f->rows[i]);
-		if (!k)
-			continue;
-		for (j = 0; j < n && strcmp(c[j].key, k); j++)
-			;
-		if (j == n) {
-			c = xreallocarray(c, n + 1, sizeof *c);
-			c[n].key = xstrdup(k);
-			c[n++].n = 0;
-		}
-		c[j].n++;
+		if ((!app || !strcmp(r->app, app)) && key_of(r))
+			keys[n++] = key_of(r);
 	}
+	n = group_keys(keys, n, &g);
+	c = xcalloc(n + 1, sizeof *c);
+	for (i = 0; i < n; i++) {
+		c[i].key = xstrdup(g[i].key);
+		c[i].n = g[i].n;
+	}
+	free(g);
+	free(keys);
 	*out = c;
 	return n;
 }
@@ -515,12 +708,21 @@ void fleet_time_format(time_t t, char out[21])
 	channel_time_format(t, out);
 }
 
-/* One verdicts line "HOST\tKIND\tWHY": mark host's rows when KIND is
- * tampered or key-changed. */
-static int verdict_line(struct fleet *f, char *line)
+/* Put "what: why" before r's error. */
+static void row_blame(struct fleet_row *r, const char *what, const char *why)
 {
-	char *kind = strchr(line, '\t'), *why;
-	size_t i;
+	char *err = xasprintf("%s: %s%s%s", what, why, r->error[0] ? "; " : "", r->error);
+
+	free(r->error);
+	r->error = err;
+}
+
+/* One verdicts line "HOST\tKIND\tWHY": mark host's rows (found through
+ * by_host, row_index by host) when KIND is tampered or key-changed. */
+static int verdict_line(struct fleet *f, const size_t *by_host, char *line)
+{
+	char *kind = strchr(line, '\t'), *why, *what;
+	size_t i, lo, hi;
 
 	if (!kind || !(why = strchr(kind + 1, '\t')))
 		return -1;
@@ -530,24 +732,24 @@ static int verdict_line(struct fleet *f, char *line)
 		return -1;
 	if (strcmp(kind, "tampered") && strcmp(kind, "key-changed"))
 		return 0;
-	for (i = 0; i < f->nrows; i++) {
-		struct fleet_row *r = &f->rows[i];
-		char *err;
+	what = xasprintf("audit log %s", kind);
+	index_range(f, by_host, offsetof(struct fleet_row, host), line, &lo, &hi);
+	for (i = lo; i < hi; i++) {
+		struct fleet_row *r = &f->rows[by_host[i]];
 
-		if (strcmp(r->host, line) || r->problem == FLEET_UNREADABLE)
+		if (r->problem == FLEET_UNREADABLE)
 			continue;
-		err = xasprintf("audit log %s: %s%s%s", kind, why, r->error[0] ? "; " : "",
-				r->error);
-		free(r->error);
-		r->error = err;
+		row_blame(r, what, why);
 		r->tampered = true;
 	}
+	free(what);
 	return 0;
 }
 
 int fleet_apply_verdicts(struct fleet *f, const char *dir, struct err *e)
 {
 	char *path = fs_join(dir, "verdicts"), *p, *nl;
+	size_t *by_host = row_index(f, offsetof(struct fleet_row, host));
 	struct buf b = BUF_INIT;
 	size_t lineno = 0;
 	struct stat st;
@@ -562,7 +764,7 @@ int fleet_apply_verdicts(struct fleet *f, const char *dir, struct err *e)
 	for (p = b.data; p && *p; p = nl + 1) {
 		lineno++;
 		nl = strchr(p, '\n');
-		if (!nl || (*nl = '\0', verdict_line(f, p) < 0)) {
+		if (!nl || (*nl = '\0', verdict_line(f, by_host, p) < 0)) {
 			err_set(e, EXIT_DATAERR, "%s: line %zu: not \"HOST<tab>KIND<tab>WHY\"",
 				path, lineno);
 			goto done;
@@ -571,6 +773,7 @@ int fleet_apply_verdicts(struct fleet *f, const char *dir, struct err *e)
 	rc = 0;
 done:
 	buf_release(&b);
+	free(by_host);
 	free(path);
 	return rc;
 }
@@ -586,19 +789,37 @@ static char *repo_url(const char *repo, const char *path)
 	return xasprintf("%.*s/%s", (int)n, repo, path);
 }
 
-static void load_host(struct xfer *x, const struct fleet_opts *o, struct fleet *f,
-		      const char *host, struct buf *b)
+/* Mark rows[from..] (all of one host) tampered or unverified, why first. */
+static void mark_rows(struct fleet *f, size_t from, const char *what, const char *why,
+		      bool tampered)
 {
-	struct err e;
-	bool missing = false;
-	char *path, *url;
+	size_t i;
 
-	if (!fleet_host_ok(host)) {
-		fleet_add_unreadable(f, o, "?", "a report directory whose name is not a host name");
-		return;
+	for (i = from; i < f->nrows; i++) {
+		struct fleet_row *r = &f->rows[i];
+
+		if (r->problem == FLEET_UNREADABLE)
+			continue;
+		row_blame(r, what, why);
+		r->tampered |= tampered;
+		r->unverified |= !tampered;
 	}
-	path = xasprintf("reports/%s/status.yaml", host);
-	url = repo_url(o->repo, path);
+}
+
+static void drop_rows(struct fleet *f, size_t from)
+{
+	while (f->nrows > from)
+		row_release(&f->rows[--f->nrows]);
+}
+
+/* Get host's status.yaml into b and add its rows. */
+static void read_status(struct xfer *x, const struct fleet_opts *o, struct fleet *f,
+			const char *host, struct buf *b)
+{
+	char *path = xasprintf("reports/%s/status.yaml", host), *url = repo_url(o->repo, path);
+	bool missing = false;
+	struct err e;
+
 	buf_reset(b);
 	err_clear(&e);
 	if (xfer_get(x, url, FLEET_STATUS_MAX, b, &missing, &e) == 0)
@@ -611,21 +832,54 @@ static void load_host(struct xfer *x, const struct fleet_opts *o, struct fleet *
 	free(url);
 }
 
+static void load_host(struct xfer *x, const struct fleet_opts *o, struct fleet *f,
+		      const struct fleet_seen *seen, const char *host, struct buf *b)
+{
+	struct fleet_verdict v;
+	size_t before = f->nrows;
+	int attempt;
+
+	if (!fleet_host_ok(host)) {
+		fleet_add_unreadable(f, o, "?", "a report directory whose name is not a host name");
+		return;
+	}
+	for (attempt = 0; attempt < 2; attempt++) {
+		read_status(x, o, f, host, b);
+		if (!o->keys_dir || f->nrows == before ||
+		    f->rows[before].problem == FLEET_UNREADABLE ||
+		    fleet_verify_status(x, o->repo, host, o->keys_dir, seen, b,
+					&f->rows[before], f->nrows - before, &v) == 0)
+			return;
+		/* The agent uploads the log, then the status's signature, then
+		 * the status: a reader between two renames sees a mismatch.
+		 * Read it all once more before calling the host tampered. */
+		if (v.kind != FLEET_V_TAMPERED || attempt == 1)
+			break;
+		drop_rows(f, before);
+	}
+	if (v.kind == FLEET_V_TAMPERED)
+		mark_rows(f, before, "status.yaml tampered", v.why, true);
+	else
+		mark_rows(f, before, "status.yaml unverified", v.why, false);
+}
+
+/* Each app's channel file, once per app that a readable row names. */
 static void load_channels(struct xfer *x, const struct fleet_opts *o, struct fleet *f,
 			  struct buf *b)
 {
-	size_t i;
+	struct group *apps;
+	size_t i, n = row_apps(f, &apps);
 
-	for (i = 0; i < f->nrows; i++) {
-		const char *app = f->rows[i].app;
+	for (i = 0; i < n; i++) {
+		char *app = xstrdup(apps[i].key), *path, *url;
 		struct err e;
 		bool missing;
-		char *path, *url;
 		int rc;
 
-		if (f->rows[i].problem == FLEET_UNREADABLE || latest_of(f, app) ||
-		    !channel_name_ok(app))
+		if (!channel_name_ok(app)) {
+			free(app);
 			continue;
+		}
 		path = xasprintf("apps/%s/channels/%s.yaml", app, f->channel);
 		url = repo_url(o->repo, path);
 		buf_reset(b);
@@ -635,7 +889,9 @@ static void load_channels(struct xfer *x, const struct fleet_opts *o, struct fle
 				 rc == 0 ? b->len : 0);
 		free(path);
 		free(url);
+		free(app);
 	}
+	free(apps);
 }
 
 static int hosts_read(const char *path, char ***names, size_t *n, struct err *e)
@@ -688,15 +944,18 @@ int fleet_hosts(struct xfer *x, const char *repo, const char *hosts_file,
 int fleet_load(struct xfer *x, const struct fleet_opts *o, struct fleet *f,
 	       struct err *e)
 {
+	struct fleet_seen seen = { NULL, 0 };
 	struct buf b = BUF_INIT;
 	char **names = NULL;
 	size_t n = 0, i;
 	int rc = -1;
 
+	if (o->keys_dir && fleet_seen_load(o->keys_dir, &seen, e) < 0)
+		goto done;
 	if (fleet_hosts(x, o->repo, o->hosts_file, &names, &n, e) < 0)
 		goto done;
 	for (i = 0; i < n; i++)
-		load_host(x, o, f, names[i], &b);
+		load_host(x, o, f, &seen, names[i], &b);
 	load_channels(x, o, f, &b);
 	if (o->keys_dir && fleet_apply_verdicts(f, o->keys_dir, e) < 0)
 		goto done;
@@ -704,6 +963,7 @@ int fleet_load(struct xfer *x, const struct fleet_opts *o, struct fleet *f,
 	rc = 0;
 done:
 	xfer_names_free(names, n);
+	fleet_seen_release(&seen);
 	buf_release(&b);
 	return rc;
 }

@@ -27,7 +27,10 @@
 /* What is wrong with a row, most urgent first: the order rows sort in. */
 enum fleet_problem {
 	FLEET_UNREADABLE,   /* no status.yaml, or one that is not a valid report */
-	FLEET_TAMPERED,     /* the last fleet verify found its log or key wrong */
+	FLEET_TAMPERED,     /* its status is unsigned, badly signed or contradicts
+			     * its verified audit log, or the last fleet verify
+			     * found its log or key wrong (with --keys) */
+	FLEET_UNVERIFIED,   /* with --keys: no pinned key to check its status with */
 	FLEET_FAILED,       /* the rollback failed too: a person must act */
 	FLEET_ROLLED_BACK,  /* the upgrade failed and was undone */
 	FLEET_REFUSED,      /* a trust check refused the release */
@@ -46,7 +49,9 @@ struct fleet_row {
 	char *reported;     /* when the report was made (the report's time) */
 	char *error;        /* the app's error, or why the report is unreadable */
 	bool stale, current;
-	bool tampered;      /* set from the keys directory's verdicts */
+	bool tampered;      /* set from the keys directory's verdicts or the
+			     * status check (fleet_verify_status) */
+	bool unverified;    /* with --keys, the status could not be checked */
 	enum fleet_problem problem;
 };
 
@@ -60,10 +65,12 @@ struct fleet_latest {
 struct fleet {
 	char *repo;                  /* as given, for display */
 	char *channel;
+	bool verified;               /* statuses checked against pinned keys (--keys) */
 	time_t generated;
 	unsigned stale_minutes;
 	struct fleet_row *rows;
 	size_t nrows;
+	size_t *by_app;              /* row positions by app (fleet_finish), or NULL */
 	struct fleet_latest *latest;
 	size_t nlatest;
 };
@@ -74,7 +81,8 @@ struct fleet_opts {
 	const char *channel;         /* channel whose version is "latest"; default stable */
 	unsigned stale_minutes;
 	time_t now;
-	const char *keys_dir;        /* fleet verify's directory, or NULL */
+	const char *keys_dir;        /* fleet verify's directory (pinned keys, seen,
+				      * verdicts): check every status; or NULL */
 	const char *hosts_file;      /* host names, one a line, instead of listing */
 };
 
@@ -96,7 +104,7 @@ void fleet_add_unreadable(struct fleet *f, const struct fleet_opts *o,
 
 /* Set an app's latest version from its channel file's text (untrusted;
  * NULL when there is none): the channel's version if the file parses,
- * else the highest version a host reports. */
+ * else (worked out by fleet_finish) the highest version a host reports. */
 void fleet_set_latest(struct fleet *f, const char *app, const char *channel_text,
 		      size_t len);
 
@@ -106,8 +114,9 @@ void fleet_set_latest(struct fleet *f, const char *app, const char *channel_text
  * malformed file is EXIT_DATAERR. */
 int fleet_apply_verdicts(struct fleet *f, const char *dir, struct err *e);
 
-/* Classify every row (stale, current, problem) and sort problems first
- * (then by host and app). Call after every report and latest is in. */
+/* Give every app a latest version, classify every row (stale, current,
+ * problem), sort problems first (then by host and app) and index the rows
+ * by app for fleet_count. Call after every report and latest is in. */
 void fleet_finish(struct fleet *f, const struct fleet_opts *o);
 
 /* The hosts to read: the names in hosts_file (one a line; blank lines and
@@ -117,10 +126,12 @@ int fleet_hosts(struct xfer *x, const char *repo, const char *hosts_file,
 		char ***names, size_t *n, struct err *e);
 
 /* The whole view from the repository: list REPO/reports/ once (or read
- * o->hosts_file), then get
- * every HOST/status.yaml and each app's channel file over the same
- * transfer handle (one connection), then the verdicts in o->keys_dir.
- * Fails only when the reports cannot be listed or the verdicts read. */
+ * o->hosts_file), then get every HOST/status.yaml (with o->keys_dir, also
+ * its signature and the audit log, for fleet_verify_status; a status that
+ * fails is read and checked once more, in case the agent was uploading)
+ * and each app's channel file over the same transfer handle (one
+ * connection), then the verdicts in o->keys_dir. Fails only when the
+ * reports cannot be listed or KEYS/seen or the verdicts read. */
 int fleet_load(struct xfer *x, const struct fleet_opts *o, struct fleet *f,
 	       struct err *e);
 
@@ -141,7 +152,9 @@ struct fleet_count {
 	char *key;
 	size_t n;
 };
-/* Counts of rows per key, in first-seen order; key_of picks the key. */
+/* Counts of rows per key (of app's rows, or all rows when app is NULL), in
+ * first-seen order; key_of picks the key (NULL: the row is not counted).
+ * n log n in the rows counted: after fleet_finish only app's rows are. */
 size_t fleet_count(const struct fleet *f, const char *(*key_of)(const struct fleet_row *),
 		   const char *app, struct fleet_count **out);
 void fleet_counts_free(struct fleet_count *c, size_t n);
@@ -203,5 +216,20 @@ int fleet_verify_host(struct xfer *x, const char *repo, const char *host,
 		      const char *keys_dir, struct fleet_seen *seen,
 		      struct fleet_verdict *v, struct err *e);
 const char *fleet_verdict_name(enum fleet_verdict_kind k);
+
+/* Check host's status.yaml (its bytes, as parsed into rows[0..n)) with the
+ * device key pinned in keys_dir/HOST.pub: status.yaml.minisig must be that
+ * key's signature of those bytes with the trusted comment "upgr status
+ * host:HOST seq:N head:HEX" (the audit log's record count and head hash
+ * when the agent made the report), the uploaded audit.log must verify with
+ * the key, extend what KEYS/seen holds, have HEX as its hash at record N,
+ * and its newest record of each app must say what the row says (action,
+ * result, from, to and the installed version). Returns 0 when all hold;
+ * else -1 with v: FLEET_V_TAMPERED (unsigned, badly signed, or
+ * contradicted), FLEET_V_MISSING (no pinned key) or FLEET_V_ERROR. */
+int fleet_verify_status(struct xfer *x, const char *repo, const char *host,
+			const char *keys_dir, const struct fleet_seen *seen,
+			const struct buf *status, const struct fleet_row *rows, size_t n,
+			struct fleet_verdict *v);
 
 #endif

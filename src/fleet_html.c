@@ -76,6 +76,7 @@ static const char *const style[] = {
 	".problems li.p-outdated{border-left-color:var(--info)}"
 	".problems li.p-unavailable,.problems li.p-no-result{border-left-color:var(--grey)}"
 	".problems li.p-tampered{border-left-color:#7a1010}"
+	".problems li.p-unverified{border-left-color:#9a3412}"
 	".problems .h{font-weight:650}.problems .e{color:#475467;font-family:ui-monospace,"
 	"SFMono-Regular,Menlo,monospace;font-size:12px;margin-top:3px;word-break:break-word}"
 	".none{color:var(--ok);font-weight:600}"
@@ -108,12 +109,15 @@ static const char *const style[] = {
 	".k-rolled-back,.k-stale{background:var(--warnbg);color:var(--warn)}"
 	".k-failed,.k-unreadable{background:var(--badbg);color:var(--bad)}"
 	".k-tampered{background:#7a1010;color:#fff}"
+	".k-unverified{background:#fdebd3;color:#9a3412}"
+	".trust{margin-top:8px;color:#fcd9a8;font-size:13px}"
 	".k-refused{background:var(--violetbg);color:var(--violet)}"
 	".k-outdated{background:var(--infobg);color:var(--info)}"
 	".k-unavailable,.k-no-result,.k-none{background:var(--greybg);color:var(--grey)}"
 	".c-success,.c-ok{border-top-color:var(--ok)}"
 	".c-rolled-back,.c-stale{border-top-color:var(--warn)}"
 	".c-failed,.c-unreadable,.c-problems,.c-tampered{border-top-color:var(--bad)}"
+	".c-unverified{border-top-color:#9a3412}"
 	".c-refused{border-top-color:var(--violet)}.c-outdated{border-top-color:var(--info)}"
 	".c-hosts{border-top-color:#17202e}",
 	NULL
@@ -184,7 +188,8 @@ static const char *version_key(const struct fleet_row *r)
 static const char *kind_class(const char *k)
 {
 	static const char *const known[] = { "ok", "success", "rolled-back", "stale",
-		"failed", "unreadable", "tampered", "refused", "outdated", "unavailable",
+		"failed", "unreadable", "tampered", "unverified", "refused", "outdated",
+		"unavailable",
 		"no-result", "none", NULL };
 	size_t i;
 
@@ -246,6 +251,10 @@ static void head(const struct fleet *f, struct buf *out)
 	else
 		buf_addf(out, "<div class=\"verdict bad\" id=\"verdict\">%zu problem%s on %zu "
 			 "hosts</div>", np, np == 1 ? "" : "s", fleet_nhosts(f));
+	if (!f->verified)
+		buf_adds(out, "<div class=\"trust\" id=\"trust\">Reports unverified: "
+			 "anyone who can upload to the server can write them. Check them "
+			 "with <code>--keys DIR</code>.</div>");
 	buf_adds(out, "</header>\n<main>\n");
 	buf_release(&s);
 }
@@ -255,7 +264,7 @@ static void cards(const struct fleet *f, struct buf *out)
 	struct fleet_count *c;
 	static const char *const order[] = { "unreadable", "failed", "rolled-back",
 		"refused", "unavailable", "none", "success", NULL };
-	size_t i, k, n, nstale, ntampered = 0;
+	size_t i, k, n, nstale, ntampered = 0, nunverified = 0;
 	const char **stale;
 
 	buf_adds(out, "<section class=\"cards\" id=\"cards\">");
@@ -268,13 +277,17 @@ static void cards(const struct fleet *f, struct buf *out)
 			if (!strcmp(c[i].key, order[k]))
 				card(out, kind_class(c[i].key), c[i].n, c[i].key);
 	fleet_counts_free(c, n);
-	for (i = 0; i < f->nrows; i++)
+	for (i = 0; i < f->nrows; i++) {
 		ntampered += f->rows[i].problem == FLEET_TAMPERED;
+		nunverified += f->rows[i].problem == FLEET_UNVERIFIED;
+	}
 	nstale = fleet_stale_hosts(f, &stale);
 	free(stale);
 	card(out, "stale", nstale, "stale");
 	if (ntampered)
 		card(out, "tampered", ntampered, "tampered");
+	if (nunverified)
+		card(out, "unverified", nunverified, "unverified");
 	buf_adds(out, "</section>\n");
 }
 
@@ -290,6 +303,7 @@ static void health(const struct fleet *f, struct buf *out)
 {
 	static const char *const colour[] = {
 		[FLEET_UNREADABLE] = "#b42318", [FLEET_TAMPERED] = "#7a1010",
+		[FLEET_UNVERIFIED] = "#9a3412",
 		[FLEET_FAILED] = "#e0412f", [FLEET_ROLLED_BACK] = "#d97706",
 		[FLEET_REFUSED] = "#6d3fc0", [FLEET_STALE] = "#f5b544",
 		[FLEET_UNAVAILABLE] = "#98a2b3", [FLEET_OUTDATED] = "#5b7fd6",

@@ -110,6 +110,9 @@ static void text_summary(const struct fleet *f, struct buf *out)
 	}
 	buf_adds(out, nstale ? "\n" : " none\n");
 	free(stale);
+	if (!f->verified)
+		buf_adds(out, "reports unverified: status.yaml is checked against the hosts' "
+			 "signed audit logs only with --keys DIR\n");
 }
 
 void fleet_text(const struct fleet *f, struct buf *out)
@@ -211,7 +214,8 @@ void fleet_json(const struct fleet *f, struct buf *out)
 	jfield(out, "repo", f->repo, ",\n  ");
 	jfield(out, "generated", when, ",\n  ");
 	jfield(out, "channel", f->channel, ",\n  ");
-	buf_addf(out, "\"stale_minutes\": %u,\n  \"hosts\": [", f->stale_minutes);
+	buf_addf(out, "\"stale_minutes\": %u,\n  \"verified\": %s,\n  \"hosts\": [",
+		 f->stale_minutes, f->verified ? "true" : "false");
 	for (i = 0; i < f->nrows; i++) {
 		const struct fleet_row *r = &f->rows[i];
 

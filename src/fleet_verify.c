@@ -70,7 +70,7 @@ static bool is_hex64(const char *s, size_t n)
 	return n == 64 && strspn(s, "0123456789abcdef") >= 64;
 }
 
-static struct fleet_seen_entry *seen_find(struct fleet_seen *s, const char *host)
+static struct fleet_seen_entry *seen_find(const struct fleet_seen *s, const char *host)
 {
 	size_t i;
 
@@ -409,4 +409,258 @@ done:
 	free(name);
 	free(pinpath);
 	return rc;
+}
+
+/* ---- a host's status.yaml ---------------------------------------------- */
+
+/* What the verified log says of one app of the status. */
+struct app_log {
+	const struct fleet_row *row;
+	struct audit_str action, from, to, result;   /* the newest record's */
+	struct audit_str first_from;                 /* the first record's from */
+	struct audit_str success_to;                 /* the newest success's to */
+	bool any, success;
+};
+
+struct derive {
+	struct app_log *v;       /* sorted by the row's app */
+	size_t n;
+	struct buf tmp;
+};
+
+static int app_log_cmp(const void *pa, const void *pb)
+{
+	const struct app_log *a = pa, *b = pb;
+
+	return strcmp(a->row->app, b->row->app);
+}
+
+static int derive_cb(const struct audit_entry *ent, void *arg)
+{
+	struct derive *d = arg;
+	size_t lo = 0, hi = d->n, m;
+	const char *app;
+
+	buf_reset(&d->tmp);
+	audit_unquote(ent->app, &d->tmp);
+	app = d->tmp.data ? d->tmp.data : "";
+	while (lo < hi) {           /* the first entry whose app is >= app */
+		m = lo + (hi - lo) / 2;
+		if (strcmp(d->v[m].row->app, app) < 0)
+			lo = m + 1;
+		else
+			hi = m;
+	}
+	for (; lo < d->n && !strcmp(d->v[lo].row->app, app); lo++) {
+		struct app_log *a = &d->v[lo];
+		bool ok = ent->result.n == 9 && !memcmp(ent->result.p, "\"success\"", 9);
+
+		if (!a->any)
+			a->first_from = ent->from;
+		a->any = true;
+		a->action = ent->action;
+		a->from = ent->from;
+		a->to = ent->to;
+		a->result = ent->result;
+		if (ok) {
+			a->success = true;
+			a->success_to = ent->to;
+		}
+	}
+	return 0;
+}
+
+/* s (a quoted string of the log) is want. */
+static bool str_is(struct audit_str s, const char *want, struct buf *tmp)
+{
+	buf_reset(tmp);
+	audit_unquote(s, tmp);
+	return tmp->len == strlen(want) && !memcmp(tmp->data ? tmp->data : "", want, tmp->len);
+}
+
+/* Does the row (the status's claim for one app) agree with the log? The
+ * agent writes both from one apply_record: action, result, from and to are
+ * the newest record's; the version is the newest success's to, or before
+ * any success the first record's from; "unavailable" (a poll that reached
+ * no server) keeps the rest; "" is an app with no record. */
+static bool app_agrees(const struct app_log *a, struct buf *tmp)
+{
+	const struct fleet_row *r = a->row;
+	bool unavailable = !strcmp(r->result, "unavailable");
+
+	if (!a->any)
+		return !r->version[0] && (!r->result[0] || unavailable);
+	if (!r->result[0])
+		return false;
+	if (!unavailable && (!str_is(a->action, r->action, tmp) ||
+			     !str_is(a->result, r->result, tmp)))
+		return false;
+	if (!str_is(a->from, r->from, tmp) || !str_is(a->to, r->to, tmp))
+		return false;
+	if (a->success)
+		return str_is(a->success_to, r->version, tmp);
+	return !r->version[0] || str_is(a->first_from, r->version, tmp);
+}
+
+/* The first row of rows[0..n) that the verified log contradicts, or NULL. */
+static const struct fleet_row *disagreeing(const struct buf *log, const struct fleet_row *rows,
+					   size_t n, struct derive *d)
+{
+	const struct fleet_row *bad = NULL;
+	struct err e;
+	size_t i;
+
+	d->v = xcalloc(n + 1, sizeof *d->v);
+	d->n = n;
+	for (i = 0; i < n; i++)
+		d->v[i].row = &rows[i];
+	qsort(d->v, n, sizeof *d->v, app_log_cmp);
+	err_clear(&e);
+	audit_parse(log->data ? log->data : "", log->len, derive_cb, d, NULL, &e);
+	for (i = 0; i < n && !bad; i++)
+		if (!app_agrees(&d->v[i], &d->tmp))
+			bad = d->v[i].row;
+	return bad;
+}
+
+/* The trusted comment "upgr status host:HOST seq:N head:HEX". */
+static int status_comment(const char *c, const char *host, uint64_t *seq, char head[65])
+{
+	size_t n = strlen(host);
+	const char *p;
+	char *end;
+
+	if (strncmp(c, "upgr status host:", 17) || strncmp(c + 17, host, n) ||
+	    strncmp(c + 17 + n, " seq:", 5))
+		return -1;
+	p = c + 17 + n + 5;
+	if (*p < '0' || *p > '9')
+		return -1;
+	errno = 0;
+	*seq = strtoull(p, &end, 10);
+	if (errno || strncmp(end, " head:", 6) || !is_hex64(end + 6, strlen(end + 6)))
+		return -1;
+	memcpy(head, end + 6, 65);
+	return 0;
+}
+
+/* The head of log at record seq: its prev of seq + 1, or the head itself. */
+static bool head_at(const struct buf *log, const struct audit_report *rep, uint64_t seq,
+		    const char *head)
+{
+	struct find_prev fp = { 0, "", false };
+	struct err e;
+
+	if (seq == rep->records)
+		return !strcmp(rep->head, head);
+	fp.seq = seq + 1;
+	err_clear(&e);
+	audit_parse(log->data ? log->data : "", log->len, find_prev_cb, &fp, NULL, &e);
+	return fp.found && !strcmp(fp.prev, head);
+}
+
+/* Check the status's signature and trusted comment, then the log it
+ * describes; v says why not. */
+static void check_status(const struct buf *status, const struct buf *sig, const struct buf *log,
+			 const struct sign_pub *pub, const struct fleet_seen_entry *old,
+			 const char *host, const struct fleet_row *rows, size_t n,
+			 struct fleet_verdict *v)
+{
+	struct derive d = { NULL, 0, BUF_INIT };
+	const struct fleet_row *bad;
+	struct audit_report rep;
+	char *comment = NULL, head[65];
+	uint64_t seq;
+	struct err e;
+
+	err_clear(&e);
+	v->kind = FLEET_V_TAMPERED;
+	if (sign_verify(pub, 1, status->data ? status->data : "", status->len,
+			sig->data ? sig->data : "", sig->len, &comment, &e) < 0) {
+		snprintf(v->why, sizeof v->why, "status.yaml.minisig: %s", e.msg);
+		goto done;
+	}
+	if (status_comment(comment, host, &seq, head) < 0) {
+		snprintf(v->why, sizeof v->why, "status.yaml.minisig: its trusted comment is "
+			 "not \"upgr status host:%s seq:N head:HEX\"", host);
+		goto done;
+	}
+	if (audit_verify_mem(log->data ? log->data : "", log->len, pub, false, &rep, &e) < 0) {
+		snprintf(v->why, sizeof v->why, "audit.log: %s", rep.why[0] ? rep.why : e.msg);
+		goto done;
+	}
+	v->kind = FLEET_V_OK;
+	if (old)
+		check_extends(log, &rep, old, v);
+	if (v->kind != FLEET_V_OK)
+		goto done;
+	v->kind = FLEET_V_TAMPERED;
+	if (seq > rep.records || !head_at(log, &rep, seq, head)) {
+		snprintf(v->why, sizeof v->why, "status.yaml was signed for record %" PRIu64
+			 " of another audit log than the one uploaded (%" PRIu64 " records)",
+			 seq, rep.records);
+		goto done;
+	}
+	if ((bad = disagreeing(log, rows, n, &d))) {
+		snprintf(v->why, sizeof v->why, "status.yaml says %.64s %.64s %.64s, which the "
+			 "audit log's newest records of %.64s do not say", bad->app,
+			 bad->version[0] ? bad->version : "(none)",
+			 bad->result[0] ? bad->result : "(no result)", bad->app);
+		goto done;
+	}
+	v->kind = FLEET_V_OK;
+	v->seq = rep.records;
+done:
+	free(d.v);
+	buf_release(&d.tmp);
+	free(comment);
+}
+
+int fleet_verify_status(struct xfer *x, const char *repo, const char *host,
+			const char *keys_dir, const struct fleet_seen *seen,
+			const struct buf *status, const struct fleet_row *rows, size_t n,
+			struct fleet_verdict *v)
+{
+	struct buf sig = BUF_INIT, log = BUF_INIT;
+	char *name = xasprintf("%s.pub", host), *pinpath = fs_join(keys_dir, name);
+	struct sign_pub pub;
+	struct stat st;
+	struct err e;
+	int got;
+
+	memset(v, 0, sizeof *v);
+	err_clear(&e);
+	v->kind = FLEET_V_MISSING;
+	if (lstat(pinpath, &st) < 0) {
+		snprintf(v->why, sizeof v->why, "no device key pinned in %s (fleet verify "
+			 "pins it)", pinpath);
+		goto done;
+	}
+	v->kind = FLEET_V_ERROR;
+	if (sign_pub_load(pinpath, &pub, &e) < 0) {
+		snprintf(v->why, sizeof v->why, "pinned key: %s", e.msg);
+		goto done;
+	}
+	got = get(x, repo, host, "status.yaml.minisig", SIG_MAX, &sig, &e);
+	if (got == 1) {
+		v->kind = FLEET_V_TAMPERED;
+		snprintf(v->why, sizeof v->why, "status.yaml is not signed (no "
+			 "status.yaml.minisig)");
+	}
+	if (got == 0) {
+		got = get(x, repo, host, "audit.log", LOG_MAX, &log, &e);
+		if (got == 1)       /* nothing recorded yet: an empty log */
+			got = 0;
+	}
+	if (got < 0)
+		snprintf(v->why, sizeof v->why, "%s", e.msg);
+	else if (got == 0)
+		check_status(status, &sig, &log, &pub, seen_find(seen, host),
+			     host, rows, n, v);
+done:
+	buf_release(&sig);
+	buf_release(&log);
+	free(name);
+	free(pinpath);
+	return v->kind == FLEET_V_OK ? 0 : -1;
 }

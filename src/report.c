@@ -85,10 +85,33 @@ static char *device_pub_path(const char *key)
 	return xasprintf("%s.pub", key);
 }
 
-/* What goes up besides status.yaml, prepared once for every server. */
+/* What goes up, prepared once for every server. */
 struct files {
-	struct buf log, minisig, pub;
+	struct buf log, minisig, pub, status, status_sig;
 };
+
+/* status.yaml.minisig: the device key's signature of the status, its
+ * trusted comment tying it to the log uploaded with it (record count and
+ * head hash), so that a console holding the pinned key can tell a status
+ * the host made for this log from one written by someone else. */
+static int sign_status(const struct config *c, const struct sign_key *key,
+		       struct files *f, struct err *e)
+{
+	struct sign_pub pub;
+	char head[65], comment[320];
+	uint64_t seq;
+	int rc;
+
+	sign_key_public(key, &pub);
+	rc = audit_tail(f->log.data ? f->log.data : "", f->log.len, 0, &pub, &seq, head, e);
+	if (rc == 1)             /* the whole log always reaches its last record */
+		err_set(e, EXIT_SOFTWARE, "no last record found");
+	if (rc)
+		return err_prefix(e, "%s: ", c->audit_log);
+	snprintf(comment, sizeof comment, "upgr status host:%s seq:%llu head:%s", c->host,
+		 (unsigned long long)seq, head);
+	return sign_minisig(key, f->status.data, f->status.len, comment, &f->status_sig, e);
+}
 
 static int prepare(const struct config *c, struct files *f, struct err *e)
 {
@@ -100,6 +123,8 @@ static int prepare(const struct config *c, struct files *f, struct err *e)
 	if (audit_device_key(c->device_key, &key, e) < 0)
 		goto done;
 	if (audit_checkpoint(c->audit_log, &key, &f->log, &f->minisig, e) < 0)
+		goto done;
+	if (sign_status(c, &key, f, e) < 0)
 		goto done;
 	pub = device_pub_path(c->device_key);
 	if (access(pub, F_OK) == 0) {
@@ -128,15 +153,19 @@ static int put(struct xfer *x, const char *base, const char *name,
 	return rc;
 }
 
-static int upload(struct xfer *x, const char *base, const struct files *f,
-		  const struct buf *status, struct err *e)
+/* The log before the status that describes it, so a console that reads
+ * the status and then the log never finds the log older than the status;
+ * the status's signature just before the status (a console that reads
+ * them between the two renames reads them again). */
+static int upload(struct xfer *x, const char *base, const struct files *f, struct err *e)
 {
 	if (f->log.len && (put(x, base, "audit.log", &f->log, e) < 0 ||
 			   put(x, base, "audit.log.minisig", &f->minisig, e) < 0))
 		return -1;
-	if (put(x, base, "device.pub", &f->pub, e) < 0)
+	if (put(x, base, "device.pub", &f->pub, e) < 0 ||
+	    put(x, base, "status.yaml.minisig", &f->status_sig, e) < 0)
 		return -1;
-	return put(x, base, "status.yaml", status, e);
+	return put(x, base, "status.yaml", &f->status, e);
 }
 
 static void mark_sent(const struct config *c)
@@ -159,28 +188,27 @@ int report_send(struct repo *r, const struct app_status *apps, size_t n,
 		struct err *e)
 {
 	const struct config *c = r->c;
-	struct files f = { BUF_INIT, BUF_INIT, BUF_INIT };
-	struct buf status = BUF_INIT;
+	struct files f = { BUF_INIT, BUF_INIT, BUF_INIT, BUF_INIT, BUF_INIT };
 	char now[32];
 	size_t k;
 	int rc = -1;
 
+	state_now(now);
+	report_format(c->host, now, apps, n, &f.status);
 	if (prepare(c, &f, e) < 0)
 		goto done;
-	state_now(now);
-	report_format(c->host, now, apps, n, &status);
 	err_set(e, EXIT_UNAVAILABLE, "no server configured");
 	for (k = 0; k < c->nservers; k++) {
 		size_t i = (r->first + k) % c->nservers;
 		char *base = xasprintf("%s/reports/%s", c->servers[i], c->host);
 
-		rc = upload(repo_server(r, i), base, &f, &status, e);
+		rc = upload(repo_server(r, i), base, &f, e);
 		if (rc < 0 && e->code == EXIT_UNAVAILABLE) {
 			/* Once more after a pause: a busy server drops sessions. */
 			struct timespec ts = { 0, (long)(100 + repo_random() % 300) * 1000000L };
 
 			nanosleep(&ts, NULL);
-			rc = upload(repo_server(r, i), base, &f, &status, e);
+			rc = upload(repo_server(r, i), base, &f, e);
 		}
 		free(base);
 		if (rc == 0)
@@ -196,6 +224,7 @@ done:
 	buf_release(&f.log);
 	buf_release(&f.minisig);
 	buf_release(&f.pub);
-	buf_release(&status);
+	buf_release(&f.status);
+	buf_release(&f.status_sig);
 	return rc;
 }

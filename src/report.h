@@ -6,6 +6,10 @@
  *   REPO/reports/HOST/audit.log           the whole signed audit log
  *   REPO/reports/HOST/audit.log.minisig   signed by the device key
  *   REPO/reports/HOST/device.pub          the device key's public half
+ *   REPO/reports/HOST/status.yaml.minisig the status signed by the device key,
+ *                                         trusted comment "upgr status
+ *                                         host:HOST seq:N head:HEX" (the
+ *                                         log's records and head hash)
  *   REPO/reports/HOST/status.yaml         last, so it names a complete set
  *
  * status.yaml (docs/report-format.md; every value a double-quoted string

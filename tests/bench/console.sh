@@ -58,3 +58,35 @@ record console_upgr "$u"
 record console_curl "$p"
 record console_logins "$logins"
 echo "fleet status over $CONSOLE_HOSTS hosts: upgr $u ms ($logins login), curl $p ms" >&2
+
+# The wide case: CONSOLE_WIDE_HOSTS hosts x CONSOLE_WIDE_APPS apps (200 x
+# 256, the most a report may list) from a file:// repository, so the time
+# is the console's own work (parsing, classifying, counting, rendering).
+: "${CONSOLE_WIDE_HOSTS:=200}"
+: "${CONSOLE_WIDE_APPS:=256}"
+wide=$B/wide
+python3 - "$wide" "$CONSOLE_WIDE_HOSTS" "$CONSOLE_WIDE_APPS" "$now" <<'PY'
+import os, sys
+root, hosts, apps, now = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+for h in range(1, hosts + 1):
+    name = "host-%04d" % h
+    d = os.path.join(root, "reports", name)
+    os.makedirs(d)
+    lines = ['upgr: 1', 'host: "%s"' % name, 'time: "%s"' % now, 'apps:']
+    for a in range(apps):
+        v = "1.%d.0" % (h % 3)
+        lines += ['  - app: "app-%03d"' % a, '    version: "%s"' % v,
+                  '    result: "success"', '    time: "%s"' % now,
+                  '    action: "upgrade"', '    from: "1.0.0"', '    to: "%s"' % v,
+                  '    error: ""']
+    open(os.path.join(d, "status.yaml"), "w").write("\n".join(lines) + "\n")
+PY
+wide_console() {
+	$UPGR fleet status --repo "file://$wide" --json >"$B/wide.json"
+	[ $? -le 1 ] || return 1
+	[ "$(grep -c '"host": "host-' "$B/wide.json")" = $((CONSOLE_WIDE_HOSTS * CONSOLE_WIDE_APPS)) ]
+}
+w=$(best wide_console)
+record console_wide_rows $((CONSOLE_WIDE_HOSTS * CONSOLE_WIDE_APPS))
+record console_wide_upgr "$w"
+echo "fleet status --json over $CONSOLE_WIDE_HOSTS hosts x $CONSOLE_WIDE_APPS apps (file://): upgr $w ms" >&2

@@ -114,6 +114,10 @@ def rows(m):
     row("fleet status, %s hosts' reports over FTP: vs curl (list + fetch, one connection)"
         % ("?" if hosts is MISSING else "%d" % hosts), get("console_upgr"), get("console_curl"),
         fmt_ms, lambda v: "curl " + fmt_ms(v), "<= 3", lambda r: r <= 3)
+    rows = get("console_wide_rows")
+    row("fleet status --json, %s rows (200 hosts x 256 apps, file://)"
+        % ("?" if rows is MISSING else "%d" % rows), get("console_wide_upgr"), 2000.0,
+        fmt_ms, lambda v: "target " + fmt_ms(v), "< 1", lambda r: r < 1)
     row("fleet status: FTP logins for the whole fleet", get("console_logins"), 1.0,
         lambda v: "%d login%s" % (v, "" if v == 1 else "s"), lambda v: "target 1", "= 1",
         lambda r: r == 1)

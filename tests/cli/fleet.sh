@@ -80,7 +80,8 @@ for h in $HOSTS; do
 	[ -s "$RPT/host-$h/status.yaml" ] || not_ok "host-$h reported"
 done
 
-# host-st went quiet five hours ago (the status is not signed: edit it).
+# host-st went quiet five hours ago: its status is edited (without --keys
+# the console cannot tell; with --keys its signature no longer holds).
 OLD=$(date -u -d '-5 hours' +%Y-%m-%dT%H:%M:%S.000Z)
 sed -i "s/^time: \".*\"$/time: \"$OLD\"/" "$RPT/host-st/status.yaml"
 # host-tp's uploaded log loses a byte to an editor.
@@ -200,7 +201,7 @@ def row(host, version, result, action, frm, to, error, stale, current, problem, 
             "action": action, "from": frm, "to": to, "time": t, "reported": "T",
             "error": error, "stale": stale, "current": current, "problem": problem}
 want = {
-    "repo": ftp, "channel": "stable", "stale_minutes": 120,
+    "repo": ftp, "channel": "stable", "stale_minutes": 120, "verified": False,
     "hosts": [
         {"host": "host-bad", "app": "", "version": "", "result": "", "action": "",
          "from": "", "to": "", "time": "", "reported": "",
@@ -235,7 +236,7 @@ if doc != want:
             print(" got ", json.dumps(doc.get(k), indent=1)[:3000])
             print(" want", json.dumps(want[k], indent=1)[:3000])
     sys.exit(1)
-assert list(doc) == ["repo", "channel", "stale_minutes", "hosts", "summary"], list(doc)
+assert list(doc) == ["repo", "channel", "stale_minutes", "verified", "hosts", "summary"], list(doc)
 EOF
 
 # --- fleet verify ---------------------------------------------------------
@@ -257,8 +258,13 @@ expect_grep "$K/seen" "^host-a [0-9]+ [0-9a-f]{64}$" "the seq and head seen are 
 expect_exit 1 "fleet status --keys marks the tampered host" $S --keys "$K"
 expect_grep "$T/out" "^host-tp +hello +1\.1\.0 +success +tampered .*audit log tampered: " "host-tp is tampered, with the verdict as its error"
 awk 'NR > 1 && NF { print $1 } /^$/ { exit }' "$T/out" >"$T/order"
-printf '%s\n' host-bad host-tp host-evil host-rb host-st host-a host-b >"$T/order.want"
-expect_same "$T/order" "$T/order.want" "a tampered host sorts right after the unreadable"
+printf '%s\n' host-bad host-st host-tp host-evil host-rb host-a host-b >"$T/order.want"
+expect_same "$T/order" "$T/order.want" "tampered hosts sort right after the unreadable, then the unverified"
+expect_grep "$T/out" "^host-st +hello +1\.1\.0 +success +tampered .*status\.yaml tampered: status\.yaml\.minisig: " "host-st's edited status is tampered: its signature fails"
+expect_grep "$T/out" "^host-evil +hello .*unverified .*no device key pinned" "host-evil, with no pinned key, is unverified"
+expect_no_grep "$T/out" "^reports unverified" "with --keys the view does not say it is unverified"
+expect_exit 1 "without --keys the view says plainly it is unverified" $S
+expect_grep "$T/out" "^reports unverified: .*--keys DIR" "... in its last line"
 
 # --- fleet status --html --------------------------------------------------
 mkdir -p "$T/www"
@@ -269,6 +275,9 @@ expect_exit 1 "--html writes the page and exits 1" $S --keys "$K" --html "$T/www
 [ -z "$(find "$T/www" -name '.*')" ] && ok "no temporary file is left beside the page" ||
 	not_ok "left: $(find "$T/www" -name '.*')"
 expect_no_grep "$T/www/fleet.html" "<script>document|<img src=x" "the hostile error is escaped in the page"
+expect_grep "$T/www/fleet.html" '<td data-v="[0-9]+"><span class="badge k-unverified">unverified</span>' "an unverified row has its own badge"
+expect_exit 1 "--html without --keys" $S --html "$T/www/unverified.html"
+expect_grep "$T/www/unverified.html" '<div class="trust" id="trust">Reports unverified' "... says on the page that the reports are unverified"
 expect_grep "$T/www/fleet.html" "&lt;script&gt;document.body" "... shown as text"
 expect_no_grep "$T/www/fleet.html" "(src|href)=\"(https?:)?//|@import|url\(" "the page loads nothing from anywhere"
 [ "$(grep -o '<script' "$T/www/fleet.html" | wc -l)" = 1 ] && ok "the page has exactly one script, its own" ||
@@ -295,22 +304,22 @@ else
 	for h in a b st tp rb evil bad; do
 		expect_grep "$T/dom.html" "<tr data-problem=\"[a-z-]+\" data-host=\"host-$h\"" "the table has a row for host-$h"
 	done
-	for want in "bad unreadable" "evil failed" "rb rolled-back" "st stale" "a ok" "b ok" "tp tampered"; do
+	for want in "bad unreadable" "evil unverified" "rb rolled-back" "st tampered" "a ok" "b ok" "tp tampered"; do
 		set -- $want
 		expect_grep "$T/dom.html" "<tr data-problem=\"$2\" data-host=\"host-$1\"" "host-$1 is shown as $2"
 	done
 	check "the rows are in problems-first order in the DOM" /usr/bin/python3 - "$T/dom.html" <<'EOF'
 import re, sys
 rows = re.findall(r'<tr data-problem="([a-z-]+)" data-host="([^"]+)"', open(sys.argv[1]).read())
-assert [h for _, h in rows] == ["host-bad", "host-tp", "host-evil", "host-rb",
-                                "host-st", "host-a", "host-b"], rows
+assert [h for _, h in rows] == ["host-bad", "host-st", "host-tp", "host-evil",
+                                "host-rb", "host-a", "host-b"], rows
 EOF
 	expect_grep "$T/dom.html" '<g data-version="1.1.0">' "the chart has a bar for 1.1.0"
 	expect_grep "$T/dom.html" '<g data-version="1.0.0">' "... and for 1.0.0"
 	expect_grep "$T/dom.html" 'data-card="rolled-back"><div class="n">1<' "a card counts the rolled-back hosts"
 	expect_grep "$T/dom.html" 'id="shown">7 of 7 rows<' "the filter shows all rows at first"
 	expect_grep "$T/dom.html" "<li class=\"p-rolled-back\" data-host=\"host-rb\">" "host-rb is in the problems section"
-	expect_grep "$T/dom.html" '<rect data-state="stale" [^>]*><title>stale: 1</title>' "the health bar has a stale segment of one"
+	expect_grep "$T/dom.html" '<rect data-state="tampered" [^>]*><title>tampered: 2</title>' "the health bar has a tampered segment of two"
 	expect_grep "$T/dom.html" '<rect data-state="ok" [^>]*><title>ok: 2</title>' "... and an ok segment of two"
 	# The address can carry a sort and a filter (links to share).
 	browse --dump-dom "file://$T/www/fleet.html#sort=version:desc&q=host-r" >"$T/dom2.html"
@@ -324,7 +333,9 @@ assert shown == ["host-rb"], rows
 versions = [v for _, _, v in rows if v]
 assert versions == sorted(versions, reverse=True), versions
 EOF
-	expect_grep "$T/dom.html" 'data-card="tampered"><div class="n">1<' "a card counts the tampered hosts"
+	expect_grep "$T/dom.html" 'data-card="tampered"><div class="n">2<' "a card counts the tampered hosts"
+	expect_no_grep "$T/dom.html" 'id="trust"' "with --keys the page has no unverified notice"
+	expect_grep "$T/dom.html" 'data-card="unverified"><div class="n">1<' "a card counts the unverified hosts"
 	rm -f "$ART/fleet.png"
 	(cd "$T" && browse --screenshot="$ART/fleet.png" --window-size=1280,900 \
 		"file://$T/www/fleet.html" >/dev/null)

@@ -2,6 +2,7 @@
  * and order, and the three renderings' escaping. */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
@@ -12,7 +13,11 @@
 
 #include "buf.h"
 #include "fleet.h"
+#include "audit.h"
 #include "fsutil.h"
+#include "sign.h"
+#include "transport.h"
+#include "xalloc.h"
 
 #define NOW 1795000000          /* 2026-11-18T11:06:40Z */
 #define T_NOW "2026-11-18T11:06:40.000Z"
@@ -326,6 +331,289 @@ static void test_seen_and_verdicts(void **state)
 	free(r);
 }
 
+/* Counts over a wide fleet (the console sorts and indexes instead of
+ * comparing every row with every other): 300 hosts x 40 apps, versions by
+ * host and app, every seventh host stale, one host's verdict tampered. The
+ * answers are checked against what each host was given. */
+#define W_HOSTS 300
+#define W_APPS 40
+
+static char *wide_report(unsigned h)
+{
+	struct buf b = BUF_INIT;
+	unsigned a;
+
+	buf_addf(&b, "upgr: 1\nhost: \"w%03u\"\ntime: \"%s\"\napps:\n", h,
+		 h % 7 ? T_NOW : T_OLD);
+	for (a = 0; a < W_APPS; a++)
+		buf_addf(&b, "  - { app: \"app%02u\", version: \"1.%u.0\", result: \"%s\","
+			 " time: \"\", action: \"upgrade\", from: \"\", to: \"\", error: \"\" }\n",
+			 a, (h + a) % 3, (h * a) % 5 ? "success" : "rolled-back");
+	return buf_detach(&b, NULL);
+}
+
+static const char *count_version(const struct fleet_row *r)
+{
+	return r->problem == FLEET_UNREADABLE ? NULL : r->version;
+}
+
+static const char *count_result(const struct fleet_row *r)
+{
+	return r->result;
+}
+
+static size_t count_of(const struct fleet_count *c, size_t n, const char *key)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (!strcmp(c[i].key, key))
+			return c[i].n;
+	return 0;
+}
+
+static void check_wide_counts(const struct fleet *f, bool finished)
+{
+	struct fleet_count *c;
+	const char **stale;
+	char app[8], ver[8];
+	size_t want[3], rb = 0, n, i;
+	unsigned h, a, v;
+
+	assert_int_equal(fleet_nhosts(f), W_HOSTS);
+	for (a = 0; a < W_APPS; a++) {
+		snprintf(app, sizeof app, "app%02u", a);
+		memset(want, 0, sizeof want);
+		for (h = 0; h < W_HOSTS; h++) {
+			want[(h + a) % 3]++;
+			rb += (h * a) % 5 == 0;
+		}
+		n = fleet_count(f, count_version, app, &c);
+		assert_int_equal(n, 3);
+		for (v = 0; v < 3; v++) {
+			snprintf(ver, sizeof ver, "1.%u.0", v);
+			assert_int_equal(count_of(c, n, ver), want[v]);
+		}
+		fleet_counts_free(c, n);
+	}
+	n = fleet_count(f, count_result, NULL, &c);
+	assert_int_equal(n, 2);
+	assert_int_equal(count_of(c, n, "rolled-back"), rb);
+	assert_int_equal(count_of(c, n, "success"), (size_t)W_HOSTS * W_APPS - rb);
+	/* In first-seen order: the first row's result comes first. */
+	assert_string_equal(c[0].key, f->rows[0].result);
+	fleet_counts_free(c, n);
+	n = fleet_count(f, count_result, "no-such-app", &c);
+	assert_int_equal(n, 0);
+	fleet_counts_free(c, n);
+	if (!finished)
+		return;
+	/* Each stale host once, in the order its first row comes. */
+	n = fleet_stale_hosts(f, &stale);
+	assert_int_equal(n, (W_HOSTS + 6) / 7);
+	for (i = 1; i < n; i++)
+		assert_string_not_equal(stale[i - 1], stale[i]);
+	for (i = 0; i < f->nrows && !f->rows[i].stale; i++)
+		;
+	assert_string_equal(stale[0], f->rows[i].host);
+	free(stale);
+}
+
+static void test_wide_fleet(void **state)
+{
+	char dir[] = "/tmp/test_fleet.XXXXXX", *path;
+	static const char verdicts[] = "w123\ttampered\tcut\nw124\tok\t\n";
+	struct fleet f;
+	struct err e;
+	size_t i, ntampered = 0;
+	unsigned h;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	path = fs_join(dir, "verdicts");
+	assert_int_equal(fs_write_atomic(path, verdicts, strlen(verdicts), 0600, &e), 0);
+	fleet_init(&f, &opts);
+	for (h = 0; h < W_HOSTS; h++) {
+		char *r = wide_report(h), host[8];
+
+		snprintf(host, sizeof host, "w%03u", h);
+		add(&f, host, r);
+		free(r);
+	}
+	assert_int_equal(f.nrows, (size_t)W_HOSTS * W_APPS);
+	/* Before fleet_finish there is no index: the same answers. */
+	check_wide_counts(&f, false);
+	assert_int_equal(fleet_apply_verdicts(&f, dir, &e), 0);
+	fleet_finish(&f, &opts);
+	check_wide_counts(&f, true);
+	assert_int_equal(f.nlatest, W_APPS);
+	for (i = 0; i < f.nlatest; i++)
+		assert_string_equal(f.latest[i].version, "1.2.0");
+	for (i = 0; i < f.nrows; i++) {
+		const struct fleet_row *r = &f.rows[i];
+
+		ntampered += r->problem == FLEET_TAMPERED;
+		assert_int_equal(r->problem == FLEET_TAMPERED, !strcmp(r->host, "w123"));
+		assert_int_equal(r->current, !strcmp(r->version, "1.2.0"));
+	}
+	assert_int_equal(ntampered, W_APPS);
+	/* Problems first, then host and app. */
+	for (i = 1; i < f.nrows; i++)
+		assert_true(f.rows[i - 1].problem <= f.rows[i].problem);
+	fleet_release(&f);
+	unlink(path);
+	free(path);
+	rmdir(dir);
+}
+
+/* fleet_verify_status over a file:// repository: a host's status checked
+ * against its device key and the newest records of its audit log (install
+ * 1.0.0, then the upgrade to 1.1.0 rolled back). Each case signs a status
+ * with the host's key (or not) and wants ok or tampered. */
+struct status_case {
+	const char *apps;        /* the apps: entries */
+	int seq;                 /* the trusted comment's seq (-1: no signature) */
+	enum fleet_verdict_kind want;
+};
+
+#define APP(a, v, res, act, fr, to) \
+	"  - { app: \"" a "\", version: \"" v "\", result: \"" res "\", time: \"\"," \
+	" action: \"" act "\", from: \"" fr "\", to: \"" to "\", error: \"\" }\n"
+
+static void append(const char *log, const struct sign_key *key, const char *action,
+		   const char *from, const char *to, const char *result)
+{
+	struct audit_rec r = { 0 };
+	struct err e;
+
+	r.host = "h";
+	r.app = "hello";
+	r.action = action;
+	r.from = from;
+	r.to = to;
+	r.result = result;
+	r.manifest_sha256 = "";
+	r.error = "";
+	assert_int_equal(audit_append(log, key, &r, &e), 0);
+}
+
+static void status_case(struct xfer *x, const char *repo, const char *dir,
+			const struct sign_key *key, char heads[3][65],
+			const struct status_case *c, size_t i)
+{
+	char *path = xasprintf("%s/reports/h/status.yaml.minisig", dir), comment[128];
+	struct buf text = BUF_INIT, sig = BUF_INIT;
+	struct fleet_verdict v;
+	struct fleet_seen seen = { NULL, 0 };
+	struct fleet f;
+	struct err e;
+
+	buf_addf(&text, "upgr: 1\nhost: \"h\"\ntime: \"%s\"\napps:\n%s", T_NOW, c->apps);
+	unlink(path);
+	if (c->seq >= 0) {
+		snprintf(comment, sizeof comment, "upgr status host:h seq:%d head:%s",
+			 c->seq, heads[c->seq > 2 ? 2 : c->seq]);
+		assert_int_equal(sign_minisig(key, text.data, text.len, comment, &sig, &e), 0);
+		assert_int_equal(fs_write_atomic(path, sig.data, sig.len, 0644, &e), 0);
+	}
+	fleet_init(&f, &opts);
+	fleet_add_report(&f, &opts, "h", text.data, text.len);
+	assert_int_not_equal(f.rows[0].problem, FLEET_UNREADABLE);
+	fleet_verify_status(x, repo, "h", dir, &seen, &text, f.rows, f.nrows, &v);
+	if (v.kind != c->want)
+		fail_msg("case %zu: %s (%s), want %s", i, fleet_verdict_name(v.kind), v.why,
+			 fleet_verdict_name(c->want));
+	fleet_release(&f);
+	buf_release(&text);
+	buf_release(&sig);
+	free(path);
+}
+
+static void test_status_against_log(void **state)
+{
+	static const struct status_case cases[] = {
+		/* What the agent writes: ok. */
+		{ APP("hello", "1.0.0", "rolled-back", "upgrade", "1.0.0", "1.1.0"), 2, FLEET_V_OK },
+		{ APP("hello", "1.0.0", "unavailable", "poll", "1.0.0", "1.1.0"), 2, FLEET_V_OK },
+		{ APP("hello", "1.0.0", "rolled-back", "upgrade", "1.0.0", "1.1.0")
+		  APP("other", "", "", "", "", ""), 2, FLEET_V_OK },
+		{ APP("other", "", "unavailable", "poll", "", ""), 2, FLEET_V_OK },
+		/* The host's own status from after its first record, put back:
+		 * the newest record has moved on. */
+		{ APP("hello", "1.0.0", "success", "install", "", "1.0.0"), 1, FLEET_V_TAMPERED },
+		/* Healthier than the log. */
+		{ APP("hello", "1.1.0", "success", "upgrade", "1.0.0", "1.1.0"), 2, FLEET_V_TAMPERED },
+		{ APP("hello", "1.1.0", "rolled-back", "upgrade", "1.0.0", "1.1.0"), 2, FLEET_V_TAMPERED },
+		{ APP("hello", "1.1.0", "unavailable", "poll", "1.0.0", "1.1.0"), 2, FLEET_V_TAMPERED },
+		{ APP("hello", "1.0.0", "", "", "", ""), 2, FLEET_V_TAMPERED },
+		{ APP("other", "2.0.0", "success", "install", "", "2.0.0"), 2, FLEET_V_TAMPERED },
+		{ APP("other", "2.0.0", "unavailable", "poll", "", ""), 2, FLEET_V_TAMPERED },
+		/* Unsigned, or signed for records the log does not have. */
+		{ APP("hello", "1.0.0", "rolled-back", "upgrade", "1.0.0", "1.1.0"), -1, FLEET_V_TAMPERED },
+		{ APP("hello", "1.0.0", "rolled-back", "upgrade", "1.0.0", "1.1.0"), 3, FLEET_V_TAMPERED },
+	};
+	char dir[] = "/tmp/test_fleet.XXXXXX", heads[3][65];
+	struct xfer_opts xo = { 0 };
+	struct audit_report rep;
+	struct sign_key key;
+	struct sign_pub pub;
+	struct xfer *x;
+	char *name, *log, *repo, *pin;
+	struct err e;
+	size_t i;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	name = fs_join(dir, "dev");
+	log = xasprintf("%s/reports/h/audit.log", dir);
+	repo = xasprintf("file://%s", dir);
+	pin = fs_join(dir, "h.pub");
+	assert_int_equal(sign_keygen(name, &e), 0);
+	free(name);
+	name = fs_join(dir, "dev.key");
+	assert_int_equal(sign_key_load(name, &key, &e), 0);
+	sign_key_public(&key, &pub);
+	assert_int_equal(fs_mkdir_p(log, 0755, &e), 0);
+	assert_int_equal(rmdir(log), 0);
+	memcpy(heads[0], AUDIT_GENESIS_HEX, 65);
+	append(log, &key, "install", "", "1.0.0", "success");
+	assert_int_equal(audit_verify(log, &pub, true, &rep, &e), 0);
+	memcpy(heads[1], rep.head, 65);
+	append(log, &key, "upgrade", "1.0.0", "1.1.0", "rolled-back");
+	assert_int_equal(audit_verify(log, &pub, true, &rep, &e), 0);
+	memcpy(heads[2], rep.head, 65);
+	x = xfer_new(&xo);
+	assert_non_null(x);
+	/* No pinned key yet: unverified, whatever the status says. */
+	{
+		static const struct status_case none = {
+			APP("hello", "1.0.0", "rolled-back", "upgrade", "1.0.0", "1.1.0"), 2,
+			FLEET_V_MISSING };
+		status_case(x, repo, dir, &key, heads, &none, 99);
+	}
+	{
+		struct buf b = BUF_INIT;
+
+		sign_pub_format(&pub, &b);
+		assert_int_equal(fs_write_atomic(pin, b.data, b.len, 0644, &e), 0);
+		buf_release(&b);
+	}
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++)
+		status_case(x, repo, dir, &key, heads, &cases[i], i);
+	xfer_free(x);
+	sign_key_wipe(&key);
+	free(name);
+	free(log);
+	free(repo);
+	free(pin);
+	{
+		char *cmd = xasprintf("rm -rf '%s'", dir);
+
+		assert_int_equal(system(cmd), 0);
+		free(cmd);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -336,6 +624,8 @@ int main(void)
 		cmocka_unit_test(test_channel_latest),
 		cmocka_unit_test(test_escaping),
 		cmocka_unit_test(test_seen_and_verdicts),
+		cmocka_unit_test(test_wide_fleet),
+		cmocka_unit_test(test_status_against_log),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -103,7 +103,9 @@ static int sign_status(const struct config *c, const struct sign_key *key,
 	int rc;
 
 	sign_key_public(key, &pub);
-	rc = audit_tail(f->log.data ? f->log.data : "", f->log.len, 0, &pub, &seq, head, e);
+	/* audit_checkpoint left any torn tail out of f->log. */
+	rc = audit_tail(f->log.data ? f->log.data : "", f->log.len, 0, &pub, &seq, head,
+			NULL, e);
 	if (rc == 1)             /* the whole log always reaches its last record */
 		err_set(e, EXIT_SOFTWARE, "no last record found");
 	if (rc)

@@ -26,7 +26,7 @@ static int roll_back(const struct config *c, const char *app, struct err *e)
 	if (txn_plan_rollback(c->state_dir, app, c->root, &p, &installed, &previous,
 			      &stage_from, e) < 0)
 		return e->code;
-	ppath = xasprintf("%s/apps/%s/previous.yaml", c->state_dir, app);
+	ppath = state_app_file(c->state_dir, app, STATE_PREVIOUS);
 	/* The same checks of the target's parents as `upgr run` makes. */
 	rc = fs_check_parents(p.target, e) < 0 ? e->code :
 	     fs_read_file(ppath, MANIFEST_MAX_BYTES, &bytes, e) < 0 ? e->code :

@@ -20,7 +20,7 @@ static int by_name(const void *a, const void *b)
 /* The apps the config names plus any the state dir knows, sorted, unique. */
 static char **list_apps(const struct config *c, size_t *n)
 {
-	char *dir = fs_join(c->state_dir, "apps"), **v = NULL;
+	char *dir = fs_join(c->state_dir, STATE_APPS), **v = NULL;
 	struct dirent *de;
 	size_t i, k = 0;
 	DIR *d;

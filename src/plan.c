@@ -290,7 +290,7 @@ static void check_run(const struct plan *p, struct plan_pre *pp)
 	if (exec_run(pp->pre->cmd.run, cwd, env, pp->pre->cmd.timeout, &r, &e) < 0) {
 		pp->state = PRE_FAIL;
 		pp->exit = -1;
-		snprintf(pp->detail, sizeof pp->detail, "%s", e.msg);
+		snprintf(pp->detail, sizeof pp->detail, "%.*s", (int)sizeof pp->detail - 1, e.msg);
 	} else {
 		pp->state = r.exit == 0 ? PRE_PASS : PRE_FAIL;
 		pp->exit = r.exit;

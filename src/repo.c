@@ -394,7 +394,7 @@ static int check_channel(struct repo *r, const char *app, const struct buf *data
 
 static char *failed_path(const struct config *c, const char *app, const char *version)
 {
-	return xasprintf("%s/cache/%s/%s/failed-serial", c->state_dir, app, version);
+	return xasprintf("%s/" STATE_CACHE "/%s/%s/failed-serial", c->state_dir, app, version);
 }
 
 void repo_mark_failed(const struct config *c, const char *app, const char *version,
@@ -704,7 +704,7 @@ static int fetch_release(struct repo *r, const char *app, struct repo_poll *p,
 			 size_t from, struct err *e)
 {
 	struct manifest m;
-	char *dir = xasprintf("%s/cache/%s/%s", r->c->state_dir, app, p->ch.version);
+	char *dir = xasprintf("%s/" STATE_CACHE "/%s/%s", r->c->state_dir, app, p->ch.version);
 	int rc = -1;
 
 	if (fs_mkdir_p(dir, 0700, e) < 0)
@@ -752,7 +752,7 @@ done:
 
 void repo_cache_drop(const struct config *c, const char *app)
 {
-	char *dir = xasprintf("%s/cache/%s", c->state_dir, app);
+	char *dir = xasprintf("%s/" STATE_CACHE "/%s", c->state_dir, app);
 	struct err e;
 
 	fs_remove_tree(dir, &e);

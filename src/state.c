@@ -35,7 +35,7 @@ static int check_owner_mode(const char *path, const struct stat *st, struct err 
  * the administrator made; it must be ours and not writable by others. */
 static int check_state_dir(const char *state_dir, struct err *e)
 {
-	static const char *const subdirs[] = { "apps", "cache" };
+	static const char *const subdirs[] = { STATE_APPS, STATE_CACHE };
 	struct stat st;
 	struct dirent *de, *fe;
 	DIR *d = NULL, *f;
@@ -60,7 +60,7 @@ static int check_state_dir(const char *state_dir, struct err *e)
 			goto done;
 	}
 	free(path);
-	path = fs_join(state_dir, "apps");
+	path = fs_join(state_dir, STATE_APPS);
 	d = opendir(path);
 	while (d && (de = readdir(d))) {
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
@@ -107,7 +107,7 @@ int state_lock(const char *state_dir, int *fd, struct err *e)
 	*fd = -1;
 	if (fs_mkdir_p(state_dir, 0700, e) < 0 || check_state_dir(state_dir, e) < 0)
 		return err_prefix(e, "state directory: ");
-	path = fs_join(state_dir, "lock");
+	path = fs_join(state_dir, STATE_LOCK);
 	*fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (*fd < 0) {
 		err_sys(e, EXIT_SOFTWARE, "open %s", path);
@@ -136,13 +136,18 @@ void state_unlock(int fd)
 
 char *state_app_dir(const char *state_dir, const char *app)
 {
-	return xasprintf("%s/apps/%s", state_dir, app);
+	return xasprintf("%s/" STATE_APPS "/%s", state_dir, app);
+}
+
+char *state_app_file(const char *state_dir, const char *app, const char *name)
+{
+	return xasprintf("%s/" STATE_APPS "/%s/%s", state_dir, app, name);
 }
 
 int state_installed(const char *state_dir, const char *app,
 		    struct manifest *m, bool *have, struct err *e)
 {
-	char *path = xasprintf("%s/apps/%s/manifest.yaml", state_dir, app);
+	char *path = state_app_file(state_dir, app, STATE_INSTALLED);
 	struct diag d;
 	int rc = 0;
 
@@ -193,7 +198,7 @@ int state_status_write(const char *state_dir, const struct app_status *s,
 		buf_add_quoted(&b, (const char *)s + status_fields[i].off);
 		buf_adds(&b, "\n");
 	}
-	path = fs_join(dir, "status.yaml");
+	path = fs_join(dir, STATE_STATUS);
 	rc = fs_write_atomic(path, b.data, b.len, 0644, e);
 done:
 	free(dir);
@@ -242,7 +247,7 @@ static int unquote(const char *in, char *out, size_t outlen)
 int state_status_read(const char *state_dir, const char *app,
 		      struct app_status *s, bool *have, struct err *e)
 {
-	char *path = xasprintf("%s/apps/%s/status.yaml", state_dir, app);
+	char *path = state_app_file(state_dir, app, STATE_STATUS);
 	struct buf b = BUF_INIT;
 	char *line, *save = NULL;
 	size_t i;
@@ -347,7 +352,7 @@ static void serial_find_line(const char *channel, uint64_t serial, void *arg)
 int state_serial_read(const char *state_dir, const char *app, const char *channel,
 		      uint64_t *serial, struct err *e)
 {
-	char *path = xasprintf("%s/apps/%s/serial", state_dir, app);
+	char *path = state_app_file(state_dir, app, STATE_SERIAL);
 	struct serial_find f = { channel, 0, NULL };
 	struct buf b = BUF_INIT;
 	int rc = serial_lines(path, &b, serial_find_line, &f, e);
@@ -361,7 +366,7 @@ int state_serial_read(const char *state_dir, const char *app, const char *channe
 int state_serial_write(const char *state_dir, const char *app, const char *channel,
 		       uint64_t serial, struct err *e)
 {
-	char *dir = state_app_dir(state_dir, app), *path = fs_join(dir, "serial");
+	char *dir = state_app_dir(state_dir, app), *path = fs_join(dir, STATE_SERIAL);
 	struct buf b = BUF_INIT, out = BUF_INIT;
 	struct serial_find f = { channel, 0, &out };
 	int rc = -1;
@@ -383,7 +388,7 @@ done:
 
 static char *refused_path(const char *state_dir, const char *app)
 {
-	return xasprintf("%s/apps/%s/refused", state_dir, app);
+	return state_app_file(state_dir, app, STATE_REFUSED);
 }
 
 static char *refused_line(const char *cause, const char *server)

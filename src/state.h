@@ -18,6 +18,20 @@
 #include "err.h"
 #include "manifest.h"
 
+/* The names of the state files (see above), joined to their directory
+ * only through these (state_app_file, fs_join). */
+#define STATE_LOCK       "lock"
+#define STATE_APPS       "apps"
+#define STATE_CACHE      "cache"
+#define STATE_INSTALLED  "manifest.yaml"
+#define STATE_NEXT       "manifest.next.yaml"
+#define STATE_PREVIOUS   "previous.yaml"
+#define STATE_LAST_TXN   "last-txn"
+#define STATE_STATUS     "status.yaml"
+#define STATE_SERIAL     "serial"
+#define STATE_REFUSED    "refused"
+#define STATE_JOURNAL    "journal"
+
 /* Take the state directory's lock without waiting (creating the directory
  * 0700 when missing). Another holder: EXIT_LOCKED. *fd keeps the lock
  * until state_unlock or exit. First refused (EXIT_DATAERR): a state
@@ -29,6 +43,8 @@ void state_unlock(int fd);
 
 /* STATE/apps/APP (allocated). */
 char *state_app_dir(const char *state_dir, const char *app);
+/* STATE/apps/APP/name, name one of the STATE_* above (allocated). */
+char *state_app_file(const char *state_dir, const char *app, const char *name);
 
 /* Load the installed manifest of app; *have = false when none. */
 int state_installed(const char *state_dir, const char *app,

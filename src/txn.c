@@ -30,8 +30,8 @@
  * Invariants:
  *  1. Nothing in the target changes before the journal says PREPARED and
  *     lists every op and every directory it will create; nothing but those
- *     directories changes before it says SWAPPING.
- *  2. In SWAPPING, every file the target had before is reachable: either
+ *     directories changes before it says STARTED.
+ *  2. From STARTED on, every file the target had before is reachable: either
  *     still in place or as a hard link in WORK/backup.new. So restoring is
  *     a rename per op, whichever of the swap's renames had happened: a
  *     rename of two links to one file is a no-op (POSIX), an added file
@@ -44,8 +44,8 @@
  *  5. STARTED is written before the stop (so that no journal write falls
  *     inside the downtime); a recovery from STARTED assumes the new version
  *     may be running and stops it, with the release's own stop commands,
- *     before its files go. (SWAPPING, the same without that stop, is only
- *     read, from journals of earlier versions.)
+ *     before its files go. (TXN_SWAPPING, the same without that stop, is
+ *     never written: it is only read, from journals of earlier versions.)
  *  6. The journal ends in DONE (with the result) and is dropped only after
  *     the result is in the audit log and the status; a crash in between is
  *     recorded by the recovery instead. DONE comes before any clean-up
@@ -65,17 +65,27 @@
  *     is stopped. Recovery and `upgr rollback` check the target's parents
  *     as `upgr run` does (fs_check_parents).
  *  9. Durability: every directory whose entries change is fsynced before
- *     the journal write that relies on it: the parents of directories
+ *     the journal write that relies on it: WORK/backup.new's directories
+ *     before STARTED (sync_backup: one syncfs where payload_syncfs_trusted,
+ *     else an fsync of each directory that got an entry), the parents of directories
  *     make_dirs (and fs_mkdir_p) creates before the swap, the target's
  *     directories after the swap (sync_swapped) before COMMITTED, WORK after
  *     the backup rotation (rotate_backup) before DONE, STATE/apps/APP after
  *     the manifest renames (commit) and after the journal goes (txn_finish).
  *
- * Functions and transitions: prepare writes PREPARED; txn_run writes
- * STARTED and COMMITTED; commit (success) and roll_back (failure) write
- * DONE; txn_recover resolves a journal after a crash (completing a commit,
- * rolling back, or recording a DONE); txn_finish drops it; and
- * txn_plan_rollback builds the inverse plan of the last transaction.
+ * Transitions (enum txn_phase, in txn.h), each with the function that
+ * makes it:
+ *   (none)    -> PREPARED   prepare
+ *   PREPARED  -> STARTED    txn_run, before the stop
+ *   STARTED   -> COMMITTED  txn_run, after the health checks
+ *   COMMITTED -> DONE       commit (success)
+ *   PREPARED, STARTED -> DONE   roll_back (failure), resolve_prepared
+ *   any journal -> resolved txn_recover (resolve: a switch on the phase,
+ *                           completing a commit, rolling back, or
+ *                           recording a DONE)
+ *   DONE      -> (none)     txn_finish, once the result is recorded
+ * txn_plan_rollback builds the inverse plan of the last transaction. The
+ * results a transaction ends with are enum txn_outcome.
  */
 #include "txn.h"
 #include "exec.h"
@@ -178,16 +188,53 @@ static void txn_release(struct txn *t)
 
 /* ---- journal ---------------------------------------------------------- */
 
+static const char *const phase_names[] = {
+	[TXN_PREPARED] = "prepared", [TXN_SWAPPING] = "swapping", [TXN_STARTED] = "started",
+	[TXN_COMMITTED] = "committed", [TXN_DONE] = "done",
+};
+
+const char *txn_phase_name(enum txn_phase ph)
+{
+	return phase_names[ph];
+}
+
+bool txn_phase_parse(const char *name, enum txn_phase *ph)
+{
+	size_t k;
+
+	for (k = 0; k < sizeof phase_names / sizeof phase_names[0]; k++)
+		if (phase_names[k] && !strcmp(phase_names[k], name)) {
+			*ph = (enum txn_phase)k;
+			return true;
+		}
+	return false;
+}
+
+static const char *const outcome_names[] = {
+	[TXN_SUCCESS] = "success", [TXN_ROLLED_BACK] = "rolled-back",
+	[TXN_FAILED] = "failed", [TXN_REFUSED] = "refused",
+};
+
+const char *txn_outcome_name(enum txn_outcome o)
+{
+	return outcome_names[o];
+}
+
+void txn_result_set(struct txn_result *r, enum txn_outcome o)
+{
+	snprintf(r->result, sizeof r->result, "%s", outcome_names[o]);
+}
+
 static const char *const op_words[] = { "add", "replace", "unchanged", "keep-config", "remove" };
 
-static void journal_text(const struct txn *t, const char *phase, struct buf *b)
+static void journal_text(const struct txn *t, enum txn_phase phase, struct buf *b)
 {
 	const struct plan *p = t->p;
 	size_t i;
 
 	buf_addf(b, JOURNAL_MAGIC "\nphase %s\nresult %s\napp %s\naction %s\nfrom %s\nto %s\n"
 		 "root %s\ntarget %s\nworkdir %s\nsha256 %s\n",
-		 phase, t->r && t->r->result[0] ? t->r->result : "-", p->m->app, p->action,
+		 txn_phase_name(phase), t->r && t->r->result[0] ? t->r->result : "-", p->m->app, p->action,
 		 p->installed ? p->installed->version : "", p->m->version,
 		 p->root, p->target, p->workdir, p->manifest_sha256);
 	for (i = 0; i < t->nmkdirs; i++)
@@ -202,10 +249,10 @@ static void journal_text(const struct txn *t, const char *phase, struct buf *b)
 	}
 }
 
-static int journal_write(struct txn *t, const char *phase, struct err *e)
+static int journal_write(struct txn *t, enum txn_phase phase, struct err *e)
 {
 	struct buf b = BUF_INIT;
-	char *path = fs_join(t->appdir, "journal");
+	char *path = fs_join(t->appdir, STATE_JOURNAL);
 	int rc;
 
 	journal_text(t, phase, &b);
@@ -238,6 +285,18 @@ static void add_step(struct txn *t, const char *phase, const char *run,
 }
 
 static void set_error(struct txn *t, const char *fmt, ...) UPGR_PRINTF(2, 3);
+static void result_error(struct txn_result *r, const char *fmt, ...) UPGR_PRINTF(2, 3);
+
+/* Set r->error, cut to its size (an error message from below, e.msg,
+ * may be longer than r->error: the cut is intended). */
+static void result_error(struct txn_result *r, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(r->error, sizeof r->error, fmt, ap);
+	va_end(ap);
+}
 
 static void set_error(struct txn *t, const char *fmt, ...)
 {
@@ -618,6 +677,66 @@ static int work_sub(struct txn *t, const char *name, bool fresh, int *fd, struct
 	return rc;
 }
 
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* fsync the directory rel ("" for itself) under WORK/backup.new. */
+static int fsync_backup_dir(struct txn *t, const char *rel, struct err *e)
+{
+	int fd = *rel ? openat(t->backfd, rel, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+		      : t->backfd;
+	int rc = 0;
+
+	if (fd < 0 || (fsync(fd) < 0 && errno != EINVAL))
+		rc = err_sys(e, EXIT_SOFTWARE, "fsync %s/%s", t->backup, rel);
+	if (fd >= 0 && fd != t->backfd)
+		close(fd);
+	return rc;
+}
+
+/* Make WORK/backup.new's links durable before the swap relies on them.
+ * Where syncfs is trusted, one flush for every link made (their
+ * directories included); elsewhere (FUSE and the like, where syncfs may
+ * flush nothing) an fsync of each directory in the backup that got an
+ * entry (a link, a copy or a directory made), of backup.new and of WORK,
+ * which got backup.new. Copies were fsynced by copy_file_at. */
+static int sync_backup(struct txn *t, struct err *e)
+{
+	char **dirs = NULL;
+	size_t i, n = 0;
+	int rc = 0;
+
+	if (payload_syncfs_trusted(t->p->workdir))
+		return fs_sync_fs_fd(t->backfd, t->backup, e);
+	for (i = 0; i < t->p->nops; i++) {
+		const struct plan_op *op = &t->p->ops[i];
+		const char *q = op->path;
+
+		if (!op->old_exists || op->kind == PLAN_UNCHANGED)
+			continue;
+		while ((q = strchr(q, '/'))) {
+			dirs = xrealloc(dirs, (n + 1) * sizeof *dirs);
+			dirs[n++] = xstrndup(op->path, (size_t)(q - op->path));
+			q++;
+		}
+	}
+	if (n)
+		qsort(dirs, n, sizeof *dirs, cmp_str);
+	for (i = 0; i < n; i++)
+		if (rc == 0 && (i == 0 || strcmp(dirs[i], dirs[i - 1])))
+			rc = fsync_backup_dir(t, dirs[i], e);
+	for (i = 0; i < n; i++)
+		free(dirs[i]);
+	free(dirs);
+	if (rc == 0 && fsync_backup_dir(t, "", e) < 0)
+		rc = -1;
+	if (rc == 0 && fsync(t->workfd) < 0 && errno != EINVAL)
+		rc = err_sys(e, EXIT_SOFTWARE, "fsync %s", t->p->workdir);
+	return rc;
+}
+
 static int backup_files(struct txn *t, struct err *e)
 {
 	struct dirwalk tw, bw;
@@ -655,8 +774,7 @@ static int backup_files(struct txn *t, struct err *e)
 	free(made);
 	walk_release(&tw, e);
 	walk_release(&bw, e);
-	/* One flush for every link made (their directories included). */
-	return rc < 0 ? -1 : fs_sync_fs_fd(t->backfd, t->backup, e);
+	return rc < 0 ? -1 : sync_backup(t, e);
 }
 
 /* Hard-link each file the plan installs from WORK/name (the kept backup)
@@ -902,13 +1020,13 @@ static int restore(struct txn *t, struct err *e)
  * a backup of neither release). */
 static int rotate_backup(struct txn *t, struct err *e)
 {
-	char *last = fs_join(t->appdir, "last-txn");
+	char *last = fs_join(t->appdir, STATE_LAST_TXN);
 	struct buf b = BUF_INIT;
 	struct stat st;
 	int rc = -1;
 
 	if (fstatat(t->workfd, "backup.new", &st, AT_SYMLINK_NOFOLLOW) == 0) {
-		journal_text(t, "done", &b);
+		journal_text(t, TXN_DONE, &b);
 		if (fs_write_atomic(last, b.data, b.len, 0600, e) < 0 ||
 		    fs_remove_tree_at(t->workfd, "backup", e) < 0)
 			goto done;
@@ -938,9 +1056,9 @@ done:
  * Idempotent: recovery repeats it. */
 static int commit(struct txn *t, struct err *e)
 {
-	char *next = fs_join(t->appdir, "manifest.next.yaml");
-	char *cur = fs_join(t->appdir, "manifest.yaml");
-	char *prev = fs_join(t->appdir, "previous.yaml");
+	char *next = fs_join(t->appdir, STATE_NEXT);
+	char *cur = fs_join(t->appdir, STATE_INSTALLED);
+	char *prev = fs_join(t->appdir, STATE_PREVIOUS);
 	int rc = -1;
 
 	if (exists(next)) {
@@ -957,8 +1075,8 @@ static int commit(struct txn *t, struct err *e)
 	}
 	if (rotate_backup(t, e) < 0)
 		goto done;
-	snprintf(t->r->result, sizeof t->r->result, "success");
-	rc = journal_write(t, "done", e);
+	txn_result_set(t->r, TXN_SUCCESS);
+	rc = journal_write(t, TXN_DONE, e);
 	t->r->journal_done = rc == 0;
 done:
 	free(next);
@@ -971,8 +1089,8 @@ done:
 static int roll_back(struct txn *t, bool started)
 {
 	const struct manifest *old = t->p->installed;
-	char *journal = fs_join(t->appdir, "journal");
-	char *next = fs_join(t->appdir, "manifest.next.yaml");
+	char *journal = fs_join(t->appdir, STATE_JOURNAL);
+	char *next = fs_join(t->appdir, STATE_NEXT);
 	struct err e;
 	int rc = EXIT_ROLLED_BACK;
 
@@ -999,7 +1117,7 @@ static int roll_back(struct txn *t, bool started)
 			 sizeof t->r->error - strlen(t->r->error),
 			 "; restoring the old files failed: %s; the journal is kept, run 'upgr recover'",
 			 e.msg);
-		snprintf(t->r->result, sizeof t->r->result, "failed");
+		txn_result_set(t->r, TXN_FAILED);
 		rc = EXIT_ROLLBACK_FAILED;
 		goto done;
 	}
@@ -1012,16 +1130,16 @@ static int roll_back(struct txn *t, bool started)
 			 "; the old files (%s) are back in place but the old version did not come up: "
 			 "a person must act",
 			 old->version);
-		snprintf(t->r->result, sizeof t->r->result, "failed");
+		txn_result_set(t->r, TXN_FAILED);
 		rc = EXIT_ROLLBACK_FAILED;
 	} else {
-		snprintf(t->r->result, sizeof t->r->result, "rolled-back");
+		txn_result_set(t->r, TXN_ROLLED_BACK);
 	}
 	/* DONE before the clean-up, and the clean-up only once DONE is on
 	 * disk: a crash in between leaves a journal that says what happened,
 	 * which the recovery records (invariant 6), never a STARTED one whose
 	 * manifest.next.yaml is gone (that would read as a first install). */
-	t->r->journal_done = journal_write(t, "done", &e) == 0;
+	t->r->journal_done = journal_write(t, TXN_DONE, &e) == 0;
 	if (t->r->journal_done) {
 		cleanup_work(t);
 		unlink(next);
@@ -1038,7 +1156,7 @@ done:
 static int prepare(struct txn *t, const char *manifest, size_t len,
 		   const char *stage_from, struct err *e)
 {
-	char *next = fs_join(t->appdir, "manifest.next.yaml");
+	char *next = fs_join(t->appdir, STATE_NEXT);
 	size_t i;
 	int rc = -1;
 
@@ -1064,7 +1182,7 @@ static int prepare(struct txn *t, const char *manifest, size_t len,
 	if (fs_write_atomic(next, manifest, len, 0600, e) < 0)
 		goto done;
 	find_missing_dirs(t);
-	if (journal_write(t, "prepared", e) < 0 || make_dirs(t, e) < 0 ||
+	if (journal_write(t, TXN_PREPARED, e) < 0 || make_dirs(t, e) < 0 ||
 	    backup_files(t, e) < 0)
 		goto done;
 	rc = 0;
@@ -1084,11 +1202,11 @@ int txn_run(struct plan *p, const char *state_dir, const char *manifest,
 	err_clear(&e);
 	txn_init(&t, p, state_dir, r);
 	if (prepare(&t, manifest, manifest_len, stage_from, &e) < 0) {
-		char *next = fs_join(t.appdir, "manifest.next.yaml");
-		char *journal = fs_join(t.appdir, "journal");
+		char *next = fs_join(t.appdir, STATE_NEXT);
+		char *journal = fs_join(t.appdir, STATE_JOURNAL);
 
 		set_error(&t, "%s", e.msg);
-		snprintf(r->result, sizeof r->result, "failed");
+		txn_result_set(r, TXN_FAILED);
 		/* The journal first: left alone, a manifest.next.yaml or a
 		 * staging area is harmless (the next run replaces both), a
 		 * journal without its manifest is not. */
@@ -1106,7 +1224,7 @@ int txn_run(struct plan *p, const char *state_dir, const char *manifest,
 	 * start, to keep its fsyncs out of the downtime: a recovery from any
 	 * point of the downtime stops whatever runs with the release's stop
 	 * commands (a second stop of a stopped service) before restoring. */
-	if (journal_write(&t, "started", &e) < 0) {
+	if (journal_write(&t, TXN_STARTED, &e) < 0) {
 		set_error(&t, "%s", e.msg);
 		rc = roll_back(&t, false);
 		goto done;
@@ -1134,7 +1252,7 @@ int txn_run(struct plan *p, const char *state_dir, const char *manifest,
 		rc = roll_back(&t, true);
 		goto done;
 	}
-	if (journal_write(&t, "committed", &e) < 0) {
+	if (journal_write(&t, TXN_COMMITTED, &e) < 0) {
 		/* Without a durable commit record, the old version it is. */
 		set_error(&t, "commit: %s", e.msg);
 		rc = roll_back(&t, true);
@@ -1143,11 +1261,11 @@ int txn_run(struct plan *p, const char *state_dir, const char *manifest,
 	if (commit(&t, &e) < 0) {
 		/* Past the commit point: the new version runs, and the next
 		 * command's recovery finishes the bookkeeping (invariant 4). */
-		snprintf(r->error, sizeof r->error,
+		result_error(r,
 			 "committed, but finishing the commit failed (%s); the next run completes it",
 			 e.msg);
 	}
-	snprintf(r->result, sizeof r->result, "success");
+	txn_result_set(r, TXN_SUCCESS);
 done:
 	r->duration_ms = now_ms() - t0;
 	txn_release(&t);
@@ -1173,7 +1291,7 @@ int txn_pending(const char *state_dir, char ***apps, size_t *n, struct err *e)
 
 		if (de->d_name[0] == '.')
 			continue;
-		j = xasprintf("%s/%s/journal", dir, de->d_name);
+		j = xasprintf("%s/%s/" STATE_JOURNAL, dir, de->d_name);
 		if (exists(j)) {
 			*apps = xreallocarray(*apps, *n + 1, sizeof **apps);
 			(*apps)[(*n)++] = xstrdup(de->d_name);
@@ -1186,7 +1304,9 @@ int txn_pending(const char *state_dir, char ***apps, size_t *n, struct err *e)
 }
 
 struct journal {
-	char phase[16], result[16], action[16], from[64], to[64], sha256[65];
+	enum txn_phase phase;
+	bool have_phase;
+	char result[16], action[16], from[64], to[64], sha256[65];
 	char *root, *target, *workdir;
 };
 
@@ -1224,8 +1344,11 @@ static int journal_parse(char *text, struct journal *j, struct plan *p,
 			continue;
 		*sp = '\0';
 		val = sp + 1;
-		if (!strcmp(line, "phase"))
-			snprintf(j->phase, sizeof j->phase, "%s", val);
+		if (!strcmp(line, "phase")) {
+			if (!txn_phase_parse(val, &j->phase))
+				return err_set(e, EXIT_SOFTWARE, "unknown phase \"%.32s\"", val);
+			j->have_phase = true;
+		}
 		else if (!strcmp(line, "result"))
 			snprintf(j->result, sizeof j->result, "%s", val);
 		else if (!strcmp(line, "action"))
@@ -1261,7 +1384,7 @@ static int journal_parse(char *text, struct journal *j, struct plan *p,
 			op->src = tab[1] ? xstrdup(tab + 1) : NULL;
 		}
 	}
-	if (!j->target || !j->workdir || !j->root || !j->phase[0])
+	if (!j->target || !j->workdir || !j->root || !j->have_phase)
 		return err_set(e, EXIT_SOFTWARE, "journal incomplete");
 	return 0;
 }
@@ -1294,6 +1417,43 @@ static int load_manifest_opt(const char *path, struct manifest *m, bool *have)
 	return rc;
 }
 
+/* A journal in DONE: finished, but killed before its result was recorded
+ * (or, after a rollback, before the clean-up that follows DONE). */
+static int resolve_done(struct txn *t, const struct journal *j, const char *npath)
+{
+	struct txn_result *r = t->r;
+	struct err e;
+
+	if (strcmp(j->result, "success") && work_open(t, &e) == 0)
+		cleanup_work(t);
+	if (strcmp(j->result, "success"))
+		unlink(npath);
+	snprintf(r->result, sizeof r->result, "%s", j->result);
+	r->journal_done = true;
+	result_error(r,
+		 "the run that %s %s -> %s was interrupted after it finished (result: %s), before it was recorded",
+		 j->action, j->from[0] ? j->from : "nothing", j->to, j->result);
+	return EXIT_OK;
+}
+
+/* A journal in PREPARED: the service was never stopped and the target
+ * never touched. DONE first, as in roll_back. */
+static int resolve_prepared(struct txn *t, const char *npath)
+{
+	struct txn_result *r = t->r;
+	struct err e;
+
+	txn_result_set(r, TXN_ROLLED_BACK);
+	r->journal_done = journal_write(t, TXN_DONE, &e) == 0;
+	if (r->journal_done) {
+		cleanup_work(t);
+		unlink(npath);
+	}
+	result_error(r,
+		 "interrupted before the stop; nothing had changed");
+	return EXIT_OK;
+}
+
 /* Resolve journal j of t (txn_recover), by the phase it reached. Returns
  * an exit code; r->result says what happened. */
 static int resolve(struct txn *t, const struct journal *j, const char *npath)
@@ -1302,57 +1462,40 @@ static int resolve(struct txn *t, const struct journal *j, const char *npath)
 	struct err e;
 	int rc;
 
-	if (strcmp(j->phase, "done") && (rc = recover_open(t, &e)) != EXIT_OK) {
-		snprintf(r->error, sizeof r->error, "%s; the journal is kept", e.msg);
-		snprintf(r->result, sizeof r->result, "refused");
+	if (j->phase != TXN_DONE && (rc = recover_open(t, &e)) != EXIT_OK) {
+		result_error(r, "%s; the journal is kept", e.msg);
+		txn_result_set(r, TXN_REFUSED);
 		return rc;
 	}
-	if (!strcmp(j->phase, "done")) {
-		/* Finished, but killed before its result was recorded (or, after
-		 * a rollback, before the clean-up that follows DONE). */
-		if (strcmp(j->result, "success") && work_open(t, &e) == 0)
-			cleanup_work(t);
-		if (strcmp(j->result, "success"))
-			unlink(npath);
-		snprintf(r->result, sizeof r->result, "%s", j->result);
-		r->journal_done = true;
-		snprintf(r->error, sizeof r->error,
-			 "the run that %s %s -> %s was interrupted after it finished (result: %s), before it was recorded",
-			 j->action, j->from[0] ? j->from : "nothing", j->to, j->result);
-		rc = EXIT_OK;
-	} else if (!strcmp(j->phase, "committed")) {
+	switch (j->phase) {
+	case TXN_DONE:
+		return resolve_done(t, j, npath);
+	case TXN_COMMITTED:
 		if (commit(t, &e) < 0) {
-			snprintf(r->error, sizeof r->error, "finishing the commit: %s", e.msg);
-			snprintf(r->result, sizeof r->result, "failed");
+			result_error(r, "finishing the commit: %s", e.msg);
+			txn_result_set(r, TXN_FAILED);
 			return EXIT_ROLLBACK_FAILED;
 		}
-		snprintf(r->result, sizeof r->result, "success");
-		rc = EXIT_OK;
-	} else if (!strcmp(j->phase, "prepared")) {
-		/* The service was never stopped and the target never touched.
-		 * DONE first, as in roll_back. */
-		snprintf(r->result, sizeof r->result, "rolled-back");
-		r->journal_done = journal_write(t, "done", &e) == 0;
-		if (r->journal_done) {
-			cleanup_work(t);
-			unlink(npath);
-		}
-		snprintf(r->error, sizeof r->error,
-			 "interrupted before the stop; nothing had changed");
-		rc = EXIT_OK;
-	} else if (check_backups(t, &e) < 0) {
-		snprintf(r->error, sizeof r->error, "%s: refused, nothing was changed; the journal is kept",
-			 e.msg);
-		snprintf(r->result, sizeof r->result, "refused");
-		rc = EXIT_TRUST;
-	} else {
-		snprintf(r->error, sizeof r->error,
-			 "interrupted during the swap (%s -> %s); restored %s",
-			 j->from[0] ? j->from : "nothing", j->to, j->from[0] ? j->from : "the empty target");
-		rc = roll_back(t, !strcmp(j->phase, "started"));
-		if (rc == EXIT_ROLLED_BACK)
-			rc = EXIT_OK;
+		txn_result_set(r, TXN_SUCCESS);
+		return EXIT_OK;
+	case TXN_PREPARED:
+		return resolve_prepared(t, npath);
+	case TXN_STARTED:
+	case TXN_SWAPPING:
+		break;
 	}
+	if (check_backups(t, &e) < 0) {
+		result_error(r, "%s: refused, nothing was changed; the journal is kept",
+			 e.msg);
+		txn_result_set(r, TXN_REFUSED);
+		return EXIT_TRUST;
+	}
+	result_error(r,
+		 "interrupted during the swap (%s -> %s); restored %s",
+		 j->from[0] ? j->from : "nothing", j->to, j->from[0] ? j->from : "the empty target");
+	rc = roll_back(t, j->phase == TXN_STARTED);
+	if (rc == EXIT_ROLLED_BACK)
+		rc = EXIT_OK;
 	return rc;
 }
 
@@ -1360,9 +1503,9 @@ int txn_recover(const char *state_dir, const char *app, struct txn_result *r,
 		char from[64], char to[64])
 {
 	char *appdir = state_app_dir(state_dir, app);
-	char *jpath = fs_join(appdir, "journal");
-	char *npath = fs_join(appdir, "manifest.next.yaml");
-	char *cpath = fs_join(appdir, "manifest.yaml");
+	char *jpath = fs_join(appdir, STATE_JOURNAL);
+	char *npath = fs_join(appdir, STATE_NEXT);
+	char *cpath = fs_join(appdir, STATE_INSTALLED);
 	struct manifest next, cur;
 	bool have_next = false, have_cur = false;
 	struct buf b = BUF_INIT;
@@ -1381,22 +1524,22 @@ int txn_recover(const char *state_dir, const char *app, struct txn_result *r,
 	from[0] = to[0] = '\0';
 	if (fs_read_file(jpath, 16 << 20, &b, &e) < 0 ||
 	    journal_parse(b.data, &j, &p, &t, &e) < 0) {
-		snprintf(r->error, sizeof r->error, "journal %s: %s", jpath, e.msg);
-		snprintf(r->result, sizeof r->result, "failed");
+		result_error(r, "journal %s: %s", jpath, e.msg);
+		txn_result_set(r, TXN_FAILED);
 		goto done;
 	}
 	snprintf(from, 64, "%s", j.from);
 	snprintf(to, 64, "%s", j.to);
 	load_manifest_opt(npath, &next, &have_next);
 	load_manifest_opt(cpath, &cur, &have_cur);
-	if (!have_next && strcmp(j.phase, "committed")) {
+	if (!have_next && j.phase != TXN_COMMITTED) {
 		/* Without the release's manifest only files can be restored. */
 		memset(&next, 0, sizeof next);
 	}
 	p.m = have_next ? &next : (have_cur ? &cur : NULL);
 	if (!p.m) {
-		snprintf(r->error, sizeof r->error, "journal %s: no manifest to recover with", jpath);
-		snprintf(r->result, sizeof r->result, "failed");
+		result_error(r, "journal %s: no manifest to recover with", jpath);
+		txn_result_set(r, TXN_FAILED);
 		goto done;
 	}
 	p.installed = have_cur && have_next ? &cur : NULL;
@@ -1440,9 +1583,9 @@ int txn_plan_rollback(const char *state_dir, const char *app, const char *root,
 		      struct err *e)
 {
 	char *appdir = state_app_dir(state_dir, app);
-	char *last = fs_join(appdir, "last-txn");
-	char *cpath = fs_join(appdir, "manifest.yaml");
-	char *ppath = fs_join(appdir, "previous.yaml");
+	char *last = fs_join(appdir, STATE_LAST_TXN);
+	char *cpath = fs_join(appdir, STATE_INSTALLED);
+	char *ppath = fs_join(appdir, STATE_PREVIOUS);
 	struct plan fwd;
 	struct buf b = BUF_INIT;
 	struct journal j;
@@ -1515,7 +1658,7 @@ done:
 int txn_finish(const char *state_dir, const char *app, struct err *e)
 {
 	char *appdir = state_app_dir(state_dir, app);
-	char *journal = fs_join(appdir, "journal");
+	char *journal = fs_join(appdir, STATE_JOURNAL);
 	int rc = 0;
 
 	if (unlink(journal) < 0 && errno != ENOENT)

@@ -9,6 +9,35 @@
 #include "err.h"
 #include "plan.h"
 
+/* The phase a journal records (STATE/apps/APP/journal), in the order a
+ * transaction reaches them; see the top of txn.c for who writes each.
+ * TXN_SWAPPING is never written: it is only read, from journals of
+ * earlier versions (which did not stop the new version before it), and
+ * recovered as TXN_STARTED without the stop. */
+enum txn_phase {
+	TXN_PREPARED,
+	TXN_SWAPPING,
+	TXN_STARTED,
+	TXN_COMMITTED,
+	TXN_DONE,
+};
+
+/* A transaction's (or a recovery's) result, as the audit log and the
+ * status name it (txn_outcome_name). */
+enum txn_outcome {
+	TXN_SUCCESS,
+	TXN_ROLLED_BACK,
+	TXN_FAILED,
+	TXN_REFUSED,
+};
+
+/* The journal's word for ph ("prepared", ...). */
+const char *txn_phase_name(enum txn_phase ph);
+/* The phase named name into *ph; false for a word that names none. */
+bool txn_phase_parse(const char *name, enum txn_phase *ph);
+/* "success", "rolled-back", "failed", "refused". */
+const char *txn_outcome_name(enum txn_outcome o);
+
 struct txn_step {
 	char phase[16];          /* precondition, stop, start, health, rollback */
 	char *run;
@@ -18,7 +47,7 @@ struct txn_step {
 };
 
 struct txn_result {
-	char result[16];         /* success, rolled-back, failed */
+	char result[16];         /* txn_outcome_name(): success, rolled-back, failed, refused */
 	long duration_ms;
 	long downtime_ms;        /* stop started -> start finished */
 	struct txn_step *steps;
@@ -29,6 +58,8 @@ struct txn_result {
 
 void txn_result_init(struct txn_result *r);
 void txn_result_release(struct txn_result *r);
+/* Set r->result to o's name. */
+void txn_result_set(struct txn_result *r, enum txn_outcome o);
 
 /* Run plan p. manifest holds the signed manifest's bytes, which become the
  * installed manifest on success. stage_from is NULL to extract the payload,

@@ -100,13 +100,21 @@ fi
 # the staging directory is fsynced, and no syncfs is called.
 stage_trace() {
 	reset_host
-	ASAN_OPTIONS=detect_leaks=0 strace -f -yy -o "$T/st" -e trace=openat,fsync,syncfs \
+	ASAN_OPTIONS=detect_leaks=0 strace -f -yy -o "$T/st" -e trace=openat,fsync,syncfs,mkdirat,linkat \
 		$UPGR apply $A "$T/rel2" >/dev/null 2>&1 || not_ok "$1: the upgrade fails"
 	sed -n 's/.*openat(.*O_CREAT.*) = [0-9]*<\([^>]*\/stage\/[^>]*\)>$/\1/p' "$T/st" |
 		sed 's|.*/stage/||' | sort >"$T/staged"
 	sed -n 's/.*fsync([0-9]*<\([^>]*\/stage\/[^>]*\)>) = 0.*/\1/p' "$T/st" |
 		sed 's|.*/stage/||' | sort -u >"$T/fsynced"
 	nstaged=$(wc -l <"$T/staged")
+	# The directories of the backup that got an entry (a link or a
+	# directory made), and WORK, which got backup.new; and every fsynced one.
+	{ sed -n 's/.*mkdirat([0-9]*<\([^>]*\/backup\.new[^>]*\)>, .* = 0$/\1/p' "$T/st"
+	  sed -n 's/.*linkat([0-9]*<[^>]*>, "[^"]*", [0-9]*<\([^>]*\/backup\.new[^>]*\)>, .* = 0$/\1/p' "$T/st"
+	  sed -n 's/.*mkdirat([0-9]*<\([^>]*\)>, "backup\.new", .* = 0$/\1/p' "$T/st"
+	} | sort -u >"$T/bdirs"
+	sed -n 's/.*fsync([0-9]*<\([^>]*\)>) = 0.*/\1/p' "$T/st" | sort -u >"$T/dsynced"
+	nbdirs=$(wc -l <"$T/bdirs")
 	nsyncfs=$(grep -c '^[0-9]* *syncfs(.*/stage' "$T/st")
 }
 export UPGR_STAGE_FSYNC=1
@@ -117,6 +125,13 @@ if comm -23 "$T/staged" "$T/fsynced" | grep -q .; then
 	not_ok "per-file fsync: staged files never fsynced: $(comm -23 "$T/staged" "$T/fsynced" | tr '\n' ' ')"
 else ok "per-file fsync: each of the $nstaged staged files is fsynced"; fi
 [ "$nsyncfs" = 0 ] && ok "per-file fsync: no syncfs of the staging directory" || not_ok "per-file fsync: $nsyncfs syncfs calls"
+# backup.new's links: its directories fsynced one by one where syncfs is not
+# trusted (a crash after the swap must find every old file in the backup).
+[ "$nbdirs" -ge 3 ] && ok "per-file fsync: $nbdirs backup directories got entries" ||
+	not_ok "per-file fsync: only $nbdirs backup directories seen: $(tr '\n' ' ' <"$T/bdirs")"
+if comm -23 "$T/bdirs" "$T/dsynced" | grep -q .; then
+	not_ok "per-file fsync: backup directories never fsynced: $(comm -23 "$T/bdirs" "$T/dsynced" | tr '\n' ' ')"
+else ok "per-file fsync: each of the $nbdirs backup directories (and WORK) is fsynced"; fi
 if [ "$(stat -f -c %T "$T")" = ext2/ext3 ] || [ "$(stat -f -c %T "$T")" = tmpfs ] ||
    [ "$(stat -f -c %T "$T")" = xfs ] || [ "$(stat -f -c %T "$T")" = btrfs ]; then
 	stage_trace "syncfs"

@@ -75,8 +75,9 @@ static int verify_payload(struct release *rel, const char *dir, struct err *e)
 	uint64_t size;
 	char hex[SHA256_HEX_LEN + 1];
 
-	if (strchr(rel->m.payload_file, '/'))
-		return err_set(e, EXIT_DATAERR, "payload file name %s has a '/'", rel->m.payload_file);
+	if (!manifest_payload_name_ok(rel->m.payload_file))
+		return err_set(e, EXIT_DATAERR, "payload file name %s is not a plain file name",
+			       rel->m.payload_file);
 	rel->payload = fs_join(dir, rel->m.payload_file);
 	if (sha256_file(rel->payload, got, &size, e) < 0) {
 		e->code = EXIT_DATAERR;

@@ -13,6 +13,7 @@
 #include "ydoc.h"
 
 #include <inttypes.h>
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -164,6 +165,18 @@ static void parse_format(const struct ynode *n, struct manifest *m, struct diag 
 	m->format = 1;
 }
 
+bool manifest_payload_name_ok(const char *s)
+{
+	size_t i, n = strlen(s);
+
+	if (n < 1 || n > 255 || s[0] == '.')
+		return false;
+	for (i = 0; i < n; i++)
+		if (!isalnum((unsigned char)s[i]) && !strchr("._+-", s[i]))
+			return false;
+	return true;
+}
+
 static bool app_name_ok(const char *s)
 {
 	size_t i;
@@ -264,8 +277,7 @@ static void parse_payload(const struct ynode *n, struct manifest *m, struct diag
 	bad += ydoc_check_keys(n, "payload", payload_keys, d);
 	bad += require(n, "payload", payload_keys, payload_keys, d);
 	if ((v = ydoc_get(n, "file")) && ydoc_str(v, "payload.file", &s, d) == 0) {
-		if (strchr(s, '/') || !strcmp(s, ".") || !strcmp(s, "..") ||
-		    manifest_path_problem(s)) {
+		if (!manifest_payload_name_ok(s) || manifest_path_problem(s)) {
 			diag_add(d, v->line, v->col,
 				 "payload.file: \"%s\" must be a plain file name (no '/')", show(s).s);
 			bad++;

@@ -77,6 +77,11 @@ struct manifest {
 /* Parse and validate a manifest held in memory. Every problem found goes
  * into d (with line and column); returns 0 only when d stays empty. name
  * is used for messages. On failure m is released. */
+/* Whether s is a payload file name every command accepts: one path
+ * component of 1..255 characters from [A-Za-z0-9._+-], not starting with
+ * '.'. manifest_parse, the agent (repo.c) and apply all use this one. */
+bool manifest_payload_name_ok(const char *s);
+
 int manifest_parse(const char *buf, size_t len, struct manifest *m, struct diag *d);
 /* Read path (at most MANIFEST_MAX_BYTES) and parse it; d->file = path. */
 int manifest_load(const char *path, struct manifest *m, struct diag *d);

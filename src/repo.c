@@ -488,19 +488,6 @@ static int decide(struct repo *r, const char *app, struct repo_poll *p, struct e
 	return must_wait(r, app, p) ? 0 : 1;
 }
 
-/* A payload file name: one path component from a narrow alphabet. */
-static bool payload_name_ok(const char *s)
-{
-	size_t i, n = strlen(s);
-
-	if (n < 1 || n > 255 || s[0] == '.')
-		return false;
-	for (i = 0; i < n; i++)
-		if (!isalnum((unsigned char)s[i]) && !strchr("._+-", s[i]))
-			return false;
-	return true;
-}
-
 /* Step 7's checks (a repo_check_fn; arg is the struct manifest that
  * receives it parsed): the channel's hash (mix-and-match), the signature,
  * the channel's app and version, a plain payload name. */
@@ -535,7 +522,7 @@ static int check_manifest(struct repo *r, const char *app, const struct buf *dat
 		manifest_release(m);
 		return cause(p, REPO_CAUSE_MISMATCH, -1);
 	}
-	if (!m->has_payload || !payload_name_ok(m->payload_file)) {
+	if (!m->has_payload || !manifest_payload_name_ok(m->payload_file)) {
 		err_set(e, EXIT_DATAERR, "%s: no payload, or a payload name that is "
 			"not a plain file name", p->ch.manifest);
 		manifest_release(m);

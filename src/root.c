@@ -73,7 +73,6 @@ static void parse_keys(const struct ynode *map, struct root *r, struct diag *d)
 
 	if (ydoc_map(map, "keys", d) < 0)
 		return;
-	ydoc_check_keys(map, "keys", (const char *const[]){ NULL }, NULL);
 	if (map->npairs > ROOT_MAX_KEYS)
 		diag_add(d, map->line, map->col, "keys: more than %d keys", ROOT_MAX_KEYS);
 	r->keys = xcalloc(map->npairs ? map->npairs : 1, sizeof *r->keys);
@@ -256,7 +255,6 @@ static void parse_scopes(const struct ynode *map, struct root *r, struct diag *d
 
 	if (ydoc_map(map, "scopes", d) < 0)
 		return;
-	ydoc_check_keys(map, "scopes", (const char *const[]){ NULL }, NULL);
 	r->scopes = xcalloc(map->npairs ? map->npairs : 1, sizeof *r->scopes);
 	for (i = 0; i < map->npairs; i++) {
 		const struct ypair *p = &map->pairs[i];

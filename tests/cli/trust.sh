@@ -35,7 +35,7 @@ expect_exit 0 "validate accepts a root file" "$UPGR" validate 1.root.yaml
 # validate: each rule with FILE:LINE:COL.
 sed 's/threshold: 2/threshold: 4/' 1.root.yaml >bad1.yaml
 expect_exit 65 "threshold above the key count: 65" "$UPGR" validate bad1.yaml
-expect_grep "$T/err" '^bad1.yaml:13:[0-9]+: roles.root.threshold: 4 is more than' "... at line:col"
+expect_grep "$T/err" '^bad1.yaml:14:[0-9]+: roles.root.threshold: 4 is more than' "... at line:col"
 sed 's/threshold: 2/threshold: 0/' 1.root.yaml >bad2.yaml
 expect_exit 65 "threshold 0: 65" "$UPGR" validate bad2.yaml
 expect_grep "$T/err" '^bad2.yaml:14:[0-9]+: roles.root.threshold: must be at least 1' "... says so"

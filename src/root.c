@@ -221,16 +221,26 @@ static const char *glob_problem(const char *g)
 			depth++;
 		else if (g[i] == ']' && depth)
 			depth--;
-		else if ((unsigned char)g[i] < 0x20 || g[i] == '/')
-			return "an app glob has no '/' or control characters";
+		else if ((unsigned char)g[i] < 0x20 || g[i] == '/' || g[i] == '"')
+			return "an app glob has no '/', '\"' or control characters";
 	}
 	return depth ? "unclosed '[' in the glob" : NULL;
+}
+
+static bool has_control(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return true;
+	return false;
 }
 
 static const char *target_problem(const char *t)
 {
 	if (t[0] != '/')
 		return "a target prefix must be absolute (start with '/')";
+	if (strpbrk(t, "\"\\") || has_control(t))
+		return "a target prefix has no '\"', '\\' or control characters";
 	if (t[1] && t[strlen(t) - 1] == '/')
 		return "a target prefix has no trailing '/'";
 	if (strstr(t, "//") || strstr(t, "/./") || strstr(t, "/../") ||

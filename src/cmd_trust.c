@@ -158,6 +158,22 @@ done:
 	return rc;
 }
 
+/* Key i's signature among sigs: 0 absent, 1 verifies, -1 does not. */
+static int sig_state(const struct root *r, size_t i, const struct root_sig *sigs,
+		     size_t nsigs, const struct buf *b)
+{
+	struct err e;
+	size_t s;
+
+	for (s = 0; s < nsigs; s++)
+		if (!strcmp(sigs[s].name, r->keys[i].name)) {
+			err_clear(&e);
+			return sign_verify(&r->keys[i].pub, 1, b->data, b->len, sigs[s].text,
+					   sigs[s].len, NULL, &e) == 0 ? 1 : -1;
+		}
+	return 0;
+}
+
 static void show_text(const struct root *r, const struct root_sig *sigs, size_t nsigs,
 		      const struct buf *b)
 {
@@ -165,22 +181,17 @@ static void show_text(const struct root *r, const struct root_sig *sigs, size_t 
 	struct root_tally tl;
 	struct err e;
 	long days;
-	size_t i, j, s;
+	size_t i, j;
 	enum root_expiry ex = root_expiry_state(r, time(NULL), &days);
 
 	channel_time_format(r->expires, t);
 	printf("version: %" PRIu64 "\nexpires: %s (%s, %ld days left)\nkeys:\n", r->version, t,
 	       ex == ROOT_EXP_OK ? "ok" : ex == ROOT_EXP_WARN ? "expires soon" : "EXPIRED", days);
 	for (i = 0; i < r->nkeys; i++) {
-		const char *state = "not signed";
+		int st = sig_state(r, i, sigs, nsigs, b);
+		const char *state = st > 0 ? "signed, verifies" :
+				    st < 0 ? "signature DOES NOT VERIFY" : "not signed";
 
-		for (s = 0; s < nsigs; s++)
-			if (!strcmp(sigs[s].name, r->keys[i].name)) {
-				err_clear(&e);
-				state = sign_verify(&r->keys[i].pub, 1, b->data, b->len,
-						    sigs[s].text, sigs[s].len, NULL, &e) == 0
-					? "signed, verifies" : "signature DOES NOT VERIFY";
-			}
 		sign_keyid_hex(r->keys[i].pub.keyid, id);
 		printf("  %-16s %s  %s\n", r->keys[i].name, id, state);
 	}
@@ -216,7 +227,7 @@ static void show_json(const struct root *r, const struct root_sig *sigs, size_t 
 	struct root_tally tl;
 	struct err e;
 	long days;
-	size_t i, j, s;
+	size_t i, j;
 	enum root_expiry ex = root_expiry_state(r, time(NULL), &days);
 
 	channel_time_format(r->expires, t);
@@ -224,15 +235,8 @@ static void show_json(const struct root *r, const struct root_sig *sigs, size_t 
 	       "\"expiry\": \"%s\", \"keys\": [", r->version, t, days,
 	       ex == ROOT_EXP_OK ? "ok" : ex == ROOT_EXP_WARN ? "warn" : "expired");
 	for (i = 0; i < r->nkeys; i++) {
-		int signed_ = 0, ok = 0;
+		int st = sig_state(r, i, sigs, nsigs, b), signed_ = st != 0, ok = st > 0;
 
-		for (s = 0; s < nsigs; s++)
-			if (!strcmp(sigs[s].name, r->keys[i].name)) {
-				signed_ = 1;
-				err_clear(&e);
-				ok = sign_verify(&r->keys[i].pub, 1, b->data, b->len,
-						 sigs[s].text, sigs[s].len, NULL, &e) == 0;
-			}
 		sign_keyid_hex(r->keys[i].pub.keyid, id);
 		printf("%s{\"name\": \"%s\", \"key_id\": \"%s\", \"signed\": %s, \"verifies\": %s}",
 		       i ? ", " : "", r->keys[i].name, id, signed_ ? "true" : "false",

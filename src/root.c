@@ -81,6 +81,7 @@ static void parse_keys(const struct ynode *map, struct root *r, struct diag *d)
 		const char *b64;
 		struct sign_pub pub;
 		struct err e;
+		char w[96];
 		int dup;
 
 		if (!name_ok(p->key->str)) {
@@ -93,7 +94,8 @@ static void parse_keys(const struct ynode *map, struct root *r, struct diag *d)
 			diag_add(d, p->key->line, p->key->col, "keys.%s: duplicate key", p->key->str);
 			continue;
 		}
-		if (ydoc_str(p->val, p->key->str, &b64, d) < 0)
+		ydoc_name(w, sizeof w, "keys", p->key->str);
+		if (ydoc_str(p->val, w, &b64, d) < 0)
 			continue;
 		err_clear(&e);
 		if (sign_pub_parse(b64, &pub, &e) < 0) {

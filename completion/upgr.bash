@@ -6,7 +6,7 @@
 # Application names come from the `apps:` of the configuration named by -c
 # on the command line, or /etc/upgr/upgr.yaml.
 
-_upgr_commands="run apply validate publish status rollback recover keygen sign verify audit fleet"
+_upgr_commands="run apply validate publish status rollback recover keygen sign verify audit fleet trust"
 
 # _upgr_static_opts CMD: the options from the design, used as a fallback.
 _upgr_static_opts()
@@ -25,6 +25,9 @@ _upgr_static_opts()
 	audit\ verify) echo "-p --help" ;;
 	fleet\ status) echo "--repo --json --html --help" ;;
 	fleet\ verify) echo "--repo --keys --help" ;;
+	trust\ sign) echo "-k --help" ;;
+	trust\ publish) echo "--repo --netrc --help" ;;
+	trust\ show) echo "--json --repo --netrc --help" ;;
 	*) echo "--help" ;;
 	esac
 }
@@ -93,7 +96,7 @@ _upgr()
 		*)
 			if [ -z "$cmd" ] && [[ " $_upgr_commands " == *" $w "* ]]; then
 				cmd=$w
-			elif [ -z "$sub" ] && { [ "$cmd" = audit ] || [ "$cmd" = fleet ]; }; then
+			elif [ -z "$sub" ] && { [ "$cmd" = audit ] || [ "$cmd" = fleet ] || [ "$cmd" = trust ]; }; then
 				sub=$w
 			fi
 			;;
@@ -151,6 +154,11 @@ _upgr()
 			_upgr_files "$cur"
 		fi ;;
 	fleet) [ -z "$sub" ] && COMPREPLY=($(compgen -W "status verify" -- "$cur")) ;;
+	trust) if [ -z "$sub" ]; then
+			COMPREPLY=($(compgen -W "sign publish show" -- "$cur"))
+		else
+			_upgr_files "$cur" '@(yaml|yml)'
+		fi ;;
 	rollback) COMPREPLY=($(compgen -W "$(_upgr_apps "$conf")" -- "$cur")) ;;
 	apply) _upgr_dirs "$cur" ;;
 	validate | publish) _upgr_files "$cur" '@(yaml|yml)' ;;

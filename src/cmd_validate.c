@@ -3,10 +3,25 @@
  * all are valid, like a compiler. */
 #include "cli.h"
 #include "diag.h"
+#include "fsutil.h"
 #include "manifest.h"
+#include "root.h"
 
 #include <getopt.h>
 #include <stdio.h>
+
+/* A trust root (`type: root`) rather than a manifest. */
+static bool is_root(const char *path)
+{
+	struct buf b = BUF_INIT;
+	struct err e;
+	bool yes;
+
+	err_clear(&e);
+	yes = fs_read_file(path, ROOT_MAX_BYTES, &b, &e) == 0 && root_is_root_text(b.data, b.len);
+	buf_release(&b);
+	return yes;
+}
 
 static int run(const struct command *self, int argc, char **argv)
 {
@@ -30,7 +45,15 @@ static int run(const struct command *self, int argc, char **argv)
 		struct diag d;
 
 		diag_init(&d, argv[i]);
-		if (manifest_load(argv[i], &m, &d) < 0) {
+		if (is_root(argv[i])) {
+			struct root r;
+
+			if (root_load(argv[i], &r, &d) < 0) {
+				diag_print(&d, stderr);
+				rc = EXIT_DATAERR;
+			}
+			root_release(&r);
+		} else if (manifest_load(argv[i], &m, &d) < 0) {
 			diag_print(&d, stderr);
 			rc = EXIT_DATAERR;
 		} else {
@@ -44,7 +67,7 @@ static int run(const struct command *self, int argc, char **argv)
 const struct command cmd_validate = {
 	"validate", run,
 	"usage: upgr validate FILE...\n\n"
-	"Check release manifests against every rule of the format (upgr: 1).\n"
+	"Check release manifests, and trust roots (type: root), against every rule\nof their format (upgr: 1).\n"
 	"Prints nothing and exits 0 when all are valid; otherwise prints every\n"
 	"problem as FILE:LINE:COL: message on stderr and exits 65.\n",
 	"check release manifests",

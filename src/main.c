@@ -18,6 +18,7 @@ static const struct command *const commands[] = {
 	&cmd_audit,
 	&cmd_publish,
 	&cmd_fleet,
+	&cmd_trust,
 	NULL
 };
 

@@ -12,6 +12,7 @@
 #ifndef UPGR_SIGN_H
 #define UPGR_SIGN_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "b64.h"          /* b64_encode, b64_decode */
@@ -44,6 +45,12 @@ struct sign_key {
  * public half can be derived again (audit_device_key does), never a
  * public key whose secret is lost. */
 int sign_keygen(const char *name, struct err *e);
+/* sign_keygen with NAME.key encrypted by pass (passlen bytes) in
+ * minisign's format (kdf "Sc": scrypt with minisign's limits, the key id,
+ * secret key and checksum XORed with its output); pass NULL: unencrypted,
+ * as `minisign -G -W`. */
+int sign_keygen_pass(const char *name, const char *pass, size_t passlen,
+		     struct err *e);
 
 /* Load a minisign public key file, or parse its base64 line. Small-order
  * public keys are refused. */
@@ -53,8 +60,27 @@ int sign_pub_parse(const char *b64, struct sign_pub *pub, struct err *e);
 void sign_pub_format(const struct sign_pub *pub, struct buf *out);
 
 /* Load an unencrypted minisign secret key (refuses encrypted ones, and a
- * key file that others can read). Wipe with sign_key_wipe after use. */
+ * key file that others can read): the agent's device key, which runs
+ * unattended. Wipe with sign_key_wipe after use. */
 int sign_key_load(const char *path, struct sign_key *key, struct err *e);
+/* What every signing command uses: sign_key_load, and an encrypted key
+ * ("Sc", minisign -G or upgr keygen) is opened with the passphrase from
+ * passphrase_file (sign_passphrase_get) or else the terminal. A wrong
+ * passphrase is EXIT_TRUST ("wrong passphrase"), no terminal and no file
+ * EXIT_USAGE. */
+int sign_key_open(const char *path, const char *passphrase_file,
+		  struct sign_key *key, struct err *e);
+
+/* A passphrase in libgcrypt's secure memory (free with
+ * sign_passphrase_free): the first line of file (without its newline;
+ * the file must be a regular file only its owner can read or write, else
+ * EXIT_TRUST), or when file is NULL, read from /dev/tty without echo,
+ * asked twice when confirm is set (a mismatch is EXIT_USAGE). No
+ * terminal: EXIT_USAGE, naming --passphrase-file. what names the key in
+ * the prompt. An empty passphrase is refused (EXIT_USAGE). */
+int sign_passphrase_get(const char *file, const char *what, bool confirm,
+			char **pass, size_t *len, struct err *e);
+void sign_passphrase_free(char *pass, size_t len);
 void sign_key_wipe(struct sign_key *key);
 void sign_key_public(const struct sign_key *key, struct sign_pub *pub);
 

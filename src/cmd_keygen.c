@@ -8,14 +8,24 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+/* keygen --pkcs11: the token holds the key; write only NAME.pub. */
+static int token_pub(const char *uri, const char *name, struct err *e)
+{
+	if (sign_keygen_token(name, uri, e) < 0)
+		return cli_fail(e);
+	printf("wrote %s.pub for the token's key\n", name);
+	return EXIT_OK;
+}
+
 static int run(const struct command *self, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "passphrase-file", required_argument, NULL, 'P' },
+		{ "pkcs11", required_argument, NULL, 'T' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
-	const char *pass_file = NULL;
+	const char *pass_file = NULL, *uri = NULL;
 	bool plain = false;
 	struct sign_pub pub;
 	struct err e;
@@ -28,6 +38,7 @@ static int run(const struct command *self, int argc, char **argv)
 		switch (ch) {
 		case 'W': plain = true; break;
 		case 'P': pass_file = optarg; break;
+		case 'T': uri = optarg; break;
 		case -2: return EXIT_OK;
 		default: return EXIT_USAGE;
 		}
@@ -37,6 +48,8 @@ static int run(const struct command *self, int argc, char **argv)
 	if (plain && pass_file)
 		return cli_usage(self, "-W and --passphrase-file exclude each other");
 	err_clear(&e);
+	if (uri)
+		return token_pub(uri, argv[optind], &e);
 	if (!plain && sign_passphrase_get(pass_file, argv[optind], true, &pass,
 					  &passlen, &e) < 0)
 		return cli_fail(&e);
@@ -60,6 +73,7 @@ static int run(const struct command *self, int argc, char **argv)
 const struct command cmd_keygen = {
 	"keygen", run,
 	"usage: upgr keygen [-W] [--passphrase-file FILE] NAME\n"
+	"       upgr keygen --pkcs11 URI NAME\n"
 	"\n"
 	"Make a new Ed25519 key pair: NAME.key, the secret key (mode 0600), and\n"
 	"NAME.pub, the public key, in minisign's formats. The secret key is\n"
@@ -69,6 +83,9 @@ const struct command cmd_keygen = {
 	"\n"
 	"  -W                      an unencrypted secret key\n"
 	"  -P, --passphrase-file FILE  the passphrase (first line; FILE mode 0600)\n"
+	"  --pkcs11 URI            write only NAME.pub, for the Ed25519 key of a\n"
+	"                          PKCS#11 token (pkcs11:token=T;object=L?module-path=\n"
+	"                          LIB&pin-source=file:PIN); -k URI then signs with it\n"
 	"  -h, --help              this text\n"
 	"\n"
 	"exit: 0 written, 2 usage, a file exists, or no terminal and neither -W\n"

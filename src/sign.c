@@ -22,6 +22,7 @@
 #include "sign.h"
 #include "fsutil.h"
 #include "hash.h"
+#include "pkcs11.h"
 #include "xalloc.h"
 
 #include <errno.h>
@@ -216,6 +217,8 @@ int sign_ed25519(const struct sign_key *key, const void *msg, size_t len,
 
 	if (len > INT_MAX)
 		return err_set(e, EXIT_SOFTWARE, "ed25519: message too large");
+	if (key->token)
+		return pkcs11_sign(key->token, msg, len, sig, e);
 	crypto_init();
 	if (gcry_sexp_build(&skey, NULL,
 			    "(private-key (ecc (curve Ed25519) (flags eddsa)"
@@ -308,6 +311,7 @@ void sign_key_public(const struct sign_key *key, struct sign_pub *pub)
 
 void sign_key_wipe(struct sign_key *key)
 {
+	pkcs11_close(key->token);
 	secure_wipe(key, sizeof *key);
 }
 
@@ -780,8 +784,49 @@ int sign_key_load(const char *path, struct sign_key *key, struct err *e)
 	return key_load(path, false, NULL, key, e);
 }
 
+/* A token's key: the public half, a key id derived from it, checked
+ * by signing and verifying once. */
+static int token_load(const char *uri, struct sign_key *key, struct err *e)
+{
+	uint8_t h[64];
+
+	memset(key, 0, sizeof *key);
+	if (pkcs11_open(uri, &key->token, key->sk + 32, e) < 0)
+		return -1;
+	crypto_init();
+	gcry_md_hash_buffer(GCRY_MD_BLAKE2B_512, h, key->sk + 32, SIGN_PK_LEN);
+	memcpy(key->keyid, h, SIGN_KEYID_LEN);
+	if (key_selftest(key, e) < 0) {
+		sign_key_wipe(key);
+		return err_prefix(e, "pkcs11 key: ");
+	}
+	return 0;
+}
+
+int sign_keygen_token(const char *name, const char *uri, struct err *e)
+{
+	char *pubpath = xasprintf("%s.pub", name);
+	struct buf text = BUF_INIT;
+	struct sign_key key;
+	struct sign_pub pub;
+	int rc = -1;
+
+	if (token_load(uri, &key, e) < 0)
+		goto done;
+	sign_key_public(&key, &pub);
+	sign_key_wipe(&key);
+	sign_pub_format(&pub, &text);
+	rc = write_new_atomic(pubpath, text.data, text.len, 0644, e);
+done:
+	buf_release(&text);
+	free(pubpath);
+	return rc;
+}
+
 int sign_key_open(const char *path, const char *passphrase_file,
 		  struct sign_key *key, struct err *e)
 {
+	if (pkcs11_is_uri(path))
+		return token_load(path, key, e);
 	return key_load(path, true, passphrase_file, key, e);
 }

@@ -33,9 +33,13 @@ struct sign_pub {
 	uint8_t pk[SIGN_PK_LEN];
 };
 
+struct pkcs11_key;
+/* A secret key, or a PKCS#11 token's key (token not NULL: sk holds only
+ * the public half at sk + 32, and the token signs). */
 struct sign_key {
 	uint8_t keyid[SIGN_KEYID_LEN];
 	uint8_t sk[SIGN_SK_LEN];
+	struct pkcs11_key *token;
 };
 
 /* Write NAME.key (0600) and NAME.pub (0644), each complete or absent (a
@@ -52,6 +56,10 @@ int sign_keygen(const char *name, struct err *e);
 int sign_keygen_pass(const char *name, const char *pass, size_t passlen,
 		     struct err *e);
 
+/* Write NAME.pub (never replacing a file) for the PKCS#11 token key the
+ * URI names (sign_key_open), with the key id sign_key_open gives it. */
+int sign_keygen_token(const char *name, const char *uri, struct err *e);
+
 /* Load a minisign public key file, or parse its base64 line. Small-order
  * public keys are refused. */
 int sign_pub_load(const char *path, struct sign_pub *pub, struct err *e);
@@ -63,7 +71,9 @@ void sign_pub_format(const struct sign_pub *pub, struct buf *out);
  * key file that others can read): the agent's device key, which runs
  * unattended. Wipe with sign_key_wipe after use. */
 int sign_key_load(const char *path, struct sign_key *key, struct err *e);
-/* What every signing command uses: sign_key_load, and an encrypted key
+/* What every signing command uses: sign_key_load; a "pkcs11:" URI
+ * (pkcs11.h) opens a token's key, its key id the first 8 bytes of
+ * BLAKE2b-512 of its public key; and an encrypted key
  * ("Sc", minisign -G or upgr keygen) is opened with the passphrase from
  * passphrase_file (sign_passphrase_get) or else the terminal. A wrong
  * passphrase is EXIT_TRUST ("wrong passphrase"), no terminal and no file

@@ -105,3 +105,44 @@ expect_exit 77 "publish with a wrong passphrase is refused" \
 	--state-dir "$T/state"
 check "and published nothing" test ! -e "$T/repo/apps/hello/releases/1.0.1"
 
+
+# PKCS#11: a SoftHSM2 token with an Ed25519 key made by pkcs11-tool signs;
+# minisign -V and upgr verify accept the token's signature.
+mod=/usr/lib/softhsm/libsofthsm2.so
+mkdir hsm && printf 'directories.tokendir = %s/hsm\nobjectstore.backend = file\n' "$T" >hsm.conf
+SOFTHSM2_CONF=$T/hsm.conf && export SOFTHSM2_CONF
+printf '4321\n' >pin && chmod 600 pin
+check "softhsm2 makes a token" softhsm2-util --init-token --free --label rel \
+	--pin 4321 --so-pin 98765
+check "pkcs11-tool makes an Ed25519 key on it" pkcs11-tool --module "$mod" \
+	--token-label rel --login --pin 4321 --keypairgen \
+	--key-type EC:edwards25519 --label release --id 01
+uri="pkcs11:token=rel;object=release?module-path=$mod&pin-source=file:$T/pin"
+expect_exit 0 "keygen --pkcs11 writes the token key's .pub" \
+	"$UPGR" keygen --pkcs11 "$uri" tok
+check "and no secret key file" test ! -e tok.key
+rm -f data.minisig
+expect_exit 0 "upgr sign -k pkcs11:... signs through the token" \
+	"$UPGR" sign -k "$uri" data
+check "minisign -V accepts the token's signature" minisign -V -p tok.pub -m data
+check "upgr verify accepts it" "$UPGR" verify -p tok.pub data
+printf '0000\n' >badpin && chmod 600 badpin
+expect_exit 77 "a wrong PIN is refused (77)" "$UPGR" sign -k \
+	"pkcs11:token=rel;object=release?module-path=$mod&pin-source=file:$T/badpin" data
+expect_exit 65 "an unknown object is refused" "$UPGR" sign -k \
+	"pkcs11:token=rel;object=nothing?module-path=$mod&pin-source=file:$T/pin" data
+chmod 644 pin
+expect_exit 77 "a PIN file others can read is refused" "$UPGR" sign -k "$uri" data
+chmod 600 pin
+
+# publish --key pkcs11:...: the release verifies with the token's .pub.
+rm -rf repo2 state2 && mkdir repo2
+cp tok.pub rel.pub
+expect_exit 0 "publish --key pkcs11:... publishes" \
+	"$UPGR" publish --repo "file://$T/repo2" --key "$uri" --state-dir "$T/state2" \
+	"$T/tiny-1.0.0/manifest.yaml"
+check "minisign -V accepts the token-signed manifest" \
+	minisign -V -p tok.pub -m "$T/repo2/apps/hello/releases/1.0.0/manifest.yaml"
+check "upgr verify accepts the token-signed channel" \
+	"$UPGR" verify -p tok.pub "$T/repo2/apps/hello/channels/stable.yaml"
+

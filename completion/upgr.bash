@@ -18,7 +18,7 @@ _upgr_static_opts()
 	publish) echo "--repo --key --passphrase-file --channel --from --expires --not-before --rollout --downgrade --trusted-key --state-dir --help" ;;
 	status) echo "-c --json --help" ;;
 	rollback | recover) echo "-c --help" ;;
-	keygen) echo "-W --passphrase-file --help" ;;
+	keygen) echo "-W --passphrase-file --pkcs11 --help" ;;
 	sign) echo "-k --passphrase-file --trusted-comment --help" ;;
 	verify) echo "-p --help" ;;
 	audit\ show) echo "--json --help" ;;
@@ -84,7 +84,7 @@ _upgr()
 		case $w in
 		-c | --config) conf=${words[i + 1]/#\~/$HOME}; i=$((i + 1)) ;;
 		--config=*) conf=${w#--config=} ;;
-		-k | --key | -P | --passphrase-file | -p | --pub | --pubkey | -x | --sig | -t | --trusted-comment | \
+		-k | --key | -P | --passphrase-file | --pkcs11 | -p | --pub | --pubkey | -x | --sig | -t | --trusted-comment | \
 			--html | --root | --from | --keys | --splay | --repo | --channel | \
 			--expires | --not-before | --rollout | --against | --checkpoint | \
 			--netrc | --app | --since | --stale | --hosts | --cacert | -C | \

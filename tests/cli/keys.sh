@@ -152,3 +152,23 @@ check "minisign -V accepts the token-signed manifest" \
 check "upgr verify accepts the token-signed channel" \
 	"$UPGR" verify -p tok.pub "$T/repo2/apps/hello/channels/stable.yaml"
 
+
+# A host that trusts the token's public key installs that release.
+mkdir -p "$T/root-h"
+cat >"$T/h.yaml" <<CONF
+host: host-h
+servers: [ "file://$T/repo2" ]
+channel: stable
+apps: [hello]
+root: $T/root-h
+state_dir: $T/h-state
+trusted_keys: [$T/tok.pub]
+device_key: $T/h-device.key
+audit_log: $T/h-audit.log
+CONF
+chmod 0644 "$T/h.yaml"
+expect_exit 0 "a host installs the token-signed release" "$UPGR" run -c "$T/h.yaml"
+expect_same "$T/tiny-1.0.0/bin/hello" "$T/root-h/opt/hello/bin/hello" \
+	"... with the build's bytes"
+check "the host's device key stays unencrypted" \
+	grep -q "unencrypted secret key" "$T/h-device.key"

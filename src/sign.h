@@ -91,6 +91,8 @@ int sign_key_open(const char *path, const char *passphrase_file,
 int sign_passphrase_get(const char *file, const char *what, bool confirm,
 			char **pass, size_t *len, struct err *e);
 void sign_passphrase_free(char *pass, size_t len);
+/* Wipes the key and closes its token: key must have been zeroed or
+ * filled by a loader (an uninitialized token pointer would be closed). */
 void sign_key_wipe(struct sign_key *key);
 void sign_key_public(const struct sign_key *key, struct sign_pub *pub);
 

@@ -24,7 +24,7 @@ SANFLAGS = -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=
 endif
 ALL_CFLAGS  = $(WARN) $(DEFS) $(CFLAGS) $(SANFLAGS) $(shell pkg-config --cflags $(PKGS))
 ALL_LDFLAGS = $(LDFLAGS) $(SANFLAGS)
-LIBS        = $(shell pkg-config --libs $(PKGS))
+LIBS        = $(shell pkg-config --libs $(PKGS)) -ldl
 
 # Objects go to a directory per build flavour, so a sanitizer build never
 # mixes with a plain one.

@@ -15,11 +15,11 @@ _upgr_static_opts()
 	run | '') echo "-c --root --dry-run --splay --help" ;;
 	apply) echo "-c --root --dry-run --json --help" ;;
 	validate) echo "--help" ;;
-	publish) echo "--repo --key --channel --from --expires --not-before --rollout --downgrade --trusted-key --state-dir --help" ;;
+	publish) echo "--repo --key --passphrase-file --channel --from --expires --not-before --rollout --downgrade --trusted-key --state-dir --help" ;;
 	status) echo "-c --json --help" ;;
 	rollback | recover) echo "-c --help" ;;
-	keygen) echo "--help" ;;
-	sign) echo "-k --help" ;;
+	keygen) echo "-W --passphrase-file --pkcs11 --help" ;;
+	sign) echo "-k --passphrase-file --trusted-comment --help" ;;
 	verify) echo "-p --help" ;;
 	audit\ show) echo "--json --help" ;;
 	audit\ verify) echo "-p --help" ;;
@@ -87,7 +87,7 @@ _upgr()
 		case $w in
 		-c | --config) conf=${words[i + 1]/#\~/$HOME}; i=$((i + 1)) ;;
 		--config=*) conf=${w#--config=} ;;
-		-k | --key | -p | --pub | --pubkey | -x | --sig | -t | --trusted-comment | \
+		-k | --key | -P | --passphrase-file | --pkcs11 | -p | --pub | --pubkey | -x | --sig | -t | --trusted-comment | \
 			--html | --root | --from | --keys | --splay | --repo | --channel | \
 			--expires | --not-before | --rollout | --against | --checkpoint | \
 			--netrc | --app | --since | --stale | --hosts | --cacert | -C | \
@@ -114,7 +114,7 @@ _upgr()
 		esac
 	fi
 	case $prev in
-	-c | --config | -k | --key | --html | -x | --sig | --checkpoint | --netrc | --hosts | \
+	-c | --config | -k | --key | -P | --passphrase-file | --html | -x | --sig | --checkpoint | --netrc | --hosts | \
 		--cacert | -C | --ssh-key | -S | --known-hosts | -K)
 		_upgr_files "$cur"
 		return

@@ -22,7 +22,7 @@ say "upgr validate examples/hello/manifest.yaml"
 $upgr validate examples/hello/manifest.yaml && echo "valid"
 
 say "upgr keygen: the release author's key"
-$upgr keygen "$demo/release"
+$upgr keygen -W "$demo/release"
 ls -l "$demo/release.key" "$demo/release.pub"
 
 say "upgr publish hello 1.0.0 to file://$demo/repo"

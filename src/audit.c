@@ -572,6 +572,7 @@ int audit_device_key(const char *path, struct sign_key *out, struct err *e)
 	char *name, *pubpath;
 	int rc = -1;
 
+	memset(out, 0, sizeof *out);    /* sign_key_wipe is safe on failure */
 	if (n < 5 || strcmp(path + n - 4, ".key"))
 		return err_set(e, EXIT_DATAERR,
 			       "device key %s: the name must end in .key", path);

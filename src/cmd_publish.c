@@ -118,6 +118,7 @@ static int parse(const struct command *self, int argc, char **argv,
 	static const struct option opts[] = {
 		{ "repo", required_argument, NULL, 'r' },
 		{ "key", required_argument, NULL, 'k' },
+		{ "passphrase-file", required_argument, NULL, 'P' },
 		{ "channel", required_argument, NULL, 'c' },
 		{ "from", required_argument, NULL, 'f' },
 		{ "expires", required_argument, NULL, 'e' },
@@ -142,6 +143,7 @@ static int parse(const struct command *self, int argc, char **argv,
 		switch (ch) {
 		case 'r': o->repo = optarg; break;
 		case 'k': o->key = optarg; break;
+		case 'P': o->passphrase_file = optarg; break;
 		case 'c': o->channel = optarg; break;
 		case 'f': o->from = optarg; break;
 		case 'N': o->netrc = optarg; break;
@@ -212,6 +214,7 @@ done:
 const struct command cmd_publish = {
 	"publish", run,
 	"usage: upgr publish --repo URL --key KEY [--channel NAME] [--from DIR]\n"
+	"                    [--passphrase-file FILE]\n"
 	"                    [--expires DURATION] [--not-before TIME]\n"
 	"                    [--rollout PERCENT] [--downgrade] [--netrc FILE]\n"
 	"                    [--cacert FILE] [--ssh-key FILE] [--known-hosts FILE]\n"
@@ -230,7 +233,9 @@ const struct command cmd_publish = {
 	"\n"
 	"  -r, --repo URL         file://, ftp://, ftps:// (implicit TLS), ftpes://\n"
 	"                         (explicit TLS, required) or sftp:// repository\n"
-	"  -k, --key KEY          the release author's secret key\n"
+	"  -k, --key KEY          the release author's secret key (encrypted:\n"
+	"                         the passphrase is asked on the terminal)\n"
+	"  --passphrase-file FILE the key's passphrase (first line; mode 0600)\n"
 	"  -c, --channel NAME     the channel to switch (default stable)\n"
 	"  -f, --from DIR         the build directory (default: the manifest's)\n"
 	"  -e, --expires DURATION how long the channel file is valid (default 30d;\n"

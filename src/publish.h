@@ -28,6 +28,7 @@
 struct publish_opts {
 	const char *repo;          /* repository URL (file, ftp, ftps, ftpes, sftp) */
 	const char *key;           /* the release author's secret key file */
+	const char *passphrase_file; /* its passphrase when encrypted (sign.h) */
 	const char *channel;       /* channel name */
 	const char *from;          /* build directory (required) */
 	const char *netrc;         /* credentials; NULL: ~/.netrc when present */

@@ -22,6 +22,7 @@
 #include "sign.h"
 #include "fsutil.h"
 #include "hash.h"
+#include "pkcs11.h"
 #include "xalloc.h"
 
 #include <errno.h>
@@ -216,6 +217,8 @@ int sign_ed25519(const struct sign_key *key, const void *msg, size_t len,
 
 	if (len > INT_MAX)
 		return err_set(e, EXIT_SOFTWARE, "ed25519: message too large");
+	if (key->token)
+		return pkcs11_sign(key->token, msg, len, sig, e);
 	crypto_init();
 	if (gcry_sexp_build(&skey, NULL,
 			    "(private-key (ecc (curve Ed25519) (flags eddsa)"
@@ -308,6 +311,7 @@ void sign_key_public(const struct sign_key *key, struct sign_pub *pub)
 
 void sign_key_wipe(struct sign_key *key)
 {
+	pkcs11_close(key->token);
 	secure_wipe(key, sizeof *key);
 }
 
@@ -325,23 +329,120 @@ void sign_pub_format(const struct sign_pub *pub, struct buf *out)
 	buf_adds(out, "\n");
 }
 
-/* The secret key file's text for key, in a buffer the caller wipes. */
-static void key_format(const struct sign_key *key, struct buf *out)
+/* minisign's scrypt cost (libsodium's "sensitive" limits), recorded in
+ * every encrypted key upgr writes. */
+#define KDF_OPSLIMIT 33554432ULL
+#define KDF_MEMLIMIT 1073741824ULL
+#define KDF_MEMLIMIT_MAX (4ULL << 30)   /* refuse keys asking for more */
+#define SK_SALT_OFF 6
+#define SK_OPS_OFF (SK_SALT_OFF + 32)
+#define SK_MEM_OFF (SK_OPS_OFF + 8)
+#define SK_SECRET_LEN (SIGN_KEYID_LEN + SIGN_SK_LEN + 32)  /* keyid..chk */
+
+static uint64_t le64_get(const uint8_t *p)
+{
+	uint64_t v = 0;
+	int i;
+
+	for (i = 7; i >= 0; i--)
+		v = v << 8 | p[i];
+	return v;
+}
+
+static void le64_put(uint8_t *p, uint64_t v)
+{
+	int i;
+
+	for (i = 0; i < 8; i++, v >>= 8)
+		p[i] = (uint8_t)v;
+}
+
+/* scrypt's N, r, p from libsodium's opslimit and memlimit, the way
+ * libsodium's scryptsalsa208sha256 picks them (r is always 8). */
+static void kdf_params(uint64_t ops, uint64_t mem, unsigned *nlog2, unsigned long *par)
+{
+	uint64_t maxn, maxrp;
+
+	if (ops < 32768)
+		ops = 32768;
+	*par = 1;
+	maxn = ops < mem / 32 ? ops / (8 * 4) : mem / (8 * 128);
+	for (*nlog2 = 1; *nlog2 < 63; (*nlog2)++)
+		if ((uint64_t)1 << *nlog2 > maxn / 2)
+			break;
+	if (ops >= mem / 32) {
+		maxrp = (ops / 4) / ((uint64_t)1 << *nlog2);
+		if (maxrp > 0x3fffffff)
+			maxrp = 0x3fffffff;
+		*par = (unsigned long)(maxrp / 8);
+	}
+}
+
+/* XOR the secret part of blob (keyid, sk, chk) with scrypt's stream for
+ * the passphrase and the salt and limits blob records. */
+static int key_crypt(uint8_t *blob, const char *pass, size_t passlen, struct err *e)
+{
+	uint64_t ops = le64_get(blob + SK_OPS_OFF), mem = le64_get(blob + SK_MEM_OFF);
+	uint8_t *stream;
+	unsigned long par;
+	unsigned nlog2;
+	size_t i;
+	int rc = -1;
+
+	kdf_params(ops, mem, &nlog2, &par);
+	if (mem > KDF_MEMLIMIT_MAX || nlog2 > 32 || par == 0 || par > 64)
+		return err_set(e, EXIT_DATAERR, "scrypt limits out of range "
+			       "(opslimit %" PRIu64 ", memlimit %" PRIu64 ")", ops, mem);
+	crypto_init();
+	stream = gcry_malloc_secure(SK_SECRET_LEN);
+	if (!stream)
+		return err_set(e, EXIT_SOFTWARE, "out of secure memory");
+	if (gcry_kdf_derive(pass, passlen, GCRY_KDF_SCRYPT, 1UL << nlog2,
+			    blob + SK_SALT_OFF, 32, par, SK_SECRET_LEN, stream)) {
+		err_set(e, EXIT_SOFTWARE, "scrypt failed (it needs %" PRIu64 " MiB)",
+			((uint64_t)128 * 8 << nlog2) >> 20);
+		goto done;
+	}
+	for (i = 0; i < SK_SECRET_LEN; i++)
+		blob[SK_KEYID_OFF + i] ^= stream[i];
+	rc = 0;
+done:
+	secure_wipe(stream, SK_SECRET_LEN);
+	gcry_free(stream);
+	return rc;
+}
+
+/* The secret key file's text for key, in a buffer the caller wipes:
+ * encrypted ("Sc") when pass is not NULL. */
+static int key_format(const struct sign_key *key, const char *pass, size_t passlen,
+		      struct buf *out, struct err *e)
 {
 	uint8_t blob[SK_BLOB_LEN];
+	int rc = -1;
 
 	memset(blob, 0, sizeof blob);
-	memcpy(blob, "Ed\0\0B2", 6);
+	memcpy(blob, pass ? "EdScB2" : "Ed\0\0B2", 6);
 	memcpy(blob + SK_KEYID_OFF, key->keyid, SIGN_KEYID_LEN);
 	memcpy(blob + SK_KEYID_OFF + SIGN_KEYID_LEN, key->sk, SIGN_SK_LEN);
 	key_checksum(key, blob + SK_CHK_OFF);
+	if (pass) {
+		gcry_randomize(blob + SK_SALT_OFF, 32, GCRY_STRONG_RANDOM);
+		le64_put(blob + SK_OPS_OFF, KDF_OPSLIMIT);
+		le64_put(blob + SK_MEM_OFF, KDF_MEMLIMIT);
+		if (key_crypt(blob, pass, passlen, e) < 0)
+			goto done;
+	}
 	/* Reserve the whole text first: a buffer that moved would leave a
 	 * copy of the secret behind in freed memory. */
 	buf_grow(out, 128 + B64_LEN(sizeof blob));
-	buf_adds(out, UNTRUSTED_PREFIX "minisign unencrypted secret key\n");
+	buf_addf(out, UNTRUSTED_PREFIX "minisign %s secret key\n",
+		 pass ? "encrypted" : "unencrypted");
 	b64_encode(blob, sizeof blob, out);
 	buf_adds(out, "\n");
+	rc = 0;
+done:
 	secure_wipe(blob, sizeof blob);
+	return rc;
 }
 
 /* A fresh key pair from libgcrypt, with a random key id. A pair whose
@@ -405,6 +506,12 @@ done:
 
 int sign_keygen(const char *name, struct err *e)
 {
+	return sign_keygen_pass(name, NULL, 0, e);
+}
+
+int sign_keygen_pass(const char *name, const char *pass, size_t passlen,
+		     struct err *e)
+{
 	char *pubpath = xasprintf("%s.pub", name), *keypath = xasprintf("%s.key", name);
 	struct buf keytext = BUF_INIT, pubtext = BUF_INIT;
 	struct sign_key key;
@@ -421,7 +528,8 @@ int sign_keygen(const char *name, struct err *e)
 	}
 	if (key_generate(&key, e) < 0)
 		goto done;
-	key_format(&key, &keytext);
+	if (key_format(&key, pass, passlen, &keytext, e) < 0)
+		goto done;
 	sign_key_public(&key, &pub);
 	sign_pub_format(&pub, &pubtext);
 	if (write_new_atomic(keypath, keytext.data, keytext.len, 0600, e) < 0)
@@ -580,34 +688,59 @@ static int key_selftest(const struct sign_key *key, struct err *e)
 	return 0;
 }
 
-/* Decode the secret key blob into key, refusing what upgr cannot use. */
-static int key_parse(const uint8_t *blob, long n, struct sign_key *key, struct err *e)
+/* Decrypt an "Sc" blob in place with the passphrase from pass_file or
+ * the terminal; the checksum tells a wrong passphrase. */
+static int key_decrypt(uint8_t *blob, const char *path, const char *pass_file,
+		       struct err *e)
+{
+	char *pass = NULL;
+	size_t passlen = 0;
+	int rc;
+
+	if (sign_passphrase_get(pass_file, path, false, &pass, &passlen, e) < 0)
+		return -1;
+	rc = key_crypt(blob, pass, passlen, e);
+	sign_passphrase_free(pass, passlen);
+	return rc;
+}
+
+/* Decode the secret key blob into key, refusing what upgr cannot use.
+ * An encrypted key is opened only when open_encrypted is set. */
+static int key_parse(uint8_t *blob, long n, const char *path, bool open_encrypted,
+		     const char *pass_file, struct sign_key *key, struct err *e)
 {
 	static const uint8_t zero[32];
 	uint8_t chk[32];
+	bool enc;
 
 	if (n != SK_BLOB_LEN)
 		return err_set(e, EXIT_DATAERR, "secret key is %ld bytes, expected %d",
 			       n, SK_BLOB_LEN);
 	if (memcmp(blob, "Ed", 2))
 		return err_set(e, EXIT_DATAERR, "unknown signature algorithm");
-	if (!memcmp(blob + 2, "Sc", 2))
-		return err_set(e, EXIT_DATAERR,
-			       "the key is encrypted with a password; upgr needs an "
-			       "unencrypted key (minisign -G -W, or upgr keygen)");
-	if (memcmp(blob + 2, "\0\0", 2))
+	enc = !memcmp(blob + 2, "Sc", 2);
+	if (enc && !open_encrypted)
+		return err_set(e, EXIT_DATAERR, "the key is encrypted with a passphrase; "
+			       "this key must be unencrypted (minisign -G -W, upgr keygen -W)");
+	if (!enc && memcmp(blob + 2, "\0\0", 2))
 		return err_set(e, EXIT_DATAERR, "unknown key derivation function");
 	if (memcmp(blob + 4, "B2", 2))
 		return err_set(e, EXIT_DATAERR, "unknown checksum function");
+	if (enc && key_decrypt(blob, path, pass_file, e) < 0)
+		return -1;
 	memcpy(key->keyid, blob + SK_KEYID_OFF, SIGN_KEYID_LEN);
 	memcpy(key->sk, blob + SK_KEYID_OFF + SIGN_KEYID_LEN, SIGN_SK_LEN);
 	key_checksum(key, chk);
+	if (enc && memcmp(blob + SK_CHK_OFF, chk, 32))
+		return err_set(e, EXIT_TRUST, "wrong passphrase (the key's checksum "
+			       "does not match)");
 	if (memcmp(blob + SK_CHK_OFF, zero, 32) && memcmp(blob + SK_CHK_OFF, chk, 32))
 		return err_set(e, EXIT_DATAERR, "checksum mismatch: the key is corrupt");
 	return key_selftest(key, e);
 }
 
-int sign_key_load(const char *path, struct sign_key *key, struct err *e)
+static int key_load(const char *path, bool open_encrypted, const char *pass_file,
+		    struct sign_key *key, struct err *e)
 {
 	uint8_t blob[SK_BLOB_LEN + 3];
 	struct buf text = BUF_INIT;
@@ -631,7 +764,7 @@ int sign_key_load(const char *path, struct sign_key *key, struct err *e)
 		err_set(e, EXIT_DATAERR, "%s: secret key is not valid base64", path);
 		goto done;
 	}
-	if (key_parse(blob, n, key, e) < 0) {
+	if (key_parse(blob, n, path, open_encrypted, pass_file, key, e) < 0) {
 		err_prefix(e, "secret key %s: ", path);
 		goto done;
 	}
@@ -644,4 +777,56 @@ done:
 		secure_wipe(text.data, text.cap);
 	buf_release(&text);
 	return rc;
+}
+
+int sign_key_load(const char *path, struct sign_key *key, struct err *e)
+{
+	return key_load(path, false, NULL, key, e);
+}
+
+/* A token's key: the public half, a key id derived from it, checked
+ * by signing and verifying once. */
+static int token_load(const char *uri, struct sign_key *key, struct err *e)
+{
+	uint8_t h[64];
+
+	memset(key, 0, sizeof *key);
+	if (pkcs11_open(uri, &key->token, key->sk + 32, e) < 0)
+		return -1;
+	crypto_init();
+	gcry_md_hash_buffer(GCRY_MD_BLAKE2B_512, h, key->sk + 32, SIGN_PK_LEN);
+	memcpy(key->keyid, h, SIGN_KEYID_LEN);
+	if (key_selftest(key, e) < 0) {
+		sign_key_wipe(key);
+		return err_prefix(e, "pkcs11 key: ");
+	}
+	return 0;
+}
+
+int sign_keygen_token(const char *name, const char *uri, struct err *e)
+{
+	char *pubpath = xasprintf("%s.pub", name);
+	struct buf text = BUF_INIT;
+	struct sign_key key;
+	struct sign_pub pub;
+	int rc = -1;
+
+	if (token_load(uri, &key, e) < 0)
+		goto done;
+	sign_key_public(&key, &pub);
+	sign_key_wipe(&key);
+	sign_pub_format(&pub, &text);
+	rc = write_new_atomic(pubpath, text.data, text.len, 0644, e);
+done:
+	buf_release(&text);
+	free(pubpath);
+	return rc;
+}
+
+int sign_key_open(const char *path, const char *passphrase_file,
+		  struct sign_key *key, struct err *e)
+{
+	if (pkcs11_is_uri(path))
+		return token_load(path, key, e);
+	return key_load(path, true, passphrase_file, key, e);
 }

@@ -12,6 +12,7 @@
 #ifndef UPGR_SIGN_H
 #define UPGR_SIGN_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "b64.h"          /* b64_encode, b64_decode */
@@ -32,9 +33,13 @@ struct sign_pub {
 	uint8_t pk[SIGN_PK_LEN];
 };
 
+struct pkcs11_key;
+/* A secret key, or a PKCS#11 token's key (token not NULL: sk holds only
+ * the public half at sk + 32, and the token signs). */
 struct sign_key {
 	uint8_t keyid[SIGN_KEYID_LEN];
 	uint8_t sk[SIGN_SK_LEN];
+	struct pkcs11_key *token;
 };
 
 /* Write NAME.key (0600) and NAME.pub (0644), each complete or absent (a
@@ -44,6 +49,16 @@ struct sign_key {
  * public half can be derived again (audit_device_key does), never a
  * public key whose secret is lost. */
 int sign_keygen(const char *name, struct err *e);
+/* sign_keygen with NAME.key encrypted by pass (passlen bytes) in
+ * minisign's format (kdf "Sc": scrypt with minisign's limits, the key id,
+ * secret key and checksum XORed with its output); pass NULL: unencrypted,
+ * as `minisign -G -W`. */
+int sign_keygen_pass(const char *name, const char *pass, size_t passlen,
+		     struct err *e);
+
+/* Write NAME.pub (never replacing a file) for the PKCS#11 token key the
+ * URI names (sign_key_open), with the key id sign_key_open gives it. */
+int sign_keygen_token(const char *name, const char *uri, struct err *e);
 
 /* Load a minisign public key file, or parse its base64 line. Small-order
  * public keys are refused. */
@@ -53,8 +68,31 @@ int sign_pub_parse(const char *b64, struct sign_pub *pub, struct err *e);
 void sign_pub_format(const struct sign_pub *pub, struct buf *out);
 
 /* Load an unencrypted minisign secret key (refuses encrypted ones, and a
- * key file that others can read). Wipe with sign_key_wipe after use. */
+ * key file that others can read): the agent's device key, which runs
+ * unattended. Wipe with sign_key_wipe after use. */
 int sign_key_load(const char *path, struct sign_key *key, struct err *e);
+/* What every signing command uses: sign_key_load; a "pkcs11:" URI
+ * (pkcs11.h) opens a token's key, its key id the first 8 bytes of
+ * BLAKE2b-512 of its public key; and an encrypted key
+ * ("Sc", minisign -G or upgr keygen) is opened with the passphrase from
+ * passphrase_file (sign_passphrase_get) or else the terminal. A wrong
+ * passphrase is EXIT_TRUST ("wrong passphrase"), no terminal and no file
+ * EXIT_USAGE. */
+int sign_key_open(const char *path, const char *passphrase_file,
+		  struct sign_key *key, struct err *e);
+
+/* A passphrase in libgcrypt's secure memory (free with
+ * sign_passphrase_free): the first line of file (without its newline;
+ * the file must be a regular file only its owner can read or write, else
+ * EXIT_TRUST), or when file is NULL, read from /dev/tty without echo,
+ * asked twice when confirm is set (a mismatch is EXIT_USAGE). No
+ * terminal: EXIT_USAGE, naming --passphrase-file. what names the key in
+ * the prompt. An empty passphrase is refused (EXIT_USAGE). */
+int sign_passphrase_get(const char *file, const char *what, bool confirm,
+			char **pass, size_t *len, struct err *e);
+void sign_passphrase_free(char *pass, size_t len);
+/* Wipes the key and closes its token: key must have been zeroed or
+ * filled by a loader (an uninitialized token pointer would be closed). */
 void sign_key_wipe(struct sign_key *key);
 void sign_key_public(const struct sign_key *key, struct sign_pub *pub);
 

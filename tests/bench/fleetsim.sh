@@ -47,7 +47,7 @@ FTPD_PASV_PORTS=$((par / servers + 100))
 ftpd_start "$servers" >/dev/null || exit 1
 
 # The release, published once and copied to every server.
-"$UPGR" keygen "$B/pk" >/dev/null 2>&1 || { echo "fleetsim: keygen failed" >&2; exit 1; }
+"$UPGR" keygen -W "$B/pk" >/dev/null 2>&1 || { echo "fleetsim: keygen failed" >&2; exit 1; }
 python3 "$TOP/tests/bench/lib/mkrel.py" tree "$B/src" "$files" "$size" 1 &&
 	python3 "$TOP/tests/bench/lib/mkrel.py" author "$B/src" bench 1.0.0 || exit 1
 "$UPGR" publish --repo "file://$B/repo" --key "$B/pk.key" "$B/src/manifest.yaml" \

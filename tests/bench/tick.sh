@@ -11,7 +11,7 @@ ftpd_can_run || exit 1
 ftpd_start 1 >/dev/null || exit 1
 export SVC_LOG=/dev/null
 
-"$UPGR" keygen "$B/pk" >/dev/null 2>&1 || { echo "tick: keygen failed" >&2; exit 1; }
+"$UPGR" keygen -W "$B/pk" >/dev/null 2>&1 || { echo "tick: keygen failed" >&2; exit 1; }
 python3 "$TOP/tests/bench/lib/mkrel.py" tree "$B/src" 10 100000 1 &&
 	python3 "$TOP/tests/bench/lib/mkrel.py" author "$B/src" bench 1.0.0 || exit 1
 "$UPGR" publish --repo "${FTPD_URL_1}repo" --netrc "$FTPD_NETRC" --key "$B/pk.key" \

@@ -57,7 +57,7 @@ kill_each write,fsync,link,rename,unlink,mkdir -- $UPGR apply $A "$T/rel1"
 # again from device.key, the other one kept for the records it signed.
 fresh_host
 $UPGR apply $A "$T/rel1" >/dev/null 2>&1
-$UPGR keygen "$T/other" >/dev/null 2>&1
+$UPGR keygen -W "$T/other" >/dev/null 2>&1
 cp "$T/other.pub" "$PUB"
 other_id=$(sed -n 's/.*minisign public key \([0-9A-F]*\)$/\1/p' "$T/other.pub")
 expect_exit 0 "an upgrade with another key's device.pub" $UPGR apply $A "$T/rel2"

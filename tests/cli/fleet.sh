@@ -38,7 +38,7 @@ SRV=$FTPD_ROOT_1/repo
 RPT=$SRV/reports
 
 # --- the repository and the agents ---------------------------------------
-"$UPGR" keygen "$T/rel" >/dev/null 2>&1 || { not_ok "upgr keygen"; exit 1; }
+"$UPGR" keygen -W "$T/rel" >/dev/null 2>&1 || { not_ok "upgr keygen"; exit 1; }
 publish() {
 	svc_src "$1" "$T/src-$1"
 	"$UPGR" publish $N --key "$T/rel.key" --repo "$FTP" --from "$T/src-$1" \
@@ -354,7 +354,7 @@ expect_grep "$T/out" "^host-tp: ok \([0-9]+ records, key pinned now\)$" "host-tp
 expect_grep "$T/out" "^host-a: ok \([0-9]+ records\)$" "host-a verifies against its pinned key"
 
 # A replaced device key (and a log it signed) is flagged.
-"$UPGR" keygen "$T/intruder" >/dev/null 2>&1
+"$UPGR" keygen -W "$T/intruder" >/dev/null 2>&1
 cp "$RPT/host-b/device.pub" "$T/b-device.server"
 cp "$T/intruder.pub" "$RPT/host-b/device.pub"
 expect_exit 1 "a replaced device.pub: exit 1" $V

@@ -6,7 +6,7 @@
 . "$(dirname "$0")/../lib/testlib.sh"
 . "$UPGR_TOP/tests/lib/ftpd.sh"
 
-"$UPGR" keygen "$T/rel" >/dev/null 2>&1 || { not_ok "upgr keygen"; exit 1; }
+"$UPGR" keygen -W "$T/rel" >/dev/null 2>&1 || { not_ok "upgr keygen"; exit 1; }
 P="$UPGR publish --key $T/rel.key"
 
 # build VERSION [DIR]: a build directory with an authored manifest, three

@@ -16,8 +16,8 @@ if ! ftpd_can_run 2>"$T/why"; then
 fi
 ftpd_start 1 || { not_ok "vsftpd server starts"; exit 1; }
 
-"$UPGR" keygen "$T/rel" >/dev/null 2>&1 || { not_ok "upgr keygen"; exit 1; }
-"$UPGR" keygen "$T/other" >/dev/null 2>&1 || { not_ok "upgr keygen other"; exit 1; }
+"$UPGR" keygen -W "$T/rel" >/dev/null 2>&1 || { not_ok "upgr keygen"; exit 1; }
+"$UPGR" keygen -W "$T/other" >/dev/null 2>&1 || { not_ok "upgr keygen other"; exit 1; }
 P="$UPGR publish --key $T/rel.key --netrc $FTPD_NETRC --repo ${FTPD_URL_1}repo"
 CH=$FTPD_ROOT_1/repo/apps/hello/channels/stable.yaml
 URL="${FTPD_URL_1}repo/apps/hello/channels/stable.yaml"

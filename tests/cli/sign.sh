@@ -47,7 +47,7 @@ expect_exit 2 "sign without -k is a usage error" "$UPGR" sign data
 expect_exit 2 "verify without FILE is a usage error" "$UPGR" verify -p k.pub
 
 # Keys.
-expect_exit 0 "keygen writes a key pair" "$UPGR" keygen k
+expect_exit 0 "keygen writes a key pair" "$UPGR" keygen -W k
 expect_grep "$T/out" "key id [0-9A-F]{16}" "keygen names the key id"
 check "the secret key is mode 0600" test "$(stat -c %a k.key)" = 600
 expect_grep k.pub "^untrusted comment: minisign public key [0-9A-F]{16}$" \
@@ -57,7 +57,7 @@ check "the public key blob is Ed, id, key (42 bytes)" \
 check "the secret key blob is 158 bytes, Ed, no KDF, B2" \
 	test "$(sed -n 2p k.key | base64 -d | head -c 6 | od -An -c | tr -d ' ')" = 'Ed\0\0B2'
 cp k.pub k.pub.orig
-expect_exit 2 "keygen never overwrites" "$UPGR" keygen k
+expect_exit 2 "keygen never overwrites" "$UPGR" keygen -W k
 expect_grep "$T/err" "exists" "keygen says the key exists"
 check "the refused keygen left the public key alone" cmp k.pub k.pub.orig
 minisign -G -W -p m.pub -s m.key >/dev/null || not_ok "minisign -G -W"
@@ -186,8 +186,10 @@ chmod 644 k.pub
 cp m.key enc.key
 poke_blob enc.key 2 2 53 63
 chmod 600 enc.key
-expect_exit 65 "an encrypted secret key is refused" "$UPGR" sign -k enc.key data
-expect_grep "$T/err" "encrypted with a password" "the encrypted key: says so"
+printf 'pass\n' >pw && chmod 600 pw
+expect_exit 65 "an encrypted key with no scrypt limits is refused" \
+	"$UPGR" sign -k enc.key --passphrase-file pw data
+expect_grep "$T/err" "scrypt limits out of range" "the limitless key: says so"
 { echo "untrusted comment: small order"; { printf 'Ed12345678\001'; head -c 31 /dev/zero; } | base64 -w0; echo; } >small.pub
 expect_exit 77 "a small-order public key is refused" "$UPGR" verify -p small.pub -x good.minisig data
 expect_grep "$T/err" "small-order public key refused" "the small-order key: says so"

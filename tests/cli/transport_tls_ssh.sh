@@ -13,7 +13,7 @@
 . "$UPGR_TOP/tests/lib/ftpd.sh"
 . "$UPGR_TOP/tests/lib/sshd.sh"
 
-"$UPGR" keygen "$T/rel" >/dev/null 2>&1 || { not_ok "upgr keygen"; exit 1; }
+"$UPGR" keygen -W "$T/rel" >/dev/null 2>&1 || { not_ok "upgr keygen"; exit 1; }
 P="$UPGR publish --key $T/rel.key"
 
 # build VERSION: a build directory with an authored manifest.

@@ -5,6 +5,7 @@ set -eu
 PKGS="build-essential pkg-config libcurl4-openssl-dev libarchive-dev libyaml-dev
 libgcrypt20-dev libcmocka-dev vsftpd minisign python3 python3-jsonschema python3-yaml
 libarchive-tools rsync curl openssl strace valgrind man-db groff-base procps chromium time
+softhsm2 opensc
 clang libclang-rt-14-dev openssh-server lintian systemd nginx-light"
 missing=""
 for p in $PKGS; do

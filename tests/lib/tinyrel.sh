@@ -11,7 +11,7 @@
 tinyrel_publish() {
 	_up=$1 _repo=$2 _v=$3
 	shift 3
-	[ -s "$T/rel.key" ] || "$_up" keygen "$T/rel" >/dev/null || return 1
+	[ -s "$T/rel.key" ] || "$_up" keygen -W "$T/rel" >/dev/null || return 1
 	_d=$T/tiny-$_v
 	mkdir -p "$_d/bin"
 	printf '#!/bin/sh\necho hello %s\n' "$_v" >"$_d/bin/hello"

@@ -438,6 +438,69 @@ static void test_key_files(void **state)
 	free(pp);
 }
 
+/* A key made by `minisign -G` (0.11) with the passphrase "upgr unit
+ * test", and its public key: upgr opens it with that passphrase, derives
+ * the public key minisign wrote, and says "wrong passphrase" otherwise. */
+static const char minisign_enc_key[] =
+	"untrusted comment: minisign encrypted secret key\n"
+	"RWRTY0IyHLTEqEuqItSXinxXX6iELAh+e1BqhE94KR7LM/jcqggAAAACAAAAAAAAAEAAAAAAq5jJ"
+	"KN6sP2d4KZ9CgMNXaf729t1J7fiq3TQpDCjcJ7aVNE/LKYfwQNfRniQU7JyueN9exMQxbcOg1nQZ"
+	"qQY4YpzsfliGKH6zTqEYMa0uMNX6psw6p1UeQsUaDeM0sDtsIpnkRZFyUdg=\n";
+static const char minisign_enc_pub[] =
+	"RWSK/BxmcaIJz/R4hYVS7cdV2jPvNUm+hIuA/NJyi6WU7AnEVgQtfijE";
+
+static void write_file(const char *path, const char *text, mode_t mode)
+{
+	struct err e;
+
+	assert_int_equal(fs_write_atomic(path, text, strlen(text), mode, &e), 0);
+}
+
+static void test_encrypted_keys(void **state)
+{
+	char dir[] = "/tmp/upgr-test-enc.XXXXXX";
+	struct sign_key key;
+	struct sign_pub pub, want;
+	struct err e;
+	char *kp, *pw, *bad, *name, *own;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	kp = fs_join(dir, "m.key");
+	pw = fs_join(dir, "pw");
+	bad = fs_join(dir, "bad");
+	name = fs_join(dir, "u");
+	own = xasprintf("%s.key", name);
+	write_file(kp, minisign_enc_key, 0600);
+	write_file(pw, "upgr unit test\n", 0600);
+	write_file(bad, "upgr unit tesT\n", 0600);
+	assert_int_equal(sign_pub_parse(minisign_enc_pub, &want, &e), 0);
+
+	/* minisign's key: the right passphrase gives minisign's public key. */
+	assert_int_equal(sign_key_open(kp, pw, &key, &e), 0);
+	sign_key_public(&key, &pub);
+	assert_memory_equal(&pub, &want, sizeof pub);
+	sign_key_wipe(&key);
+	assert_int_equal(sign_key_open(kp, bad, &key, &e), -1);
+	assert_int_equal(e.code, EXIT_TRUST);
+	assert_non_null(strstr(e.msg, "wrong passphrase"));
+	/* The device key's loader never opens an encrypted key. */
+	assert_int_equal(sign_key_load(kp, &key, &e), -1);
+	assert_non_null(strstr(e.msg, "encrypted"));
+
+	/* upgr's own encrypted key opens again with its passphrase. */
+	assert_int_equal(sign_keygen_pass(name, "upgr unit test", 14, &e), 0);
+	assert_int_equal(sign_key_open(own, pw, &key, &e), 0);
+	sign_key_wipe(&key);
+
+	assert_int_equal(fs_remove_tree(dir, &e), 0);
+	free(kp);
+	free(pw);
+	free(bad);
+	free(name);
+	free(own);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -451,6 +514,7 @@ int main(void)
 		cmocka_unit_test(test_minisig_mutations),
 		cmocka_unit_test(test_comment_limit),
 		cmocka_unit_test(test_key_files),
+		cmocka_unit_test(test_encrypted_keys),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -21,7 +21,7 @@ N="--netrc $FTPD_NETRC"
 RPT=$FTPD_ROOT_1/repo/reports
 K=$T/keys
 
-"$UPGR" keygen "$T/rel" >/dev/null 2>&1 || { not_ok "upgr keygen"; exit 1; }
+"$UPGR" keygen -W "$T/rel" >/dev/null 2>&1 || { not_ok "upgr keygen"; exit 1; }
 publish() {   # VERSION [CHANNEL]
 	svc_src "$1" "$T/src-$1"
 	"$UPGR" publish $N --key "$T/rel.key" --repo "$FTP" --from "$T/src-$1" \

@@ -9,7 +9,7 @@ cd "$T" || exit 1
 umask 022
 
 for k in ops1 ops2 ops3 ops4 alice carol console; do
-	"$UPGR" keygen "$k" >/dev/null 2>&1 || not_ok "keygen $k"
+	"$UPGR" keygen -W "$k" >/dev/null 2>&1 || not_ok "keygen $k"
 done
 pub() { sed -n 2p "$1.pub"; }
 
@@ -63,7 +63,7 @@ expect_grep "$T/err" "scopes.alice.apps\\[0\\]: unclosed '\\['" "... glob"
 # trust sign.
 expect_exit 0 "trust sign with ops1" "$UPGR" trust sign -k ops1.key 1.root.yaml
 expect_exit 77 "trust sign with a key the root does not name: 77" \
-	"$UPGR" trust sign -k "$(printf '%s' stranger; "$UPGR" keygen stranger >/dev/null 2>&1).key" 1.root.yaml
+	"$UPGR" trust sign -k "$(printf '%s' stranger; "$UPGR" keygen -W stranger >/dev/null 2>&1).key" 1.root.yaml
 check "minisign -V accepts ops1's signature alone" \
 	minisign -V -q -p ops1.pub -m 1.root.yaml -x 1.root.yaml.ops1.minisig
 expect_exit 0 "show: one of two signatures" "$UPGR" trust show 1.root.yaml

@@ -25,7 +25,7 @@ _upgr_static_opts()
 	audit\ verify) echo "-p --help" ;;
 	fleet\ status) echo "--repo --json --html --help" ;;
 	fleet\ verify) echo "--repo --keys --help" ;;
-	trust\ sign) echo "-k --help" ;;
+	trust\ sign) echo "-k --passphrase-file --help" ;;
 	trust\ publish) echo "--repo --netrc --help" ;;
 	trust\ show) echo "--json --repo --netrc --help" ;;
 	*) echo "--help" ;;

@@ -55,7 +55,7 @@ static size_t local_sigs(const char *path, const struct root *r, struct root_sig
 	return n;
 }
 
-static int do_sign(const char *keypath, const char *path)
+static int do_sign(const char *keypath, const char *pass_file, const char *path)
 {
 	struct root r = { 0 };
 	struct buf b = BUF_INIT, sig = BUF_INIT;
@@ -67,7 +67,7 @@ static int do_sign(const char *keypath, const char *path)
 
 	err_clear(&e);
 	memset(&key, 0, sizeof key);
-	if (load_root(path, &r, &b, &e) < 0 || sign_key_load(keypath, &key, &e) < 0)
+	if (load_root(path, &r, &b, &e) < 0 || sign_key_open(keypath, pass_file, &key, &e) < 0)
 		goto fail;
 	sign_key_public(&key, &pub);
 	k = root_key_by_pub(&r, &pub);
@@ -359,13 +359,14 @@ static int run(const struct command *self, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "key", required_argument, NULL, 'k' },
+		{ "passphrase-file", required_argument, NULL, 'P' },
 		{ "repo", required_argument, NULL, 'r' },
 		{ "netrc", required_argument, NULL, 'n' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
-	const char *key = NULL, *repo = NULL, *netrc = NULL, *sub, *file;
+	const char *key = NULL, *pass_file = NULL, *repo = NULL, *netrc = NULL, *sub, *file;
 	bool json = false;
 	int ch;
 
@@ -377,9 +378,10 @@ static int run(const struct command *self, int argc, char **argv)
 	}
 	sub = argv[1];
 	optind = 1;
-	while ((ch = cli_getopt(self, argc - 1, argv + 1, "k:r:n:jh", opts)) != -1) {
+	while ((ch = cli_getopt(self, argc - 1, argv + 1, "k:P:r:n:jh", opts)) != -1) {
 		switch (ch) {
 		case 'k': key = optarg; break;
+		case 'P': pass_file = optarg; break;
 		case 'r': repo = optarg; break;
 		case 'n': netrc = optarg; break;
 		case 'j': json = true; break;
@@ -393,7 +395,7 @@ static int run(const struct command *self, int argc, char **argv)
 	if (!strcmp(sub, "sign")) {
 		if (!key || !file)
 			return cli_usage(self, "trust sign needs -k KEY and ROOTFILE");
-		return do_sign(key, file);
+		return do_sign(key, pass_file, file);
 	}
 	if (!strcmp(sub, "publish")) {
 		if (!repo || !file)
@@ -407,7 +409,7 @@ static int run(const struct command *self, int argc, char **argv)
 
 const struct command cmd_trust = {
 	"trust", run,
-	"usage: upgr trust sign -k KEY ROOTFILE\n"
+	"usage: upgr trust sign -k KEY [--passphrase-file FILE] ROOTFILE\n"
 	"       upgr trust publish --repo URL [--netrc FILE] ROOTFILE\n"
 	"       upgr trust show [--json] (ROOTFILE | --repo URL [--netrc FILE])\n"
 	"\n"
@@ -422,7 +424,9 @@ const struct command cmd_trust = {
 	"           signed and whether each signature verifies; --repo shows the\n"
 	"           newest root reached by the walk from root/1\n"
 	"\n"
-	"  -k, --key KEY     the secret key file (sign)\n"
+	"  -k, --key KEY     the secret key (sign): a file, encrypted or not, or a\n"
+	"                    pkcs11: URI\n"
+	"  -P, --passphrase-file FILE  the passphrase of an encrypted KEY\n"
 	"  -r, --repo URL    the repository (ftp, sftp, http(s), file)\n"
 	"  -n, --netrc FILE  credentials for the repository\n"
 	"  -j, --json        show as JSON\n"

@@ -30,6 +30,17 @@ struct plan_op {
 	mode_t old_mode, new_mode;
 };
 
+/* A directory the installed release's files implied and the new release
+ * no longer needs (or one remove: names): removed after the swap when
+ * nothing else is left in it, restored (with its mode) on rollback. One
+ * that holds an entry the release never owned is kept, and why says so. */
+struct plan_dir {
+	char *path;                /* relative to the target */
+	mode_t mode;
+	bool kept;
+	char *why;                 /* kept: what is in it; NULL otherwise */
+};
+
 enum pre_state { PRE_PASS, PRE_FAIL, PRE_UNCHECKED };
 
 struct plan_pre {
@@ -50,6 +61,10 @@ struct plan {
 	char *manifest_sha256;             /* hex of the signed manifest's bytes */
 	struct plan_op *ops;
 	size_t nops;
+	struct plan_dir *dirs;             /* sorted: parents before children */
+	size_t ndirs;
+	char **notes;                      /* what the plan keeps and why */
+	size_t nnotes;
 	struct plan_pre *pre;
 	size_t npre;
 	uint64_t download_bytes;
@@ -65,6 +80,15 @@ int plan_build(struct plan *p, const struct manifest *m,
 	       const struct manifest *installed, const char *root,
 	       const char *payload, const char *manifest_sha256, struct err *e);
 void plan_release(struct plan *p);
+
+/* Fill p->dirs from p->installed, p->m and the REMOVE ops (each directory
+ * an installed file implied that no file of p->m needs), keeping those
+ * that hold anything no REMOVE op or removed directory accounts for.
+ * Called by plan_build and for the inverse plan of `upgr rollback`. */
+void plan_find_dirs(struct plan *p);
+
+/* Add a directory the plan removes (journal parsing); takes path. */
+void plan_add_dir(struct plan *p, char *path, mode_t mode);
 
 /* Evaluate the preconditions that have no side effects (disk_free,
  * installed); `run` ones stay PRE_UNCHECKED unless run_commands is set,

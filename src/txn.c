@@ -239,6 +239,9 @@ static void journal_text(const struct txn *t, enum txn_phase phase, struct buf *
 		 p->root, p->target, p->workdir, p->manifest_sha256);
 	for (i = 0; i < t->nmkdirs; i++)
 		buf_addf(b, "mkdir %s\n", t->mkdirs[i]);
+	for (i = 0; i < p->ndirs; i++)
+		if (!p->dirs[i].kept)
+			buf_addf(b, "rmdir %04o %s\n", (unsigned)p->dirs[i].mode, p->dirs[i].path);
 	for (i = 0; i < p->nops; i++) {
 		const struct plan_op *op = &p->ops[i];
 
@@ -896,6 +899,17 @@ static int swap(struct txn *t, struct err *e)
 				     t->p->target, op->path);
 		}
 	}
+	for (i = t->p->ndirs; rc == 0 && i-- > 0;) {
+		const struct plan_dir *d = &t->p->dirs[i];
+
+		/* Not empty after all (something appeared since the plan):
+		 * kept, as the plan would have. */
+		if (d->kept || (pfd = walk_parent(&tw, d->path, &leaf, e)) < 0)
+			continue;
+		if (unlinkat(pfd, leaf, AT_REMOVEDIR) < 0 && errno != ENOENT &&
+		    errno != ENOTEMPTY && errno != EEXIST)
+			rc = err_sys(e, EXIT_SOFTWARE, "rmdir %s/%s", t->p->target, d->path);
+	}
 	/* No fsync here, inside the downtime: sync_swapped makes the renames
 	 * durable after the start, before the commit record (until then a
 	 * crash rolls back, whichever renames reached the disk: invariant 2). */
@@ -919,7 +933,17 @@ static int sync_swapped(struct txn *t, struct err *e)
 	for (i = 0; i < t->p->nops && rc == 0; i++) {
 		if (t->p->ops[i].kind == PLAN_UNCHANGED)
 			continue;
-		if (walk_parent(&tw, t->p->ops[i].path, &leaf, e) < 0)
+		/* A removal's directory may have gone too: its parent is
+		 * fsynced for the directories below. */
+		if (walk_parent(&tw, t->p->ops[i].path, &leaf, e) < 0 &&
+		    !(t->p->ops[i].kind == PLAN_REMOVE && errno == ENOENT))
+			rc = -1;
+		tw.dirty = true;
+	}
+	for (i = 0; i < t->p->ndirs && rc == 0; i++) {
+		if (t->p->dirs[i].kept)
+			continue;
+		if (walk_parent(&tw, t->p->dirs[i].path, &leaf, e) < 0 && errno != ENOENT)
 			rc = -1;
 		tw.dirty = true;
 	}
@@ -965,6 +989,34 @@ static int check_backups(struct txn *t, struct err *e)
 	return rc;
 }
 
+/* Make again, parents first and with their modes, the directories the
+ * swap removed (those it did not are found in place). */
+static int remake_dirs(struct txn *t, struct err *e)
+{
+	struct dirwalk tw;
+	const char *leaf;
+	size_t i;
+	int pfd, rc = 0;
+
+	walk_init(&tw, t->p->target);
+	for (i = 0; i < t->p->ndirs; i++) {
+		const struct plan_dir *d = &t->p->dirs[i];
+		char *abs;
+
+		if (d->kept)
+			continue;
+		abs = fs_join(t->p->target, d->path);
+		if ((pfd = walk_parent(&tw, d->path, &leaf, e)) < 0 ||
+		    fs_mkdir_at(pfd, leaf, d->mode, abs, e) < 0)
+			rc = -1;
+		tw.dirty = true;
+		free(abs);
+	}
+	if (walk_release(&tw, e) < 0)
+		rc = -1;
+	return rc;
+}
+
 /* Put every file back as it was before the swap (invariant 2). Goes on
  * past errors so as much as possible is restored; returns -1 if any. */
 static int restore(struct txn *t, struct err *e)
@@ -975,6 +1027,8 @@ static int restore(struct txn *t, struct err *e)
 	struct stat st;
 	size_t i;
 
+	if (remake_dirs(t, e) < 0)
+		rc = -1;
 	walk_init(&tw, t->p->target);
 	walk_init_fd(&bw, t->backup, t->backfd);
 	walk_init_fd(&sw, t->stage, t->stagefd);
@@ -1365,7 +1419,14 @@ static int journal_parse(char *text, struct journal *j, struct plan *p,
 			j->target = xstrdup(val);
 		else if (!strcmp(line, "workdir"))
 			j->workdir = xstrdup(val);
-		else if (!strcmp(line, "mkdir") && t) {
+		else if (!strcmp(line, "rmdir")) {
+			char *end;
+			unsigned long mode = strtoul(val, &end, 8);
+
+			if (*end != ' ' || mode > 07777)
+				return err_set(e, EXIT_SOFTWARE, "malformed journal rmdir");
+			plan_add_dir(p, xstrdup(end + 1), (mode_t)mode);
+		} else if (!strcmp(line, "mkdir") && t) {
 			t->mkdirs = xreallocarray(t->mkdirs, t->nmkdirs + 1, sizeof *t->mkdirs);
 			t->mkdirs[t->nmkdirs++] = xstrdup(val);
 		} else if (!strcmp(line, "op")) {
@@ -1639,6 +1700,7 @@ int txn_plan_rollback(const char *state_dir, const char *app, const char *root,
 		p->nchanged++;
 		free(dest);
 	}
+	plan_find_dirs(p);
 	rc = 0;
 	goto done;
 fail:

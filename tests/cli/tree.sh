@@ -1,0 +1,90 @@
+# The release owns its tree (issue 15, point 1): a file the installed
+# release lists and the new one does not is removed in the swap, backed
+# up, and back byte for byte after a rollback; a directory only the old
+# release needed goes once empty and comes back; a file the app wrote
+# (never listed) survives, and keeps its directory; remove: may name a
+# directory the release owns. And the dry run says all of it (point 9:
+# the stop of the new version on failure, no backup on a first install).
+. "$(dirname "$0")/../lib/testlib.sh"
+. "$UPGR_TOP/tests/lib/release.sh"
+. "$UPGR_TOP/tests/lib/fakesvc.sh"
+
+release_key
+release_config a
+TGT=$T/root/opt/hello
+A="-c $T/a.yaml"
+
+svc_src 1.0.0 "$T/src1" "  - { path: share/b.txt, mode: \"0640\" }
+  - { path: doc/old/guide.txt, mode: \"0644\" }
+  - { path: logs/readme, mode: \"0644\" }
+  - { path: plugins/x/x.so, mode: \"0755\" }"
+echo "b of 1.0.0" >"$T/src1/share/b.txt"
+mkdir -p "$T/src1/doc/old" "$T/src1/logs" "$T/src1/plugins/x"
+echo "the old guide" >"$T/src1/doc/old/guide.txt"
+echo "logs go here" >"$T/src1/logs/readme"
+echo "plugin" >"$T/src1/plugins/x/x.so"
+release_make "$T/src1/manifest.yaml" "$T/src1" "$T/rel1"
+
+# 2.0.0 drops share/b.txt, doc/old/guide.txt, logs/readme; names plugins
+# (a directory) in remove:.
+svc_src 2.0.0 "$T/src2" "remove: [ plugins ]"
+release_make "$T/src2/manifest.yaml" "$T/src2" "$T/rel2"
+
+expect_exit 0 "dry-run of a first install exits 0" $UPGR apply $A --dry-run "$T/rel1"
+expect_grep "$T/out" "on failure" "the dry run says what a failure does"
+expect_grep "$T/out" "stop the new version: 'bin/hello-ctl stop'" "the dry run shows the automatic stop of the new version on failure"
+if grep -q "backup " "$T/out"; then not_ok "a first install shows a backup step: $(grep backup "$T/out")"
+else ok "no backup step on a first install"; fi
+
+expect_exit 0 "install 1.0.0" $UPGR apply $A "$T/rel1"
+echo "written by the app" >"$TGT/logs/app.log"
+tree_sum "$TGT" >"$T/sum1"
+(cd "$TGT" && find . -type d | sort) >"$T/dirs1"
+
+expect_exit 0 "dry-run of the upgrade exits 0" $UPGR apply $A --dry-run "$T/rel2"
+expect_grep "$T/out" "^  remove +share/b.txt" "dry-run lists a dropped file as remove"
+expect_grep "$T/out" "^  remove +doc/old/guide.txt" "dry-run lists a dropped file in a subdirectory"
+expect_grep "$T/out" "^  remove +plugins/x/x.so" "dry-run removes the files of a directory named in remove:"
+expect_grep "$T/out" "^  rmdir +doc/old/" "dry-run lists an emptied directory"
+expect_grep "$T/out" "^  rmdir +plugins/" "dry-run lists the directory remove: names"
+expect_grep "$T/out" "^  keep +logs/ +\(holds logs/app.log" "dry-run says a directory with a file the release never owned is kept"
+expect_grep "$T/out" "^  [0-9 ]+\. backup +hard-link 7 files" "the backup step counts the 3 replaced and 4 removed files"
+
+expect_exit 0 "upgrade to 2.0.0" $UPGR apply $A "$T/rel2"
+[ ! -e "$TGT/share/b.txt" ] && ok "a file the new release dropped is gone" || not_ok "share/b.txt still there"
+[ ! -e "$TGT/logs/readme" ] && ok "a dropped file beside an app's log is gone" || not_ok "logs/readme still there"
+expect_same /dev/stdin "$TGT/logs/app.log" "a log file written by the app survives" <<EOT
+written by the app
+EOT
+[ ! -e "$TGT/doc" ] && ok "an emptied directory (and its emptied parent) goes" || not_ok "doc still there: $(find "$TGT/doc")"
+[ ! -e "$TGT/plugins" ] && ok "a directory named in remove: goes once its files go" || not_ok "plugins still there"
+[ -e "$TGT/share/data.txt" ] && ok "a directory the new release still uses stays" || not_ok "share is gone"
+
+expect_exit 0 "upgr rollback exits 0" $UPGR rollback $A hello
+tree_sum "$TGT" >"$T/sum-rb"
+expect_same "$T/sum1" "$T/sum-rb" "after rollback every dropped file is back byte for byte (and mode)"
+(cd "$TGT" && find . -type d | sort) >"$T/dirs-rb"
+expect_same "$T/dirs1" "$T/dirs-rb" "after rollback the removed directories are back"
+
+# A health check that fails: the automatic rollback brings them back too.
+expect_exit 0 "upgrade to 2.0.0 again" $UPGR apply $A "$T/rel2"
+expect_exit 0 "rollback to 1.0.0 again" $UPGR rollback $A hello
+svc_src 3.0.0 "$T/src3" ""
+release_make "$T/src3/manifest.yaml" "$T/src3" "$T/rel3"
+touch "$T/svc/unhealthy-3.0.0"
+expect_exit 1 "an upgrade whose health check fails rolls back" $UPGR apply $A "$T/rel3"
+tree_sum "$TGT" >"$T/sum-fail"
+expect_same "$T/sum1" "$T/sum-fail" "after a failed upgrade the dropped files are back"
+(cd "$TGT" && find . -type d | sort) >"$T/dirs-fail"
+expect_same "$T/dirs1" "$T/dirs-fail" "after a failed upgrade the removed directories are back"
+rm -f "$T/svc/unhealthy-3.0.0"
+
+# A directory named in remove: that holds a file the release never owned
+# is kept, and the plan says so.
+mkdir -p "$TGT/plugins/x" && echo mine >"$TGT/plugins/local.so"
+expect_exit 0 "dry-run with a local file in a remove: directory" $UPGR apply $A --dry-run "$T/rel2"
+expect_grep "$T/out" "^  keep +plugins/ +\(holds plugins/local.so" "a remove: directory holding a local file is kept, and the dry run says so"
+expect_exit 0 "upgrade with a local file in a remove: directory" $UPGR apply $A "$T/rel2"
+[ -e "$TGT/plugins/local.so" ] && [ ! -e "$TGT/plugins/x" ] &&
+	ok "the local file and its directory stay; the release's subdirectory goes" ||
+	not_ok "plugins: $(find "$TGT/plugins" 2>&1)"

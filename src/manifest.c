@@ -820,6 +820,21 @@ static void parse_root(const struct ynode *root, struct manifest *m, struct diag
 	free(remove_at);
 }
 
+size_t manifest_warnings(const struct manifest *m, struct diag *w)
+{
+	size_t n = w->n;
+
+	if (m->stop.n && !m->start.n)
+		diag_add(w, m->stop.v[0].line, m->stop.v[0].col,
+			 "warning: stop: the release stops the service and never starts it "
+			 "(no start:): every upgrade leaves it down");
+	if (m->health.n && !m->start.n)
+		diag_add(w, m->health.v[0].line, m->health.v[0].col,
+			 "warning: health: checks a service the release never starts (no start:): "
+			 "unless something else starts it, every upgrade fails its health check");
+	return w->n - n;
+}
+
 /* The sorted index of files by path, so that finding one is a binary
  * search: the plan looks up every file of a release in the installed
  * manifest, which is quadratic with a scan (20,000 files: 2 x 10^8

@@ -87,6 +87,12 @@ int manifest_parse(const char *buf, size_t len, struct manifest *m, struct diag 
 int manifest_load(const char *path, struct manifest *m, struct diag *d);
 void manifest_release(struct manifest *m);
 
+/* Plans that are valid but would leave the service down: `stop` without
+ * `start` (every upgrade stops it for good), `health` without `start`
+ * (checks a service nothing starts). Each goes into w as "warning: ..."
+ * at the position of the command concerned; returns how many. */
+size_t manifest_warnings(const struct manifest *m, struct diag *w);
+
 /* Find a file entry by path; NULL if the release does not list it.
  * O(log n) through by_path when it matches files, else a linear scan. */
 const struct mfile *manifest_find_file(const struct manifest *m, const char *path);

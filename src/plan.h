@@ -99,6 +99,12 @@ void plan_check_preconditions(struct plan *p, bool run_commands);
 void plan_print(const struct plan *p, FILE *to);
 void plan_json(const struct plan *p, struct buf *out);
 
+/* --diff: a unified diff of each file the plan changes (config files
+ * first) against the release's bytes, extracted from the payload into a
+ * temporary directory removed after. Binary files: "Binary files differ";
+ * over DIFF_MAX_BYTES: "differ (too large to show)". */
+int plan_diff(const struct plan *p, FILE *to, struct err *e);
+
 const char *plan_kind_name(enum plan_kind k);
 
 /* The environment for a release command (NULL-terminated, allocated). */

@@ -17,7 +17,9 @@ A="-c $T/a.yaml"
 svc_src 1.0.0 "$T/src1" "  - { path: share/b.txt, mode: \"0640\" }
   - { path: doc/old/guide.txt, mode: \"0644\" }
   - { path: logs/readme, mode: \"0644\" }
-  - { path: plugins/x/x.so, mode: \"0755\" }"
+  - { path: plugins/x/x.so, mode: \"0755\" }
+  - { path: share/logo.bin, mode: \"0644\" }"
+printf 'PNG\000one' >"$T/src1/share/logo.bin"
 echo "b of 1.0.0" >"$T/src1/share/b.txt"
 mkdir -p "$T/src1/doc/old" "$T/src1/logs" "$T/src1/plugins/x"
 echo "the old guide" >"$T/src1/doc/old/guide.txt"
@@ -27,7 +29,9 @@ release_make "$T/src1/manifest.yaml" "$T/src1" "$T/rel1"
 
 # 2.0.0 drops share/b.txt, doc/old/guide.txt, logs/readme; names plugins
 # (a directory) in remove:.
-svc_src 2.0.0 "$T/src2" "remove: [ plugins ]"
+svc_src 2.0.0 "$T/src2" "  - { path: share/logo.bin, mode: \"0644\" }
+remove: [ plugins ]"
+printf 'PNG\000two' >"$T/src2/share/logo.bin"
 release_make "$T/src2/manifest.yaml" "$T/src2" "$T/rel2"
 
 expect_exit 0 "dry-run of a first install exits 0" $UPGR apply $A --dry-run "$T/rel1"
@@ -48,7 +52,28 @@ expect_grep "$T/out" "^  remove +plugins/x/x.so" "dry-run removes the files of a
 expect_grep "$T/out" "^  rmdir +doc/old/" "dry-run lists an emptied directory"
 expect_grep "$T/out" "^  rmdir +plugins/" "dry-run lists the directory remove: names"
 expect_grep "$T/out" "^  keep +logs/ +\(holds logs/app.log" "dry-run says a directory with a file the release never owned is kept"
-expect_grep "$T/out" "^  [0-9 ]+\. backup +hard-link 7 files" "the backup step counts the 3 replaced and 4 removed files"
+expect_grep "$T/out" "^  [0-9 ]+\. backup +hard-link 8 files" "the backup step counts the 4 replaced and 4 removed files"
+
+# --diff (point 9): every changed text file as a unified diff, configs first.
+mkdir "$T/tmp"
+TMPDIR=$T/tmp expect_exit 0 "dry-run --diff of the upgrade exits 0" $UPGR apply $A --dry-run --diff "$T/rel2"
+expect_grep "$T/out" "^--- a/etc/hello.conf$" "--diff shows the changed config file"
+expect_grep "$T/out" "^-greeting = hello from 1.0.0$" "--diff shows the config's old line"
+expect_grep "$T/out" "^\+greeting = hello from 2.0.0$" "--diff shows the config's new line"
+cfg=$(grep -n '^--- a/etc/hello.conf' "$T/out" | cut -d: -f1); bin=$(grep -n '^--- a/bin/hello-ctl' "$T/out" | cut -d: -f1)
+[ -n "$cfg" ] && [ -n "$bin" ] && [ "$cfg" -lt "$bin" ] && ok "--diff shows config files first" ||
+	not_ok "config at line '$cfg', bin/hello-ctl at '$bin'"
+expect_grep "$T/out" "^Binary files a/share/logo.bin and b/share/logo.bin differ$" "--diff names a changed binary file only"
+expect_grep "$T/out" "^\+\+\+ /dev/null$" "--diff shows a removed file against /dev/null"
+expect_no_grep "$T/out" "^--- a/share/same.txt" "--diff leaves out unchanged files"
+[ -z "$(ls -A "$T/tmp")" ] && ok "--diff leaves nothing in TMPDIR" || not_ok "left in TMPDIR: $(ls -A "$T/tmp")"
+# The diff, applied with patch(1) to the installed config, gives the new one.
+if command -v patch >/dev/null; then
+	cp "$TGT/etc/hello.conf" "$T/hello.conf"
+	awk '/^--- a\/etc\/hello.conf$/ { on = 1 } on && /^(--- |Binary)/ && !/hello.conf/ { on = 0 } on' "$T/out" >"$T/conf.diff"
+	patch -s "$T/hello.conf" "$T/conf.diff" && expect_same "$T/src2/etc/hello.conf" "$T/hello.conf" "patch(1) accepts --diff's output and gives the new config"
+fi
+expect_exit 2 "--diff without --dry-run is a usage error" $UPGR apply $A --diff "$T/rel2"
 
 expect_exit 0 "upgrade to 2.0.0" $UPGR apply $A "$T/rel2"
 [ ! -e "$TGT/share/b.txt" ] && ok "a file the new release dropped is gone" || not_ok "share/b.txt still there"

@@ -113,3 +113,50 @@ expect_exit 0 "upgrade with a local file in a remove: directory" $UPGR apply $A 
 [ -e "$TGT/plugins/local.so" ] && [ ! -e "$TGT/plugins/x" ] &&
 	ok "the local file and its directory stay; the release's subdirectory goes" ||
 	not_ok "plugins: $(find "$TGT/plugins" 2>&1)"
+
+# --- point 2: an authored manifest names a directory and globs; upgr
+# publish expands them from the build directory into the signed list.
+"$UPGR" keygen "$T/pub" >/dev/null 2>&1 || not_ok "upgr keygen"
+B=$T/build
+mkdir -p "$B/site/css" "$B/lib" "$B/share/doc/deep" "$B/bin"
+echo "<h1>hi</h1>" >"$B/site/index.html"; echo "a{}" >"$B/site/css/a.css"; echo h >"$B/site/.htaccess"
+echo a >"$B/lib/a.so"; echo b >"$B/lib/b.so"; echo r >"$B/lib/readme"
+echo d >"$B/share/doc/deep/x.txt"; chmod 0640 "$B/share/doc/deep/x.txt"
+printf '#!/bin/sh\n' >"$B/bin/site-ctl"
+cat >"$B/manifest.yaml" <<'EOM'
+upgr: 1
+app: site
+version: 1.0.0
+target: /srv/site
+files:
+  - path: site/
+    mode: "0644"
+  - path: lib/*.so
+    mode: "0755"
+  - path: lib/a.so
+    mode: "0700"
+  - path: share/**
+  - path: bin/site-ctl
+    mode: "0755"
+start: [ "bin/site-ctl start" ]
+EOM
+expect_exit 0 "validate accepts directories and globs in an authored manifest" $UPGR validate "$B/manifest.yaml"
+expect_exit 0 "publish expands the directory and the globs" \
+	$UPGR publish --key "$T/pub.key" --repo "file://$T/pubrepo" --state-dir "$T/pubstate" "$B/manifest.yaml"
+PM=$T/pubrepo/apps/site/releases/1.0.0/manifest.yaml
+expect_exit 0 "the published, expanded manifest is valid" $UPGR validate "$PM"
+check "the published list is exact: sorted, each file with its mode and sha256" /usr/bin/python3 -c "
+import yaml,hashlib
+m=yaml.safe_load(open('$PM'))
+got=[(f['path'],f['mode']) for f in m['files']]
+want=[('bin/site-ctl','0755'),('lib/a.so','0700'),('lib/b.so','0755'),('share/doc/deep/x.txt','0640'),
+      ('site/.htaccess','0644'),('site/css/a.css','0644'),('site/index.html','0644')]
+assert got==want, got
+for f in m['files']:
+    assert f['sha256']==hashlib.sha256(open('$B/'+f['path'],'rb').read()).hexdigest(), f
+"
+sed 's|  - path: bin/site-ctl|  - path: nothing/*.x\n  - path: bin/site-ctl|' "$B/manifest.yaml" >"$B/m2.yaml"
+sed -i 's/^version: 1.0.0/version: 1.0.1/' "$B/m2.yaml"
+expect_exit 65 "a glob that matches nothing is refused" \
+	$UPGR publish --key "$T/pub.key" --repo "file://$T/pubrepo" --state-dir "$T/pubstate" --from "$B" "$B/m2.yaml"
+expect_grep "$T/err" 'nothing/\*\.x.*matches no file' "... naming the glob"

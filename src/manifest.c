@@ -35,7 +35,8 @@ static const char *const top_required[] = {
 	"upgr", "app", "version", "target", "files", NULL
 };
 static const char *const payload_keys[] = { "file", "sha256", "size", NULL };
-static const char *const file_keys[] = { "path", "mode", "sha256", "config", NULL };
+static const char *const file_keys[] = { "path", "mode", "sha256", "config", "owner", "group",
+					  NULL };
 static const char *const file_required[] = { "path", "mode", NULL };
 static const char *const pattern_required[] = { "path", NULL };
 static const char *const cmd_keys[] = { "run", "timeout", NULL };
@@ -325,6 +326,38 @@ static int parse_mode(const struct ynode *n, const char *name, mode_t *out, stru
 	return 0;
 }
 
+/* owner: or group: of a file entry, a user or group name as useradd
+ * accepts one (resolved on the host when the release is applied).
+ * Returns the number of problems (0 or 1). */
+static size_t parse_account(const struct ynode *n, const char *where, const char *key,
+			    char **out, struct diag *d)
+{
+	const struct ynode *v = ydoc_get(n, key);
+	char name[NAME_MAX_LEN];
+	const char *s;
+	size_t i, len;
+
+	if (!v)
+		return 0;
+	ydoc_name(name, sizeof name, where, key);
+	if (ydoc_str(v, name, &s, d) < 0)
+		return 1;
+	len = strlen(s);
+	for (i = 0; i < len; i++)
+		if (!(s[i] == '_' || (s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+		      (i && ((s[i] >= '0' && s[i] <= '9') || s[i] == '-' || s[i] == '.' ||
+			     (s[i] == '$' && i == len - 1)))))
+			break;
+	if (!len || len > 32 || i < len) {
+		diag_add(d, v->line, v->col, "%s: \"%s\" is not a %s name (letters, digits, "
+			 "'_', '-', '.', not starting with a digit or '-', at most 32)", name,
+			 show(s).s, !strcmp(key, "owner") ? "user" : "group");
+		return 1;
+	}
+	*out = xstrdup(s);
+	return 0;
+}
+
 /* A directory ("site/") or a glob ("site/" "**", "lib/" "*.so"). */
 static bool is_pattern(const char *s)
 {
@@ -395,9 +428,13 @@ static int parse_file(const struct ynode *n, const char *where, struct mfile *f,
 	}
 	if (ydoc_get_bool(n, where, "config", &f->config, d) < 0)
 		bad++;
+	bad += parse_account(n, where, "owner", &f->owner, d);
+	bad += parse_account(n, where, "group", &f->group, d);
 	if (bad) {
 		free(f->path);
-		f->path = NULL;
+		free(f->owner);
+		free(f->group);
+		f->path = f->owner = f->group = NULL;
 		return -1;
 	}
 	return 0;
@@ -969,8 +1006,11 @@ void manifest_release(struct manifest *m)
 	free(m->version);
 	free(m->target);
 	free(m->payload_file);
-	for (i = 0; i < m->nfiles; i++)
+	for (i = 0; i < m->nfiles; i++) {
 		free(m->files[i].path);
+		free(m->files[i].owner);
+		free(m->files[i].group);
+	}
 	free(m->files);
 	free(m->by_path);
 	for (i = 0; i < m->nremove; i++)
@@ -1083,6 +1123,10 @@ void manifest_emit(const struct manifest *m, struct buf *out)
 		buf_addf(out, "    mode: \"%04o\"\n", (unsigned)f->mode);
 		if (f->config)
 			buf_adds(out, "    config: true\n");
+		if (f->owner)
+			emit_key_str(out, "    ", "owner", f->owner);
+		if (f->group)
+			emit_key_str(out, "    ", "group", f->group);
 		if (f->has_sha256)
 			emit_sha(out, "    ", "sha256", f->sha256);
 	}

@@ -37,6 +37,8 @@ struct mfile {
 				  * ("site/" "**", "lib/" "*.so") that upgr publish
 				  * expands (manifest_expand); mode optional */
 	bool has_mode;
+	char *owner, *group;     /* user and group names, resolved on the host
+				  * (getpwnam, getgrnam); NULL: the installer's */
 	bool has_sha256;
 	uint8_t sha256[32];
 	int line, col;

@@ -132,6 +132,8 @@ static int expand_one(const struct manifest *m, const struct mfile *f, const cha
 		g->pattern = false;
 		g->has_mode = true;
 		g->path = xstrdup(all->v[i]);
+		g->owner = f->owner ? xstrdup(f->owner) : NULL;
+		g->group = f->group ? xstrdup(f->group) : NULL;
 		abs = fs_join(dir, all->v[i]);
 		if (!f->has_mode)
 			g->mode = stat(abs, &st) == 0 ? st.st_mode & 0777 : 0644;
@@ -186,8 +188,13 @@ int manifest_expand(struct manifest *m, const char *dir, struct err *e)
 		}
 	}
 	qsort(out, nout, sizeof *out, cmp_file);
-	for (i = 0; i < m->nfiles; i++)
+	for (i = 0; i < m->nfiles; i++) {
 		free(m->files[i].path);
+		if (m->files[i].pattern) {   /* the others moved to out */
+			free(m->files[i].owner);
+			free(m->files[i].group);
+		}
+	}
 	free(m->files);
 	m->files = out;
 	m->nfiles = nout;

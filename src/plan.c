@@ -9,6 +9,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
 #include <libgen.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,6 +66,33 @@ static struct plan_op *add_op(struct plan *p, enum plan_kind kind)
 	return op;
 }
 
+bool plan_resolve_owner(const struct mfile *f, uid_t *uid, gid_t *gid, char *why,
+			size_t whylen)
+{
+	struct passwd *pw;
+	struct group *gr;
+
+	*uid = (uid_t)-1;
+	*gid = (gid_t)-1;
+	if (f->owner) {
+		if (!(pw = getpwnam(f->owner))) {
+			snprintf(why, whylen, "%s: owner \"%s\" is not a user on this host",
+				 f->path, f->owner);
+			return false;
+		}
+		*uid = pw->pw_uid;
+	}
+	if (f->group) {
+		if (!(gr = getgrnam(f->group))) {
+			snprintf(why, whylen, "%s: group \"%s\" is not a group on this host",
+				 f->path, f->group);
+			return false;
+		}
+		*gid = gr->gr_gid;
+	}
+	return true;
+}
+
 /* Decide what happens to one listed file. */
 static int plan_file(struct plan *p, const struct mfile *f, uint64_t new_size,
 		     struct err *e)
@@ -74,10 +103,18 @@ static int plan_file(struct plan *p, const struct mfile *f, uint64_t new_size,
 	uint8_t cur[SHA256_LEN];
 	struct plan_op *op;
 	struct stat st;
-	bool same = false, changes;
+	bool same = false, changes, owned = true;
+	uid_t uid;
+	gid_t gid;
 	int rc = -1;
 
+	char why[sizeof p->owner_error];
+
+	/* The first unknown name is kept: it fails the preconditions. */
+	if (!plan_resolve_owner(f, &uid, &gid, why, sizeof why) && !p->owner_error[0])
+		memcpy(p->owner_error, why, sizeof why);
 	if (lstat(dest, &st) == 0) {
+		owned = (uid == (uid_t)-1 || st.st_uid == uid) && (gid == (gid_t)-1 || st.st_gid == gid);
 		if (S_ISDIR(st.st_mode)) {
 			err_set(e, EXIT_DATAERR, "%s is a directory on this host; the release has a file there", dest);
 			goto done;
@@ -96,7 +133,7 @@ static int plan_file(struct plan *p, const struct mfile *f, uint64_t new_size,
 		}
 		/* A config file that is a symlink was made one here (releases
 		 * ship regular files only): a local edit, kept like one. */
-		if (same && (st.st_mode & 07777) == f->mode)
+		if (same && (st.st_mode & 07777) == f->mode && owned)
 			kind = PLAN_UNCHANGED;
 		else if (f->config && S_ISLNK(st.st_mode))
 			kind = PLAN_CONFIG_KEEP;
@@ -116,6 +153,8 @@ static int plan_file(struct plan *p, const struct mfile *f, uint64_t new_size,
 	op->old_mode = op->old_exists ? st.st_mode & 07777 : 0;
 	op->new_size = new_size;
 	op->new_mode = f->mode;
+	op->uid = uid;
+	op->gid = gid;
 	if (kind == PLAN_CONFIG_KEEP) {
 		/* The .upgr-new beside it may exist from an earlier release. */
 		free(dest);

@@ -28,6 +28,8 @@ struct plan_op {
 	bool old_exists;
 	uint64_t old_size, new_size;
 	mode_t old_mode, new_mode;
+	uid_t uid;                 /* owner: resolved, or (uid_t)-1: left as made */
+	gid_t gid;                 /* group: resolved, or (gid_t)-1 */
 };
 
 /* A directory the installed release's files implied and the new release
@@ -70,6 +72,8 @@ struct plan {
 	uint64_t download_bytes;
 	uint64_t disk_needed;              /* staging + config copies */
 	size_t nchanged;                   /* ops that touch the target */
+	char owner_error[256];             /* an owner: or group: this host lacks:
+					    * fails the preconditions */
 	const char *action;                /* install, upgrade, rollback */
 };
 
@@ -94,6 +98,12 @@ void plan_add_dir(struct plan *p, char *path, mode_t mode);
  * installed); `run` ones stay PRE_UNCHECKED unless run_commands is set,
  * when they are run with the environment of the UPGR_PHASE=precondition. */
 void plan_check_preconditions(struct plan *p, bool run_commands);
+
+/* Resolve f's owner: and group: names on this host into *uid, *gid
+ * ((uid_t)-1 / (gid_t)-1 when not named). Returns false, with why set,
+ * when a name is unknown here. */
+bool plan_resolve_owner(const struct mfile *f, uid_t *uid, gid_t *gid, char *why,
+			size_t whylen);
 
 /* The plan for a person, and as JSON for scripts. */
 void plan_print(const struct plan *p, FILE *to);

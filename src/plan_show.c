@@ -147,8 +147,10 @@ void plan_print(const struct plan *p, FILE *to)
 		counts[PLAN_ADD], counts[PLAN_REPLACE], counts[PLAN_UNCHANGED],
 		counts[PLAN_CONFIG_KEEP], counts[PLAN_REMOVE]);
 	print_dirs(p, to);
-	if (p->npre)
+	if (p->npre || p->owner_error[0])
 		fputs("preconditions:\n", to);
+	if (p->owner_error[0])
+		fprintf(to, "  %-9s owner/group: %s\n", "FAIL", p->owner_error);
 	for (i = 0; i < p->npre; i++) {
 		buf_reset(&b);
 		pre_text(p->pre[i].pre, &b);

@@ -609,6 +609,25 @@ done:
 	return rc;
 }
 
+/* Does st have the owner and group f names? why says what differs. */
+static bool owner_ok(const struct mfile *f, const struct stat *st, char *why, size_t len)
+{
+	uid_t uid;
+	gid_t gid;
+
+	if (!plan_resolve_owner(f, &uid, &gid, why, len))
+		return false;
+	if (uid != (uid_t)-1 && st->st_uid != uid) {
+		snprintf(why, len, "owned by uid %u, not %s", (unsigned)st->st_uid, f->owner);
+		return false;
+	}
+	if (gid != (gid_t)-1 && st->st_gid != gid) {
+		snprintf(why, len, "group gid %u, not %s", (unsigned)st->st_gid, f->group);
+		return false;
+	}
+	return true;
+}
+
 /* A file about to be restored from the work directory (name leaf in the
  * open directory pfd), checked against m, the signed manifest of the
  * release it came from: the mode and sha256 m lists for path, read through
@@ -619,7 +638,7 @@ static int check_restored(int pfd, const char *leaf, const struct manifest *m,
 {
 	const struct mfile *f = m ? manifest_find_file(m, path) : NULL;
 	uint8_t got[SHA256_LEN];
-	char hex[SHA256_HEX_LEN + 1];
+	char hex[SHA256_HEX_LEN + 1], why[256];
 	struct stat st;
 	int fd, rc = -1;
 
@@ -632,6 +651,9 @@ static int check_restored(int pfd, const char *leaf, const struct manifest *m,
 		err_set(e, EXIT_TRUST, "%s/%s: mode %04o, not the %04o that %s %s's signed manifest lists",
 			where, path, (unsigned)(st.st_mode & 07777), (unsigned)f->mode, m->app,
 			m->version);
+	else if (!owner_ok(f, &st, why, sizeof why))
+		err_set(e, EXIT_TRUST, "%s/%s: %s (%s %s's signed manifest)", where, path, why,
+			m->app, m->version);
 	else if (sha256_fd(fd, got, NULL, e) == 0) {
 		hex_encode(got, SHA256_LEN, hex);
 		if (f->has_sha256 && memcmp(got, f->sha256, SHA256_LEN))
@@ -837,6 +859,31 @@ static int stage_payload(struct txn *t, uint64_t cap, struct err *e)
 	return rc;
 }
 
+/* Give each staged file the owner and group the release names (before
+ * the stop: the swap only renames). fchownat before any later chmod would
+ * matter: staged modes carry no setuid or setgid bits to lose. */
+static int chown_staged(struct txn *t, struct err *e)
+{
+	struct dirwalk sw;
+	const char *leaf;
+	size_t i;
+	int sfd, rc = 0;
+
+	walk_init_fd(&sw, t->stage, t->stagefd);
+	for (i = 0; i < t->p->nops && rc == 0; i++) {
+		const struct plan_op *op = &t->p->ops[i];
+
+		if (!op->src || op->kind == PLAN_UNCHANGED ||
+		    (op->uid == (uid_t)-1 && op->gid == (gid_t)-1))
+			continue;
+		if ((sfd = walk_parent(&sw, op->src, &leaf, e)) < 0 ||
+		    fchownat(sfd, leaf, op->uid, op->gid, AT_SYMLINK_NOFOLLOW) < 0)
+			rc = rc < 0 ? rc : err_sys(e, EXIT_SOFTWARE, "chown %s/%s", t->stage, op->src);
+	}
+	walk_release(&sw, e);
+	return rc;
+}
+
 static int stage_files(struct txn *t, const char *stage_from, struct err *e)
 {
 	struct statvfs sv;
@@ -853,7 +900,9 @@ static int stage_files(struct txn *t, const char *stage_from, struct err *e)
 		return err_set(e, EXIT_SOFTWARE, "%s: %llu bytes needed, %llu free",
 			       t->p->workdir, (unsigned long long)t->p->disk_needed,
 			       (unsigned long long)cap);
-	return stage_payload(t, t->p->disk_needed < cap ? t->p->disk_needed : cap, e);
+	if (stage_payload(t, t->p->disk_needed < cap ? t->p->disk_needed : cap, e) < 0)
+		return -1;
+	return chown_staged(t, e);
 }
 
 /* Remove what staging left (the plan was not carried out): only through
@@ -1214,6 +1263,11 @@ static int prepare(struct txn *t, const char *manifest, size_t len,
 	size_t i;
 	int rc = -1;
 
+	if (t->p->owner_error[0]) {
+		err_set(e, EXIT_ROLLED_BACK, "precondition failed (%s); nothing was changed",
+			t->p->owner_error);
+		goto done;
+	}
 	if (work_open(t, e) < 0 || fs_mkdir_p(t->appdir, 0700, e) < 0)
 		goto done;
 	if (stage_files(t, stage_from, e) < 0)

@@ -160,3 +160,44 @@ sed -i 's/^version: 1.0.0/version: 1.0.1/' "$B/m2.yaml"
 expect_exit 65 "a glob that matches nothing is refused" \
 	$UPGR publish --key "$T/pub.key" --repo "file://$T/pubrepo" --state-dir "$T/pubstate" --from "$B" "$B/m2.yaml"
 expect_grep "$T/err" 'nothing/\*\.x.*matches no file' "... naming the glob"
+
+# --- point 2: owner: and group: per file, resolved on the host; files are
+# chowned in staging; an unknown name fails before anything stops.
+release_config o "$T/oroot"
+O="-c $T/o.yaml"
+OT=$T/oroot/opt/hello
+svc_src 1.0.0 "$T/osrc1" "  - { path: var/owned.txt, mode: \"0640\", owner: nobody, group: nogroup }"
+mkdir -p "$T/osrc1/var"; echo "owned" >"$T/osrc1/var/owned.txt"
+release_make "$T/osrc1/manifest.yaml" "$T/osrc1" "$T/orel1"
+expect_exit 0 "install a release with owner: and group:" $UPGR apply $O "$T/orel1"
+[ "$(stat -c %U:%G "$OT/var/owned.txt")" = nobody:nogroup ] && ok "the file has the owner and group the release names" ||
+	not_ok "owner: $(stat -c %U:%G "$OT/var/owned.txt")"
+[ "$(stat -c %U "$OT/share/data.txt")" = "$(id -un)" ] && ok "a file without owner: keeps the installer's" ||
+	not_ok "share/data.txt: $(stat -c %U "$OT/share/data.txt")"
+chown root "$OT/var/owned.txt"
+expect_exit 0 "dry-run after a local chown" $UPGR apply $O --dry-run "$T/orel1"
+svc_src 2.0.0 "$T/osrc2" "  - { path: var/owned.txt, mode: \"0640\", owner: no-such-user-15 }"
+mkdir -p "$T/osrc2/var"; echo "owned 2" >"$T/osrc2/var/owned.txt"
+release_make "$T/osrc2/manifest.yaml" "$T/osrc2" "$T/orel2"
+chown nobody "$OT/var/owned.txt"
+tree_sum "$OT" >"$T/osum1"; : >"$T/svc/log"
+expect_exit 0 "the dry run of an unknown owner exits 0" $UPGR apply $O --dry-run "$T/orel2"
+expect_grep "$T/out" "FAIL +owner/group: var/owned.txt: owner \"no-such-user-15\" is not a user on this host" "the dry run shows the failing owner as a precondition"
+expect_exit 1 "an unknown owner fails the upgrade" $UPGR apply $O "$T/orel2"
+expect_grep "$T/err" "precondition failed \(var/owned.txt: owner \"no-such-user-15\" is not a user on this host\); nothing was changed" "... with a clear message"
+[ ! -s "$T/svc/log" ] && ok "an unknown owner fails before anything stops" || not_ok "the service saw: $(cat "$T/svc/log")"
+tree_sum "$OT" >"$T/osumx"
+expect_same "$T/osum1" "$T/osumx" "an unknown owner changes nothing"
+# The check of restored files compares the owner: a kept backup chowned
+# away is refused by upgr rollback.
+svc_src 2.0.0 "$T/osrc3" "  - { path: var/owned.txt, mode: \"0640\", owner: nobody, group: nogroup }"
+mkdir -p "$T/osrc3/var"; echo "owned 3" >"$T/osrc3/var/owned.txt"
+release_make "$T/osrc3/manifest.yaml" "$T/osrc3" "$T/orel3"
+expect_exit 0 "upgrade with owner: to 2.0.0" $UPGR apply $O "$T/orel3"
+chown root "$T/oroot/opt/.hello.upgr/backup/var/owned.txt"
+expect_exit 77 "a kept backup with another owner than the signed manifest names is refused" $UPGR rollback $O hello
+expect_grep "$T/err" "owned by uid 0, not nobody" "... naming the owner"
+chown nobody "$T/oroot/opt/.hello.upgr/backup/var/owned.txt"
+expect_exit 0 "with the backup's owner as signed, the rollback goes ahead" $UPGR rollback $O hello
+[ "$(stat -c %U:%G "$OT/var/owned.txt")" = nobody:nogroup ] && ok "the restored file has its owner" ||
+	not_ok "owner after rollback: $(stat -c %U:%G "$OT/var/owned.txt")"

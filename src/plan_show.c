@@ -189,6 +189,24 @@ static void json_cmds(struct buf *b, const char *phase, const struct mcmds *c, b
 	}
 }
 
+/* Each directory the release leaves: {"path", "op": "rmdir" | "keep", "why"}. */
+static void json_dirs(const struct plan *p, struct buf *b)
+{
+	size_t i;
+
+	for (i = 0; i < p->ndirs; i++) {
+		buf_adds(b, i ? ",\n    " : "\n    ");
+		buf_adds(b, "{\"path\": ");
+		buf_add_quoted(b, p->dirs[i].path);
+		buf_addf(b, ", \"op\": \"%s\"", p->dirs[i].kept ? "keep" : "rmdir");
+		if (p->dirs[i].why) {
+			buf_adds(b, ", \"why\": ");
+			buf_add_quoted(b, p->dirs[i].why);
+		}
+		buf_adds(b, "}");
+	}
+}
+
 void plan_json(const struct plan *p, struct buf *b)
 {
 	const struct manifest *m = p->m;
@@ -232,7 +250,9 @@ void plan_json(const struct plan *p, struct buf *b)
 			buf_adds(b, ", \"config\": true");
 		buf_adds(b, "}");
 	}
-	buf_adds(b, p->nops ? "\n  ],\n  \"preconditions\": [" : "],\n  \"preconditions\": [");
+	buf_adds(b, p->nops ? "\n  ],\n  \"directories\": [" : "],\n  \"directories\": [");
+	json_dirs(p, b);
+	buf_adds(b, p->ndirs ? "\n  ],\n  \"preconditions\": [" : "],\n  \"preconditions\": [");
 	for (i = 0; i < p->npre; i++) {
 		buf_reset(&t);
 		pre_text(p->pre[i].pre, &t);

@@ -859,9 +859,9 @@ static int stage_payload(struct txn *t, uint64_t cap, struct err *e)
 	return rc;
 }
 
-/* Give each staged file the owner and group the release names (before
- * the stop: the swap only renames). fchownat before any later chmod would
- * matter: staged modes carry no setuid or setgid bits to lose. */
+/* Give each staged file the owner and group the release names, before
+ * the stop (the swap only renames). A chown clears setuid and setgid
+ * bits, which staged modes never carry. */
 static int chown_staged(struct txn *t, struct err *e)
 {
 	struct dirwalk sw;
@@ -876,9 +876,10 @@ static int chown_staged(struct txn *t, struct err *e)
 		if (!op->src || op->kind == PLAN_UNCHANGED ||
 		    (op->uid == (uid_t)-1 && op->gid == (gid_t)-1))
 			continue;
-		if ((sfd = walk_parent(&sw, op->src, &leaf, e)) < 0 ||
-		    fchownat(sfd, leaf, op->uid, op->gid, AT_SYMLINK_NOFOLLOW) < 0)
-			rc = rc < 0 ? rc : err_sys(e, EXIT_SOFTWARE, "chown %s/%s", t->stage, op->src);
+		if ((sfd = walk_parent(&sw, op->src, &leaf, e)) < 0)
+			rc = -1;
+		else if (fchownat(sfd, leaf, op->uid, op->gid, AT_SYMLINK_NOFOLLOW) < 0)
+			rc = err_sys(e, EXIT_SOFTWARE, "chown %s/%s", t->stage, op->src);
 	}
 	walk_release(&sw, e);
 	return rc;

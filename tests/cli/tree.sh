@@ -53,6 +53,11 @@ expect_grep "$T/out" "^  rmdir +doc/old/" "dry-run lists an emptied directory"
 expect_grep "$T/out" "^  rmdir +plugins/" "dry-run lists the directory remove: names"
 expect_grep "$T/out" "^  keep +logs/ +\(holds logs/app.log" "dry-run says a directory with a file the release never owned is kept"
 expect_grep "$T/out" "^  [0-9 ]+\. backup +hard-link 8 files" "the backup step counts the 4 replaced and 4 removed files"
+expect_exit 0 "dry-run --json of the upgrade" $UPGR apply $A --dry-run --json "$T/rel2"
+check "dry-run --json lists the directories with rmdir or keep" /usr/bin/python3 -c "
+import json; p=json.load(open('$T/out'))
+d={x['path']:x['op'] for x in p['directories']}
+assert d=={'doc':'rmdir','doc/old':'rmdir','logs':'keep','plugins':'rmdir','plugins/x':'rmdir'}, d"
 
 # --diff (point 9): every changed text file as a unified diff, configs first.
 mkdir "$T/tmp"
@@ -201,3 +206,4 @@ chown nobody "$T/oroot/opt/.hello.upgr/backup/var/owned.txt"
 expect_exit 0 "with the backup's owner as signed, the rollback goes ahead" $UPGR rollback $O hello
 [ "$(stat -c %U:%G "$OT/var/owned.txt")" = nobody:nogroup ] && ok "the restored file has its owner" ||
 	not_ok "owner after rollback: $(stat -c %U:%G "$OT/var/owned.txt")"
+

@@ -18,8 +18,10 @@ svc_src 1.0.0 "$T/src1" "  - { path: share/b.txt, mode: \"0640\" }
   - { path: doc/old/guide.txt, mode: \"0644\" }
   - { path: logs/readme, mode: \"0644\" }
   - { path: plugins/x/x.so, mode: \"0755\" }
-  - { path: share/logo.bin, mode: \"0644\" }"
+  - { path: share/logo.bin, mode: \"0644\" }
+  - { path: etc/old.conf, mode: \"0644\", config: true }"
 printf 'PNG\000one' >"$T/src1/share/logo.bin"
+echo "old setting" >"$T/src1/etc/old.conf"
 echo "b of 1.0.0" >"$T/src1/share/b.txt"
 mkdir -p "$T/src1/doc/old" "$T/src1/logs" "$T/src1/plugins/x"
 echo "the old guide" >"$T/src1/doc/old/guide.txt"
@@ -42,6 +44,7 @@ else ok "no backup step on a first install"; fi
 
 expect_exit 0 "install 1.0.0" $UPGR apply $A "$T/rel1"
 echo "written by the app" >"$TGT/logs/app.log"
+echo "edited here" >>"$TGT/etc/old.conf"
 tree_sum "$TGT" >"$T/sum1"
 (cd "$TGT" && find . -type d | sort) >"$T/dirs1"
 
@@ -52,6 +55,7 @@ expect_grep "$T/out" "^  remove +plugins/x/x.so" "dry-run removes the files of a
 expect_grep "$T/out" "^  rmdir +doc/old/" "dry-run lists an emptied directory"
 expect_grep "$T/out" "^  rmdir +plugins/" "dry-run lists the directory remove: names"
 expect_grep "$T/out" "^  keep +logs/ +\(holds logs/app.log" "dry-run says a directory with a file the release never owned is kept"
+expect_grep "$T/out" "^  etc/old.conf: a config file the release dropped, edited here: kept" "dry-run says a dropped config file edited here is kept"
 expect_grep "$T/out" "^  [0-9 ]+\. backup +hard-link 8 files" "the backup step counts the 4 replaced and 4 removed files"
 expect_exit 0 "dry-run --json of the upgrade" $UPGR apply $A --dry-run --json "$T/rel2"
 check "dry-run --json lists the directories with rmdir or keep" /usr/bin/python3 -c "
@@ -89,6 +93,7 @@ EOT
 [ ! -e "$TGT/doc" ] && ok "an emptied directory (and its emptied parent) goes" || not_ok "doc still there: $(find "$TGT/doc")"
 [ ! -e "$TGT/plugins" ] && ok "a directory named in remove: goes once its files go" || not_ok "plugins still there"
 [ -e "$TGT/share/data.txt" ] && ok "a directory the new release still uses stays" || not_ok "share is gone"
+grep -q "edited here" "$TGT/etc/old.conf" && ok "a dropped config file edited here is kept" || not_ok "etc/old.conf: $(cat "$TGT/etc/old.conf" 2>&1)"
 
 expect_exit 0 "upgr rollback exits 0" $UPGR rollback $A hello
 tree_sum "$TGT" >"$T/sum-rb"

@@ -29,8 +29,12 @@
  *
  * Invariants:
  *  1. Nothing in the target changes before the journal says PREPARED and
- *     lists every op and every directory it will create; nothing but those
- *     directories changes before it says STARTED.
+ *     lists every op, every directory it will create ("mkdir PATH") and
+ *     every directory the swap removes once emptied ("rmdir MODE PATH":
+ *     plan.dirs, the release's directories no file of the new one needs);
+ *     nothing but the created directories changes before it says STARTED.
+ *     A removed directory is made again, with its mode, before the files
+ *     are restored (remake_dirs); one that is not empty is kept.
  *  2. From STARTED on, every file the target had before is reachable: either
  *     still in place or as a hard link in WORK/backup.new. So restoring is
  *     a rename per op, whichever of the swap's renames had happened: a

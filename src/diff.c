@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unified diff (diff.h): lines, Myers' shortest edit script, hunks. */
 #include "diff.h"
 #include "xalloc.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* A unified diff of two texts (diff -u's format, 3 lines of context), for
  * the dry run's --diff. Myers' O((N+M)D) algorithm on lines, for texts up
  * to DIFF_MAX_BYTES each and at most DIFF_MAX_EDITS changed lines. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* manifest_expand (manifest.h): the directories and globs of an authored
  * manifest's files:, expanded from the build directory into the explicit
  * list that upgr publish hashes and signs. */

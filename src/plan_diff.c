@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The dry run's --diff: for every file the plan changes, a unified diff
  * of the bytes on this host against the release's (config files first,
  * as a reviewer reads them), like `ansible --check --diff`. The new

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # The release owns its tree (issue 15, point 1): a file the installed
 # release lists and the new one does not is removed in the swap, backed
 # up, and back byte for byte after a rollback; a directory only the old

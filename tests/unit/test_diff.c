@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests: diff (the unified diff of the dry run's --diff). Fixed
  * cases against diff -u's output, and random texts whose diff, applied
  * back to the old text, must give the new one. */

@@ -247,6 +247,7 @@ int apply_record_refusal(const struct config *c, const char *app,
 static int dry_run(struct plan *p, const struct apply_opts *o)
 {
 	struct buf b = BUF_INIT;
+	struct err e;
 
 	plan_check_preconditions(p, false);
 	if (o->json) {
@@ -255,6 +256,10 @@ static int dry_run(struct plan *p, const struct apply_opts *o)
 		buf_release(&b);
 	} else {
 		plan_print(p, stdout);
+	}
+	if (o->diff && plan_diff(p, stdout, &e) < 0) {
+		fprintf(stderr, "upgr: --diff: %s\n", e.msg);
+		return e.code ? e.code : EXIT_SOFTWARE;
 	}
 	return EXIT_OK;
 }

@@ -17,6 +17,7 @@ struct txn_result;
 struct apply_opts {
 	bool dry_run;
 	bool json;                     /* dry-run: the plan as JSON */
+	bool diff;                     /* dry-run: and a diff of each changed file */
 	const char *expect_app;        /* agent: what the signed channel named, or NULL */
 	const char *expect_version;    /* agent: mix-and-match defence, or NULL */
 	const char *expect_sha256;     /* agent: the channel's manifest_sha256, or NULL */

@@ -14,6 +14,7 @@ static int run(const struct command *self, int argc, char **argv)
 		{ "root", required_argument, NULL, 'r' },
 		{ "dry-run", no_argument, NULL, 'n' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "diff", no_argument, NULL, 'd' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
@@ -31,14 +32,15 @@ static int run(const struct command *self, int argc, char **argv)
 		case 'r': root = optarg; break;
 		case 'n': o.dry_run = true; break;
 		case 'j': o.json = true; break;
+		case 'd': o.diff = true; break;
 		case -2: return EXIT_OK;
 		default: return EXIT_USAGE;
 		}
 	}
 	if (optind != argc - 1)
 		return cli_usage(self, "expected one RELEASE_DIR");
-	if (o.json && !o.dry_run)
-		return cli_usage(self, "--json goes with --dry-run");
+	if ((o.json || o.diff) && !o.dry_run)
+		return cli_usage(self, "--json and --diff go with --dry-run");
 	rc = cmd_load_config(cfgpath, root, &c);
 	if (rc)
 		return rc;
@@ -58,7 +60,7 @@ done:
 
 const struct command cmd_apply = {
 	"apply", run,
-	"usage: upgr apply [-c CONFIG] [--root DIR] [--dry-run [--json]] RELEASE_DIR\n"
+	"usage: upgr apply [-c CONFIG] [--root DIR] [--dry-run [--json] [--diff]] RELEASE_DIR\n"
 	"\n"
 	"Apply the release in RELEASE_DIR (manifest.yaml, manifest.yaml.minisig and\n"
 	"the payload, as upgr publish lays them out) as one transaction, verified\n"
@@ -68,6 +70,8 @@ const struct command cmd_apply = {
 	"      --root DIR     install under DIR instead of the configured root\n"
 	"  -n, --dry-run      print the plan and change nothing\n"
 	"      --json         with --dry-run: the plan as JSON\n"
+	"      --diff         with --dry-run: a unified diff of each file that changes\n"
+	"                     (config files first; binary or over 1 MiB: named only)\n"
 	"  -h, --help         this text\n"
 	"\n"
 	"exit: 0 applied or already current, 1 failed and rolled back, 3 rollback\n"

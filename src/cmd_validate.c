@@ -57,6 +57,8 @@ static int run(const struct command *self, int argc, char **argv)
 			diag_print(&d, stderr);
 			rc = EXIT_DATAERR;
 		} else {
+			if (manifest_warnings(&m, &d))
+				diag_print(&d, stderr);
 			manifest_release(&m);
 		}
 		diag_release(&d);
@@ -69,6 +71,8 @@ const struct command cmd_validate = {
 	"usage: upgr validate FILE...\n\n"
 	"Check release manifests, and trust roots (type: root), against every rule\nof their format (upgr: 1).\n"
 	"Prints nothing and exits 0 when all are valid; otherwise prints every\n"
-	"problem as FILE:LINE:COL: message on stderr and exits 65.\n",
+	"problem as FILE:LINE:COL: message on stderr and exits 65. A valid plan\n"
+	"that would leave the service down (stop or health without start) gets\n"
+	"a FILE:LINE:COL: warning: line, and still exits 0.\n",
 	"check release manifests",
 };

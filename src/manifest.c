@@ -35,8 +35,10 @@ static const char *const top_required[] = {
 	"upgr", "app", "version", "target", "files", NULL
 };
 static const char *const payload_keys[] = { "file", "sha256", "size", NULL };
-static const char *const file_keys[] = { "path", "mode", "sha256", "config", NULL };
+static const char *const file_keys[] = { "path", "mode", "sha256", "config", "owner", "group",
+					  NULL };
 static const char *const file_required[] = { "path", "mode", NULL };
+static const char *const pattern_required[] = { "path", NULL };
 static const char *const cmd_keys[] = { "run", "timeout", NULL };
 static const char *const health_keys[] = { "run", "timeout", "retries", "interval", NULL };
 static const char *const run_required[] = { "run", NULL };
@@ -324,6 +326,61 @@ static int parse_mode(const struct ynode *n, const char *name, mode_t *out, stru
 	return 0;
 }
 
+/* owner: or group: of a file entry, a user or group name as useradd
+ * accepts one (resolved on the host when the release is applied).
+ * Returns the number of problems (0 or 1). */
+static size_t parse_account(const struct ynode *n, const char *where, const char *key,
+			    char **out, struct diag *d)
+{
+	const struct ynode *v = ydoc_get(n, key);
+	char name[NAME_MAX_LEN];
+	const char *s;
+	size_t i, len;
+
+	if (!v)
+		return 0;
+	ydoc_name(name, sizeof name, where, key);
+	if (ydoc_str(v, name, &s, d) < 0)
+		return 1;
+	len = strlen(s);
+	for (i = 0; i < len; i++)
+		if (!(s[i] == '_' || (s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+		      (i && ((s[i] >= '0' && s[i] <= '9') || s[i] == '-' || s[i] == '.' ||
+			     (s[i] == '$' && i == len - 1)))))
+			break;
+	if (!len || len > 32 || i < len) {
+		diag_add(d, v->line, v->col, "%s: \"%s\" is not a %s name (letters, digits, "
+			 "'_', '-', '.', not starting with a digit or '-', at most 32)", name,
+			 show(s).s, !strcmp(key, "owner") ? "user" : "group");
+		return 1;
+	}
+	*out = xstrdup(s);
+	return 0;
+}
+
+/* A directory ("site/") or a glob ("site/" "**", "lib/" "*.so"). */
+static bool is_pattern(const char *s)
+{
+	size_t n = strlen(s);
+
+	return (n && s[n - 1] == '/') || strpbrk(s, "*?[") != NULL;
+}
+
+/* manifest_path_problem, for a pattern of its trailing '/'. */
+static const char *pattern_problem(const char *s)
+{
+	size_t n = strlen(s);
+	char *copy;
+	const char *why;
+
+	if (!is_pattern(s) || n < 2 || s[n - 1] != '/')
+		return manifest_path_problem(s);
+	copy = xstrndup(s, n - 1);
+	why = manifest_path_problem(copy);
+	free(copy);
+	return why;
+}
+
 static int parse_file(const struct ynode *n, const char *where, struct mfile *f,
 		      struct diag *d)
 {
@@ -338,12 +395,14 @@ static int parse_file(const struct ynode *n, const char *where, struct mfile *f,
 	if (ydoc_map(n, where, d) < 0)
 		return -1;
 	bad += ydoc_check_keys(n, where, file_keys, d);
-	bad += require(n, where, file_required, file_keys, d);
-	if ((v = ydoc_get(n, "path"))) {
+	v = ydoc_get(n, "path");
+	f->pattern = v && v->kind == YNODE_SCALAR && is_pattern(v->str);
+	bad += require(n, where, f->pattern ? pattern_required : file_required, file_keys, d);
+	if (v) {
 		ydoc_name(name, sizeof name, where, "path");
 		if (ydoc_str(v, name, &s, d) < 0) {
 			bad++;
-		} else if ((why = manifest_path_problem(s))) {
+		} else if ((why = pattern_problem(s))) {
 			diag_add(d, v->line, v->col, "%s: \"%s\": %s", name, show(s).s, why);
 			bad++;
 		} else {
@@ -355,8 +414,13 @@ static int parse_file(const struct ynode *n, const char *where, struct mfile *f,
 	ydoc_name(name, sizeof name, where, "mode");
 	if ((v = ydoc_get(n, "mode")) && parse_mode(v, name, &f->mode, d) < 0)
 		bad++;
+	f->has_mode = v != NULL;
 	ydoc_name(name, sizeof name, where, "sha256");
-	if ((v = ydoc_get(n, "sha256"))) {
+	if ((v = ydoc_get(n, "sha256")) && f->pattern) {
+		diag_add(d, v->line, v->col, "%s: a directory or glob entry has no sha256 "
+			 "(upgr publish hashes each file it expands to)", name);
+		bad++;
+	} else if (v) {
 		if (parse_sha256(v, name, f->sha256, d) < 0)
 			bad++;
 		else
@@ -364,9 +428,13 @@ static int parse_file(const struct ynode *n, const char *where, struct mfile *f,
 	}
 	if (ydoc_get_bool(n, where, "config", &f->config, d) < 0)
 		bad++;
+	bad += parse_account(n, where, "owner", &f->owner, d);
+	bad += parse_account(n, where, "group", &f->group, d);
 	if (bad) {
 		free(f->path);
-		f->path = NULL;
+		free(f->owner);
+		free(f->group);
+		f->path = f->owner = f->group = NULL;
 		return -1;
 	}
 	return 0;
@@ -494,6 +562,15 @@ static void check_files(const struct manifest *m, const size_t *idx, struct path
 	for (i = 0; i < m->nfiles; i++) {
 		const struct mfile *f = &m->files[i];
 
+		if (f->pattern) {
+			if (m->has_payload)
+				diag_add(d, f->line, f->col,
+					 "files[%zu].path: \"%s\" is a directory or glob: those belong "
+					 "in an authored manifest (upgr publish expands them into the "
+					 "file list); a published one lists each file", idx[i],
+					 show(f->path).s);
+			continue;
+		}
 		j = pathset_add(ps, f->path, i);
 		if (j != SIZE_MAX)
 			diag_add(d, f->line, f->col,
@@ -503,6 +580,8 @@ static void check_files(const struct manifest *m, const size_t *idx, struct path
 	for (i = 0; i < m->nfiles; i++) {
 		const struct mfile *f = &m->files[i];
 
+		if (f->pattern)
+			continue;
 		j = pathset_parent(ps, f->path);
 		if (j != SIZE_MAX)
 			diag_add(d, m->files[j].line, m->files[j].col,
@@ -820,16 +899,40 @@ static void parse_root(const struct ynode *root, struct manifest *m, struct diag
 	free(remove_at);
 }
 
+size_t manifest_warnings(const struct manifest *m, struct diag *w)
+{
+	size_t n = w->n;
+
+	if (m->stop.n && !m->start.n)
+		diag_add(w, m->stop.v[0].line, m->stop.v[0].col,
+			 "warning: stop: the release stops the service and never starts it "
+			 "(no start:): every upgrade leaves it down");
+	if (m->health.n && !m->start.n)
+		diag_add(w, m->health.v[0].line, m->health.v[0].col,
+			 "warning: health: checks a service the release never starts (no start:): "
+			 "unless something else starts it, every upgrade fails its health check");
+	return w->n - n;
+}
+
 /* The sorted index of files by path, so that finding one is a binary
  * search: the plan looks up every file of a release in the installed
  * manifest, which is quadratic with a scan (20,000 files: 2 x 10^8
  * comparisons). */
 static const struct manifest *index_m;
+static void build_index(struct manifest *m);
 
 static int index_cmp(const void *a, const void *b)
 {
 	return strcmp(index_m->files[*(const size_t *)a].path,
 		      index_m->files[*(const size_t *)b].path);
+}
+
+void manifest_reindex(struct manifest *m)
+{
+	free(m->by_path);
+	m->by_path = NULL;
+	m->nby_path = 0;
+	build_index(m);
 }
 
 static void build_index(struct manifest *m)
@@ -903,8 +1006,11 @@ void manifest_release(struct manifest *m)
 	free(m->version);
 	free(m->target);
 	free(m->payload_file);
-	for (i = 0; i < m->nfiles; i++)
+	for (i = 0; i < m->nfiles; i++) {
 		free(m->files[i].path);
+		free(m->files[i].owner);
+		free(m->files[i].group);
+	}
 	free(m->files);
 	free(m->by_path);
 	for (i = 0; i < m->nremove; i++)
@@ -1017,6 +1123,10 @@ void manifest_emit(const struct manifest *m, struct buf *out)
 		buf_addf(out, "    mode: \"%04o\"\n", (unsigned)f->mode);
 		if (f->config)
 			buf_adds(out, "    config: true\n");
+		if (f->owner)
+			emit_key_str(out, "    ", "owner", f->owner);
+		if (f->group)
+			emit_key_str(out, "    ", "group", f->group);
 		if (f->has_sha256)
 			emit_sha(out, "    ", "sha256", f->sha256);
 	}

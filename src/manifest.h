@@ -33,6 +33,12 @@ struct mfile {
 	char *path;              /* relative, normalised */
 	mode_t mode;             /* permission bits, 0 to 0777 (no setuid, setgid, sticky) */
 	bool config;
+	bool pattern;            /* authored only: a directory ("site/") or a glob
+				  * ("site/" "**", "lib/" "*.so") that upgr publish
+				  * expands (manifest_expand); mode optional */
+	bool has_mode;
+	char *owner, *group;     /* user and group names, resolved on the host
+				  * (getpwnam, getgrnam); NULL: the installer's */
 	bool has_sha256;
 	uint8_t sha256[32];
 	int line, col;
@@ -87,9 +93,27 @@ int manifest_parse(const char *buf, size_t len, struct manifest *m, struct diag 
 int manifest_load(const char *path, struct manifest *m, struct diag *d);
 void manifest_release(struct manifest *m);
 
+/* Plans that are valid but would leave the service down: `stop` without
+ * `start` (every upgrade stops it for good), `health` without `start`
+ * (checks a service nothing starts). Each goes into w as "warning: ..."
+ * at the position of the command concerned; returns how many. */
+size_t manifest_warnings(const struct manifest *m, struct diag *w);
+
 /* Find a file entry by path; NULL if the release does not list it.
  * O(log n) through by_path when it matches files, else a linear scan. */
 const struct mfile *manifest_find_file(const struct manifest *m, const char *path);
+
+/* Replace each pattern entry of the authored m by the regular files of
+ * dir it matches (a directory: every file under it; '*', '?', '[...]'
+ * within one component, "**" any number of components), each with the
+ * entry's mode (or, without one, the file's permission bits) and config
+ * flag; an explicit entry for the same path wins. The list comes out
+ * sorted by path and is checked as manifest_parse would check it. A
+ * pattern matching nothing is an error (EXIT_DATAERR). */
+int manifest_expand(struct manifest *m, const char *dir, struct err *e);
+
+/* Rebuild the path index after m->files changed. */
+void manifest_reindex(struct manifest *m);
 
 /* Write m as a canonical manifest YAML document (the published form, with
  * payload and every file's sha256 when known). manifest_parse of the output

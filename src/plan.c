@@ -6,8 +6,11 @@
 #include "payload.h"
 #include "xalloc.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
 #include <libgen.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,6 +66,33 @@ static struct plan_op *add_op(struct plan *p, enum plan_kind kind)
 	return op;
 }
 
+bool plan_resolve_owner(const struct mfile *f, uid_t *uid, gid_t *gid, char *why,
+			size_t whylen)
+{
+	struct passwd *pw;
+	struct group *gr;
+
+	*uid = (uid_t)-1;
+	*gid = (gid_t)-1;
+	if (f->owner) {
+		if (!(pw = getpwnam(f->owner))) {
+			snprintf(why, whylen, "%s: owner \"%s\" is not a user on this host",
+				 f->path, f->owner);
+			return false;
+		}
+		*uid = pw->pw_uid;
+	}
+	if (f->group) {
+		if (!(gr = getgrnam(f->group))) {
+			snprintf(why, whylen, "%s: group \"%s\" is not a group on this host",
+				 f->path, f->group);
+			return false;
+		}
+		*gid = gr->gr_gid;
+	}
+	return true;
+}
+
 /* Decide what happens to one listed file. */
 static int plan_file(struct plan *p, const struct mfile *f, uint64_t new_size,
 		     struct err *e)
@@ -73,10 +103,18 @@ static int plan_file(struct plan *p, const struct mfile *f, uint64_t new_size,
 	uint8_t cur[SHA256_LEN];
 	struct plan_op *op;
 	struct stat st;
-	bool same = false, changes;
+	bool same = false, changes, owned = true;
+	uid_t uid;
+	gid_t gid;
 	int rc = -1;
 
+	char why[sizeof p->owner_error];
+
+	/* The first unknown name is kept: it fails the preconditions. */
+	if (!plan_resolve_owner(f, &uid, &gid, why, sizeof why) && !p->owner_error[0])
+		memcpy(p->owner_error, why, sizeof why);
 	if (lstat(dest, &st) == 0) {
+		owned = (uid == (uid_t)-1 || st.st_uid == uid) && (gid == (gid_t)-1 || st.st_gid == gid);
 		if (S_ISDIR(st.st_mode)) {
 			err_set(e, EXIT_DATAERR, "%s is a directory on this host; the release has a file there", dest);
 			goto done;
@@ -95,7 +133,7 @@ static int plan_file(struct plan *p, const struct mfile *f, uint64_t new_size,
 		}
 		/* A config file that is a symlink was made one here (releases
 		 * ship regular files only): a local edit, kept like one. */
-		if (same && (st.st_mode & 07777) == f->mode)
+		if (same && (st.st_mode & 07777) == f->mode && owned)
 			kind = PLAN_UNCHANGED;
 		else if (f->config && S_ISLNK(st.st_mode))
 			kind = PLAN_CONFIG_KEEP;
@@ -115,6 +153,8 @@ static int plan_file(struct plan *p, const struct mfile *f, uint64_t new_size,
 	op->old_mode = op->old_exists ? st.st_mode & 07777 : 0;
 	op->new_size = new_size;
 	op->new_mode = f->mode;
+	op->uid = uid;
+	op->gid = gid;
 	if (kind == PLAN_CONFIG_KEEP) {
 		/* The .upgr-new beside it may exist from an earlier release. */
 		free(dest);
@@ -128,14 +168,47 @@ done:
 	return rc;
 }
 
-/* One path of remove:, a file (or symlink) the release deletes. A
- * directory there is refused, never dropped in silence: remove: names
- * files, and `upgr validate` already refuses a directory of a file the
- * release ships; one that only this host has is found here. */
+static void add_note(struct plan *p, char *note)
+{
+	p->notes = xreallocarray(p->notes, p->nnotes + 1, sizeof *p->notes);
+	p->notes[p->nnotes++] = note;
+}
+
+void plan_add_dir(struct plan *p, char *path, mode_t mode)
+{
+	struct plan_dir *d;
+	size_t i;
+
+	for (i = 0; i < p->ndirs; i++)
+		if (!strcmp(p->dirs[i].path, path)) {
+			free(path);
+			return;
+		}
+	p->dirs = xreallocarray(p->dirs, p->ndirs + 1, sizeof *p->dirs);
+	d = &p->dirs[p->ndirs++];
+	memset(d, 0, sizeof *d);
+	d->path = path;
+	d->mode = mode;
+}
+
+static struct plan_op *add_remove(struct plan *p, const char *path, const struct stat *st)
+{
+	struct plan_op *op = add_op(p, PLAN_REMOVE);
+
+	op->path = xstrdup(path);
+	op->old_exists = true;
+	op->old_size = (uint64_t)st->st_size;
+	op->old_mode = st->st_mode & 07777;
+	return op;
+}
+
+/* One path of remove:, a file (or symlink) the release deletes, or a
+ * directory: removed once what the release owned in it is gone and only
+ * if nothing else is left in it (plan_find_dirs decides, and says why a
+ * directory is kept). */
 static int plan_remove(struct plan *p, const char *path, struct err *e)
 {
 	char *dest = fs_join(p->target, path);
-	struct plan_op *op;
 	struct stat st;
 	int rc = 0;
 
@@ -143,18 +216,155 @@ static int plan_remove(struct plan *p, const char *path, struct err *e)
 		if (errno != ENOENT)
 			rc = err_sys(e, EXIT_SOFTWARE, "stat %s", dest);
 	} else if (S_ISDIR(st.st_mode)) {
-		rc = err_set(e, EXIT_DATAERR,
-			     "remove: %s is a directory on this host; remove: names files only",
-			     dest);
+		plan_add_dir(p, xstrdup(path), st.st_mode & 07777);
 	} else {
-		op = add_op(p, PLAN_REMOVE);
-		op->path = xstrdup(path);
-		op->old_exists = true;
-		op->old_size = (uint64_t)st.st_size;
-		op->old_mode = st.st_mode & 07777;
+		add_remove(p, path, &st);
 	}
 	free(dest);
 	return rc;
+}
+
+static bool names_removal(const struct manifest *m, const char *path)
+{
+	size_t i;
+
+	for (i = 0; i < m->nremove; i++)
+		if (!strcmp(m->remove[i], path))
+			return true;
+	return false;
+}
+
+/* A file the installed release lists and this one does not: the release
+ * owns it, so it goes (backed up like a replaced file), as dpkg removes
+ * files dropped from a package. A config file edited here is kept (and
+ * the plan says so); a directory in its place was never ours. */
+static int plan_dropped(struct plan *p, const struct mfile *f, struct err *e)
+{
+	char *dest = fs_join(p->target, f->path);
+	uint8_t cur[SHA256_LEN];
+	struct stat st;
+	int rc = 0;
+
+	if (manifest_find_file(p->m, f->path) || names_removal(p->m, f->path))
+		goto done;
+	if (lstat(dest, &st) < 0) {
+		if (errno != ENOENT)
+			rc = err_sys(e, EXIT_SOFTWARE, "stat %s", dest);
+		goto done;
+	}
+	if (S_ISDIR(st.st_mode))
+		goto done;
+	if (f->config && (!S_ISREG(st.st_mode) || !f->has_sha256 ||
+			  sha256_file(dest, cur, NULL, e) < 0 ||
+			  memcmp(cur, f->sha256, SHA256_LEN))) {
+		err_clear(e);
+		add_note(p, xasprintf("%s: a config file the release dropped, edited here: kept",
+				      f->path));
+		goto done;
+	}
+	add_remove(p, f->path, &st);
+done:
+	free(dest);
+	return rc;
+}
+
+/* Is rel an ancestor directory of a file m lists? */
+static bool needed_dir(const struct manifest *m, const char *rel)
+{
+	size_t i, n = strlen(rel);
+
+	for (i = 0; i < m->nfiles; i++)
+		if (!strncmp(m->files[i].path, rel, n) && m->files[i].path[n] == '/')
+			return true;
+	return false;
+}
+
+static bool is_removed(const struct plan *p, const char *rel)
+{
+	size_t i;
+
+	for (i = 0; i < p->nops; i++)
+		if (p->ops[i].kind == PLAN_REMOVE && !strcmp(p->ops[i].path, rel))
+			return true;
+	for (i = 0; i < p->ndirs; i++)
+		if (!p->dirs[i].kept && !strcmp(p->dirs[i].path, rel))
+			return true;
+	return false;
+}
+
+static int cmp_dir(const void *a, const void *b)
+{
+	return strcmp(((const struct plan_dir *)a)->path, ((const struct plan_dir *)b)->path);
+}
+
+/* Is everything in directory d going (a REMOVE op or a removed
+ * directory)? If not, d is kept and says what it holds. */
+static void check_dir(struct plan *p, struct plan_dir *d)
+{
+	char *abs = fs_join(p->target, d->path);
+	DIR *dh = opendir(abs);
+	struct dirent *de;
+
+	if (!dh) {
+		d->kept = true;
+		d->why = xasprintf("cannot be read: %s", strerror(errno));
+	}
+	while (dh && !d->kept && (de = readdir(dh))) {
+		char *rel;
+
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		rel = xasprintf("%s/%s", d->path, de->d_name);
+		if (!is_removed(p, rel)) {
+			d->kept = true;
+			d->why = xasprintf("holds %s, which the release never owned", rel);
+		}
+		free(rel);
+	}
+	if (dh)
+		closedir(dh);
+	free(abs);
+}
+
+void plan_find_dirs(struct plan *p)
+{
+	const struct manifest *old = p->installed;
+	struct stat st;
+	size_t i, j;
+
+	for (i = 0; old && i < old->nfiles; i++) {
+		char *rel = xstrdup(old->files[i].path), *slash;
+
+		for (slash = strchr(rel, '/'); slash; slash = strchr(slash + 1, '/')) {
+			*slash = '\0';
+			if (!needed_dir(p->m, rel))
+				plan_add_dir(p, xstrdup(rel), 0755);
+			*slash = '/';
+		}
+		free(rel);
+	}
+	/* Only real directories (a symlink or a file there is not ours to
+	 * rmdir), with the mode they have now, for the rollback. */
+	for (i = j = 0; i < p->ndirs; i++) {
+		char *abs = fs_join(p->target, p->dirs[i].path);
+
+		if (lstat(abs, &st) == 0 && S_ISDIR(st.st_mode)) {
+			p->dirs[i].mode = st.st_mode & 07777;
+			p->dirs[j++] = p->dirs[i];
+		} else {
+			free(p->dirs[i].path);
+		}
+		free(abs);
+	}
+	p->ndirs = j;
+	if (p->ndirs)
+		qsort(p->dirs, p->ndirs, sizeof *p->dirs, cmp_dir);
+	/* Children sort after their parents: decide them first. */
+	for (i = p->ndirs; i-- > 0;) {
+		check_dir(p, &p->dirs[i]);
+		if (p->dirs[i].kept)
+			add_note(p, xasprintf("%s/: kept, it %s", p->dirs[i].path, p->dirs[i].why));
+	}
 }
 
 int plan_build(struct plan *p, const struct manifest *m,
@@ -191,6 +401,10 @@ int plan_build(struct plan *p, const struct manifest *m,
 	for (i = 0; i < m->nremove; i++)
 		if (plan_remove(p, m->remove[i], e) < 0)
 			goto done;
+	for (i = 0; installed && i < installed->nfiles; i++)
+		if (plan_dropped(p, &installed->files[i], e) < 0)
+			goto done;
+	plan_find_dirs(p);
 	for (i = 0; i < p->nops; i++)
 		p->nchanged += p->ops[i].kind != PLAN_UNCHANGED;
 	p->npre = m->npre;
@@ -216,6 +430,14 @@ void plan_release(struct plan *p)
 		free(p->ops[i].src);
 	}
 	free(p->ops);
+	for (i = 0; i < p->ndirs; i++) {
+		free(p->dirs[i].path);
+		free(p->dirs[i].why);
+	}
+	free(p->dirs);
+	for (i = 0; i < p->nnotes; i++)
+		free(p->notes[i]);
+	free(p->notes);
 	free(p->pre);
 	free(p->root);
 	free(p->target);

@@ -28,6 +28,19 @@ struct plan_op {
 	bool old_exists;
 	uint64_t old_size, new_size;
 	mode_t old_mode, new_mode;
+	uid_t uid;                 /* owner: resolved, or (uid_t)-1: left as made */
+	gid_t gid;                 /* group: resolved, or (gid_t)-1 */
+};
+
+/* A directory the installed release's files implied and the new release
+ * no longer needs (or one remove: names): removed after the swap when
+ * nothing else is left in it, restored (with its mode) on rollback. One
+ * that holds an entry the release never owned is kept, and why says so. */
+struct plan_dir {
+	char *path;                /* relative to the target */
+	mode_t mode;
+	bool kept;
+	char *why;                 /* kept: what is in it; NULL otherwise */
 };
 
 enum pre_state { PRE_PASS, PRE_FAIL, PRE_UNCHECKED };
@@ -50,11 +63,17 @@ struct plan {
 	char *manifest_sha256;             /* hex of the signed manifest's bytes */
 	struct plan_op *ops;
 	size_t nops;
+	struct plan_dir *dirs;             /* sorted: parents before children */
+	size_t ndirs;
+	char **notes;                      /* what the plan keeps and why */
+	size_t nnotes;
 	struct plan_pre *pre;
 	size_t npre;
 	uint64_t download_bytes;
 	uint64_t disk_needed;              /* staging + config copies */
 	size_t nchanged;                   /* ops that touch the target */
+	char owner_error[256];             /* an owner: or group: this host lacks:
+					    * fails the preconditions */
 	const char *action;                /* install, upgrade, rollback */
 };
 
@@ -66,14 +85,35 @@ int plan_build(struct plan *p, const struct manifest *m,
 	       const char *payload, const char *manifest_sha256, struct err *e);
 void plan_release(struct plan *p);
 
+/* Fill p->dirs from p->installed, p->m and the REMOVE ops (each directory
+ * an installed file implied that no file of p->m needs), keeping those
+ * that hold anything no REMOVE op or removed directory accounts for.
+ * Called by plan_build and for the inverse plan of `upgr rollback`. */
+void plan_find_dirs(struct plan *p);
+
+/* Add a directory the plan removes (journal parsing); takes path. */
+void plan_add_dir(struct plan *p, char *path, mode_t mode);
+
 /* Evaluate the preconditions that have no side effects (disk_free,
  * installed); `run` ones stay PRE_UNCHECKED unless run_commands is set,
  * when they are run with the environment of the UPGR_PHASE=precondition. */
 void plan_check_preconditions(struct plan *p, bool run_commands);
 
+/* Resolve f's owner: and group: names on this host into *uid, *gid
+ * ((uid_t)-1 / (gid_t)-1 when not named). Returns false, with why set,
+ * when a name is unknown here. */
+bool plan_resolve_owner(const struct mfile *f, uid_t *uid, gid_t *gid, char *why,
+			size_t whylen);
+
 /* The plan for a person, and as JSON for scripts. */
 void plan_print(const struct plan *p, FILE *to);
 void plan_json(const struct plan *p, struct buf *out);
+
+/* --diff: a unified diff of each file the plan changes (config files
+ * first) against the release's bytes, extracted from the payload into a
+ * temporary directory removed after. Binary files: "Binary files differ";
+ * over DIFF_MAX_BYTES: "differ (too large to show)". */
+int plan_diff(const struct plan *p, FILE *to, struct err *e);
 
 const char *plan_kind_name(enum plan_kind k);
 

@@ -36,6 +36,74 @@ static void print_cmds(FILE *to, int *n, const char *phase, const struct mcmds *
 	}
 }
 
+/* The directories the release leaves, and what the plan keeps. */
+static void print_dirs(const struct plan *p, FILE *to)
+{
+	size_t i;
+
+	if (p->ndirs)
+		fputs("directories:\n", to);
+	for (i = 0; i < p->ndirs; i++)
+		fprintf(to, "  %-11s %s/  (%s)\n", p->dirs[i].kept ? "keep" : "rmdir",
+			p->dirs[i].path, p->dirs[i].kept ? p->dirs[i].why
+			: "the release no longer needs it; empty once its files go");
+	if (p->nnotes)
+		fputs("kept:\n", to);
+	for (i = 0; i < p->nnotes; i++)
+		fprintf(to, "  %s\n", p->notes[i]);
+}
+
+/* Steps 1-2: staging, and the backup (none on a first install, where
+ * nothing on the host changes but what the release adds). */
+static void print_prepare(const struct plan *p, FILE *to, int *n)
+{
+	size_t i, nbackup = 0;
+
+	fprintf(to, "  %2d. %-9s extract and verify %zu files into %s/stage\n", ++*n, "stage",
+		p->m->nfiles, p->workdir);
+	for (i = 0; i < p->nops; i++)
+		nbackup += p->ops[i].old_exists && p->ops[i].kind != PLAN_UNCHANGED;
+	if (nbackup)
+		fprintf(to, "  %2d. %-9s hard-link %zu files about to change into %s/backup\n", ++*n,
+			"backup", nbackup, p->workdir);
+}
+
+static void print_swap(const struct plan *p, FILE *to, int *n)
+{
+	size_t i, nrmdir = 0;
+
+	fprintf(to, "  %2d. %-9s %zu renames and removals", ++*n, "swap", p->nchanged);
+	for (i = 0; i < p->ndirs; i++)
+		nrmdir += !p->dirs[i].kept;
+	if (nrmdir)
+		fprintf(to, ", then %zu emptied directories removed", nrmdir);
+	fputs("\n", to);
+}
+
+/* What a failure at or after the swap does: the new version stopped
+ * (once it was started), the old files back, the old version started. */
+static void print_on_failure(const struct plan *p, FILE *to)
+{
+	const struct manifest *m = p->m;
+	size_t i;
+
+	fputs("on failure (a start or health step fails):\n", to);
+	for (i = 0; i < m->stop.n; i++)
+		fprintf(to, "  stop the new version: '%s'\n", m->stop.v[i].run);
+	if (!m->stop.n && m->start.n)
+		fputs("  the new version is not stopped: the release has no stop step\n", to);
+	fputs("  restore the backups by rename, delete what was added", to);
+	if (p->ndirs)
+		fputs(", make the removed directories again", to);
+	fputs("\n", to);
+	for (i = 0; i < m->rollback.n; i++)
+		fprintf(to, "  run '%s'\n", m->rollback.v[i].run);
+	if (p->installed)
+		fprintf(to, "  start the old version (%s), health-check it\n", p->installed->version);
+	else
+		fputs("  nothing was installed before: the release's files go\n", to);
+}
+
 void plan_print(const struct plan *p, FILE *to)
 {
 	const struct manifest *m = p->m;
@@ -78,8 +146,11 @@ void plan_print(const struct plan *p, FILE *to)
 	fprintf(to, "  %zu to add, %zu to replace, %zu unchanged, %zu config kept, %zu to remove\n",
 		counts[PLAN_ADD], counts[PLAN_REPLACE], counts[PLAN_UNCHANGED],
 		counts[PLAN_CONFIG_KEEP], counts[PLAN_REMOVE]);
-	if (p->npre)
+	print_dirs(p, to);
+	if (p->npre || p->owner_error[0])
 		fputs("preconditions:\n", to);
+	if (p->owner_error[0])
+		fprintf(to, "  %-9s owner/group: %s\n", "FAIL", p->owner_error);
 	for (i = 0; i < p->npre; i++) {
 		buf_reset(&b);
 		pre_text(p->pre[i].pre, &b);
@@ -88,21 +159,15 @@ void plan_print(const struct plan *p, FILE *to)
 			p->pre[i].detail[0] ? ")" : "");
 	}
 	fputs("steps, in order:\n", to);
-	fprintf(to, "  %2d. %-9s extract and verify %zu files into %s/stage\n", ++n, "stage",
-		m->nfiles, p->workdir);
-	fprintf(to, "  %2d. %-9s hard-link %zu files about to change into %s/backup\n", ++n,
-		"backup", p->nchanged, p->workdir);
+	print_prepare(p, to, &n);
 	if (p->installed)
 		print_cmds(to, &n, "stop", &m->stop);
 	else if (m->stop.n)
 		fprintf(to, "  %2d. %-9s skipped: first install\n", ++n, "stop");
-	fprintf(to, "  %2d. %-9s %zu renames and removals\n", ++n, "swap", p->nchanged);
+	print_swap(p, to, &n);
 	print_cmds(to, &n, "start", &m->start);
 	print_cmds(to, &n, "health", &m->health);
-	fputs("on failure: restore the backups by rename, delete what was added", to);
-	for (i = 0; i < m->rollback.n; i++)
-		fprintf(to, ", run '%s'", m->rollback.v[i].run);
-	fputs(p->installed ? ", start the old version, health-check it\n" : "\n", to);
+	print_on_failure(p, to);
 	fprintf(to, "disk: %" PRIu64 " bytes needed in %s\n", p->disk_needed, p->workdir);
 	buf_release(&b);
 }
@@ -120,6 +185,24 @@ static void json_cmds(struct buf *b, const char *phase, const struct mcmds *c, b
 		if (!strcmp(phase, "health"))
 			buf_addf(b, ", \"retries\": %u, \"interval\": %u",
 				 c->v[i].retries, c->v[i].interval);
+		buf_adds(b, "}");
+	}
+}
+
+/* Each directory the release leaves: {"path", "op": "rmdir" | "keep", "why"}. */
+static void json_dirs(const struct plan *p, struct buf *b)
+{
+	size_t i;
+
+	for (i = 0; i < p->ndirs; i++) {
+		buf_adds(b, i ? ",\n    " : "\n    ");
+		buf_adds(b, "{\"path\": ");
+		buf_add_quoted(b, p->dirs[i].path);
+		buf_addf(b, ", \"op\": \"%s\"", p->dirs[i].kept ? "keep" : "rmdir");
+		if (p->dirs[i].why) {
+			buf_adds(b, ", \"why\": ");
+			buf_add_quoted(b, p->dirs[i].why);
+		}
 		buf_adds(b, "}");
 	}
 }
@@ -167,7 +250,9 @@ void plan_json(const struct plan *p, struct buf *b)
 			buf_adds(b, ", \"config\": true");
 		buf_adds(b, "}");
 	}
-	buf_adds(b, p->nops ? "\n  ],\n  \"preconditions\": [" : "],\n  \"preconditions\": [");
+	buf_adds(b, p->nops ? "\n  ],\n  \"directories\": [" : "],\n  \"directories\": [");
+	json_dirs(p, b);
+	buf_adds(b, p->ndirs ? "\n  ],\n  \"preconditions\": [" : "],\n  \"preconditions\": [");
 	for (i = 0; i < p->npre; i++) {
 		buf_reset(&t);
 		pre_text(p->pre[i].pre, &t);

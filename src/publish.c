@@ -454,6 +454,8 @@ static int prepare(struct pub *p, const char *manifest_path, struct publish_resu
 	if (p->m->has_payload)
 		return err_set(e, EXIT_DATAERR, "%s: already a published manifest (it has "
 			       "a payload); publish the authored one", manifest_path);
+	if (manifest_expand(p->m, o->from, e) < 0)   /* directories and globs */
+		return -1;
 	if (sign_key_open(o->key, o->passphrase_file, &p->key, e) < 0)
 		return err_prefix(e, "key: ");
 	if (load_trusted(p, e) < 0)

@@ -29,8 +29,12 @@
  *
  * Invariants:
  *  1. Nothing in the target changes before the journal says PREPARED and
- *     lists every op and every directory it will create; nothing but those
- *     directories changes before it says STARTED.
+ *     lists every op, every directory it will create ("mkdir PATH") and
+ *     every directory the swap removes once emptied ("rmdir MODE PATH":
+ *     plan.dirs, the release's directories no file of the new one needs);
+ *     nothing but the created directories changes before it says STARTED.
+ *     A removed directory is made again, with its mode, before the files
+ *     are restored (remake_dirs); one that is not empty is kept.
  *  2. From STARTED on, every file the target had before is reachable: either
  *     still in place or as a hard link in WORK/backup.new. So restoring is
  *     a rename per op, whichever of the swap's renames had happened: a
@@ -239,6 +243,9 @@ static void journal_text(const struct txn *t, enum txn_phase phase, struct buf *
 		 p->root, p->target, p->workdir, p->manifest_sha256);
 	for (i = 0; i < t->nmkdirs; i++)
 		buf_addf(b, "mkdir %s\n", t->mkdirs[i]);
+	for (i = 0; i < p->ndirs; i++)
+		if (!p->dirs[i].kept)
+			buf_addf(b, "rmdir %04o %s\n", (unsigned)p->dirs[i].mode, p->dirs[i].path);
 	for (i = 0; i < p->nops; i++) {
 		const struct plan_op *op = &p->ops[i];
 
@@ -606,6 +613,25 @@ done:
 	return rc;
 }
 
+/* Does st have the owner and group f names? why says what differs. */
+static bool owner_ok(const struct mfile *f, const struct stat *st, char *why, size_t len)
+{
+	uid_t uid;
+	gid_t gid;
+
+	if (!plan_resolve_owner(f, &uid, &gid, why, len))
+		return false;
+	if (uid != (uid_t)-1 && st->st_uid != uid) {
+		snprintf(why, len, "owned by uid %u, not %s", (unsigned)st->st_uid, f->owner);
+		return false;
+	}
+	if (gid != (gid_t)-1 && st->st_gid != gid) {
+		snprintf(why, len, "group gid %u, not %s", (unsigned)st->st_gid, f->group);
+		return false;
+	}
+	return true;
+}
+
 /* A file about to be restored from the work directory (name leaf in the
  * open directory pfd), checked against m, the signed manifest of the
  * release it came from: the mode and sha256 m lists for path, read through
@@ -616,7 +642,7 @@ static int check_restored(int pfd, const char *leaf, const struct manifest *m,
 {
 	const struct mfile *f = m ? manifest_find_file(m, path) : NULL;
 	uint8_t got[SHA256_LEN];
-	char hex[SHA256_HEX_LEN + 1];
+	char hex[SHA256_HEX_LEN + 1], why[256];
 	struct stat st;
 	int fd, rc = -1;
 
@@ -629,6 +655,9 @@ static int check_restored(int pfd, const char *leaf, const struct manifest *m,
 		err_set(e, EXIT_TRUST, "%s/%s: mode %04o, not the %04o that %s %s's signed manifest lists",
 			where, path, (unsigned)(st.st_mode & 07777), (unsigned)f->mode, m->app,
 			m->version);
+	else if (!owner_ok(f, &st, why, sizeof why))
+		err_set(e, EXIT_TRUST, "%s/%s: %s (%s %s's signed manifest)", where, path, why,
+			m->app, m->version);
 	else if (sha256_fd(fd, got, NULL, e) == 0) {
 		hex_encode(got, SHA256_LEN, hex);
 		if (f->has_sha256 && memcmp(got, f->sha256, SHA256_LEN))
@@ -834,6 +863,32 @@ static int stage_payload(struct txn *t, uint64_t cap, struct err *e)
 	return rc;
 }
 
+/* Give each staged file the owner and group the release names, before
+ * the stop (the swap only renames). A chown clears setuid and setgid
+ * bits, which staged modes never carry. */
+static int chown_staged(struct txn *t, struct err *e)
+{
+	struct dirwalk sw;
+	const char *leaf;
+	size_t i;
+	int sfd, rc = 0;
+
+	walk_init_fd(&sw, t->stage, t->stagefd);
+	for (i = 0; i < t->p->nops && rc == 0; i++) {
+		const struct plan_op *op = &t->p->ops[i];
+
+		if (!op->src || op->kind == PLAN_UNCHANGED ||
+		    (op->uid == (uid_t)-1 && op->gid == (gid_t)-1))
+			continue;
+		if ((sfd = walk_parent(&sw, op->src, &leaf, e)) < 0)
+			rc = -1;
+		else if (fchownat(sfd, leaf, op->uid, op->gid, AT_SYMLINK_NOFOLLOW) < 0)
+			rc = err_sys(e, EXIT_SOFTWARE, "chown %s/%s", t->stage, op->src);
+	}
+	walk_release(&sw, e);
+	return rc;
+}
+
 static int stage_files(struct txn *t, const char *stage_from, struct err *e)
 {
 	struct statvfs sv;
@@ -850,7 +905,9 @@ static int stage_files(struct txn *t, const char *stage_from, struct err *e)
 		return err_set(e, EXIT_SOFTWARE, "%s: %llu bytes needed, %llu free",
 			       t->p->workdir, (unsigned long long)t->p->disk_needed,
 			       (unsigned long long)cap);
-	return stage_payload(t, t->p->disk_needed < cap ? t->p->disk_needed : cap, e);
+	if (stage_payload(t, t->p->disk_needed < cap ? t->p->disk_needed : cap, e) < 0)
+		return -1;
+	return chown_staged(t, e);
 }
 
 /* Remove what staging left (the plan was not carried out): only through
@@ -896,6 +953,17 @@ static int swap(struct txn *t, struct err *e)
 				     t->p->target, op->path);
 		}
 	}
+	for (i = t->p->ndirs; rc == 0 && i-- > 0;) {
+		const struct plan_dir *d = &t->p->dirs[i];
+
+		/* Not empty after all (something appeared since the plan):
+		 * kept, as the plan would have. */
+		if (d->kept || (pfd = walk_parent(&tw, d->path, &leaf, e)) < 0)
+			continue;
+		if (unlinkat(pfd, leaf, AT_REMOVEDIR) < 0 && errno != ENOENT &&
+		    errno != ENOTEMPTY && errno != EEXIST)
+			rc = err_sys(e, EXIT_SOFTWARE, "rmdir %s/%s", t->p->target, d->path);
+	}
 	/* No fsync here, inside the downtime: sync_swapped makes the renames
 	 * durable after the start, before the commit record (until then a
 	 * crash rolls back, whichever renames reached the disk: invariant 2). */
@@ -919,7 +987,17 @@ static int sync_swapped(struct txn *t, struct err *e)
 	for (i = 0; i < t->p->nops && rc == 0; i++) {
 		if (t->p->ops[i].kind == PLAN_UNCHANGED)
 			continue;
-		if (walk_parent(&tw, t->p->ops[i].path, &leaf, e) < 0)
+		/* A removal's directory may have gone too: its parent is
+		 * fsynced for the directories below. */
+		if (walk_parent(&tw, t->p->ops[i].path, &leaf, e) < 0 &&
+		    !(t->p->ops[i].kind == PLAN_REMOVE && errno == ENOENT))
+			rc = -1;
+		tw.dirty = true;
+	}
+	for (i = 0; i < t->p->ndirs && rc == 0; i++) {
+		if (t->p->dirs[i].kept)
+			continue;
+		if (walk_parent(&tw, t->p->dirs[i].path, &leaf, e) < 0 && errno != ENOENT)
 			rc = -1;
 		tw.dirty = true;
 	}
@@ -965,6 +1043,34 @@ static int check_backups(struct txn *t, struct err *e)
 	return rc;
 }
 
+/* Make again, parents first and with their modes, the directories the
+ * swap removed (those it did not are found in place). */
+static int remake_dirs(struct txn *t, struct err *e)
+{
+	struct dirwalk tw;
+	const char *leaf;
+	size_t i;
+	int pfd, rc = 0;
+
+	walk_init(&tw, t->p->target);
+	for (i = 0; i < t->p->ndirs; i++) {
+		const struct plan_dir *d = &t->p->dirs[i];
+		char *abs;
+
+		if (d->kept)
+			continue;
+		abs = fs_join(t->p->target, d->path);
+		if ((pfd = walk_parent(&tw, d->path, &leaf, e)) < 0 ||
+		    fs_mkdir_at(pfd, leaf, d->mode, abs, e) < 0)
+			rc = -1;
+		tw.dirty = true;
+		free(abs);
+	}
+	if (walk_release(&tw, e) < 0)
+		rc = -1;
+	return rc;
+}
+
 /* Put every file back as it was before the swap (invariant 2). Goes on
  * past errors so as much as possible is restored; returns -1 if any. */
 static int restore(struct txn *t, struct err *e)
@@ -975,6 +1081,8 @@ static int restore(struct txn *t, struct err *e)
 	struct stat st;
 	size_t i;
 
+	if (remake_dirs(t, e) < 0)
+		rc = -1;
 	walk_init(&tw, t->p->target);
 	walk_init_fd(&bw, t->backup, t->backfd);
 	walk_init_fd(&sw, t->stage, t->stagefd);
@@ -1160,6 +1268,11 @@ static int prepare(struct txn *t, const char *manifest, size_t len,
 	size_t i;
 	int rc = -1;
 
+	if (t->p->owner_error[0]) {
+		err_set(e, EXIT_ROLLED_BACK, "precondition failed (%s); nothing was changed",
+			t->p->owner_error);
+		goto done;
+	}
 	if (work_open(t, e) < 0 || fs_mkdir_p(t->appdir, 0700, e) < 0)
 		goto done;
 	if (stage_files(t, stage_from, e) < 0)
@@ -1365,7 +1478,14 @@ static int journal_parse(char *text, struct journal *j, struct plan *p,
 			j->target = xstrdup(val);
 		else if (!strcmp(line, "workdir"))
 			j->workdir = xstrdup(val);
-		else if (!strcmp(line, "mkdir") && t) {
+		else if (!strcmp(line, "rmdir")) {
+			char *end;
+			unsigned long mode = strtoul(val, &end, 8);
+
+			if (*end != ' ' || mode > 07777)
+				return err_set(e, EXIT_SOFTWARE, "malformed journal rmdir");
+			plan_add_dir(p, xstrdup(end + 1), (mode_t)mode);
+		} else if (!strcmp(line, "mkdir") && t) {
 			t->mkdirs = xreallocarray(t->mkdirs, t->nmkdirs + 1, sizeof *t->mkdirs);
 			t->mkdirs[t->nmkdirs++] = xstrdup(val);
 		} else if (!strcmp(line, "op")) {
@@ -1639,6 +1759,7 @@ int txn_plan_rollback(const char *state_dir, const char *app, const char *root,
 		p->nchanged++;
 		free(dest);
 	}
+	plan_find_dirs(p);
 	rc = 0;
 	goto done;
 fail:

@@ -1,4 +1,5 @@
-# Crash safety: upgr is killed (SIGKILL, by strace's syscall fault
+# Crash safety (the upgrade adds, replaces, removes dropped files and
+# emptied directories): upgr is killed (SIGKILL, by strace's syscall fault
 # injection) at every rename, unlink, link, write, fsync and mkdir of an
 # upgrade; after `upgr recover` the target is byte for byte the old or the
 # new release, `upgr status` agrees, and that version runs. The same at
@@ -16,16 +17,27 @@ release_key
 release_config a
 TGT=$T/root/opt/hello
 A="-c $T/a.yaml"
-svc_src 1.0.0 "$T/src1" "  - { path: share/old.txt, mode: \"0644\" }"
+# 1.0.0 also ships share/dropped.txt and doc/gone/a.txt, which the later
+# releases no longer list: removed in the swap, doc/gone and doc with them.
+svc_src 1.0.0 "$T/src1" "  - { path: share/old.txt, mode: \"0644\" }
+  - { path: share/dropped.txt, mode: \"0600\" }
+  - { path: doc/gone/a.txt, mode: \"0644\" }"
 echo "old" >"$T/src1/share/old.txt"
+echo "dropped by 2.0.0" >"$T/src1/share/dropped.txt"
+mkdir -p "$T/src1/doc/gone"; echo "gone in 2.0.0" >"$T/src1/doc/gone/a.txt"
 release_make "$T/src1/manifest.yaml" "$T/src1" "$T/rel1"
 svc_src 2.0.0 "$T/src2" "  - { path: lib/sub/new.so, mode: \"0755\" }
 remove: [ share/old.txt ]"
 mkdir -p "$T/src2/lib/sub"; echo "new" >"$T/src2/lib/sub/new.so"
 release_make "$T/src2/manifest.yaml" "$T/src2" "$T/rel2"
 
+# The tree with its directories: an emptied directory must go in the
+# new release and be back in the old one.
+tree_all() {
+	tree_sum "$1"; (cd "$1" && find . -mindepth 1 -type d -printf 'dir %p %m\n' | sort)
+}
 $UPGR apply $A "$T/rel1" >/dev/null || { not_ok "install 1.0.0"; exit 1; }
-tree_sum "$TGT" >"$T/sum1"
+tree_all "$TGT" >"$T/sum1"
 mkdir "$T/base"
 cp -a "$T/root" "$T/a-state" "$T/svc" "$T/base/"
 cp -a "$T/a-device.key" "$T/a-device.pub" "$T/base/" 2>/dev/null
@@ -39,11 +51,11 @@ reset_host() {
 
 # The upgrade once, to know the new tree.
 $UPGR apply $A "$T/rel2" >/dev/null || { not_ok "upgrade to 2.0.0"; exit 1; }
-tree_sum "$TGT" >"$T/sum2"
+tree_all "$TGT" >"$T/sum2"
 
 # check_host LABEL: target is one release, status and the service agree.
 check_host() {
-	tree_sum "$TGT" >"$T/sumx"
+	tree_all "$TGT" >"$T/sumx"
 	if cmp -s "$T/sumx" "$T/sum1"; then want=1.0.0
 	elif cmp -s "$T/sumx" "$T/sum2"; then want=2.0.0
 	else
@@ -141,7 +153,7 @@ release_make "$T/src3/manifest.yaml" "$T/src3" "$T/rel3"
 # (STOPPED > 0), has the failed upgrade's record (a run killed before the
 # stop changed nothing and may leave none).
 check_rolled_back() {
-	tree_sum "$TGT" >"$T/sumx"
+	tree_all "$TGT" >"$T/sumx"
 	got=$($UPGR status $A --json | /usr/bin/python3 -c "import json,sys; print(json.load(sys.stdin)['apps'][0]['version'])")
 	running=$(cat "$T/svc/running" 2>/dev/null)
 	recs=$($UPGR audit show --json "$T/a-audit.log" | /usr/bin/python3 -c "
@@ -191,7 +203,7 @@ while [ $n -le "$total" ]; do
 	ASAN_OPTIONS=detect_leaks=0 strace -o /dev/null -e trace=write -e inject=write:error=ENOSPC:when=$n \
 		$UPGR apply $A "$T/rel2" >/dev/null 2>"$T/enospc.err"
 	rc=$?
-	tree_sum "$TGT" >"$T/sumx"
+	tree_all "$TGT" >"$T/sumx"
 	running=$(cat "$T/svc/running")
 	if [ $rc = 1 ] && cmp -s "$T/sumx" "$T/sum1" && [ "$running" = 1.0.0 ]; then
 		ok "ENOSPC at write #$n of $total: exit 1, old version intact and running"

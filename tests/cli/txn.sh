@@ -188,17 +188,16 @@ expect_exit 0 "an upgrade over a symlinked config file" $UPGR apply $C "$T/rel21
 [ "$(cat "$T/conf-elsewhere/hello.conf")" = "managed elsewhere" ] && ok "the file it points to is untouched" ||
 	not_ok "the symlink's target was changed"
 expect_same "$T/src21/etc/hello.conf" "$CT/etc/hello.conf.upgr-new" "the new config lands as .upgr-new beside the symlink"
-# remove: names files. One that names a directory of a shipped file is
-# refused by validate; a directory only this host has is refused by the
-# plan, never dropped in silence.
+# remove: may name a directory. One that is a directory of a shipped file
+# is refused by validate; one that holds a file the release never owned
+# is kept (issue 15), and the dry run says so: never dropped in silence.
 svc_src 2.2.0 "$T/src22" "remove: [ share ]"
 expect_exit 65 "validate refuses remove: naming a directory of a shipped file" $UPGR validate "$T/src22/manifest.yaml"
 expect_grep "$T/err" "manifest.yaml:[0-9]+:[0-9]+: remove\[0\]: \"share\" is a directory of" "the refusal has FILE:LINE:COL"
 svc_src 2.2.0 "$T/src22" "remove: [ var/cache ]"
 release_make "$T/src22/manifest.yaml" "$T/src22" "$T/rel22"
 mkdir -p "$CT/var/cache"; echo x >"$CT/var/cache/f"
-tree_sum "$CT" >"$T/c-sum"
-expect_exit 65 "a remove: path that is a directory on the host is refused" $UPGR apply $C "$T/rel22"
-expect_grep "$T/err" "remove: .*var/cache is a directory on this host" "the refusal names the directory"
-tree_sum "$CT" >"$T/sumx"
-expect_same "$T/c-sum" "$T/sumx" "nothing changed"
+expect_exit 0 "dry-run of a remove: directory holding a file of this host" $UPGR apply $C --dry-run "$T/rel22"
+expect_grep "$T/out" "^  keep +var/cache/ +\(holds var/cache/f, which the release never owned" "the dry run says the directory is kept, and why"
+expect_exit 0 "a remove: directory holding a file of this host does not stop the upgrade" $UPGR apply $C "$T/rel22"
+[ "$(cat "$CT/var/cache/f")" = x ] && ok "the file the release never owned is untouched" || not_ok "var/cache/f changed"

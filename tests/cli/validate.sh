@@ -14,7 +14,7 @@ PY=/usr/bin/python3
 # The schema's verdict on every file, computed once: "FILE: valid" etc.
 goods="$M/good/*.yaml $UPGR_TOP/examples/hello/manifest.yaml"
 # shellcheck disable=SC2086
-if $PY "$UPGR_TOP/tests/lib/schema_check.py" "$SCHEMA" $goods "$M"/bad/*.yaml \
+if $PY "$UPGR_TOP/tests/lib/schema_check.py" "$SCHEMA" $goods "$M"/warn/*.yaml "$M"/bad/*.yaml \
 	>"$T/schema" 2>"$T/schema.err"; then
 	ok "the schema is valid JSON Schema 2020-12 and loads"
 else
@@ -35,6 +35,24 @@ for f in $goods; do
 	valid) ok "$name: the schema accepts it" ;;
 	*) not_ok "$name: the schema says: $v" ;;
 	esac
+done
+
+# Valid plans that would leave the service down: exit 0, one warning line
+# with FILE:LINE:COL ("# warn: LINE:COL substring" first line).
+for f in "$M"/warn/*.yaml; do
+	name=warn/$(basename "$f")
+	exp=$(sed -n '1s/^# warn: //p' "$f")
+	pos=${exp%% *} msg=${exp#* }
+	run "$UPGR" validate "$f"
+	if [ "$rc" = 0 ] && [ "$(wc -l <"$T/err")" = 1 ] &&
+	   awk -v p="$f:$pos: " -v m="$msg" 'index($0, p) == 1 && index($0, m) { found = 1 }
+		END { exit !found }' "$T/err"; then
+		ok "$name: exit 0, $pos: $msg"
+	else
+		not_ok "$name: want exit 0 and one line $pos: $msg; got exit $rc:"
+		sed 's/^/#   /' "$T/err" | head -5
+	fi
+	[ "$(verdict "$f")" = valid ] && ok "$name: the schema accepts it" || not_ok "$name: the schema says: $(verdict "$f")"
 done
 
 for f in "$M"/bad/*.yaml; do

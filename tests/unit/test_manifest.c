@@ -227,8 +227,12 @@ static const struct {
 	  "files[0].path: \"/bin/hello\": must be relative" },
 	{ BASE_HEAD "files:\n  - path: bin/./hello\n    mode: \"0755\"\n", 6, 11,
 	  "'.' components are not allowed" },
-	{ BASE_HEAD "files:\n  - path: bin/\n    mode: \"0755\"\n", 6, 11,
+	{ BASE_HEAD BASE_FILES "remove: [ bin/ ]\n", 8, 11,
 	  "a trailing '/' is not allowed" },
+	{ BASE_HEAD "files:\n  - path: site/\n    mode: \"0644\"\n"
+	  "payload: { file: p.tar.gz, sha256: \"" "2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae"
+	  "\", size: 1 }\n", 6, 11,
+	  "files[0].path: \"site/\" is a directory or glob: those belong in an authored manifest" },
 	{ BASE_HEAD "files:\n  - path: bin/hello\n    mode: 0755\n", 7, 11,
 	  "files[0].mode: 0755 is not an octal mode (expected a quoted string like \"0644\")" },
 	{ BASE_HEAD "files:\n  - path: bin/hello\n    mode: \"0799\"\n", 7, 11,

@@ -16,7 +16,7 @@ _upgr_static_opts()
 	apply) echo "-c --root --dry-run --json --help" ;;
 	validate) echo "--help" ;;
 	publish) echo "--repo --key --channel-key --root --channel --from --expires --not-before --rollout --downgrade --trusted-key --state-dir --help" ;;
-	approve) echo "-k --repo --netrc --root --channel --yes --help" ;;
+	approve) echo "-k --repo --netrc --root --channel --against --yes --help" ;;
 	status) echo "-c --json --help" ;;
 	rollback | recover) echo "-c --help" ;;
 	keygen) echo "--help" ;;
@@ -119,7 +119,7 @@ _upgr()
 		case $prev in
 		-k | --key | -N | --netrc) _upgr_files "$cur"; return ;;
 		-R | --root) _upgr_files "$cur" '@(yaml|yml)'; return ;;
-		-r | --repo | -c | --channel) return ;;
+		-r | --repo | -c | --channel | -a | --against) return ;;
 		esac
 	fi
 	case $prev in

@@ -22,6 +22,7 @@
 
 struct appr {
 	const char *keyfile, *repo, *netrc, *root_file, *channel, *app, *version;
+	const char *against;       /* the baseline version; NULL: the channel's */
 	bool yes;
 	struct xfer *x;
 	struct root root;
@@ -120,46 +121,63 @@ done:
 	return rc;
 }
 
-/* The release the channel names now, as the baseline of the summary; only
- * when it verifies (release threshold); otherwise there is none. */
-static void load_prev(struct appr *a)
+/* The version to compare with: --against, else the one the channel names
+ * now when it is another (allocated), or NULL. */
+static char *baseline(struct appr *a)
 {
-	struct buf cb = BUF_INIT, mb = BUF_INIT;
-	struct publish_sigs s;
-	struct root_manifest_result r;
-	char *rel = xasprintf("channels/%s.yaml", a->channel), *u = app_url(a, rel), *mu = NULL;
+	char *rel = xasprintf("channels/%s.yaml", a->channel), *u = app_url(a, rel), *v = NULL;
+	struct buf cb = BUF_INIT;
 	struct channel ch;
 	struct diag d;
 	struct err e;
 
-	publish_sigs_init(&s);
 	diag_init(&d, u);
 	err_clear(&e);
-	if (xfer_get(a->x, u, CHANNEL_MAX_BYTES, &cb, NULL, &e) == 0 &&
-	    channel_parse(cb.data, cb.len, &ch, &d) == 0) {
-		if (strcmp(ch.version, a->version)) {
-			free(rel);
-			rel = xasprintf("releases/%s/manifest.yaml", ch.version);
-			mu = app_url(a, rel);
-		}
+	if (a->against)
+		v = xstrdup(a->against);
+	else if (xfer_get(a->x, u, CHANNEL_MAX_BYTES, &cb, NULL, &e) == 0 &&
+		 channel_parse(cb.data, cb.len, &ch, &d) == 0) {
+		if (strcmp(ch.version, a->version))
+			v = xstrdup(ch.version);
 		channel_release(&ch);
+	}
+	diag_release(&d);
+	buf_release(&cb);
+	free(u);
+	free(rel);
+	return v;
+}
+
+/* The baseline release of the summary; only when it verifies (release
+ * threshold); otherwise there is none. */
+static void load_prev(struct appr *a)
+{
+	struct buf mb = BUF_INIT;
+	struct publish_sigs s;
+	struct root_manifest_result r;
+	char *v = baseline(a), *rel = NULL, *mu = NULL;
+	struct err e;
+
+	publish_sigs_init(&s);
+	err_clear(&e);
+	if (v && !strchr(v, '/')) {
+		rel = xasprintf("releases/%s/manifest.yaml", v);
+		mu = app_url(a, rel);
 	}
 	if (mu && xfer_get(a->x, mu, MANIFEST_MAX_BYTES, &mb, NULL, &e) == 0 &&
 	    publish_sigs_fetch(a->x, mu, &a->root, 1u << ROOT_ROLE_RELEASE, &s, &e) == 0 &&
 	    parse_manifest(&mb, mu, &a->prev, &e) == 0) {
 		root_check_manifest(&a->root, mb.data, mb.len, a->prev.app, a->prev.target,
 				    s.sig, s.n, &r, &e);
-		a->has_prev = r.release_ok;
+		a->has_prev = r.release_ok && !strcmp(a->prev.app, a->app);
 		if (!a->has_prev)
 			manifest_release(&a->prev);
 	}
-	diag_release(&d);
 	publish_sigs_release(&s);
 	buf_release(&mb);
-	buf_release(&cb);
 	free(mu);
-	free(u);
 	free(rel);
+	free(v);
 }
 
 static void count_files(const struct appr *a, size_t n[3])
@@ -206,10 +224,10 @@ static void summary(const struct appr *a)
 	printf("  manifest  sha256 %s\n", hex);
 	printf("  payload   %llu bytes\n", (unsigned long long)a->m.payload_size);
 	if (a->has_prev)
-		printf("  against   %s (channel %s)\n", a->prev.version, a->channel);
+		printf("  against   %s\n", a->prev.version);
 	else
-		printf("  against   nothing (channel %s names no other verified release)\n",
-		       a->channel);
+		printf("  against   nothing (no other verified release: channel %s, or "
+		       "--against VERSION)\n", a->channel);
 	printf("  files     %zu added, %zu replaced, %zu removed, %zu in all\n",
 	       n[0], n[1], n[2], a->m.nfiles);
 	for (i = 0; i < a->m.npre; i++)
@@ -332,13 +350,14 @@ static int parse(const struct command *self, int argc, char **argv, struct appr 
 		{ "root", required_argument, NULL, 'R' },
 		{ "channel", required_argument, NULL, 'c' },
 		{ "yes", no_argument, NULL, 'y' },
+		{ "against", required_argument, NULL, 'a' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
 	int ch;
 
 	optind = 1;
-	while ((ch = cli_getopt(self, argc, argv, "k:r:N:R:c:yh", opts)) != -1) {
+	while ((ch = cli_getopt(self, argc, argv, "k:r:N:R:c:ya:h", opts)) != -1) {
 		switch (ch) {
 		case 'k': a->keyfile = optarg; break;
 		case 'r': a->repo = optarg; break;
@@ -346,6 +365,7 @@ static int parse(const struct command *self, int argc, char **argv, struct appr 
 		case 'R': a->root_file = optarg; break;
 		case 'c': a->channel = optarg; break;
 		case 'y': a->yes = true; break;
+		case 'a': a->against = optarg; break;
 		case -2: return EXIT_OK;
 		default: return EXIT_USAGE;
 		}
@@ -394,7 +414,7 @@ done:
 const struct command cmd_approve = {
 	"approve", run,
 	"usage: upgr approve -k KEY --repo URL [--netrc FILE] [--root FILE]\n"
-	"                    [--channel NAME] [--yes] APP VERSION\n"
+	"                    [--channel NAME] [--against VERSION] [--yes] APP VERSION\n"
 	"\n"
 	"Approve a published release as a reviewer (four-eyes, docs/reviewer.md).\n"
 	"The manifest URL/apps/APP/releases/VERSION/manifest.yaml must meet the\n"
@@ -411,6 +431,7 @@ const struct command cmd_approve = {
 	"                         repository's root/1.root.yaml; walked upward\n"
 	"  -c, --channel NAME     compare with the release this channel names\n"
 	"                         (default stable)\n"
+	"  -a, --against VERSION  compare with this release instead\n"
 	"  -y, --yes              approve without asking (for scripts)\n"
 	"  -h, --help             this text\n"
 	"\n"

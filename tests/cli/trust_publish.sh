@@ -152,6 +152,9 @@ expect_grep "$T/f2.html" 'data-approval="approved"' "... approved (html)"
 # --- point 5: the channel serial under a root ---------------------------
 expect_exit 0 "publish 1.1.0 (serial 2)" \
 	$P --key alice.key --channel-key console.key b-1.1.0/manifest.yaml
+expect_exit 0 "approve 1.1.0 --against 1.0.0 by carol" $A -k carol.key --yes --against 1.0.0 hello 1.1.0
+expect_grep "$T/out" "files     0 added, 1 replaced, 0 removed" "... counts the replaced file"
+expect_grep "$T/out" "against   1.0.0" "... against 1.0.0"
 serial_of() { sed -n 's/^serial: //p' "$C"; }
 [ "$(serial_of)" = 2 ] && ok "... at serial 2" || not_ok "serial $(serial_of)"
 cp "$C" ch2.yaml; cp "$C.console.minisig" ch2.sig

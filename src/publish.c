@@ -649,6 +649,11 @@ int publish_release(struct manifest *m, const char *manifest_path,
 	res->reused = state == 1;
 	if (!res->reused && upload_release(&p, e) < 0)
 		goto done;
+	/* A release published before the root, or by another release key:
+	 * this key's signature in the root layout, so that it counts. */
+	if (res->reused && p.has_root &&
+	    upload_sig(&p, p.manifest_rel, p.kname, &p.manifest_sig, e) < 0)
+		goto done;
 	if (switch_channel(&p, e) < 0)
 		goto done;
 	res->serial = p.serial;

@@ -90,7 +90,17 @@ struct publish_result {
  * is uploaded until all of that is checked. If an upload fails, running
  * the same publication again completes it: a release without its
  * manifest is uploaded anew, a complete identical one is reused. Release
- * res with publish_result_release in every case. */
+ * res with publish_result_release in every case.
+ *
+ * Under a trust root (publish_root_load: o->root_file or the repository's
+ * root/1.root.yaml, walked upward) o->key must be a release key in scope
+ * for m's app and target and the channel key (o->channel_key, else o->key)
+ * a channel key, else EXIT_TRUST before any upload; the current channel
+ * must meet the channel role's threshold (o->trusted is not used); every
+ * signature is also uploaded as FILE.NAME.minisig (NAME: the key's name in
+ * the root), the manifest's too when the release is reused; a downgrade
+ * also signs the channel with o->key, and is refused (EXIT_TRUST) when the
+ * release threshold is above one. */
 int publish_release(struct manifest *m, const char *manifest_path,
 		    const struct publish_opts *o, struct publish_result *res,
 		    struct err *e);

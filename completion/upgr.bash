@@ -6,7 +6,7 @@
 # Application names come from the `apps:` of the configuration named by -c
 # on the command line, or /etc/upgr/upgr.yaml.
 
-_upgr_commands="run apply validate publish status rollback recover keygen sign verify audit fleet trust"
+_upgr_commands="run apply validate publish status rollback recover keygen sign verify audit fleet trust approve"
 
 # _upgr_static_opts CMD: the options from the design, used as a fallback.
 _upgr_static_opts()
@@ -15,7 +15,8 @@ _upgr_static_opts()
 	run | '') echo "-c --root --dry-run --splay --help" ;;
 	apply) echo "-c --root --dry-run --json --help" ;;
 	validate) echo "--help" ;;
-	publish) echo "--repo --key --passphrase-file --channel --from --expires --not-before --rollout --downgrade --trusted-key --state-dir --help" ;;
+	publish) echo "--repo --key --passphrase-file --channel-key --root --channel --from --expires --not-before --rollout --downgrade --trusted-key --state-dir --help" ;;
+	approve) echo "-k --passphrase-file --repo --netrc --root --channel --against --yes --help" ;;
 	status) echo "-c --json --help" ;;
 	rollback | recover) echo "-c --help" ;;
 	keygen) echo "-W --passphrase-file --pkcs11 --help" ;;
@@ -91,7 +92,7 @@ _upgr()
 			--html | --root | --from | --keys | --splay | --repo | --channel | \
 			--expires | --not-before | --rollout | --against | --checkpoint | \
 			--netrc | --app | --since | --stale | --hosts | --cacert | -C | \
-			--ssh-key | -S | --known-hosts | -K) i=$((i + 1)) ;;
+			--ssh-key | -S | --known-hosts | -K | --channel-key) i=$((i + 1)) ;;
 		-*) ;;
 		*)
 			if [ -z "$cmd" ] && [[ " $_upgr_commands " == *" $w "* ]]; then
@@ -107,10 +108,18 @@ _upgr()
 	if [ "$cmd" = publish ]; then
 		case $prev in
 		-f | --from | -s | --state-dir) _upgr_dirs "$cur"; return ;;
-		-k | --key | -N | --netrc) _upgr_files "$cur"; return ;;
+		-k | --key | -a | --channel-key | -N | --netrc) _upgr_files "$cur"; return ;;
+		-R | --root) _upgr_files "$cur" '@(yaml|yml)'; return ;;
 		-t | --trusted-key) _upgr_files "$cur" pub; return ;;
 		-r | --repo | -c | --channel | -e | --expires | -n | --not-before | \
 			-o | --rollout) return ;;
+		esac
+	fi
+	if [ "$cmd" = approve ]; then
+		case $prev in
+		-k | --key | -N | --netrc) _upgr_files "$cur"; return ;;
+		-R | --root) _upgr_files "$cur" '@(yaml|yml)'; return ;;
+		-r | --repo | -c | --channel | -a | --against) return ;;
 		esac
 	fi
 	case $prev in
@@ -163,7 +172,7 @@ _upgr()
 	apply) _upgr_dirs "$cur" ;;
 	validate | publish) _upgr_files "$cur" '@(yaml|yml)' ;;
 	sign | verify) _upgr_files "$cur" ;;
-	keygen | run | status | recover) ;;
+	keygen | run | status | recover | approve) ;;
 	esac
 }
 

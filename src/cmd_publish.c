@@ -119,6 +119,8 @@ static int parse(const struct command *self, int argc, char **argv,
 		{ "repo", required_argument, NULL, 'r' },
 		{ "key", required_argument, NULL, 'k' },
 		{ "passphrase-file", required_argument, NULL, 'P' },
+		{ "channel-key", required_argument, NULL, 'a' },
+		{ "root", required_argument, NULL, 'R' },
 		{ "channel", required_argument, NULL, 'c' },
 		{ "from", required_argument, NULL, 'f' },
 		{ "expires", required_argument, NULL, 'e' },
@@ -139,11 +141,13 @@ static int parse(const struct command *self, int argc, char **argv,
 	int ch;
 
 	optind = 1;
-	while ((ch = cli_getopt(self, argc, argv, "r:k:c:f:e:n:o:dN:C:S:K:t:s:h", opts)) != -1) {
+	while ((ch = cli_getopt(self, argc, argv, "r:k:P:a:R:c:f:e:n:o:dN:C:S:K:t:s:h", opts)) != -1) {
 		switch (ch) {
 		case 'r': o->repo = optarg; break;
 		case 'k': o->key = optarg; break;
 		case 'P': o->passphrase_file = optarg; break;
+		case 'a': o->channel_key = optarg; break;
+		case 'R': o->root_file = optarg; break;
 		case 'c': o->channel = optarg; break;
 		case 'f': o->from = optarg; break;
 		case 'N': o->netrc = optarg; break;
@@ -213,8 +217,8 @@ done:
 
 const struct command cmd_publish = {
 	"publish", run,
-	"usage: upgr publish --repo URL --key KEY [--channel NAME] [--from DIR]\n"
-	"                    [--passphrase-file FILE]\n"
+	"usage: upgr publish --repo URL --key KEY [--channel-key KEY] [--root FILE]\n"
+	"                    [--passphrase-file FILE] [--channel NAME] [--from DIR]\n"
 	"                    [--expires DURATION] [--not-before TIME]\n"
 	"                    [--rollout PERCENT] [--downgrade] [--netrc FILE]\n"
 	"                    [--cacert FILE] [--ssh-key FILE] [--known-hosts FILE]\n"
@@ -227,15 +231,23 @@ const struct command cmd_publish = {
 	"The current channel file is believed only when signed by KEY's public\n"
 	"half or a --trusted-key, and only when its serial is the one this\n"
 	"publisher signed last (kept in DIR) or one more.\n"
+	"When the repository has a trust root (root/N.root.yaml, or --root), KEY\n"
+	"must be a release key in scope for the app and target, the channel key a\n"
+	"channel key, and the current channel must meet the channel role's\n"
+	"threshold; the signatures are also written as FILE.NAME.minisig, NAME\n"
+	"being the key's name in the root (docs/trust.md).\n"
 	"Every upload lands whole (temporary name, then rename). A version that is\n"
 	"already published with other content is refused; publishing the same\n"
 	"release again only writes a new channel file (to widen a rollout).\n"
 	"\n"
 	"  -r, --repo URL         file://, ftp://, ftps:// (implicit TLS), ftpes://\n"
 	"                         (explicit TLS, required) or sftp:// repository\n"
-	"  -k, --key KEY          the release author's secret key (encrypted:\n"
-	"                         the passphrase is asked on the terminal)\n"
-	"  --passphrase-file FILE the key's passphrase (first line; mode 0600)\n"
+	"  -k, --key KEY          the release author's secret key (signs the manifest;\n"
+	"                         encrypted: the passphrase is asked on the terminal)\n"
+	"  -a, --channel-key KEY  signs the channel file (default: --key)\n"
+	"  -P, --passphrase-file FILE  the keys' passphrase (first line; mode 0600)\n"
+	"  -R, --root FILE        the trust root to start from instead of the\n"
+	"                         repository's root/1.root.yaml; walked upward\n"
 	"  -c, --channel NAME     the channel to switch (default stable)\n"
 	"  -f, --from DIR         the build directory (default: the manifest's)\n"
 	"  -e, --expires DURATION how long the channel file is valid (default 30d;\n"
@@ -259,7 +271,9 @@ const struct command cmd_publish = {
 	"exit: 0 published, 2 usage, 65 invalid manifest, missing file, version\n"
 	"already published with other content, or a downgrade without --downgrade,\n"
 	"or a channel serial that cannot grow, 69 the repository did not answer,\n"
-	"77 key file readable by others, the server's certificate or host key not\n"
+	"77 key file readable by others, a key outside its role or scope in the\n"
+	"trust root, a downgrade without the release threshold, the server's\n"
+	"certificate or host key not\n"
 	"trusted, or a current channel file that does not verify, or whose serial\n"
 	"is lower than, or more than one over, the one this publisher signed last,\n"
 	"70 I/O error\n",

@@ -3,6 +3,7 @@
  * signer: FILE.NAME.minisig, NAME being the key's name in the root. */
 #include "channel.h"
 #include "cli.h"
+#include "publish.h"
 #include "fsutil.h"
 #include "root.h"
 #include "transport.h"
@@ -96,19 +97,6 @@ done:
 	return rc;
 }
 
-static int load_root_text(const struct buf *b, struct root *r, struct err *e)
-{
-	struct diag d;
-	int rc;
-
-	diag_init(&d, "root/1.root.yaml");
-	rc = root_parse(b->data, b->len, r, &d);
-	if (rc < 0)
-		diag_to_err(&d, EXIT_TRUST, e);
-	diag_release(&d);
-	return rc;
-}
-
 struct repo_ctx {
 	struct xfer *x;
 	const char *url;
@@ -125,40 +113,13 @@ static int repo_fetch(void *ctx, const char *rel, size_t max, struct buf *out,
 	return rc;
 }
 
-/* Root 1 from the repo, on its own threshold, then the walk upward. */
+/* Root 1 from the repo, on its own threshold, then the walk upward (no
+ * expiry check: show reports it). */
 static int repo_newest(struct repo_ctx *c, struct root *r, struct buf *b, struct err *e)
 {
-	struct root_sig sigs[ROOT_MAX_KEYS];
-	struct buf bufs[ROOT_MAX_KEYS];
-	struct root_tally t;
-	bool missing = false;
-	unsigned walked;
-	int n, i, rc = -1;
-
-	for (i = 0; i < ROOT_MAX_KEYS; i++)
-		buf_init(&bufs[i]);
-	memset(r, 0, sizeof *r);
-	if (repo_fetch(c, "root/1.root.yaml", ROOT_MAX_BYTES, b, &missing, e) < 0) {
-		rc = missing ? 0 : -1;
-		goto done;
-	}
-	if (load_root_text(b, r, e) < 0)
-		goto done;
-	n = root_fetch_sigs(r, NULL, 1, repo_fetch, c, sigs, bufs, ROOT_MAX_KEYS, e);
-	if (n < 0 || root_verify_threshold(r, ROOT_ROLE_ROOT, b->data, b->len, sigs,
-					   (size_t)n, NULL, &t, e) < 0 ||
-	    root_update(NULL, r, b, repo_fetch, c, (time_t)0, &walked, e) < 0) {
-		root_release(r);
-		goto done;
-	}
-	rc = 1;
-done:
-	for (i = 0; i < ROOT_MAX_KEYS; i++)
-		buf_release(&bufs[i]);
-	return rc;
+	return publish_root_load(c->x, c->url, NULL, (time_t)0, r, b, e);
 }
 
-/* Key i's signature among sigs: 0 absent, 1 verifies, -1 does not. */
 static int sig_state(const struct root *r, size_t i, const struct root_sig *sigs,
 		     size_t nsigs, const struct buf *b)
 {

@@ -159,12 +159,14 @@ void fleet_release(struct fleet *f)
 	for (i = 0; i < f->nlatest; i++) {
 		free(f->latest[i].app);
 		free(f->latest[i].version);
+		free(f->latest[i].approval_why);
 	}
 	free(f->rows);
 	free(f->by_app);
 	free(f->latest);
 	free(f->repo);
 	free(f->channel);
+	free(f->root_error);
 	memset(f, 0, sizeof *f);
 }
 
@@ -428,6 +430,8 @@ void fleet_set_latest(struct fleet *f, const char *app, const char *text, size_t
 		l = &f->latest[f->nlatest++];
 		l->app = xstrdup(app);
 		l->version = NULL;
+		l->approval = FLEET_APPR_NONE;
+		l->approval_why = NULL;
 	}
 	free(l->version);
 	l->version = NULL;
@@ -552,6 +556,8 @@ static size_t *finish_latest(struct fleet *f)
 			f->latest = xreallocarray(f->latest, f->nlatest + 1, sizeof *f->latest);
 			f->latest[f->nlatest].app = xstrdup(apps[i].key);
 			f->latest[f->nlatest].version = NULL;
+			f->latest[f->nlatest].approval = FLEET_APPR_NONE;
+			f->latest[f->nlatest].approval_why = NULL;
 			f->latest[f->nlatest++].from_channel = false;
 		}
 	free(apps);
@@ -957,6 +963,7 @@ int fleet_load(struct xfer *x, const struct fleet_opts *o, struct fleet *f,
 	for (i = 0; i < n; i++)
 		load_host(x, o, f, &seen, names[i], &b);
 	load_channels(x, o, f, &b);
+	fleet_load_approvals(x, o, f);
 	if (o->keys_dir && fleet_apply_verdicts(f, o->keys_dir, e) < 0)
 		goto done;
 	fleet_finish(f, o);

@@ -55,17 +55,29 @@ struct fleet_row {
 	enum fleet_problem problem;
 };
 
+/* Whether the channel's release meets the trust root (four-eyes). */
+enum fleet_approval {
+	FLEET_APPR_NONE,       /* no trust root, or no channel release */
+	FLEET_APPR_APPROVED,   /* release and approve thresholds met */
+	FLEET_APPR_UNAPPROVED, /* release signed, approvals short */
+	FLEET_APPR_UNSIGNED,   /* not even the release threshold, or unreadable */
+};
+
 /* The version every host of an app should run. */
 struct fleet_latest {
 	char *app;
 	char *version;
 	bool from_channel;  /* the channel file's; else the highest reported */
+	enum fleet_approval approval;
+	char *approval_why; /* "waiting for approval (0 of 1)"; NULL when none */
 };
 
 struct fleet {
 	char *repo;                  /* as given, for display */
 	char *channel;
 	bool verified;               /* statuses checked against pinned keys (--keys) */
+	uint64_t root_version;       /* the repository's trust root; 0: none */
+	char *root_error;            /* why the root could not be read, or NULL */
 	time_t generated;
 	unsigned stale_minutes;
 	struct fleet_row *rows;
@@ -85,6 +97,13 @@ struct fleet_opts {
 				      * verdicts): check every status; or NULL */
 	const char *hosts_file;      /* host names, one a line, instead of listing */
 };
+
+/* The approval of each channel release (f->latest with from_channel)
+ * against the repository's trust root (walked from root/1.root.yaml), when
+ * it has one: manifest.yaml.NAME.minisig checked with root_check_manifest.
+ * A root that does not verify is recorded in f->root_error. */
+void fleet_load_approvals(struct xfer *x, const struct fleet_opts *o, struct fleet *f);
+const char *fleet_approval_name(enum fleet_approval a);
 
 void fleet_init(struct fleet *f, const struct fleet_opts *o);
 void fleet_release(struct fleet *f);

@@ -336,6 +336,18 @@ static void health(const struct fleet *f, struct buf *out)
 	buf_adds(out, "</div>");
 }
 
+/* Under a trust root: whether the channel's release is approved. */
+static void approval_badge(const struct fleet_latest *l, struct buf *out)
+{
+	if (l->approval == FLEET_APPR_NONE)
+		return;
+	buf_addf(out, " <span class=\"appr\" data-approval=\"%s\" style=\"color:%s\">",
+		 fleet_approval_name(l->approval),
+		 l->approval == FLEET_APPR_APPROVED ? "#2e9d62" : "#c0392b");
+	html_esc(out, l->approval == FLEET_APPR_APPROVED ? "approved" : l->approval_why);
+	buf_adds(out, "</span>");
+}
+
 /* Hosts per version of each app, as horizontal bars; the latest in green. */
 static void chart(const struct fleet *f, struct buf *out)
 {
@@ -358,7 +370,9 @@ static void chart(const struct fleet *f, struct buf *out)
 		html_esc(out, l->app);
 		buf_adds(out, " <span style=\"color:#667085;font-weight:400\">latest ");
 		html_esc(out, l->version[0] ? l->version : "none");
-		buf_addf(out, "%s</span></h3>", l->from_channel ? " (channel)" : "");
+		buf_addf(out, "%s</span>", l->from_channel ? " (channel)" : "");
+		approval_badge(l, out);
+		buf_adds(out, "</h3>");
 		buf_addf(out, "<svg class=\"chart\" role=\"img\" width=\"100%%\" viewBox=\"0 0 %d "
 			 "%zu\" preserveAspectRatio=\"xMinYMin meet\" data-app=\"",
 			 label + barmax + 60, n * (size_t)rowh + 4);

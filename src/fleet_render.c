@@ -82,6 +82,10 @@ static void text_summary(const struct fleet *f, struct buf *out)
 	fleet_time_format(f->generated, when);
 	buf_addf(out, "\n%zu hosts, %zu with problems; %s at %s (stale after %u min)\n",
 		 fleet_nhosts(f), fleet_nproblems(f), f->repo, when, f->stale_minutes);
+	if (f->root_error)
+		buf_addf(out, "trust root: UNREADABLE: %s\n", f->root_error);
+	else if (f->root_version)
+		buf_addf(out, "trust root: version %llu\n", (unsigned long long)f->root_version);
 	for (i = 0; i < f->nlatest; i++) {
 		const struct fleet_latest *l = &f->latest[i];
 
@@ -90,6 +94,11 @@ static void text_summary(const struct fleet *f, struct buf *out)
 			buf_addf(out, "channel %s)", f->channel);
 		else
 			buf_adds(out, "highest reported)");
+		if (l->approval == FLEET_APPR_APPROVED)
+			buf_adds(out, " approved");
+		else if (l->approval != FLEET_APPR_NONE)
+			buf_addf(out, " %s: %s", l->approval == FLEET_APPR_UNAPPROVED ?
+				 "UNAPPROVED" : "UNSIGNED", l->approval_why);
 		n = fleet_count(f, key_version, l->app, &c);
 		qsort(c, n, sizeof *c, newest_first);
 		for (j = 0; j < n; j++)
@@ -173,6 +182,28 @@ static void json_counts(const struct fleet *f, struct buf *out,
 	fleet_counts_free(c, n);
 }
 
+/* Each channel release's approval under the trust root: {"state", "why"}. */
+static void json_approvals(const struct fleet *f, struct buf *out)
+{
+	const char *sep = "";
+	size_t i;
+
+	for (i = 0; i < f->nlatest; i++) {
+		const struct fleet_latest *l = &f->latest[i];
+
+		if (l->approval == FLEET_APPR_NONE)
+			continue;
+		buf_adds(out, sep);
+		buf_add_quoted(out, l->app);
+		buf_adds(out, ": {\"state\": ");
+		buf_add_quoted(out, fleet_approval_name(l->approval));
+		buf_adds(out, ", \"why\": ");
+		buf_add_quoted(out, l->approval_why);
+		buf_adds(out, "}");
+		sep = ", ";
+	}
+}
+
 static void json_summary(const struct fleet *f, struct buf *out)
 {
 	const char **stale;
@@ -185,6 +216,8 @@ static void json_summary(const struct fleet *f, struct buf *out)
 		buf_adds(out, ": ");
 		buf_add_quoted(out, f->latest[i].version);
 	}
+	buf_adds(out, "},\n    \"approval\": {");
+	json_approvals(f, out);
 	buf_adds(out, "},\n    \"versions\": {");
 	for (i = 0; i < f->nlatest; i++) {
 		buf_adds(out, i ? ", " : "");

@@ -19,6 +19,7 @@ static const struct command *const commands[] = {
 	&cmd_publish,
 	&cmd_fleet,
 	&cmd_trust,
+	&cmd_approve,
 	NULL
 };
 

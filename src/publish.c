@@ -37,7 +37,14 @@
 struct pub {
 	const struct publish_opts *o;
 	struct manifest *m;
-	struct sign_key key;
+	struct sign_key key;       /* signs the manifest */
+	struct sign_key ckey;      /* signs the channel file */
+	bool has_root;             /* the repository has a trust root */
+	struct root root;
+	struct buf root_bytes;
+	const char *kname, *cname; /* the keys' names in the root */
+	struct buf channel_rsig;   /* a downgrade: the release key's too */
+	struct publish_sigs cur_sigs; /* the current channel's, by name */
 	struct xfer *x;
 	char *app_url;             /* REPO/apps/APP/ */
 	char *manifest_rel;        /* releases/VERSION/manifest.yaml */
@@ -143,15 +150,15 @@ done:
 
 /* A minisign signature whose trusted comment names the app, the file (as
  * repo_check_comment wants it) and the version. */
-static int sign_text(struct pub *p, const char *rel, const struct buf *data,
-		     struct buf *sig, struct err *e)
+static int sign_text(struct pub *p, const struct sign_key *key, const char *rel,
+		     const struct buf *data, struct buf *sig, struct err *e)
 {
 	struct buf c = BUF_INIT;
 	int rc;
 
 	repo_sig_comment(p->m->app, rel, p->o->now, &c);
 	buf_addf(&c, "\tversion:%s", p->m->version);
-	rc = sign_minisig(&p->key, data->data, data->len, c.data, sig, e);
+	rc = sign_minisig(key, data->data, data->len, c.data, sig, e);
 	buf_release(&c);
 	return rc;
 }
@@ -195,10 +202,92 @@ static int build_channel(struct pub *p, struct err *e)
 	diag_release(&d);
 	if (rc < 0)
 		return err_prefix(e, "new channel file: ");
-	return sign_text(p, p->channel_rel, &p->channel, &p->channel_sig, e);
+	if (p->has_root && o->downgrade && p->kname != p->cname &&
+	    sign_text(p, &p->key, p->channel_rel, &p->channel, &p->channel_rsig, e) < 0)
+		return -1;
+	return sign_text(p, &p->ckey, p->channel_rel, &p->channel, &p->channel_sig, e);
 }
 
 /* ---- the repository ---- */
+
+/* ---- the trust root: who may sign what ---- */
+
+/* The name in the root of key's public half when it holds role, else NULL. */
+static const char *role_key(const struct pub *p, const struct sign_key *key,
+			    enum root_role_id role)
+{
+	struct sign_pub pub;
+	int k;
+
+	sign_key_public(key, &pub);
+	k = root_key_by_pub(&p->root, &pub);
+	if (k < 0 || !publish_root_has(&p->root, role, (size_t)k))
+		return NULL;
+	return p->root.keys[k].name;
+}
+
+/* Under a root, before anything is uploaded: --key holds the release role
+ * in scope for this app and target, the channel key the channel role, and
+ * a downgrade can carry the release threshold on the channel file. */
+static int check_keys(struct pub *p, struct err *e)
+{
+	const struct root *r = &p->root;
+	unsigned need = r->roles[ROOT_ROLE_RELEASE].threshold;
+	int k;
+
+	p->kname = role_key(p, &p->key, ROOT_ROLE_RELEASE);
+	if (!p->kname)
+		return err_set(e, EXIT_TRUST, "--key %s is not a key of the release role "
+			       "of the repository's trust root (version %" PRIu64 "); "
+			       "nothing uploaded", p->o->key, r->version);
+	k = root_key_find(r, p->kname);
+	if (!root_check_scope(r, (size_t)k, p->m->app, p->m->target))
+		return err_set(e, EXIT_TRUST, "release key '%s' is scoped: it may not sign "
+			       "app '%s' with target %s (trust root version %" PRIu64
+			       "); nothing uploaded", p->kname, p->m->app, p->m->target,
+			       r->version);
+	p->cname = role_key(p, &p->ckey, ROOT_ROLE_CHANNEL);
+	if (!p->cname)
+		return err_set(e, EXIT_TRUST, "%s %s is not a key of the channel role of "
+			       "the repository's trust root (version %" PRIu64 "); pass "
+			       "the channel key with --channel-key; nothing uploaded",
+			       p->o->channel_key ? "--channel-key" : "--key (the default "
+			       "channel key)", p->o->channel_key ? p->o->channel_key
+			       : p->o->key, r->version);
+	if (p->o->downgrade && need > 1)
+		return err_set(e, EXIT_TRUST, "--downgrade under a trust root needs the "
+			       "release role's threshold on the channel file: %u release "
+			       "signatures, and publish makes 1 (--key '%s'); the channel "
+			       "key alone cannot move hosts down; nothing uploaded",
+			       need, p->kname);
+	return 0;
+}
+
+static int load_root(struct pub *p, struct err *e)
+{
+	int rc = publish_root_load(p->x, p->o->repo, p->o->root_file, p->o->now,
+				   &p->root, &p->root_bytes, e);
+
+	if (rc <= 0)
+		return rc;
+	p->has_root = true;
+	return check_keys(p, e);
+}
+
+/* The current channel's signatures under a root: the channel role's
+ * threshold, each signer's file by its name. */
+static int verify_channel_root(struct pub *p, const char *url, const char *shown,
+			       const struct buf *data, struct err *e)
+{
+	if (publish_sigs_fetch(p->x, url, &p->root, 1u << ROOT_ROLE_CHANNEL,
+			       &p->cur_sigs, e) < 0)
+		return -1;
+	if (root_check_channel(&p->root, data->data, data->len, p->cur_sigs.sig,
+			       p->cur_sigs.n, NULL, NULL, false, e) < 0)
+		return err_prefix(e, "%s does not verify against the trust root's "
+				  "channel role; refusing to publish over it: ", shown);
+	return 0;
+}
 
 /* ---- the serial: never taken from the server unverified ---- */
 
@@ -302,8 +391,9 @@ static int load_trusted(struct pub *p, struct err *e)
 {
 	size_t i;
 
-	p->trusted = xcalloc(p->o->ntrusted + 1, sizeof *p->trusted);
+	p->trusted = xcalloc(p->o->ntrusted + 2, sizeof *p->trusted);
 	sign_key_public(&p->key, &p->trusted[p->ntrusted++]);
+	sign_key_public(&p->ckey, &p->trusted[p->ntrusted++]);
 	for (i = 0; i < p->o->ntrusted; i++) {
 		if (sign_pub_load(p->o->trusted[i], &p->trusted[p->ntrusted], e) < 0)
 			return err_prefix(e, "--trusted-key %s: ", p->o->trusted[i]);
@@ -320,7 +410,7 @@ static int verify_channel(struct pub *p, const char *url, const struct buf *data
 	struct repo_trust t = { p->trusted, p->ntrusted };
 	struct diag d;
 
-	if (repo_verify(&t, p->m->app, p->channel_rel, data, &p->current_sig, e) < 0)
+	if (!p->has_root && repo_verify(&t, p->m->app, p->channel_rel, data, &p->current_sig, e) < 0)
 		return err_prefix(e, "%s does not verify with the publisher's keys "
 				  "(--key, --trusted-key); refusing to publish over it: ", url);
 	diag_init(&d, url);
@@ -350,6 +440,13 @@ static int read_channel(struct pub *p, struct err *e)
 	if (xfer_get(p->x, url, CHANNEL_MAX_BYTES, &data, &missing, e) < 0) {
 		if (missing)
 			rc = next_serial(p, shown, e);
+		goto done;
+	}
+	if (p->has_root) {
+		if (verify_channel_root(p, url, shown, &data, e) < 0 ||
+		    verify_channel(p, shown, &data, e) < 0)
+			goto done;
+		rc = next_serial(p, shown, e);
 		goto done;
 	}
 	if (xfer_get(p->x, sig, REPO_SIG_MAX, &p->current_sig, &missing, e) < 0) {
@@ -403,42 +500,77 @@ static int upload(struct pub *p, const char *rel, const struct buf *data,
 	return rc;
 }
 
+/* rel's signature: REL.NAME.minisig (name NULL: REL.minisig). */
+static int upload_sig(struct pub *p, const char *rel, const char *name,
+		      const struct buf *sig, struct err *e)
+{
+	char *s = publish_sig_url(rel, name);
+	int rc = upload(p, s, sig, NULL, e);
+
+	free(s);
+	return rc;
+}
+
+/* The payload, the signatures (the root layout's, then the one for hosts
+ * on trusted_keys:), the manifest last. */
 static int upload_release(struct pub *p, struct err *e)
 {
 	char *dir = xstrdup(p->manifest_rel), *rel;
-	char *sig = xasprintf("%s.minisig", p->manifest_rel);
 	int rc = -1;
 
 	*strrchr(dir, '/') = '\0';
 	rel = fs_join(dir, PUBLISH_PAYLOAD_NAME);
 	if (upload(p, rel, NULL, p->payload, e) == 0 &&
-	    upload(p, sig, &p->manifest_sig, NULL, e) == 0 &&
+	    (!p->has_root || upload_sig(p, p->manifest_rel, p->kname, &p->manifest_sig, e) == 0) &&
+	    upload_sig(p, p->manifest_rel, NULL, &p->manifest_sig, e) == 0 &&
 	    upload(p, p->manifest_rel, &p->manifest, NULL, e) == 0)
 		rc = 0;
 	free(rel);
-	free(sig);
 	free(dir);
 	return rc;
 }
 
+/* The channel key's signature as the current channel had it, or NULL. */
+static const struct root_sig *old_sig(const struct pub *p, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < p->cur_sigs.n; i++)
+		if (!strcmp(p->cur_sigs.sig[i].name, name))
+			return &p->cur_sigs.sig[i];
+	return NULL;
+}
+
+/* Best effort after a failed switch: keep the old channel verifiable. */
+static void restore_sigs(struct pub *p)
+{
+	const struct root_sig *o = p->has_root ? old_sig(p, p->cname) : NULL;
+	struct buf b = BUF_INIT;
+	struct err ignored;
+
+	if (p->current_sig.len)
+		upload_sig(p, p->channel_rel, NULL, &p->current_sig, &ignored);
+	if (o) {
+		buf_add(&b, o->text, o->len);
+		upload_sig(p, p->channel_rel, p->cname, &b, &ignored);
+	}
+	buf_release(&b);
+}
+
 static int switch_channel(struct pub *p, struct err *e)
 {
-	char *sig = xasprintf("%s.minisig", p->channel_rel);
-	struct err ignored;
-	int rc = -1;
-
-	if (upload(p, sig, &p->channel_sig, NULL, e) < 0)
-		goto done;
+	if (p->has_root && p->channel_rsig.len &&
+	    upload_sig(p, p->channel_rel, p->kname, &p->channel_rsig, e) < 0)
+		return -1;
+	if (p->has_root && upload_sig(p, p->channel_rel, p->cname, &p->channel_sig, e) < 0)
+		return -1;
+	if (upload_sig(p, p->channel_rel, NULL, &p->channel_sig, e) < 0)
+		return -1;
 	if (upload(p, p->channel_rel, &p->channel, NULL, e) < 0) {
-		/* Keep the old channel verifiable (best effort). */
-		if (p->current_sig.len)
-			upload(p, sig, &p->current_sig, NULL, &ignored);
-		goto done;
+		restore_sigs(p);
+		return -1;
 	}
-	rc = 0;
-done:
-	free(sig);
-	return rc;
+	return 0;
 }
 
 /* ---- the whole ---- */
@@ -458,6 +590,10 @@ static int prepare(struct pub *p, const char *manifest_path, struct publish_resu
 		return -1;
 	if (sign_key_open(o->key, o->passphrase_file, &p->key, e) < 0)
 		return err_prefix(e, "key: ");
+	if (!o->channel_key)
+		p->ckey = p->key;
+	else if (sign_key_open(o->channel_key, o->passphrase_file, &p->ckey, e) < 0)
+		return err_prefix(e, "channel key: ");
 	if (load_trusted(p, e) < 0)
 		return -1;
 	if (!o->state_dir)
@@ -483,7 +619,7 @@ static int prepare(struct pub *p, const char *manifest_path, struct publish_resu
 	if (res->nunlisted)
 		qsort(res->unlisted, res->nunlisted, sizeof *res->unlisted, cmp_str);
 	manifest_emit(p->m, &p->manifest);
-	return sign_text(p, p->manifest_rel, &p->manifest, &p->manifest_sig, e);
+	return sign_text(p, &p->key, p->manifest_rel, &p->manifest, &p->manifest_sig, e);
 }
 
 int publish_release(struct manifest *m, const char *manifest_path,
@@ -494,11 +630,12 @@ int publish_release(struct manifest *m, const char *manifest_path,
 		.netrc = o->netrc, .progress = o->progress, .ca_file = o->ca_file,
 		.ssh_key = o->ssh_key, .ssh_known_hosts = o->ssh_known_hosts,
 	};
-	struct pub p = { .o = o, .m = m };
+	struct pub p = { .o = o, .m = m, .root_bytes = BUF_INIT, .channel_rsig = BUF_INIT };
 	struct err ignored;
 	int rc = -1, state;
 
 	memset(res, 0, sizeof *res);
+	publish_sigs_init(&p.cur_sigs);
 	if (prepare(&p, manifest_path, res, e) < 0)
 		goto done;
 	p.x = xfer_new(&xo);
@@ -506,11 +643,18 @@ int publish_release(struct manifest *m, const char *manifest_path,
 		err_set(e, EXIT_SOFTWARE, "cannot start libcurl");
 		goto done;
 	}
+	if (load_root(&p, e) < 0)
+		goto done;
 	state = release_state(&p, e);
 	if (state < 0 || read_channel(&p, e) < 0 || build_channel(&p, e) < 0)
 		goto done;
 	res->reused = state == 1;
 	if (!res->reused && upload_release(&p, e) < 0)
+		goto done;
+	/* A release published before the root, or by another release key:
+	 * this key's signature in the root layout, so that it counts. */
+	if (res->reused && p.has_root &&
+	    upload_sig(&p, p.manifest_rel, p.kname, &p.manifest_sig, e) < 0)
 		goto done;
 	if (switch_channel(&p, e) < 0)
 		goto done;
@@ -529,6 +673,12 @@ done:
 	else if (p.tmpdir)
 		rmdir(p.tmpdir);
 	sign_key_wipe(&p.key);
+	sign_key_wipe(&p.ckey);
+	if (p.has_root)
+		root_release(&p.root);
+	buf_release(&p.root_bytes);
+	publish_sigs_release(&p.cur_sigs);
+	buf_release(&p.channel_rsig);
 	xfer_free(p.x);
 	if (p.had_channel)
 		channel_release(&p.current);

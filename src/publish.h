@@ -22,6 +22,10 @@
 
 #include "err.h"
 #include "manifest.h"
+#include "repo.h"
+#include "root.h"
+
+struct xfer;
 
 #define PUBLISH_PAYLOAD_NAME "payload.tar.gz"
 
@@ -29,6 +33,9 @@ struct publish_opts {
 	const char *repo;          /* repository URL (file, ftp, ftps, ftpes, sftp) */
 	const char *key;           /* the release author's secret key file */
 	const char *passphrase_file; /* its passphrase when encrypted (sign.h) */
+	const char *channel_key;   /* signs the channel file; NULL: key */
+	const char *root_file;     /* --root: the trust root to start from;
+				    * NULL: REPO/root/1.root.yaml if any */
 	const char *channel;       /* channel name */
 	const char *from;          /* build directory (required) */
 	const char *netrc;         /* credentials; NULL: ~/.netrc when present */
@@ -84,10 +91,48 @@ struct publish_result {
  * is uploaded until all of that is checked. If an upload fails, running
  * the same publication again completes it: a release without its
  * manifest is uploaded anew, a complete identical one is reused. Release
- * res with publish_result_release in every case. */
+ * res with publish_result_release in every case.
+ *
+ * Under a trust root (publish_root_load: o->root_file or the repository's
+ * root/1.root.yaml, walked upward) o->key must be a release key in scope
+ * for m's app and target and the channel key (o->channel_key, else o->key)
+ * a channel key, else EXIT_TRUST before any upload; the current channel
+ * must meet the channel role's threshold (o->trusted is not used); every
+ * signature is also uploaded as FILE.NAME.minisig (NAME: the key's name in
+ * the root), the manifest's too when the release is reused; a downgrade
+ * also signs the channel with o->key, and is refused (EXIT_TRUST) when the
+ * release threshold is above one. */
 int publish_release(struct manifest *m, const char *manifest_path,
 		    const struct publish_opts *o, struct publish_result *res,
 		    struct err *e);
 void publish_result_release(struct publish_result *res);
+
+/* ---- the trust root, from the publisher's side (publish_root.c) ---- */
+
+/* The repository's newest trust root: root_file (the operator's word, not
+ * signature-checked) or else REPO/root/1.root.yaml on its own root
+ * threshold, then walked upward as an agent walks it (root_update), and
+ * unexpired at now. Returns 1 with *r and *bytes filled, 0 when the
+ * repository has no root (and no root_file), -1 (EXIT_TRUST mostly). */
+int publish_root_load(struct xfer *x, const char *repo, const char *root_file,
+		      time_t now, struct root *r, struct buf *bytes, struct err *e);
+/* True when key index k holds role in r. */
+bool publish_root_has(const struct root *r, enum root_role_id role, size_t k);
+/* FILE_URL.NAME.minisig, or FILE_URL.minisig when name is NULL. */
+char *publish_sig_url(const char *file_url, const char *name);
+
+#define PUBLISH_SIGS_MAX (2 * ROOT_MAX_KEYS)
+/* The signature files found beside one file, by key name. */
+struct publish_sigs {
+	struct root_sig sig[PUBLISH_SIGS_MAX];
+	struct buf buf[PUBLISH_SIGS_MAX];
+	size_t n;
+};
+void publish_sigs_init(struct publish_sigs *s);
+void publish_sigs_release(struct publish_sigs *s);
+/* Fetch FILE_URL.NAME.minisig for every key of the roles in the bit mask
+ * roles (1u << ROOT_ROLE_x); missing files are skipped. */
+int publish_sigs_fetch(struct xfer *x, const char *file_url, const struct root *r,
+		       unsigned roles, struct publish_sigs *s, struct err *e);
 
 #endif

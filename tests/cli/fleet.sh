@@ -223,6 +223,7 @@ want = {
     "summary": {
         "hosts": 7,
         "latest": {"hello": "1.1.0"},
+        "approval": {},
         "versions": {"hello": {"1.0.0": 2, "1.1.0": 4}},
         "results": {"unreadable": 1, "failed": 1, "rolled-back": 1, "success": 4},
         "stale": ["host-st"],

@@ -672,8 +672,9 @@ done:
 		fs_remove_tree(p.tmpdir, &ignored);
 	else if (p.tmpdir)
 		rmdir(p.tmpdir);
+	if (o->channel_key)         /* else ckey is a copy of key: one token, closed once */
+		sign_key_wipe(&p.ckey);
 	sign_key_wipe(&p.key);
-	sign_key_wipe(&p.ckey);
 	if (p.has_root)
 		root_release(&p.root);
 	buf_release(&p.root_bytes);

@@ -264,7 +264,7 @@ int agent_run(const struct config *c, const struct agent_opts *o)
 		poll_one(&r, c->apps[i], o, &runs[i]);
 		rc = agent_worse(rc, runs[i].code);
 	}
-	if (r.root_warning[0]) {
+	if (repo_root_warning(&r)) {
 		say(o, AGENT_WARNING, "%s", r.root_warning);
 		repo_root_warned(&r);
 	}

@@ -530,32 +530,50 @@ static int walk_roots(struct repo *r, struct repo_poll *p, struct err *e)
 	return rc;
 }
 
-/* Once per run before the first poll: look for root N+1 once a day (the
- * channel's root: field asks sooner), refuse everything under an expired
- * root, and set the expiry warning once a day. */
+/* All updates are refused under an expired root (EXIT_TRUST). */
+static int root_unexpired(struct repo *r, struct repo_poll *p, struct err *e)
+{
+	char t[CHANNEL_TIME_LEN + 1];
+
+	if (root_expiry_state(&r->root, r->now, NULL) != ROOT_EXP_EXPIRED)
+		return 0;
+	channel_time_format(r->root.expires, t);
+	return cause(p, REPO_CAUSE_ROOT,
+		     err_set(e, EXIT_TRUST, "trust root version %" PRIu64 " expired at %s: "
+			     "all updates are refused until the root key holders "
+			     "publish version %" PRIu64, r->root.version, t,
+			     r->root.version + 1));
+}
+
+/* Before each poll: look for root N+1 once a day (the channel's root:
+ * field asks sooner, root_channel_policy) or when the root expired. */
 static int root_tick(struct repo *r, struct repo_poll *p, struct err *e)
 {
-	char today[16], t[CHANNEL_TIME_LEN + 1];
-	enum root_expiry x = root_expiry_state(&r->root, r->now, NULL);
-	long days;
+	char today[16];
 
-	if (!r->root_walked && (x == ROOT_EXP_EXPIRED || !stamped_today(r, "checked", today)) &&
+	if (!r->root_walked &&
+	    (root_expiry_state(&r->root, r->now, NULL) == ROOT_EXP_EXPIRED ||
+	     !stamped_today(r, "checked", today)) &&
 	    walk_roots(r, p, e) < 0)
 		return -1;
-	x = root_expiry_state(&r->root, r->now, &days);
+	return root_unexpired(r, p, e);
+}
+
+const char *repo_root_warning(struct repo *r)
+{
+	char today[16], t[CHANNEL_TIME_LEN + 1];
+	long days;
+
+	if (!r->use_root ||
+	    root_expiry_state(&r->root, r->now, &days) != ROOT_EXP_WARN ||
+	    stamped_today(r, "warned", today))
+		return NULL;
 	channel_time_format(r->root.expires, t);
-	if (x == ROOT_EXP_EXPIRED)
-		return cause(p, REPO_CAUSE_ROOT,
-			     err_set(e, EXIT_TRUST, "trust root version %" PRIu64 " expired at %s: "
-				     "all updates are refused until the root key holders "
-				     "publish version %" PRIu64, r->root.version, t,
-				     r->root.version + 1));
-	if (x == ROOT_EXP_WARN && !stamped_today(r, "warned", today))
-		snprintf(r->root_warning, sizeof r->root_warning,
-			 "trust root version %" PRIu64 " expires at %s (in %ld days): "
-			 "publish version %" PRIu64 " before then", r->root.version, t, days,
-			 r->root.version + 1);
-	return 0;
+	snprintf(r->root_warning, sizeof r->root_warning,
+		 "trust root version %" PRIu64 " expires at %s (in %ld days): "
+		 "the root key holders must publish version %" PRIu64 " before then",
+		 r->root.version, t, days, r->root.version + 1);
+	return r->root_warning;
 }
 
 /* The channel role's threshold over the channel bytes (a rotated channel
@@ -1091,6 +1109,9 @@ int repo_poll_app(struct repo *r, const char *app, struct repo_poll *p,
 		goto done;
 	if (fetch_signed(r, app, rel, CHANNEL_MAX_BYTES, &data, &sig, &from,
 			 check_channel, rel, p, e) < 0)
+		goto done;
+	/* The channel may have named a newer root, now walked to. */
+	if (r->use_root && root_unexpired(r, p, e) < 0)
 		goto done;
 	go = decide(r, app, p, e);
 	if (go < 0)

@@ -59,7 +59,7 @@ struct repo {
 	struct root root;          /* the newest accepted root */
 	struct buf root_bytes;
 	bool root_walked;          /* root/N+1 was looked for this run */
-	char root_warning[256];    /* the expiry warning due today, or "" */
+	char root_warning[256];    /* repo_root_warning's text */
 	size_t cur;                /* the server whose file is being checked */
 };
 
@@ -131,8 +131,11 @@ int repo_poll_app(struct repo *r, const char *app, struct repo_poll *p,
 		  struct err *e);
 void repo_poll_release(struct repo_poll *p);
 
-/* Mark today's trust root expiry warning as given (STATE/trust/warned),
- * so that root_warning is set once a day only. */
+/* The trust root's expiry warning (within ROOT_WARN_DAYS of expires)
+ * when it was not given today yet, else NULL; repo_root_warned marks it
+ * given (STATE/trust/warned holds the UTC date). Call after the polls:
+ * they may have walked to a newer root. */
+const char *repo_root_warning(struct repo *r);
 void repo_root_warned(const struct repo *r);
 
 /* Server i's transfer handle (made on first use; owned by r). */

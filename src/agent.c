@@ -256,10 +256,17 @@ int agent_run(const struct config *c, const struct agent_opts *o)
 			record_refusal(c, o, c->apps[i], "", REPO_CAUSE_POLICY, "", &e);
 		goto done;
 	}
+	if (c->trust_root && c->ntrusted_keys)
+		say(o, AGENT_WARNING, "%s: trust_root is set, so trusted_keys is not used; "
+		    "remove it", c->path);
 	runs = xcalloc(c->napps, sizeof *runs);
 	for (i = 0; i < c->napps; i++) {
 		poll_one(&r, c->apps[i], o, &runs[i]);
 		rc = agent_worse(rc, runs[i].code);
+	}
+	if (repo_root_warning(&r)) {
+		say(o, AGENT_WARNING, "%s", r.root_warning);
+		repo_root_warned(&r);
 	}
 	if (!o->dry_run)
 		report(&r, o, runs);

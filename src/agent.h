@@ -11,7 +11,8 @@
  *   1  an upgrade failed and was rolled back: the old version runs
  *   70 an internal error (I/O)
  *   69 no server answered: transient, the next tick retries
- *   0  upgraded, current, waiting (not_before, rollout, window), dry-run
+ *   0  upgraded, current, waiting (not_before, rollout, window, approvals
+ *      under a trust root), dry-run
  *
  * A release that failed (rolled back) is not tried again every tick,
  * stopping the service each minute: the agent waits for a newer channel

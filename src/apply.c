@@ -7,6 +7,7 @@
 #include "manifest.h"
 #include "plan.h"
 #include "repo.h"
+#include "root.h"
 #include "sign.h"
 #include "state.h"
 #include "txn.h"
@@ -35,6 +36,29 @@ static void release_free(struct release *rel)
 	free(rel->payload);
 }
 
+/* With trust_root: the release role's keys of the host's newest root
+ * (the agent checked thresholds, scopes and approvals when it fetched). */
+static int root_release_keys(const struct config *c, struct sign_pub **keys, size_t *n,
+			     struct err *e)
+{
+	struct root r;
+	struct buf b = BUF_INIT;
+	size_t i;
+
+	if (root_state_load(c->state_dir, c->trust_root, &r, &b, e) < 0) {
+		buf_release(&b);
+		e->code = EXIT_TRUST;
+		return err_prefix(e, "trust root: ");
+	}
+	*keys = xcalloc(r.roles[ROOT_ROLE_RELEASE].n, sizeof **keys);
+	for (i = 0; i < r.roles[ROOT_ROLE_RELEASE].n; i++)
+		(*keys)[i] = r.keys[r.roles[ROOT_ROLE_RELEASE].idx[i]].pub;
+	*n = i;
+	root_release(&r);
+	buf_release(&b);
+	return 0;
+}
+
 /* Load every trusted key; fail closed when none is configured. */
 int apply_trusted_keys(const struct config *c, struct sign_pub **keys, size_t *n,
 		       struct err *e)
@@ -43,6 +67,8 @@ int apply_trusted_keys(const struct config *c, struct sign_pub **keys, size_t *n
 
 	*keys = NULL;
 	*n = 0;
+	if (c->trust_root)
+		return root_release_keys(c, keys, n, e);
 	if (!c->ntrusted_keys)
 		return err_set(e, EXIT_TRUST, "%s: no trusted_keys configured; nothing can be verified",
 			       c->path);

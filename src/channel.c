@@ -13,7 +13,7 @@
 static const char *const channel_keys[] = {
 	"upgr", "app", "channel", "serial", "version", "manifest",
 	"manifest_sha256", "published", "expires", "not_before", "rollout",
-	"downgrade", NULL
+	"downgrade", "root", NULL
 };
 
 static const char *const channel_required[] = {
@@ -233,6 +233,8 @@ static void get_scalars(const struct ynode *root, struct channel *ch, struct dia
 		ch->rollout = (unsigned)v;
 	ch->downgrade = false;
 	ydoc_get_bool(root, "", "downgrade", &ch->downgrade, d);
+	ch->root = 0;
+	ydoc_get_uint(root, "", "root", UINT64_MAX, &ch->root, d);
 
 	get_time(root, "published", &has_pub, &ch->published, d);
 	get_time(root, "expires", &has_exp, &ch->expires, d);
@@ -299,4 +301,6 @@ void channel_emit(const struct channel *ch, struct buf *out)
 	}
 	buf_addf(out, "rollout: %u\n", ch->rollout);
 	buf_addf(out, "downgrade: %s\n", ch->downgrade ? "true" : "false");
+	if (ch->root)
+		buf_addf(out, "root: %" PRIu64 "\n", ch->root);
 }

@@ -14,6 +14,9 @@
  *   not_before: 2026-11-25T02:00:00Z            (optional)
  *   rollout: 100                                (optional, default 100)
  *   downgrade: false                            (optional, default false)
+ *   root: 3                                     (optional: the newest trust
+ *                                               root; a host with a lower one
+ *                                               fetches root/N+1 at once)
  *
  * Parsed strictly like manifests (unknown keys, wrong types and bad values
  * are positioned errors). Times are UTC, exactly YYYY-MM-DDTHH:MM:SSZ. */
@@ -47,6 +50,7 @@ struct channel {
 	time_t not_before;
 	unsigned rollout;          /* percent, 0..100 */
 	bool downgrade;
+	uint64_t root;             /* 0: not named */
 };
 
 /* Parse and validate a channel file held in memory (at most

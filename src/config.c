@@ -23,7 +23,7 @@ static const char *const config_keys[] = {
 	"host", "servers", "balance", "netrc", "channel", "apps", "root",
 	"state_dir", "trusted_keys", "device_key", "audit_log", "window",
 	"heartbeat", "connect_timeout", "low_speed_limit", "low_speed_time",
-	"ca_file", "ssh_key", "ssh_known_hosts", NULL
+	"ca_file", "ssh_key", "ssh_known_hosts", "trust_root", NULL
 };
 
 /* Nothing is required of every reader: `upgr apply` on an air-gapped host
@@ -336,6 +336,9 @@ static void check_named_files(const struct config *c, struct diag *d)
 		if (access(c->trusted_keys[i], F_OK) == 0 &&
 		    config_check_file(c->trusted_keys[i], false, &e) < 0)
 			diag_add(d, 0, 0, "trusted_keys[%zu]: %s", i, e.msg);
+	if (c->trust_root && access(c->trust_root, F_OK) == 0 &&
+	    config_check_file(c->trust_root, false, &e) < 0)
+		diag_add(d, 0, 0, "trust_root: %s", e.msg);
 }
 
 int config_load(const char *path, struct config *c, struct diag *d)
@@ -373,6 +376,7 @@ int config_load(const char *path, struct config *c, struct diag *d)
 	get_list(doc.root, "trusted_keys", false, &c->trusted_keys, &c->ntrusted_keys, d);
 	get_path(doc.root, "netrc", &c->netrc, d);
 	get_path(doc.root, "ca_file", &c->ca_file, d);
+	get_path(doc.root, "trust_root", &c->trust_root, d);
 	get_path(doc.root, "ssh_key", &c->ssh_key, d);
 	get_path(doc.root, "ssh_known_hosts", &c->ssh_known_hosts, d);
 	get_path(doc.root, "root", &c->root, d);
@@ -407,6 +411,7 @@ void config_release(struct config *c)
 	free_list(c->servers, c->nservers);
 	free(c->netrc);
 	free(c->ca_file);
+	free(c->trust_root);
 	free(c->ssh_key);
 	free(c->ssh_known_hosts);
 	free(c->channel);

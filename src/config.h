@@ -31,6 +31,8 @@ struct config {
 	char *state_dir;         /* default /var/lib/upgr */
 	char **trusted_keys;     /* paths of minisign public keys */
 	size_t ntrusted_keys;
+	char *trust_root;        /* the first trust root (docs/trust.md); when */
+				 /* set, trusted_keys is not used by the agent */
 	char *device_key;        /* default /etc/upgr/device.key */
 	char *audit_log;         /* default /var/log/upgr/audit.log */
 	bool has_window;         /* window: "HH:MM-HH:MM", local time */

@@ -113,11 +113,20 @@ int repo_open(struct repo *r, const struct config *c, bool progress,
 	r->now = time(NULL);
 	r->retries = 2;
 	r->backoff_ms = 500;
-	if (c->ntrusted_keys == 0)
+	if (c->trust_root) {
+		r->use_root = true;
+		r->root_bytes = (struct buf)BUF_INIT;
+		if (root_state_load(c->state_dir, c->trust_root, &r->root, &r->root_bytes, e) < 0) {
+			r->use_root = false;
+			e->code = EXIT_TRUST;
+			return err_prefix(e, "trust root: ");
+		}
+	} else if (c->ntrusted_keys == 0)
 		return err_set(e, EXIT_TRUST,
 			       "%s: no trusted_keys: refusing to trust any release", c->path);
-	r->keys = xcalloc(c->ntrusted_keys, sizeof *r->keys);
-	for (i = 0; i < c->ntrusted_keys; i++) {
+	if (!r->use_root)
+		r->keys = xcalloc(c->ntrusted_keys, sizeof *r->keys);
+	for (i = 0; !r->use_root && i < c->ntrusted_keys; i++) {
 		const char *k = c->trusted_keys[i];
 
 		if (config_check_file(k, false, e) < 0 ||
@@ -145,6 +154,9 @@ void repo_close(struct repo *r)
 				xfer_free(r->x[i]);
 	free(r->x);
 	free(r->keys);
+	if (r->use_root)
+		root_release(&r->root);
+	buf_release(&r->root_bytes);
 	memset(r, 0, sizeof *r);
 }
 
@@ -205,7 +217,8 @@ static int get_small(struct repo *r, size_t i, const char *url, size_t max,
 const char *repo_cause_name(enum repo_cause c)
 {
 	static const char *const names[REPO_CAUSES] = {
-		"signature", "hash", "replay", "expired", "mismatch", "policy",
+		"signature", "hash", "replay", "expired", "mismatch", "policy", "root",
+		"threshold",
 	};
 
 	return (unsigned)c < REPO_CAUSES ? names[c] : "policy";
@@ -283,6 +296,7 @@ static int fetch_signed(struct repo *r, const char *app, const char *rel,
 			buf_addf(&all, "%s%s", all.len ? "; " : "", last.msg);
 			continue;
 		}
+		r->cur = i;
 		if (check(r, app, data, sig, p, arg, &last) == 0) {
 			*from = i;
 			rc = 0;
@@ -339,6 +353,350 @@ static int cause(struct repo_poll *p, enum repo_cause c, int rc)
 	return rc;
 }
 
+/* ---- trust root mode (config trust_root:, docs/trust.md "On a host") ---- */
+
+/* The signatures of one file on one server: REL.minisig, then
+ * REL.NAME.minisig for the key names of some roles (each key once). */
+struct sigset {
+	struct root_sig s[ROOT_MAX_KEYS + 1];
+	struct buf b[ROOT_MAX_KEYS + 1];
+	bool asked[ROOT_MAX_KEYS];
+	size_t n;
+};
+
+static void sigset_init(struct sigset *ss, const struct buf *plain)
+{
+	memset(ss, 0, sizeof *ss);
+	ss->s[0].name = "minisig";
+	ss->s[0].text = plain->data;
+	ss->s[0].len = plain->len;
+	ss->n = 1;
+}
+
+static void sigset_release(struct sigset *ss)
+{
+	size_t i;
+
+	for (i = 0; i < ROOT_MAX_KEYS + 1; i++)
+		buf_release(&ss->b[i]);
+}
+
+/* Add REL.NAME.minisig from server r->cur for each key of role not asked
+ * for yet; a missing file is "not signed". */
+static int sigset_fetch(struct repo *r, const char *app, const char *rel,
+			enum root_role_id role, struct sigset *ss, struct err *e)
+{
+	const struct root_role *ro = &r->root.roles[role];
+	size_t j;
+
+	for (j = 0; j < ro->n && ss->n < ROOT_MAX_KEYS + 1; j++) {
+		size_t k = ro->idx[j];
+		char *url;
+		bool missing;
+		int rc;
+
+		if (ss->asked[k])
+			continue;
+		ss->asked[k] = true;
+		url = xasprintf("%s/apps/%s/%s.%s.minisig", r->c->servers[r->cur], app, rel,
+				r->root.keys[k].name);
+		rc = get_small(r, r->cur, url, REPO_SIG_MAX, &ss->b[ss->n], &missing, e);
+		free(url);
+		if (rc < 0 && !missing)
+			return -1;
+		if (rc < 0)
+			continue;
+		ss->s[ss->n].name = r->root.keys[k].name;
+		ss->s[ss->n].text = ss->b[ss->n].data;
+		ss->s[ss->n].len = ss->b[ss->n].len;
+		ss->n++;
+	}
+	return 0;
+}
+
+/* Whether role's threshold signed data: REL.minisig alone first (the
+ * cheap tick), then with the role's named signatures. */
+static int sigset_threshold(struct repo *r, const char *app, const char *rel,
+			    enum root_role_id role, const struct buf *data,
+			    struct sigset *ss, struct err *e)
+{
+	struct root_tally t;
+
+	if (root_verify_threshold(&r->root, role, data->data, data->len, ss->s, ss->n,
+				  NULL, &t, e) == 0)
+		return 0;
+	if (sigset_fetch(r, app, rel, role, ss, e) < 0)
+		return -1;
+	return root_verify_threshold(&r->root, role, data->data, data->len, ss->s, ss->n,
+				     NULL, &t, e);
+}
+
+struct root_ctx {
+	struct repo *r;
+	size_t i;
+};
+
+/* A root_fetch_fn over one server: SERVER/root/N.root.yaml and its
+ * signatures. */
+static int fetch_root_file(void *ctx, const char *relpath, size_t max, struct buf *out,
+			   bool *missing, struct err *e)
+{
+	struct root_ctx *c = ctx;
+	char *url = xasprintf("%s/%s", c->r->c->servers[c->i], relpath);
+	int rc = get_small(c->r, c->i, url, max, out, missing, e);
+
+	free(url);
+	return rc;
+}
+
+static char *trust_path(const struct repo *r, const char *name)
+{
+	return xasprintf("%s/trust/%s", r->c->state_dir, name);
+}
+
+/* Whether STATE/trust/NAME holds today's UTC date. */
+static bool stamped_today(const struct repo *r, const char *name, char *today)
+{
+	char *path = trust_path(r, name);
+	struct buf b = BUF_INIT;
+	struct tm tm;
+	struct err e;
+	bool same;
+
+	gmtime_r(&r->now, &tm);
+	strftime(today, 16, "%Y-%m-%d\n", &tm);
+	same = access(path, F_OK) == 0 && fs_read_file(path, 64, &b, &e) == 0 &&
+	       b.len == strlen(today) && !memcmp(b.data, today, b.len);
+	buf_release(&b);
+	free(path);
+	return same;
+}
+
+static void stamp_today(const struct repo *r, const char *name)
+{
+	char *path = trust_path(r, name);
+	char today[16];
+	struct err e;
+
+	if (!r->dry_run && !stamped_today(r, name, today) &&
+	    fs_write_atomic(path, today, strlen(today), 0600, &e) < 0)
+		fprintf(stderr, "upgr: warning: %s\n", e.msg);
+	free(path);
+}
+
+void repo_root_warned(const struct repo *r)
+{
+	stamp_today(r, "warned");
+}
+
+/* TUF 5.3 with the mirror rule: walk root/N+1, N+2, ... on each server in
+ * turn; a server whose next root fails root_accept_next is noted as a
+ * lie and the walk goes on from the last good root on the next server.
+ * Expiry is the caller's (root_tick). When no server answers, the
+ * current root stays. */
+static int walk_roots(struct repo *r, struct repo_poll *p, struct err *e)
+{
+	size_t k, n = r->c->nservers, nlied = 0, nok = 0;
+	struct buf all = BUF_INIT;
+	int rc = 0;
+
+	r->root_walked = true;
+	for (k = 0; k < n; k++) {
+		struct root_ctx ctx = { r, (r->first + k) % n };
+		struct err last;
+		unsigned walked;
+
+		err_clear(&last);
+		/* now 0: expiry is checked once, after every server. */
+		if (root_update(r->dry_run ? NULL : r->c->state_dir, &r->root, &r->root_bytes,
+				fetch_root_file, &ctx, 0, &walked, &last) == 0) {
+			nok++;
+			break;
+		}
+		if (last.code == EXIT_UNAVAILABLE)
+			continue;
+		p->cause = REPO_CAUSE_ROOT;
+		nlied++;
+		note_lie(r, ctx.i, p, &last, &all);
+	}
+	if (nok)
+		stamp_today(r, "checked");
+	else if (nlied) {
+		p->all_lied = true;
+		rc = err_set(e, EXIT_TRUST, "trust root: refused from every server (%zu tried): %s",
+			     n, all.data);
+	}
+	buf_release(&all);
+	return rc;
+}
+
+/* All updates are refused under an expired root (EXIT_TRUST). */
+static int root_unexpired(struct repo *r, struct repo_poll *p, struct err *e)
+{
+	char t[CHANNEL_TIME_LEN + 1];
+
+	if (root_expiry_state(&r->root, r->now, NULL) != ROOT_EXP_EXPIRED)
+		return 0;
+	channel_time_format(r->root.expires, t);
+	return cause(p, REPO_CAUSE_ROOT,
+		     err_set(e, EXIT_TRUST, "trust root version %" PRIu64 " expired at %s: "
+			     "all updates are refused until the root key holders "
+			     "publish version %" PRIu64, r->root.version, t,
+			     r->root.version + 1));
+}
+
+/* Before each poll: look for root N+1 once a day (the channel's root:
+ * field asks sooner, root_channel_policy) or when the root expired. */
+static int root_tick(struct repo *r, struct repo_poll *p, struct err *e)
+{
+	char today[16];
+
+	if (!r->root_walked &&
+	    (root_expiry_state(&r->root, r->now, NULL) == ROOT_EXP_EXPIRED ||
+	     !stamped_today(r, "checked", today)) &&
+	    walk_roots(r, p, e) < 0)
+		return -1;
+	return root_unexpired(r, p, e);
+}
+
+const char *repo_root_warning(struct repo *r)
+{
+	char today[16], t[CHANNEL_TIME_LEN + 1];
+	long days;
+
+	if (!r->use_root ||
+	    root_expiry_state(&r->root, r->now, &days) != ROOT_EXP_WARN ||
+	    stamped_today(r, "warned", today))
+		return NULL;
+	channel_time_format(r->root.expires, t);
+	snprintf(r->root_warning, sizeof r->root_warning,
+		 "trust root version %" PRIu64 " expires at %s (in %ld days): "
+		 "the root key holders must publish version %" PRIu64 " before then",
+		 r->root.version, t, days, r->root.version + 1);
+	return r->root_warning;
+}
+
+/* The channel role's threshold over the channel bytes (a rotated channel
+ * key: the root is walked once and the check made again). */
+static int root_channel_sig(struct repo *r, const char *app, const char *rel,
+			    const struct buf *data, const struct buf *sig,
+			    struct repo_poll *p, struct err *e)
+{
+	struct sigset ss;
+	int rc;
+
+	sigset_init(&ss, sig);
+	rc = sigset_threshold(r, app, rel, ROOT_ROLE_CHANNEL, data, &ss, e);
+	sigset_release(&ss);
+	if (rc == 0 || e->code != EXIT_TRUST || r->root_walked)
+		return cause(p, REPO_CAUSE_THRESHOLD, rc);
+	if (walk_roots(r, p, e) < 0)
+		return -1;
+	return root_channel_sig(r, app, rel, data, sig, p, e);
+}
+
+/* After the channel parsed: a higher root named walks the root (and the
+ * channel is checked again under it); a channel lower than the installed
+ * version needs the release threshold too (root_check_channel). */
+static int root_channel_policy(struct repo *r, const char *app, const char *rel,
+			       const struct buf *data, const struct buf *sig,
+			       struct repo_poll *p, struct err *e)
+{
+	struct manifest m;
+	struct sigset ss;
+	struct root_tally t;
+	bool have, release_signed = false;
+	int rc = -1;
+
+	if (p->ch.root > r->root.version && !r->root_walked &&
+	    (walk_roots(r, p, e) < 0 || root_channel_sig(r, app, rel, data, sig, p, e) < 0))
+		return -1;
+	if (state_installed(r->c->state_dir, app, &m, &have, e) < 0)
+		return -1;
+	sigset_init(&ss, sig);
+	if (have && semver_cmp(&p->ch.semver, &m.semver) < 0) {
+		struct err ignored;
+
+		release_signed = sigset_fetch(r, app, rel, ROOT_ROLE_RELEASE, &ss, e) == 0 &&
+				 root_verify_threshold(&r->root, ROOT_ROLE_RELEASE, data->data,
+						       data->len, ss.s, ss.n, NULL, &t,
+						       &ignored) == 0;
+	}
+	if (sigset_fetch(r, app, rel, ROOT_ROLE_CHANNEL, &ss, e) == 0)
+		rc = root_check_channel(&r->root, data->data, data->len, ss.s, ss.n,
+					have ? m.version : NULL, p->ch.version,
+					release_signed, e);
+	if (have)
+		manifest_release(&m);
+	sigset_release(&ss);
+	if (rc < 0)
+		err_prefix(e, "%s: ", rel);
+	return cause(p, REPO_CAUSE_THRESHOLD, rc);
+}
+
+/* The signature of release key `key` among ss (for the cache's
+ * manifest.yaml.minisig, which apply_release checks again). */
+static const struct root_sig *signed_by(const struct repo *r, size_t key,
+					const struct buf *data, const struct sigset *ss)
+{
+	size_t i;
+
+	for (i = 0; i < ss->n; i++) {
+		struct err e;
+		char *comment = NULL;
+		int rc = sign_verify(&r->root.keys[key].pub, 1, data->data, data->len,
+				     ss->s[i].text, ss->s[i].len, &comment, &e);
+
+		free(comment);
+		if (rc == 0)
+			return &ss->s[i];
+	}
+	return NULL;
+}
+
+/* The manifest's release (in scope for its app and target) and approve
+ * thresholds. Approvals missing is no lie: p->waiting, with p->why. The
+ * first release signer's signature goes to keep. */
+static int root_manifest_sig(struct repo *r, const char *app, const struct manifest *m,
+			     const struct buf *data, const struct buf *sig,
+			     struct repo_poll *p, struct buf *keep, struct err *e)
+{
+	struct root_manifest_result res;
+	const struct root_sig *s;
+	struct sigset ss;
+	int rc = -1;
+
+	size_t nrel;
+
+	sigset_init(&ss, sig);
+	if (sigset_fetch(r, app, p->ch.manifest, ROOT_ROLE_RELEASE, &ss, e) < 0)
+		goto done;
+	nrel = ss.n;
+	if (sigset_fetch(r, app, p->ch.manifest, ROOT_ROLE_APPROVE, &ss, e) < 0)
+		goto done;
+	memset(&res, 0, sizeof res);
+	if (root_check_manifest(&r->root, data->data, data->len, m->app, m->target,
+				ss.s, ss.n, &res, e) < 0) {
+		err_prefix(e, "%s: ", p->ch.manifest);
+		/* Too few approvals is waiting; an approver's file that does
+		 * not count (another key's, the release signer's) is not. */
+		if (res.release_ok && !res.approve_ok && ss.n - nrel == res.approve.got) {
+			p->waiting = true;
+			snprintf(p->why, sizeof p->why, "%s", res.why);
+			rc = 0;
+		}
+		goto done;
+	}
+	s = signed_by(r, res.release.signer[0], data, &ss);
+	buf_reset(keep);
+	if (s)
+		buf_add(keep, s->text, s->len);
+	rc = 0;
+done:
+	sigset_release(&ss);
+	return cause(p, REPO_CAUSE_THRESHOLD, rc);
+}
+
 /* Steps 2-4: the channel bytes are verified, parsed and checked against
  * the config and the replay and freeze defences (a repo_check_fn; arg is
  * the channel's REL). */
@@ -356,8 +714,9 @@ static int check_channel(struct repo *r, const char *app, const struct buf *data
 		channel_release(&p->ch);
 		p->have_channel = false;
 	}
-	if (verify_sig(r, app, rel, data, sig, e) < 0)
-		return cause(p, REPO_CAUSE_SIGNATURE, -1);
+	if (r->use_root ? root_channel_sig(r, app, rel, data, sig, p, e) < 0
+			: verify_sig(r, app, rel, data, sig, e) < 0)
+		return r->use_root ? -1 : cause(p, REPO_CAUSE_SIGNATURE, -1);
 	name = xasprintf("apps/%s/%s", app, rel);
 	diag_init(&d, name);
 	free(name);
@@ -372,6 +731,8 @@ static int check_channel(struct repo *r, const char *app, const struct buf *data
 		return cause(p, REPO_CAUSE_MISMATCH,
 			     err_set(e, EXIT_TRUST, "%s: names app '%s' channel '%s', not '%s' '%s'",
 				     rel, p->ch.app, p->ch.channel, app, r->c->channel));
+	if (r->use_root && root_channel_policy(r, app, rel, data, sig, p, e) < 0)
+		return -1;
 	if (state_serial_read(r->c->state_dir, app, r->c->channel, &seen, e) < 0)
 		return -1;
 	if (p->ch.serial < seen)
@@ -488,14 +849,23 @@ static int decide(struct repo *r, const char *app, struct repo_poll *p, struct e
 	return must_wait(r, app, p) ? 0 : 1;
 }
 
-/* Step 7's checks (a repo_check_fn; arg is the struct manifest that
- * receives it parsed): the channel's hash (mix-and-match), the signature,
+/* What check_manifest fills: the manifest parsed, and (trust root) the
+ * release signer's signature for the cache. */
+struct manifest_check {
+	struct manifest m;
+	struct buf keep;
+};
+
+/* Step 7's checks (a repo_check_fn; arg is a struct manifest_check): the
+ * channel's hash (mix-and-match), the signature (trust root: the release
+ * and approve thresholds, after parsing, which names app and target),
  * the channel's app and version, a plain payload name. */
 static int check_manifest(struct repo *r, const char *app, const struct buf *data,
 			  const struct buf *sig, struct repo_poll *p, void *arg,
 			  struct err *e)
 {
-	struct manifest *m = arg;
+	struct manifest_check *mc = arg;
+	struct manifest *m = &mc->m;
 	uint8_t h[SHA256_LEN];
 	char hex[SHA256_HEX_LEN + 1];
 	struct diag d;
@@ -507,7 +877,7 @@ static int check_manifest(struct repo *r, const char *app, const struct buf *dat
 			     err_set(e, EXIT_TRUST,
 				     "%s: sha256 %s is not the channel's %s: mix-and-match refused",
 				     p->ch.manifest, hex, p->ch.manifest_sha256));
-	if (verify_sig(r, app, p->ch.manifest, data, sig, e) < 0)
+	if (!r->use_root && verify_sig(r, app, p->ch.manifest, data, sig, e) < 0)
 		return cause(p, REPO_CAUSE_SIGNATURE, -1);
 	diag_init(&d, p->ch.manifest);
 	if (manifest_parse(data->data, data->len, m, &d) < 0) {
@@ -528,13 +898,17 @@ static int check_manifest(struct repo *r, const char *app, const struct buf *dat
 		manifest_release(m);
 		return cause(p, REPO_CAUSE_POLICY, -1);
 	}
+	if (r->use_root && root_manifest_sig(r, app, m, data, sig, p, &mc->keep, e) < 0) {
+		manifest_release(m);
+		return -1;
+	}
 	return 0;
 }
 
-/* Step 7: the manifest, checked against the channel, stored in dir; m
- * receives it parsed. */
+/* Step 7: the manifest, checked against the channel, stored in dir (not
+ * while waiting for approvals); mc receives it parsed. */
 static int fetch_manifest(struct repo *r, const char *app, struct repo_poll *p,
-			  const char *dir, size_t *from, struct manifest *m,
+			  const char *dir, size_t *from, struct manifest_check *mc,
 			  struct err *e)
 {
 	struct buf data = BUF_INIT, sig = BUF_INIT;
@@ -542,10 +916,15 @@ static int fetch_manifest(struct repo *r, const char *app, struct repo_poll *p,
 	int rc = -1;
 
 	if (fetch_signed(r, app, p->ch.manifest, MANIFEST_MAX_BYTES, &data, &sig,
-			 from, check_manifest, m, p, e) < 0)
+			 from, check_manifest, mc, p, e) < 0)
 		goto done;
+	if (p->waiting) {
+		rc = 0;
+		goto done;
+	}
 	path = fs_join(dir, "manifest.yaml.minisig");
-	if (fs_write_atomic(path, sig.data, sig.len, 0600, e) < 0)
+	if (r->use_root ? fs_write_atomic(path, mc->keep.data, mc->keep.len, 0600, e) < 0
+			: fs_write_atomic(path, sig.data, sig.len, 0600, e) < 0)
 		goto fail;
 	free(path);
 	path = fs_join(dir, "manifest.yaml");
@@ -554,7 +933,7 @@ static int fetch_manifest(struct repo *r, const char *app, struct repo_poll *p,
 	rc = 0;
 	goto done;
 fail:
-	manifest_release(m);
+	manifest_release(&mc->m);
 done:
 	free(path);
 	buf_release(&data);
@@ -690,22 +1069,29 @@ done:
 static int fetch_release(struct repo *r, const char *app, struct repo_poll *p,
 			 size_t from, struct err *e)
 {
-	struct manifest m;
+	struct manifest_check mc = { .keep = BUF_INIT };
 	char *dir = xasprintf("%s/" STATE_CACHE "/%s/%s", r->c->state_dir, app, p->ch.version);
 	int rc = -1;
 
 	if (fs_mkdir_p(dir, 0700, e) < 0)
 		goto done;
-	if (fetch_manifest(r, app, p, dir, &from, &m, e) < 0)
+	if (fetch_manifest(r, app, p, dir, &from, &mc, e) < 0)
 		goto done;
-	rc = fetch_payload(r, app, p, &m, dir, from, e);
-	manifest_release(&m);
+	if (p->waiting) {
+		manifest_release(&mc.m);
+		p->state = REPO_WAIT;
+		rc = 0;
+		goto done;
+	}
+	rc = fetch_payload(r, app, p, &mc.m, dir, from, e);
+	manifest_release(&mc.m);
 	if (rc == 0) {
 		p->state = REPO_READY;
 		p->release_dir = dir;
 		dir = NULL;
 	}
 done:
+	buf_release(&mc.keep);
 	free(dir);
 	return rc;
 }
@@ -719,8 +1105,13 @@ int repo_poll_app(struct repo *r, const char *app, struct repo_poll *p,
 	int rc = -1, go;
 
 	memset(p, 0, sizeof *p);
+	if (r->use_root && root_tick(r, p, e) < 0)
+		goto done;
 	if (fetch_signed(r, app, rel, CHANNEL_MAX_BYTES, &data, &sig, &from,
 			 check_channel, rel, p, e) < 0)
+		goto done;
+	/* The channel may have named a newer root, now walked to. */
+	if (r->use_root && root_unexpired(r, p, e) < 0)
 		goto done;
 	go = decide(r, app, p, e);
 	if (go < 0)

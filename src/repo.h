@@ -35,6 +35,7 @@
 #include "channel.h"
 #include "config.h"
 #include "err.h"
+#include "root.h"
 #include "sign.h"
 
 #define REPO_SIG_MAX (16u << 10)   /* a .minisig file */
@@ -52,10 +53,19 @@ struct repo {
 	time_t now;                /* the run's clock, for expiry and not_before */
 	unsigned retries;          /* extra payload attempts per server; default 2 */
 	unsigned backoff_ms;       /* first retry delay, doubled each time; default 500 */
+	/* trust_root: (docs/trust.md "On a host"): the root's roles decide
+	 * who signs what, and keys/nkeys stay empty. */
+	bool use_root;
+	struct root root;          /* the newest accepted root */
+	struct buf root_bytes;
+	bool root_walked;          /* root/N+1 was looked for this run */
+	char root_warning[256];    /* repo_root_warning's text */
+	size_t cur;                /* the server whose file is being checked */
 };
 
-/* Load the trusted keys (none: EXIT_TRUST), check the netrc's mode, and
- * pick the first server. */
+/* Load the trusted keys (none: EXIT_TRUST) or, with trust_root:, the
+ * trust root (STATE/trust/root.yaml, first from the config's file); check
+ * the netrc's mode, and pick the first server. */
 int repo_open(struct repo *r, const struct config *c, bool progress,
 	      bool dry_run, struct err *e);
 void repo_close(struct repo *r);
@@ -76,9 +86,14 @@ enum repo_cause {
 	REPO_CAUSE_MISMATCH,       /* signed for another app, channel or version */
 	REPO_CAUSE_POLICY,         /* not from a server: a downgrade not allowed, */
 				   /* no trusted key, invalid signed data */
+	REPO_CAUSE_ROOT,           /* a trust root that fails root_accept_next, */
+				   /* or the newest root expired */
+	REPO_CAUSE_THRESHOLD,      /* signed, but not by the roles' thresholds */
+				   /* in scope (root_check_manifest/_channel) */
 };
-#define REPO_CAUSES 6
-/* "signature", "hash", "replay", "expired", "mismatch", "policy". */
+#define REPO_CAUSES 8
+/* "signature", "hash", "replay", "expired", "mismatch", "policy", "root",
+ * "threshold". */
 const char *repo_cause_name(enum repo_cause c);
 
 /* A server that served a file failing a signature, hash or trust check:
@@ -101,6 +116,7 @@ struct repo_poll {
 	bool have_channel;
 	char installed[64];        /* installed version, "" when none */
 	char why[256];             /* REPO_WAIT: the reason, for --dry-run */
+	bool waiting;              /* REPO_WAIT for approvals (trust root) */
 	char *release_dir;         /* REPO_READY */
 };
 
@@ -114,6 +130,13 @@ struct repo_poll {
 int repo_poll_app(struct repo *r, const char *app, struct repo_poll *p,
 		  struct err *e);
 void repo_poll_release(struct repo_poll *p);
+
+/* The trust root's expiry warning (within ROOT_WARN_DAYS of expires)
+ * when it was not given today yet, else NULL; repo_root_warned marks it
+ * given (STATE/trust/warned holds the UTC date). Call after the polls:
+ * they may have walked to a newer root. */
+const char *repo_root_warning(struct repo *r);
+void repo_root_warned(const struct repo *r);
 
 /* Server i's transfer handle (made on first use; owned by r). */
 struct xfer *repo_server(struct repo *r, size_t i);

@@ -2,8 +2,11 @@
 # Benchmark: a no-op cron tick (`upgr run` with nothing new: fetch the
 # channel file and its signature, verify, see the installed version) vs
 # one curl process fetching the same two files from the same local vsftpd
-# over one connection. Per tick, the best of BENCH_TRIES batches of
-# TICKS (default 20) ticks, the two interleaved.
+# over one connection; and the same tick under a trust root (trust_root:,
+# the publisher's key holding the release and channel roles: root/N+1 is
+# looked for once a day, so the tick fetches the same two files) vs
+# trusted_keys:. Per tick, the best of BENCH_TRIES batches of TICKS
+# (default 20) ticks, interleaved.
 . "$(dirname "$0")/lib/common.sh"
 . "$TOP/tests/lib/ftpd.sh"
 : "${TICKS:=20}"
@@ -32,11 +35,23 @@ chmod 644 "$B/a.yaml"
 "$UPGR" -c "$B/a.yaml" >/dev/null && "$UPGR" -c "$B/a.yaml" >/dev/null ||
 	{ echo "tick: the install failed" >&2; exit 1; }
 
+# The same host under a trust root (the same state: 1.0.0 is installed).
+"$UPGR" keygen "$B/rv" >/dev/null 2>&1 || { echo "tick: keygen failed" >&2; exit 1; }
+{
+	printf 'upgr: 1\ntype: root\nversion: 1\nexpires: 2099-01-01T00:00:00Z\nkeys:\n'
+	printf '  pk: %s\n  rv: %s\nroles:\n' "$(sed -n 2p "$B/pk.pub")" "$(sed -n 2p "$B/rv.pub")"
+	printf '  root: { keys: [pk], threshold: 1 }\n  release: { keys: [pk], threshold: 1 }\n'
+	printf '  approve: { keys: [rv], threshold: 1 }\n  channel: { keys: [pk], threshold: 1 }\n'
+} >"$B/root.yaml"
+sed "s|^trusted_keys: .*|trust_root: $B/root.yaml|" "$B/a.yaml" >"$B/r.yaml"
+chmod 644 "$B/r.yaml" "$B/root.yaml"
+"$UPGR" -c "$B/r.yaml" >/dev/null || { echo "tick: the trust root tick failed" >&2; exit 1; }
+
 ch=${FTPD_URL_1}repo/apps/bench/channels/stable.yaml
 upgr_ticks() {
 	_i=0
 	while [ "$_i" -lt "$TICKS" ]; do
-		"$UPGR" -c "$B/a.yaml" || return 1
+		"$UPGR" -c "$B/${1:-a}.yaml" || return 1
 		_i=$((_i + 1))
 	done
 }
@@ -49,19 +64,24 @@ curl_ticks() {
 	done
 }
 logins0=$(ftpd_logins 1)
-bu="" bc=""
+bu="" bc="" br=""
 i=0
 while [ "$i" -lt "$BENCH_TRIES" ]; do
 	t0=$(ms); upgr_ticks >"$B/out" 2>&1 || { cat "$B/out" >&2; exit 1; }
 	t=$(($(ms) - t0)); { [ -z "$bu" ] || [ "$t" -lt "$bu" ]; } && bu=$t
 	t0=$(ms); curl_ticks || exit 1
 	t=$(($(ms) - t0)); { [ -z "$bc" ] || [ "$t" -lt "$bc" ]; } && bc=$t
+	t0=$(ms); upgr_ticks r >"$B/out-r" 2>&1 || { cat "$B/out-r" >&2; exit 1; }
+	t=$(($(ms) - t0)); { [ -z "$br" ] || [ "$t" -lt "$br" ]; } && br=$t
 	i=$((i + 1))
 done
 [ -s "$B/out" ] && { echo "tick: the no-op tick printed:" >&2; head -3 "$B/out" >&2; }
+[ -s "$B/out-r" ] && { echo "tick: the trust root tick printed:" >&2; head -3 "$B/out-r" >&2; }
 logins=$(($(ftpd_logins 1) - logins0))
 per_u=$(awk -v t="$bu" -v n="$TICKS" 'BEGIN { printf "%.1f", t / n }')
 per_c=$(awk -v t="$bc" -v n="$TICKS" 'BEGIN { printf "%.1f", t / n }')
-echo "no-op tick: upgr $per_u ms, curl $per_c ms (logins per tick, both: $((logins / (BENCH_TRIES * TICKS * 2))))" >&2
+per_r=$(awk -v t="$br" -v n="$TICKS" 'BEGIN { printf "%.1f", t / n }')
+echo "no-op tick: upgr $per_u ms, with a trust root $per_r ms, curl $per_c ms (logins per tick: $((logins / (BENCH_TRIES * TICKS * 3))))" >&2
+record tick_root "$per_r"
 record tick_upgr "$per_u"
 record tick_curl "$per_c"

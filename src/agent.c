@@ -167,6 +167,33 @@ static void poll_failed(const struct config *c, const struct agent_opts *o, cons
 					    p->cause, "", e);
 }
 
+/* Whether a hold keeps app where it is this tick (said under --dry-run;
+ * quiet under cron). A rollback's hold ends when the channel names a
+ * version other than the one rolled back from. */
+static bool held(const struct config *c, const struct agent_opts *o, const char *app,
+		 const struct repo_poll *p)
+{
+	struct app_hold h;
+	struct err e;
+	bool have;
+
+	if (state_hold_read(c->state_dir, app, &h, &have, &e) < 0) {
+		say_error(o, &e);
+		return true;
+	}
+	if (!have)
+		return false;
+	if (!strcmp(h.reason, "rollback") && strcmp(p->ch.version, h.from)) {
+		if (!o->dry_run && state_hold_clear(c->state_dir, app, &e) < 0)
+			say_error(o, &e);
+		return false;
+	}
+	if (o->dry_run)
+		say(o, AGENT_OUT, "%s: held at %s (%s, by %s at %s); %s is available: "
+		    "upgr unhold %s", app, h.version, h.reason, h.user, h.time, p->ch.version, app);
+	return true;
+}
+
 static void poll_one(struct repo *r, const char *app, const struct agent_opts *o,
 		     struct app_run *ar)
 {
@@ -194,7 +221,8 @@ static void poll_one(struct repo *r, const char *app, const struct agent_opts *o
 			    p.ch.version, p.why);
 		break;
 	case REPO_READY:
-		apply_one(c, app, &p, o, ar);
+		if (!held(c, o, app, &p))
+			apply_one(c, app, &p, o, ar);
 		break;
 	}
 	/* Something succeeded: the refusals recorded so far are forgotten (a

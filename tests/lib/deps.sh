@@ -5,7 +5,8 @@ set -eu
 PKGS="build-essential pkg-config libcurl4-openssl-dev libarchive-dev libyaml-dev
 libgcrypt20-dev libcmocka-dev vsftpd minisign python3 python3-jsonschema python3-yaml
 libarchive-tools rsync curl openssl strace valgrind man-db groff-base procps chromium time
-clang libclang-rt-14-dev openssh-server lintian systemd nginx-light"
+clang libclang-rt-14-dev openssh-server lintian systemd nginx-light rsyslog
+prometheus"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||

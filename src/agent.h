@@ -40,6 +40,7 @@ enum agent_say {
 struct agent_opts {
 	bool dry_run;       /* say what would be done; change nothing */
 	bool progress;      /* show download progress (stderr is a tty) */
+	bool once;          /* under cron: say a persisting problem once (alert.h) */
 	void (*say)(void *ctx, enum agent_say kind, const char *line);
 	void *ctx;
 };

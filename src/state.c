@@ -359,38 +359,36 @@ int state_hold_clear(const char *state_dir, const char *app, struct err *e)
 	return remove_file(state_dir, app, STATE_HOLD, e);
 }
 
-int state_problem_read(const char *state_dir, const char *app, char key[STATE_PROBLEM_MAX])
+void state_note_read(const char *state_dir, const char *app, const char *name,
+		     char note[STATE_NOTE_MAX])
 {
-	char *path = state_app_file(state_dir, app, STATE_PROBLEM);
+	char *path = state_app_file(state_dir, app, name);
 	struct buf b = BUF_INIT;
 	struct err e;
 
-	key[0] = '\0';
-	if (access(path, F_OK) == 0 && fs_read_file(path, STATE_PROBLEM_MAX, &b, &e) == 0 &&
+	note[0] = '\0';
+	if (access(path, F_OK) == 0 && fs_read_file(path, STATE_NOTE_MAX, &b, &e) == 0 &&
 	    b.data)
-		snprintf(key, STATE_PROBLEM_MAX, "%.*s", (int)strcspn(b.data, "\n"), b.data);
+		snprintf(note, STATE_NOTE_MAX, "%.*s", (int)strcspn(b.data, "\n"), b.data);
 	buf_release(&b);
 	free(path);
-	return 0;
 }
 
-int state_problem_write(const char *state_dir, const char *app, const char *key,
-			struct err *e)
+int state_note_write(const char *state_dir, const char *app, const char *name,
+		     const char *note, struct err *e)
 {
-	char *dir, *path;
+	char *dir, *path, *line;
 	int rc;
 
-	if (!*key)
-		return remove_file(state_dir, app, STATE_PROBLEM, e);
+	if (!*note)
+		return remove_file(state_dir, app, name, e);
 	dir = state_app_dir(state_dir, app);
-	path = fs_join(dir, STATE_PROBLEM);
+	path = fs_join(dir, name);
+	line = xasprintf("%s\n", note);
 	rc = fs_mkdir_p(dir, 0700, e);
-	if (rc == 0) {
-		char *line = xasprintf("%s\n", key);
-
+	if (rc == 0)
 		rc = fs_write_atomic(path, line, strlen(line), 0644, e);
-		free(line);
-	}
+	free(line);
 	free(dir);
 	free(path);
 	return rc;

@@ -9,6 +9,8 @@
  *   STATE/apps/APP/journal          an interrupted transaction (txn.c)
  *   STATE/apps/APP/hold             held: `upgr run` does not upgrade it
  *   STATE/apps/APP/problem          the persisting problem last said under cron
+ *   STATE/apps/APP/expiry-warned    when a channel about to expire was last warned of
+ *   STATE/apps/APP/failures         consecutive failed runs (metrics)
  *   STATE/cache/APP/VERSION/        downloaded releases (agent)
  *
  * Every file is written with fs_write_atomic. */
@@ -35,6 +37,8 @@
 #define STATE_JOURNAL    "journal"
 #define STATE_HOLD       "hold"
 #define STATE_PROBLEM    "problem"
+#define STATE_EXPIRY_WARNED "expiry-warned"
+#define STATE_FAILURES   "failures"
 
 /* Take the state directory's lock without waiting (creating the directory
  * 0700 when missing). Another holder: EXIT_LOCKED. *fd keeps the lock
@@ -115,15 +119,18 @@ int state_hold_write(const char *state_dir, const char *app, const struct app_ho
 /* Release the hold (none is fine). */
 int state_hold_clear(const char *state_dir, const char *app, struct err *e);
 
-/* The persisting problem (a poll failure's class, e.g. "trust expired",
- * "unavailable") last said for app under cron, "" for none: the agent
- * says a problem when it starts, changes or clears, not every tick.
- * An unreadable file reads as "" (the problem is said again). Writing
- * "" removes the file. */
-#define STATE_PROBLEM_MAX 128
-int state_problem_read(const char *state_dir, const char *app, char key[STATE_PROBLEM_MAX]);
-int state_problem_write(const char *state_dir, const char *app, const char *key,
-			struct err *e);
+/* A one-line note in STATE/apps/APP/NAME: STATE_PROBLEM, the persisting
+ * problem (a poll failure's class, e.g. "trust expired", "unavailable")
+ * last said for app under cron, so the agent says a problem when it
+ * starts, changes or clears, not every tick; STATE_EXPIRY_WARNED, the
+ * time (seconds since the epoch) of the last warning of a channel about
+ * to expire. A missing or unreadable note reads as "" (said again);
+ * writing "" removes the file. */
+#define STATE_NOTE_MAX 128
+void state_note_read(const char *state_dir, const char *app, const char *name,
+		     char note[STATE_NOTE_MAX]);
+int state_note_write(const char *state_dir, const char *app, const char *name,
+		     const char *note, struct err *e);
 
 /* Current UTC time as 2026-11-24T02:00:03.123Z. */
 void state_now(char out[32]);

@@ -258,6 +258,18 @@ static bool held(const struct config *c, const struct agent_opts *o, const char 
 	return true;
 }
 
+/* The installed version, from the status, when the poll failed before
+ * it looked. */
+static void installed_version(const struct config *c, const char *app, struct app_run *ar)
+{
+	struct app_status st;
+	struct err e;
+	bool have;
+
+	if (!ar->version[0] && state_status_read(c->state_dir, app, &st, &have, &e) == 0)
+		snprintf(ar->version, sizeof ar->version, "%s", st.version);
+}
+
 /* Say the app's problem this tick (alert.h): every time on a terminal;
  * under cron when it starts or changes (or a new refusal was recorded),
  * and once when it clears. */
@@ -307,6 +319,7 @@ static void poll_one(struct repo *r, const char *app, const struct agent_opts *o
 		ar->acted = record_lies(c, o, app, &p, rc == 0);
 	snprintf(ar->version, sizeof ar->version, "%s", p.installed);
 	if (rc < 0) {
+		installed_version(c, app, ar);
 		poll_failed(c, o, app, &p, &e, ar);
 		goto done;
 	}
@@ -382,8 +395,8 @@ static void log_run(const struct config *c, const struct app_run *runs, int rc)
 			 runs[i].version[0] ? " " : "", runs[i].version);
 	for (i = 0; i < c->napps && !runs[i].problem_msg[0]; i++)
 		;
-	if (i < c->napps)      /* the first problem, in its words */
-		buf_addf(&b, " (%s: %s)", c->apps[i], runs[i].problem_msg);
+	if (i < c->napps)      /* the first problem, in its words (naming its app) */
+		buf_addf(&b, " (%s)", runs[i].problem_msg);
 	runlog_send(rc, b.data);
 	buf_release(&b);
 }
@@ -433,17 +446,13 @@ static void write_metrics(const struct config *c, const struct agent_opts *o,
 static void all_failed(const struct config *c, struct app_run *runs, int code,
 		       const struct err *e)
 {
-	struct app_status st;
-	struct err ig;
-	bool have;
 	size_t i;
 
 	for (i = 0; i < c->napps; i++) {
 		runs[i].code = code;
 		snprintf(runs[i].outcome, sizeof runs[i].outcome, "refused");
 		one_line(runs[i].problem_msg, e);
-		if (state_status_read(c->state_dir, c->apps[i], &st, &have, &ig) == 0)
-			snprintf(runs[i].version, sizeof runs[i].version, "%s", st.version);
+		installed_version(c, c->apps[i], &runs[i]);
 	}
 }
 

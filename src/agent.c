@@ -231,31 +231,39 @@ static void poll_failed(const struct config *c, const struct agent_opts *o, cons
 					    p->cause, "", e);
 }
 
+/* Read app's hold into h (*have); a rollback's hold ends when the channel
+ * names a version other than the one rolled back from (also the version
+ * restored: the channel caught up). */
+static void read_hold(const struct config *c, const struct agent_opts *o, const char *app,
+		      const struct repo_poll *p, struct app_hold *h, bool *have)
+{
+	struct err e;
+
+	if (state_hold_read(c->state_dir, app, h, have, &e) < 0) {
+		say_error(o, &e);
+		*have = true;      /* unreadable: do not upgrade past it */
+		return;
+	}
+	if (*have && !strcmp(h->reason, "rollback") && strcmp(p->ch.version, h->from)) {
+		*have = false;
+		if (!o->dry_run && state_hold_clear(c->state_dir, app, &e) < 0)
+			say_error(o, &e);
+	}
+}
+
 /* Whether a hold keeps app where it is this tick (said under --dry-run;
- * quiet under cron). A rollback's hold ends when the channel names a
- * version other than the one rolled back from. */
+ * quiet under cron). */
 static bool held(const struct config *c, const struct agent_opts *o, const char *app,
 		 const struct repo_poll *p)
 {
 	struct app_hold h;
-	struct err e;
 	bool have;
 
-	if (state_hold_read(c->state_dir, app, &h, &have, &e) < 0) {
-		say_error(o, &e);
-		return true;
-	}
-	if (!have)
-		return false;
-	if (!strcmp(h.reason, "rollback") && strcmp(p->ch.version, h.from)) {
-		if (!o->dry_run && state_hold_clear(c->state_dir, app, &e) < 0)
-			say_error(o, &e);
-		return false;
-	}
-	if (o->dry_run)
+	read_hold(c, o, app, p, &h, &have);
+	if (have && o->dry_run)
 		say(o, AGENT_OUT, "%s: held at %s (%s, by %s at %s); %s is available: "
 		    "upgr unhold %s", app, h.version, h.reason, h.user, h.time, p->ch.version, app);
-	return true;
+	return have;
 }
 
 /* The installed version, from the status, when the poll failed before
@@ -327,10 +335,15 @@ static void poll_one(struct repo *r, const char *app, const struct agent_opts *o
 	snprintf(ar->outcome, sizeof ar->outcome, "%s",
 		 p.state == REPO_CURRENT ? "current" : p.state == REPO_WAIT ? "waiting" : "held");
 	switch (p.state) {
-	case REPO_CURRENT:
+	case REPO_CURRENT: {
+		struct app_hold h;
+		bool have;
+
+		read_hold(c, o, app, &p, &h, &have);   /* a rollback's hold may end here */
 		if (o->dry_run)
 			say(o, AGENT_OUT, "%s: %s is installed and current", app, p.installed);
 		break;
+	}
 	case REPO_WAIT:
 		if (o->dry_run)
 			say(o, AGENT_OUT, "%s: %s is available, not yet: %s", app,

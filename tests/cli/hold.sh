@@ -69,12 +69,24 @@ running 3.0.0 && ok "a new version released the hold: 3.0.0 runs" ||
 	not_ok "3.0.0 not running: $(cat "$T/svc/running")"
 [ ! -e "$T/a-state/apps/hello/hold" ] && ok "the released hold is gone" || not_ok "hold left"
 
+# --- the channel names the restored version: the hold has done its work --
+expect_exit 0 "rollback 3.0.0 -> 1.0.0" $UPGR rollback $A hello
+expect_grep "$T/out" "^hello: rolled back 3\.0\.0 -> 1\.0\.0" "back to 1.0.0, the version before 3.0.0"
+channel 4 1.0.0
+expect_exit 0 "a tick with the channel at the restored 1.0.0" $UPGR $A
+running 1.0.0 && ok "1.0.0 still runs" || not_ok "running $(cat "$T/svc/running")"
+[ ! -e "$T/a-state/apps/hello/hold" ] && ok "a channel naming the restored version ends the hold" ||
+	not_ok "hold left with the channel at 1.0.0"
+channel 5 3.0.0
+expect_exit 0 "the channel names 3.0.0 again" $UPGR $A
+running 3.0.0 && ok "and the agent follows it: 3.0.0 runs" || not_ok "running $(cat "$T/svc/running")"
+
 # --- upgr hold --------------------------------------------------------------
 expect_exit 0 "upgr hold" $UPGR hold $A hello
 expect_grep "$T/out" "^hello: held at 3\.0\.0$" "hold says the version"
 expect_grep "$T/a-state/apps/hello/hold" '^reason: "manual"' "a manual hold's reason"
 release 4.0.0
-channel 4 4.0.0
+channel 6 4.0.0
 bad=0
 for tick in 1 2 3; do
 	run $UPGR $A

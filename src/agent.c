@@ -455,18 +455,35 @@ static void write_metrics(const struct config *c, const struct agent_opts *o,
 	free(m);
 }
 
-/* repo_open failed with code: every app's run did. */
-static void all_failed(const struct config *c, struct app_run *runs, int code,
-		       const struct err *e)
+/* repo_open failed with e (code): every app's run did. With no trusted
+ * key every app is refused (a netrc others can read is a config
+ * problem, not a refusal). Said once for all the apps, under cron only
+ * when it is new to one of them (alert.h). */
+static void all_failed(const struct config *c, const struct agent_opts *o,
+		       struct app_run *runs, int code, const struct err *e)
 {
+	char was[STATE_NOTE_MAX];
+	bool new = !o->once;
+	struct err we;
 	size_t i;
+	int rc;
 
 	for (i = 0; i < c->napps; i++) {
 		runs[i].code = code;
 		snprintf(runs[i].outcome, sizeof runs[i].outcome, "refused");
+		snprintf(runs[i].problem, sizeof runs[i].problem, "%s", code == EXIT_TRUST ?
+			 "trust policy" : "config");
 		one_line(runs[i].problem_msg, e);
 		installed_version(c, c->apps[i], &runs[i]);
+		if (!o->dry_run && code == EXIT_TRUST)
+			new |= record_refusal(c, o, c->apps[i], "", REPO_CAUSE_POLICY, "", e);
+		new |= alert_problem(c->state_dir, c->apps[i], runs[i].problem, !o->dry_run,
+				     was, &rc, &we) == ALERT_NEW;
+		if (rc < 0)
+			say_error(o, &we);
 	}
+	if (new || !c->napps)
+		say_error(o, e);
 }
 
 int agent_run(const struct config *c, const struct agent_opts *o)
@@ -482,12 +499,7 @@ int agent_run(const struct config *c, const struct agent_opts *o)
 	runs = xcalloc(c->napps ? c->napps : 1, sizeof *runs);
 	if (repo_open(&r, c, o->progress, o->dry_run, &e) < 0) {
 		rc = e.code ? e.code : EXIT_SOFTWARE;
-		say_error(o, &e);
-		all_failed(c, runs, rc, &e);
-		/* No trusted key: every app is refused (a netrc others can
-		 * read is a config problem, not a refusal). */
-		for (i = 0; i < c->napps && !o->dry_run && rc == EXIT_TRUST; i++)
-			record_refusal(c, o, c->apps[i], "", REPO_CAUSE_POLICY, "", &e);
+		all_failed(c, o, runs, rc, &e);
 		goto done;
 	}
 	for (i = 0; i < c->napps; i++) {

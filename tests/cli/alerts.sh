@@ -117,6 +117,16 @@ echo "expiry_warning: 7 days" >>"$T/b.yaml"
 expect_exit 65 "a malformed expiry_warning is refused" $UPGR -c "$T/b.yaml"
 expect_grep "$T/err" "expiry_warning: expected days" "and says what it wants"
 
+# --- no trusted key: refused metadata before any poll --------------------------
+sed 's/^trusted_keys:.*/trusted_keys: []/' "$T/a.yaml" >"$T/nokeys.yaml"
+chmod 0644 "$T/nokeys.yaml"
+A="-c $T/nokeys.yaml"
+ticks 3
+A="-c $T/a.yaml"
+[ "$rc" = 77 ] && ok "no trusted keys: 77" || not_ok "no trusted keys: exit $rc"
+[ "$(wc -l <"$T/ticks")" = 1 ] && ok "no trusted keys over 3 ticks: said once" ||
+	{ not_ok "printed $(wc -l <"$T/ticks")"; sed 's/^/#   /' "$T/ticks"; }
+
 # --- on a terminal, every tick says it ------------------------------------
 CH_EXPIRES=$(utc '-1 minute') channel 5 1.0.0
 if command -v script >/dev/null 2>&1; then

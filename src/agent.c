@@ -197,19 +197,17 @@ static bool record_lies(const struct config *c, const struct agent_opts *o,
 	return recorded;
 }
 
-/* The class of a failed poll, for alert_problem: "unavailable",
- * "trust CAUSE", "invalid CAUSE" or "error". */
-static void problem_key(const struct repo_poll *p, int code, char key[STATE_NOTE_MAX])
+/* The class of a failed poll on channel, for alert_problem: "unavailable",
+ * "trust CAUSE", "invalid CAUSE" or "error", then ", channel CHANNEL". */
+static void problem_key(const struct repo_poll *p, int code, const char *channel,
+			char key[STATE_NOTE_MAX])
 {
 	enum repo_cause cause = p->all_lied && p->nlies ? p->lies[0].cause : p->cause;
+	const char *cls = code == EXIT_TRUST ? "trust " : code == EXIT_DATAERR ? "invalid " : "";
 
-	if (code == EXIT_UNAVAILABLE)
-		snprintf(key, STATE_NOTE_MAX, "unavailable");
-	else if (code == EXIT_TRUST || code == EXIT_DATAERR)
-		snprintf(key, STATE_NOTE_MAX, "%s %s", code == EXIT_TRUST ? "trust" : "invalid",
-			 repo_cause_name(cause));
-	else
-		snprintf(key, STATE_NOTE_MAX, "error");
+	snprintf(key, STATE_NOTE_MAX, "%s%s, channel %s", cls,
+		 code == EXIT_UNAVAILABLE ? "unavailable" : cls[0] ? repo_cause_name(cause) :
+		 "error", channel);
 }
 
 /* The poll failed with e: keep it as the app's problem (said by
@@ -220,7 +218,7 @@ static void poll_failed(const struct config *c, const struct agent_opts *o, cons
 {
 	ar->code = e->code ? e->code : EXIT_SOFTWARE;
 	one_line(ar->problem_msg, e);
-	problem_key(p, ar->code, ar->problem);
+	problem_key(p, ar->code, c->channel, ar->problem);
 	snprintf(ar->outcome, sizeof ar->outcome, "%s", ar->code == EXIT_UNAVAILABLE ?
 		 "unavailable" : ar->code == EXIT_SOFTWARE ? "error" : "refused");
 	if (ar->code == EXIT_UNAVAILABLE)

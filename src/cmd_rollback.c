@@ -29,6 +29,17 @@ static void hold_after(const struct config *c, const char *app, const char *rest
 		fprintf(stderr, "upgr: warning: %s: not held: %s\n", app, e.msg);
 }
 
+/* A rollback only goes back: the version kept must be older. */
+static int not_older(const char *app, const struct manifest *installed,
+		     const struct manifest *previous, struct err *e)
+{
+	if (semver_cmp_str(previous->version, installed->version) < 0)
+		return 0;
+	return err_set(e, EXIT_DATAERR, "%s %s: nothing older to roll back to (the version "
+		       "kept is %s); a rollback never moves forward: use upgr unhold to let "
+		       "upgr run upgrade", app, installed->version, previous->version);
+}
+
 static int roll_back(const struct config *c, const char *app, struct err *e)
 {
 	struct manifest installed, previous;
@@ -43,16 +54,10 @@ static int roll_back(const struct config *c, const char *app, struct err *e)
 	if (txn_plan_rollback(c->state_dir, app, c->root, &p, &installed, &previous,
 			      &stage_from, e) < 0)
 		return e->code;
-	if (semver_cmp_str(previous.version, installed.version) >= 0) {
-		err_set(e, EXIT_DATAERR, "%s %s: nothing older to roll back to (the version "
-			     "kept is %s); a rollback never moves forward: use upgr unhold "
-			     "to let upgr run upgrade", app, installed.version, previous.version);
-		rc = e->code;
-		goto done;
-	}
 	ppath = state_app_file(c->state_dir, app, STATE_PREVIOUS);
 	/* The same checks of the target's parents as `upgr run` makes. */
 	rc = fs_check_parents(p.target, e) < 0 ? e->code :
+	     not_older(app, &installed, &previous, e) < 0 ? e->code :
 	     fs_read_file(ppath, MANIFEST_MAX_BYTES, &bytes, e) < 0 ? e->code :
 	     txn_run(&p, c->state_dir, bytes.data, bytes.len, stage_from, &r);
 	if (!bytes.data)

@@ -93,7 +93,7 @@ ticks 3
 [ "$rc" = 0 ] && ok "a fresh channel: exit 0" || not_ok "exit $rc"
 [ "$(wc -l <"$T/ticks")" = 1 ] && ok "the problem clearing is said once over 3 ticks" ||
 	{ not_ok "printed $(wc -l <"$T/ticks")"; sed 's/^/#   /' "$T/ticks"; }
-expect_grep "$T/ticks" "^hello: recovered \(was: unavailable\)$" "the line names what cleared"
+expect_grep "$T/ticks" "^hello: recovered \(was: unavailable, channel stable\)$" "the line names what cleared"
 
 # --- a channel about to expire: a warning once a day ----------------------
 CH_EXPIRES=$(utc '+3 days') channel 4 1.0.0

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* De-duplicated alerts; the contract is in alert.h. */
 #include "alert.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* One alert per problem: under cron a problem that persists (an expired
  * channel, every server down, refused metadata) is said when it starts,
  * when it changes and when it clears, not every tick; a channel about to

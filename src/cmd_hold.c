@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* upgr hold APP / upgr unhold APP: keep `upgr run` from upgrading an app
  * (like apt-mark hold), and let it go again. The hold is
  * STATE/apps/APP/hold (state.h), which a manual `upgr rollback` also

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* node_exporter textfile metrics; the contract is in metrics.h. */
 #include "metrics.h"
 #include "fsutil.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The agent's metrics for Prometheus's node_exporter (its textfile
  * collector): the config's metrics_file is rewritten atomically after
  * every run, one set of samples per app:

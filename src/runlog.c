@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The agent's syslog line; the contract is in runlog.h. */
 #include "runlog.h"
 #include "err.h"

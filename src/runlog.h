@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Each agent run's outcome as one syslog line (facility LOG_DAEMON, ident
  * "upgr"), whether or not the run printed anything: cron mails only what
  * changed, the log keeps every tick.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # One alert per problem (issue 15, point 6), against a real vsftpd and a
 # real rsyslogd: under cron a persisting problem (an expired channel,
 # every server down) prints once when it starts, once when it changes and

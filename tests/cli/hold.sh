@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Hold and a rollback that sticks (issue 15, point 3), against a real
 # vsftpd: a manual `upgr rollback` holds the app through ten cron ticks;
 # `upgr unhold` lets it upgrade; a new channel version releases a

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # metrics_file (issue 15, point 7), against a real vsftpd: after every run
 # the agent rewrites the node_exporter textfile, which the real
 # `promtool check metrics` accepts: the last run's time and result, the

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # A one-app repository (hello) served by vsftpd, for the agent tests that
 # drive `upgr run` tick by tick (hold.sh, alerts.sh, metrics.sh). Source
 # after testlib.sh; starts one vsftpd or SKIPs the test.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests: the node_exporter textfile metrics (metrics.h): every
  * family has HELP and TYPE before its samples, one sample per app, the
  * info metric only for an installed version, label values escaped, and

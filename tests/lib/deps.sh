@@ -19,7 +19,7 @@ if [ "$(id -u)" != 0 ]; then
 	exit 1
 fi
 export DEBIAN_FRONTEND=noninteractive
-# vsftpd, openssh-server and nginx-light are test tools here, started by the tests on
+# vsftpd, openssh-server, nginx-light and rsyslog are test tools here, started by the tests on
 # ports of their own: keep their packages from starting system services on
 # ports 21, 22 and 80 (policy-rc.d exit 101: "action forbidden").
 policy=/usr/sbin/policy-rc.d

@@ -6,7 +6,7 @@
 # Application names come from the `apps:` of the configuration named by -c
 # on the command line, or /etc/upgr/upgr.yaml.
 
-_upgr_commands="run apply validate publish status rollback recover keygen sign verify audit fleet trust approve"
+_upgr_commands="run apply validate publish status rollback hold unhold recover keygen sign verify audit fleet trust approve"
 
 # _upgr_static_opts CMD: the options from the design, used as a fallback.
 _upgr_static_opts()
@@ -18,7 +18,7 @@ _upgr_static_opts()
 	publish) echo "--repo --key --passphrase-file --channel-key --root --channel --from --expires --not-before --rollout --downgrade --trusted-key --state-dir --help" ;;
 	approve) echo "-k --passphrase-file --repo --netrc --root --channel --against --yes --help" ;;
 	status) echo "-c --json --help" ;;
-	rollback | recover) echo "-c --help" ;;
+	rollback | recover | hold | unhold) echo "-c --help" ;;
 	keygen) echo "-W --passphrase-file --pkcs11 --help" ;;
 	sign) echo "-k --passphrase-file --trusted-comment --help" ;;
 	verify) echo "-p --help" ;;
@@ -168,7 +168,7 @@ _upgr()
 		else
 			_upgr_files "$cur" '@(yaml|yml)'
 		fi ;;
-	rollback) COMPREPLY=($(compgen -W "$(_upgr_apps "$conf")" -- "$cur")) ;;
+	rollback | hold | unhold) COMPREPLY=($(compgen -W "$(_upgr_apps "$conf")" -- "$cur")) ;;
 	apply) _upgr_dirs "$cur" ;;
 	validate | publish) _upgr_files "$cur" '@(yaml|yml)' ;;
 	sign | verify) _upgr_files "$cur" ;;

@@ -1,17 +1,25 @@
 /* The cron agent's tick: poll, apply, de-duplicate refusals, report.
  * The contract is in agent.h. */
 #include "agent.h"
+#include "alert.h"
 #include "apply.h"
+#include "buf.h"
+#include "fsutil.h"
+#include "metrics.h"
 #include "repo.h"
 #include "report.h"
+#include "runlog.h"
 #include "state.h"
 #include "version.h"
 #include "xalloc.h"
 
+#include <dirent.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 
 /* One app's outcome this run, for the exit code and the report. */
 struct app_run {
@@ -19,6 +27,12 @@ struct app_run {
 	bool changed;             /* installed, upgraded or rolled back */
 	bool acted;               /* changed or refused: worth a report */
 	char error[ERR_MSG_MAX];  /* this run's transient error (69), else "" */
+	char outcome[16];         /* the syslog line's word: current, held, success, ... */
+	char version[64];         /* installed after this run, "" when none */
+	char problem[STATE_NOTE_MAX];   /* the poll failure's class (alert.h), "" */
+	char problem_msg[ERR_MSG_MAX];  /* and its message, said once under cron */
+	long downtime_ms;
+	uint64_t fetched_bytes;   /* the release applied this run */
 };
 
 static int severity(int code)
@@ -54,17 +68,43 @@ static void say(const struct agent_opts *o, enum agent_say kind, const char *fmt
 	o->say(o->ctx, kind, line);
 }
 
-/* Say e as one line, whatever its message holds. */
-static void say_error(const struct agent_opts *o, const struct err *e)
+/* e's message as one line, whatever it holds. */
+static void one_line(char line[ERR_MSG_MAX], const struct err *e)
 {
-	char line[ERR_MSG_MAX];
 	size_t i;
 
-	snprintf(line, sizeof line, "%s", e->msg[0] ? e->msg : "failed");
+	snprintf(line, ERR_MSG_MAX, "%s", e->msg[0] ? e->msg : "failed");
 	for (i = 0; line[i]; i++)
 		if (line[i] == '\n' || line[i] == '\r')
 			line[i] = ' ';
+}
+
+static void say_error(const struct agent_opts *o, const struct err *e)
+{
+	char line[ERR_MSG_MAX];
+
+	one_line(line, e);
 	o->say(o->ctx, AGENT_ERROR, line);
+}
+
+/* The bytes of the files in dir (a cached release). */
+static uint64_t dir_bytes(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	struct stat st;
+	uint64_t n = 0;
+
+	while (d && (de = readdir(d))) {
+		char *path = fs_join(dir, de->d_name);
+
+		if (lstat(path, &st) == 0 && S_ISREG(st.st_mode))
+			n += (uint64_t)st.st_size;
+		free(path);
+	}
+	if (d)
+		closedir(d);
+	return n;
 }
 
 /* Say what the apply changed. */
@@ -93,8 +133,13 @@ static void apply_one(const struct config *c, const char *app, const struct repo
 	o.expect_sha256 = p->ch.manifest_sha256;
 	o.allow_downgrade = p->ch.downgrade;
 	o.quiet_if_current = true;
+	ar->fetched_bytes = dir_bytes(p->release_dir);
 	ar->code = apply_release(c, p->release_dir, &o, &out, &e);
 	ar->changed = out.changed;
+	ar->downtime_ms = out.downtime_ms;
+	snprintf(ar->outcome, sizeof ar->outcome, "%s", out.result);
+	if (ar->code == EXIT_OK && out.changed)
+		snprintf(ar->version, sizeof ar->version, "%s", p->ch.version);
 	ar->acted |= out.changed || !strcmp(out.result, "refused");
 	if (ar->code != EXIT_OK)
 		say_error(ao, &e);
@@ -152,19 +197,118 @@ static bool record_lies(const struct config *c, const struct agent_opts *o,
 	return recorded;
 }
 
-/* The poll failed with e: say it, keep a transient error for the report,
- * record a refusal no lying server already accounts for. */
+/* The class of a failed poll on channel, for alert_problem: "unavailable",
+ * "trust CAUSE", "invalid CAUSE" or "error", then ", channel CHANNEL". */
+static void problem_key(const struct repo_poll *p, int code, const char *channel,
+			char key[STATE_NOTE_MAX])
+{
+	enum repo_cause cause = p->all_lied && p->nlies ? p->lies[0].cause : p->cause;
+	const char *cls = code == EXIT_TRUST ? "trust " : code == EXIT_DATAERR ? "invalid " : "";
+
+	snprintf(key, STATE_NOTE_MAX, "%s%s, channel %s", cls,
+		 code == EXIT_UNAVAILABLE ? "unavailable" : cls[0] ? repo_cause_name(cause) :
+		 "error", channel);
+}
+
+/* The poll failed with e: keep it as the app's problem (said by
+ * settle_problem), keep a transient error for the report, record a
+ * refusal no lying server already accounts for. */
 static void poll_failed(const struct config *c, const struct agent_opts *o, const char *app,
 			const struct repo_poll *p, const struct err *e, struct app_run *ar)
 {
 	ar->code = e->code ? e->code : EXIT_SOFTWARE;
-	say_error(o, e);
+	one_line(ar->problem_msg, e);
+	problem_key(p, ar->code, c->channel, ar->problem);
+	snprintf(ar->outcome, sizeof ar->outcome, "%s", ar->code == EXIT_UNAVAILABLE ?
+		 "unavailable" : ar->code == EXIT_SOFTWARE ? "error" : "refused");
 	if (ar->code == EXIT_UNAVAILABLE)
 		snprintf(ar->error, sizeof ar->error, "%s", e->msg);
 	if ((ar->code == EXIT_TRUST || ar->code == EXIT_DATAERR) && !o->dry_run &&
 	    !p->all_lied)
 		ar->acted |= record_refusal(c, o, app, p->have_channel ? p->ch.version : "",
 					    p->cause, "", e);
+}
+
+/* Read app's hold into h (*have); a rollback's hold ends when the channel
+ * names a version other than the one rolled back from (also the version
+ * restored: the channel caught up). */
+static void read_hold(const struct config *c, const struct agent_opts *o, const char *app,
+		      const struct repo_poll *p, struct app_hold *h, bool *have)
+{
+	struct err e;
+
+	if (state_hold_read(c->state_dir, app, h, have, &e) < 0) {
+		say_error(o, &e);
+		*have = true;      /* unreadable: do not upgrade past it */
+		return;
+	}
+	if (*have && !strcmp(h->reason, "rollback") && strcmp(p->ch.version, h->from)) {
+		*have = false;
+		if (!o->dry_run && state_hold_clear(c->state_dir, app, &e) < 0)
+			say_error(o, &e);
+	}
+}
+
+/* Whether a hold keeps app where it is this tick (said under --dry-run;
+ * quiet under cron). */
+static bool held(const struct config *c, const struct agent_opts *o, const char *app,
+		 const struct repo_poll *p)
+{
+	struct app_hold h;
+	bool have;
+
+	read_hold(c, o, app, p, &h, &have);
+	if (have && o->dry_run)
+		say(o, AGENT_OUT, "%s: held at %s (%s, by %s at %s); %s is available: "
+		    "upgr unhold %s", app, h.version, h.reason, h.user, h.time, p->ch.version, app);
+	return have;
+}
+
+/* The installed version, from the status, when the poll failed before
+ * it looked. */
+static void installed_version(const struct config *c, const char *app, struct app_run *ar)
+{
+	struct app_status st;
+	struct err e;
+	bool have;
+
+	if (!ar->version[0] && state_status_read(c->state_dir, app, &st, &have, &e) == 0)
+		snprintf(ar->version, sizeof ar->version, "%s", st.version);
+}
+
+/* Say the app's problem this tick (alert.h): every time on a terminal;
+ * under cron when it starts or changes (or a new refusal was recorded),
+ * and once when it clears. */
+static void settle_problem(const struct config *c, const struct agent_opts *o,
+			   const char *app, const struct app_run *ar)
+{
+	char was[STATE_NOTE_MAX];
+	enum alert_verdict v;
+	struct err e;
+	int rc;
+
+	v = alert_problem(c->state_dir, app, ar->problem, !o->dry_run, was, &rc, &e);
+	if (ar->problem[0] && (!o->once || v == ALERT_NEW || ar->acted))
+		o->say(o->ctx, AGENT_ERROR, ar->problem_msg);
+	else if (v == ALERT_CLEARED && o->once)
+		say(o, AGENT_OUT, "%s: recovered (was: %s)", app, was);
+	if (rc < 0)
+		say_error(o, &e);
+}
+
+/* Warn of a channel about to expire (once a day under cron). */
+static void warn_expiry(const struct repo *r, const struct agent_opts *o, const char *app,
+			const struct repo_poll *p)
+{
+	char t[32];
+	long left = (long)(p->ch.expires - r->now);
+
+	if (!p->have_channel || !alert_expiry_due(r->c->state_dir, app, p->ch.expires, r->now,
+						  r->c->expiry_warning, o->once, !o->dry_run))
+		return;
+	channel_time_format(p->ch.expires, t);
+	say(o, AGENT_WARNING, "%s: channel %s expires at %s (in %ldh %02ldm); the publisher "
+	    "must sign a fresh one", app, p->ch.channel, t, left / 3600, left % 3600 / 60);
 }
 
 static void poll_one(struct repo *r, const char *app, const struct agent_opts *o,
@@ -179,22 +323,33 @@ static void poll_one(struct repo *r, const char *app, const struct agent_opts *o
 	rc = repo_poll_app(r, app, &p, &e);
 	if (!o->dry_run)
 		ar->acted = record_lies(c, o, app, &p, rc == 0);
+	snprintf(ar->version, sizeof ar->version, "%s", p.installed);
 	if (rc < 0) {
+		installed_version(c, app, ar);
 		poll_failed(c, o, app, &p, &e, ar);
 		goto done;
 	}
+	warn_expiry(r, o, app, &p);
+	snprintf(ar->outcome, sizeof ar->outcome, "%s",
+		 p.state == REPO_CURRENT ? "current" : p.state == REPO_WAIT ? "waiting" : "held");
 	switch (p.state) {
-	case REPO_CURRENT:
+	case REPO_CURRENT: {
+		struct app_hold h;
+		bool have;
+
+		read_hold(c, o, app, &p, &h, &have);   /* a rollback's hold may end here */
 		if (o->dry_run)
 			say(o, AGENT_OUT, "%s: %s is installed and current", app, p.installed);
 		break;
+	}
 	case REPO_WAIT:
 		if (o->dry_run)
 			say(o, AGENT_OUT, "%s: %s is available, not yet: %s", app,
 			    p.ch.version, p.why);
 		break;
 	case REPO_READY:
-		apply_one(c, app, &p, o, ar);
+		if (!held(c, o, app, &p))
+			apply_one(c, app, &p, o, ar);
 		break;
 	}
 	/* Something succeeded: the refusals recorded so far are forgotten (a
@@ -204,6 +359,7 @@ static void poll_one(struct repo *r, const char *app, const struct agent_opts *o
 	    state_refused_clear(c->state_dir, app, &e) < 0)
 		say_error(o, &e);
 done:
+	settle_problem(c, o, app, ar);
 	repo_poll_release(&p);
 }
 
@@ -237,6 +393,97 @@ static void report(struct repo *r, const struct agent_opts *o, const struct app_
 	free(st);
 }
 
+/* The run's one syslog line: "exit 0: hello current 1.0.0; web held 2.1.0". */
+static void log_run(const struct config *c, const struct app_run *runs, int rc)
+{
+	struct buf b = BUF_INIT;
+	size_t i;
+
+	buf_addf(&b, "run exit %d:", rc);
+	for (i = 0; i < c->napps; i++)
+		buf_addf(&b, "%s %s %s%s%s", i ? ";" : "", c->apps[i],
+			 runs[i].outcome[0] ? runs[i].outcome : "error",
+			 runs[i].version[0] ? " " : "", runs[i].version);
+	for (i = 0; i < c->napps && !runs[i].problem_msg[0]; i++)
+		;
+	if (i < c->napps)      /* the first problem, in its words (naming its app) */
+		buf_addf(&b, " (%s)", runs[i].problem_msg);
+	runlog_send(rc, b.data);
+	buf_release(&b);
+}
+
+/* Runs in a row that did not exit 0, counted in STATE/apps/APP/failures. */
+static unsigned count_failures(const struct config *c, const char *app, int code)
+{
+	char note[STATE_NOTE_MAX];
+	unsigned long n;
+	struct err e;
+
+	state_note_read(c->state_dir, app, STATE_FAILURES, note);
+	n = code == EXIT_OK ? 0 : strtoul(note, NULL, 10) + 1;
+	snprintf(note, sizeof note, n ? "%lu" : "", n);
+	(void)state_note_write(c->state_dir, app, STATE_FAILURES, note, &e);
+	return (unsigned)n;
+}
+
+/* Rewrite the config's metrics_file (metrics.h) for this run. */
+static void write_metrics(const struct config *c, const struct agent_opts *o,
+			  const struct app_run *runs)
+{
+	struct metrics_app *m = xcalloc(c->napps ? c->napps : 1, sizeof *m);
+	struct timespec ts;
+	struct app_hold h;
+	struct err e;
+	size_t i;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	for (i = 0; i < c->napps; i++) {
+		m[i].app = c->apps[i];
+		m[i].version = runs[i].version;
+		m[i].exit_code = runs[i].code;
+		if (state_hold_read(c->state_dir, c->apps[i], &h, &m[i].held, &e) < 0)
+			m[i].held = false;
+		m[i].time = (double)ts.tv_sec + ts.tv_nsec / 1e9;
+		m[i].downtime_seconds = runs[i].downtime_ms / 1000.0;
+		m[i].fetched_bytes = runs[i].fetched_bytes;
+		m[i].consecutive_failures = count_failures(c, c->apps[i], runs[i].code);
+	}
+	if (c->metrics_file && metrics_write(c->metrics_file, m, c->napps, &e) < 0)
+		say_error(o, &e);
+	free(m);
+}
+
+/* repo_open failed with e (code): every app's run did. With no trusted
+ * key every app is refused (a netrc others can read is a config
+ * problem, not a refusal). Said once for all the apps, under cron only
+ * when it is new to one of them (alert.h). */
+static void all_failed(const struct config *c, const struct agent_opts *o,
+		       struct app_run *runs, int code, const struct err *e)
+{
+	char was[STATE_NOTE_MAX];
+	bool new = !o->once;
+	struct err we;
+	size_t i;
+	int rc;
+
+	for (i = 0; i < c->napps; i++) {
+		runs[i].code = code;
+		snprintf(runs[i].outcome, sizeof runs[i].outcome, "refused");
+		snprintf(runs[i].problem, sizeof runs[i].problem, "%s", code == EXIT_TRUST ?
+			 "trust policy" : "config");
+		one_line(runs[i].problem_msg, e);
+		installed_version(c, c->apps[i], &runs[i]);
+		if (!o->dry_run && code == EXIT_TRUST)
+			new |= record_refusal(c, o, c->apps[i], "", REPO_CAUSE_POLICY, "", e);
+		new |= alert_problem(c->state_dir, c->apps[i], runs[i].problem, !o->dry_run,
+				     was, &rc, &we) == ALERT_NEW;
+		if (rc < 0)
+			say_error(o, &we);
+	}
+	if (new || !c->napps)
+		say_error(o, e);
+}
+
 int agent_run(const struct config *c, const struct agent_opts *o)
 {
 	struct app_run *runs = NULL;
@@ -247,19 +494,15 @@ int agent_run(const struct config *c, const struct agent_opts *o)
 
 	memset(&r, 0, sizeof r);
 	err_clear(&e);
+	runs = xcalloc(c->napps ? c->napps : 1, sizeof *runs);
 	if (repo_open(&r, c, o->progress, o->dry_run, &e) < 0) {
 		rc = e.code ? e.code : EXIT_SOFTWARE;
-		say_error(o, &e);
-		/* No trusted key: every app is refused (a netrc others can
-		 * read is a config problem, not a refusal). */
-		for (i = 0; i < c->napps && !o->dry_run && rc == EXIT_TRUST; i++)
-			record_refusal(c, o, c->apps[i], "", REPO_CAUSE_POLICY, "", &e);
+		all_failed(c, o, runs, rc, &e);
 		goto done;
 	}
 	if (c->trust_root && c->ntrusted_keys)
 		say(o, AGENT_WARNING, "%s: trust_root is set, so trusted_keys is not used; "
 		    "remove it", c->path);
-	runs = xcalloc(c->napps, sizeof *runs);
 	for (i = 0; i < c->napps; i++) {
 		poll_one(&r, c->apps[i], o, &runs[i]);
 		rc = agent_worse(rc, runs[i].code);
@@ -271,6 +514,10 @@ int agent_run(const struct config *c, const struct agent_opts *o)
 	if (!o->dry_run)
 		report(&r, o, runs);
 done:
+	if (!o->dry_run) {
+		log_run(c, runs, rc);
+		write_metrics(c, o, runs);
+	}
 	free(runs);
 	repo_close(&r);
 	return rc;

@@ -21,7 +21,10 @@
  * A refusal is recorded (audit log, status, report) once per class
  * (repo_cause: signature, hash, replay, ...) and server until the app
  * polls clean or an upgrade succeeds (state_refused_*); the same on later
- * ticks is only said again and exits 77 again. A server that lied while
+ * ticks exits 77 again. Under cron (o->once) a poll problem that persists
+ * is said when it starts, changes or clears, not every tick (alert.h). A
+ * held app (state.h, app_hold) is not upgraded. Every run (not a dry run)
+ * ends with one syslog line (runlog.h) and the metrics file (metrics.h). A server that lied while
  * another served good files is recorded the same way, and the run goes on
  * with the good files. A report that cannot be uploaded is said but does
  * not change the exit code: it waits in STATE/report-pending. */
@@ -41,6 +44,7 @@ enum agent_say {
 struct agent_opts {
 	bool dry_run;       /* say what would be done; change nothing */
 	bool progress;      /* show download progress (stderr is a tty) */
+	bool once;          /* under cron: say a persisting problem once (alert.h) */
 	void (*say)(void *ctx, enum agent_say kind, const char *line);
 	void *ctx;
 };

@@ -351,6 +351,7 @@ int apply_release(const struct config *c, const char *release_dir,
 	}
 	rc = txn_run(&p, c->state_dir, rel.bytes.data, rel.bytes.len, NULL, &r);
 	out->changed = true;
+	out->downtime_ms = r.downtime_ms;
 	snprintf(out->result, sizeof out->result, "%s", r.result);
 	if (apply_record(c, rel.m.app, p.action, have_installed ? installed.version : "",
 		   rel.m.version, rel.sha256, &r, r.error, &rec_err) < 0) {

@@ -28,6 +28,7 @@ struct apply_opts {
 struct apply_outcome {
 	bool changed;                  /* something was installed or rolled back */
 	char result[16];               /* success, rolled-back, failed, refused, current */
+	long downtime_ms;              /* the transaction's, when changed */
 };
 
 /* Returns an exit code (DESIGN.md): 0, 1 rolled back, 3 rollback failed,

@@ -1,16 +1,44 @@
 /* upgr rollback APP: back to the version before the installed one, from
- * the backup the last transaction kept, as a transaction of its own. */
+ * the backup the last transaction kept, as a transaction of its own. A
+ * rollback only goes back: when the backup is not older (a rollback just
+ * made keeps the version rolled back from) it is refused. A rollback
+ * done holds the app at the restored version (state.h, app_hold). */
 #include "apply.h"
 #include "cli.h"
 #include "cmd_common.h"
 #include "fsutil.h"
 #include "state.h"
 #include "txn.h"
+#include "version.h"
 #include "xalloc.h"
 
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
+
+/* Hold app at the version restored, until `upgr unhold` or a channel
+ * naming another version than the one rolled back from. */
+static void hold_after(const struct config *c, const char *app, const char *restored,
+		       const char *from)
+{
+	struct app_hold h;
+	struct err e;
+
+	state_hold_init(&h, restored, "rollback", from);
+	if (state_hold_write(c->state_dir, app, &h, &e) < 0)
+		fprintf(stderr, "upgr: warning: %s: not held: %s\n", app, e.msg);
+}
+
+/* A rollback only goes back: the version kept must be older. */
+static int not_older(const char *app, const struct manifest *installed,
+		     const struct manifest *previous, struct err *e)
+{
+	if (semver_cmp_str(previous->version, installed->version) < 0)
+		return 0;
+	return err_set(e, EXIT_DATAERR, "%s %s: nothing older to roll back to (the version "
+		       "kept is %s); a rollback never moves forward: use upgr unhold to let "
+		       "upgr run upgrade", app, installed->version, previous->version);
+}
 
 static int roll_back(const struct config *c, const char *app, struct err *e)
 {
@@ -29,6 +57,7 @@ static int roll_back(const struct config *c, const char *app, struct err *e)
 	ppath = state_app_file(c->state_dir, app, STATE_PREVIOUS);
 	/* The same checks of the target's parents as `upgr run` makes. */
 	rc = fs_check_parents(p.target, e) < 0 ? e->code :
+	     not_older(app, &installed, &previous, e) < 0 ? e->code :
 	     fs_read_file(ppath, MANIFEST_MAX_BYTES, &bytes, e) < 0 ? e->code :
 	     txn_run(&p, c->state_dir, bytes.data, bytes.len, stage_from, &r);
 	if (!bytes.data)
@@ -37,9 +66,12 @@ static int roll_back(const struct config *c, const char *app, struct err *e)
 			 &r, r.error, &rec_err) < 0 ||
 	    (r.journal_done && txn_finish(c->state_dir, app, &rec_err) < 0))
 		fprintf(stderr, "upgr: warning: %s\n", rec_err.msg);
-	if (rc == EXIT_OK)
-		printf("%s: rolled back %s -> %s\n", app, installed.version, previous.version);
-	else
+	if (rc == EXIT_OK) {
+		hold_after(c, app, previous.version, installed.version);
+		printf("%s: rolled back %s -> %s; held at %s until upgr unhold %s or a "
+		       "version other than %s\n", app, installed.version, previous.version,
+		       previous.version, app, installed.version);
+	} else
 		err_set(e, rc, "rollback %s %s -> %s: %s", app, installed.version,
 			previous.version, r.error);
 done:
@@ -94,7 +126,10 @@ const struct command cmd_rollback = {
 	"\n"
 	"Return APP to the version installed before the current one, from the\n"
 	"backup the last transaction kept, as a transaction of its own (stop,\n"
-	"renames, start, health check; restored again if that fails).\n"
+	"renames, start, health check; restored again if that fails). The app\n"
+	"is then held at that version: upgr run leaves it there until\n"
+	"`upgr unhold APP` or until the channel names a version other than the\n"
+	"one rolled back from.\n"
 	"\n"
 	"  -c, --config FILE  agent configuration (default " CONFIG_DEFAULT_PATH ")\n"
 	"      --root DIR     the root the app was installed under\n"
@@ -107,6 +142,6 @@ const struct command cmd_rollback = {
 	"\n"
 	"exit: 0 rolled back, 1 the rollback failed and was undone, 3 undoing it\n"
 	"failed too, 65 nothing to roll back to (or an unsafe parent of the\n"
-	"target), 75 locked, 77 a backup or the work directory failed its check\n",
+	"target, or nothing older: a rollback never moves forward), 75 locked, 77 a backup or the work directory failed its check\n",
 	"return an app to its previous version",
 };

@@ -74,6 +74,7 @@ static int agent(const struct run_opts *ro)
 		goto done;
 	ao.dry_run = ro->dry_run;
 	ao.progress = !ro->dry_run && isatty(STDERR_FILENO);
+	ao.once = !ro->dry_run && !isatty(STDERR_FILENO);
 	ao.say = print_line;
 	rc = agent_run(&c, &ao);
 done:

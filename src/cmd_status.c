@@ -57,6 +57,33 @@ static void json_field(struct buf *b, const char *key, const char *val, bool las
 	buf_adds(b, last ? "" : ", ");
 }
 
+/* The app's hold, if any: a "held" object in JSON (null when none), a
+ * line after the table otherwise. */
+static int add_hold(const struct config *c, const char *app, bool json, struct buf *b,
+		    struct buf *notes, struct err *e)
+{
+	struct app_hold h;
+	bool have;
+
+	if (state_hold_read(c->state_dir, app, &h, &have, e) < 0)
+		return -1;
+	if (json && !have) {
+		buf_adds(b, ", \"held\": null");
+	} else if (json) {
+		buf_adds(b, ", \"held\": {");
+		json_field(b, "version", h.version, false);
+		json_field(b, "reason", h.reason, false);
+		json_field(b, "from", h.from, false);
+		json_field(b, "user", h.user, false);
+		json_field(b, "time", h.time, true);
+		buf_adds(b, "}");
+	} else if (have) {
+		buf_addf(notes, "%s: held at %s (%s%s%s, by %s at %s): upgr unhold %s\n", app,
+			 h.version, h.reason, h.from[0] ? " from " : "", h.from, h.user, h.time, app);
+	}
+	return 0;
+}
+
 static int run(const struct command *self, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -66,7 +93,7 @@ static int run(const struct command *self, int argc, char **argv)
 		{ 0 }
 	};
 	const char *cfgpath = NULL;
-	struct buf b = BUF_INIT;
+	struct buf b = BUF_INIT, notes = BUF_INIT;
 	bool json = false, have;
 	struct app_status s;
 	struct config c;
@@ -114,11 +141,19 @@ static int run(const struct command *self, int argc, char **argv)
 			json_field(&b, "result", s.result, false);
 			json_field(&b, "time", s.time, false);
 			json_field(&b, "error", s.error, true);
+			if (add_hold(&c, apps[i], true, &b, &notes, &e) < 0) {
+				rc = cli_fail(&e);
+				break;
+			}
 			buf_adds(&b, "}");
 		} else {
 			buf_addf(&b, "%-16s %-12s %-9s %-12s %-24s %s\n", s.app,
 				 s.version[0] ? s.version : "-", s.action[0] ? s.action : "-",
 				 s.result[0] ? s.result : "-", s.time[0] ? s.time : "-", s.error);
+			if (add_hold(&c, apps[i], false, &b, &notes, &e) < 0) {
+				rc = cli_fail(&e);
+				break;
+			}
 		}
 		free(apps[i]);
 	}
@@ -126,10 +161,13 @@ static int run(const struct command *self, int argc, char **argv)
 		free(apps[i]);
 	if (json)
 		buf_adds(&b, n ? "\n]}\n" : "]}\n");
+	else if (notes.len)
+		buf_addf(&b, "\n%s", notes.data);
 	if (rc == EXIT_OK)
 		fwrite(b.data, 1, b.len, stdout);
 	free(apps);
 	buf_release(&b);
+	buf_release(&notes);
 	config_release(&c);
 	return rc;
 }
@@ -139,11 +177,13 @@ const struct command cmd_status = {
 	"usage: upgr status [-c CONFIG] [--json]\n"
 	"\n"
 	"Show each app's installed version and the last action on it: what it\n"
-	"was, its result, when, and the error if it failed.\n"
+	"was, its result, when, and the error if it failed; then each held app\n"
+	"(upgr hold, or a manual rollback): the version, why, who and when.\n"
 	"\n"
 	"  -c, --config FILE  agent configuration (default " CONFIG_DEFAULT_PATH ")\n"
 	"      --json         {\"host\": ..., \"apps\": [{app, version, action, from,\n"
-	"                     to, result, time, error}]}\n"
+	"                     to, result, time, error, held}]}; held is null or\n"
+	"                     {version, reason, from, user, time}\n"
 	"  -h, --help         this text\n",
 	"show installed versions and last results",
 };

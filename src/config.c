@@ -23,7 +23,8 @@ static const char *const config_keys[] = {
 	"host", "servers", "balance", "netrc", "channel", "apps", "root",
 	"state_dir", "trusted_keys", "device_key", "audit_log", "window",
 	"heartbeat", "connect_timeout", "low_speed_limit", "low_speed_time",
-	"ca_file", "ssh_key", "ssh_known_hosts", "trust_root", NULL
+	"ca_file", "ssh_key", "ssh_known_hosts", "trust_root", "metrics_file",
+	"expiry_warning", NULL
 };
 
 /* Nothing is required of every reader: `upgr apply` on an air-gapped host
@@ -285,6 +286,30 @@ static void get_simple(const struct ynode *root, struct config *c, struct diag *
 	get_window(root, c, d);
 }
 
+/* expiry_warning: a whole number of days ("7d"), hours ("12h") or
+ * minutes ("30m"), at most a year; "0" turns the warning off. */
+static void get_expiry_warning(const struct ynode *root, struct config *c, struct diag *d)
+{
+	const struct ynode *n = ydoc_get(root, "expiry_warning");
+	unsigned long long v;
+	const char *s;
+	char *end;
+	int unit;
+
+	if (!n || ydoc_str(n, "expiry_warning", &s, d) < 0)
+		return;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	unit = !strcmp(end, "d") ? 86400 : !strcmp(end, "h") ? 3600 : !strcmp(end, "m") ? 60 :
+	       !strcmp(s, "0") ? 1 : 0;
+	if (errno || end == s || s[0] == '-' || !unit || v > 366ull * 86400 / (unsigned)unit)
+		diag_add(d, n->line, n->col,
+			 "expiry_warning: expected days, hours or minutes (7d, 12h, 30m) up to "
+			 "366d, or 0, got '%s'", s);
+	else
+		c->expiry_warning = (long)v * unit;
+}
+
 static void set_defaults(struct config *c, const char *path)
 {
 	char host[256];
@@ -307,6 +332,7 @@ static void set_defaults(struct config *c, const char *path)
 	c->connect_timeout = 10;
 	c->low_speed_limit = 1024;
 	c->low_speed_time = 30;
+	c->expiry_warning = 7 * 86400;
 }
 
 /* Files the config names that exist must not be writable by others, and
@@ -383,6 +409,8 @@ int config_load(const char *path, struct config *c, struct diag *d)
 	get_path(doc.root, "state_dir", &c->state_dir, d);
 	get_path(doc.root, "device_key", &c->device_key, d);
 	get_path(doc.root, "audit_log", &c->audit_log, d);
+	get_path(doc.root, "metrics_file", &c->metrics_file, d);
+	get_expiry_warning(doc.root, c, d);
 	if (!d->n)
 		check_named_files(c, d);
 done:
@@ -421,6 +449,7 @@ void config_release(struct config *c)
 	free_list(c->trusted_keys, c->ntrusted_keys);
 	free(c->device_key);
 	free(c->audit_log);
+	free(c->metrics_file);
 	memset(c, 0, sizeof *c);
 }
 

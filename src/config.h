@@ -44,6 +44,9 @@ struct config {
 	unsigned connect_timeout;   /* default 10 */
 	unsigned low_speed_limit;   /* default 1024 */
 	unsigned low_speed_time;    /* default 30 */
+	char *metrics_file;      /* node_exporter textfile (metrics.h); NULL: none */
+	long expiry_warning;     /* seconds: warn of a channel expiring this soon */
+				 /* (once a day under cron); default 7 days, 0 off */
 };
 
 /* Read and validate the config at path. Every problem goes into d (which

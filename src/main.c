@@ -10,6 +10,8 @@ static const struct command *const commands[] = {
 	&cmd_apply,
 	&cmd_status,
 	&cmd_rollback,
+	&cmd_hold,
+	&cmd_unhold,
 	&cmd_recover,
 	&cmd_keygen,
 	&cmd_sign,

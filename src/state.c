@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -170,41 +171,57 @@ done:
 	return rc;
 }
 
-/* The status file is a flat YAML mapping of double-quoted strings that
- * this module writes and reads back line by line. */
-static const struct {
+/* The status and hold files are flat YAML mappings of double-quoted
+ * strings that this module writes and reads back line by line, each
+ * through a table of a struct's char-array fields. */
+struct field {
 	const char *key;
 	size_t off, len;
-} status_fields[] = {
-#define F(k) { #k, offsetof(struct app_status, k), sizeof ((struct app_status *)0)->k }
-	F(app), F(version), F(action), F(from), F(to), F(result), F(time), F(error),
-#undef F
 };
 
-#define NSTATUS (sizeof status_fields / sizeof status_fields[0])
+#define F(type, k) { #k, offsetof(struct type, k), sizeof ((struct type *)0)->k }
+static const struct field status_fields[] = {
+	F(app_status, app), F(app_status, version), F(app_status, action),
+	F(app_status, from), F(app_status, to), F(app_status, result),
+	F(app_status, time), F(app_status, error),
+};
+static const struct field hold_fields[] = {
+	F(app_hold, version), F(app_hold, reason), F(app_hold, from),
+	F(app_hold, user), F(app_hold, time),
+};
+#undef F
+#define NFIELDS(t) (sizeof t / sizeof t[0])
 
-int state_status_write(const char *state_dir, const struct app_status *s,
-		       struct err *e)
+/* Write obj's fields to STATE/apps/APP/name, durably. */
+static int fields_write(const char *state_dir, const char *app, const char *name,
+			const struct field *f, size_t n, const void *obj, struct err *e)
 {
-	char *dir = state_app_dir(state_dir, s->app), *path = NULL;
+	char *dir = state_app_dir(state_dir, app), *path = NULL;
 	struct buf b = BUF_INIT;
 	size_t i;
 	int rc = -1;
 
 	if (fs_mkdir_p(dir, 0700, e) < 0)
 		goto done;
-	for (i = 0; i < NSTATUS; i++) {
-		buf_addf(&b, "%s: ", status_fields[i].key);
-		buf_add_quoted(&b, (const char *)s + status_fields[i].off);
+	for (i = 0; i < n; i++) {
+		buf_addf(&b, "%s: ", f[i].key);
+		buf_add_quoted(&b, (const char *)obj + f[i].off);
 		buf_adds(&b, "\n");
 	}
-	path = fs_join(dir, STATE_STATUS);
+	path = fs_join(dir, name);
 	rc = fs_write_atomic(path, b.data, b.len, 0644, e);
 done:
 	free(dir);
 	free(path);
 	buf_release(&b);
 	return rc;
+}
+
+int state_status_write(const char *state_dir, const struct app_status *s,
+		       struct err *e)
+{
+	return fields_write(state_dir, s->app, STATE_STATUS, status_fields,
+			    NFIELDS(status_fields), s, e);
 }
 
 /* Undo buf_add_quoted for one value; returns -1 on a malformed string. */
@@ -244,16 +261,19 @@ static int unquote(const char *in, char *out, size_t outlen)
 	return *in == '"' ? 0 : -1;
 }
 
-int state_status_read(const char *state_dir, const char *app,
-		      struct app_status *s, bool *have, struct err *e)
+/* Read STATE/apps/APP/name into obj's fields (zeroed, size objlen);
+ * *have = false when there is no such file. */
+static int fields_read(const char *state_dir, const char *app, const char *name,
+		       const struct field *f, size_t n, void *obj, size_t objlen,
+		       bool *have, struct err *e)
 {
-	char *path = state_app_file(state_dir, app, STATE_STATUS);
+	char *path = state_app_file(state_dir, app, name);
 	struct buf b = BUF_INIT;
 	char *line, *save = NULL;
 	size_t i;
 	int rc = 0;
 
-	memset(s, 0, sizeof *s);
+	memset(obj, 0, objlen);
 	*have = false;
 	if (access(path, F_OK) < 0 && errno == ENOENT)
 		goto done;
@@ -262,12 +282,11 @@ int state_status_read(const char *state_dir, const char *app,
 		goto done;
 	}
 	for (line = strtok_r(b.data, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		for (i = 0; i < NSTATUS; i++) {
-			size_t kl = strlen(status_fields[i].key);
+		for (i = 0; i < n; i++) {
+			size_t kl = strlen(f[i].key);
 
-			if (!strncmp(line, status_fields[i].key, kl) && !strncmp(line + kl, ": ", 2) &&
-			    unquote(line + kl + 2, (char *)s + status_fields[i].off,
-				    status_fields[i].len) < 0) {
+			if (!strncmp(line, f[i].key, kl) && !strncmp(line + kl, ": ", 2) &&
+			    unquote(line + kl + 2, (char *)obj + f[i].off, f[i].len) < 0) {
 				rc = err_set(e, EXIT_DATAERR, "%s: malformed line: %s", path, line);
 				goto done;
 			}
@@ -277,6 +296,101 @@ int state_status_read(const char *state_dir, const char *app,
 done:
 	free(path);
 	buf_release(&b);
+	return rc;
+}
+
+int state_status_read(const char *state_dir, const char *app,
+		      struct app_status *s, bool *have, struct err *e)
+{
+	return fields_read(state_dir, app, STATE_STATUS, status_fields,
+			   NFIELDS(status_fields), s, sizeof *s, have, e);
+}
+
+int state_hold_read(const char *state_dir, const char *app, struct app_hold *h,
+		    bool *have, struct err *e)
+{
+	return fields_read(state_dir, app, STATE_HOLD, hold_fields, NFIELDS(hold_fields),
+			   h, sizeof *h, have, e);
+}
+
+int state_hold_write(const char *state_dir, const char *app, const struct app_hold *h,
+		     struct err *e)
+{
+	return fields_write(state_dir, app, STATE_HOLD, hold_fields, NFIELDS(hold_fields),
+			    h, e);
+}
+
+void state_hold_init(struct app_hold *h, const char *version, const char *reason,
+		     const char *from)
+{
+	const char *sudo = getenv("SUDO_USER");
+	struct passwd *pw = getpwuid(geteuid());
+
+	memset(h, 0, sizeof *h);
+	snprintf(h->version, sizeof h->version, "%s", version);
+	snprintf(h->reason, sizeof h->reason, "%s", reason);
+	snprintf(h->from, sizeof h->from, "%s", from);
+	if (sudo && *sudo)
+		snprintf(h->user, sizeof h->user, "%s", sudo);
+	else if (pw)
+		snprintf(h->user, sizeof h->user, "%s", pw->pw_name);
+	else
+		snprintf(h->user, sizeof h->user, "uid %lu", (unsigned long)geteuid());
+	state_now(h->time);
+}
+
+/* Remove STATE/apps/APP/name durably; none is fine. */
+static int remove_file(const char *state_dir, const char *app, const char *name,
+		       struct err *e)
+{
+	char *path = state_app_file(state_dir, app, name);
+	int rc = 0;
+
+	if (unlink(path) == 0)
+		rc = fs_fsync_parent(path, e);
+	else if (errno != ENOENT)
+		rc = err_sys(e, EXIT_SOFTWARE, "remove %s", path);
+	free(path);
+	return rc;
+}
+
+int state_hold_clear(const char *state_dir, const char *app, struct err *e)
+{
+	return remove_file(state_dir, app, STATE_HOLD, e);
+}
+
+void state_note_read(const char *state_dir, const char *app, const char *name,
+		     char note[STATE_NOTE_MAX])
+{
+	char *path = state_app_file(state_dir, app, name);
+	struct buf b = BUF_INIT;
+	struct err e;
+
+	note[0] = '\0';
+	if (access(path, F_OK) == 0 && fs_read_file(path, STATE_NOTE_MAX, &b, &e) == 0 &&
+	    b.data)
+		snprintf(note, STATE_NOTE_MAX, "%.*s", (int)strcspn(b.data, "\n"), b.data);
+	buf_release(&b);
+	free(path);
+}
+
+int state_note_write(const char *state_dir, const char *app, const char *name,
+		     const char *note, struct err *e)
+{
+	char *dir, *path, *line;
+	int rc;
+
+	if (!*note)
+		return remove_file(state_dir, app, name, e);
+	dir = state_app_dir(state_dir, app);
+	path = fs_join(dir, name);
+	line = xasprintf("%s\n", note);
+	rc = fs_mkdir_p(dir, 0700, e);
+	if (rc == 0)
+		rc = fs_write_atomic(path, line, strlen(line), 0644, e);
+	free(line);
+	free(dir);
+	free(path);
 	return rc;
 }
 
@@ -438,15 +552,7 @@ int state_refused_add(const char *state_dir, const char *app, const char *cause,
 
 int state_refused_clear(const char *state_dir, const char *app, struct err *e)
 {
-	char *path = refused_path(state_dir, app);
-	int rc = 0;
-
-	if (unlink(path) == 0)
-		rc = fs_fsync_parent(path, e);
-	else if (errno != ENOENT)
-		rc = err_sys(e, EXIT_SOFTWARE, "remove %s", path);
-	free(path);
-	return rc;
+	return remove_file(state_dir, app, STATE_REFUSED, e);
 }
 
 void state_now(char out[32])

@@ -7,6 +7,10 @@
  *   STATE/apps/APP/serial           highest serial seen per channel (replay defence)
  *   STATE/apps/APP/refused          refusals recorded since the last clean poll
  *   STATE/apps/APP/journal          an interrupted transaction (txn.c)
+ *   STATE/apps/APP/hold             held: `upgr run` does not upgrade it
+ *   STATE/apps/APP/problem          the persisting problem last said under cron
+ *   STATE/apps/APP/expiry-warned    when a channel about to expire was last warned of
+ *   STATE/apps/APP/failures         consecutive failed runs (metrics)
  *   STATE/cache/APP/VERSION/        downloaded releases (agent)
  *
  * Every file is written with fs_write_atomic. */
@@ -31,6 +35,10 @@
 #define STATE_SERIAL     "serial"
 #define STATE_REFUSED    "refused"
 #define STATE_JOURNAL    "journal"
+#define STATE_HOLD       "hold"
+#define STATE_PROBLEM    "problem"
+#define STATE_EXPIRY_WARNED "expiry-warned"
+#define STATE_FAILURES   "failures"
 
 /* Take the state directory's lock without waiting (creating the directory
  * 0700 when missing). Another holder: EXIT_LOCKED. *fd keeps the lock
@@ -86,6 +94,43 @@ bool state_refused_seen(const char *state_dir, const char *app, const char *caus
 int state_refused_add(const char *state_dir, const char *app, const char *cause,
 		      const char *server, struct err *e);
 int state_refused_clear(const char *state_dir, const char *app, struct err *e);
+
+/* A hold on app (upgr hold, or a manual rollback): `upgr run` leaves it
+ * at version. reason "manual" lasts until `upgr unhold`; "rollback"
+ * also ends when the channel names a version other than from, the one
+ * rolled back from. user and time say who held it and when. */
+struct app_hold {
+	char version[64];
+	char reason[16];         /* manual, rollback */
+	char from[64];           /* rollback: the version rolled back from */
+	char user[64];
+	char time[32];
+};
+
+/* A hold at version for reason (from: see above), by this user
+ * ($SUDO_USER when set), now. */
+void state_hold_init(struct app_hold *h, const char *version, const char *reason,
+		     const char *from);
+/* *have = false when app is not held. */
+int state_hold_read(const char *state_dir, const char *app, struct app_hold *h,
+		    bool *have, struct err *e);
+int state_hold_write(const char *state_dir, const char *app, const struct app_hold *h,
+		     struct err *e);
+/* Release the hold (none is fine). */
+int state_hold_clear(const char *state_dir, const char *app, struct err *e);
+
+/* A one-line note in STATE/apps/APP/NAME: STATE_PROBLEM, the persisting
+ * problem (a poll failure's class, e.g. "trust expired", "unavailable")
+ * last said for app under cron, so the agent says a problem when it
+ * starts, changes or clears, not every tick; STATE_EXPIRY_WARNED, the
+ * time (seconds since the epoch) of the last warning of a channel about
+ * to expire. A missing or unreadable note reads as "" (said again);
+ * writing "" removes the file. */
+#define STATE_NOTE_MAX 128
+void state_note_read(const char *state_dir, const char *app, const char *name,
+		     char note[STATE_NOTE_MAX]);
+int state_note_write(const char *state_dir, const char *app, const char *name,
+		     const char *note, struct err *e);
 
 /* Current UTC time as 2026-11-24T02:00:03.123Z. */
 void state_now(char out[32]);

@@ -6,7 +6,8 @@ PKGS="build-essential pkg-config libcurl4-openssl-dev libarchive-dev libyaml-dev
 libgcrypt20-dev libcmocka-dev vsftpd minisign python3 python3-jsonschema python3-yaml
 libarchive-tools rsync curl openssl strace valgrind man-db groff-base procps chromium time
 softhsm2 opensc
-clang libclang-rt-14-dev openssh-server lintian systemd nginx-light"
+clang libclang-rt-14-dev openssh-server lintian systemd nginx-light rsyslog
+prometheus"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
@@ -19,7 +20,7 @@ if [ "$(id -u)" != 0 ]; then
 	exit 1
 fi
 export DEBIAN_FRONTEND=noninteractive
-# vsftpd, openssh-server and nginx-light are test tools here, started by the tests on
+# vsftpd, openssh-server, nginx-light and rsyslog are test tools here, started by the tests on
 # ports of their own: keep their packages from starting system services on
 # ports 21, 22 and 80 (policy-rc.d exit 101: "action forbidden").
 policy=/usr/sbin/policy-rc.d

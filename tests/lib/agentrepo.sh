@@ -1,0 +1,82 @@
+# SPDX-License-Identifier: Apache-2.0
+# A one-app repository (hello) served by vsftpd, for the agent tests that
+# drive `upgr run` tick by tick (hold.sh, alerts.sh, metrics.sh). Source
+# after testlib.sh; starts one vsftpd or SKIPs the test.
+#
+#   release VERSION               seal and sign hello VERSION
+#   channel SERIAL VERSION        write, sign and serve the stable channel
+#                                 (CH_EXPIRES overrides the expiry)
+#   agent_config NAME [EXTRA]     an agent config $T/NAME.yaml (EXTRA lines appended)
+#   running VERSION               the fake service runs VERSION
+. "$UPGR_TOP/tests/lib/release.sh"
+. "$UPGR_TOP/tests/lib/fakesvc.sh"
+. "$UPGR_TOP/tests/lib/ftpd.sh"
+
+n=0; while [ ! -x "$UPGR" ] && [ $n -lt 100 ]; do sleep 0.1; n=$((n + 1)); done
+cp "$UPGR" "$T/upgr" && chmod 0755 "$T/upgr" && UPGR=$T/upgr
+
+if ! ftpd_can_run 2>"$T/why"; then
+	echo "ok - # SKIP: $(cat "$T/why")"
+	exit 0
+fi
+ftpd_start 1 || { not_ok "vsftpd starts"; exit 1; }
+
+REPO=$T/repo-master
+APPDIR=$REPO/apps/hello
+release_key
+
+release() {
+	svc_src "$1" "$T/src-$1" "${2:-}"
+	release_make "$T/src-$1/manifest.yaml" "$T/src-$1" "$APPDIR/releases/$1"
+}
+
+utc() { date -u -d "$1" +%Y-%m-%dT%H:%M:%SZ; }
+
+channel() {
+	_sha=$(sha256sum "$APPDIR/releases/$2/manifest.yaml" | cut -d' ' -f1)
+	mkdir -p "$APPDIR/channels"
+	cat >"$APPDIR/channels/stable.yaml" <<-EOF2
+	upgr: 1
+	app: hello
+	channel: stable
+	serial: $1
+	version: $2
+	manifest: releases/$2/manifest.yaml
+	manifest_sha256: $_sha
+	published: $(utc '-1 hour')
+	expires: ${CH_EXPIRES:-$(utc '+30 days')}
+	EOF2
+	rm -f "$APPDIR/channels/stable.yaml.minisig"
+	printf '' | minisign -S -s "$T/rel.key" -m "$APPDIR/channels/stable.yaml" \
+		-t "$(printf 'timestamp:0\tapp:hello\tfile:channels/stable.yaml')" \
+		>/dev/null 2>&1 || not_ok "minisign -S of the channel"
+	mkdir -p "$FTPD_ROOT_1/repo"
+	cp -R "$REPO/." "$FTPD_ROOT_1/repo/"
+	chown -R "$FTPD_USER:" "$FTPD_ROOT_1"
+}
+
+agent_config() {
+	cat >"$T/$1.yaml" <<-EOF2
+	host: host-$1
+	servers: [${FTPD_URL_1}repo]
+	netrc: $FTPD_NETRC
+	apps: [hello]
+	root: $T/root-$1
+	state_dir: $T/$1-state
+	trusted_keys: [$T/rel.pub]
+	device_key: $T/$1-device.key
+	audit_log: $T/$1-audit.log
+	${2:-}
+	EOF2
+	chmod 0644 "$T/$1.yaml"
+	mkdir -p "$T/root-$1"
+}
+
+running() { [ "$(cat "$T/svc/running" 2>/dev/null)" = "$1" ]; }
+
+# quiet NAME: the last command printed nothing at all.
+quiet() {
+	if [ ! -s "$T/out" ] && [ ! -s "$T/err" ]; then ok "$1"; else
+		not_ok "$1"; sed 's/^/#   /' "$T/out" "$T/err" | head -10
+	fi
+}

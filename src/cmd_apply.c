@@ -46,6 +46,8 @@ static int run(const struct command *self, int argc, char **argv)
 	if (!o.dry_run && (rc = cmd_lock_and_recover(&c, false, &lockfd)) != EXIT_OK)
 		goto done;
 	rc = apply_release(&c, argv[optind], &o, &out, &e);
+	cmd_print_msgs(&out.msgs);
+	msgs_release(&out.msgs);
 	if (rc != EXIT_OK)
 		cli_fail(&e);
 	else if (!o.dry_run && out.changed)

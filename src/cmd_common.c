@@ -24,15 +24,34 @@ int cmd_load_config(const char *path, const char *root, struct config *c)
 	return rc;
 }
 
+void cmd_print_msgs(const struct msgs *m)
+{
+	size_t i;
+
+	for (i = 0; i < m->n; i++) {
+		const struct msg *g = &m->v[i];
+
+		switch (g->kind) {
+		case MSG_OUT: printf("%s\n", g->text); break;
+		case MSG_TEXT: fputs(g->text, stdout); break;
+		case MSG_WARNING: fprintf(stderr, "upgr: warning: %s\n", g->text); break;
+		case MSG_ERROR: fprintf(stderr, "upgr: %s\n", g->text); break;
+		}
+	}
+}
+
 int cmd_lock_and_recover(const struct config *c, bool quiet, int *lockfd)
 {
+	struct msgs msgs = MSGS_INIT;
 	struct err e;
 	int rc;
 
 	err_clear(&e);
 	if (state_lock(c->state_dir, lockfd, &e) < 0)
 		return cli_fail(&e);
-	rc = apply_recover_all(c, quiet, &e);
+	rc = apply_recover_all(c, quiet, &msgs, &e);
+	cmd_print_msgs(&msgs);
+	msgs_release(&msgs);
 	if (rc != EXIT_OK)
 		cli_fail(&e);
 	return rc;

@@ -5,11 +5,16 @@
 
 #include <stdbool.h>
 #include "config.h"
+#include "msg.h"
 
 /* Load the config at path (NULL: the default), apply a --root override.
  * Prints every problem (FILE:LINE:COL) and returns its exit code on
  * failure, else 0. */
 int cmd_load_config(const char *path, const char *root, struct config *c);
+
+/* Print what a library call returned: MSG_OUT and MSG_TEXT on stdout,
+ * warnings and errors on stderr after "upgr: ". */
+void cmd_print_msgs(const struct msgs *m);
 
 /* Take the lock on c's state dir and resolve interrupted transactions.
  * Returns 0, or an exit code after printing why (75 when locked). *lockfd

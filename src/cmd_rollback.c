@@ -1,55 +1,19 @@
 /* upgr rollback APP: back to the version before the installed one, from
  * the backup the last transaction kept, as a transaction of its own. */
-#include "apply.h"
 #include "cli.h"
 #include "cmd_common.h"
-#include "fsutil.h"
+#include "rollback.h"
 #include "state.h"
-#include "txn.h"
-#include "xalloc.h"
 
 #include <getopt.h>
-#include <stdio.h>
-#include <stdlib.h>
 
 static int roll_back(const struct config *c, const char *app, struct err *e)
 {
-	struct manifest installed, previous;
-	char *stage_from = NULL, *ppath = NULL;
-	struct buf bytes = BUF_INIT;
-	struct txn_result r;
-	struct err rec_err;
-	struct plan p;
-	int rc;
+	struct msgs msgs = MSGS_INIT;
+	int rc = rollback_app(c, app, &msgs, e);
 
-	txn_result_init(&r);
-	if (txn_plan_rollback(c->state_dir, app, c->root, &p, &installed, &previous,
-			      &stage_from, e) < 0)
-		return e->code;
-	ppath = state_app_file(c->state_dir, app, STATE_PREVIOUS);
-	/* The same checks of the target's parents as `upgr run` makes. */
-	rc = fs_check_parents(p.target, e) < 0 ? e->code :
-	     fs_read_file(ppath, MANIFEST_MAX_BYTES, &bytes, e) < 0 ? e->code :
-	     txn_run(&p, c->state_dir, bytes.data, bytes.len, stage_from, &r);
-	if (!bytes.data)
-		goto done;
-	if (apply_record(c, app, "rollback", installed.version, previous.version, NULL,
-			 &r, r.error, &rec_err) < 0 ||
-	    (r.journal_done && txn_finish(c->state_dir, app, &rec_err) < 0))
-		fprintf(stderr, "upgr: warning: %s\n", rec_err.msg);
-	if (rc == EXIT_OK)
-		printf("%s: rolled back %s -> %s\n", app, installed.version, previous.version);
-	else
-		err_set(e, rc, "rollback %s %s -> %s: %s", app, installed.version,
-			previous.version, r.error);
-done:
-	plan_release(&p);
-	manifest_release(&installed);
-	manifest_release(&previous);
-	txn_result_release(&r);
-	buf_release(&bytes);
-	free(stage_from);
-	free(ppath);
+	cmd_print_msgs(&msgs);
+	msgs_release(&msgs);
 	return rc;
 }
 

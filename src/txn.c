@@ -47,7 +47,8 @@
  *     before its files go. (TXN_SWAPPING, the same without that stop, is
  *     never written: it is only read, from journals of earlier versions.)
  *  6. The journal ends in DONE (with the result) and is dropped only after
- *     the result is in the audit log and the status; a crash in between is
+ *     the result is in the audit log and the status (apply_conclude, in
+ *     apply.c, the one caller of txn_finish); a crash in between is
  *     recorded by the recovery instead. DONE comes before any clean-up
  *     (staging, backup.new, manifest.next.yaml), and the clean-up only once
  *     DONE is on disk: a journal short of DONE always has what its recovery

@@ -56,3 +56,43 @@ int cmd_lock_and_recover(const struct config *c, bool quiet, int *lockfd)
 		cli_fail(&e);
 	return rc;
 }
+
+static unsigned declared_setup;
+
+void cmd_declare_setup(unsigned setup)
+{
+	declared_setup = setup;
+}
+
+int cmd_setup(const char *path, const char *root, unsigned skip, bool quiet,
+	      int (*check)(const struct config *c), struct cmd_env *env)
+{
+	unsigned want = declared_setup & ~skip;
+	struct err e;
+	int rc;
+
+	env->have_config = false;
+	env->lockfd = -1;
+	if (!(want & CMD_SETUP_CONFIG))
+		return EXIT_OK;
+	if ((rc = cmd_load_config(path, root, &env->c)))
+		return rc;
+	env->have_config = true;
+	if (check && (rc = check(&env->c)))
+		return rc;
+	if (want & CMD_SETUP_RECOVER)
+		return cmd_lock_and_recover(&env->c, quiet, &env->lockfd);
+	err_clear(&e);
+	if ((want & CMD_SETUP_LOCK) && state_lock(env->c.state_dir, &env->lockfd, &e) < 0)
+		return cli_fail(&e);
+	return EXIT_OK;
+}
+
+void cmd_teardown(struct cmd_env *env)
+{
+	state_unlock(env->lockfd);
+	env->lockfd = -1;
+	if (env->have_config)
+		config_release(&env->c);
+	env->have_config = false;
+}

@@ -3,7 +3,6 @@
 #include "cli.h"
 #include "cmd_common.h"
 #include "rollback.h"
-#include "state.h"
 
 #include <getopt.h>
 
@@ -26,9 +25,9 @@ static int run(const struct command *self, int argc, char **argv)
 		{ 0 }
 	};
 	const char *cfgpath = NULL, *root = NULL;
-	struct config c;
+	struct cmd_env env;
 	struct err e;
-	int ch, rc, lockfd = -1;
+	int ch, rc;
 
 	optind = 1;
 	while ((ch = cli_getopt(self, argc, argv, "c:h", opts)) != -1) {
@@ -41,14 +40,11 @@ static int run(const struct command *self, int argc, char **argv)
 	}
 	if (optind != argc - 1)
 		return cli_usage(self, "expected one APP");
-	if ((rc = cmd_load_config(cfgpath, root, &c)))
-		return rc;
 	err_clear(&e);
-	if ((rc = cmd_lock_and_recover(&c, false, &lockfd)) == EXIT_OK &&
-	    (rc = roll_back(&c, argv[optind], &e)) != EXIT_OK)
+	if ((rc = cmd_setup(cfgpath, root, 0, false, NULL, &env)) == EXIT_OK &&
+	    (rc = roll_back(&env.c, argv[optind], &e)) != EXIT_OK)
 		cli_fail(&e);
-	state_unlock(lockfd);
-	config_release(&c);
+	cmd_teardown(&env);
 	return rc;
 }
 

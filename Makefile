@@ -16,8 +16,7 @@ VERSION  = 0.1.0
 
 CFLAGS  ?= -O2 -g
 WARN     = -std=c11 -Wall -Wextra -Werror -Wpedantic -Wvla -Wshadow \
-           -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 \
-           -Wno-format-truncation
+           -Wstrict-prototypes -Wmissing-prototypes -Wformat=2
 DEFS     = -D_XOPEN_SOURCE=700 -DUPGR_VERSION='"$(VERSION)"'
 ifneq ($(SANITIZE),)
 SANFLAGS = -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all

@@ -87,7 +87,7 @@ int state_refused_add(const char *state_dir, const char *app, const char *cause,
 		      const char *server, struct err *e);
 int state_refused_clear(const char *state_dir, const char *app, struct err *e);
 
-/* Current UTC time as 2026-11-24T02:00:03.123Z. */
+/* Current UTC time as 2026-11-24T02:00:03.123Z (utc_now). */
 void state_now(char out[32]);
 
 #endif

@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 # spdx_files TOP: print, one per line and relative to TOP, every source
 # file and script that must carry an SPDX-License-Identifier line in its
-# first 5 lines: src/*.[ch], the Makefile, .ci/run, the bash completion,
+# first 5 lines: src/*.[ch], src/cmd/*.[ch], the Makefile, .ci/run, the bash completion,
 # and under tests/, audit/, examples/, pkg/ and docs/server/ every *.sh, *.py and *.c
 # and every file that starts with "#!". Test data (corpora, manifests,
 # examples' YAML) is not a source file and is not listed.
@@ -9,7 +9,7 @@
 spdx_files() {
 	(
 		cd "$1" || exit 1
-		for f in src/*.c src/*.h Makefile .ci/run completion/*.bash; do
+		for f in src/*.c src/*.h src/cmd/*.c src/cmd/*.h Makefile .ci/run completion/*.bash; do
 			[ -f "$f" ] && echo "$f"
 		done
 		find tests audit examples pkg docs/server -type f 2>/dev/null | LC_ALL=C sort |

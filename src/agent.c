@@ -118,6 +118,34 @@ static void say_change(const struct agent_opts *o, const char *app, const struct
 		    p->installed, p->ch.version);
 }
 
+/* Hand what apply_release returned to o->say, a line at a time. */
+static void say_msgs(const struct agent_opts *o, const struct msgs *m)
+{
+	static const enum agent_say kinds[] = {
+		[MSG_OUT] = AGENT_OUT, [MSG_WARNING] = AGENT_WARNING,
+		[MSG_ERROR] = AGENT_ERROR, [MSG_TEXT] = AGENT_OUT,
+	};
+	size_t i;
+
+	for (i = 0; i < m->n; i++) {
+		char *line = m->v[i].text, *nl;
+
+		if (m->v[i].kind != MSG_TEXT) {
+			o->say(o->ctx, kinds[m->v[i].kind], line);
+			continue;
+		}
+		for (; *line; line = nl + 1) {
+			if (!(nl = strchr(line, '\n'))) {
+				o->say(o->ctx, AGENT_OUT, line);
+				break;
+			}
+			*nl = '\0';
+			o->say(o->ctx, AGENT_OUT, line);
+			*nl = '\n';
+		}
+	}
+}
+
 /* Apply the release the poll brought into the cache. */
 static void apply_one(const struct config *c, const char *app, const struct repo_poll *p,
 		      const struct agent_opts *ao, struct app_run *ar)
@@ -135,6 +163,8 @@ static void apply_one(const struct config *c, const char *app, const struct repo
 	o.quiet_if_current = true;
 	ar->fetched_bytes = dir_bytes(p->release_dir);
 	ar->code = apply_release(c, p->release_dir, &o, &out, &e);
+	say_msgs(ao, &out.msgs);
+	msgs_release(&out.msgs);
 	ar->changed = out.changed;
 	ar->downtime_ms = out.downtime_ms;
 	snprintf(ar->outcome, sizeof ar->outcome, "%s", out.result);

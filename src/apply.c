@@ -268,23 +268,59 @@ int apply_record_refusal(const struct config *c, const char *app,
 	return rc;
 }
 
+int apply_conclude(const struct config *c, const char *app, const char *action,
+		   const char *from, const char *to, const char *sha256,
+		   const struct txn_result *r, struct msgs *msgs)
+{
+	struct err e;
+
+	err_clear(&e);
+	if (apply_record(c, app, action, from, to, sha256, r, r->error, &e) < 0 ||
+	    (r->journal_done && txn_finish(c->state_dir, app, &e) < 0)) {
+		msgs_add(msgs, MSG_WARNING, "%s", e.msg);
+		return -1;
+	}
+	return 0;
+}
+
 /* ---- the entry point ---------------------------------------------------- */
 
-static int dry_run(struct plan *p, const struct apply_opts *o)
+/* The plan, as text or JSON, for the caller to print. */
+static int dry_run(struct plan *p, const struct apply_opts *o, struct msgs *msgs)
 {
 	struct buf b = BUF_INIT;
 	struct err e;
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f;
+	int rc;
 
 	plan_check_preconditions(p, false);
 	if (o->json) {
 		plan_json(p, &b);
-		fwrite(b.data, 1, b.len, stdout);
+		msgs_add(msgs, MSG_TEXT, "%s", b.data ? b.data : "");
 		buf_release(&b);
-	} else {
-		plan_print(p, stdout);
+	} else if ((f = open_memstream(&text, &len))) {
+		plan_print(p, f);
+		fclose(f);
+		msgs_add(msgs, MSG_TEXT, "%s", text);
+		free(text);
 	}
-	if (o->diff && plan_diff(p, stdout, &e) < 0) {
-		fprintf(stderr, "upgr: --diff: %s\n", e.msg);
+	if (!o->diff)
+		return EXIT_OK;
+	/* The diff follows the plan, as the caller prints msgs in order. */
+	text = NULL;
+	len = 0;
+	if (!(f = open_memstream(&text, &len)))
+		rc = err_sys(&e, EXIT_SOFTWARE, "memory");
+	else {
+		rc = plan_diff(p, f, &e);
+		fclose(f);
+		msgs_add(msgs, MSG_TEXT, "%s", text ? text : "");
+		free(text);
+	}
+	if (rc < 0) {
+		msgs_add(msgs, MSG_ERROR, "--diff: %s", e.msg);
 		return e.code ? e.code : EXIT_SOFTWARE;
 	}
 	return EXIT_OK;
@@ -322,7 +358,8 @@ int apply_release(const struct config *c, const char *release_dir,
 	if (cmp == 0) {
 		snprintf(out->result, sizeof out->result, "current");
 		if (!o->quiet_if_current)
-			printf("%s %s is already installed\n", rel.m.app, rel.m.version);
+			msgs_add(&out->msgs, MSG_OUT, "%s %s is already installed", rel.m.app,
+				 rel.m.version);
 		rc = EXIT_OK;
 		goto done;
 	}
@@ -341,7 +378,7 @@ int apply_release(const struct config *c, const char *release_dir,
 		goto done;
 	}
 	if (o->dry_run) {
-		rc = dry_run(&p, o);
+		rc = dry_run(&p, o, &out->msgs);
 		goto done;
 	}
 	if (fs_check_parents(p.target, e) < 0) {
@@ -353,12 +390,8 @@ int apply_release(const struct config *c, const char *release_dir,
 	out->changed = true;
 	out->downtime_ms = r.downtime_ms;
 	snprintf(out->result, sizeof out->result, "%s", r.result);
-	if (apply_record(c, rel.m.app, p.action, have_installed ? installed.version : "",
-		   rel.m.version, rel.sha256, &r, r.error, &rec_err) < 0) {
-		fprintf(stderr, "upgr: warning: %s\n", rec_err.msg);
-	} else if (r.journal_done && txn_finish(c->state_dir, rel.m.app, &rec_err) < 0) {
-		fprintf(stderr, "upgr: warning: %s\n", rec_err.msg);
-	}
+	apply_conclude(c, rel.m.app, p.action, have_installed ? installed.version : "",
+		       rel.m.version, rel.sha256, &r, &out->msgs);
 	if (rc != EXIT_OK)
 		err_set(e, rc, "%s %s: %s", rel.m.app, rel.m.version, r.error);
 done:
@@ -370,7 +403,7 @@ done:
 	return rc;
 }
 
-int apply_recover_all(const struct config *c, bool quiet, struct err *e)
+int apply_recover_all(const struct config *c, bool quiet, struct msgs *msgs, struct err *e)
 {
 	char **apps = NULL, from[64], to[64];
 	size_t n = 0, i;
@@ -380,16 +413,15 @@ int apply_recover_all(const struct config *c, bool quiet, struct err *e)
 		return e->code;
 	for (i = 0; i < n; i++) {
 		struct txn_result r;
-		struct err rec_err;
 
 		txn_result_init(&r);
 		one = txn_recover(c->state_dir, apps[i], &r, from, to);
-		if (!quiet || one != EXIT_OK)
-			fprintf(one == EXIT_OK ? stdout : stderr, "upgr: recovered %s: %s (%s)\n",
-				apps[i], r.result, r.error);
-		if (apply_record(c, apps[i], "recover", from, to, NULL, &r, r.error, &rec_err) < 0 ||
-		    (r.journal_done && txn_finish(c->state_dir, apps[i], &rec_err) < 0))
-			fprintf(stderr, "upgr: warning: %s\n", rec_err.msg);
+		if (one != EXIT_OK)
+			msgs_add(msgs, MSG_ERROR, "recovered %s: %s (%s)", apps[i], r.result, r.error);
+		else if (!quiet)
+			msgs_add(msgs, MSG_OUT, "upgr: recovered %s: %s (%s)", apps[i], r.result,
+				 r.error);
+		apply_conclude(c, apps[i], "recover", from, to, NULL, &r, msgs);
 		if (one != EXIT_OK) {
 			err_set(e, one, "recover %s: %s", apps[i], r.error);
 			rc = one;

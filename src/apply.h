@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include "config.h"
 #include "err.h"
+#include "msg.h"
 #include "sign.h"
 
 struct txn_result;
@@ -29,13 +30,16 @@ struct apply_outcome {
 	bool changed;                  /* something was installed or rolled back */
 	char result[16];               /* success, rolled-back, failed, refused, current */
 	long downtime_ms;              /* the transaction's, when changed */
+	struct msgs msgs;              /* what to say (the plan, warnings): msgs_release */
 };
 
 /* Returns an exit code (DESIGN.md): 0, 1 rolled back, 3 rollback failed,
- * 65 bad data, 77 trust; e holds the message for non-zero. Refusals and
- * transactions are appended to the audit log. A target whose existing
- * parent directories are not all root's or ours, or are writable by group
- * or others without the sticky bit, is refused (65) before anything. */
+ * 65 bad data, 77 trust; e holds the message for non-zero, out->msgs what
+ * else there is to say (the caller releases it, whatever the result).
+ * Refusals and transactions are appended to the audit log. A target whose
+ * existing parent directories are not all root's or ours, or are writable
+ * by group or others without the sticky bit, is refused (65) before
+ * anything. */
 int apply_release(const struct config *c, const char *release_dir,
 		  const struct apply_opts *o, struct apply_outcome *out,
 		  struct err *e);
@@ -52,6 +56,16 @@ int apply_record(const struct config *c, const char *app, const char *action,
 		 const char *from, const char *to, const char *sha256,
 		 const struct txn_result *r, const char *error, struct err *e);
 
+/* Conclude a transaction (or a recovery) whose result is r: record it
+ * (apply_record), and only then, if the journal says done, drop the
+ * journal (txn_finish). The one place that keeps invariant 6 of txn.c: a
+ * crash before the record leaves the journal, and the next run records
+ * the result instead. A failure is added to msgs as a warning; returns -1
+ * then (the result stands either way). */
+int apply_conclude(const struct config *c, const char *app, const char *action,
+		   const char *from, const char *to, const char *sha256,
+		   const struct txn_result *r, struct msgs *msgs);
+
 /* Load the configured trusted keys; none configured is EXIT_TRUST (fail
  * closed). Free *keys with free(). */
 int apply_trusted_keys(const struct config *c, struct sign_pub **keys, size_t *n,
@@ -59,8 +73,8 @@ int apply_trusted_keys(const struct config *c, struct sign_pub **keys, size_t *n
 
 /* Resolve every interrupted transaction under the state dir (every
  * command does this first, holding the lock), recording each in the audit
- * log; prints one line per recovered app unless quiet. Returns the worst
- * exit code (0 when nothing was pending). */
-int apply_recover_all(const struct config *c, bool quiet, struct err *e);
+ * log; adds one line per recovered app to msgs (a failed one even when
+ * quiet). Returns the worst exit code (0 when nothing was pending). */
+int apply_recover_all(const struct config *c, bool quiet, struct msgs *msgs, struct err *e);
 
 #endif

@@ -24,6 +24,7 @@
 #include "audit.h"
 #include "fsutil.h"
 #include "hash.h"
+#include "utc.h"
 #include "xalloc.h"
 #include "ydoc.h"
 
@@ -159,19 +160,6 @@ int audit_format(const struct audit_rec *r, uint64_t seq, const char *time,
 	b64_encode(sig, sizeof sig, out);
 	buf_adds(out, "\"\n");
 	return 0;
-}
-
-/* Now, UTC, with milliseconds: "YYYY-MM-DDTHH:MM:SS.mmmZ". */
-static void now_utc(char out[32])
-{
-	struct timespec ts;
-	struct tm tm;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	snprintf(out, 32, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ",
-		 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-		 tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
 }
 
 static int pread_all(int fd, char *p, size_t n, off_t off)
@@ -434,7 +422,7 @@ static int format_repair(const struct audit_rec *r, uint64_t seq,
 	note.action = "repair";
 	note.result = "success";
 	note.error = msg;
-	now_utc(now);
+	utc_now(now);
 	rc = audit_format(&note, seq + 1, now, head, key, out, e);
 	free(msg);
 	if (rc < 0)
@@ -519,7 +507,7 @@ int audit_append(const char *path, const struct sign_key *key,
 		rc = repair_torn(fd, path, &st, whole, seq, head, key, r, e);
 		goto done;
 	}
-	now_utc(now);
+	utc_now(now);
 	if (audit_format(r, seq + 1, now, head, key, &rec, e) < 0)
 		goto done;
 	if (append_bytes(fd, path, st.st_size, &rec, e) < 0)

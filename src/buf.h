@@ -27,4 +27,8 @@ void buf_add_quoted(struct buf *b, const char *s);
 /* Hand the memory to the caller; b is left empty. */
 char *buf_detach(struct buf *b, size_t *len);
 
+/* Format into the fixed array dst of size bytes (size > 0), cut to fit:
+ * for a message copied into a bounded field, where a cut is wanted. */
+void buf_fixedf(char *dst, size_t size, const char *fmt, ...) UPGR_PRINTF(3, 4);
+
 #endif

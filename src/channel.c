@@ -1,6 +1,7 @@
 /* The channel file: strict parse and canonical emit (see channel.h). */
 #include "channel.h"
 #include "hash.h"
+#include "utc.h"
 #include "xalloc.h"
 #include "ydoc.h"
 
@@ -100,11 +101,7 @@ int channel_time_parse(const char *s, time_t *t)
 
 void channel_time_format(time_t t, char out[CHANNEL_TIME_LEN + 1])
 {
-	struct tm tm;
-
-	if (!gmtime_r(&t, &tm) ||
-	    strftime(out, CHANNEL_TIME_LEN + 1, "%Y-%m-%dT%H:%M:%SZ", &tm) != CHANNEL_TIME_LEN)
-		snprintf(out, CHANNEL_TIME_LEN + 1, "1970-01-01T00:00:00Z");
+	utc_format(t, 0, UTC_SECONDS_Z, out, CHANNEL_TIME_LEN + 1);
 }
 
 /* The manifest's location ends up in a URL and a cache path, so it is held

@@ -289,13 +289,13 @@ static void check_log(const struct buf *log, const struct buf *sig,
 	v->kind = FLEET_V_TAMPERED;
 	/* The chain first: it names the record that was changed. */
 	if (audit_verify_mem(log->data ? log->data : "", log->len, pub, false, &rep, &e) < 0) {
-		snprintf(v->why, sizeof v->why, "audit.log: %s",
+		buf_fixedf(v->why, sizeof v->why, "audit.log: %s",
 			 rep.why[0] ? rep.why : e.msg);
 		goto done;
 	}
 	if (sign_verify(pub, 1, log->data ? log->data : "", log->len,
 			sig->data ? sig->data : "", sig->len, &comment, &e) < 0) {
-		snprintf(v->why, sizeof v->why, "audit.log.minisig: %s", e.msg);
+		buf_fixedf(v->why, sizeof v->why, "audit.log.minisig: %s", e.msg);
 		goto done;
 	}
 	snprintf(want, sizeof want, "upgr audit checkpoint seq:%" PRIu64 " head:%s",
@@ -381,16 +381,16 @@ int fleet_verify_host(struct xfer *x, const char *repo, const char *host,
 	if (got == 1 && (old = seen_find(seen, host)) && old->seq) {
 		/* A log that was there is not "not yet uploaded". */
 		v->kind = FLEET_V_TAMPERED;
-		snprintf(v->why, sizeof v->why, "log removed: %" PRIu64 " records were "
+		buf_fixedf(v->why, sizeof v->why, "log removed: %" PRIu64 " records were "
 			 "seen before (%s)", old->seq, fe.msg);
 	} else if (got == 1) {
 		v->kind = FLEET_V_MISSING;
-		snprintf(v->why, sizeof v->why, "%s", fe.msg);
+		buf_fixedf(v->why, sizeof v->why, "%s", fe.msg);
 	} else if (got == -2) {
 		v->kind = FLEET_V_TAMPERED;
-		snprintf(v->why, sizeof v->why, "%s", fe.msg);
+		buf_fixedf(v->why, sizeof v->why, "%s", fe.msg);
 	} else if (got < 0) {
-		snprintf(v->why, sizeof v->why, "%s", fe.msg);
+		buf_fixedf(v->why, sizeof v->why, "%s", fe.msg);
 	} else {
 		check_log(&log, &sig, &pub, seen, host, v);
 		if (v->kind == FLEET_V_OK && fresh) {
@@ -577,7 +577,7 @@ static void check_status(const struct buf *status, const struct buf *sig, const 
 	v->kind = FLEET_V_TAMPERED;
 	if (sign_verify(pub, 1, status->data ? status->data : "", status->len,
 			sig->data ? sig->data : "", sig->len, &comment, &e) < 0) {
-		snprintf(v->why, sizeof v->why, "status.yaml.minisig: %s", e.msg);
+		buf_fixedf(v->why, sizeof v->why, "status.yaml.minisig: %s", e.msg);
 		goto done;
 	}
 	if (status_comment(comment, host, &seq, head) < 0) {
@@ -586,7 +586,7 @@ static void check_status(const struct buf *status, const struct buf *sig, const 
 		goto done;
 	}
 	if (audit_verify_mem(log->data ? log->data : "", log->len, pub, false, &rep, &e) < 0) {
-		snprintf(v->why, sizeof v->why, "audit.log: %s", rep.why[0] ? rep.why : e.msg);
+		buf_fixedf(v->why, sizeof v->why, "audit.log: %s", rep.why[0] ? rep.why : e.msg);
 		goto done;
 	}
 	v->kind = FLEET_V_OK;
@@ -638,7 +638,7 @@ int fleet_verify_status(struct xfer *x, const char *repo, const char *host,
 	}
 	v->kind = FLEET_V_ERROR;
 	if (sign_pub_load(pinpath, &pub, &e) < 0) {
-		snprintf(v->why, sizeof v->why, "pinned key: %s", e.msg);
+		buf_fixedf(v->why, sizeof v->why, "pinned key: %s", e.msg);
 		goto done;
 	}
 	got = get(x, repo, host, "status.yaml.minisig", SIG_MAX, &sig, &e);
@@ -653,7 +653,7 @@ int fleet_verify_status(struct xfer *x, const char *repo, const char *host,
 			got = 0;
 	}
 	if (got < 0)
-		snprintf(v->why, sizeof v->why, "%s", e.msg);
+		buf_fixedf(v->why, sizeof v->why, "%s", e.msg);
 	else if (got == 0)
 		check_status(status, &sig, &log, &pub, seen_find(seen, host),
 			     host, rows, n, v);

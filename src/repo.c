@@ -238,7 +238,7 @@ static void note_lie(const struct repo *r, size_t i, struct repo_poll *p,
 
 		l->cause = p->cause;
 		snprintf(l->server, sizeof l->server, "%s", shown);
-		snprintf(l->msg, sizeof l->msg, "server %s refused: %s", shown, why->msg);
+		buf_fixedf(l->msg, sizeof l->msg, "server %s refused: %s", shown, why->msg);
 	}
 	free(shown);
 }

@@ -1,6 +1,7 @@
 #include "state.h"
 #include "buf.h"
 #include "fsutil.h"
+#include "utc.h"
 #include "xalloc.h"
 
 #include <dirent.h>
@@ -557,12 +558,5 @@ int state_refused_clear(const char *state_dir, const char *app, struct err *e)
 
 void state_now(char out[32])
 {
-	struct timespec ts;
-	struct tm tm;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	snprintf(out, 32, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
-		 (tm.tm_year + 1900) % 10000, (tm.tm_mon + 1) % 13, tm.tm_mday % 32, tm.tm_hour % 24,
-		 tm.tm_min % 60, tm.tm_sec % 61, (int)(ts.tv_nsec / 1000000) % 1000);
+	utc_now(out);
 }

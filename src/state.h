@@ -132,7 +132,7 @@ void state_note_read(const char *state_dir, const char *app, const char *name,
 int state_note_write(const char *state_dir, const char *app, const char *name,
 		     const char *note, struct err *e);
 
-/* Current UTC time as 2026-11-24T02:00:03.123Z. */
+/* Current UTC time as 2026-11-24T02:00:03.123Z (utc_now). */
 void state_now(char out[32]);
 
 #endif

@@ -803,32 +803,7 @@ int xfer_put_file(struct xfer *x, const char *url, const char *path, struct err 
 	return rc;
 }
 
-/* ---- existence, listing, deletion ---- */
-
-int xfer_exists(struct xfer *x, const char *url, struct err *e)
-{
-	struct stat st;
-	bool missing;
-	char *path;
-	int rc;
-
-	if (url_scheme(url) == SCHEME_FILE) {
-		if (url_path(url, &path, e) < 0)
-			return -1;
-		rc = stat(path, &st);
-		if (rc < 0 && errno != ENOENT && errno != ENOTDIR)
-			rc = err_sys(e, EXIT_SOFTWARE, "stat %s", path);
-		else
-			rc = rc == 0 && S_ISREG(st.st_mode);
-		free(path);
-		return rc;
-	}
-	setup(x, url, NULL);
-	curl_easy_setopt(x->curl, CURLOPT_NOBODY, 1L);
-	if (finish(x, "check", url, curl_easy_perform(x->curl), NULL, true, &missing, e) < 0)
-		return missing ? 0 : -1;
-	return 1;
-}
+/* ---- listing, deletion ---- */
 
 static int cmp_names(const void *a, const void *b)
 {

@@ -65,9 +65,6 @@ int xfer_put(struct xfer *x, const char *url, const void *data, size_t len,
 /* The same with the content of a local file. */
 int xfer_put_file(struct xfer *x, const char *url, const char *path, struct err *e);
 
-/* True (1) if url names an existing file, 0 if not, -1 on error. */
-int xfer_exists(struct xfer *x, const char *url, struct err *e);
-
 /* Names in the directory at url (which ends in '/'), without "." and "..",
  * sorted; free with xfer_names_free. Names beginning with '.' (temporary
  * uploads) are left out, and a directory that does not exist lists as

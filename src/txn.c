@@ -1,8 +1,8 @@
 /* The transaction.
  *
  * Applying a release moves one app through these states, each recorded in
- * the journal (STATE/apps/APP/journal, written with fs_write_atomic) before
- * the step that needs it:
+ * the journal (STATE/apps/APP/journal, written with fs_write_atomic; its
+ * format, writer and reader are journal.c) before the step that needs it:
  *
  *   (none) --prepare--> PREPARED --> STARTED --stop, swap, start, health--> COMMITTED
  *                          |                 |                                      |
@@ -51,7 +51,8 @@
  *     before its files go. (TXN_SWAPPING, the same without that stop, is
  *     never written: it is only read, from journals of earlier versions.)
  *  6. The journal ends in DONE (with the result) and is dropped only after
- *     the result is in the audit log and the status; a crash in between is
+ *     the result is in the audit log and the status (apply_conclude, in
+ *     apply.c, the one caller of txn_finish); a crash in between is
  *     recorded by the recovery instead. DONE comes before any clean-up
  *     (staging, backup.new, manifest.next.yaml), and the clean-up only once
  *     DONE is on disk: a journal short of DONE always has what its recovery
@@ -95,6 +96,7 @@
 #include "exec.h"
 #include "fsutil.h"
 #include "hash.h"
+#include "journal.h"
 #include "payload.h"
 #include "state.h"
 #include "xalloc.h"
@@ -112,8 +114,6 @@
 #include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
-
-#define JOURNAL_MAGIC "upgr-journal 1"
 
 /* Everything a transaction or its recovery needs besides the plan. */
 struct txn {
@@ -229,45 +229,11 @@ void txn_result_set(struct txn_result *r, enum txn_outcome o)
 	snprintf(r->result, sizeof r->result, "%s", outcome_names[o]);
 }
 
-static const char *const op_words[] = { "add", "replace", "unchanged", "keep-config", "remove" };
-
-static void journal_text(const struct txn *t, enum txn_phase phase, struct buf *b)
+/* Write t's journal at phase (journal_write), with t's result so far. */
+static int write_journal(struct txn *t, enum txn_phase phase, struct err *e)
 {
-	const struct plan *p = t->p;
-	size_t i;
-
-	buf_addf(b, JOURNAL_MAGIC "\nphase %s\nresult %s\napp %s\naction %s\nfrom %s\nto %s\n"
-		 "root %s\ntarget %s\nworkdir %s\nsha256 %s\n",
-		 txn_phase_name(phase), t->r && t->r->result[0] ? t->r->result : "-", p->m->app, p->action,
-		 p->installed ? p->installed->version : "", p->m->version,
-		 p->root, p->target, p->workdir, p->manifest_sha256);
-	for (i = 0; i < t->nmkdirs; i++)
-		buf_addf(b, "mkdir %s\n", t->mkdirs[i]);
-	for (i = 0; i < p->ndirs; i++)
-		if (!p->dirs[i].kept)
-			buf_addf(b, "rmdir %04o %s\n", (unsigned)p->dirs[i].mode, p->dirs[i].path);
-	for (i = 0; i < p->nops; i++) {
-		const struct plan_op *op = &p->ops[i];
-
-		if (op->kind == PLAN_UNCHANGED)
-			continue;
-		buf_addf(b, "op %s %d %s\t%s\n", op_words[op->kind], op->old_exists,
-			 op->path, op->src ? op->src : "");
-	}
-}
-
-static int journal_write(struct txn *t, enum txn_phase phase, struct err *e)
-{
-	struct buf b = BUF_INIT;
-	char *path = fs_join(t->appdir, STATE_JOURNAL);
-	int rc;
-
-	journal_text(t, phase, &b);
-	rc = fs_mkdir_p(t->appdir, 0700, e) < 0 ? -1 :
-	     fs_write_atomic(path, b.data, b.len, 0600, e);
-	free(path);
-	buf_release(&b);
-	return rc;
+	return journal_write(t->appdir, t->p, phase, t->r ? t->r->result : NULL,
+			     t->mkdirs, t->nmkdirs, e);
 }
 
 /* ---- commands --------------------------------------------------------- */
@@ -1134,7 +1100,8 @@ static int rotate_backup(struct txn *t, struct err *e)
 	int rc = -1;
 
 	if (fstatat(t->workfd, "backup.new", &st, AT_SYMLINK_NOFOLLOW) == 0) {
-		journal_text(t, TXN_DONE, &b);
+		journal_text(t->p, TXN_DONE, t->r ? t->r->result : NULL, t->mkdirs,
+			     t->nmkdirs, &b);
 		if (fs_write_atomic(last, b.data, b.len, 0600, e) < 0 ||
 		    fs_remove_tree_at(t->workfd, "backup", e) < 0)
 			goto done;
@@ -1184,7 +1151,7 @@ static int commit(struct txn *t, struct err *e)
 	if (rotate_backup(t, e) < 0)
 		goto done;
 	txn_result_set(t->r, TXN_SUCCESS);
-	rc = journal_write(t, TXN_DONE, e);
+	rc = write_journal(t, TXN_DONE, e);
 	t->r->journal_done = rc == 0;
 done:
 	free(next);
@@ -1247,7 +1214,7 @@ static int roll_back(struct txn *t, bool started)
 	 * disk: a crash in between leaves a journal that says what happened,
 	 * which the recovery records (invariant 6), never a STARTED one whose
 	 * manifest.next.yaml is gone (that would read as a first install). */
-	t->r->journal_done = journal_write(t, TXN_DONE, &e) == 0;
+	t->r->journal_done = write_journal(t, TXN_DONE, &e) == 0;
 	if (t->r->journal_done) {
 		cleanup_work(t);
 		unlink(next);
@@ -1295,7 +1262,7 @@ static int prepare(struct txn *t, const char *manifest, size_t len,
 	if (fs_write_atomic(next, manifest, len, 0600, e) < 0)
 		goto done;
 	find_missing_dirs(t);
-	if (journal_write(t, TXN_PREPARED, e) < 0 || make_dirs(t, e) < 0 ||
+	if (write_journal(t, TXN_PREPARED, e) < 0 || make_dirs(t, e) < 0 ||
 	    backup_files(t, e) < 0)
 		goto done;
 	rc = 0;
@@ -1337,7 +1304,7 @@ int txn_run(struct plan *p, const char *state_dir, const char *manifest,
 	 * start, to keep its fsyncs out of the downtime: a recovery from any
 	 * point of the downtime stops whatever runs with the release's stop
 	 * commands (a second stop of a stopped service) before restoring. */
-	if (journal_write(&t, TXN_STARTED, &e) < 0) {
+	if (write_journal(&t, TXN_STARTED, &e) < 0) {
 		set_error(&t, "%s", e.msg);
 		rc = roll_back(&t, false);
 		goto done;
@@ -1365,7 +1332,7 @@ int txn_run(struct plan *p, const char *state_dir, const char *manifest,
 		rc = roll_back(&t, true);
 		goto done;
 	}
-	if (journal_write(&t, TXN_COMMITTED, &e) < 0) {
+	if (write_journal(&t, TXN_COMMITTED, &e) < 0) {
 		/* Without a durable commit record, the old version it is. */
 		set_error(&t, "commit: %s", e.msg);
 		rc = roll_back(&t, true);
@@ -1413,99 +1380,6 @@ int txn_pending(const char *state_dir, char ***apps, size_t *n, struct err *e)
 	}
 	closedir(d);
 	free(dir);
-	return 0;
-}
-
-struct journal {
-	enum txn_phase phase;
-	bool have_phase;
-	char result[16], action[16], from[64], to[64], sha256[65];
-	char *root, *target, *workdir;
-};
-
-static void journal_release(struct journal *j)
-{
-	free(j->root);
-	free(j->target);
-	free(j->workdir);
-}
-
-static enum plan_kind op_kind(const char *w)
-{
-	size_t k;
-
-	for (k = 0; k < sizeof op_words / sizeof op_words[0]; k++)
-		if (!strcmp(op_words[k], w))
-			return (enum plan_kind)k;
-	return PLAN_UNCHANGED;
-}
-
-/* Parse a journal (or last-txn) into j, p's ops and t's mkdirs. */
-static int journal_parse(char *text, struct journal *j, struct plan *p,
-			 struct txn *t, struct err *e)
-{
-	char *line, *save = NULL;
-
-	memset(j, 0, sizeof *j);
-	line = strtok_r(text, "\n", &save);
-	if (!line || strcmp(line, JOURNAL_MAGIC))
-		return err_set(e, EXIT_SOFTWARE, "not an upgr journal");
-	while ((line = strtok_r(NULL, "\n", &save))) {
-		char *sp = strchr(line, ' '), *val;
-
-		if (!sp)
-			continue;
-		*sp = '\0';
-		val = sp + 1;
-		if (!strcmp(line, "phase")) {
-			if (!txn_phase_parse(val, &j->phase))
-				return err_set(e, EXIT_SOFTWARE, "unknown phase \"%.32s\"", val);
-			j->have_phase = true;
-		}
-		else if (!strcmp(line, "result"))
-			snprintf(j->result, sizeof j->result, "%s", val);
-		else if (!strcmp(line, "action"))
-			snprintf(j->action, sizeof j->action, "%s", val);
-		else if (!strcmp(line, "from"))
-			snprintf(j->from, sizeof j->from, "%s", val);
-		else if (!strcmp(line, "to"))
-			snprintf(j->to, sizeof j->to, "%s", val);
-		else if (!strcmp(line, "sha256"))
-			snprintf(j->sha256, sizeof j->sha256, "%s", val);
-		else if (!strcmp(line, "root"))
-			j->root = xstrdup(val);
-		else if (!strcmp(line, "target"))
-			j->target = xstrdup(val);
-		else if (!strcmp(line, "workdir"))
-			j->workdir = xstrdup(val);
-		else if (!strcmp(line, "rmdir")) {
-			char *end;
-			unsigned long mode = strtoul(val, &end, 8);
-
-			if (*end != ' ' || mode > 07777)
-				return err_set(e, EXIT_SOFTWARE, "malformed journal rmdir");
-			plan_add_dir(p, xstrdup(end + 1), (mode_t)mode);
-		} else if (!strcmp(line, "mkdir") && t) {
-			t->mkdirs = xreallocarray(t->mkdirs, t->nmkdirs + 1, sizeof *t->mkdirs);
-			t->mkdirs[t->nmkdirs++] = xstrdup(val);
-		} else if (!strcmp(line, "op")) {
-			char *kind = val, *flag = strchr(kind, ' '), *path, *tab;
-			struct plan_op *op;
-
-			if (!flag || !(path = strchr(flag + 1, ' ')) || !(tab = strchr(path, '\t')))
-				return err_set(e, EXIT_SOFTWARE, "malformed journal op");
-			*flag = *path = *tab = '\0';
-			p->ops = xreallocarray(p->ops, p->nops + 1, sizeof *p->ops);
-			op = &p->ops[p->nops++];
-			memset(op, 0, sizeof *op);
-			op->kind = op_kind(kind);
-			op->old_exists = flag[1] == '1';
-			op->path = xstrdup(path + 1);
-			op->src = tab[1] ? xstrdup(tab + 1) : NULL;
-		}
-	}
-	if (!j->target || !j->workdir || !j->root || !j->have_phase)
-		return err_set(e, EXIT_SOFTWARE, "journal incomplete");
 	return 0;
 }
 
@@ -1564,7 +1438,7 @@ static int resolve_prepared(struct txn *t, const char *npath)
 	struct err e;
 
 	txn_result_set(r, TXN_ROLLED_BACK);
-	r->journal_done = journal_write(t, TXN_DONE, &e) == 0;
+	r->journal_done = write_journal(t, TXN_DONE, &e) == 0;
 	if (r->journal_done) {
 		cleanup_work(t);
 		unlink(npath);
@@ -1643,7 +1517,7 @@ int txn_recover(const char *state_dir, const char *app, struct txn_result *r,
 	memset(&cur, 0, sizeof cur);
 	from[0] = to[0] = '\0';
 	if (fs_read_file(jpath, 16 << 20, &b, &e) < 0 ||
-	    journal_parse(b.data, &j, &p, &t, &e) < 0) {
+	    journal_parse(b.data, &j, &p, &t.mkdirs, &t.nmkdirs, &e) < 0) {
 		result_error(r, "journal %s: %s", jpath, e.msg);
 		txn_result_set(r, TXN_FAILED);
 		goto done;
@@ -1728,7 +1602,7 @@ int txn_plan_rollback(const char *state_dir, const char *app, const char *root,
 		goto done;
 	}
 	if (fs_read_file(last, 16 << 20, &b, e) < 0 ||
-	    journal_parse(b.data, &j, &fwd, NULL, e) < 0)
+	    journal_parse(b.data, &j, &fwd, NULL, NULL, e) < 0)
 		goto fail;
 	p->m = previous;
 	p->installed = installed;

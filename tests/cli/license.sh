@@ -75,8 +75,8 @@ else ok "spdx-add.sh: python still compiles"; fi
 unset MAKEFLAGS MFLAGS MAKELEVEL
 check "spdx-add.sh: the tagged tree builds (make -n, C syntax)" sh -c "
 	make -s -C '$T/copy' -n >/dev/null &&
-	for c in '$T'/copy/src/*.c; do
-		cc -std=c11 -fsyntax-only -D_XOPEN_SOURCE=700 -DUPGR_VERSION='\"0\"' \$(pkg-config --cflags libcurl libarchive yaml-0.1 libgcrypt) \"\$c\" || exit 1
+	for c in '$T'/copy/src/*.c '$T'/copy/src/cmd/*.c; do
+		cc -std=c11 -fsyntax-only -D_XOPEN_SOURCE=700 -DUPGR_VERSION='\"0\"' -I'$T'/copy/src \$(pkg-config --cflags libcurl libarchive yaml-0.1 libgcrypt) \"\$c\" || exit 1
 	done"
 run sh "$top/pkg/spdx-add.sh" "$T/copy"
 if [ ! -s "$T/out" ]; then ok "spdx-add.sh: a second run changes nothing"

@@ -2,7 +2,6 @@
 #include "apply.h"
 #include "cli.h"
 #include "cmd_common.h"
-#include "state.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -21,9 +20,9 @@ static int run(const struct command *self, int argc, char **argv)
 	const char *cfgpath = NULL, *root = NULL;
 	struct apply_opts o = { 0 };
 	struct apply_outcome out;
-	struct config c;
+	struct cmd_env env;
 	struct err e;
-	int ch, rc, lockfd = -1;
+	int ch, rc;
 
 	optind = 1;
 	while ((ch = cli_getopt(self, argc, argv, "c:nh", opts)) != -1) {
@@ -41,20 +40,20 @@ static int run(const struct command *self, int argc, char **argv)
 		return cli_usage(self, "expected one RELEASE_DIR");
 	if ((o.json || o.diff) && !o.dry_run)
 		return cli_usage(self, "--json and --diff go with --dry-run");
-	rc = cmd_load_config(cfgpath, root, &c);
-	if (rc)
-		return rc;
+	/* A dry run changes nothing: it neither waits for the lock nor recovers. */
 	err_clear(&e);
-	if (!o.dry_run && (rc = cmd_lock_and_recover(&c, false, &lockfd)) != EXIT_OK)
+	if ((rc = cmd_setup(cfgpath, root,
+			    o.dry_run ? CMD_SETUP_LOCK | CMD_SETUP_RECOVER : 0, false, NULL, &env)))
 		goto done;
-	rc = apply_release(&c, argv[optind], &o, &out, &e);
+	rc = apply_release(&env.c, argv[optind], &o, &out, &e);
+	cmd_print_msgs(&out.msgs);
+	msgs_release(&out.msgs);
 	if (rc != EXIT_OK)
 		cli_fail(&e);
 	else if (!o.dry_run && out.changed)
 		printf("%s: %s\n", argv[optind], out.result);
 done:
-	state_unlock(lockfd);
-	config_release(&c);
+	cmd_teardown(&env);
 	return rc;
 }
 

@@ -96,7 +96,8 @@ static int run(const struct command *self, int argc, char **argv)
 	struct buf b = BUF_INIT, notes = BUF_INIT;
 	bool json = false, have;
 	struct app_status s;
-	struct config c;
+	const struct config *c;
+	struct cmd_env env;
 	struct err e;
 	char **apps;
 	size_t n, i;
@@ -113,19 +114,22 @@ static int run(const struct command *self, int argc, char **argv)
 	}
 	if (optind != argc)
 		return cli_usage(self, "unexpected argument %s", argv[optind]);
-	if ((rc = cmd_load_config(cfgpath, NULL, &c)))
+	if ((rc = cmd_setup(cfgpath, NULL, 0, false, NULL, &env))) {
+		cmd_teardown(&env);
 		return rc;
-	apps = list_apps(&c, &n);
+	}
+	c = &env.c;
+	apps = list_apps(c, &n);
 	if (json) {
 		buf_adds(&b, "{\"host\": ");
-		buf_add_quoted(&b, c.host);
+		buf_add_quoted(&b, c->host);
 		buf_adds(&b, ", \"apps\": [");
 	} else {
 		buf_addf(&b, "%-16s %-12s %-9s %-12s %-24s %s\n", "APP", "VERSION",
 			 "ACTION", "RESULT", "TIME", "ERROR");
 	}
 	for (i = 0; i < n; i++) {
-		if (state_status_read(c.state_dir, apps[i], &s, &have, &e) < 0) {
+		if (state_status_read(c->state_dir, apps[i], &s, &have, &e) < 0) {
 			rc = cli_fail(&e);
 			break;
 		}
@@ -141,7 +145,7 @@ static int run(const struct command *self, int argc, char **argv)
 			json_field(&b, "result", s.result, false);
 			json_field(&b, "time", s.time, false);
 			json_field(&b, "error", s.error, true);
-			if (add_hold(&c, apps[i], true, &b, &notes, &e) < 0) {
+			if (add_hold(c, apps[i], true, &b, &notes, &e) < 0) {
 				rc = cli_fail(&e);
 				break;
 			}
@@ -150,7 +154,7 @@ static int run(const struct command *self, int argc, char **argv)
 			buf_addf(&b, "%-16s %-12s %-9s %-12s %-24s %s\n", s.app,
 				 s.version[0] ? s.version : "-", s.action[0] ? s.action : "-",
 				 s.result[0] ? s.result : "-", s.time[0] ? s.time : "-", s.error);
-			if (add_hold(&c, apps[i], false, &b, &notes, &e) < 0) {
+			if (add_hold(c, apps[i], false, &b, &notes, &e) < 0) {
 				rc = cli_fail(&e);
 				break;
 			}
@@ -168,7 +172,7 @@ static int run(const struct command *self, int argc, char **argv)
 	free(apps);
 	buf_release(&b);
 	buf_release(&notes);
-	config_release(&c);
+	cmd_teardown(&env);
 	return rc;
 }
 

@@ -5,6 +5,7 @@
 #include "cli.h"
 #include "fsutil.h"
 #include "transport.h"
+#include "utc.h"
 #include "xalloc.h"
 #include "ydoc.h"
 
@@ -201,7 +202,6 @@ static int parse_since(const char *arg, char out[40])
 	char unit = n ? arg[n - 1] : 0, *end;
 	long long v;
 	time_t t;
-	struct tm tm;
 
 	if (n && strchr("smhd", unit)) {
 		v = strtoll(arg, &end, 10);
@@ -209,8 +209,7 @@ static int parse_since(const char *arg, char out[40])
 			return -1;
 		v *= unit == 's' ? 1 : unit == 'm' ? 60 : unit == 'h' ? 3600 : 86400;
 		t = time(NULL) - (time_t)v;
-		gmtime_r(&t, &tm);
-		strftime(out, 40, "%Y-%m-%dT%H:%M:%S", &tm);
+		utc_format(t, 0, UTC_SECONDS, out, 40);
 		return 0;
 	}
 	if (n < 4 || n > 30 || strspn(arg, "0123456789-T:.Z") != n)

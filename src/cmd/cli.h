@@ -5,6 +5,17 @@
 
 #include "err.h"
 
+/* The setup a command declares in the command table (main.c commands[]),
+ * as git's RUN_SETUP: main hands it to cmd_declare_setup before the
+ * command runs, and cmd_setup (cmd_common.h) does it, in this order, once
+ * the command has parsed its options; cmd_teardown undoes it. */
+enum {
+	CMD_SETUP_CONFIG = 1 << 0,   /* load -c CONFIG (default path), --root */
+	CMD_SETUP_LOCK = 1 << 1,     /* take the state lock (75 when held) */
+	CMD_SETUP_RECOVER = 1 << 2,  /* resolve interrupted transactions first */
+};
+#define CMD_SETUP_ALL (CMD_SETUP_CONFIG | CMD_SETUP_LOCK | CMD_SETUP_RECOVER)
+
 struct command {
 	const char *name;
 	int (*fn)(const struct command *self, int argc, char **argv);

@@ -49,37 +49,35 @@ static void print_line(void *ctx, enum agent_say kind, const char *line)
 		fprintf(stderr, "upgr: %s%s\n", kind == AGENT_WARNING ? "warning: " : "", line);
 }
 
+/* cmd_run's check of the config, before the lock: the agent needs
+ * servers and apps. */
+static int agent_config_check(const struct config *c)
+{
+	if (c->nservers && c->napps)
+		return EXIT_OK;
+	fprintf(stderr, "upgr: %s: the agent needs %s; name them in the config\n", c->path,
+		!c->nservers && !c->napps ? "'servers:' and 'apps:'" :
+		!c->nservers ? "'servers:'" : "'apps:'");
+	return EXIT_DATAERR;
+}
+
 static int agent(const struct run_opts *ro)
 {
 	struct agent_opts ao = { 0 };
-	struct config c;
-	struct err e;
-	int rc, lockfd = -1;
+	struct cmd_env env;
+	int rc;
 
-	if ((rc = cmd_load_config(ro->config, ro->root, &c)))
-		return rc;
-	if (!c.nservers || !c.napps) {
-		fprintf(stderr, "upgr: %s: the agent needs %s; name them in the config\n", c.path,
-			!c.nservers && !c.napps ? "'servers:' and 'apps:'" :
-			!c.nservers ? "'servers:'" : "'apps:'");
-		config_release(&c);
-		return EXIT_DATAERR;
-	}
-	err_clear(&e);
-	if (ro->dry_run)
-		rc = state_lock(c.state_dir, &lockfd, &e) < 0 ? cli_fail(&e) : EXIT_OK;
-	else
-		rc = cmd_lock_and_recover(&c, true, &lockfd);
-	if (rc)
+	/* A dry run takes the lock but recovers nothing. */
+	if ((rc = cmd_setup(ro->config, ro->root, ro->dry_run ? CMD_SETUP_RECOVER : 0,
+			    true, agent_config_check, &env)))
 		goto done;
 	ao.dry_run = ro->dry_run;
 	ao.progress = !ro->dry_run && isatty(STDERR_FILENO);
 	ao.once = !ro->dry_run && !isatty(STDERR_FILENO);
 	ao.say = print_line;
-	rc = agent_run(&c, &ao);
+	rc = agent_run(&env.c, &ao);
 done:
-	state_unlock(lockfd);
-	config_release(&c);
+	cmd_teardown(&env);
 	return rc;
 }
 

@@ -2,7 +2,6 @@
  * Every other command that acts on the host does this first. */
 #include "cli.h"
 #include "cmd_common.h"
-#include "state.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -15,8 +14,8 @@ static int run(const struct command *self, int argc, char **argv)
 		{ 0 }
 	};
 	const char *cfgpath = NULL;
-	struct config c;
-	int ch, rc, lockfd = -1;
+	struct cmd_env env;
+	int ch, rc;
 
 	optind = 1;
 	while ((ch = cli_getopt(self, argc, argv, "c:h", opts)) != -1) {
@@ -28,11 +27,8 @@ static int run(const struct command *self, int argc, char **argv)
 	}
 	if (optind != argc)
 		return cli_usage(self, "unexpected argument %s", argv[optind]);
-	if ((rc = cmd_load_config(cfgpath, NULL, &c)))
-		return rc;
-	rc = cmd_lock_and_recover(&c, false, &lockfd);
-	state_unlock(lockfd);
-	config_release(&c);
+	rc = cmd_setup(cfgpath, NULL, 0, false, NULL, &env);
+	cmd_teardown(&env);
 	return rc;
 }
 

@@ -1,0 +1,33 @@
+/* What a library call has to say (a result line, a warning), returned to
+ * the command that called it rather than printed: `upgr apply` prints
+ * them (cmd_print_msgs), the agent hands each line to its say callback. */
+#ifndef UPGR_MSG_H
+#define UPGR_MSG_H
+
+#include <stddef.h>
+#include "err.h"
+
+enum msg_kind {
+	MSG_OUT,       /* a result line, for stdout */
+	MSG_WARNING,   /* for stderr, as "upgr: warning: TEXT" */
+	MSG_ERROR,     /* for stderr, as "upgr: TEXT" */
+	MSG_TEXT,      /* text for stdout as it is (lines with their newlines: a plan) */
+};
+
+struct msg {
+	enum msg_kind kind;
+	char *text;              /* without a final newline, except MSG_TEXT */
+};
+
+struct msgs {
+	struct msg *v;
+	size_t n;
+};
+
+#define MSGS_INIT { NULL, 0 }
+
+/* Append a message of kind to m. */
+void msgs_add(struct msgs *m, enum msg_kind kind, const char *fmt, ...) UPGR_PRINTF(3, 4);
+void msgs_release(struct msgs *m);
+
+#endif

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # upgr: declarative, manifest-driven software upgrader.
 # make              build ./upgr
 # make check        install test dependencies if missing, run every test

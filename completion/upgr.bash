@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # bash completion for upgr(1). Installed as
 # $(PREFIX)/share/bash-completion/completions/upgr.
 #

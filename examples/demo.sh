@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # make demo: the main job on an embedded default, in build/demo/.
 #   publish hello 1.0.0 to a local file:// repository, run the agent
 #   (install), publish 1.1.0, show the plan (--dry-run), run the agent

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The cron agent's tick: poll, apply, de-duplicate refusals, report.
  * The contract is in agent.h. */
 #include "agent.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The cron agent: for each configured app, poll the servers, apply a newer
  * release through the transaction, record refusals once per cause class
  * and server, then report to the repository. cmd_run.c is its command.

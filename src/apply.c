@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Applying one release directory: verify, plan, dry-run or transaction,
  * record. The one path that `upgr apply` and `upgr run` share. */
 #include "apply.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Applying one release directory (manifest.yaml, manifest.yaml.minisig,
  * the payload) on this host: verify, plan, and either print the plan
  * (dry-run) or run the transaction, then record the result in the state

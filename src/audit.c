@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Writing the audit log: one signed, chained record per transaction or
  * refusal (audit/FORMAT.md), the device key, and what the agent uploads.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The signed, hash-chained, human-readable audit log (DESIGN.md "Audit
  * log", contract; audit/FORMAT.md gives the exact bytes). */
 #ifndef UPGR_AUDIT_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Reading the audit log: the record grammar, the chain and the signatures
  * (audit/FORMAT.md sections 1, 2, 3 and 5; audit/verify implements the
  * same rules with sh, awk, sha256sum and openssl, and the tests hold the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Base64 (RFC 4648 section 4, standard alphabet, with padding): the
  * encoding of every minisign key and signature line. */
 #ifndef UPGR_B64_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* A growable byte buffer, always NUL-terminated so text can be read as a
  * C string. Allocation failure aborts (see xalloc.h): upgr treats out of
  * memory as fatal, never as a half-done state. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The channel file: strict parse and canonical emit (see channel.h). */
 #include "channel.h"
 #include "hash.h"

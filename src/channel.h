@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The channel file (DESIGN.md "Repository layout", contract): the small,
  * signed version information file that an agent fetches every tick, at
  * REPO/apps/APP/channels/CHANNEL.yaml:

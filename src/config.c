@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The agent configuration: strict YAML reading, defaults, and the file
  * permission rules (see config.h). */
 #include "config.h"

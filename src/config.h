@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The agent configuration (`-c FILE`, default /etc/upgr/upgr.yaml),
  * DESIGN.md "Agent configuration". Parsed strictly like manifests: unknown
  * keys, wrong types and bad values are positioned errors. */

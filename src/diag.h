@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Diagnostics for data files (manifests, configs, channel files): every
  * problem found, each with its position, printed as FILE:LINE:COL: message
  * like a compiler's. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Errors that carry context upward.
  *
  * A fallible function returns -1 and fills a struct err; each caller may

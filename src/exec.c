@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Running a release's commands: /bin/sh -c CMD with a clean environment,
  * in a process group of its own, stdin from /dev/null, stdout and stderr
  * into one pipe whose first EXEC_OUTPUT_MAX bytes are kept.

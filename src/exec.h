@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Running a release's commands: /bin/sh -c CMD in the target directory, in
  * a process group of its own (killed whole on timeout), with a clean
  * environment, output captured for the audit record. */

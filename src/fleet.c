@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The management console's model: reports read into rows, classified and
  * sorted problems first (see fleet.h). Rendering is in fleet_render.c and
  * fleet_html.c, the audit check in fleet_verify.c. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The management console: every host's last result, read from the reports
  * the agents upload to REPO/reports/HOST/ (docs/report-format.md), and the
  * check of their uploaded audit logs (docs/fleet.md is the operator guide

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The fleet view as one self-contained HTML page: inline CSS and script,
  * an inline SVG chart, nothing fetched from anywhere. Every value that
  * comes from a report goes through html_esc; the page's own script is

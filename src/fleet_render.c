@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The fleet view as a terminal table and as JSON (the shape is a contract,
  * documented in docs/fleet.md). */
 #include "fleet.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* fleet status under a trust root: is the release each channel names
  * approved (docs/trust.md, four-eyes)? The console reads the same
  * signature files an agent would and counts them with root_check_manifest;

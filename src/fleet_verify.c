@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* fleet verify: every host's uploaded audit log checked against the
  * host's device key, pinned on first sight, and against what the last
  * check saw, so a log that was cut or rewritten since is caught (see

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* File-system helpers every module uses: capped reads, durable writes. */
 #ifndef UPGR_FSUTIL_H
 #define UPGR_FSUTIL_H

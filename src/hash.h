@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* SHA-256 (libgcrypt) and hex. Every hash in upgr is SHA-256. */
 #ifndef UPGR_HASH_H
 #define UPGR_HASH_H

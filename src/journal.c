@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The journal's format, its writer and its reader (journal.h). */
 #include "journal.h"
 #include "fsutil.h"

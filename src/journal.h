@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The journal: what a transaction has done so far, in a line format that
  * a later run reads to finish it (STATE/apps/APP/journal), and the same
  * format for the record of the last transaction (STATE/apps/APP/last-txn)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The release manifest: strict parsing into struct manifest, every
  * problem collected with its position, and the canonical writer.
  *

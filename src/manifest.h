@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The release manifest (`upgr: 1`), parsed strictly from YAML into one
  * struct that every later stage reads; nothing else re-parses the YAML.
  * The format is DESIGN.md's "Release manifest" (contract). */

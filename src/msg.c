@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Messages returned to the caller (msg.h). */
 #include "msg.h"
 #include "xalloc.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* What a library call has to say (a result line, a warning), returned to
  * the command that called it rather than printed: `upgr apply` prints
  * them (cmd_print_msgs), the agent hands each line to its say callback. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Passphrases for encrypted secret keys: from a file or the terminal,
  * never from the command line, held in libgcrypt's secure memory and
  * wiped after use (sign.h). */

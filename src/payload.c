@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Release payloads: a reproducible tar.gz made from the files a manifest
  * lists, and its secure extraction into a staging directory.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Release payloads (payload.tar.gz) through libarchive. */
 #ifndef UPGR_PAYLOAD_H
 #define UPGR_PAYLOAD_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Reading a payload's table of contents without extracting it, for the
  * plan's new sizes (the dry-run must not write anything). */
 #include "payload.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* PKCS#11 signing (pkcs11.h). The few declarations used are written here
  * from the PKCS#11 specification (v2.40 and 3.0: the function list's
  * order, the constants below), so no header package is needed. */

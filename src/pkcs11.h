@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Ed25519 signing through a PKCS#11 token (CKM_EDDSA), named by an RFC
  * 7512 URI wherever a secret key file is accepted:
  *

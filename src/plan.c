@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Building and showing the plan. Everything here only reads the host. */
 #include "plan.h"
 #include "exec.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The plan: what applying a release will do to this host, computed
  * without changing anything. The dry-run prints it; the transaction
  * executes the very same object (one code path, two endings). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Showing a plan: for a reviewer (text) and for scripts (JSON). */
 #include "plan.h"
 

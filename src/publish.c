@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* upgr publish, the work: build, sign, upload, switch the channel.
  *
  * The order is what makes a publication safe to interrupt:

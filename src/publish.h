@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Publishing a release: an authored manifest and a build directory become
  * a signed release on the repository (DESIGN.md "Repository layout"):
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The repository's trust root as the publisher's side reads it (publish,
  * approve, fleet status): root 1 on its own threshold or the operator's
  * --root file, then the TUF walk upward; and the per-signer signature

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Polling one app from the repository servers (see repo.h). The order of
  * checks follows what each one protects:
  *

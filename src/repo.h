@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Polling the repository for one app (DESIGN.md "Repository layout"):
  * fetch and verify the signed channel file from the servers in order,
  * defend against the update-metadata attacks, decide whether this host

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The host's report to the repository (see report.h). */
 #include "report.h"
 #include "audit.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The host's report to the repository, read by the fleet console
  * (`upgr fleet status`). After a run that did something, and otherwise at
  * most every `heartbeat` minutes, the agent uploads to the first server

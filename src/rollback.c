@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The rollback transaction (rollback.h). A rollback only goes back: when
  * the backup is not older (a rollback just made keeps the version rolled
  * back from) it is refused. A rollback done holds the app at the restored

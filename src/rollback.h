@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* `upgr rollback`: return an app to the version installed before the
  * current one, from the backup the last transaction kept (txn_plan_rollback),
  * as a transaction of its own, recorded like any other (apply_conclude). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The trust root: parser, threshold checks, the TUF 5.3 walk, and the
  * local copy of the newest accepted root. See root.h. */
 #include "root.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The trust root (DESIGN.md section 5, contract; docs/trust.md): a signed,
  * versioned YAML file naming minisign public keys and the roles they hold
  * (root, release, approve, channel), each with a threshold, and optional

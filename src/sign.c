@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Ed25519 keys and raw signatures through libgcrypt, and minisign's key
  * files. The signature files (.minisig) are in sign_minisig.c.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Ed25519 keys and signatures through libgcrypt, in minisign's file
  * formats (DESIGN.md "Signatures", contract).
  *

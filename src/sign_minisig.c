@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* minisign signature files (.minisig): making and checking them.
  *
  *   untrusted comment: <anything, not signed>

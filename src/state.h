@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The agent's durable local state, under the config's state_dir:
  *
  *   STATE/lock                      fcntl lock: one upgr per state dir

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Moving bytes to and from a repository through libcurl.
  *
  * One struct xfer owns one curl easy handle. Every request starts with

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Moving bytes to and from a repository URL through libcurl: ftp, ftps,
  * ftpes, sftp, http(s) and file. One struct xfer keeps one curl handle so
  * successive requests to one server reuse its connection.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The transaction.
  *
  * Applying a release moves one app through these states, each recorded in

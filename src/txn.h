@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The transaction: applying a plan so that the host ends with the whole
  * new release or exactly the old one, whatever happens. See the top of
  * txn.c for the states and invariants. */

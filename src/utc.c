@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* UTC time formatting (utc.h). */
 #include "utc.h"
 

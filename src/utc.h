@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* UTC times as upgr writes them: the audit log, the status, the report
  * and the channel file's times all come from utc_format. */
 #ifndef UPGR_UTC_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Semantic versions, strictly as semver 2.0 writes them (minus build
  * metadata, which has no place in a release's identity), and constraints
  * built from them. */

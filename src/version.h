@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Semantic versions (MAJOR.MINOR.PATCH[-prerelease], ordered as semver 2.0)
  * and version constraints such as ">=1.0.0 <2.0.0". */
 #ifndef UPGR_VERSION_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Allocation that never returns NULL: out of memory aborts with a message. */
 #ifndef UPGR_XALLOC_H
 #define UPGR_XALLOC_H

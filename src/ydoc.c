@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Strict YAML loading into a positioned node tree, and the helpers that
  * read it. See ydoc.h for what is refused and why. */
 #include "ydoc.h"

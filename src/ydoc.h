@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* A small, strict YAML reader for upgr's data files (manifests, the agent
  * config, channel files, audit records).
  *

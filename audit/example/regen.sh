@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # Regenerate the example: audit.log (5 records written by upgr's own
 # audit_append, through the unit test binary's generator) and device.pub.
 # A fresh device key is made each time and its secret half thrown away.

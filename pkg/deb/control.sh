@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # Print the DEBIAN/control file for the staged tree in $1.
 #   sh pkg/deb/control.sh STAGE VERSION ARCH FALLBACK_DEPENDS
 # Depends comes from the shared libraries the binary links (dpkg-shlibdeps,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The subcommand table's entry type and the helpers every cmd_*.c uses to
  * speak to the user the same way. */
 #ifndef UPGR_CLI_H

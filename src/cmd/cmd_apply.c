@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* upgr apply: the transaction from a local release directory. */
 #include "apply.h"
 #include "cli.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* upgr approve: a reviewer's signature on a published release (four-eyes,
  * docs/trust.md and docs/reviewer.md). The manifest is fetched and checked
  * against the repository's trust root, the reviewer sees what they

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* upgr audit show | verify: read and verify the signed, hash-chained audit
  * log (audit/FORMAT.md). Thin: the format and the checks live in audit.c
  * and audit_verify.c. */

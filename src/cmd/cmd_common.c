@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #include "cmd_common.h"
 #include "apply.h"
 #include "cli.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* What the commands that act on this host share: reading the config,
  * taking the state lock, finishing an interrupted transaction first. */
 #ifndef UPGR_CMD_COMMON_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* upgr fleet status | verify: the management console (docs/fleet.md).
  * Thin: reading and rendering live in fleet*.c. */
 #include "cli.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* upgr keygen: a new Ed25519 key pair in minisign's file formats. */
 #include "cli.h"
 #include "sign.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* upgr publish: an authored manifest and a build directory become a
  * signed release on the repository, then the channel switches to it
  * (the work is in publish.c). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* upgr recover: finish a transaction that a crash or kill interrupted.
  * Every other command that acts on the host does this first. */
 #include "cli.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* upgr rollback APP: back to the version before the installed one, from
  * the backup the last transaction kept, as a transaction of its own
  * (rollback.c: it only goes back, and holds the app where it went). */

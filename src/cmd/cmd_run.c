@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* upgr run (and `upgr` alone): the cron agent's command. The agent itself
  * (poll, apply, refusals, report, the exit code's order) is agent.c; this
  * file parses the options, takes the lock and prints what the agent says.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* upgr sign: minisign "ED" signatures (FILE.minisig) with a secret key. */
 #include "cli.h"
 #include "sign.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* upgr status: what is installed here, and how the last run went. */
 #include "buf.h"
 #include "cli.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* upgr trust sign|show|publish: the tools for the holders of the root
  * keys (docs/trust.md). Signatures live beside the root file, one per
  * signer: FILE.NAME.minisig, NAME being the key's name in the root. */

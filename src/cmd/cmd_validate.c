@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* upgr validate FILE...: check release manifests as `upgr publish` and the
  * agent will, printing every problem as FILE:LINE:COL: message. Quiet when
  * all are valid, like a compiler. */

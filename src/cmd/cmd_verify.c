@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* upgr verify: check minisign signatures against trusted public keys. */
 #include "cli.h"
 #include "sign.h"

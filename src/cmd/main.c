@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* upgr: the subcommand table. Each subcommand lives in its own cmd_*.c,
  * owns its options and usage text; the table declares the setup each one
  * needs (CMD_SETUP_*, done by cmd_setup once its options are parsed);

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # Benchmark: applying an upgrade where every file changes, for a small
 # (1000 files, 64 MB) and a large (20,000 files, 200 MB) release: upgr vs
 # tests/bench/patent.sh (curl, tar, cp -a backup, stop, cp -a, start) vs

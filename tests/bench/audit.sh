@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # Benchmark: `upgr audit verify` on a 100,000-record log. Target (issue 6):
 # under 2 s by default (every hash, the newest signature). Also the cost of
 # --every-signature, on 2,000 records. The logs are written in one go by

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # Benchmark: the management console reading a fleet. 1000 hosts' reports
 # (CONSOLE_HOSTS) on one local vsftpd; `upgr fleet status` lists
 # reports/ and fetches every status.yaml and the channel file over one

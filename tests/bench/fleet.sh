@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # Benchmark: 1000 hosts (FLEET_HOSTS) started together against one local
 # vsftpd, each `upgr run` installing a small release (10 files, 100 kB)
 # and reporting: the time until all are upgraded and reported. At most

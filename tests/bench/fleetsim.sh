@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # fleetsim: size your version servers. Simulates a fleet of hosts on this
 # machine, each with its own root, state directory, device key and config,
 # all running `upgr run` against M local vsftpd servers (balance: random)

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # Benchmark: peak memory (maximum resident set size, /usr/bin/time -v) of
 # `upgr apply` installing a release whose payload is about 1 GB
 # (MEM_BYTES; incompressible data, 256 files), and of the same with a

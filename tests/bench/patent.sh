@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # The upgrade as the patent describes it, done plainly in shell, for the
 # benchmarks to compare upgr with:
 #   usage: patent.sh URL TARGET

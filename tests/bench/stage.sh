@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # Benchmark: making staged files durable (issue 14 point 12). A first
 # install of a release of 20,000 small files (BENCH_STAGE: "FILES BYTES"),
 # staged and flushed with one syncfs (what upgr does on ext4, XFS, btrfs,

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The table of `make bench`: reads the measures the benchmarks recorded
 (one "key value" a line), prints one table (what, upgr, peer, ratio,
 target, PASS/MISS) and writes it to docs/PERFORMANCE.md with the command

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # Benchmark: a no-op cron tick (`upgr run` with nothing new: fetch the
 # channel file and its signature, verify, see the installed version) vs
 # one curl process fetching the same two files from the same local vsftpd

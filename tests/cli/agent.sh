@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # The cron agent (`upgr run`) against real vsftpd servers on loopback:
 # install and upgrade, the quiet no-op, failover past a dead server, all
 # servers down, each update-metadata attack (replay, freeze, mix-and-match,

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # upgr audit show/verify and audit/verify (the standard-tools verifier) on
 # the same logs: intact, and every kind of tampering, a torn last record, a
 # flip of every byte; the log as a YAML stream; checkpoints (--checkpoint,

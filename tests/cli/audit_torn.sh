@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # A torn audit append (a power cut mid-append leaves part of the last
 # record) is repaired by the next run, with nobody's help and nothing
 # dropped: the torn bytes move to audit.log.torn-N (0600), the log keeps

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # The command line: help, version, unknown commands and options.
 . "$(dirname "$0")/../lib/testlib.sh"
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Bash completion (completion/upgr.bash): commands, options read from the
 # binary's --help, application names from the configuration, files.
 . "$(dirname "$0")/../lib/testlib.sh"

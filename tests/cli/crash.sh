@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Crash safety (the upgrade adds, replaces, removes dropped files and
 # emptied directories): upgr is killed (SIGKILL, by strace's syscall fault
 # injection) at every rename, unlink, link, write, fsync and mkdir of an

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Crash safety of a first install: no state, no device key, no audit log.
 # upgr is killed (SIGKILL, by strace's syscall fault injection) at every
 # write, fsync, link, rename, unlink and mkdir of `upgr apply`; the next

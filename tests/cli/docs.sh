@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # The documentation: every man page renders without a warning, and upgr(1)
 # agrees with the binary. For every command that `upgr --help` lists, each
 # option its `--help` prints is documented in its ".SS upgr NAME" section

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Faults beyond tests/cli/crash.sh (SIGKILL at every step of an upgrade,
 # ENOSPC at every write):
 #  - EIO at every write of an upgrade: refused with the old version intact

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # upgr fleet status and fleet verify: the management console, against a
 # real vsftpd holding the reports of real agents (`upgr run` against a
 # repository made with `upgr publish`): hosts that are current, one rolled

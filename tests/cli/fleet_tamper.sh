@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # One host rewrites another's report: every agent may share one upload
 # account, so host-b can write reports/host-a/status.yaml. With --keys DIR
 # (the device keys fleet verify pinned) the console must show host-a as

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # A short fuzzing pass over every parser (manifest, channel, config,
 # minisign keys and signatures, audit log, payload extraction) and a replay
 # of every crash saved as a regression. `make fuzz FUZZ_TIME=600` is the

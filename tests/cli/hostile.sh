@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Hostile payloads from a compromised build: each release below is signed
 # with the real release key and applied with `upgr apply` over an installed,
 # running 1.0.0. Each is refused (77; a listed bomb: 1, too big for the

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # Protected signing keys: secret keys encrypted with a passphrase in
 # minisign's own format, interoperable both ways with the real minisign
 # (minisign -G and -S read the passphrase on stdin), the passphrase from a

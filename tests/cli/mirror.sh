@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # Mirror failover after a trust failure, bounded refusal records, and the
 # replay serial per channel (issue 14 points 6, 5 and 8), against two real
 # vsftpd servers that each serve their own copy of the repository:

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Installing and packaging: make install / uninstall into a scratch DESTDIR,
 # make deb, lintian, the systemd units (systemd-analyze verify), and the
 # .deb installed by dpkg into a scratch root (its own dpkg database; the

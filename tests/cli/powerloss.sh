@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Power loss, beside the kill -9 of tests/cli/crash.sh: each run below is
 # recorded with strace, and every state a power cut could leave at each of
 # its calls is rebuilt by tests/lib/powerloss.py, keeping only what fsync,

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Privilege: what upgr refuses to trust on the host, and what it keeps to
 # itself.
 #  - config, trusted keys, netrc: refused when others may write them (and

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # upgr publish: to a file:// repository and to a real vsftpd on loopback;
 # the layout, the signatures (checked with the real minisign), the
 # reproducible payload, the channel's serial, immutability, downgrades,

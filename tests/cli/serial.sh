@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # The channel serial that `upgr publish` signs next is never the server's
 # word alone (issue 14 point 2): against a real vsftpd, a server that
 # rewinds the serial (an older signed channel put back), inflates it near

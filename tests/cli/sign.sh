@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # keygen, sign, verify: byte-compatible with the real minisign both ways,
 # and every tampered or malformed signature refused with exit 77 and its
 # own message.

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # The transport against real servers on 127.0.0.1: the FTP cases of the
 # test_transport unit binary, run with three vsftpd servers: a live one, a
 # stopped one (connection refused) and one throttled to a trickle (the

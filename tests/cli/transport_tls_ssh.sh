@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # ftps://, ftpes:// and sftp:// for real, on loopback: `upgr publish` to
 # each, `upgr run` installing from it and `upgr fleet` reading the reports
 # (and https:// read by an agent), against vsftpd with TLS forced

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # The trust root: validate with positions, trust sign (one minisign file per
 # signer, each accepted by the real minisign alone), trust publish refusing
 # roots short of the old or new root threshold, distinct keys counted once,

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # The agent under a trust root (issue 13, agent side), against real vsftpd
 # servers: roles, thresholds and scopes decide what installs; the root is
 # walked N+1, N+2, ... (also by a host that skipped a version); a root

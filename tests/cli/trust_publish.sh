@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # The publisher's side of the trust root (issue 13 points 1, 3, 4, 5):
 # against a real vsftpd and checked with the real minisign. publish signs
 # the manifest with a release key and the channel file with a separate

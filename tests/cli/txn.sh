@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # The transaction through `upgr apply`, `status`, `rollback`, `recover`:
 # plan and dry-run, install, upgrade with a config file edited locally,
 # rollback, a failing health check, trust failures, the lock; umask 077,

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # upgr validate: the manifest corpus (tests/manifests/good, tests/manifests/bad)
 # through upgr and through the JSON Schema, which must agree wherever the
 # schema can express the rule; plus the command's own error paths.

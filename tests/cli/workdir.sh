@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # The work directory and the backups, attacked by the service user who
 # owns the app's volume (the target is a mount point of its own, so the
 # work directory TARGET/.upgr-hello is inside a directory that user owns;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Fuzz target: the audit log reader and verifier (a log from a hostile
  * host reaches `upgr fleet verify`), and the end of a log as an append
  * reads it before it repairs a torn tail. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Fuzz target: the channel file parser, with the same round-trip
  * property as manifests (channel_emit's output parses to the same text). */
 #include <stdint.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Fuzz target: the agent configuration reader (which reads a file, so
  * each input is written to a private temporary file first). */
 #include <fcntl.h>

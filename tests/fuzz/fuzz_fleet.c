@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Fuzz target: a host's status.yaml as the management console reads it
  * (untrusted: it comes from any host or from the server). Whatever the
  * input, reading gives one row per app or one unreadable row, and every

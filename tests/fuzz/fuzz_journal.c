@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Fuzz target: the journal reader (journal_parse). A later run reads the
  * journal a killed one left, and `upgr rollback` reads last-txn: whatever
  * a torn or edited file holds, the reader refuses it or reads it, without

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Fuzz target: the manifest parser. A manifest that parses must survive
  * manifest_emit and parse again to the same canonical text. */
 #include <stdint.h>

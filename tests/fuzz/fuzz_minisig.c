@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Fuzz target: minisign public key and signature files. The input is
  * tried as a public key line, as a public key file, and as the signature
  * of a fixed message under a fixed key (the seed is a valid signature, so

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Fuzz target: payload extraction. The input is the payload; the manifest
  * lists a few files (without hashes). Whatever the archive holds, nothing
  * may be written outside the staging directory. */

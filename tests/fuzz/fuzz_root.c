@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Fuzz target: the trust root parser; what parses must name only keys it
  * holds, with thresholds between 1 and each role's key count. */
 #include <stdint.h>

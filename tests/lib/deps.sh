@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # Install the Debian packages that building and testing upgr needs, only
 # those that are missing, so a fresh Debian 12 machine needs nothing else.
 set -eu

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # A fake service for transaction tests: release sources for an app "hello"
 # whose control script records what runs in $T/svc/, so tests can tell
 # which version is up. The health check fails while $T/svc/unhealthy-VER

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Real vsftpd servers on 127.0.0.1 for tests. Source it after testlib.sh
 # (it uses $T and at_exit); needs root and vsftpd, not a running service.
 #

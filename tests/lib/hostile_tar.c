@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Write a hostile payload.tar.gz with libarchive's writer (the same library
  * upgr reads with), for tests/cli/hostile.sh. Entries come from stdin, one
  * per line, fields separated by single spaces, written in that order:

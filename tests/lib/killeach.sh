@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # kill_each SYSCALLS -- CMD...: for each syscall named in SYSCALLS (one
 # word, comma-separated), run CMD again and again under strace, SIGKILLed
 # at its 1st, 2nd, ... such call, until a run makes fewer calls and ends on

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Power-loss states of a recorded upgr run, rebuilt and checked.
 
 usage: powerloss.py explore [options] -- CMD...

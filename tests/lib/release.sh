@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Building signed release directories for tests, without `upgr publish`.
 #
 #   release_key                 make a minisign key pair in $T/rel.key/.pub

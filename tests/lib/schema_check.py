@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """Validate YAML files against a JSON Schema (2020-12), for the test that
 checks schema/manifest.schema.json and `upgr validate` agree.
 

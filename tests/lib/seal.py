@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Seal an authored manifest into a release directory for tests.
 
 usage: seal.py MANIFEST SRCDIR OUTDIR

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # A private OpenSSH server on 127.0.0.1 for sftp:// tests. Source it after
 # testlib.sh and ftpd.sh (it uses $T, at_exit and the FTP test user); needs
 # root and openssh-server's /usr/sbin/sshd, not a running service. It never

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Shell test helpers. Source this from a test script; it gives each script a
 # scratch directory $T (removed at exit) and TAP-style assertions that
 # tests/run counts. $UPGR is the binary under test.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests: the audit log (audit/FORMAT.md). Appends, quoting, every
  * kind of tampering named by audit_verify, a flip of every byte, a torn
  * last record moved aside by the next append, appends refused after a

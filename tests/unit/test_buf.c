@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests: buf, err, hash, fsutil. */
 #include <setjmp.h>
 #include <stdarg.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests: channel file parse, emit, times. */
 #include <setjmp.h>
 #include <stdarg.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests: the agent configuration. */
 #include <setjmp.h>
 #include <stdarg.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests: exec (commands through /bin/sh with a clean environment,
  * captured output, timeouts that kill the whole process group). */
 #include <setjmp.h>

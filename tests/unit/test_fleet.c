@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests: reading untrusted reports into fleet rows, classification
  * and order, and the three renderings' escaping. */
 #include <setjmp.h>

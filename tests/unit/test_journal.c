@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests: the journal (journal.c): what journal_text writes is what
  * journal_parse reads back, malformed journals are refused with a message,
  * a journal of an earlier version (phase swapping) is still read, and an

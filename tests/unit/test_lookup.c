@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests for the fast paths of large releases: manifest_find_file
  * through the sorted index (against a linear scan), and
  * payload_extract_some writing only the files asked for. */

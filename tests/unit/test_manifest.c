@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests: manifest (parsing, every rule, the canonical writer). */
 #include <setjmp.h>
 #include <stdarg.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests: payload (reproducible create, secure extract). The hostile
  * archives are built here with libarchive's writer, as a compromised build
  * would make them; each must be refused (or, for modes, neutralised) with

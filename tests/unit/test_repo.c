@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests: the agent's pure decisions (rollout, trusted comments) and
  * the report's format. */
 #include <setjmp.h>

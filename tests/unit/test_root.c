@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests: trust root parsing, thresholds over distinct keys, the
  * TUF 5.3 acceptance rule and walk, scopes, four-eyes, channel bounds,
  * expiry. Keys are made with sign_keygen in a temporary directory. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests: base64, Ed25519 (RFC 8032 vectors, small-order keys, S >= L),
  * key files and in-memory minisign signatures. The command-line tests in
  * tests/cli/sign.sh check interoperability with the real minisign. */

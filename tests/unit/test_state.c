@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests: state (lock, status, serial) and plan (how each file is
  * classified, what the plan shows). */
 #include <setjmp.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests: transport over file:// and, when tests/cli/transport_ftp.sh
  * runs this binary with real vsftpd servers, over ftp://.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests: version (semver parsing, precedence, constraints). */
 #include <setjmp.h>
 #include <stdarg.h>

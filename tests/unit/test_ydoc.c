@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests: ydoc (strict YAML loading and the walking helpers). */
 #include <setjmp.h>
 #include <stdarg.h>

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # After the tests of `make valgrind`: one "ok" for the number of upgr
 # processes valgrind watched, one "not ok" per process it reported on
 # (with the start of its report).

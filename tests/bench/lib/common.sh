@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Shared by the benchmarks (tests/bench/*.sh). Source it; it gives:
 #   $B            a scratch directory, removed at exit (under $BENCH_TMP or
 #                 $TMPDIR or /tmp: it must hold a few GB)

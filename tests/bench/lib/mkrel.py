@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Release trees and sealed releases for the benchmarks.
 
 usage: mkrel.py tree DIR NFILES BYTES SEED [BASE CHANGE]

@@ -452,7 +452,10 @@ static unsigned count_failures(const struct config *c, const char *app, int code
 
 	state_note_read(c->state_dir, app, STATE_FAILURES, note);
 	n = code == EXIT_OK ? 0 : strtoul(note, NULL, 10) + 1;
-	snprintf(note, sizeof note, n ? "%lu" : "", n);
+	if (n)                   /* "" removes the note */
+		snprintf(note, sizeof note, "%lu", n);
+	else
+		note[0] = '\0';
 	(void)state_note_write(c->state_dir, app, STATE_FAILURES, note, &e);
 	return (unsigned)n;
 }

@@ -22,6 +22,11 @@ static void release_ops(struct plan *p, char **mkdirs, size_t nmkdirs)
 		free(p->ops[i].src);
 	}
 	free(p->ops);
+	for (i = 0; i < p->ndirs; i++) {
+		free(p->dirs[i].path);
+		free(p->dirs[i].why);
+	}
+	free(p->dirs);
 	for (i = 0; i < nmkdirs; i++)
 		free(mkdirs[i]);
 	free(mkdirs);

@@ -13,20 +13,10 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static void release_ops(struct plan *p, char **mkdirs, size_t nmkdirs)
+static void release_mkdirs(char **mkdirs, size_t nmkdirs)
 {
 	size_t i;
 
-	for (i = 0; i < p->nops; i++) {
-		free(p->ops[i].path);
-		free(p->ops[i].src);
-	}
-	free(p->ops);
-	for (i = 0; i < p->ndirs; i++) {
-		free(p->dirs[i].path);
-		free(p->dirs[i].why);
-	}
-	free(p->dirs);
 	for (i = 0; i < nmkdirs; i++)
 		free(mkdirs[i]);
 	free(mkdirs);
@@ -58,7 +48,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		p.manifest_sha256 = j.sha256;
 		journal_text(&p, j.phase, j.result, mkdirs, nmkdirs, &b);
 	}
-	release_ops(&p, mkdirs, nmkdirs);
+	/* The strings borrowed from j are j's to free. */
+	p.root = p.target = p.workdir = p.manifest_sha256 = NULL;
+	p.m = NULL;
+	plan_release(&p);
+	release_mkdirs(mkdirs, nmkdirs);
 	journal_release(&j);
 	buf_release(&b);
 	free(text);

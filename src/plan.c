@@ -4,6 +4,7 @@
 #include "exec.h"
 #include "fsutil.h"
 #include "hash.h"
+#include "objects.h"
 #include "payload.h"
 #include "xalloc.h"
 
@@ -392,7 +393,8 @@ int plan_build(struct plan *p, const struct manifest *m,
 	}
 	p->download_bytes = (uint64_t)st.st_size;
 	sizes = xcalloc(m->nfiles, sizeof *sizes);
-	if (payload_sizes(payload, m, sizes, e) < 0)
+	if (objects_is_source(payload) ? objects_sizes(payload, m, sizes, e) < 0
+					: payload_sizes(payload, m, sizes, e) < 0)
 		goto done;
 	for (i = 0; i < m->nfiles; i++) {
 		if (plan_file(p, &m->files[i], sizes[i], e) < 0)

@@ -7,6 +7,7 @@
 #include "plan.h"
 #include "diff.h"
 #include "fsutil.h"
+#include "objects.h"
 #include "payload.h"
 #include "xalloc.h"
 
@@ -96,7 +97,8 @@ int plan_diff(const struct plan *p, FILE *to, struct err *e)
 		err_sys(e, EXIT_SOFTWARE, "mkdtemp %s", dir);
 		goto done;
 	}
-	if (payload_extract_some(p->payload, dir, p->m, want, p->disk_needed, e) < 0)
+	if (objects_extract_some(p->payload, dir, p->m, p->installed, p->target, want,
+				 p->disk_needed, e) < 0)
 		goto clean;
 	fputs("diff (configs first):\n", to);
 	for (pass = 0; pass < 2; pass++)

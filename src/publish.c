@@ -16,7 +16,9 @@
 #include "channel.h"
 #include "fsutil.h"
 #include "hash.h"
+#include "objects.h"
 #include "payload.h"
+#include "publish_objects.h"
 #include "repo.h"
 #include "sign.h"
 #include "transport.h"
@@ -512,8 +514,29 @@ static int upload_sig(struct pub *p, const char *rel, const char *name,
 	return rc;
 }
 
-/* The payload, the signatures (the root layout's, then the one for hosts
- * on trusted_keys:), the manifest last. */
+/* The objects the release adds and its signed index (objects.h),
+ * signed as the manifest is. */
+static int upload_objects(struct pub *p, struct err *e)
+{
+	struct buf ix = BUF_INIT, sig = BUF_INIT;
+	char *rel = objects_index_rel(p->m->version);
+	int rc = -1;
+
+	if (publish_objects(p->x, p->app_url, p->m, &p->manifest, p->o->from, p->tmpdir,
+			    p->had_channel ? p->current.manifest : NULL,
+			    p->had_channel ? p->current.manifest_sha256 : NULL, &ix, e) == 0 &&
+	    sign_text(p, &p->key, rel, &ix, &sig, e) == 0 &&
+	    (!p->has_root || upload_sig(p, rel, p->kname, &sig, e) == 0) &&
+	    upload_sig(p, rel, NULL, &sig, e) == 0 && upload(p, rel, &ix, NULL, e) == 0)
+		rc = 0;
+	buf_release(&ix);
+	buf_release(&sig);
+	free(rel);
+	return rc;
+}
+
+/* The objects, the payload, the signatures (the root layout's, then the
+ * one for hosts on trusted_keys:), the manifest last. */
 static int upload_release(struct pub *p, struct err *e)
 {
 	char *dir = xstrdup(p->manifest_rel), *rel;
@@ -521,7 +544,7 @@ static int upload_release(struct pub *p, struct err *e)
 
 	*strrchr(dir, '/') = '\0';
 	rel = fs_join(dir, PUBLISH_PAYLOAD_NAME);
-	if (upload(p, rel, NULL, p->payload, e) == 0 &&
+	if (upload_objects(p, e) == 0 && upload(p, rel, NULL, p->payload, e) == 0 &&
 	    (!p->has_root || upload_sig(p, p->manifest_rel, p->kname, &p->manifest_sig, e) == 0) &&
 	    upload_sig(p, p->manifest_rel, NULL, &p->manifest_sig, e) == 0 &&
 	    upload(p, p->manifest_rel, &p->manifest, NULL, e) == 0)

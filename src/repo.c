@@ -22,6 +22,7 @@
 #include "fsutil.h"
 #include "hash.h"
 #include "manifest.h"
+#include "objects.h"
 #include "state.h"
 #include "transport.h"
 #include "xalloc.h"
@@ -1026,6 +1027,161 @@ done:
 	return rc;
 }
 
+/* ---- step 8 by objects (objects.h) ---- */
+
+struct index_check {
+	struct objects_index ix;
+	const struct manifest *m;
+};
+
+/* With trust_root: any one key of the release role signs an index (it
+ * says nothing about content, see objects.h). */
+static int root_index_sig(struct repo *r, const char *app, const char *rel,
+			  const struct buf *data, const struct buf *sig, struct err *e)
+{
+	const struct root_role *ro = &r->root.roles[ROOT_ROLE_RELEASE];
+	struct sign_pub *k = xcalloc(ro->n ? ro->n : 1, sizeof *k);
+	struct repo_trust t = { k, ro->n };
+	size_t j;
+	int rc;
+
+	for (j = 0; j < ro->n; j++)
+		k[j] = r->root.keys[ro->idx[j]].pub;
+	rc = repo_verify(&t, app, rel, data, sig, e);
+	free(k);
+	return rc;
+}
+
+/* A repo_check_fn: the index signed, for this release (arg: index_check). */
+static int check_index(struct repo *r, const char *app, const struct buf *data,
+		       const struct buf *sig, struct repo_poll *p, void *arg,
+		       struct err *e)
+{
+	struct index_check *ic = arg;
+	char *rel = objects_index_rel(p->ch.version);
+	int rc = r->use_root ? root_index_sig(r, app, rel, data, sig, e)
+			     : verify_sig(r, app, rel, data, sig, e);
+
+	free(rel);
+	if (rc < 0)
+		return cause(p, REPO_CAUSE_SIGNATURE, -1);
+	objects_index_release(&ic->ix);
+	if (objects_index_parse(data->data, data->len, &ic->ix, e) < 0)
+		return cause(p, REPO_CAUSE_POLICY, -1);
+	if (objects_index_check(&ic->ix, app, p->ch.version, p->ch.manifest_sha256, ic->m,
+				e) < 0)
+		return cause(p, REPO_CAUSE_MISMATCH, -1);
+	return 0;
+}
+
+/* Each needed object from the servers from `from` on; a server that
+ * served wrong bytes is a lie and asked for nothing more. 1 when every
+ * one is in objdir. */
+static int fetch_missing(struct repo *r, const char *app, struct repo_poll *p,
+			 const char *objdir, const struct objects_entry **need, size_t n,
+			 size_t from)
+{
+	size_t ns = r->c->nservers, j, k;
+	bool *bad = xcalloc(ns ? ns : 1, sizeof *bad), got = true;
+	struct buf all = BUF_INIT;
+
+	for (j = 0; j < n && got; j++) {
+		char *orel = objects_rel(need[j]->sha256);
+
+		for (got = false, k = 0; k < ns && !got; k++) {
+			size_t i = (from + k) % ns;
+			char *url = bad[i] ? NULL : app_url(r, i, app, orel);
+			struct err last;
+
+			err_clear(&last);
+			if (url && objects_fetch(repo_server(r, i), url, objdir, need[j], &last) == 0)
+				got = true;
+			else if (url && last.code == EXIT_TRUST) {
+				bad[i] = true;
+				p->cause = REPO_CAUSE_HASH;
+				note_lie(r, i, p, &last, &all);
+			}
+			free(url);
+		}
+		free(orel);
+	}
+	buf_release(&all);
+	free(bad);
+	return got;
+}
+
+/* Whether dir holds the payload, whole or in part (a run resumes it). */
+static bool payload_started(const struct manifest *m, const char *dir)
+{
+	char *path = fs_join(dir, m->payload_file), *part = xasprintf("%s.part", path);
+	bool yes = access(path, F_OK) == 0 || access(part, F_OK) == 0;
+
+	free(path);
+	free(part);
+	return yes;
+}
+
+static char *host_target(const char *root, const char *target)
+{
+	return !root || !*root || !strcmp(root, "/") ? xstrdup(target) : fs_join(root, target);
+}
+
+/* The objects the host lacks, when they weigh less than OBJECTS_MAX_SHARE
+ * percent of the payload: 1 when dir then holds them (and the index), 0
+ * to take the payload (a first install, no index, a refused one). */
+static int fetch_objects(struct repo *r, const char *app, struct repo_poll *p,
+			 const struct manifest *m, const char *dir, size_t from,
+			 struct err *e)
+{
+	struct index_check ic = { .m = m };
+	const struct objects_entry **need = NULL;
+	char *objdir = fs_join(dir, OBJECTS_DIR_NAME), *rel = objects_index_rel(p->ch.version);
+	char *ipath = fs_join(dir, OBJECTS_INDEX_NAME), *target = host_target(r->c->root, m->target);
+	struct buf data = BUF_INIT, sig = BUF_INIT;
+	struct manifest in;
+	size_t nneed = 0;
+	uint64_t bytes = 0;
+	bool have = false;
+	struct err ie;
+	int rc = 0;
+
+	if (state_installed(r->c->state_dir, app, &in, &have, &ie) < 0)
+		have = false;
+	if (!have && !objects_is_source(objdir))
+		goto done;                        /* a first install: the payload */
+	if (payload_started(m, dir))
+		goto done;
+	if (fetch_signed(r, app, rel, OBJECTS_INDEX_MAX, &data, &sig, &from, check_index, &ic,
+			 p, &ie) < 0) {
+		p->all_lied = false;              /* the payload may still come */
+		goto done;
+	}
+	if (objects_missing(&ic.ix, m, have ? &in : NULL, target, objdir, &need, &nneed,
+			    &bytes, &ie) < 0 ||
+	    bytes * 100 >= m->payload_size * OBJECTS_MAX_SHARE)
+		goto done;
+	if (fs_mkdir_p(objdir, 0700, e) < 0 ||
+	    fs_write_atomic(ipath, data.data, data.len, 0600, e) < 0) {
+		rc = -1;
+		goto done;
+	}
+	rc = fetch_missing(r, app, p, objdir, need, nneed, from);
+	if (!rc)
+		unlink(ipath);                    /* the payload, then */
+done:
+	if (have)
+		manifest_release(&in);
+	objects_index_release(&ic.ix);
+	free(need);
+	buf_release(&data);
+	buf_release(&sig);
+	free(objdir);
+	free(rel);
+	free(ipath);
+	free(target);
+	return rc;
+}
+
 /* Step 8. */
 static int fetch_payload(struct repo *r, const char *app, struct repo_poll *p,
 			 const struct manifest *m, const char *dir, size_t from,
@@ -1084,7 +1240,11 @@ static int fetch_release(struct repo *r, const char *app, struct repo_poll *p,
 		rc = 0;
 		goto done;
 	}
-	rc = fetch_payload(r, app, p, &mc.m, dir, from, e);
+	rc = fetch_objects(r, app, p, &mc.m, dir, from, e);
+	if (rc == 0)
+		rc = fetch_payload(r, app, p, &mc.m, dir, from, e);
+	else if (rc > 0)
+		rc = 0;
 	manifest_release(&mc.m);
 	if (rc == 0) {
 		p->state = REPO_READY;

@@ -98,6 +98,7 @@
 #include "fsutil.h"
 #include "hash.h"
 #include "journal.h"
+#include "objects.h"
 #include "payload.h"
 #include "state.h"
 #include "xalloc.h"
@@ -824,7 +825,8 @@ static int stage_payload(struct txn *t, uint64_t cap, struct err *e)
 	for (i = 0; i < p->nops; i++)
 		if (p->ops[i].file && p->ops[i].kind != PLAN_UNCHANGED)
 			want[p->ops[i].file - p->m->files] = true;
-	rc = payload_extract_some(p->payload, dir ? dir : t->stage, p->m, want, cap, e);
+	rc = objects_extract_some(p->payload, dir ? dir : t->stage, p->m, p->installed,
+				  p->target, want, cap, e);
 	free(want);
 	free(dir);
 	return rc;

@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The publisher's side of per-file objects (objects.h): upload the
+ * objects a release adds and build its index. */
+#ifndef UPGR_PUBLISH_OBJECTS_H
+#define UPGR_PUBLISH_OBJECTS_H
+
+#include "buf.h"
+#include "err.h"
+#include "manifest.h"
+
+struct xfer;
+
+/* Upload to APP_URL/objects/ (app_url ends in '/') a gzip object of each
+ * distinct content of m (its files read from from, gzipped in tmpdir)
+ * that the index of the release the channel names now does not list
+ * (prev_rel: that release's manifest path relative to app_url, and
+ * prev_sha its sha256, as the verified current channel names them; NULL:
+ * none), and write into index the new release's index for the manifest
+ * whose bytes are manifest. The previous index is read without its
+ * signature: it only spares uploads, and a server that lies in it can at
+ * worst send hosts back to the payload (objects.h). */
+int publish_objects(struct xfer *x, const char *app_url, const struct manifest *m,
+		    const struct buf *manifest, const char *from, const char *tmpdir,
+		    const char *prev_rel, const char *prev_sha, struct buf *index,
+		    struct err *e);
+
+#endif

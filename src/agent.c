@@ -88,26 +88,6 @@ static void say_error(const struct agent_opts *o, const struct err *e)
 	o->say(o->ctx, AGENT_ERROR, line);
 }
 
-/* The bytes of the files in dir (a cached release). */
-static uint64_t dir_bytes(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *de;
-	struct stat st;
-	uint64_t n = 0;
-
-	while (d && (de = readdir(d))) {
-		char *path = fs_join(dir, de->d_name);
-
-		if (lstat(path, &st) == 0 && S_ISREG(st.st_mode))
-			n += (uint64_t)st.st_size;
-		free(path);
-	}
-	if (d)
-		closedir(d);
-	return n;
-}
-
 /* Say what the apply changed. */
 static void say_change(const struct agent_opts *o, const char *app, const struct repo_poll *p)
 {
@@ -162,7 +142,6 @@ static void apply_one(const struct config *c, const char *app, const struct repo
 	o.expect_sha256 = p->ch.manifest_sha256;
 	o.allow_downgrade = p->ch.downgrade;
 	o.quiet_if_current = true;
-	ar->fetched_bytes = dir_bytes(p->release_dir);
 	ar->code = apply_release(c, p->release_dir, &o, &out, &e);
 	say_msgs(ao, &out.msgs);
 	msgs_release(&out.msgs);
@@ -347,6 +326,7 @@ static void poll_one(struct repo *r, const char *app, const struct agent_opts *o
 {
 	const struct config *c = r->c;
 	struct repo_poll p;
+	uint64_t before = repo_received(r);
 	struct err e;
 	int rc;
 
@@ -379,8 +359,11 @@ static void poll_one(struct repo *r, const char *app, const struct agent_opts *o
 			    p.ch.version, p.why);
 		break;
 	case REPO_READY:
-		if (!held(c, o, app, &p))
-			apply_one(c, app, &p, o, ar);
+		if (held(c, o, app, &p))
+			break;
+		/* What this poll downloaded: the payload, or only the objects. */
+		ar->fetched_bytes = repo_received(r) - before;
+		apply_one(c, app, &p, o, ar);
 		break;
 	}
 	/* Something succeeded: the refusals recorded so far are forgotten (a

@@ -187,6 +187,16 @@ struct xfer *repo_server(struct repo *r, size_t i)
 	return r->x[i];
 }
 
+uint64_t repo_received(const struct repo *r)
+{
+	uint64_t n = 0;
+	size_t i;
+
+	for (i = 0; i < r->c->nservers; i++)
+		n += xfer_received(r->x[i]);
+	return n;
+}
+
 /* SERVER/apps/APP/REL */
 static char *app_url(const struct repo *r, size_t i, const char *app, const char *rel)
 {

@@ -139,6 +139,9 @@ void repo_poll_release(struct repo_poll *p);
 const char *repo_root_warning(struct repo *r);
 void repo_root_warned(const struct repo *r);
 
+/* The bytes downloaded from every server through r so far. */
+uint64_t repo_received(const struct repo *r);
+
 /* Server i's transfer handle (made on first use; owned by r). */
 struct xfer *repo_server(struct repo *r, size_t i);
 

@@ -45,6 +45,7 @@ struct xfer {
 	long low_speed_limit;
 	long low_speed_time;
 	bool progress;
+	uint64_t received;        /* bytes downloaded through this handle */
 	char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -514,6 +515,7 @@ static size_t source_cb(char *p, size_t size, size_t n, void *arg)
 static CURLcode get_into(struct xfer *x, const char *url, struct sink *s, bool resume)
 {
 	struct progress pr = { 0 };
+	curl_off_t got = 0;
 	CURLcode rc;
 
 	setup(x, url, &pr);
@@ -527,7 +529,14 @@ static CURLcode get_into(struct xfer *x, const char *url, struct sink *s, bool r
 		curl_easy_setopt(x->curl, CURLOPT_RESUME_FROM_LARGE, (curl_off_t)s->have);
 	rc = curl_easy_perform(x->curl);
 	progress_end(&pr);
+	if (curl_easy_getinfo(x->curl, CURLINFO_SIZE_DOWNLOAD_T, &got) == CURLE_OK && got > 0)
+		x->received += (uint64_t)got;
 	return rc;
+}
+
+uint64_t xfer_received(const struct xfer *x)
+{
+	return x ? x->received : 0;
 }
 
 int xfer_get(struct xfer *x, const char *url, size_t max, struct buf *out,

@@ -200,8 +200,10 @@ layout ftp "$FTPD_ROOT_1/repo" 1.0.0
 [ "$(grep -c 'OK LOGIN' "$FTPD_LOG_1")" = 1 ] && ok "one publish is one FTP login" ||
 	not_ok "logins: $(grep -c 'OK LOGIN' "$FTPD_LOG_1")"
 expect_grep "$FTPD_LOG_1" 'RNTO channels/stable.yaml|RNTO stable.yaml' "the channel landed by rename"
-grep 'FTP command: .*"RNTO ' "$FTPD_LOG_1" | sed 's/.*RNTO //; s/".*//' >"$T/order"
-printf 'payload.tar.gz\nmanifest.yaml.minisig\nmanifest.yaml\nstable.yaml.minisig\nstable.yaml\n' >"$T/order.want"
+grep 'FTP command: .*"RNTO ' "$FTPD_LOG_1" | sed 's/.*RNTO //; s/".*//' |
+	sed 's/^[0-9a-f]\{64\}\.gz$/OBJECT/' >"$T/order"
+printf 'OBJECT\nOBJECT\nOBJECT\nobjects.yaml.minisig\nobjects.yaml\n' >"$T/order.want"
+printf 'payload.tar.gz\nmanifest.yaml.minisig\nmanifest.yaml\nstable.yaml.minisig\nstable.yaml\n' >>"$T/order.want"
 expect_same "$T/order" "$T/order.want" "uploads land in order, the channel file last"
 expect_exit 0 "publish 1.1.0 to ftp://" $P $N --repo "$FTP/" "$T/b-1.1.0/manifest.yaml"
 expect_grep "$FTPD_ROOT_1/repo/apps/hello/channels/stable.yaml" "^serial: 2$" \

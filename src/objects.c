@@ -138,7 +138,7 @@ void objects_index_emit(const struct objects_index *ix, struct buf *out)
 	char hex[SHA256_HEX_LEN + 1];
 	size_t i;
 
-	buf_addf(out, "upgr: 1\ntype: objects\napp: %s\nversion: '%s'\n"
+	buf_addf(out, "upgr: 1\ntype: objects\napp: \"%s\"\nversion: \"%s\"\n"
 		 "manifest_sha256: %s\nobjects:\n", ix->app, ix->version,
 		 ix->manifest_sha256);
 	for (i = 0; i < ix->n; i++) {

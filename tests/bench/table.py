@@ -95,6 +95,15 @@ def rows(m):
     row("renames into the target, 10 of 20,000 changed", get("inc_renames_target"),
         get("inc_changed"), lambda v: "%d renames" % v, lambda v: "%d changed" % v,
         "= 1", lambda r: r == 1)
+    row("fetch 10 of 20,000 changed: bytes on the wire vs 1.2 x changed objects + metadata",
+        get("fetch_inc_wire"), get("fetch_inc_budget"), lambda v: "{:,.0f} B".format(v),
+        lambda v: "budget {:,.0f} B".format(v), "<= 1", lambda r: r <= 1)
+    row("fetch 10 of 20,000 changed: bytes on the wire vs the whole payload (before)",
+        get("fetch_inc_wire"), get("fetch_inc_payload"), lambda v: "{:,.0f} B".format(v),
+        lambda v: "payload {:,.0f} B".format(v), "-", None)
+    row("first install over FTP, 20,000 files: objects published vs none (before)",
+        get("fetch_first_new"), get("fetch_first_old"), fmt_ms,
+        lambda v: "before " + fmt_ms(v), "<= 1.1", lambda r: r <= 1.1)
     files = get("stage_files")
     row("first install, %s small files: one syncfs vs an fsync per staged file"
         % ("?" if files is MISSING else "{:,}".format(int(files))), get("stage_syncfs"),

@@ -1,0 +1,108 @@
+#!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
+# Benchmark: fetch only what is missing (issue 17.1, src/objects.h). A
+# release of 20,000 files / 200 MB (BENCH_FETCH: "FILES BYTES") published
+# with `upgr publish` to a local vsftpd, installed by a host over FTP; then
+# a release changing 10 of its files. Bytes on the wire are the vsftpd
+# log's (OK DOWNLOAD lines) between two points:
+#   - the upgrade's bytes vs the budget 1.2 x the changed files' objects
+#     (their compressed size) + the metadata (channel, manifest, index and
+#     their signatures); and vs the whole payload, what a host fetched
+#     before (no target, for sizing);
+#   - a first install's time (best of BENCH_TRIES, each on a fresh host)
+#     vs the same host fetching the same release from a repository without
+#     objects (what `upgr publish` made before), or with BENCH_OLD (an
+#     upgr binary built before objects) that binary on that repository.
+. "$(dirname "$0")/lib/common.sh"
+. "$TOP/tests/lib/ftpd.sh"
+: "${BENCH_FETCH:=20000 209715200}"
+set -- $BENCH_FETCH
+nfiles=$1 nbytes=$2
+mkrel="python3 $TOP/tests/bench/lib/mkrel.py"
+ftpd_can_run || exit 1
+ftpd_start 2 >/dev/null || exit 1
+export SVC_LOG=/dev/null
+OLD=${BENCH_OLD:-$UPGR}
+
+"$UPGR" keygen -W "$B/pk" >/dev/null 2>&1 || { echo "fetch: keygen failed" >&2; exit 1; }
+$mkrel tree "$B/s1" "$nfiles" "$nbytes" 1 && $mkrel author "$B/s1" bench 1.0.0 &&
+	$mkrel tree "$B/s2" "$nfiles" "$nbytes" 2 "$B/s1" 10 && $mkrel author "$B/s2" bench 2.0.0 ||
+	exit 1
+R1=$FTPD_ROOT_1/repo R2=$FTPD_ROOT_2/repo
+pub() {
+	"$UPGR" publish --repo "file://$R1" --key "$B/pk.key" --from "$B/$1" \
+		"$B/$1/manifest.yaml" >/dev/null 2>"$B/publish.err" || { cat "$B/publish.err" >&2; exit 1; }
+	chown -R "$FTPD_USER:" "$FTPD_ROOT_1"
+}
+t0=$(ms); pub s1; echo "fetch: publish of 1.0.0 (objects included): $(($(ms) - t0)) ms" >&2
+# Server 2: the same release as a publish without objects left it.
+mkdir -p "$R2" && cp -R "$R1/." "$R2/" && rm -rf "$R2/apps/bench/objects" &&
+	rm -f "$R2"/apps/bench/releases/*/objects.yaml* && chown -R "$FTPD_USER:" "$FTPD_ROOT_2"
+
+# host NAME SERVER-URL: a fresh host's config $B/NAME.yaml.
+host() {
+	rm -rf "$B/$1-root" "$B/$1-state" "$B/$1-audit.log"
+	mkdir -p "$B/$1-root"
+	cat >"$B/$1.yaml" <<-EOF
+	host: $1
+	servers: [ "${2}repo" ]
+	netrc: $FTPD_NETRC
+	apps: [ bench ]
+	root: $B/$1-root
+	state_dir: $B/$1-state
+	trusted_keys: [ $B/pk.pub ]
+	device_key: $B/$1-device.key
+	audit_log: $B/$1-audit.log
+	EOF
+	chmod 644 "$B/$1.yaml"
+}
+# First installs, interleaved: objects published (new) vs none (before).
+bn="" bo="" i=0
+while [ "$i" -lt "$BENCH_TRIES" ]; do
+	host n "$FTPD_URL_1"; sync
+	t0=$(ms); "$UPGR" run -c "$B/n.yaml" >/dev/null || exit 1; t=$(($(ms) - t0))
+	{ [ -z "$bn" ] || [ "$t" -lt "$bn" ]; } && bn=$t
+	host o "$FTPD_URL_2"; sync
+	t0=$(ms); "$OLD" run -c "$B/o.yaml" >/dev/null || exit 1; t=$(($(ms) - t0))
+	{ [ -z "$bo" ] || [ "$t" -lt "$bo" ]; } && bo=$t
+	i=$((i + 1))
+done
+echo "fetch: first install $bn ms, before objects $bo ms" >&2
+
+# The upgrade: host n has 1.0.0 installed.
+pub s2
+cp "$R1/apps/bench/channels/stable.yaml"* "$R2/apps/bench/channels/" 2>/dev/null
+L1=$FTPD_LOG_1
+n0=$(wc -l <"$L1")
+t0=$(ms); "$UPGR" run -c "$B/n.yaml" >/dev/null || { echo "fetch: upgrade failed" >&2; exit 1; }
+tu=$(($(ms) - t0))
+wire_bytes=$(sed -n "$((n0 + 1)),\$p" "$L1" | grep 'OK DOWNLOAD' |
+	sed -n 's/.*", \([0-9]*\) bytes,.*/\1/p' | awk '{ s += $1 } END { print s + 0 }')
+nobj=$(sed -n "$((n0 + 1)),\$p" "$L1" | grep 'OK DOWNLOAD' | grep -c '/objects/')
+A=$R1/apps/bench
+# The changed files' objects: contents in 2.0.0's manifest and not in 1.0.0's.
+sed -n 's/^ *sha256: "*\([0-9a-f]*\)"*$/\1/p' "$A/releases/1.0.0/manifest.yaml" | sort -u >"$B/h1"
+sed -n 's/^ *sha256: "*\([0-9a-f]*\)"*$/\1/p' "$A/releases/2.0.0/manifest.yaml" | sort -u >"$B/h2"
+changed=0 nchanged=0
+for h in $(comm -13 "$B/h1" "$B/h2"); do
+	f=$A/objects/$(echo "$h" | cut -c1-2)/$h.gz
+	[ -f "$f" ] || continue          # the payload's own hash line
+	changed=$((changed + $(stat -c %s "$f"))); nchanged=$((nchanged + 1))
+done
+meta=0
+for f in channels/stable.yaml channels/stable.yaml.minisig releases/2.0.0/manifest.yaml \
+	releases/2.0.0/manifest.yaml.minisig releases/2.0.0/objects.yaml \
+	releases/2.0.0/objects.yaml.minisig; do
+	meta=$((meta + $(stat -c %s "$A/$f")))
+done
+payload=$(stat -c %s "$A/releases/2.0.0/payload.tar.gz")
+budget=$(awk -v c="$changed" -v m="$meta" 'BEGIN { printf "%d", 1.2 * c + m }')
+echo "fetch: upgrade of $nchanged changed files: $wire_bytes bytes on the wire ($nobj objects; changed objects $changed, metadata $meta, budget $budget), payload $payload; $tu ms" >&2
+record fetch_first_new "$bn"
+record fetch_first_old "$bo"
+record fetch_inc_wire "$wire_bytes"
+record fetch_inc_budget "$budget"
+record fetch_inc_changed "$changed"
+record fetch_inc_meta "$meta"
+record fetch_inc_payload "$payload"
+record fetch_inc_ms "$tu"

@@ -61,7 +61,7 @@ static int parse_entry(const struct ynode *n, size_t i, struct objects_entry *o,
 	if (ydoc_map(n, where, d) < 0 || ydoc_check_keys(n, where, keys, d) ||
 	    ydoc_require(n, where, keys, d))
 		return -1;
-	if (ydoc_get_str(n, where, "sha256", &hex, d) < 0 ||
+	if (ydoc_text(ydoc_get(n, "sha256"), "sha256", &hex, d) < 0 ||
 	    ydoc_get_uint(n, where, "size", UINT64_MAX / 2, &o->size, d) < 0 ||
 	    ydoc_get_uint(n, where, "gz", UINT64_MAX / 2, &o->gz, d) < 0)
 		return -1;
@@ -92,7 +92,7 @@ static int parse_top(const struct ynode *root, struct objects_index *ix, struct 
 	    ydoc_get_str(root, "", "type", &type, d) < 0 ||
 	    ydoc_get_str(root, "", "app", &app, d) < 0 ||
 	    ydoc_get_str(root, "", "version", &version, d) < 0 ||
-	    ydoc_get_str(root, "", "manifest_sha256", &msha, d) < 0)
+	    ydoc_text(ydoc_get(root, "manifest_sha256"), "manifest_sha256", &msha, d) < 0)
 		return -1;
 	if (format != 1 || strcmp(type, "objects") || !is_sha256_hex(msha)) {
 		diag_add(d, root->line, root->col, "not an objects index of format 1");
@@ -139,11 +139,11 @@ void objects_index_emit(const struct objects_index *ix, struct buf *out)
 	size_t i;
 
 	buf_addf(out, "upgr: 1\ntype: objects\napp: \"%s\"\nversion: \"%s\"\n"
-		 "manifest_sha256: %s\nobjects:\n", ix->app, ix->version,
+		 "manifest_sha256: \"%s\"\nobjects:\n", ix->app, ix->version,
 		 ix->manifest_sha256);
 	for (i = 0; i < ix->n; i++) {
 		hex_encode(ix->v[i].sha256, SHA256_LEN, hex);
-		buf_addf(out, "  - {sha256: %s, size: %llu, gz: %llu}\n", hex,
+		buf_addf(out, "  - {sha256: \"%s\", size: %llu, gz: %llu}\n", hex,
 			 (unsigned long long)ix->v[i].size, (unsigned long long)ix->v[i].gz);
 	}
 }

@@ -56,15 +56,22 @@ host() {
 	EOF
 	chmod 644 "$B/$1.yaml"
 }
-# First installs, interleaved: objects published (new) vs none (before).
-bn="" bo="" i=0
-while [ "$i" -lt "$BENCH_TRIES" ]; do
+# first_new, first_old: one first install each, timed into t.
+first_new() {
 	host n "$FTPD_URL_1"; sync
 	t0=$(ms); "$UPGR" run -c "$B/n.yaml" >/dev/null || exit 1; t=$(($(ms) - t0))
 	{ [ -z "$bn" ] || [ "$t" -lt "$bn" ]; } && bn=$t
+}
+first_old() {
 	host o "$FTPD_URL_2"; sync
 	t0=$(ms); "$OLD" run -c "$B/o.yaml" >/dev/null || exit 1; t=$(($(ms) - t0))
 	{ [ -z "$bo" ] || [ "$t" -lt "$bo" ]; } && bo=$t
+}
+# First installs, interleaved (which goes first alternates): objects
+# published (new) vs none (before). Host n ends with 1.0.0 installed.
+bn="" bo="" i=0
+while [ "$i" -lt "$BENCH_TRIES" ]; do
+	if [ $((i % 2)) = 0 ]; then first_old; first_new; else first_new; first_old; fi
 	i=$((i + 1))
 done
 echo "fetch: first install $bn ms, before objects $bo ms" >&2

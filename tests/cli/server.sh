@@ -373,6 +373,7 @@ sed -i "s|^servers: .*|servers: [ \"$hurl/\", \"$url/\" ]|" "$T/a.yaml"
 expect_exit 0 "host-a upgrades from the HTTPS mirror" "$UPGR" run -c "$T/a.yaml"
 "$T/a-root/opt/hello/bin/hello" >"$T/hello.out" 2>&1
 expect_grep "$T/hello.out" '^hello 1\.1\.0$' "... host-a runs 1.1.0"
-expect_grep "$ngx/access.log" 'GET /apps/hello/releases/1\.1\.0/payload[^ ]* HTTP/[0-9.]+" 200' \
-	"... the payload came from nginx"
+# The changed files' objects (docs/repository.md), or the payload.
+expect_grep "$ngx/access.log" 'GET /apps/hello/(releases/1\.1\.0/payload|objects/)[^ ]* HTTP/[0-9.]+" 200' \
+	"... the release came from nginx"
 expect_grep "$repo/reports/host-a/status.yaml" '1\.1\.0' "... and its report, over FTPS, says 1.1.0"

@@ -399,11 +399,13 @@ static bool installed_has(const struct manifest *in, const size_t *order,
 	return false;
 }
 
-static bool have_object(const char *objdir, const uint8_t *sha)
+/* A verified object of an earlier run; one cut short (a power cut
+ * before its data reached the disk) is fetched again. */
+static bool have_object(const char *objdir, const struct objects_entry *o)
 {
-	char *p = object_path(objdir, sha);
+	char *p = object_path(objdir, o->sha256);
 	struct stat st;
-	bool ok = lstat(p, &st) == 0 && S_ISREG(st.st_mode);
+	bool ok = lstat(p, &st) == 0 && S_ISREG(st.st_mode) && (uint64_t)st.st_size == o->size;
 
 	free(p);
 	return ok;
@@ -431,7 +433,7 @@ int objects_missing(const struct objects_index *ix, const struct manifest *m,
 		if (done[o - ix->v])
 			continue;
 		done[o - ix->v] = true;
-		if (have_object(objdir, o->sha256) ||
+		if (have_object(objdir, o) ||
 		    (installed && installed_has(installed, order, target, o->sha256)))
 			continue;
 		(*need)[(*nneed)++] = o;
@@ -463,8 +465,9 @@ int objects_fetch(struct xfer *x, const char *url, const char *objdir,
 		err_sys(e, EXIT_SOFTWARE, "rename %s", tmp);
 		goto done;
 	}
+	/* No fsync of objdir: an object whose name is lost is fetched again. */
 	unlink(part);
-	rc = fs_fsync_dir(objdir, e);
+	rc = 0;
 done:
 	if (rc < 0) {
 		unlink(tmp);

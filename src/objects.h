@@ -86,11 +86,11 @@ char *objects_rel(const uint8_t *sha);
 /* "releases/VERSION/objects.yaml" (allocated). */
 char *objects_index_rel(const char *version);
 
-/* Gzip the file src into dst (created 0600, replaced), as publish writes
- * objects; *gz receives dst's size. */
+/* Gzip the file src into dst (replaced), as publish writes objects; *gz
+ * receives dst's size. */
 int objects_gzip(const char *src, const char *dst, uint64_t *gz, struct err *e);
 
-/* Gunzip gzpath into out (0600) reading no more than size + 1
+/* Gunzip gzpath into out (0600, fsynced) reading no more than size + 1
  * uncompressed bytes; EXIT_TRUST unless the result is exactly size bytes
  * with sha256 sha (out is then removed). */
 int objects_gunzip(const char *gzpath, const char *out, uint64_t size,
@@ -107,9 +107,9 @@ int objects_fetch(struct xfer *x, const char *url, const char *objdir,
 		  const struct objects_entry *o, struct err *e);
 
 /* What a host lacks of release m: every distinct content of m that is
- * neither a verified object in objdir nor, hashed now, a regular file
- * under target at a path the installed manifest lists with that sha256.
- * need[] receives the index entries (allocated, *nneed of them) and
+ * neither a verified object in objdir (of the index's size) nor, hashed
+ * now, a regular file under target at a path the installed manifest lists
+ * with that sha256. need[] receives the index entries (allocated, *nneed of them) and
  * *bytes their gz sizes summed. A content the index does not list is
  * EXIT_TRUST (the index is incomplete). */
 int objects_missing(const struct objects_index *ix, const struct manifest *m,

@@ -57,24 +57,33 @@ host() {
 	chmod 644 "$B/$1.yaml"
 }
 # first_new, first_old: one first install each, timed into t.
+# (and its CPU time, user + system, in ms into c: steadier on a shared
+# machine than the wall clock).
+first() {
+	host "$1" "$2"; sync
+	t0=$(ms)
+	/usr/bin/time -f '%U %S' -o "$B/cpu" "$3" run -c "$B/$1.yaml" >/dev/null || exit 1
+	t=$(($(ms) - t0))
+	c=$(awk '{ printf "%d", ($1 + $2) * 1000 }' "$B/cpu")
+}
 first_new() {
-	host n "$FTPD_URL_1"; sync
-	t0=$(ms); "$UPGR" run -c "$B/n.yaml" >/dev/null || exit 1; t=$(($(ms) - t0))
+	first n "$FTPD_URL_1" "$UPGR"
 	{ [ -z "$bn" ] || [ "$t" -lt "$bn" ]; } && bn=$t
+	{ [ -z "$cn" ] || [ "$c" -lt "$cn" ]; } && cn=$c
 }
 first_old() {
-	host o "$FTPD_URL_2"; sync
-	t0=$(ms); "$OLD" run -c "$B/o.yaml" >/dev/null || exit 1; t=$(($(ms) - t0))
+	first o "$FTPD_URL_2" "$OLD"
 	{ [ -z "$bo" ] || [ "$t" -lt "$bo" ]; } && bo=$t
+	{ [ -z "$co" ] || [ "$c" -lt "$co" ]; } && co=$c
 }
 # First installs, interleaved (which goes first alternates): objects
 # published (new) vs none (before). Host n ends with 1.0.0 installed.
-bn="" bo="" i=0
+bn="" bo="" cn="" co="" i=0
 while [ "$i" -lt "$BENCH_TRIES" ]; do
 	if [ $((i % 2)) = 0 ]; then first_old; first_new; else first_new; first_old; fi
 	i=$((i + 1))
 done
-echo "fetch: first install $bn ms, before objects $bo ms" >&2
+echo "fetch: first install $bn ms ($cn ms CPU), before objects $bo ms ($co ms CPU)" >&2
 
 # The upgrade: host n has 1.0.0 installed.
 pub s2
@@ -107,6 +116,8 @@ budget=$(awk -v c="$changed" -v m="$meta" 'BEGIN { printf "%d", 1.2 * c + m }')
 echo "fetch: upgrade of $nchanged changed files: $wire_bytes bytes on the wire ($nobj objects; changed objects $changed, metadata $meta, budget $budget), payload $payload; $tu ms" >&2
 record fetch_first_new "$bn"
 record fetch_first_old "$bo"
+record fetch_first_cpu_new "$cn"
+record fetch_first_cpu_old "$co"
 record fetch_inc_wire "$wire_bytes"
 record fetch_inc_budget "$budget"
 record fetch_inc_changed "$changed"

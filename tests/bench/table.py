@@ -104,6 +104,9 @@ def rows(m):
     row("first install over FTP, 20,000 files: objects published vs none (before)",
         get("fetch_first_new"), get("fetch_first_old"), fmt_ms,
         lambda v: "before " + fmt_ms(v), "<= 1.1", lambda r: r <= 1.1)
+    row("first install over FTP, 20,000 files: CPU time (user + system), same",
+        get("fetch_first_cpu_new"), get("fetch_first_cpu_old"), fmt_ms,
+        lambda v: "before " + fmt_ms(v), "-", None)
     files = get("stage_files")
     row("first install, %s small files: one syncfs vs an fsync per staged file"
         % ("?" if files is MISSING else "{:,}".format(int(files))), get("stage_syncfs"),

@@ -253,3 +253,31 @@ installed_is a 9.0.0 "15 of 20 changed: the tree is the release"
 [ "$(downloads 1 'payload.tar.gz')" = 1 ] && [ "$(downloads 1 '/objects/')" = 0 ] &&
 	ok "15 of 20 changed: the payload, cheaper than the objects" ||
 	not_ok "15 of 20: payload $(downloads 1 payload.tar.gz), objects $(downloads 1 /objects/)"
+
+# --- killed at each step of an objects upgrade: old or new, then new ----------
+# Each run is SIGKILLed at its Nth rename (then, for the next release, its
+# Nth fsync) (tests/lib/killeach.sh); after each kill, `upgr recover`
+# leaves the old release or the new one whole, and the next run goes on
+# from what the last one left (a partial object, the cache).
+. "$UPGR_TOP/tests/lib/killeach.sh"
+kill_check() {
+	"$UPGR" recover -c "$T/a.yaml" >/dev/null 2>&1
+	diff -r "$T/b-$old/data" "$T/root-a/opt/hello/data" >/dev/null 2>&1 ||
+		diff -r "$T/b-$new/data" "$T/root-a/opt/hello/data" >/dev/null 2>&1 ||
+		not_ok "$1: the tree is neither $old nor $new"
+}
+KILL_RESET=: KILL_CHECK=kill_check
+old=9.0.0 all=0
+mark
+for step in rename:10.0.0 fsync:11.0.0; do
+	sc=${step%%:*} new=${step#*:}
+	build "$new" 2 5 8
+	publish "$new"
+	sync
+	kill_each "$sc" -- "$UPGR" run -c "$T/a.yaml"
+	installed_is a "$new" "killed at each $sc: $new in the end"
+	all=$((all + kills)) old=$new
+done
+[ "$(downloads 1 'payload.tar.gz')" = 0 ] && [ "$all" -gt 10 ] &&
+	ok "killed at each step: $all kills, never the payload" ||
+	not_ok "killed: $all kills, payload downloads $(downloads 1 payload.tar.gz)"

@@ -13,6 +13,7 @@
 
 #include <archive.h>
 #include <archive_entry.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <gcrypt.h>
@@ -486,6 +487,22 @@ bool objects_is_source(const char *src)
 	struct stat st;
 
 	return src && stat(src, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+uint64_t objects_bytes(const char *src)
+{
+	DIR *d = opendir(src);
+	struct dirent *de;
+	struct stat st;
+	uint64_t n = 0;
+
+	while (d && (de = readdir(d)))
+		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    S_ISREG(st.st_mode))
+			n += (uint64_t)st.st_size;
+	if (d)
+		closedir(d);
+	return n;
 }
 
 /* The verified index beside the objects directory src. */

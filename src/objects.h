@@ -121,6 +121,10 @@ int objects_missing(const struct objects_index *ix, const struct manifest *m,
  * than a payload file. */
 bool objects_is_source(const char *src);
 
+/* The bytes of the objects in the objects directory src (what the plan
+ * shows as downloaded). */
+uint64_t objects_bytes(const char *src);
+
 /* The sizes of m's files (sizes[i] for m->files[i]) from the verified
  * index beside the objects directory src. */
 int objects_sizes(const char *src, const struct manifest *m, uint64_t *sizes,

@@ -391,7 +391,8 @@ int plan_build(struct plan *p, const struct manifest *m,
 		err_sys(e, EXIT_DATAERR, "payload %s", payload);
 		goto done;
 	}
-	p->download_bytes = (uint64_t)st.st_size;
+	p->download_bytes = objects_is_source(payload) ? objects_bytes(payload)
+						       : (uint64_t)st.st_size;
 	sizes = xcalloc(m->nfiles, sizeof *sizes);
 	if (objects_is_source(payload) ? objects_sizes(payload, m, sizes, e) < 0
 					: payload_sizes(payload, m, sizes, e) < 0)

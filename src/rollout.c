@@ -15,6 +15,7 @@
 #include "root.h"
 #include "sign.h"
 #include "transport.h"
+#include "version.h"
 #include "xalloc.h"
 
 #include <inttypes.h>
@@ -574,6 +575,31 @@ static int check_free(struct ctl *c, const char *app, const char *version,
 	return rc < 0 ? -1 : 0;
 }
 
+/* The highest published release of app below version ("" when none):
+ * the version before a rollout whose release was published to the
+ * channel already (publish --rollout 0, then start). */
+static char *prev_release(struct ctl *c, const char *app, const char *version)
+{
+	char *url = app_url(c, app, "releases/"), **names = NULL, *best = NULL;
+	struct semver v, cand, top;
+	char why[128];
+	size_t n = 0, i;
+	struct err e;
+
+	if (semver_parse(version, &v, why, sizeof why) == 0 &&
+	    xfer_list(c->x, url, &names, &n, &e) == 0)
+		for (i = 0; i < n; i++)
+			if (semver_parse(names[i], &cand, why, sizeof why) == 0 &&
+			    semver_cmp(&cand, &v) < 0 && (!best || semver_cmp(&cand, &top) > 0)) {
+				best = names[i];
+				top = cand;
+			}
+	best = xstrdup(best ? best : "");
+	xfer_names_free(names, n);
+	free(url);
+	return best;
+}
+
 int rollout_start(const struct rollout_opts *o, const char *app, const char *version,
 		  const unsigned *waves, size_t nwaves, unsigned long long soak,
 		  unsigned max_failed, struct buf *out, struct err *e)
@@ -595,8 +621,9 @@ int rollout_start(const struct rollout_opts *o, const char *app, const char *ver
 	p.app = xstrdup(app);
 	p.channel = xstrdup(o->channel);
 	p.version = xstrdup(version);
-	p.from = from ? from : xstrdup(res.prev_version && strcmp(res.prev_version, version)
-				       ? res.prev_version : "");
+	if (!from && res.prev_version && strcmp(res.prev_version, version))
+		from = xstrdup(res.prev_version);
+	p.from = from ? from : prev_release(&c, app, version);
 	from = NULL;
 	p.started = p.wave_started = o->now;
 	why = xasprintf("wave 1 (%u%%) opened by start (channel %s serial %" PRIu64

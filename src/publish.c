@@ -731,80 +731,75 @@ void publish_result_release(struct publish_result *res)
 /* ---- the channel alone (publish_channel) ---- */
 
 /* The published release's manifest, parsed into m: it must name app and
- * version, and be signed by a trusted key (no root) or meet the release
- * and approve thresholds (root), so that the channel key never points
- * hosts to code no release author signed. */
+ * version. */
 static int fetch_release(struct pub *p, const char *app, const char *version,
 			 struct manifest *m, struct err *e)
 {
 	char *url = url_of(p, p->manifest_rel), *shown = xfer_url_redact(url);
-	struct repo_trust t = { p->trusted, p->ntrusted };
-	struct root_manifest_result res;
-	struct publish_sigs sigs;
 	struct diag d;
 	int rc = -1;
 
-	publish_sigs_init(&sigs);
 	if (xfer_get(p->x, url, MANIFEST_MAX_BYTES, &p->manifest, NULL, e) < 0)
 		goto done;
 	diag_init(&d, shown);
-	if (manifest_parse(p->manifest.data, p->manifest.len, m, &d) < 0) {
+	rc = manifest_parse(p->manifest.data, p->manifest.len, m, &d);
+	if (rc < 0)
 		diag_to_err(&d, EXIT_DATAERR, e);
-		diag_release(&d);
-		goto done;
-	}
 	diag_release(&d);
-	p->m = m;
-	if (strcmp(m->app, app) || strcmp(m->version, version) || !m->has_payload) {
-		err_set(e, EXIT_DATAERR, "%s is not the published manifest of %s %s",
-			shown, app, version);
+	if (rc < 0)
 		goto done;
-	}
-	if (p->has_root) {
-		if (publish_sigs_fetch(p->x, url, &p->root, 1u << ROOT_ROLE_RELEASE |
-				       1u << ROOT_ROLE_APPROVE, &sigs, e) < 0 ||
-		    root_check_manifest(&p->root, p->manifest.data, p->manifest.len,
-					m->app, m->target, sigs.sig, sigs.n, &res, e) < 0)
-			goto done;
-	} else {
-		char *sig = xasprintf("%s.minisig", url);
-		struct buf s = BUF_INIT;
-
-		rc = xfer_get(p->x, sig, REPO_SIG_MAX, &s, NULL, e);
-		if (rc == 0)
-			rc = repo_verify(&t, app, p->manifest_rel, &p->manifest, &s, e);
-		buf_release(&s);
-		free(sig);
-		if (rc < 0)
-			goto done;
-	}
-	rc = 0;
+	p->m = m;
+	if (strcmp(m->app, app) || strcmp(m->version, version) || !m->has_payload)
+		rc = err_set(e, EXIT_DATAERR, "%s is not the published manifest of %s %s",
+			     shown, app, version);
 done:
 	if (rc < 0)
 		err_prefix(e, "release %s %s: ", app, version);
-	publish_sigs_release(&sigs);
 	free(shown);
 	free(url);
 	return rc;
 }
 
-/* The current channel must point to this very manifest when it names the
- * same version: a re-signature changes rollout and expiry, never code. */
-static int same_code(const struct pub *p, struct err *e)
+/* The channel key never points hosts to code no release author signed:
+ * a channel that names this version already (verified) must name this
+ * very manifest; another version's manifest must be signed by a trusted
+ * key (no root) or meet the release and approve thresholds (root). */
+static int check_release(struct pub *p, struct err *e)
 {
+	char *url = url_of(p, p->manifest_rel), *sig = xasprintf("%s.minisig", url);
+	struct repo_trust t = { p->trusted, p->ntrusted };
+	struct root_manifest_result res;
+	struct publish_sigs sigs;
 	uint8_t h[SHA256_LEN];
 	char hex[SHA256_HEX_LEN + 1];
+	struct buf s = BUF_INIT;
+	int rc;
 
-	if (!p->had_channel || strcmp(p->current.version, p->m->version))
-		return 0;
+	publish_sigs_init(&sigs);
 	sha256_buf(p->manifest.data, p->manifest.len, h);
 	hex_encode(h, SHA256_LEN, hex);
-	if (strcmp(hex, p->current.manifest_sha256))
-		return err_set(e, EXIT_TRUST, "the channel names %s with manifest_sha256 "
-			       "%.16s..., the release on the server has %.16s...: "
-			       "refusing to re-sign", p->m->version,
-			       p->current.manifest_sha256, hex);
-	return 0;
+	if (p->had_channel && !strcmp(p->current.version, p->m->version))
+		rc = strcmp(hex, p->current.manifest_sha256) ? err_set(e, EXIT_TRUST,
+			"the channel names %s with manifest_sha256 %.16s..., the release "
+			"on the server has %.16s...: refusing to re-sign", p->m->version,
+			p->current.manifest_sha256, hex) : 0;
+	else if (p->has_root)
+		rc = publish_sigs_fetch(p->x, url, &p->root, 1u << ROOT_ROLE_RELEASE |
+					1u << ROOT_ROLE_APPROVE, &sigs, e) < 0 ||
+		     root_check_manifest(&p->root, p->manifest.data, p->manifest.len,
+					 p->m->app, p->m->target, sigs.sig, sigs.n,
+					 &res, e) < 0 ? -1 : 0;
+	else
+		rc = xfer_get(p->x, sig, REPO_SIG_MAX, &s, NULL, e) < 0 ||
+		     repo_verify(&t, p->m->app, p->manifest_rel, &p->manifest, &s, e) < 0
+		     ? -1 : 0;
+	if (rc < 0)
+		err_prefix(e, "release %s %s: ", p->m->app, p->m->version);
+	buf_release(&s);
+	publish_sigs_release(&sigs);
+	free(sig);
+	free(url);
+	return rc;
 }
 
 int publish_channel(const char *app, const char *version, const struct publish_opts *o,
@@ -846,7 +841,7 @@ int publish_channel(const char *app, const char *version, const struct publish_o
 	if (!have_m)
 		goto done;
 	p.serial_path = serial_path(&p);
-	if (read_channel(&p, e) < 0 || same_code(&p, e) < 0 || build_channel(&p, e) < 0 ||
+	if (read_channel(&p, e) < 0 || check_release(&p, e) < 0 || build_channel(&p, e) < 0 ||
 	    switch_channel(&p, e) < 0)
 		goto done;
 	res->serial = p.serial;

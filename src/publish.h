@@ -112,10 +112,11 @@ void publish_result_release(struct publish_result *res);
  * rollout.h): for the release app version already on the repository, with
  * o->rollout, o->downgrade and o->expires from o->now; o->channel_key must
  * be NULL and o->state_dir set. The release's manifest must name app and
- * version and be signed by o->key's public half or a key of o->trusted
- * (no root), or meet the root's release and approve thresholds; when the
- * current channel names the same version its manifest_sha256 must be the
- * release's (a re-signature never changes the code). The current channel
+ * version; when the current (verified) channel names that version, its
+ * manifest_sha256 must be the release's (a re-signature never changes the
+ * code), else the manifest must be signed by o->key's public half or a key
+ * of o->trusted (no root), or meet the root's release and approve
+ * thresholds (the channel key never points to unsigned code). The current channel
  * is verified and the serial chosen as publish_release does; under a root
  * o->key must hold the channel role, and for a downgrade the release role
  * too (with a release threshold of one). res->prev_version is the channel's

@@ -293,6 +293,8 @@ expect_exit 65 "a second abort: nothing live" $R abort $CTL web
 cp "$log" "$T/log"; cp "$log.minisig" "$T/log.minisig"
 expect_exit 0 "upgr audit verify -p ctl.pub the decision log" "$UPGR" audit verify -p "$T/ctl.pub" "$T/log"
 check "minisign -V of the decision log's checkpoint" minisign -Vm "$T/log" -p "$T/ctl.pub"
+check "the standalone verifier (audit/verify) accepts the decision log" \
+	sh "$UPGR_TOP/audit/verify" "$T/ctl.pub" "$T/log"
 expect_exit 0 "audit show --json of the log" "$UPGR" audit show --json "$T/log"
 python3 - "$T/out" >"$T/py.out" 2>&1 <<'EOF' && ok "the log tells every decision in order" || { not_ok "the log's decisions"; sed 's/^/#   /' "$T/py.out"; }
 import json, sys

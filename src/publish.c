@@ -668,27 +668,31 @@ static int prepare(struct pub *p, const char *manifest_path, struct publish_resu
 	return sign_text(p, &p->key, p->manifest_rel, &p->manifest, &p->manifest_sig, e);
 }
 
-int publish_release(struct manifest *m, const char *manifest_path,
-		    const struct publish_opts *o, struct publish_result *res,
-		    struct err *e)
+/* The connection to the repository and its trust root, if any. */
+static int connect_repo(struct pub *p, struct err *e)
 {
+	const struct publish_opts *o = p->o;
 	struct xfer_opts xo = {
 		.netrc = o->netrc, .progress = o->progress, .ca_file = o->ca_file,
 		.ssh_key = o->ssh_key, .ssh_known_hosts = o->ssh_known_hosts,
 	};
+
+	p->x = xfer_new(&xo);
+	if (!p->x)
+		return err_set(e, EXIT_SOFTWARE, "cannot start libcurl");
+	return load_root(p, e);
+}
+
+int publish_release(struct manifest *m, const char *manifest_path,
+		    const struct publish_opts *o, struct publish_result *res,
+		    struct err *e)
+{
 	struct pub p = { .o = o, .m = m, .root_bytes = BUF_INIT, .channel_rsig = BUF_INIT };
 	int rc = -1, state;
 
 	memset(res, 0, sizeof *res);
 	publish_sigs_init(&p.cur_sigs);
-	if (prepare(&p, manifest_path, res, e) < 0)
-		goto done;
-	p.x = xfer_new(&xo);
-	if (!p.x) {
-		err_set(e, EXIT_SOFTWARE, "cannot start libcurl");
-		goto done;
-	}
-	if (load_root(&p, e) < 0)
+	if (prepare(&p, manifest_path, res, e) < 0 || connect_repo(&p, e) < 0)
 		goto done;
 	state = release_state(&p, e);
 	if (state < 0 || read_channel(&p, e) < 0 || build_channel(&p, e) < 0)
@@ -805,14 +809,9 @@ static int check_release(struct pub *p, struct err *e)
 int publish_channel(const char *app, const char *version, const struct publish_opts *o,
 		    struct publish_channel_result *res, struct err *e)
 {
-	struct xfer_opts xo = {
-		.netrc = o->netrc, .ca_file = o->ca_file,
-		.ssh_key = o->ssh_key, .ssh_known_hosts = o->ssh_known_hosts,
-	};
 	struct pub p = { .o = o, .channel_only = true, .root_bytes = BUF_INIT,
 			 .channel_rsig = BUF_INIT };
 	struct manifest m;
-	bool have_m = false;
 	int rc = -1;
 
 	memset(res, 0, sizeof *res);
@@ -830,15 +829,7 @@ int publish_channel(const char *app, const char *version, const struct publish_o
 	if (load_trusted(&p, e) < 0)
 		goto done;
 	set_urls(&p, app, version);
-	p.x = xfer_new(&xo);
-	if (!p.x) {
-		err_set(e, EXIT_SOFTWARE, "cannot start libcurl");
-		goto done;
-	}
-	if (load_root(&p, e) < 0)
-		goto done;
-	have_m = fetch_release(&p, app, version, &m, e) == 0;
-	if (!have_m)
+	if (connect_repo(&p, e) < 0 || fetch_release(&p, app, version, &m, e) < 0)
 		goto done;
 	p.serial_path = serial_path(&p);
 	if (read_channel(&p, e) < 0 || check_release(&p, e) < 0 || build_channel(&p, e) < 0 ||

@@ -767,7 +767,8 @@ done:
 /* The channel key never points hosts to code no release author signed:
  * a channel that names this version already (verified) must name this
  * very manifest; another version's manifest must be signed by a trusted
- * key (no root) or meet the release and approve thresholds (root). */
+ * key (no root); under a root every release must meet the release and
+ * approve thresholds. */
 static int check_release(struct pub *p, struct err *e)
 {
 	char *url = url_of(p, p->manifest_rel), *sig = xasprintf("%s.minisig", url);
@@ -787,16 +788,18 @@ static int check_release(struct pub *p, struct err *e)
 			"the channel names %s with manifest_sha256 %.16s..., the release "
 			"on the server has %.16s...: refusing to re-sign", p->m->version,
 			p->current.manifest_sha256, hex) : 0;
-	else if (p->has_root)
+	else if (!p->has_root)
+		rc = xfer_get(p->x, sig, REPO_SIG_MAX, &s, NULL, e) < 0 ||
+		     repo_verify(&t, p->m->app, p->manifest_rel, &p->manifest, &s, e) < 0
+		     ? -1 : 0;
+	else
+		rc = 0;
+	if (rc == 0 && p->has_root)     /* approved, whatever the channel says */
 		rc = publish_sigs_fetch(p->x, url, &p->root, 1u << ROOT_ROLE_RELEASE |
 					1u << ROOT_ROLE_APPROVE, &sigs, e) < 0 ||
 		     root_check_manifest(&p->root, p->manifest.data, p->manifest.len,
 					 p->m->app, p->m->target, sigs.sig, sigs.n,
 					 &res, e) < 0 ? -1 : 0;
-	else
-		rc = xfer_get(p->x, sig, REPO_SIG_MAX, &s, NULL, e) < 0 ||
-		     repo_verify(&t, p->m->app, p->manifest_rel, &p->manifest, &s, e) < 0
-		     ? -1 : 0;
 	if (rc < 0)
 		err_prefix(e, "release %s %s: ", p->m->app, p->m->version);
 	buf_release(&s);

@@ -115,8 +115,9 @@ void publish_result_release(struct publish_result *res);
  * version; when the current (verified) channel names that version, its
  * manifest_sha256 must be the release's (a re-signature never changes the
  * code), else the manifest must be signed by o->key's public half or a key
- * of o->trusted (no root), or meet the root's release and approve
- * thresholds (the channel key never points to unsigned code). The current channel
+ * of o->trusted (no root); under a root it must meet the release and
+ * approve thresholds in every case (the channel key never points to code
+ * that is not signed and approved). The current channel
  * is verified and the serial chosen as publish_release does; under a root
  * o->key must hold the channel role, and for a downgrade the release role
  * too (with a release threshold of one). res->prev_version is the channel's

@@ -187,40 +187,69 @@ static int plan_save(struct ctl *c, const struct rollout_plan *p, struct err *e)
 
 /* ---- the decision log ---- */
 
-/* The repository's log of app in the temporary file path (empty when
- * there is none), verified whole with the key when not empty. */
-static int log_fetch(struct ctl *c, const char *app, const char *path, struct err *e)
+/* A decision's log: the repository's copy in a temporary file, verified
+ * before anything changes, extended after. */
+struct dlog {
+	char *dir, *path;
+};
+
+/* Fetch app's log into l (empty when there is none) and verify it whole
+ * with the key: one key keeps a log, so another key (or an altered log)
+ * is refused before the decision is carried out. */
+static int log_open(struct ctl *c, const char *app, struct dlog *l, struct err *e)
 {
+	const char *tmp = getenv("TMPDIR");
 	char *rel = log_rel(c), *url = app_url(c, app, rel);
 	struct buf b = BUF_INIT;
 	struct audit_report rep;
 	bool missing;
 	int rc = -1;
 
+	l->dir = xasprintf("%s/upgr-rollout.XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	l->path = NULL;
+	if (!mkdtemp(l->dir)) {
+		err_sys(e, EXIT_SOFTWARE, "create %s", l->dir);
+		free(l->dir);
+		l->dir = NULL;
+		goto done;
+	}
+	l->path = fs_join(l->dir, "log");
 	if (xfer_get(c->x, url, LOG_MAX, &b, &missing, e) < 0 && !missing)
 		goto done;
-	if (fs_write_atomic(path, b.data ? b.data : "", b.len, 0600, e) < 0)
+	if (fs_write_atomic(l->path, b.data ? b.data : "", b.len, 0600, e) < 0)
 		goto done;
-	if (b.len && audit_verify(path, &c->pubs[0], false, &rep, e) < 0) {
-		err_prefix(e, "decision log %s: %s: ", rel, rep.why);
+	if (b.len && audit_verify(l->path, &c->pubs[0], false, &rep, e) < 0) {
+		err_set(e, EXIT_TRUST, "%s does not verify with --key (%s): it is kept "
+			"by another key, or was altered; nothing changed", rel, rep.why);
 		goto done;
 	}
 	rc = 0;
 done:
+	if (rc < 0)
+		err_prefix(e, "decision log: ");
 	buf_release(&b);
 	free(url);
 	free(rel);
 	return rc;
 }
 
+static void log_close(struct dlog *l)
+{
+	struct err ignored;
+
+	if (l->dir)
+		fs_remove_tree(l->dir, &ignored);
+	free(l->path);
+	free(l->dir);
+	memset(l, 0, sizeof *l);
+}
+
 /* Append one signed record for the decision action (why: the plan's
  * reason) and upload the log, then its checkpoint signature. */
-static int log_decision(struct ctl *c, const struct rollout_plan *p,
-			const char *action, struct err *e)
+static int log_commit(struct ctl *c, struct dlog *l, const struct rollout_plan *p,
+		      const char *action, struct err *e)
 {
-	const char *tmp = getenv("TMPDIR");
-	char *dir = xasprintf("%s/upgr-rollout.XXXXXX", tmp && *tmp ? tmp : "/tmp");
-	char *path = NULL, *rel = log_rel(c), *url = app_url(c, p->app, rel);
+	char *rel = log_rel(c), *url = app_url(c, p->app, rel);
 	char *sig_url = xasprintf("%s.minisig", url);
 	struct audit_step step = { "decision", p->reason, 0, 0, NULL };
 	struct audit_rec r = {
@@ -229,21 +258,13 @@ static int log_decision(struct ctl *c, const struct rollout_plan *p,
 		.steps = &step, .nsteps = 1, .error = "",
 	};
 	struct buf log = BUF_INIT, sig = BUF_INIT;
-	struct err ignored;
 	int rc = -1;
 
-	if (!mkdtemp(dir)) {
-		err_sys(e, EXIT_SOFTWARE, "create %s", dir);
-		goto done;
-	}
-	path = fs_join(dir, "log");
-	if (log_fetch(c, p->app, path, e) == 0 && audit_append(path, &c->key, &r, e) == 0 &&
-	    audit_checkpoint(path, &c->key, &log, &sig, e) == 0 &&
+	if (audit_append(l->path, &c->key, &r, e) == 0 &&
+	    audit_checkpoint(l->path, &c->key, &log, &sig, e) == 0 &&
 	    xfer_put(c->x, url, log.data, log.len, e) == 0 &&
 	    xfer_put(c->x, sig_url, sig.data, sig.len, e) == 0)
 		rc = 0;
-	fs_remove_tree(dir, &ignored);
-done:
 	if (rc < 0)
 		err_prefix(e, "decision log: ");
 	buf_release(&log);
@@ -251,8 +272,6 @@ done:
 	free(sig_url);
 	free(url);
 	free(rel);
-	free(path);
-	free(dir);
 	return rc;
 }
 
@@ -276,26 +295,30 @@ static int set_channel(struct ctl *c, const char *app, const char *version,
 	return publish_channel(app, version, &po, res, e);
 }
 
-/* The decision: the channel, the log, the plan (see the top). */
+/* The decision: the log checked, the channel, the log's record, the plan
+ * (see the top). */
 static int decide(struct ctl *c, struct rollout_plan *p, const char *action,
 		  unsigned percent, bool downgrade, struct err *e)
 {
-	struct publish_channel_result res;
+	struct publish_channel_result res = { 0 };
 	const char *version = downgrade ? p->from : p->version;
+	struct dlog l;
 	char *reason;
-	int rc;
+	int rc = log_open(c, p->app, &l, e);
 
-	rc = set_channel(c, p->app, version, percent, downgrade, &res, e);
+	if (rc == 0)
+		rc = set_channel(c, p->app, version, percent, downgrade, &res, e);
 	if (rc == 0) {
 		reason = xasprintf("%s (channel %s serial %" PRIu64 ": %s at rollout %u%%%s)",
 				   p->reason, c->o->channel, res.serial, version, percent,
 				   downgrade ? ", downgrade" : "");
 		rollout_plan_set_reason(p, reason);
 		free(reason);
-		rc = log_decision(c, p, action, e);
+		rc = log_commit(c, &l, p, action, e);
 	}
 	if (rc == 0)
 		rc = plan_save(c, p, e);
+	log_close(&l);
 	publish_channel_result_release(&res);
 	return rc;
 }
@@ -304,9 +327,15 @@ static int decide(struct ctl *c, struct rollout_plan *p, const char *action,
 static int note(struct ctl *c, struct rollout_plan *p, const char *action,
 		struct err *e)
 {
-	if (log_decision(c, p, action, e) < 0)
-		return -1;
-	return plan_save(c, p, e);
+	struct dlog l;
+	int rc = log_open(c, p->app, &l, e);
+
+	if (rc == 0)
+		rc = log_commit(c, &l, p, action, e);
+	if (rc == 0)
+		rc = plan_save(c, p, e);
+	log_close(&l);
+	return rc;
 }
 
 /* ---- what the hosts say ---- */
@@ -608,11 +637,14 @@ int rollout_start(const struct rollout_opts *o, const char *app, const char *ver
 				  .max_failed = max_failed, .state = ROLLOUT_RUNNING };
 	struct publish_channel_result res = { 0 };
 	char *from = NULL, *why;
+	struct dlog l = { NULL, NULL };
 	struct ctl c;
 	int rc = ctl_open(&c, o, e);
 
 	if (rc == 0)
 		rc = check_free(&c, app, version, &from, e);
+	if (rc == 0)
+		rc = log_open(&c, app, &l, e);
 	if (rc == 0)
 		rc = set_channel(&c, app, version, waves[0], false, &res, e);
 	if (rc < 0)
@@ -631,13 +663,14 @@ int rollout_start(const struct rollout_opts *o, const char *app, const char *ver
 			version, waves[0]);
 	rollout_plan_set_reason(&p, why);
 	free(why);
-	rc = log_decision(&c, &p, "rollout-start", e);
+	rc = log_commit(&c, &l, &p, "rollout-start", e);
 	if (rc == 0)
 		rc = plan_save(&c, &p, e);
 	if (rc == 0)
 		buf_addf(out, "upgr rollout: %s %s on %s: %s\n", app, version, o->channel,
 			 p.reason);
 done:
+	log_close(&l);
 	free(from);
 	publish_channel_result_release(&res);
 	rollout_plan_release(&p);

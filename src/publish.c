@@ -668,7 +668,7 @@ static int prepare(struct pub *p, const char *manifest_path, struct publish_resu
 	return sign_text(p, &p->key, p->manifest_rel, &p->manifest, &p->manifest_sig, e);
 }
 
-/* The connection to the repository and its trust root, if any. */
+/* The connection to the repository. */
 static int connect_repo(struct pub *p, struct err *e)
 {
 	const struct publish_opts *o = p->o;
@@ -680,7 +680,7 @@ static int connect_repo(struct pub *p, struct err *e)
 	p->x = xfer_new(&xo);
 	if (!p->x)
 		return err_set(e, EXIT_SOFTWARE, "cannot start libcurl");
-	return load_root(p, e);
+	return 0;
 }
 
 int publish_release(struct manifest *m, const char *manifest_path,
@@ -692,7 +692,8 @@ int publish_release(struct manifest *m, const char *manifest_path,
 
 	memset(res, 0, sizeof *res);
 	publish_sigs_init(&p.cur_sigs);
-	if (prepare(&p, manifest_path, res, e) < 0 || connect_repo(&p, e) < 0)
+	if (prepare(&p, manifest_path, res, e) < 0 || connect_repo(&p, e) < 0 ||
+	    load_root(&p, e) < 0)
 		goto done;
 	state = release_state(&p, e);
 	if (state < 0 || read_channel(&p, e) < 0 || build_channel(&p, e) < 0)
@@ -832,7 +833,10 @@ int publish_channel(const char *app, const char *version, const struct publish_o
 	if (load_trusted(&p, e) < 0)
 		goto done;
 	set_urls(&p, app, version);
-	if (connect_repo(&p, e) < 0 || fetch_release(&p, app, version, &m, e) < 0)
+	/* The manifest first: the root's checks of the key want its app and
+	 * target. */
+	if (connect_repo(&p, e) < 0 || fetch_release(&p, app, version, &m, e) < 0 ||
+	    load_root(&p, e) < 0)
 		goto done;
 	p.serial_path = serial_path(&p);
 	if (read_channel(&p, e) < 0 || check_release(&p, e) < 0 || build_channel(&p, e) < 0 ||

@@ -7,7 +7,7 @@
 # Application names come from the `apps:` of the configuration named by -c
 # on the command line, or /etc/upgr/upgr.yaml.
 
-_upgr_commands="run apply validate publish status rollback hold unhold recover keygen sign verify audit fleet trust approve"
+_upgr_commands="run apply validate publish status rollback hold unhold recover keygen sign verify audit fleet trust approve rollout"
 
 # _upgr_static_opts CMD: the options from the design, used as a fallback.
 _upgr_static_opts()
@@ -30,6 +30,7 @@ _upgr_static_opts()
 	trust\ sign) echo "-k --passphrase-file --help" ;;
 	trust\ publish) echo "--repo --netrc --help" ;;
 	trust\ show) echo "--json --repo --netrc --help" ;;
+	rollout\ *) echo "--repo --key --passphrase-file --channel --netrc --waves --soak --max-failed --trusted-key --keys --expires --json --state-dir --help" ;;
 	*) echo "--help" ;;
 	esac
 }
@@ -93,12 +94,13 @@ _upgr()
 			--html | --root | --from | --keys | --splay | --repo | --channel | \
 			--expires | --not-before | --rollout | --against | --checkpoint | \
 			--netrc | --app | --since | --stale | --hosts | --cacert | -C | \
-			--ssh-key | -S | --known-hosts | -K | --channel-key) i=$((i + 1)) ;;
+			--ssh-key | -S | --known-hosts | -K | --channel-key | --waves | --soak | \
+			--max-failed | --trusted-key | --state-dir) i=$((i + 1)) ;;
 		-*) ;;
 		*)
 			if [ -z "$cmd" ] && [[ " $_upgr_commands " == *" $w "* ]]; then
 				cmd=$w
-			elif [ -z "$sub" ] && { [ "$cmd" = audit ] || [ "$cmd" = fleet ] || [ "$cmd" = trust ]; }; then
+			elif [ -z "$sub" ] && { [ "$cmd" = audit ] || [ "$cmd" = fleet ] || [ "$cmd" = trust ] || [ "$cmd" = rollout ]; }; then
 				sub=$w
 			fi
 			;;
@@ -164,6 +166,7 @@ _upgr()
 			_upgr_files "$cur"
 		fi ;;
 	fleet) [ -z "$sub" ] && COMPREPLY=($(compgen -W "status verify" -- "$cur")) ;;
+	rollout) [ -z "$sub" ] && COMPREPLY=($(compgen -W "start tick status pause resume abort" -- "$cur")) ;;
 	trust) if [ -z "$sub" ]; then
 			COMPREPLY=($(compgen -W "sign publish show" -- "$cur"))
 		else

@@ -40,6 +40,7 @@
 struct pub {
 	const struct publish_opts *o;
 	struct manifest *m;
+	bool channel_only;         /* publish_channel: no release is built */
 	struct sign_key key;       /* signs the manifest */
 	struct sign_key ckey;      /* signs the channel file */
 	bool has_root;             /* the repository has a trust root */
@@ -239,6 +240,8 @@ static int check_keys(struct pub *p, struct err *e)
 	int k;
 
 	p->kname = role_key(p, &p->key, ROOT_ROLE_RELEASE);
+	if (p->channel_only && !p->o->downgrade)
+		goto channel;            /* the channel role alone re-signs */
 	if (!p->kname)
 		return err_set(e, EXIT_TRUST, "--key %s is not a key of the release role "
 			       "of the repository's trust root (version %" PRIu64 "); "
@@ -249,6 +252,7 @@ static int check_keys(struct pub *p, struct err *e)
 			       "app '%s' with target %s (trust root version %" PRIu64
 			       "); nothing uploaded", p->kname, p->m->app, p->m->target,
 			       r->version);
+channel:
 	p->cname = role_key(p, &p->ckey, ROOT_ROLE_CHANNEL);
 	if (!p->cname)
 		return err_set(e, EXIT_TRUST, "%s %s is not a key of the channel role of "
@@ -599,13 +603,59 @@ static int switch_channel(struct pub *p, struct err *e)
 
 /* ---- the whole ---- */
 
+/* Everything a publication holds, its temporary directory removed. */
+static void pub_release(struct pub *p)
+{
+	struct err ignored;
+
+	if (p->tmpdir && p->payload)
+		fs_remove_tree(p->tmpdir, &ignored);
+	else if (p->tmpdir)
+		rmdir(p->tmpdir);
+	if (p->o->channel_key)      /* else ckey is a copy of key: one token, closed once */
+		sign_key_wipe(&p->ckey);
+	sign_key_wipe(&p->key);
+	if (p->has_root)
+		root_release(&p->root);
+	buf_release(&p->root_bytes);
+	publish_sigs_release(&p->cur_sigs);
+	buf_release(&p->channel_rsig);
+	xfer_free(p->x);
+	if (p->had_channel)
+		channel_release(&p->current);
+	buf_release(&p->current_sig);
+	buf_release(&p->channel_sig);
+	buf_release(&p->channel);
+	buf_release(&p->manifest_sig);
+	buf_release(&p->manifest);
+	free(p->payload);
+	free(p->tmpdir);
+	free(p->serial_path);
+	free(p->trusted);
+	free(p->channel_rel);
+	free(p->manifest_rel);
+	free(p->app_url);
+}
+
+/* REPO/apps/APP/, the release's and the channel's paths under it. */
+static void set_urls(struct pub *p, const char *app, const char *version)
+{
+	size_t len = strlen(p->o->repo);
+
+	while (len > 1 && p->o->repo[len - 1] == '/')
+		len--;
+	p->app_url = xasprintf("%.*s/apps/%s/", (int)len, p->o->repo, app);
+	p->manifest_rel = xasprintf("releases/%s/manifest.yaml", version);
+	p->channel_rel = xasprintf("channels/%s.yaml", p->o->channel);
+}
+
+
 static int prepare(struct pub *p, const char *manifest_path, struct publish_result *res,
 		   struct err *e)
 {
 	const struct publish_opts *o = p->o;
 	const char *tmp = getenv("TMPDIR");
 	struct stat self;
-	size_t len;
 
 	if (p->m->has_payload)
 		return err_set(e, EXIT_DATAERR, "%s: already a published manifest (it has "
@@ -623,12 +673,7 @@ static int prepare(struct pub *p, const char *manifest_path, struct publish_resu
 	if (!o->state_dir)
 		return err_set(e, EXIT_USAGE, "no publisher state directory: set "
 			       "XDG_STATE_HOME or HOME, or pass --state-dir");
-	len = strlen(o->repo);
-	while (len > 1 && o->repo[len - 1] == '/')
-		len--;
-	p->app_url = xasprintf("%.*s/apps/%s/", (int)len, o->repo, p->m->app);
-	p->manifest_rel = xasprintf("releases/%s/manifest.yaml", p->m->version);
-	p->channel_rel = xasprintf("channels/%s.yaml", o->channel);
+	set_urls(p, p->m->app, p->m->version);
 	p->serial_path = serial_path(p);
 	res->release_url = xasprintf("%sreleases/%s/", p->app_url, p->m->version);
 	p->tmpdir = xasprintf("%s/upgr-publish.XXXXXX", tmp && *tmp ? tmp : "/tmp");
@@ -646,28 +691,32 @@ static int prepare(struct pub *p, const char *manifest_path, struct publish_resu
 	return sign_text(p, &p->key, p->manifest_rel, &p->manifest, &p->manifest_sig, e);
 }
 
-int publish_release(struct manifest *m, const char *manifest_path,
-		    const struct publish_opts *o, struct publish_result *res,
-		    struct err *e)
+/* The connection to the repository. */
+static int connect_repo(struct pub *p, struct err *e)
 {
+	const struct publish_opts *o = p->o;
 	struct xfer_opts xo = {
 		.netrc = o->netrc, .progress = o->progress, .ca_file = o->ca_file,
 		.ssh_key = o->ssh_key, .ssh_known_hosts = o->ssh_known_hosts,
 	};
+
+	p->x = xfer_new(&xo);
+	if (!p->x)
+		return err_set(e, EXIT_SOFTWARE, "cannot start libcurl");
+	return 0;
+}
+
+int publish_release(struct manifest *m, const char *manifest_path,
+		    const struct publish_opts *o, struct publish_result *res,
+		    struct err *e)
+{
 	struct pub p = { .o = o, .m = m, .root_bytes = BUF_INIT, .channel_rsig = BUF_INIT };
-	struct err ignored;
 	int rc = -1, state;
 
 	memset(res, 0, sizeof *res);
 	publish_sigs_init(&p.cur_sigs);
-	if (prepare(&p, manifest_path, res, e) < 0)
-		goto done;
-	p.x = xfer_new(&xo);
-	if (!p.x) {
-		err_set(e, EXIT_SOFTWARE, "cannot start libcurl");
-		goto done;
-	}
-	if (load_root(&p, e) < 0)
+	if (prepare(&p, manifest_path, res, e) < 0 || connect_repo(&p, e) < 0 ||
+	    load_root(&p, e) < 0)
 		goto done;
 	state = release_state(&p, e);
 	if (state < 0 || read_channel(&p, e) < 0 || build_channel(&p, e) < 0)
@@ -692,33 +741,7 @@ int publish_release(struct manifest *m, const char *manifest_path,
 done:
 	if (rc < 0)
 		err_prefix(e, "publish %s %s: ", m->app, m->version);
-	if (p.tmpdir && p.payload)
-		fs_remove_tree(p.tmpdir, &ignored);
-	else if (p.tmpdir)
-		rmdir(p.tmpdir);
-	if (o->channel_key)         /* else ckey is a copy of key: one token, closed once */
-		sign_key_wipe(&p.ckey);
-	sign_key_wipe(&p.key);
-	if (p.has_root)
-		root_release(&p.root);
-	buf_release(&p.root_bytes);
-	publish_sigs_release(&p.cur_sigs);
-	buf_release(&p.channel_rsig);
-	xfer_free(p.x);
-	if (p.had_channel)
-		channel_release(&p.current);
-	buf_release(&p.current_sig);
-	buf_release(&p.channel_sig);
-	buf_release(&p.channel);
-	buf_release(&p.manifest_sig);
-	buf_release(&p.manifest);
-	free(p.payload);
-	free(p.tmpdir);
-	free(p.serial_path);
-	free(p.trusted);
-	free(p.channel_rel);
-	free(p.manifest_rel);
-	free(p.app_url);
+	pub_release(&p);
 	return rc;
 }
 
@@ -730,5 +753,139 @@ void publish_result_release(struct publish_result *res)
 		free(res->unlisted[i]);
 	free(res->unlisted);
 	free(res->release_url);
+	memset(res, 0, sizeof *res);
+}
+
+/* ---- the channel alone (publish_channel) ---- */
+
+/* The published release's manifest, parsed into m: it must name app and
+ * version. */
+static int fetch_release(struct pub *p, const char *app, const char *version,
+			 struct manifest *m, struct err *e)
+{
+	char *url = url_of(p, p->manifest_rel), *shown = xfer_url_redact(url);
+	struct diag d;
+	int rc = -1;
+
+	if (xfer_get(p->x, url, MANIFEST_MAX_BYTES, &p->manifest, NULL, e) < 0)
+		goto done;
+	diag_init(&d, shown);
+	rc = manifest_parse(p->manifest.data, p->manifest.len, m, &d);
+	if (rc < 0)
+		diag_to_err(&d, EXIT_DATAERR, e);
+	diag_release(&d);
+	if (rc < 0)
+		goto done;
+	p->m = m;
+	if (strcmp(m->app, app) || strcmp(m->version, version) || !m->has_payload)
+		rc = err_set(e, EXIT_DATAERR, "%s is not the published manifest of %s %s",
+			     shown, app, version);
+done:
+	if (rc < 0)
+		err_prefix(e, "release %s %s: ", app, version);
+	free(shown);
+	free(url);
+	return rc;
+}
+
+/* The channel key never points hosts to code no release author signed:
+ * a channel that names this version already (verified) must name this
+ * very manifest; another version's manifest must be signed by a trusted
+ * key (no root); under a root every release must meet the release and
+ * approve thresholds. */
+static int check_release(struct pub *p, struct err *e)
+{
+	char *url = url_of(p, p->manifest_rel), *sig = xasprintf("%s.minisig", url);
+	struct repo_trust t = { p->trusted, p->ntrusted };
+	struct root_manifest_result res;
+	struct publish_sigs sigs;
+	uint8_t h[SHA256_LEN];
+	char hex[SHA256_HEX_LEN + 1];
+	struct buf s = BUF_INIT;
+	int rc;
+
+	publish_sigs_init(&sigs);
+	sha256_buf(p->manifest.data, p->manifest.len, h);
+	hex_encode(h, SHA256_LEN, hex);
+	if (p->had_channel && !strcmp(p->current.version, p->m->version))
+		rc = strcmp(hex, p->current.manifest_sha256) ? err_set(e, EXIT_TRUST,
+			"the channel names %s with manifest_sha256 %.16s..., the release "
+			"on the server has %.16s...: refusing to re-sign", p->m->version,
+			p->current.manifest_sha256, hex) : 0;
+	else if (!p->has_root)
+		rc = xfer_get(p->x, sig, REPO_SIG_MAX, &s, NULL, e) < 0 ||
+		     repo_verify(&t, p->m->app, p->manifest_rel, &p->manifest, &s, e) < 0
+		     ? -1 : 0;
+	else
+		rc = 0;
+	if (rc == 0 && p->has_root)     /* approved, whatever the channel says */
+		rc = publish_sigs_fetch(p->x, url, &p->root, 1u << ROOT_ROLE_RELEASE |
+					1u << ROOT_ROLE_APPROVE, &sigs, e) < 0 ||
+		     root_check_manifest(&p->root, p->manifest.data, p->manifest.len,
+					 p->m->app, p->m->target, sigs.sig, sigs.n,
+					 &res, e) < 0 ? -1 : 0;
+	if (rc < 0)
+		err_prefix(e, "release %s %s: ", p->m->app, p->m->version);
+	buf_release(&s);
+	publish_sigs_release(&sigs);
+	free(sig);
+	free(url);
+	return rc;
+}
+
+int publish_channel(const char *app, const char *version, const struct publish_opts *o,
+		    struct publish_channel_result *res, struct err *e)
+{
+	struct pub p = { .o = o, .channel_only = true, .root_bytes = BUF_INIT,
+			 .channel_rsig = BUF_INIT };
+	struct manifest m;
+	int rc = -1;
+
+	memset(res, 0, sizeof *res);
+	memset(&m, 0, sizeof m);
+	publish_sigs_init(&p.cur_sigs);
+	if (o->channel_key || !o->state_dir) {
+		err_set(e, EXIT_SOFTWARE, "publish_channel: one key and a state directory");
+		goto done;
+	}
+	if (sign_key_open(o->key, o->passphrase_file, &p.key, e) < 0) {
+		err_prefix(e, "key: ");
+		goto done;
+	}
+	p.ckey = p.key;
+	if (load_trusted(&p, e) < 0)
+		goto done;
+	set_urls(&p, app, version);
+	/* The manifest first: the root's checks of the key want its app and
+	 * target. */
+	if (connect_repo(&p, e) < 0 || fetch_release(&p, app, version, &m, e) < 0 ||
+	    load_root(&p, e) < 0)
+		goto done;
+	p.serial_path = serial_path(&p);
+	if (read_channel(&p, e) < 0 || check_release(&p, e) < 0 || build_channel(&p, e) < 0 ||
+	    switch_channel(&p, e) < 0)
+		goto done;
+	res->serial = p.serial;
+	if (p.had_channel) {
+		res->prev_version = xstrdup(p.current.version);
+		res->prev_rollout = p.current.rollout;
+	}
+	if (serial_write(&p, e) < 0) {
+		err_prefix(e, "signed serial %" PRIu64 ", but could not record it: ", p.serial);
+		goto done;
+	}
+	rc = 0;
+done:
+	if (rc < 0)
+		err_prefix(e, "channel %s of %s: ", o->channel, app);
+	if (p.m)
+		manifest_release(&m);
+	pub_release(&p);
+	return rc;
+}
+
+void publish_channel_result_release(struct publish_channel_result *res)
+{
+	free(res->prev_version);
 	memset(res, 0, sizeof *res);
 }

@@ -108,6 +108,29 @@ int publish_release(struct manifest *m, const char *manifest_path,
 		    struct err *e);
 void publish_result_release(struct publish_result *res);
 
+/* The channel file alone, re-signed by o->key (the rollout controller,
+ * rollout.h): for the release app version already on the repository, with
+ * o->rollout, o->downgrade and o->expires from o->now; o->channel_key must
+ * be NULL and o->state_dir set. The release's manifest must name app and
+ * version; when the current (verified) channel names that version, its
+ * manifest_sha256 must be the release's (a re-signature never changes the
+ * code), else the manifest must be signed by o->key's public half or a key
+ * of o->trusted (no root); under a root it must meet the release and
+ * approve thresholds in every case (the channel key never points to code
+ * that is not signed and approved). The current channel
+ * is verified and the serial chosen as publish_release does; under a root
+ * o->key must hold the channel role, and for a downgrade the release role
+ * too (with a release threshold of one). res->prev_version is the channel's
+ * version before (NULL when there was none). */
+struct publish_channel_result {
+	uint64_t serial;
+	char *prev_version;
+	unsigned prev_rollout;
+};
+int publish_channel(const char *app, const char *version, const struct publish_opts *o,
+		    struct publish_channel_result *res, struct err *e);
+void publish_channel_result_release(struct publish_channel_result *res);
+
 /* ---- the trust root, from the publisher's side (publish_root.c) ---- */
 
 /* The repository's newest trust root: root_file (the operator's word, not

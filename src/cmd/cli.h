@@ -29,6 +29,7 @@ extern const struct command cmd_run, cmd_apply, cmd_validate, cmd_publish,
 	cmd_status, cmd_rollback, cmd_recover, cmd_keygen, cmd_sign,
 	cmd_verify, cmd_audit, cmd_fleet, cmd_trust, cmd_approve, cmd_hold,
 	cmd_unhold;
+extern const struct command cmd_rollout;
 
 /* A command with subcommands of its own (upgr audit show|verify). */
 struct subcommand {

@@ -4,8 +4,12 @@
 #include "cli.h"
 #include "diag.h"
 #include "state.h"
+#include "transport.h"
 
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
 
 int cmd_load_config(const char *path, const char *root, struct config *c)
 {
@@ -96,4 +100,43 @@ void cmd_teardown(struct cmd_env *env)
 	if (env->have_config)
 		config_release(&env->c);
 	env->have_config = false;
+}
+
+int cmd_parse_duration(const char *s, long max, long *secs)
+{
+	static const struct { char unit; long secs; } units[] = {
+		{ 's', 1 }, { 'm', 60 }, { 'h', 3600 }, { 'd', 86400 },
+	};
+	char *end;
+	unsigned long n;
+	size_t i;
+
+	if (*s < '0' || *s > '9')
+		return -1;
+	n = strtoul(s, &end, 10);
+	for (i = 0; i < sizeof units / sizeof units[0]; i++)
+		if (end[0] == units[i].unit && end[1] == '\0' &&
+		    n <= (unsigned long)(max / units[i].secs)) {
+			*secs = (long)n * units[i].secs;
+			return 0;
+		}
+	return -1;
+}
+
+const char *cmd_repo_problem(const char *url)
+{
+	static const char *const ok[] = {
+		"file://", "ftp://", "ftps://", "ftpes://", "sftp://"
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof ok / sizeof ok[0]; i++)
+		if (!strncasecmp(url, ok[i], strlen(ok[i])))
+			break;
+	if (i == sizeof ok / sizeof ok[0])
+		return "--repo wants a file://, ftp://, ftps://, ftpes:// or sftp:// URL";
+	if (xfer_url_has_password(url))
+		return "--repo must not carry a password: put it in a netrc file "
+		       "(--netrc FILE or ~/.netrc)";
+	return NULL;
 }

@@ -45,4 +45,13 @@ void cmd_teardown(struct cmd_env *env);
  * is released with state_unlock. */
 int cmd_lock_and_recover(const struct config *c, bool quiet, int *lockfd);
 
+/* DURATION: a number with s, m, h or d, at most max seconds, into *secs
+ * (0s is 0). Returns 0, or -1 on anything else. */
+int cmd_parse_duration(const char *s, long max, long *secs);
+
+/* Why url cannot be a repository to write to (NULL when it can): a scheme
+ * upgr writes (file, ftp, ftps, ftpes, sftp), and no password on the
+ * command line (others read it in ps); credentials go to netrc. */
+const char *cmd_repo_problem(const char *url);
+
 #endif

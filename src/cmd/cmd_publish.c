@@ -4,6 +4,7 @@
  * (the work is in publish.c). */
 #include "channel.h"
 #include "cli.h"
+#include "cmd_common.h"
 #include "diag.h"
 #include "manifest.h"
 #include "publish.h"
@@ -15,52 +16,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
 #define EXPIRES_DEFAULT (30L * 86400)
 #define EXPIRES_MAX (3650L * 86400)
-
-/* DURATION: a number with s, m, h or d; 0 on anything else. */
-static long parse_duration(const char *s)
-{
-	static const struct { char unit; long secs; } units[] = {
-		{ 's', 1 }, { 'm', 60 }, { 'h', 3600 }, { 'd', 86400 },
-	};
-	char *end;
-	unsigned long n;
-	size_t i;
-
-	if (*s < '0' || *s > '9')
-		return 0;
-	n = strtoul(s, &end, 10);
-	for (i = 0; i < sizeof units / sizeof units[0]; i++)
-		if (end[0] == units[i].unit && end[1] == '\0' &&
-		    n <= (unsigned long)(EXPIRES_MAX / units[i].secs))
-			return (long)n * units[i].secs;
-	return 0;
-}
-
-/* The repository URL: a scheme publish can write to, and no password on
- * the command line (others can read it in ps); credentials go to netrc. */
-static const char *repo_problem(const char *url)
-{
-	static const char *const ok[] = {
-		"file://", "ftp://", "ftps://", "ftpes://", "sftp://"
-	};
-	size_t i;
-
-	for (i = 0; i < sizeof ok / sizeof ok[0]; i++)
-		if (!strncasecmp(url, ok[i], strlen(ok[i])))
-			break;
-	if (i == sizeof ok / sizeof ok[0])
-		return "--repo wants a file://, ftp://, ftps://, ftpes:// or sftp:// URL";
-	if (xfer_url_has_password(url))
-		return "--repo must not carry a password: put it in a netrc file "
-		       "(--netrc FILE or ~/.netrc)";
-	return NULL;
-}
 
 static void report(const struct manifest *m, const struct publish_opts *o,
 		   const struct publish_result *res)
@@ -159,8 +119,8 @@ static int parse(const struct command *self, int argc, char **argv,
 		case 's': o->state_dir = optarg; break;
 		case 'd': o->downgrade = true; break;
 		case 'e':
-			o->expires = parse_duration(optarg);
-			if (!o->expires)
+			if (cmd_parse_duration(optarg, EXPIRES_MAX, &o->expires) < 0 ||
+			    !o->expires)
 				return cli_usage(self, "--expires wants a duration like 30d, "
 						 "12h, 90m or 600s (at most 3650d)");
 			break;
@@ -201,7 +161,7 @@ static int run(const struct command *self, int argc, char **argv)
 		o.state_dir = state_dir = publish_default_state_dir();
 	if (!o.repo || !o.key)
 		rc = cli_usage(self, "--repo URL and --key KEY are required");
-	else if ((why = repo_problem(o.repo)))
+	else if ((why = cmd_repo_problem(o.repo)))
 		rc = cli_usage(self, "%s", why);
 	else if (!channel_name_ok(o.channel))
 		rc = cli_usage(self, "--channel: \"%s\" is not a channel name "

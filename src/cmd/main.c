@@ -29,6 +29,7 @@ static const struct {
 	{ &cmd_fleet, 0 },
 	{ &cmd_trust, 0 },
 	{ &cmd_approve, 0 },
+	{ &cmd_rollout, 0 },
 	{ NULL, 0 }
 };
 

@@ -31,9 +31,11 @@ offers() {
 check "completion script is valid bash" bash -n "$UPGR_TOP/completion/upgr.bash"
 
 offers "commands" '(^| )apply .*rollback .*validate ' ""
-offers "a command by prefix" '^rollback $' rol
+offers "a command by prefix" '^rollback $' rollb
 offers "audit's subcommands" '^show verify $' audit ""
 offers "fleet's subcommands" '^status verify $' fleet ""
+offers "rollout's subcommands" '^abort pause resume start status tick $' rollout ""
+offers "rollout start's options" '--max-failed .*--soak .*--waves' rollout start --
 
 printf 'servers: [file:///tmp]\napps: [hello, "world"]\n' >"$T/flow.yaml"
 printf 'servers: [file:///tmp]\napps:\n  - alpha   # first\n\n  - beta\nroot: /\n' >"$T/block.yaml"

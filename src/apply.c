@@ -6,6 +6,7 @@
 #include "fsutil.h"
 #include "hash.h"
 #include "manifest.h"
+#include "pending.h"
 #include "plan.h"
 #include "repo.h"
 #include "root.h"
@@ -337,6 +338,7 @@ int apply_release(const struct config *c, const char *release_dir,
 	struct txn_result r;
 	struct plan p;
 	struct err rec_err;
+	char why[512];
 	int rc, cmp;
 
 	memset(out, 0, sizeof *out);
@@ -380,6 +382,12 @@ int apply_release(const struct config *c, const char *release_dir,
 	}
 	if (o->dry_run) {
 		rc = dry_run(&p, o, &out->msgs);
+		/* What the run would exit with: a review gate can use it. */
+		if (rc == EXIT_OK && plan_would_fail(&p, why, sizeof why)) {
+			err_set(e, EXIT_ROLLED_BACK, "%s %s: the plan would fail: %s; nothing "
+				"would be changed", rel.m.app, rel.m.version, why);
+			rc = EXIT_ROLLED_BACK;
+		}
 		goto done;
 	}
 	if (fs_check_parents(p.target, e) < 0) {
@@ -394,7 +402,9 @@ int apply_release(const struct config *c, const char *release_dir,
 	apply_conclude(c, rel.m.app, p.action, have_installed ? installed.version : "",
 		       rel.m.version, rel.sha256, &r, &out->msgs);
 	if (rc != EXIT_OK)
-		err_set(e, rc, "%s %s: %s", rel.m.app, rel.m.version, r.error);
+		msg_txn_failed(e, rc, &p, &r);
+	else
+		msgs_config_kept(&out->msgs, &p);
 done:
 	plan_release(&p);
 	if (have_installed)
@@ -414,9 +424,15 @@ int apply_recover_all(const struct config *c, bool quiet, struct msgs *msgs, str
 		return e->code;
 	for (i = 0; i < n; i++) {
 		struct txn_result r;
+		struct pending pd;
+		bool have_pd;
 
 		txn_result_init(&r);
+		if (pending_read(c->state_dir, apps[i], &pd, &have_pd, e) < 0)
+			have_pd = false;
 		one = txn_recover(c->state_dir, apps[i], &r, from, to);
+		if (have_pd)
+			pending_account(&pd, &r);
 		if (one != EXIT_OK)
 			msgs_add(msgs, MSG_ERROR, "recovered %s: %s (%s)", apps[i], r.result, r.error);
 		else if (!quiet)

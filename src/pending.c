@@ -6,6 +6,7 @@
 #include "journal.h"
 #include "plan.h"
 #include "state.h"
+#include "txn.h"
 #include "xalloc.h"
 
 #include <errno.h>
@@ -113,4 +114,16 @@ long pending_downtime_ms(const struct pending *p)
 	ms = (long)(now.tv_sec - p->since.tv_sec) * 1000L +
 	     (now.tv_nsec - p->since.tv_nsec) / 1000000L;
 	return ms > 0 ? ms : 0;
+}
+
+void pending_account(const struct pending *p, struct txn_result *r)
+{
+	size_t len = strlen(r->error);
+
+	if (!strcmp(r->result, "refused"))
+		return;
+	r->downtime_ms = pending_downtime_ms(p);
+	snprintf(r->error + len, sizeof r->error - len, "%sthe crash hit %s (journal: %s)%s",
+		 len ? "; " : "", p->hit, p->phase, p->downtime ? ", the service was down "
+		 "from the stop until the recovery" : "");
 }

@@ -37,4 +37,13 @@ int pending_read(const char *state_dir, const char *app, struct pending *p,
  * false: the downtime of a transaction that a recovery ends now. */
 long pending_downtime_ms(const struct pending *p);
 
+struct txn_result;
+
+/* After app's recovery ended with r: its downtime is the real one, from
+ * the journal's STARTED (just before the stop) to now, when the old
+ * version is back (0 when the crash left the service up), and r->error
+ * says which step the crash hit. Not for a refused recovery (the
+ * journal stays; nothing was restored). */
+void pending_account(const struct pending *p, struct txn_result *r);
+
 #endif

@@ -58,6 +58,10 @@ int xfer_get(struct xfer *x, const char *url, size_t max, struct buf *out,
 int xfer_get_file(struct xfer *x, const char *url, const char *path,
 		  uint64_t max, bool resume, struct err *e);
 
+/* The bytes xfer_get_file has received through x, all its requests
+ * together (a resumed download counts only what it fetched); 0 for NULL. */
+uint64_t xfer_file_bytes(const struct xfer *x);
+
 /* Upload data so that it appears at url all at once: to a temporary name
  * in the same directory, then renamed (FTP RNFR/RNTO; rename(2) for
  * file://). Missing directories are created. */

@@ -112,7 +112,9 @@ static void add_steps(struct buf *out, const struct audit_rec *r)
 		buf_adds(out, ", run: ");
 		add_qstr(out, st->run, 0);
 		buf_addf(out, ", exit: %d, ms: %lld", st->exit, clamp(st->ms));
-		if (st->output && st->exit != 0) {
+		/* A failing step's output, or a passing retried health
+		 * check's "attempt N of M" (txn.c). */
+		if (st->output && (st->exit != 0 || !strncmp(st->output, "attempt ", 8))) {
 			buf_adds(out, ", output: ");
 			add_qstr(out, st->output, OUTPUT_LINES);
 		}

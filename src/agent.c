@@ -379,17 +379,18 @@ static void status_restore(const struct config *c, const struct agent_opts *o,
 	free(path);
 }
 
-/* The servers of this poll, kept in the status (the one used, each that
- * failed it: did not answer, or served a file that failed a check), and
- * said when one did not answer: on a terminal every time, under cron when
- * the failures differ from the last run's. */
+/* The servers of this poll, kept in the status (the one that answered
+ * last, kept when none did; each that failed it: did not answer, or
+ * served a file that failed a check). One that did not answer while
+ * another served is said on a terminal; under cron it is not a problem
+ * of the app's (alert.h), and the status and the report show it. */
 static void record_servers(const struct repo *r, const struct agent_opts *o, const char *app,
 			   const struct repo_poll *p)
 {
 	const struct config *c = r->c;
 	struct buf failed = BUF_INIT;
 	struct app_status was;
-	char *used = p->have_server ? xfer_url_redact(c->servers[p->server]) : xstrdup("");
+	char *used = p->have_server ? xfer_url_redact(c->servers[p->server]) : NULL;
 	bool had;
 	struct err e;
 	size_t i;
@@ -399,18 +400,16 @@ static void record_servers(const struct repo *r, const struct agent_opts *o, con
 
 		buf_addf(&failed, "%sserver %zu (%s) unreachable (%s)", failed.len ? "; " : "",
 			 p->down[i].server + 1, u, p->down[i].why);
+		if (used && !o->once)
+			say(o, AGENT_WARNING, "%s: server %zu (%s) unreachable (%s), used server %zu (%s)",
+			    app, p->down[i].server + 1, u, p->down[i].why, p->server + 1, used);
 		free(u);
 	}
 	for (i = 0; i < p->nlies; i++)
 		buf_addf(&failed, "%s%s", failed.len ? "; " : "", p->lies[i].msg);
 	status_keep(c, app, &was, &had);
-	for (i = 0; i < p->ndown && p->have_server; i++)
-		if (!o->once || strncmp(was.failed, failed.data, sizeof was.failed - 1))
-			say(o, AGENT_WARNING, "%s: server %zu (%s) unreachable (%s), used server %zu (%s)",
-			    app, p->down[i].server + 1, c->servers[p->down[i].server],
-			    p->down[i].why, p->server + 1, used);
-	if (!o->dry_run &&
-	    state_set_servers(c->state_dir, app, used, failed.data ? failed.data : "", &e) < 0)
+	if (!o->dry_run && state_set_servers(c->state_dir, app, used ? used : was.server,
+					     failed.data ? failed.data : "", &e) < 0)
 		say_error(o, &e);
 	buf_release(&failed);
 	free(used);

@@ -153,9 +153,11 @@ static void apply_one(const struct config *c, const char *app, const struct repo
 {
 	struct apply_opts o = { 0 };
 	struct apply_outcome out;
+	char *server = p->have_server ? xfer_url_redact(c->servers[p->server]) : NULL;
 	struct err e;
 
 	err_clear(&e);
+	o.server = server;
 	o.dry_run = ao->dry_run;
 	o.json = ao->json;
 	o.diff = ao->diff;
@@ -184,6 +186,7 @@ static void apply_one(const struct config *c, const char *app, const struct repo
 		repo_cache_drop(c, app);
 	if ((ar->code == EXIT_ROLLED_BACK || ar->code == EXIT_ROLLBACK_FAILED) && !ao->dry_run)
 		repo_mark_failed(c, app, p->ch.version, p->ch.serial);
+	free(server);
 }
 
 /* Record a refusal of app (why, of class cause, caused by server; "" for

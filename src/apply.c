@@ -191,8 +191,9 @@ done:
 
 /* ---- recording ---------------------------------------------------------- */
 
-int apply_record(const struct config *c, const char *app, const char *action,
-		  const char *from, const char *to, const char *sha256,
+/* apply_record, the record naming server (NULL: none). */
+static int record(const struct config *c, const char *server, const char *app,
+		  const char *action, const char *from, const char *to, const char *sha256,
 		  const struct txn_result *r, const char *error, struct err *e)
 {
 	struct audit_step *steps = xcalloc(r->nsteps + 1, sizeof *steps);
@@ -220,6 +221,7 @@ int apply_record(const struct config *c, const char *app, const char *action,
 	rec.duration_ms = r->duration_ms;
 	rec.downtime_ms = r->downtime_ms;
 	rec.manifest_sha256 = sha256 ? sha256 : "";
+	rec.server = server;
 	rec.steps = steps;
 	rec.nsteps = r->nsteps;
 	rec.error = error ? error : "";
@@ -251,6 +253,13 @@ done:
 	return rc;
 }
 
+int apply_record(const struct config *c, const char *app, const char *action,
+		 const char *from, const char *to, const char *sha256,
+		 const struct txn_result *r, const char *error, struct err *e)
+{
+	return record(c, NULL, app, action, from, to, sha256, r, error, e);
+}
+
 int apply_record_refusal(const struct config *c, const char *app,
 			 const char *to_version, const struct err *why,
 			 struct err *e)
@@ -274,10 +283,17 @@ int apply_conclude(const struct config *c, const char *app, const char *action,
 		   const char *from, const char *to, const char *sha256,
 		   const struct txn_result *r, struct msgs *msgs)
 {
+	return apply_conclude_from(c, NULL, app, action, from, to, sha256, r, msgs);
+}
+
+int apply_conclude_from(const struct config *c, const char *server, const char *app,
+			const char *action, const char *from, const char *to,
+			const char *sha256, const struct txn_result *r, struct msgs *msgs)
+{
 	struct err e;
 
 	err_clear(&e);
-	if (apply_record(c, app, action, from, to, sha256, r, r->error, &e) < 0 ||
+	if (record(c, server, app, action, from, to, sha256, r, r->error, &e) < 0 ||
 	    (r->journal_done && txn_finish(c->state_dir, app, &e) < 0)) {
 		msgs_add(msgs, MSG_WARNING, "%s", e.msg);
 		return -1;
@@ -399,8 +415,9 @@ int apply_release(const struct config *c, const char *release_dir,
 	out->changed = true;
 	out->downtime_ms = r.downtime_ms;
 	snprintf(out->result, sizeof out->result, "%s", r.result);
-	apply_conclude(c, rel.m.app, p.action, have_installed ? installed.version : "",
-		       rel.m.version, rel.sha256, &r, &out->msgs);
+	apply_conclude_from(c, o->server, rel.m.app, p.action,
+			    have_installed ? installed.version : "", rel.m.version, rel.sha256,
+			    &r, &out->msgs);
 	if (rc != EXIT_OK)
 		msg_txn_failed(e, rc, &p, &r);
 	else

@@ -144,6 +144,11 @@ int audit_format(const struct audit_rec *r, uint64_t seq, const char *time,
 		 clamp(r->duration_ms), clamp(r->downtime_ms));
 	add_qstr(out, r->manifest_sha256, 0);
 	buf_adds(out, "\n");
+	if (r->server && *r->server) {     /* optional (FORMAT.md 1) */
+		buf_adds(out, "server: ");
+		add_qstr(out, r->server, 0);
+		buf_adds(out, "\n");
+	}
 	add_steps(out, r);
 	buf_adds(out, "error: ");
 	add_qstr(out, r->error, 0);

@@ -102,3 +102,15 @@ expect_no_grep "$T/err" "payload.tar.gz|/s" "without a terminal: no progress"
 expect_grep "$T/out" "^\+greeting = hello from 5.0.0$|^\+\+\+ .*share/data.txt" \
 	"run --dry-run --diff: a unified diff of the changed files"
 expect_exit 2 "run --json without --dry-run is a usage error" $T/upgr run $A --json
+
+# The audit record of an upgrade names the server the release came from,
+# and both verifiers accept the log with that line.
+$T/upgr audit show --json "$T/a-audit.log" | /usr/bin/python3 -c '
+import json,sys
+r = [r for r in json.load(sys.stdin) if r["action"] == "upgrade"][-1]
+print(r.get("server"))' >"$T/server"
+expect_grep "$T/server" "^${FTPD_URL_1}repo\$" "the audit record names the server used"
+expect_exit 0 "upgr audit verify accepts records with a server line" \
+	$T/upgr audit verify --every-signature -p "$T/a-device.pub" "$T/a-audit.log"
+expect_exit 0 "audit/verify (sh, awk, openssl) accepts them too" \
+	sh "$UPGR_TOP/audit/verify" "$T/a-device.pub" "$T/a-audit.log"

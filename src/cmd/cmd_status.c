@@ -137,39 +137,37 @@ static void json_field(struct buf *b, const char *key, const char *val, bool las
 	buf_adds(b, last ? "" : ", ");
 }
 
+/* "NAME": {KEY: VAL, ...}, or "NAME": null when have is false; then ", ". */
+static void json_object(struct buf *b, const char *name, bool have, const char *const *keys,
+			const char *const *vals, size_t n)
+{
+	size_t i;
+
+	buf_addf(b, "\"%s\": %s", name, have ? "{" : "null, ");
+	for (i = 0; have && i < n; i++)
+		json_field(b, keys[i], vals[i], i + 1 == n);
+	if (have)
+		buf_adds(b, "}, ");
+}
+
 static void json_hold(const struct app_view *v, struct buf *b)
 {
-	if (!v->held) {
-		buf_adds(b, "\"held\": null, ");
-		return;
-	}
-	buf_adds(b, "\"held\": {");
-	json_field(b, "version", v->h.version, false);
-	json_field(b, "reason", v->h.reason, false);
-	json_field(b, "from", v->h.from, false);
-	json_field(b, "user", v->h.user, false);
-	json_field(b, "time", v->h.time, true);
-	buf_adds(b, "}, ");
+	static const char *const keys[] = { "version", "reason", "from", "user", "time" };
+	const char *vals[] = { v->h.version, v->h.reason, v->h.from, v->h.user, v->h.time };
+
+	json_object(b, "held", v->held, keys, vals, 5);
 }
 
 static void json_interrupted(const struct app_view *v, struct buf *b)
 {
-	char since[UTC_TIME_MAX];
+	static const char *const keys[] = { "phase", "during", "action", "from", "to", "since" };
+	char since[UTC_TIME_MAX] = "";
+	const char *vals[] = { v->pd.phase, v->pd.hit, v->pd.action, v->pd.from, v->pd.to, since };
 
-	if (!v->interrupted) {
-		buf_adds(b, "\"interrupted\": null, ");
-		return;
-	}
-	utc_format(v->pd.since.tv_sec, v->pd.since.tv_nsec / 1000000L, UTC_MILLIS_Z, since,
-		   sizeof since);
-	buf_adds(b, "\"interrupted\": {");
-	json_field(b, "phase", v->pd.phase, false);
-	json_field(b, "during", v->pd.hit, false);
-	json_field(b, "action", v->pd.action, false);
-	json_field(b, "from", v->pd.from, false);
-	json_field(b, "to", v->pd.to, false);
-	json_field(b, "since", since, true);
-	buf_adds(b, "}, ");
+	if (v->interrupted)
+		utc_format(v->pd.since.tv_sec, v->pd.since.tv_nsec / 1000000L, UTC_MILLIS_Z, since,
+			   sizeof since);
+	json_object(b, "interrupted", v->interrupted, keys, vals, 6);
 }
 
 static void view_json(const struct app_view *v, struct buf *b)

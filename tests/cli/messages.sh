@@ -22,6 +22,14 @@ release_with() {
 	release_make "$T/src-$1/manifest.yaml" "$T/src-$1" "$APPDIR/releases/$1"
 }
 
+# health_steps: the last upgrade record's health steps, [(exit, output)], in $T/health.
+health_steps() {
+	$T/upgr audit show --json "$T/a-audit.log" | /usr/bin/python3 -c '
+import json,sys
+r = [r for r in json.load(sys.stdin) if r["action"] == "upgrade"][-1]
+print([(s["exit"], s.get("output", "")) for s in r["steps"] if s["phase"] == "health"])' >"$T/health"
+}
+
 release 1.0.0
 channel 1 1.0.0
 agent_config a
@@ -41,12 +49,8 @@ channel 2 2.0.0
 expect_exit 1 "2.0.0 fails its health check: exit 1" $T/upgr run $A
 expect_grep "$T/err" "^upgr: hello 2.0.0: rolled back: health 'bin/hello-ctl status' exited 1; 1.0.0 running$" \
 	"rolled back: health 'bin/hello-ctl status' exited 1; 1.0.0 running"
-$T/upgr audit show --json "$T/a-audit.log" | /usr/bin/python3 -c '
-import json,sys
-r = [r for r in json.load(sys.stdin) if r["action"] == "upgrade"][-1]
-h = [s.get("output", "") for s in r["steps"] if s["phase"] == "health"]
-print(h)' >"$T/health"
-expect_grep "$T/health" "'attempt 1 of 2', 'attempt 2 of 2'" \
+health_steps
+expect_grep "$T/health" "\(1, 'attempt 1 of 2'\), \(1, 'attempt 2 of 2'\)" \
 	"the audit record has each failed health attempt"
 
 # 3.0.0 passes on its second health attempt, and a config edited here is kept.
@@ -56,10 +60,7 @@ channel 3 3.0.0
 expect_exit 0 "3.0.0 passes on attempt 2" $T/upgr run $A
 expect_grep "$T/out" "^hello: config kept: etc/hello.conf \(new version at etc/hello.conf.upgr-new\)$" \
 	"config kept: etc/hello.conf (new version at etc/hello.conf.upgr-new)"
-$T/upgr audit show --json "$T/a-audit.log" | /usr/bin/python3 -c '
-import json,sys
-r = [r for r in json.load(sys.stdin) if r["action"] == "upgrade"][-1]
-print([(s["exit"], s.get("output", "")) for s in r["steps"] if s["phase"] == "health"])' >"$T/health"
+health_steps
 expect_grep "$T/health" "^\[\(1, 'attempt 1 of 4'\), \(0, 'attempt 2 of 4'\)\]$" \
 	"the audit record: passed on attempt 2 of 4"
 

@@ -19,7 +19,7 @@ static const struct {
 	{ M_HELD, "upgr_held", "1 when the app is held (upgr hold, or a manual rollback)." },
 	{ M_DOWNTIME, "upgr_last_downtime_seconds",
 	  "Service downtime of the last transaction (stop to start)." },
-	{ M_BYTES, "upgr_last_fetched_bytes", "Bytes of the release applied by the last run." },
+	{ M_BYTES, "upgr_last_fetched_bytes", "Payload bytes the last run downloaded (0 when nothing was fetched)." },
 	{ M_FAILURES, "upgr_consecutive_failures", "Runs in a row that did not exit 0." },
 };
 

@@ -9,7 +9,7 @@
  *   upgr_installed_info{app,version}       1 for the installed version
  *   upgr_held{app}                         1 when upgr hold keeps it
  *   upgr_last_downtime_seconds{app}        the last transaction's downtime
- *   upgr_last_fetched_bytes{app}           the release applied this run
+ *   upgr_last_fetched_bytes{app}           payload bytes downloaded this run
  *   upgr_consecutive_failures{app}         runs in a row not exiting 0
  *
  * Each with its HELP and TYPE lines, as `promtool check metrics` wants. */

@@ -216,7 +216,7 @@ static void view_text(const struct app_view *v, struct buf *b, struct buf *notes
 			 v->h.version, v->h.reason, v->h.from[0] ? " from " : "", v->h.from,
 			 v->h.user, v->h.time, s->app);
 	if (!strcmp(s->state, "waiting") && !v->held && !v->interrupted)
-		buf_addf(notes, "%s: waiting: %s\n", s->app, s->waiting);
+		buf_addf(notes, "%s: not upgraded yet: %s\n", s->app, s->waiting);
 	for (i = 0; i < v->nconfigs; i++)
 		buf_addf(notes, "%s: config kept: %s (new version at %s.upgr-new): merge it, "
 			 "then remove the .upgr-new\n", s->app, v->configs[i], v->configs[i]);

@@ -68,7 +68,7 @@ run $T/upgr status $A --json
 CH_EXTRA="rollout: 0" channel 3 2.0.0
 expect_exit 0 "2.0.0 at rollout 0%" $T/upgr run $A
 run $T/upgr status $A
-expect_grep "$T/out" "^hello: waiting: rollout 0% does not include host host-a$" \
+expect_grep "$T/out" "^hello: not upgraded yet: rollout 0% does not include host host-a$" \
 	"status text: why the host waits (rollout)"
 
 # A locally edited config file: kept, its new version waits in .upgr-new.

@@ -13,7 +13,7 @@ _upgr_commands="run apply validate publish status rollback hold unhold recover k
 _upgr_static_opts()
 {
 	case $1 in
-	run | '') echo "-c --root --dry-run --splay --help" ;;
+	run | '') echo "-c --root --dry-run --json --diff --splay --help" ;;
 	apply) echo "-c --root --dry-run --json --help" ;;
 	validate) echo "--help" ;;
 	publish) echo "--repo --key --passphrase-file --channel-key --root --channel --from --expires --not-before --rollout --downgrade --trusted-key --state-dir --help" ;;

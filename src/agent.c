@@ -11,16 +11,17 @@
 #include "report.h"
 #include "runlog.h"
 #include "state.h"
+#include "transport.h"
 #include "version.h"
 #include "xalloc.h"
 
-#include <dirent.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 /* One app's outcome this run, for the exit code and the report. */
 struct app_run {
@@ -33,7 +34,11 @@ struct app_run {
 	char problem[STATE_NOTE_MAX];   /* the poll failure's class (alert.h), "" */
 	char problem_msg[ERR_MSG_MAX];  /* and its message, said once under cron */
 	long downtime_ms;
-	uint64_t fetched_bytes;   /* the release applied this run */
+	uint64_t fetched_bytes;   /* payload bytes downloaded this run */
+	char available[64];       /* the channel's version, "" when none */
+	char why[256];            /* waiting: the reason */
+	char *plan;               /* dry run --json: the plan's JSON, or NULL */
+	char failure[ERR_MSG_MAX];  /* the apply's error, one line, "" */
 };
 
 static int severity(int code)
@@ -127,22 +132,43 @@ static void say_msgs(const struct agent_opts *o, const struct msgs *m)
 	}
 }
 
+/* A dry run with --json: the plan's JSON (the first text apply_release
+ * returned) goes into the run's document, not out line by line. */
+static void take_plan(struct msgs *m, struct app_run *ar)
+{
+	size_t i;
+
+	for (i = 0; i < m->n && m->v[i].kind != MSG_TEXT; i++)
+		;
+	if (i == m->n)
+		return;
+	ar->plan = m->v[i].text;
+	memmove(&m->v[i], &m->v[i + 1], (m->n - i - 1) * sizeof *m->v);
+	m->n--;
+}
+
 /* Apply the release the poll brought into the cache. */
 static void apply_one(const struct config *c, const char *app, const struct repo_poll *p,
 		      const struct agent_opts *ao, struct app_run *ar)
 {
 	struct apply_opts o = { 0 };
 	struct apply_outcome out;
+	char *server = p->have_server ? xfer_url_redact(c->servers[p->server]) : NULL;
 	struct err e;
 
 	err_clear(&e);
+	o.server = server;
 	o.dry_run = ao->dry_run;
+	o.json = ao->json;
+	o.diff = ao->diff;
 	o.expect_app = p->ch.app;
 	o.expect_version = p->ch.version;
 	o.expect_sha256 = p->ch.manifest_sha256;
 	o.allow_downgrade = p->ch.downgrade;
 	o.quiet_if_current = true;
 	ar->code = apply_release(c, p->release_dir, &o, &out, &e);
+	if (ao->json)
+		take_plan(&out.msgs, ar);
 	say_msgs(ao, &out.msgs);
 	msgs_release(&out.msgs);
 	ar->changed = out.changed;
@@ -151,14 +177,16 @@ static void apply_one(const struct config *c, const char *app, const struct repo
 	if (ar->code == EXIT_OK && out.changed)
 		snprintf(ar->version, sizeof ar->version, "%s", p->ch.version);
 	ar->acted |= out.changed || !strcmp(out.result, "refused");
-	if (ar->code != EXIT_OK)
+	if (ar->code != EXIT_OK) {
+		one_line(ar->failure, &e);
 		say_error(ao, &e);
-	else if (out.changed)
+	} else if (out.changed)
 		say_change(ao, app, p);
 	if (ar->code == EXIT_OK && !ao->dry_run)
 		repo_cache_drop(c, app);
 	if ((ar->code == EXIT_ROLLED_BACK || ar->code == EXIT_ROLLBACK_FAILED) && !ao->dry_run)
 		repo_mark_failed(c, app, p->ch.version, p->ch.serial);
+	free(server);
 }
 
 /* Record a refusal of app (why, of class cause, caused by server; "" for
@@ -321,20 +349,117 @@ static void warn_expiry(const struct repo *r, const struct agent_opts *o, const 
 	    "must sign a fresh one", app, p->ch.channel, t, left / 3600, left % 3600 / 60);
 }
 
+/* The app's status as it was before this poll. */
+static void status_keep(const struct config *c, const char *app, struct app_status *was,
+			bool *had)
+{
+	struct err e;
+
+	if (state_status_read(c->state_dir, app, was, had, &e) < 0)
+		*had = false;
+	if (!*had) {
+		memset(was, 0, sizeof *was);
+		snprintf(was->app, sizeof was->app, "%s", app);
+	}
+}
+
+/* A lie the poll got past through another server is in the audit log,
+ * but it is not what happened to the app: its status goes back to what
+ * it said before (the liar is listed by record_servers). */
+static void status_restore(const struct config *c, const struct agent_opts *o,
+			   const struct app_status *was, bool had)
+{
+	struct err e;
+	char *path;
+
+	if (had) {
+		if (state_status_write(c->state_dir, was, &e) < 0)
+			say_error(o, &e);
+		return;
+	}
+	path = state_app_file(c->state_dir, was->app, STATE_STATUS);
+	unlink(path);
+	free(path);
+}
+
+/* The servers of this poll, kept in the status (the one that answered
+ * last, kept when none did; each that failed it: did not answer, or
+ * served a file that failed a check). One that did not answer while
+ * another served is said on a terminal; under cron it is not a problem
+ * of the app's (alert.h), and the status and the report show it. */
+static void record_servers(const struct repo *r, const struct agent_opts *o, const char *app,
+			   const struct repo_poll *p)
+{
+	const struct config *c = r->c;
+	struct buf failed = BUF_INIT;
+	struct app_status was;
+	char *used = p->have_server ? xfer_url_redact(c->servers[p->server]) : NULL;
+	bool had;
+	struct err e;
+	size_t i;
+
+	for (i = 0; i < p->ndown; i++) {
+		char *u = xfer_url_redact(c->servers[p->down[i].server]);
+
+		buf_addf(&failed, "%sserver %zu (%s) unreachable (%s)", failed.len ? "; " : "",
+			 p->down[i].server + 1, u, p->down[i].why);
+		if (used && !o->once)
+			say(o, AGENT_WARNING, "%s: server %zu (%s) unreachable (%s), used server %zu (%s)",
+			    app, p->down[i].server + 1, u, p->down[i].why, p->server + 1, used);
+		free(u);
+	}
+	for (i = 0; i < p->nlies; i++)
+		buf_addf(&failed, "%s%s", failed.len ? "; " : "", p->lies[i].msg);
+	status_keep(c, app, &was, &had);
+	if (!o->dry_run && state_set_servers(c->state_dir, app, used ? used : was.server,
+					     failed.data ? failed.data : "", &e) < 0)
+		say_error(o, &e);
+	buf_release(&failed);
+	free(used);
+}
+
+/* What the poll found, in the status (state.h, state_set_poll): current,
+ * waiting and why, held; "" after a failed apply. */
+static void record_state(const struct config *c, const struct agent_opts *o, const char *app,
+			 const struct app_run *ar)
+{
+	const char *st = ar->outcome;
+	struct err e;
+	int rc;
+
+	if (o->dry_run)
+		return;
+	if (!strcmp(st, "waiting"))
+		rc = state_set_waiting(c->state_dir, app, ar->why, &e);
+	else
+		rc = state_set_poll(c->state_dir, app, !strcmp(st, "success") ? "current" :
+				    !strcmp(st, "current") || !strcmp(st, "held") ? st : "", "", &e);
+	if (rc < 0)
+		say_error(o, &e);
+}
+
 static void poll_one(struct repo *r, const char *app, const struct agent_opts *o,
 		     struct app_run *ar)
 {
 	const struct config *c = r->c;
+	struct app_status was;
 	struct repo_poll p;
 	uint64_t before = repo_received(r);
 	struct err e;
+	bool had;
 	int rc;
 
 	err_clear(&e);
+	status_keep(c, app, &was, &had);
 	rc = repo_poll_app(r, app, &p, &e);
 	if (!o->dry_run)
 		ar->acted = record_lies(c, o, app, &p, rc == 0);
+	if (!o->dry_run && rc == 0 && ar->acted)
+		status_restore(c, o, &was, had);
+	record_servers(r, o, app, &p);
 	snprintf(ar->version, sizeof ar->version, "%s", p.installed);
+	if (p.have_channel)
+		snprintf(ar->available, sizeof ar->available, "%s", p.ch.version);
 	if (rc < 0) {
 		installed_version(c, app, ar);
 		poll_failed(c, o, app, &p, &e, ar);
@@ -366,6 +491,9 @@ static void poll_one(struct repo *r, const char *app, const struct agent_opts *o
 		apply_one(c, app, &p, o, ar);
 		break;
 	}
+	if (p.state == REPO_WAIT)
+		snprintf(ar->why, sizeof ar->why, "%s", p.why);
+	record_state(c, o, app, ar);
 	/* Something succeeded: the refusals recorded so far are forgotten (a
 	 * mirror that keeps lying is then recorded once more, on the next
 	 * tick). */
@@ -501,6 +629,49 @@ static void all_failed(const struct config *c, const struct agent_opts *o,
 		say_error(o, e);
 }
 
+/* One app's entry in the dry run's JSON document (agent.h). */
+static void json_app(struct buf *b, const char *app, const struct app_run *ar)
+{
+	static const char *const keys[] = { "app", "state", "installed", "available", "why",
+					    "error" };
+	const char *vals[] = { app, ar->plan ? "ready" : ar->outcome[0] ? ar->outcome : "error",
+			       ar->version, ar->available, ar->why,
+			       ar->problem_msg[0] ? ar->problem_msg : ar->failure };
+	size_t i;
+
+	for (i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+		buf_addf(b, "%s\"%s\": ", i ? ", " : "{", keys[i]);
+		buf_add_quoted(b, vals[i]);
+	}
+	buf_addf(b, ", \"exit\": %d, \"plan\": ", ar->code);
+	if (ar->plan) {
+		size_t n = strlen(ar->plan);
+
+		buf_add(b, ar->plan, n && ar->plan[n - 1] == '\n' ? n - 1 : n);
+	} else {
+		buf_adds(b, "null");
+	}
+	buf_adds(b, "}");
+}
+
+static void say_json(const struct config *c, const struct agent_opts *o,
+		     const struct app_run *runs)
+{
+	struct buf b = BUF_INIT;
+	size_t i;
+
+	buf_adds(&b, "{\"host\": ");
+	buf_add_quoted(&b, c->host);
+	buf_adds(&b, ", \"apps\": [");
+	for (i = 0; i < c->napps; i++) {
+		buf_adds(&b, i ? ",\n  " : "\n  ");
+		json_app(&b, c->apps[i], &runs[i]);
+	}
+	buf_adds(&b, c->napps ? "\n]}" : "]}");
+	o->say(o->ctx, AGENT_DOC, b.data);
+	buf_release(&b);
+}
+
 int agent_run(const struct config *c, const struct agent_opts *o)
 {
 	struct app_run *runs = NULL;
@@ -535,6 +706,10 @@ done:
 		log_run(c, runs, rc);
 		write_metrics(c, o, runs);
 	}
+	if (o->json)
+		say_json(c, o, runs);
+	for (i = 0; i < c->napps; i++)
+		free(runs[i].plan);
 	free(runs);
 	repo_close(&r);
 	return rc;

@@ -40,10 +40,16 @@ enum agent_say {
 	AGENT_OUT,      /* a result line: "app: upgraded 1.0 -> 1.1" */
 	AGENT_ERROR,    /* an error, one line (no newline inside) */
 	AGENT_WARNING,  /* a warning, one line */
+	AGENT_DOC,      /* dry run --json: the run's JSON document, to print as it is */
 };
 
 struct agent_opts {
 	bool dry_run;       /* say what would be done; change nothing */
+	bool json;          /* dry run: one JSON document (AGENT_DOC) instead of the
+			     * AGENT_OUT lines: {"host", "apps": [{app, state,
+			     * installed, available, why, error, plan}]}, plan as
+			     * `upgr apply --dry-run --json` prints it, or null */
+	bool diff;          /* dry run: a diff of each changed file after the plan */
 	bool progress;      /* show download progress (stderr is a tty) */
 	bool once;          /* under cron: say a persisting problem once (alert.h) */
 	void (*say)(void *ctx, enum agent_say kind, const char *line);

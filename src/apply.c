@@ -7,6 +7,7 @@
 #include "hash.h"
 #include "manifest.h"
 #include "objects.h"
+#include "pending.h"
 #include "plan.h"
 #include "repo.h"
 #include "root.h"
@@ -203,8 +204,9 @@ done:
 
 /* ---- recording ---------------------------------------------------------- */
 
-int apply_record(const struct config *c, const char *app, const char *action,
-		  const char *from, const char *to, const char *sha256,
+/* apply_record, the record naming server (NULL: none). */
+static int record(const struct config *c, const char *server, const char *app,
+		  const char *action, const char *from, const char *to, const char *sha256,
 		  const struct txn_result *r, const char *error, struct err *e)
 {
 	struct audit_step *steps = xcalloc(r->nsteps + 1, sizeof *steps);
@@ -232,6 +234,7 @@ int apply_record(const struct config *c, const char *app, const char *action,
 	rec.duration_ms = r->duration_ms;
 	rec.downtime_ms = r->downtime_ms;
 	rec.manifest_sha256 = sha256 ? sha256 : "";
+	rec.server = server;
 	rec.steps = steps;
 	rec.nsteps = r->nsteps;
 	rec.error = error ? error : "";
@@ -263,6 +266,13 @@ done:
 	return rc;
 }
 
+int apply_record(const struct config *c, const char *app, const char *action,
+		 const char *from, const char *to, const char *sha256,
+		 const struct txn_result *r, const char *error, struct err *e)
+{
+	return record(c, NULL, app, action, from, to, sha256, r, error, e);
+}
+
 int apply_record_refusal(const struct config *c, const char *app,
 			 const char *to_version, const struct err *why,
 			 struct err *e)
@@ -286,10 +296,17 @@ int apply_conclude(const struct config *c, const char *app, const char *action,
 		   const char *from, const char *to, const char *sha256,
 		   const struct txn_result *r, struct msgs *msgs)
 {
+	return apply_conclude_from(c, NULL, app, action, from, to, sha256, r, msgs);
+}
+
+int apply_conclude_from(const struct config *c, const char *server, const char *app,
+			const char *action, const char *from, const char *to,
+			const char *sha256, const struct txn_result *r, struct msgs *msgs)
+{
 	struct err e;
 
 	err_clear(&e);
-	if (apply_record(c, app, action, from, to, sha256, r, r->error, &e) < 0 ||
+	if (record(c, server, app, action, from, to, sha256, r, r->error, &e) < 0 ||
 	    (r->journal_done && txn_finish(c->state_dir, app, &e) < 0)) {
 		msgs_add(msgs, MSG_WARNING, "%s", e.msg);
 		return -1;
@@ -350,6 +367,7 @@ int apply_release(const struct config *c, const char *release_dir,
 	struct txn_result r;
 	struct plan p;
 	struct err rec_err;
+	char why[512];
 	int rc, cmp;
 
 	memset(out, 0, sizeof *out);
@@ -393,6 +411,12 @@ int apply_release(const struct config *c, const char *release_dir,
 	}
 	if (o->dry_run) {
 		rc = dry_run(&p, o, &out->msgs);
+		/* What the run would exit with: a review gate can use it. */
+		if (rc == EXIT_OK && plan_would_fail(&p, why, sizeof why)) {
+			err_set(e, EXIT_ROLLED_BACK, "%s %s: the plan would fail: %s; nothing "
+				"would be changed", rel.m.app, rel.m.version, why);
+			rc = EXIT_ROLLED_BACK;
+		}
 		goto done;
 	}
 	if (fs_check_parents(p.target, e) < 0) {
@@ -404,10 +428,13 @@ int apply_release(const struct config *c, const char *release_dir,
 	out->changed = true;
 	out->downtime_ms = r.downtime_ms;
 	snprintf(out->result, sizeof out->result, "%s", r.result);
-	apply_conclude(c, rel.m.app, p.action, have_installed ? installed.version : "",
-		       rel.m.version, rel.sha256, &r, &out->msgs);
+	apply_conclude_from(c, o->server, rel.m.app, p.action,
+			    have_installed ? installed.version : "", rel.m.version, rel.sha256,
+			    &r, &out->msgs);
 	if (rc != EXIT_OK)
-		err_set(e, rc, "%s %s: %s", rel.m.app, rel.m.version, r.error);
+		msg_txn_failed(e, rc, &p, &r);
+	else
+		msgs_config_kept(&out->msgs, &p);
 done:
 	plan_release(&p);
 	if (have_installed)
@@ -427,9 +454,15 @@ int apply_recover_all(const struct config *c, bool quiet, struct msgs *msgs, str
 		return e->code;
 	for (i = 0; i < n; i++) {
 		struct txn_result r;
+		struct pending pd;
+		bool have_pd;
 
 		txn_result_init(&r);
+		if (pending_read(c->state_dir, apps[i], &pd, &have_pd, e) < 0)
+			have_pd = false;
 		one = txn_recover(c->state_dir, apps[i], &r, from, to);
+		if (have_pd)
+			pending_account(&pd, &r);
 		if (one != EXIT_OK)
 			msgs_add(msgs, MSG_ERROR, "recovered %s: %s (%s)", apps[i], r.result, r.error);
 		else if (!quiet)

@@ -25,6 +25,8 @@ struct apply_opts {
 	const char *expect_sha256;     /* agent: the channel's manifest_sha256, or NULL */
 	bool allow_downgrade;          /* the signed channel says downgrade: true */
 	bool quiet_if_current;         /* agent: same version installed -> no output */
+	const char *server;            /* agent: the server the release came from,
+					* named in the audit record; NULL for none */
 };
 
 struct apply_outcome {
@@ -66,6 +68,11 @@ int apply_record(const struct config *c, const char *app, const char *action,
 int apply_conclude(const struct config *c, const char *app, const char *action,
 		   const char *from, const char *to, const char *sha256,
 		   const struct txn_result *r, struct msgs *msgs);
+/* The same, the audit record naming server (NULL: none) the release came
+ * from. */
+int apply_conclude_from(const struct config *c, const char *server, const char *app,
+			const char *action, const char *from, const char *to,
+			const char *sha256, const struct txn_result *r, struct msgs *msgs);
 
 /* Load the configured trusted keys; none configured is EXIT_TRUST (fail
  * closed). Free *keys with free(). */

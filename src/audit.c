@@ -112,7 +112,9 @@ static void add_steps(struct buf *out, const struct audit_rec *r)
 		buf_adds(out, ", run: ");
 		add_qstr(out, st->run, 0);
 		buf_addf(out, ", exit: %d, ms: %lld", st->exit, clamp(st->ms));
-		if (st->output && st->exit != 0) {
+		/* A failing step's output, or a passing retried health
+		 * check's "attempt N of M" (txn.c). */
+		if (st->output && (st->exit != 0 || !strncmp(st->output, "attempt ", 8))) {
 			buf_adds(out, ", output: ");
 			add_qstr(out, st->output, OUTPUT_LINES);
 		}
@@ -142,6 +144,11 @@ int audit_format(const struct audit_rec *r, uint64_t seq, const char *time,
 		 clamp(r->duration_ms), clamp(r->downtime_ms));
 	add_qstr(out, r->manifest_sha256, 0);
 	buf_adds(out, "\n");
+	if (r->server && *r->server) {     /* optional (FORMAT.md 1) */
+		buf_adds(out, "server: ");
+		add_qstr(out, r->server, 0);
+		buf_adds(out, "\n");
+	}
 	add_steps(out, r);
 	buf_adds(out, "error: ");
 	add_qstr(out, r->error, 0);

@@ -22,6 +22,8 @@ struct audit_rec {
 	const char *host, *app, *action, *from, *to, *result;
 	long duration_ms, downtime_ms;
 	const char *manifest_sha256;   /* hex or "" */
+	const char *server;            /* the server the release came from (the
+					* agent's), NULL or "" for none: no line */
 	const struct audit_step *steps;
 	size_t nsteps;
 	const char *error;             /* "" when none */
@@ -85,6 +87,7 @@ struct audit_entry {
 	uint64_t seq;
 	struct audit_str time, host, app, action, from, to, result,
 		manifest_sha256, error;
+	struct audit_str server;       /* p NULL when the record has no server line */
 	long long duration_ms, downtime_ms;
 	const struct audit_entry_step *steps;
 	size_t nsteps;

@@ -259,6 +259,10 @@ static int parse_record(const char *rec, size_t len, struct audit_entry *ent,
 	if (!eat_field(&c, "manifest_sha256", &ent->manifest_sha256))
 		goto bad;
 	what = 12;
+	/* An optional server line (records of later versions). */
+	if (c.end - c.p >= 8 && !memcmp(c.p, "server: ", 8) &&
+	    !eat_field(&c, "server", &ent->server))
+		goto bad;
 	if (!eat_steps(&c, sv, &ent->nsteps))
 		goto bad;
 	what = 13;

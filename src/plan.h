@@ -106,7 +106,15 @@ void plan_check_preconditions(struct plan *p, bool run_commands);
 bool plan_resolve_owner(const struct mfile *f, uid_t *uid, gid_t *gid, char *why,
 			size_t whylen);
 
-/* The plan for a person, and as JSON for scripts. */
+/* Whether the transaction would stop before the service does, and why
+ * (one line in why): an owner or group unknown here, a precondition
+ * that failed (plan_check_preconditions), less free space where the work
+ * directory goes than disk_needed. A dry run exits 1 then, as the run
+ * would (nothing changed, the old version runs). */
+bool plan_would_fail(const struct plan *p, char *why, size_t len);
+
+/* The plan for a person, and as JSON for scripts; both end with what
+ * plan_would_fail says ("would fail: ...", "would_fail": "..." or null). */
 void plan_print(const struct plan *p, FILE *to);
 void plan_json(const struct plan *p, struct buf *out);
 

@@ -2,8 +2,52 @@
 /* Showing a plan: for a reviewer (text) and for scripts (JSON). */
 #include "plan.h"
 
+#include "fsutil.h"
+#include "xalloc.h"
+
 #include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
+
+/* The free bytes of the file system that holds path, or of its nearest
+ * ancestor that exists (the work directory may not exist yet). */
+static bool free_bytes(const char *path, uint64_t *n)
+{
+	char *dir = xstrdup(path), *slash;
+	struct statvfs sv;
+	bool ok;
+
+	while (!(ok = statvfs(dir, &sv) == 0) && strcmp(dir, "/") && (slash = strrchr(dir, '/')))
+		slash[slash == dir] = '\0';     /* "/a" -> "/", "/a/b" -> "/a" */
+	free(dir);
+	*n = ok ? (uint64_t)sv.f_bavail * sv.f_frsize : UINT64_MAX;
+	return ok;
+}
+
+bool plan_would_fail(const struct plan *p, char *why, size_t len)
+{
+	uint64_t avail;
+	size_t i;
+
+	if (p->owner_error[0]) {
+		snprintf(why, len, "owner/group: %s", p->owner_error);
+		return true;
+	}
+	for (i = 0; i < p->npre; i++)
+		if (p->pre[i].state == PRE_FAIL) {
+			snprintf(why, len, "precondition %zu failed (%s)", i + 1, p->pre[i].detail);
+			return true;
+		}
+	if (free_bytes(p->workdir, &avail) && avail < p->disk_needed) {
+		snprintf(why, len, "%s: %" PRIu64 " bytes needed, %" PRIu64 " free", p->workdir,
+			 p->disk_needed, avail);
+		return true;
+	}
+	why[0] = '\0';
+	return false;
+}
 
 static const char *pre_state_name(enum pre_state s)
 {
@@ -110,6 +154,7 @@ void plan_print(const struct plan *p, FILE *to)
 	const struct manifest *m = p->m;
 	size_t i, counts[5] = { 0 };
 	struct buf b = BUF_INIT;
+	char why[512];
 	int n = 0;
 
 	fprintf(to, "plan: %s %s %s -> %s (%s)\n", p->action, m->app,
@@ -170,6 +215,8 @@ void plan_print(const struct plan *p, FILE *to)
 	print_cmds(to, &n, "health", &m->health);
 	print_on_failure(p, to);
 	fprintf(to, "disk: %" PRIu64 " bytes needed in %s\n", p->disk_needed, p->workdir);
+	if (plan_would_fail(p, why, sizeof why))
+		fprintf(to, "would fail: %s; nothing would be changed\n", why);
 	buf_release(&b);
 }
 
@@ -213,6 +260,7 @@ void plan_json(const struct plan *p, struct buf *b)
 	const struct manifest *m = p->m;
 	struct buf t = BUF_INIT;
 	bool first = true;
+	char why[512];
 	size_t i;
 
 	buf_adds(b, "{\n  \"app\": ");
@@ -274,6 +322,11 @@ void plan_json(const struct plan *p, struct buf *b)
 	buf_adds(b, first ? "],\n  \"on_failure\": [" : "\n  ],\n  \"on_failure\": [");
 	first = true;
 	json_cmds(b, "rollback", &m->rollback, &first);
-	buf_adds(b, first ? "]\n}\n" : "\n  ]\n}\n");
+	buf_adds(b, first ? "],\n  \"would_fail\": " : "\n  ],\n  \"would_fail\": ");
+	if (plan_would_fail(p, why, sizeof why))
+		buf_add_quoted(b, why);
+	else
+		buf_adds(b, "null");
+	buf_adds(b, "\n}\n");
 	buf_release(&t);
 }

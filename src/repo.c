@@ -255,6 +255,22 @@ static void note_lie(const struct repo *r, size_t i, struct repo_poll *p,
 	free(shown);
 }
 
+/* Server i did not answer (last says why): noted once per server in
+ * p->down, for the status and the messages. */
+static void note_down(size_t i, struct repo_poll *p, const struct err *last)
+{
+	const char *why = strstr(last->msg, ": ");
+	size_t k;
+
+	for (k = 0; k < p->ndown && p->down[k].server != i; k++)
+		;
+	if (k < p->ndown || k == REPO_LIES_MAX)
+		return;
+	p->down[k].server = i;
+	buf_fixedf(p->down[k].why, sizeof p->down[k].why, "%s", why ? why + 2 : last->msg);
+	p->ndown++;
+}
+
 /* Checks a fetched file and its signature before it is used: 0, or -1
  * with e set (and p->cause for EXIT_TRUST). */
 typedef int (*repo_check_fn)(struct repo *r, const char *app, const struct buf *data,
@@ -305,12 +321,16 @@ static int fetch_signed(struct repo *r, const char *app, const char *rel,
 			if (last.code != EXIT_UNAVAILABLE)
 				goto fail;
 			nmissing += missing;
+			if (!missing)
+				note_down(i, p, &last);
 			buf_addf(&all, "%s%s", all.len ? "; " : "", last.msg);
 			continue;
 		}
 		r->cur = i;
 		if (check(r, app, data, sig, p, arg, &last) == 0) {
 			*from = i;
+			p->server = i;
+			p->have_server = true;
 			rc = 0;
 			goto done;
 		}
@@ -1021,8 +1041,11 @@ static int download(struct repo *r, const char *app, const char *rel,
 			free(url);
 			goto done;
 		} else {
+			note_down(i, p, &last);
 			buf_addf(&all, "%s%s", all.len ? "; " : "", last.msg);
 		}
+		if (rc == 0)
+			p->server = i;
 		free(url);
 	}
 	p->all_lied = rc < 0 && lied;

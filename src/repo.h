@@ -106,6 +106,13 @@ struct repo_lie {
 };
 #define REPO_LIES_MAX 8
 
+/* A server that did not answer during the poll (a transport error), the
+ * poll going on to the next one. */
+struct repo_down {
+	size_t server;             /* its index in servers: */
+	char why[512];             /* the transport's reason, without the URL */
+};
+
 struct repo_poll {
 	enum repo_state state;
 	struct repo_lie lies[REPO_LIES_MAX];  /* this poll's lying servers, */
@@ -119,6 +126,12 @@ struct repo_poll {
 	char why[256];             /* REPO_WAIT: the reason, for --dry-run */
 	bool waiting;              /* REPO_WAIT for approvals (trust root) */
 	char *release_dir;         /* REPO_READY */
+	/* The servers, for status and messages: the one whose files the
+	 * poll used (index into servers:), and each that did not answer. */
+	bool have_server;
+	size_t server;
+	struct repo_down down[REPO_LIES_MAX];
+	size_t ndown;
 };
 
 /* Poll app: see the top of this file. A channel, manifest or payload that

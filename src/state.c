@@ -185,7 +185,8 @@ struct field {
 static const struct field status_fields[] = {
 	F(app_status, app), F(app_status, version), F(app_status, action),
 	F(app_status, from), F(app_status, to), F(app_status, result),
-	F(app_status, time), F(app_status, error),
+	F(app_status, time), F(app_status, error), F(app_status, state),
+	F(app_status, waiting), F(app_status, server), F(app_status, failed),
 };
 static const struct field hold_fields[] = {
 	F(app_hold, version), F(app_hold, reason), F(app_hold, from),
@@ -306,6 +307,57 @@ int state_status_read(const char *state_dir, const char *app,
 {
 	return fields_read(state_dir, app, STATE_STATUS, status_fields,
 			   NFIELDS(status_fields), s, sizeof *s, have, e);
+}
+
+/* The field of status_fields named key in s. */
+static char *status_field(struct app_status *s, const char *key, size_t *len)
+{
+	size_t i;
+
+	for (i = 0; strcmp(status_fields[i].key, key); i++)
+		;
+	*len = status_fields[i].len;
+	return (char *)s + status_fields[i].off;
+}
+
+/* Set app's status fields k1 and k2 to v1 and v2, writing the file only
+ * when one changes. */
+static int status_set_pair(const char *state_dir, const char *app, const char *k1,
+			   const char *v1, const char *k2, const char *v2, struct err *e)
+{
+	struct app_status s;
+	size_t l1, l2;
+	char *f1, *f2;
+	bool have;
+
+	if (state_status_read(state_dir, app, &s, &have, e) < 0)
+		return -1;
+	f1 = status_field(&s, k1, &l1);
+	f2 = status_field(&s, k2, &l2);
+	if (have && !strncmp(f1, v1, l1 - 1) && !strncmp(f2, v2, l2 - 1))
+		return 0;
+	snprintf(s.app, sizeof s.app, "%s", app);
+	snprintf(f1, l1, "%s", v1);
+	snprintf(f2, l2, "%s", v2);
+	return state_status_write(state_dir, &s, e);
+}
+
+int state_set_poll(const char *state_dir, const char *app, const char *state,
+		   const char *why, struct err *e)
+{
+	return status_set_pair(state_dir, app, "state", state, "waiting", why ? why : "", e);
+}
+
+int state_set_waiting(const char *state_dir, const char *app, const char *reason,
+		      struct err *e)
+{
+	return state_set_poll(state_dir, app, "waiting", reason, e);
+}
+
+int state_set_servers(const char *state_dir, const char *app, const char *server,
+		      const char *failed, struct err *e)
+{
+	return status_set_pair(state_dir, app, "server", server, "failed", failed, e);
 }
 
 int state_hold_read(const char *state_dir, const char *app, struct app_hold *h,

@@ -67,12 +67,33 @@ struct app_status {
 	char result[16];         /* success, rolled-back, failed, refused */
 	char time[32];           /* UTC, ISO 8601 with ms */
 	char error[1024];
+	/* What the last poll found (state_set_poll), beside the last result: */
+	char state[16];          /* current, waiting, held, "" (not polled) */
+	char waiting[256];       /* state waiting: why ("rollout 10% does not ...") */
+	char server[512];        /* the server the last poll used, "" none */
+	char failed[1024];       /* the servers that failed it: "URL: why; ...", "" */
 };
 
 int state_status_read(const char *state_dir, const char *app,
 		      struct app_status *s, bool *have, struct err *e);
 int state_status_write(const char *state_dir, const struct app_status *s,
 		       struct err *e);
+
+/* Record what app's poll found in its status.yaml, keeping the last
+ * result: state (current, waiting, held, or "" for none) and, for
+ * waiting, why (one line a person reads: "rollout 10% does not include
+ * host web-17", "not before ...", "outside the window ...", "waiting for
+ * approval (1 of 2)"). Written only when it changes (one cron tick a
+ * minute must not rewrite the file a minute). */
+int state_set_poll(const char *state_dir, const char *app, const char *state,
+		   const char *why, struct err *e);
+/* The reason app waits: state_set_poll(..., "waiting", reason, e). */
+int state_set_waiting(const char *state_dir, const char *app, const char *reason,
+		      struct err *e);
+/* Record the server app's last poll used ("" when none answered) and the
+ * servers that failed it ("URL: why; ...", "" for none), the same way. */
+int state_set_servers(const char *state_dir, const char *app, const char *server,
+		      const char *failed, struct err *e);
 
 /* Highest serial seen for app's channel (0 when none), and its update:
  * one line "CHANNEL SERIAL" per channel in STATE/apps/APP/serial, so

@@ -54,6 +54,7 @@ struct sink {
 	struct buf *out;          /* either a buffer ... */
 	int fd;                   /* ... or a file descriptor */
 	uint64_t have;            /* bytes held so far, including a resumed part */
+	uint64_t got;             /* bytes this request received */
 	uint64_t max;
 	bool over;                /* the cap cut the transfer off */
 	int write_errno;          /* a local write failed */
@@ -68,7 +69,8 @@ struct source {
 
 struct progress {
 	const char *label;
-	struct timespec last;
+	struct timespec start, last;
+	curl_off_t base;          /* bytes a resumed download already had */
 	curl_off_t now, total;
 	bool shown;
 };
@@ -266,15 +268,46 @@ static int url_split(const char *url, char **dir, char **name, struct err *e)
 
 /* ---- the curl handle ---- */
 
-/* One line, redrawn in place with \r. */
-static void progress_draw(const struct progress *pr)
+/* n bytes as a person reads them: "512 B", "3.4 KiB", "12.0 MiB". */
+static void human_size(double n, char *out, size_t len)
 {
+	static const char *const unit[] = { "B", "KiB", "MiB", "GiB", "TiB" };
+	size_t u = 0;
+
+	while (n >= 1024 && u + 1 < sizeof unit / sizeof unit[0]) {
+		n /= 1024;
+		u++;
+	}
+	snprintf(out, len, u ? "%.1f %s" : "%.0f %s", n, unit[u]);
+}
+
+static double seconds_since(const struct timespec *t0, const struct timespec *t)
+{
+	return (double)(t->tv_sec - t0->tv_sec) + (t->tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+/* One line for the whole transfer, redrawn in place with \r: "payload.tar.gz
+ * 12.0 MiB / 50.0 MiB  24%  5.1 MiB/s  ETA 0:07" (the rate over this run's
+ * bytes; a resumed download counts what it had). */
+static void progress_draw(const struct progress *pr, const struct timespec *t)
+{
+	char now[16], total[16], rate[16], eta[48] = "";
+	double secs = seconds_since(&pr->start, t), bps;
+
+	bps = secs > 0 ? (double)(pr->now - pr->base) / secs : 0;
+	human_size((double)pr->now, now, sizeof now);
+	human_size((double)pr->total, total, sizeof total);
+	human_size(bps, rate, sizeof rate);
+	if (pr->total > pr->now && bps > 0) {
+		long left = (long)((double)(pr->total - pr->now) / bps + 0.5);
+
+		snprintf(eta, sizeof eta, "  ETA %ld:%02ld", left / 60, left % 60);
+	}
 	if (pr->total > 0)
-		fprintf(stderr, "\r%-40.40s %3d%% %12" CURL_FORMAT_CURL_OFF_T " bytes",
-			pr->label, (int)(pr->now * 100 / pr->total), pr->now);
+		fprintf(stderr, "\r%-28.28s %10s / %-10s %3d%%  %s/s%s\033[K", pr->label, now,
+			total, (int)(pr->now * 100 / pr->total), rate, eta);
 	else
-		fprintf(stderr, "\r%-40.40s      %12" CURL_FORMAT_CURL_OFF_T " bytes",
-			pr->label, pr->now);
+		fprintf(stderr, "\r%-28.28s %10s  %s/s\033[K", pr->label, now, rate);
 }
 
 /* curl calls this many times a second; draw at most every 250 ms. */
@@ -284,24 +317,27 @@ static int progress_cb(void *p, curl_off_t dltotal, curl_off_t dlnow,
 	struct progress *pr = p;
 	struct timespec t;
 
-	pr->total = dltotal ? dltotal : ultotal;
-	pr->now = dltotal ? dlnow : ulnow;
+	pr->total = dltotal ? pr->base + dltotal : ultotal;
+	pr->now = dltotal || dlnow ? pr->base + dlnow : ulnow;
 	clock_gettime(CLOCK_MONOTONIC, &t);
 	if (pr->shown && (t.tv_sec - pr->last.tv_sec) * 1000000000L +
 			 (t.tv_nsec - pr->last.tv_nsec) < PROGRESS_EVERY_NS)
 		return 0;
 	pr->last = t;
 	pr->shown = true;
-	progress_draw(pr);
+	progress_draw(pr, &t);
 	return 0;
 }
 
 /* The final state, then the line is done. */
 static void progress_end(const struct progress *pr)
 {
+	struct timespec t;
+
 	if (!pr->shown)
 		return;
-	progress_draw(pr);
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	progress_draw(pr, &t);
 	fputc('\n', stderr);
 }
 
@@ -391,6 +427,7 @@ static void setup(struct xfer *x, const char *url, struct progress *pr)
 		const char *base = strrchr(url, '/');
 
 		pr->label = base && base[1] ? base + 1 : url;
+		clock_gettime(CLOCK_MONOTONIC, &pr->start);
 		curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
 		curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, progress_cb);
 		curl_easy_setopt(c, CURLOPT_XFERINFODATA, pr);
@@ -488,6 +525,7 @@ static size_t sink_cb(char *p, size_t size, size_t n, void *arg)
 		return 0;
 	}
 	s->have += len;
+	s->got += len;
 	return len;
 }
 
@@ -518,7 +556,9 @@ static CURLcode get_into(struct xfer *x, const char *url, struct sink *s, bool r
 	curl_off_t got = 0;
 	CURLcode rc;
 
-	setup(x, url, &pr);
+	/* Progress for a file (a payload), not for the small metadata. */
+	setup(x, url, s->fd >= 0 ? &pr : NULL);
+	pr.base = resume ? (curl_off_t)s->have : 0;
 	curl_easy_setopt(x->curl, CURLOPT_WRITEFUNCTION, sink_cb);
 	curl_easy_setopt(x->curl, CURLOPT_WRITEDATA, s);
 	/* A first line of defence: curl refuses at once a file whose

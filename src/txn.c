@@ -259,6 +259,20 @@ static void add_step(struct txn *t, const char *phase, const char *run,
 		s->output = xstrdup(er->output.data);
 }
 
+/* One attempt (from 0) of a retried health check, as its own step: its
+ * output begins "attempt N of M" (the audit log shows "passed on attempt
+ * 2 of 6" as two steps, the second "attempt 2 of 6"). */
+static void add_attempt(struct txn *t, const char *phase, const char *run,
+			const struct exec_result *er, unsigned attempt, unsigned attempts)
+{
+	char *why = xasprintf("attempt %u of %u%s%s", attempt + 1, attempts,
+			      er->timed_out ? ": timed out" : er->exit && er->output.len ? ": " : "",
+			      er->timed_out || !er->exit ? "" : er->output.data ? er->output.data : "");
+
+	add_step(t, phase, run, er, why);
+	free(why);
+}
+
 static void set_error(struct txn *t, const char *fmt, ...) UPGR_PRINTF(2, 3);
 static void result_error(struct txn_result *r, const char *fmt, ...) UPGR_PRINTF(2, 3);
 
@@ -309,8 +323,13 @@ static int run_cmd(struct txn *t, const char *phase, const struct mcmd *c)
 			rc = 0;
 			break;
 		}
+		if (attempt + 1 < attempts)
+			add_attempt(t, phase, c->run, &er, attempt, attempts);
 	}
-	add_step(t, phase, c->run, &er, er.timed_out ? "timed out" : NULL);
+	if (attempts > 1)
+		add_attempt(t, phase, c->run, &er, attempt - (rc < 0), attempts);
+	else
+		add_step(t, phase, c->run, &er, er.timed_out ? "timed out" : NULL);
 	if (rc < 0)
 		set_error(t, "%s '%s' %s %d", phase, c->run,
 			  er.timed_out ? "timed out, exit" : "exited", er.exit);

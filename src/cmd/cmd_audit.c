@@ -102,6 +102,11 @@ static void show_human(struct show *sh, const struct audit_entry *r)
 	fputs("  ", stdout);
 	put_str(r->result, &sh->tmp);
 	printf("  %lld ms, down %lld ms\n", r->duration_ms, r->downtime_ms);
+	if (r->server.p) {
+		fputs("    from server ", stdout);
+		put_str(r->server, &sh->tmp);
+		putchar('\n');
+	}
 	for (i = 0; i < r->nsteps; i++) {
 		st = &r->steps[i];
 		fputs("    ", stdout);
@@ -163,6 +168,8 @@ static void show_json(struct show *sh, const struct audit_entry *r)
 	printf("\"duration_ms\": %lld, \"downtime_ms\": %lld, ",
 	       r->duration_ms, r->downtime_ms);
 	json_str("manifest_sha256", r->manifest_sha256, ", ");
+	if (r->server.p)
+		json_str("server", r->server, ", ");
 	fputs("\"steps\": [", stdout);
 	for (i = 0; i < r->nsteps; i++) {
 		st = &r->steps[i];

@@ -22,7 +22,7 @@
 
 struct run_opts {
 	const char *config, *root;
-	bool dry_run;
+	bool dry_run, json, diff;
 	unsigned long splay;
 };
 
@@ -40,14 +40,18 @@ static void splay_sleep(unsigned long seconds)
 		;
 }
 
-/* Where the agent's lines go: results on stdout, the rest on stderr. */
+/* Where the agent's lines go: results on stdout, the rest on stderr; with
+ * --json (ctx points to true) the document alone on stdout. */
 static void print_line(void *ctx, enum agent_say kind, const char *line)
 {
-	(void)ctx;
-	if (kind == AGENT_OUT)
-		printf("%s\n", line);
-	else
-		fprintf(stderr, "upgr: %s%s\n", kind == AGENT_WARNING ? "warning: " : "", line);
+	bool json = *(const bool *)ctx;
+
+	if (kind == AGENT_DOC || kind == AGENT_OUT) {
+		if ((kind == AGENT_DOC) == json)
+			printf("%s\n", line);
+		return;
+	}
+	fprintf(stderr, "upgr: %s%s\n", kind == AGENT_WARNING ? "warning: " : "", line);
 }
 
 /* cmd_run's check of the config, before the lock: the agent needs
@@ -73,9 +77,12 @@ static int agent(const struct run_opts *ro)
 			    true, agent_config_check, &env)))
 		goto done;
 	ao.dry_run = ro->dry_run;
-	ao.progress = !ro->dry_run && isatty(STDERR_FILENO);
+	ao.json = ro->json;
+	ao.diff = ro->diff;
+	ao.progress = isatty(STDERR_FILENO);
 	ao.once = !ro->dry_run && !isatty(STDERR_FILENO);
 	ao.say = print_line;
+	ao.ctx = (void *)&ro->json;
 	rc = agent_run(&env.c, &ao);
 done:
 	cmd_teardown(&env);
@@ -88,6 +95,8 @@ static int run(const struct command *self, int argc, char **argv)
 		{ "config", required_argument, NULL, 'c' },
 		{ "root", required_argument, NULL, 'r' },
 		{ "dry-run", no_argument, NULL, 'n' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "diff", no_argument, NULL, 'd' },
 		{ "splay", required_argument, NULL, 's' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
@@ -102,6 +111,8 @@ static int run(const struct command *self, int argc, char **argv)
 		case 'c': ro.config = optarg; break;
 		case 'r': ro.root = optarg; break;
 		case 'n': ro.dry_run = true; break;
+		case 'j': ro.json = true; break;
+		case 'd': ro.diff = true; break;
 		case 's':
 			errno = 0;
 			ro.splay = strtoul(optarg, &end, 10);
@@ -115,13 +126,18 @@ static int run(const struct command *self, int argc, char **argv)
 	}
 	if (optind != argc)
 		return cli_usage(self, "unexpected argument %s", argv[optind]);
+	if ((ro.json || ro.diff) && !ro.dry_run)
+		return cli_usage(self, "--json and --diff go with --dry-run");
+	if (ro.json && ro.diff)
+		return cli_usage(self, "--json and --diff: choose one");
 	splay_sleep(ro.splay);
 	return agent(&ro);
 }
 
 const struct command cmd_run = {
 	"run", run,
-	"usage: upgr [run] [-c CONFIG] [--root DIR] [--dry-run] [--splay SECONDS]\n"
+	"usage: upgr [run] [-c CONFIG] [--root DIR] [--dry-run [--json | --diff]]\n"
+	"                [--splay SECONDS]\n"
 	"\n"
 	"The agent, run from cron every minute: for each configured app, fetch\n"
 	"the signed channel file from the servers (in order, or from a random one\n"
@@ -134,12 +150,20 @@ const struct command cmd_run = {
 	"      --root DIR     install under DIR instead of the configured root\n"
 	"  -n, --dry-run      print what the run would do for each app; change nothing\n"
 	"                     (the release is still fetched into the cache)\n"
+	"      --json         with --dry-run: one JSON document, {host, apps: [{app,\n"
+	"                     state, installed, available, why, error, exit, plan}]},\n"
+	"                     plan as upgr apply --dry-run --json prints it, or null\n"
+	"      --diff         with --dry-run: a unified diff of each file that changes\n"
 	"      --splay SECS   first sleep a random time up to SECS, to spread a\n"
 	"                     fleet's cron ticks\n"
 	"  -h, --help         this text\n"
 	"\n"
+	"On a terminal, a download shows one progress line on stderr (size,\n"
+	"rate, time left); under cron, none.\n"
+	"\n"
 	"exit: the worst across the apps, most urgent first: 3 rollback failed,\n"
-	"77 trust check failed, 65 invalid data, 1 rolled back, 70 internal\n"
+	"77 trust check failed, 65 invalid data, 1 rolled back (with --dry-run:\n"
+	"the plan would fail, e.g. a precondition does not hold), 70 internal\n"
 	"error, 69 no server answered, 0 upgraded, current or waiting; 75 when\n"
 	"another upgr holds the lock, 2 usage\n",
 	"poll the servers, upgrade, report (the cron agent; the default command)",

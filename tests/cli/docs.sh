@@ -27,7 +27,7 @@ for page in "$top"/docs/*.[1-8]; do
 	else ok "$name fits 80 columns"; fi
 done
 
-for p in upgr.1 upgr-manifest.5 upgr.yaml.5 upgr-audit.5; do
+for p in upgr.1 upgr-status.1 upgr-manifest.5 upgr.yaml.5 upgr-audit.5; do
 	if [ -f "$top/docs/$p" ]; then ok "docs/$p exists"; else not_ok "docs/$p exists"; fi
 done
 

@@ -178,6 +178,9 @@ expect_exit 0 "approval missing: the dry run only waits (0)" "$UPGR" --dry-run -
 expect_grep "$T/out" "waiting for approval \\(0 of 1\\)" "... and says waiting for approval (0 of 1)"
 expect_exit 0 "approval missing: a real run waits (0)" "$UPGR" -c "$T/a.yaml"
 expect_exit 0 "... twice" "$UPGR" -c "$T/a.yaml"
+expect_exit 0 "upgr status" "$UPGR" status -c "$T/a.yaml"
+expect_grep "$T/out" "^hello: not upgraded yet: waiting for approval \\(0 of 1\\)$" \
+	"... says why the host waits: waiting for approval (0 of 1)"
 running 1.0.0 && ok "... 1.0.0 still runs" || not_ok "an unapproved release installed"
 [ "$(refusals a)" = "$_before" ] && ok "... and nothing is recorded" || not_ok "waiting was recorded"
 

@@ -5,7 +5,8 @@
 #
 #   release VERSION               seal and sign hello VERSION
 #   channel SERIAL VERSION        write, sign and serve the stable channel
-#                                 (CH_EXPIRES overrides the expiry)
+#                                 (CH_EXPIRES overrides the expiry; CH_EXTRA
+#                                 lines are appended, e.g. "rollout: 0")
 #   agent_config NAME [EXTRA]     an agent config $T/NAME.yaml (EXTRA lines appended)
 #   running VERSION               the fake service runs VERSION
 . "$UPGR_TOP/tests/lib/release.sh"
@@ -45,6 +46,7 @@ channel() {
 	manifest_sha256: $_sha
 	published: $(utc '-1 hour')
 	expires: ${CH_EXPIRES:-$(utc '+30 days')}
+	${CH_EXTRA:-}
 	EOF2
 	rm -f "$APPDIR/channels/stable.yaml.minisig"
 	printf '' | minisign -S -s "$T/rel.key" -m "$APPDIR/channels/stable.yaml" \

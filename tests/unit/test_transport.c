@@ -468,19 +468,24 @@ static void test_ftp_put_file_and_get(void **state)
 	close(fd);
 	assert_int_equal(xfer_put_file(x, url, src, &e), 0);
 	assert_int_equal(xfer_get(x, url, 1u << 20, &b, &missing, &e), 0);
+	assert_int_equal(xfer_get_file(x, url, dst, 1u << 20, false, &e), 0);
 	fflush(stderr);
 	dup2(saved, STDERR_FILENO);
 	close(saved);
 	assert_false(missing);
 	assert_int_equal(b.len, 1u << 20);
 	assert_memory_equal(b.data, data, 1u << 20);
-	assert_int_equal(xfer_get_file(x, url, dst, 1u << 20, false, &e), 0);
 	assert_file_is(dst, data, 1u << 20);
-	/* One line per transfer, redrawn with \r, ending at 100%. */
+	/* Both gets count (the put does not). */
+	assert_int_equal(xfer_received(x), 2u << 20);
+	/* One line per file transfer (the put, the file get; not the get into
+	 * memory, metadata), redrawn with \r, ending at 100% with sizes and
+	 * the rate. */
 	buf_reset(&b);
 	assert_int_equal(fs_read_file(bar, 1u << 20, &b, &e), 0);
 	assert_non_null(strstr(b.data, "\rone.bin"));
-	assert_non_null(strstr(b.data, "100%      1048576 bytes\n"));
+	assert_non_null(strstr(b.data, "1.0 MiB / 1.0 MiB    100%  "));
+	assert_non_null(strstr(b.data, "/s\033[K\n"));
 	assert_int_equal(b.data[b.len - 1], '\n');
 	for (i = 0, lines = 0; i < b.len; i++)
 		lines += b.data[i] == '\n';

@@ -82,3 +82,26 @@ int cli_getopt(const struct command *c, int argc, char **argv,
 	}
 	return ch;
 }
+
+bool cli_transport_opt(struct transport_opts *t, int ch, const char *arg)
+{
+	switch (ch) {
+	case 'r': t->repo = arg; return true;
+	case 'N': t->xfer.netrc = arg; return true;
+	case 'C': t->xfer.ca_file = arg; return true;
+	case 'S': t->xfer.ssh_key = arg; return true;
+	case 'K': t->xfer.ssh_known_hosts = arg; return true;
+	default: return false;
+	}
+}
+
+int cli_transport_check(const struct command *c, const struct transport_opts *t,
+			bool repo_required)
+{
+	if (!t->repo)
+		return repo_required ? cli_usage(c, "--repo URL is required") : -1;
+	if (xfer_url_has_password(t->repo))
+		return cli_usage(c, "--repo must not carry a password: put it in a "
+				 "netrc file (--netrc FILE or ~/.netrc)");
+	return -1;
+}

@@ -229,10 +229,10 @@ static void show_json(const struct root *r, const struct root_sig *sigs, size_t 
 	printf("}}\n");
 }
 
-static int show_or_publish(bool publish, bool json, const char *repo, const char *netrc,
+static int show_or_publish(bool publish, bool json, const struct transport_opts *to,
 			   const char *path)
 {
-	struct xfer_opts xo = { .netrc = netrc };
+	const char *repo = to->repo;
 	struct repo_ctx c = { NULL, repo };
 	struct root r = { 0 }, prev = { 0 };
 	struct root_sig sigs[ROOT_MAX_KEYS];
@@ -246,7 +246,7 @@ static int show_or_publish(bool publish, bool json, const char *repo, const char
 	for (i = 0; i < ROOT_MAX_KEYS; i++)
 		buf_init(&bufs[i]);
 	if (repo)
-		c.x = xfer_new(&xo);
+		c.x = xfer_new(&to->xfer);
 	if (path) {
 		if (load_root(path, &r, &b, &e) < 0)
 			goto fail;
@@ -322,15 +322,16 @@ static int run(const struct command *self, int argc, char **argv)
 	static const struct option opts[] = {
 		{ "key", required_argument, NULL, 'k' },
 		{ "passphrase-file", required_argument, NULL, 'P' },
-		{ "repo", required_argument, NULL, 'r' },
-		{ "netrc", required_argument, NULL, 'n' },
+		CLI_REPO_OPTION,
+		CLI_TRANSPORT_OPTIONS,
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
-	const char *key = NULL, *pass_file = NULL, *repo = NULL, *netrc = NULL, *sub, *file;
+	const char *key = NULL, *pass_file = NULL, *sub, *file;
+	struct transport_opts t = { 0 };
 	bool json = false;
-	int ch;
+	int ch, rc;
 
 	if (argc < 2 || (strcmp(argv[1], "sign") && strcmp(argv[1], "show") &&
 			 strcmp(argv[1], "publish"))) {
@@ -340,17 +341,20 @@ static int run(const struct command *self, int argc, char **argv)
 	}
 	sub = argv[1];
 	optind = 1;
-	while ((ch = cli_getopt(self, argc - 1, argv + 1, "k:P:r:n:jh", opts)) != -1) {
+	while ((ch = cli_getopt(self, argc - 1, argv + 1, CLI_REPO_SHORT CLI_TRANSPORT_SHORT
+				"k:P:jh", opts)) != -1) {
 		switch (ch) {
 		case 'k': key = optarg; break;
 		case 'P': pass_file = optarg; break;
-		case 'r': repo = optarg; break;
-		case 'n': netrc = optarg; break;
 		case 'j': json = true; break;
 		case -2: return EXIT_OK;
-		default: return EXIT_USAGE;
+		default:
+			if (!cli_transport_opt(&t, ch, optarg))
+				return EXIT_USAGE;
 		}
 	}
+	if ((rc = cli_transport_check(self, &t, false)) >= 0)
+		return rc;
 	file = optind < argc - 1 ? argv[optind + 1] : NULL;
 	if (optind + 2 < argc)
 		return cli_usage(self, "expected one ROOTFILE");
@@ -360,20 +364,21 @@ static int run(const struct command *self, int argc, char **argv)
 		return do_sign(key, pass_file, file);
 	}
 	if (!strcmp(sub, "publish")) {
-		if (!repo || !file)
+		if (!t.repo || !file)
 			return cli_usage(self, "trust publish needs --repo URL and ROOTFILE");
-		return show_or_publish(true, false, repo, netrc, file);
+		return show_or_publish(true, false, &t, file);
 	}
-	if (!file == !repo)
+	if (!file == !t.repo)
 		return cli_usage(self, "trust show needs ROOTFILE or --repo URL");
-	return show_or_publish(false, json, repo, netrc, file);
+	return show_or_publish(false, json, &t, file);
 }
 
 const struct command cmd_trust = {
 	"trust", run,
 	"usage: upgr trust sign -k KEY [--passphrase-file FILE] ROOTFILE\n"
-	"       upgr trust publish --repo URL [--netrc FILE] ROOTFILE\n"
-	"       upgr trust show [--json] (ROOTFILE | --repo URL [--netrc FILE])\n"
+	"       upgr trust publish --repo URL [TRANSPORT] ROOTFILE\n"
+	"       upgr trust show [--json] (ROOTFILE | --repo URL [TRANSPORT])\n"
+	"TRANSPORT: [--netrc FILE] [--cacert FILE] [--ssh-key FILE] [--known-hosts FILE]\n"
 	"\n"
 	"Sign, publish and inspect the trust root (docs/trust.md).\n"
 	"  sign     write ROOTFILE.NAME.minisig, NAME being KEY's name in the root;\n"
@@ -386,13 +391,13 @@ const struct command cmd_trust = {
 	"           signed and whether each signature verifies; --repo shows the\n"
 	"           newest root reached by the walk from root/1\n"
 	"\n"
-	"  -k, --key KEY     the secret key (sign): a file, encrypted or not, or a\n"
-	"                    pkcs11: URI\n"
+	"  -k, --key KEY          the secret key (sign): a file, encrypted or not, or\n"
+	"                         a pkcs11: URI\n"
 	"  -P, --passphrase-file FILE  the passphrase of an encrypted KEY\n"
-	"  -r, --repo URL    the repository (ftp, sftp, http(s), file)\n"
-	"  -n, --netrc FILE  credentials for the repository\n"
-	"  -j, --json        show as JSON\n"
-	"  -h, --help        this text\n"
+	"  -r, --repo URL         the repository (ftp, sftp, http(s), file)\n"
+	CLI_TRANSPORT_USAGE
+	"  -j, --json             show as JSON\n"
+	"  -h, --help             this text\n"
 	"\n"
 	"exit: 0 ok, 2 usage, 65 invalid root file, 69 no server, 77 trust check failed\n",
 	"sign, publish and show the trust root",

@@ -228,6 +228,7 @@ want = {
         "versions": {"hello": {"1.0.0": 2, "1.1.0": 4}},
         "results": {"unreadable": 1, "failed": 1, "rolled-back": 1, "success": 4},
         "stale": ["host-st"],
+        "warnings": [],
         "problems": 4,
     },
 }

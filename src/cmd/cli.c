@@ -105,3 +105,23 @@ int cli_transport_check(const struct command *c, const struct transport_opts *t,
 				 "netrc file (--netrc FILE or ~/.netrc)");
 	return -1;
 }
+
+int cli_config_opts(const struct command *c, int argc, char **argv, const char **cfgpath)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 }
+	};
+	int ch;
+
+	optind = 1;
+	while ((ch = cli_getopt(c, argc, argv, "c:h", opts)) != -1) {
+		switch (ch) {
+		case 'c': *cfgpath = optarg; break;
+		case -2: return EXIT_OK;
+		default: return EXIT_USAGE;
+		}
+	}
+	return -1;
+}

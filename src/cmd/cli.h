@@ -61,6 +61,11 @@ struct option;
 int cli_getopt(const struct command *c, int argc, char **argv,
 	       const char *shortopts, const struct option *longopts);
 
+/* The options of a command that takes only -c CONFIG and --help: *cfgpath
+ * set (left NULL: the default path). -1 to go on, else the exit code (the
+ * help or the usage error printed). */
+int cli_config_opts(const struct command *c, int argc, char **argv, const char **cfgpath);
+
 /* The repository and transport-trust options, parsed in one place so that
  * every command spells them with the same letters (upgr(1), "Short
  * options"). A command that talks to a repository:

@@ -34,20 +34,25 @@ static int parse_minutes(const char *s, unsigned *out)
  * -C is --cacert, -S --ssh-key). */
 enum { OPT_CHANNEL = 256, OPT_HOSTS, OPT_STALE, OPT_HTML, OPT_APP, OPT_KEYS, OPT_JSON };
 
+/* The options status and verify share. */
+#define FLEET_OPTIONS \
+	CLI_REPO_OPTION, \
+	CLI_TRANSPORT_OPTIONS, \
+	{ "keys", required_argument, NULL, OPT_KEYS }, \
+	{ "hosts", required_argument, NULL, OPT_HOSTS }, \
+	{ "help", no_argument, NULL, 'h' }, \
+	{ 0 }
+#define FLEET_SHORT CLI_REPO_SHORT CLI_TRANSPORT_SHORT "h"
+
 static int status(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		CLI_REPO_OPTION,
-		CLI_TRANSPORT_OPTIONS,
 		{ "app", required_argument, NULL, OPT_APP },
 		{ "channel", required_argument, NULL, OPT_CHANNEL },
 		{ "stale", required_argument, NULL, OPT_STALE },
 		{ "json", no_argument, NULL, OPT_JSON },
 		{ "html", required_argument, NULL, OPT_HTML },
-		{ "keys", required_argument, NULL, OPT_KEYS },
-		{ "hosts", required_argument, NULL, OPT_HOSTS },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 }
+		FLEET_OPTIONS
 	};
 	struct fleet_opts o = { NULL, NULL, "stable", FLEET_STALE_DEFAULT, 0, NULL, NULL };
 	struct transport_opts t = { 0 };
@@ -60,8 +65,7 @@ static int status(int argc, char **argv)
 	int ch, rc;
 
 	err_clear(&e);
-	while ((ch = cli_getopt(self, argc, argv, CLI_REPO_SHORT CLI_TRANSPORT_SHORT "h",
-				opts)) != -1) {
+	while ((ch = cli_getopt(self, argc, argv, FLEET_SHORT, opts)) != -1) {
 		switch (ch) {
 		case OPT_APP: o.app = optarg; break;
 		case OPT_CHANNEL: o.channel = optarg; break;
@@ -175,12 +179,7 @@ done:
 static int verify(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		CLI_REPO_OPTION,
-		CLI_TRANSPORT_OPTIONS,
-		{ "keys", required_argument, NULL, OPT_KEYS },
-		{ "hosts", required_argument, NULL, OPT_HOSTS },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 }
+		FLEET_OPTIONS
 	};
 	struct transport_opts t = { 0 };
 	const char *hosts = NULL;
@@ -190,8 +189,7 @@ static int verify(int argc, char **argv)
 	int ch, rc;
 
 	err_clear(&e);
-	while ((ch = cli_getopt(self, argc, argv, CLI_REPO_SHORT CLI_TRANSPORT_SHORT "h",
-				opts)) != -1) {
+	while ((ch = cli_getopt(self, argc, argv, FLEET_SHORT, opts)) != -1) {
 		switch (ch) {
 		case OPT_KEYS: free(keys); keys = xstrdup(optarg); break;
 		case OPT_HOSTS: hosts = optarg; break;

@@ -136,6 +136,37 @@ static int sig_state(const struct root *r, size_t i, const struct root_sig *sigs
 	return 0;
 }
 
+/* v[0..n) joined by ", ", each a JSON string when json: root_parse
+ * admits no quote or control character in globs and targets, but a glob
+ * may hold a backslash (an fnmatch escape). */
+static void print_list(char *const *v, size_t n, bool json)
+{
+	const char *p;
+	size_t j;
+
+	for (j = 0; j < n; j++) {
+		fputs(j ? ", " : "", stdout);
+		if (!json) {
+			fputs(v[j], stdout);
+			continue;
+		}
+		putchar('"');
+		for (p = v[j]; *p; p++)
+			printf(*p == '\\' || *p == '"' ? "\\%c" : "%c", *p);
+		putchar('"');
+	}
+}
+
+/* The role's key names, as print_list prints them. */
+static void print_role_keys(const struct root *r, size_t role, bool json)
+{
+	size_t j;
+
+	for (j = 0; j < r->roles[role].n; j++)
+		printf(json ? "%s\"%s\"" : "%s%s", j ? ", " : "",
+		       r->keys[r->roles[role].idx[j]].name);
+}
+
 static void show_text(const struct root *r, const struct root_sig *sigs, size_t nsigs,
 		      const struct buf *b)
 {
@@ -143,7 +174,7 @@ static void show_text(const struct root *r, const struct root_sig *sigs, size_t 
 	struct root_tally tl;
 	struct err e;
 	long days;
-	size_t i, j;
+	size_t i;
 	enum root_expiry ex = root_expiry_state(r, time(NULL), &days);
 
 	channel_time_format(r->expires, t);
@@ -164,8 +195,7 @@ static void show_text(const struct root *r, const struct root_sig *sigs, size_t 
 				      NULL, &tl, &e);
 		printf("  %-8s threshold %u of [", root_role_name((enum root_role_id)i),
 		       r->roles[i].threshold);
-		for (j = 0; j < r->roles[i].n; j++)
-			printf("%s%s", j ? ", " : "", r->keys[r->roles[i].idx[j]].name);
+		print_role_keys(r, i, false);
 		printf("]");
 		if (i == ROOT_ROLE_ROOT)
 			printf("  signed by %u: %s", tl.got, tl.got >= tl.need ? "met" : "NOT MET");
@@ -173,11 +203,9 @@ static void show_text(const struct root *r, const struct root_sig *sigs, size_t 
 	}
 	for (i = 0; i < r->nscopes; i++) {
 		printf("scope %s: apps [", r->keys[r->scopes[i].key].name);
-		for (j = 0; j < r->scopes[i].napps; j++)
-			printf("%s%s", j ? ", " : "", r->scopes[i].apps[j]);
+		print_list(r->scopes[i].apps, r->scopes[i].napps, false);
 		printf("] targets [");
-		for (j = 0; j < r->scopes[i].ntargets; j++)
-			printf("%s%s", j ? ", " : "", r->scopes[i].targets[j]);
+		print_list(r->scopes[i].targets, r->scopes[i].ntargets, false);
 		printf("]\n");
 	}
 }
@@ -189,7 +217,7 @@ static void show_json(const struct root *r, const struct root_sig *sigs, size_t 
 	struct root_tally tl;
 	struct err e;
 	long days;
-	size_t i, j;
+	size_t i;
 	enum root_expiry ex = root_expiry_state(r, time(NULL), &days);
 
 	channel_time_format(r->expires, t);
@@ -212,18 +240,15 @@ static void show_json(const struct root *r, const struct root_sig *sigs, size_t 
 		printf("%s\"%s\": {\"threshold\": %u, \"signed\": %u, \"met\": %s, \"keys\": [",
 		       i ? ", " : "", root_role_name((enum root_role_id)i), tl.need, tl.got,
 		       tl.need && tl.got >= tl.need ? "true" : "false");
-		for (j = 0; j < r->roles[i].n; j++)
-			printf("%s\"%s\"", j ? ", " : "", r->keys[r->roles[i].idx[j]].name);
+		print_role_keys(r, i, true);
 		printf("]}");
 	}
 	printf("}, \"scopes\": {");
 	for (i = 0; i < r->nscopes; i++) {
 		printf("%s\"%s\": {\"apps\": [", i ? ", " : "", r->keys[r->scopes[i].key].name);
-		for (j = 0; j < r->scopes[i].napps; j++)
-			printf("%s\"%s\"", j ? ", " : "", r->scopes[i].apps[j]);
+		print_list(r->scopes[i].apps, r->scopes[i].napps, true);
 		printf("], \"targets\": [");
-		for (j = 0; j < r->scopes[i].ntargets; j++)
-			printf("%s\"%s\"", j ? ", " : "", r->scopes[i].targets[j]);
+		print_list(r->scopes[i].targets, r->scopes[i].ntargets, true);
 		printf("]}");
 	}
 	printf("}}\n");

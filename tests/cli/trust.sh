@@ -113,6 +113,14 @@ write_root 4.root.yaml 4 "ops1, ops2, ops4" 2
 "$UPGR" trust sign -k ops2.key 4.root.yaml >/dev/null
 expect_exit 77 "root 4 after 2 (a gap): 77" "$UPGR" trust publish $N --repo "$R" 4.root.yaml
 
+# trust show --json of a scope glob with an fnmatch escape (a backslash):
+# still valid JSON, the glob as written.
+sed 's|"payments-\*"|"pay\\\\*"|' 1.root.yaml >esc.yaml
+expect_exit 0 "validate takes a glob with a backslash escape" "$UPGR" validate esc.yaml
+expect_exit 0 "trust show --json of it" "$UPGR" trust show --json esc.yaml
+check "... is valid JSON with the glob as written (pay\\*)" python3 -c "
+import json; d = json.load(open('$T/out')); assert d['scopes']['alice']['apps'] == ['pay\\\\*'], d['scopes']"
+
 # Root 3 (ops3 now revoked), expired.
 write_root 3.root.yaml 3 "ops2, ops4" 2 2020-01-01T00:00:00Z
 "$UPGR" trust sign -k ops3.key 3.root.yaml >/dev/null

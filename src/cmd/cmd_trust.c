@@ -167,21 +167,39 @@ static void print_role_keys(const struct root *r, size_t role, bool json)
 		       r->keys[r->roles[role].idx[j]].name);
 }
 
-static void show_text(const struct root *r, const struct root_sig *sigs, size_t nsigs,
-		      const struct buf *b)
-{
-	char t[CHANNEL_TIME_LEN + 1], id[17];
-	struct root_tally tl;
-	struct err e;
+/* What trust show shows: the root, its bytes and signatures, its expiry. */
+struct show {
+	const struct root *r;
+	const struct root_sig *sigs;
+	size_t nsigs;
+	const struct buf *b;
+	char expires[CHANNEL_TIME_LEN + 1];
 	long days;
-	size_t i;
-	enum root_expiry ex = root_expiry_state(r, time(NULL), &days);
+	enum root_expiry ex;
+};
 
-	channel_time_format(r->expires, t);
-	printf("version: %" PRIu64 "\nexpires: %s (%s, %ld days left)\nkeys:\n", r->version, t,
-	       ex == ROOT_EXP_OK ? "ok" : ex == ROOT_EXP_WARN ? "expires soon" : "EXPIRED", days);
+/* Who of role i signed v's root (tl->got of tl->need). */
+static void role_tally(const struct show *v, size_t i, struct root_tally *tl)
+{
+	struct err e;
+
+	err_clear(&e);
+	root_verify_threshold(v->r, (enum root_role_id)i, v->b->data, v->b->len, v->sigs,
+			      v->nsigs, NULL, tl, &e);
+}
+
+static void show_text(const struct show *v)
+{
+	const struct root *r = v->r;
+	char id[17];
+	struct root_tally tl;
+	size_t i;
+
+	printf("version: %" PRIu64 "\nexpires: %s (%s, %ld days left)\nkeys:\n", r->version,
+	       v->expires, v->ex == ROOT_EXP_OK ? "ok" : v->ex == ROOT_EXP_WARN ?
+	       "expires soon" : "EXPIRED", v->days);
 	for (i = 0; i < r->nkeys; i++) {
-		int st = sig_state(r, i, sigs, nsigs, b);
+		int st = sig_state(r, i, v->sigs, v->nsigs, v->b);
 		const char *state = st > 0 ? "signed, verifies" :
 				    st < 0 ? "signature DOES NOT VERIFY" : "not signed";
 
@@ -190,9 +208,7 @@ static void show_text(const struct root *r, const struct root_sig *sigs, size_t 
 	}
 	printf("roles:\n");
 	for (i = 0; i < ROOT_NROLES; i++) {
-		err_clear(&e);
-		root_verify_threshold(r, (enum root_role_id)i, b->data, b->len, sigs, nsigs,
-				      NULL, &tl, &e);
+		role_tally(v, i, &tl);
 		printf("  %-8s threshold %u of [", root_role_name((enum root_role_id)i),
 		       r->roles[i].threshold);
 		print_role_keys(r, i, false);
@@ -210,22 +226,18 @@ static void show_text(const struct root *r, const struct root_sig *sigs, size_t 
 	}
 }
 
-static void show_json(const struct root *r, const struct root_sig *sigs, size_t nsigs,
-		      const struct buf *b)
+static void show_json(const struct show *v)
 {
-	char t[CHANNEL_TIME_LEN + 1], id[17];
+	const struct root *r = v->r;
+	char id[17];
 	struct root_tally tl;
-	struct err e;
-	long days;
 	size_t i;
-	enum root_expiry ex = root_expiry_state(r, time(NULL), &days);
 
-	channel_time_format(r->expires, t);
 	printf("{\"version\": %" PRIu64 ", \"expires\": \"%s\", \"days_left\": %ld, "
-	       "\"expiry\": \"%s\", \"keys\": [", r->version, t, days,
-	       ex == ROOT_EXP_OK ? "ok" : ex == ROOT_EXP_WARN ? "warn" : "expired");
+	       "\"expiry\": \"%s\", \"keys\": [", r->version, v->expires, v->days,
+	       v->ex == ROOT_EXP_OK ? "ok" : v->ex == ROOT_EXP_WARN ? "warn" : "expired");
 	for (i = 0; i < r->nkeys; i++) {
-		int st = sig_state(r, i, sigs, nsigs, b), signed_ = st != 0, ok = st > 0;
+		int st = sig_state(r, i, v->sigs, v->nsigs, v->b), signed_ = st != 0, ok = st > 0;
 
 		sign_keyid_hex(r->keys[i].pub.keyid, id);
 		printf("%s{\"name\": \"%s\", \"key_id\": \"%s\", \"signed\": %s, \"verifies\": %s}",
@@ -234,9 +246,7 @@ static void show_json(const struct root *r, const struct root_sig *sigs, size_t 
 	}
 	printf("], \"roles\": {");
 	for (i = 0; i < ROOT_NROLES; i++) {
-		err_clear(&e);
-		root_verify_threshold(r, (enum root_role_id)i, b->data, b->len, sigs, nsigs,
-				      NULL, &tl, &e);
+		role_tally(v, i, &tl);
 		printf("%s\"%s\": {\"threshold\": %u, \"signed\": %u, \"met\": %s, \"keys\": [",
 		       i ? ", " : "", root_role_name((enum root_role_id)i), tl.need, tl.got,
 		       tl.need && tl.got >= tl.need ? "true" : "false");
@@ -291,7 +301,11 @@ static int show_or_publish(bool publish, bool json, const struct transport_opts 
 		rc = EXIT_OK;
 	}
 	if (!publish) {
-		(json ? show_json : show_text)(&r, sigs, n, &b);
+		struct show v = { &r, sigs, n, &b, "", 0, ROOT_EXP_OK };
+
+		v.ex = root_expiry_state(&r, time(NULL), &v.days);
+		channel_time_format(r.expires, v.expires);
+		(json ? show_json : show_text)(&v);
 		goto done;
 	}
 	if (root_verify_threshold(&r, ROOT_ROLE_ROOT, b.data, b.len, sigs, n, NULL, &t, &e) < 0)

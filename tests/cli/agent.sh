@@ -13,6 +13,7 @@
 . "$UPGR_TOP/tests/lib/release.sh"
 . "$UPGR_TOP/tests/lib/fakesvc.sh"
 . "$UPGR_TOP/tests/lib/ftpd.sh"
+. "$UPGR_TOP/tests/lib/agentconf.sh"
 
 # A copy of the binary: a long test should not see a rebuild halfway.
 n=0; while [ ! -x "$UPGR" ] && [ $n -lt 100 ]; do sleep 0.1; n=$((n + 1)); done
@@ -75,21 +76,8 @@ channel() {
 
 # agent_config NAME SERVER-URL...: an agent config $T/NAME.yaml.
 agent_config() {
-	_n=$1; shift
-	{
-		echo "host: host-$_n"
-		echo "servers:"
-		for _u in "$@"; do echo "  - ${_u}repo"; done
-		echo "netrc: $FTPD_NETRC"
-		echo "apps: [hello]"
-		echo "root: $T/root-$_n"
-		echo "state_dir: $T/$_n-state"
-		echo "trusted_keys: [$T/rel.pub]"
-		echo "device_key: $T/$_n-device.key"
-		echo "audit_log: $T/$_n-audit.log"
-	} >"$T/$_n.yaml"
-	chmod 0644 "$T/$_n.yaml"
-	mkdir -p "$T/root-$_n"
+	_an=$1; shift
+	agent_yaml "$_an" "trusted_keys: [$T/rel.pub]" $(for _u in "$@"; do echo "${_u}repo"; done)
 }
 
 running() { [ "$(cat "$T/svc/running" 2>/dev/null)" = "$1" ]; }

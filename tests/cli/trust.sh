@@ -5,13 +5,12 @@
 # trust show (text, --json, --repo walking 1 -> 3), an expired root.
 . "$(dirname "$0")/../lib/testlib.sh"
 . "$UPGR_TOP/tests/lib/ftpd.sh"
+. "$UPGR_TOP/tests/lib/agentconf.sh"
 
 cd "$T" || exit 1
 umask 022
 
-for k in ops1 ops2 ops3 ops4 alice carol console; do
-	"$UPGR" keygen -W "$k" >/dev/null 2>&1 || not_ok "keygen $k"
-done
+keys ops1 ops2 ops3 ops4 alice carol console
 pub() { sed -n 2p "$1.pub"; }
 
 # write_root FILE VERSION ROOTKEYS(comma) THRESHOLD [EXPIRES] [EXTRA KEYS...]

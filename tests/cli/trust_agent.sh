@@ -13,6 +13,7 @@
 . "$(dirname "$0")/../lib/testlib.sh"
 . "$UPGR_TOP/tests/lib/fakesvc.sh"
 . "$UPGR_TOP/tests/lib/ftpd.sh"
+. "$UPGR_TOP/tests/lib/agentconf.sh"
 
 n=0; while [ ! -x "$UPGR" ] && [ $n -lt 100 ]; do sleep 0.1; n=$((n + 1)); done
 cp "$UPGR" "$T/upgr" && chmod 0755 "$T/upgr" && UPGR=$T/upgr
@@ -111,21 +112,8 @@ root_up() {
 
 # agent NAME SERVER-URL...
 agent() {
-	_n=$1; shift
-	{
-		echo "host: host-$_n"
-		echo "servers:"
-		for _u in "$@"; do echo "  - ${_u}repo"; done
-		echo "netrc: $FTPD_NETRC"
-		echo "apps: [hello]"
-		echo "root: $T/root-$_n"
-		echo "state_dir: $T/$_n-state"
-		echo "trust_root: $T/host-root.yaml"
-		echo "device_key: $T/$_n-device.key"
-		echo "audit_log: $T/$_n-audit.log"
-	} >"$T/$_n.yaml"
-	chmod 0644 "$T/$_n.yaml"
-	mkdir -p "$T/root-$_n"
+	_an=$1; shift
+	agent_yaml "$_an" "trust_root: $T/host-root.yaml" $(for _u in "$@"; do echo "${_u}repo"; done)
 }
 running() { [ "$(cat "$T/svc/running" 2>/dev/null)" = "$1" ]; }
 refusals() { cat "$T/$1-audit.log" 2>/dev/null | grep -Ec '^result: "?refused' || true; }

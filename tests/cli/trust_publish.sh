@@ -14,6 +14,7 @@
 # anything on the server changes.
 . "$(dirname "$0")/../lib/testlib.sh"
 . "$UPGR_TOP/tests/lib/ftpd.sh"
+. "$UPGR_TOP/tests/lib/agentconf.sh"
 
 cd "$T" || exit 1
 umask 022
@@ -29,9 +30,7 @@ fi
 ftpd_start 1 || { not_ok "vsftpd starts"; exit 0; }
 
 KEYS="ops1 ops2 alice bob carol console"
-for k in $KEYS; do
-	"$UPGR" keygen -W "$k" >/dev/null 2>&1 || not_ok "keygen $k"
-done
+keys $KEYS
 pub() { sed -n 2p "$1.pub"; }
 {
 	printf 'upgr: 1\ntype: root\nversion: 1\nexpires: 2099-01-01T00:00:00Z\nkeys:\n'

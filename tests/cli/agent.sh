@@ -15,15 +15,8 @@
 . "$UPGR_TOP/tests/lib/ftpd.sh"
 . "$UPGR_TOP/tests/lib/agentconf.sh"
 
-# A copy of the binary: a long test should not see a rebuild halfway.
-n=0; while [ ! -x "$UPGR" ] && [ $n -lt 100 ]; do sleep 0.1; n=$((n + 1)); done
-cp "$UPGR" "$T/upgr" && chmod 0755 "$T/upgr" && UPGR=$T/upgr
-
-if ! ftpd_can_run 2>"$T/why"; then
-	echo "ok - # SKIP agent tests: $(cat "$T/why")"
-	exit 0
-fi
-ftpd_start 2 || { not_ok "vsftpd servers start"; exit 1; }
+upgr_copy
+ftpd_or_skip 2 "agent tests"
 
 REPO=$T/repo-master              # what every server serves, under /repo
 APPDIR=$REPO/apps/hello

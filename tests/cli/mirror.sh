@@ -18,8 +18,7 @@
 . "$UPGR_TOP/tests/lib/ftpd.sh"
 . "$UPGR_TOP/tests/lib/agentconf.sh"
 
-n=0; while [ ! -x "$UPGR" ] && [ $n -lt 100 ]; do sleep 0.1; n=$((n + 1)); done
-cp "$UPGR" "$T/upgr" && chmod 0755 "$T/upgr" && UPGR=$T/upgr
+upgr_copy
 
 # --- point 10: the password of a refused server URL is never shown -----------
 cat >"$T/pw.yaml" <<EOF
@@ -35,11 +34,7 @@ expect_exit 65 "a password in a config others can read is refused" "$UPGR" run -
 expect_grep "$T/err" "ftp://127.0.0.1:1/repo" "... naming the server"
 expect_no_grep "$T/err" "s3cr|tP4ss|agent:" "... without any part of the user information"
 
-if ! ftpd_can_run 2>"$T/why"; then
-	echo "ok - # SKIP mirror tests: $(cat "$T/why")"
-	exit 0
-fi
-ftpd_start 2 || { not_ok "vsftpd servers start"; exit 1; }
+ftpd_or_skip 2 "mirror tests"
 
 REPO=$T/repo-master
 APPDIR=$REPO/apps/hello

@@ -13,14 +13,8 @@
 . "$UPGR_TOP/tests/lib/ftpd.sh"
 . "$UPGR_TOP/tests/lib/agentconf.sh"
 
-n=0; while [ ! -x "$UPGR" ] && [ $n -lt 100 ]; do sleep 0.1; n=$((n + 1)); done
-cp "$UPGR" "$T/upgr" && chmod 0755 "$T/upgr" && UPGR=$T/upgr
-
-if ! ftpd_can_run 2>"$T/why"; then
-	echo "ok - # SKIP: $(cat "$T/why")"
-	exit 0
-fi
-ftpd_start 1 || { not_ok "vsftpd starts"; exit 1; }
+upgr_copy
+ftpd_or_skip 1 "agent repository tests"
 
 REPO=$T/repo-master
 APPDIR=$REPO/apps/hello

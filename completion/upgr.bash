@@ -93,7 +93,7 @@ _upgr()
 		-k | --key | -P | --passphrase-file | --pkcs11 | -p | --pub | --pubkey | -x | --sig | -t | --trusted-comment | \
 			--html | --root | --from | --keys | --splay | --repo | --channel | \
 			--expires | --not-before | --rollout | --against | --checkpoint | \
-			--netrc | --app | --since | --stale | --hosts | --cacert | -C | \
+			--netrc | -N | -r | --app | --since | --stale | --hosts | --cacert | -C | \
 			--ssh-key | -S | --known-hosts | -K | --channel-key | --waves | --soak | \
 			--max-failed | --trusted-key | --state-dir) i=$((i + 1)) ;;
 		-*) ;;
@@ -107,26 +107,19 @@ _upgr()
 		esac
 	done
 
-	# The argument of an option. publish's short options mean other things.
-	if [ "$cmd" = publish ]; then
+	# The argument of an option. A short option means the same in every
+	# command (upgr(1)); --root is a trust root file for publish and approve.
+	if [ "$cmd" = publish ] || [ "$cmd" = approve ]; then
 		case $prev in
 		-f | --from | -s | --state-dir) _upgr_dirs "$cur"; return ;;
-		-k | --key | -a | --channel-key | -N | --netrc) _upgr_files "$cur"; return ;;
+		-a | --channel-key) _upgr_files "$cur"; return ;;
 		-R | --root) _upgr_files "$cur" '@(yaml|yml)'; return ;;
-		-t | --trusted-key) _upgr_files "$cur" pub; return ;;
-		-r | --repo | -c | --channel | -e | --expires | -n | --not-before | \
-			-o | --rollout) return ;;
-		esac
-	fi
-	if [ "$cmd" = approve ]; then
-		case $prev in
-		-k | --key | -N | --netrc) _upgr_files "$cur"; return ;;
-		-R | --root) _upgr_files "$cur" '@(yaml|yml)'; return ;;
-		-r | --repo | -c | --channel | -a | --against) return ;;
+		--trusted-key) _upgr_files "$cur" pub; return ;;
+		-e | --expires | -o | --rollout | --against) return ;;
 		esac
 	fi
 	case $prev in
-	-c | --config | -k | --key | -P | --passphrase-file | --html | -x | --sig | --checkpoint | --netrc | --hosts | \
+	-c | --config | -k | --key | -P | --passphrase-file | --html | -x | --sig | --checkpoint | --netrc | -N | --hosts | \
 		--cacert | -C | --ssh-key | -S | --known-hosts | -K)
 		_upgr_files "$cur"
 		return
@@ -139,7 +132,7 @@ _upgr()
 		_upgr_dirs "$cur"
 		return
 		;;
-	--splay | --repo | --channel | --expires | --not-before | --rollout | \
+	--splay | -r | --repo | --channel | --expires | --not-before | --rollout | \
 		-t | --trusted-comment | --since | --stale)
 		return
 		;;

@@ -168,6 +168,9 @@ void fleet_release(struct fleet *f)
 	free(f->repo);
 	free(f->channel);
 	free(f->root_error);
+	for (i = 0; i < f->nwarnings; i++)
+		free(f->warnings[i]);
+	free(f->warnings);
 	memset(f, 0, sizeof *f);
 }
 
@@ -270,6 +273,9 @@ static bool one_of(const char *s, const char *const *set)
 }
 
 static const char *const top_keys[] = { "upgr", "host", "time", "apps", NULL };
+static const char *const top_keys_all[] = { "upgr", "host", "time", "apps", "warnings",
+					    NULL };
+#define WARNINGS_MAX 8         /* host-level warnings kept per report */
 static const char *const app_keys[] = { "app", "version", "result", "time", "action",
 					"from", "to", "error", NULL };
 static const char *const results[] = { "success", "rolled-back", "failed", "refused",
@@ -317,7 +323,7 @@ static int check_report(const struct ynode *root, const char *host,
 	uint64_t ver;
 	time_t t;
 
-	if (ydoc_map(root, "report", d) < 0 || ydoc_check_keys(root, "", top_keys, d) ||
+	if (ydoc_map(root, "report", d) < 0 || ydoc_check_keys(root, "", top_keys_all, d) ||
 	    ydoc_require(root, "", top_keys, d))
 		return -1;
 	if (ydoc_get_uint(root, "", "upgr", 1000, &ver, d) < 0)
@@ -346,6 +352,37 @@ static int check_report(const struct ynode *root, const char *host,
 		diag_add(d, (*apps)->line, (*apps)->col, "apps: more than %d", FLEET_APPS_MAX);
 		return -1;
 	}
+	return 0;
+}
+
+/* The report's optional warnings: (strings, report.h) as "HOST: text"
+ * lines of f; a malformed list is a problem of the report. */
+static int add_warnings(struct fleet *f, const struct ynode *root, const char *host,
+			struct diag *d)
+{
+	const struct ynode *w = ydoc_get(root, "warnings");
+	size_t i, keep;
+
+	if (!w)
+		return 0;
+	if (ydoc_seq(w, "warnings", d) < 0)
+		return -1;
+	for (i = 0; i < w->nitems && i < WARNINGS_MAX; i++) {
+		const struct ynode *n = w->items[i];
+
+		if (n->kind != YNODE_SCALAR || ydoc_scalar_type(n) != YS_STR ||
+		    n->len > ERROR_MAX) {
+			diag_add(d, n->line, n->col, "warnings[%zu]: expected a string of at "
+				 "most %d bytes", i, ERROR_MAX);
+			return -1;
+		}
+	}
+	keep = w->nitems < WARNINGS_MAX ? w->nitems : WARNINGS_MAX;
+	if (!keep)
+		return 0;
+	f->warnings = xreallocarray(f->warnings, f->nwarnings + keep, sizeof *f->warnings);
+	for (i = 0; i < keep; i++)
+		f->warnings[f->nwarnings++] = xasprintf("%s: %s", host, w->items[i]->str);
 	return 0;
 }
 
@@ -400,6 +437,8 @@ void fleet_add_report(struct fleet *f, const struct fleet_opts *o, const char *h
 	}
 	if (f->nrows == before && !o->app)
 		fleet_add_unreadable(f, o, host, "status.yaml: the report lists no apps");
+	else if (f->nrows > before && add_warnings(f, doc.root, host, &d) < 0)
+		goto bad;
 	goto done;
 bad:
 	why = first_problem(&d);

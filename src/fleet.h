@@ -86,6 +86,10 @@ struct fleet {
 	size_t *by_app;              /* row positions by app (fleet_finish), or NULL */
 	struct fleet_latest *latest;
 	size_t nlatest;
+	/* status.yaml's warnings: (the trust root's expiry), one per line
+	 * "HOST: text", in the order the reports were read. */
+	char **warnings;
+	size_t nwarnings;
 };
 
 struct fleet_opts {

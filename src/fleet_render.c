@@ -120,6 +120,11 @@ static void text_summary(const struct fleet *f, struct buf *out)
 	}
 	buf_adds(out, nstale ? "\n" : " none\n");
 	free(stale);
+	for (i = 0; i < f->nwarnings; i++) {
+		buf_adds(out, "WARNING: ");
+		add_safe(out, f->warnings[i]);
+		buf_adds(out, "\n");
+	}
 	if (!f->verified)
 		buf_adds(out, "reports unverified: status.yaml is checked against the hosts' "
 			 "signed audit logs only with --keys DIR\n");
@@ -235,6 +240,11 @@ static void json_summary(const struct fleet *f, struct buf *out)
 		buf_add_quoted(out, stale[i]);
 	}
 	free(stale);
+	buf_adds(out, "],\n    \"warnings\": [");
+	for (i = 0; i < f->nwarnings; i++) {
+		buf_adds(out, i ? ", " : "");
+		buf_add_quoted(out, f->warnings[i]);
+	}
 	buf_addf(out, "],\n    \"problems\": %zu\n  }\n", fleet_nproblems(f));
 }
 

@@ -593,12 +593,19 @@ static int root_tick(struct repo *r, struct repo_poll *p, struct err *e)
 
 const char *repo_root_warning(struct repo *r)
 {
-	char today[16], t[CHANNEL_TIME_LEN + 1];
+	char today[16];
+
+	if (!repo_root_expiry_note(r) || stamped_today(r, "warned", today))
+		return NULL;
+	return r->root_warning;
+}
+
+const char *repo_root_expiry_note(struct repo *r)
+{
+	char t[CHANNEL_TIME_LEN + 1];
 	long days;
 
-	if (!r->use_root ||
-	    root_expiry_state(&r->root, r->now, &days) != ROOT_EXP_WARN ||
-	    stamped_today(r, "warned", today))
+	if (!r->use_root || root_expiry_state(&r->root, r->now, &days) != ROOT_EXP_WARN)
 		return NULL;
 	channel_time_format(r->root.expires, t);
 	snprintf(r->root_warning, sizeof r->root_warning,

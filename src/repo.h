@@ -151,6 +151,10 @@ void repo_poll_release(struct repo_poll *p);
  * they may have walked to a newer root. */
 const char *repo_root_warning(struct repo *r);
 void repo_root_warned(const struct repo *r);
+/* The same text whenever the root is within ROOT_WARN_DAYS of expiring,
+ * given today or not (the report carries it to the console on every
+ * upload, report.h); NULL otherwise. */
+const char *repo_root_expiry_note(struct repo *r);
 
 /* The bytes downloaded from every server through r so far. */
 uint64_t repo_received(const struct repo *r);

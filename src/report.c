@@ -45,6 +45,19 @@ void report_format(const char *host, const char *time,
 	}
 }
 
+/* status.yaml's warnings: list (root expiry, issue 13: the console shows
+ * what the agent warns of on stderr), on every report while it holds. */
+static void report_warnings(struct repo *r, struct buf *out)
+{
+	const char *w = repo_root_expiry_note(r);
+
+	if (!w)
+		return;
+	buf_adds(out, "warnings:\n  - ");
+	buf_add_quoted(out, w);
+	buf_adds(out, "\n");
+}
+
 static char *state_file(const struct config *c, const char *name)
 {
 	return fs_join(c->state_dir, name);
@@ -198,6 +211,7 @@ int report_send(struct repo *r, const struct app_status *apps, size_t n,
 
 	state_now(now);
 	report_format(c->host, now, apps, n, &f.status);
+	report_warnings(r, &f.status);
 	if (prepare(c, &f, e) < 0)
 		goto done;
 	err_set(e, EXIT_UNAVAILABLE, "no server configured");

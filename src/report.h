@@ -30,6 +30,9 @@
  *       from: "1.1.0"
  *       to: "1.2.0"
  *       error: ""                         one line, "" when none
+ *   warnings:                             only when there is one: host-level
+ *     - "trust root version 3 expires ..." notes for the console (today the
+ *                                         trust root's expiry, within 14 days)
  *
  * A failed upload leaves STATE/report-pending (holding the error), and the
  * next run reports whatever it did: the report is rebuilt from the durable

@@ -36,6 +36,8 @@
 
 struct xfer {
 	CURL *curl;
+	CURLM *multi;             /* runs x->curl's requests (perform) */
+	CURLSH *share;            /* one connection cache for every request */
 	char *netrc;
 	char *ca_file;
 	char *ssh_key;
@@ -98,8 +100,11 @@ struct xfer *xfer_new(const struct xfer_opts *opts)
 	}
 	x = xcalloc(1, sizeof *x);
 	x->curl = curl_easy_init();
-	if (!x->curl) {
-		free(x);
+	x->multi = curl_multi_init();
+	x->share = curl_share_init();
+	if (!x->curl || !x->multi || !x->share ||
+	    curl_share_setopt(x->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT) != CURLSHE_OK) {
+		xfer_free(x);
 		return NULL;
 	}
 	x->netrc = opts ? opt_dup(opts->netrc) : NULL;
@@ -117,7 +122,12 @@ void xfer_free(struct xfer *x)
 {
 	if (!x)
 		return;
-	curl_easy_cleanup(x->curl);
+	if (x->curl)
+		curl_easy_cleanup(x->curl);
+	if (x->multi)
+		curl_multi_cleanup(x->multi);
+	if (x->share)
+		curl_share_cleanup(x->share);
 	free(x->netrc);
 	free(x->ca_file);
 	free(x->ssh_key);
@@ -400,6 +410,7 @@ static void setup(struct xfer *x, const char *url, struct progress *pr)
 	CURL *c = x->curl;
 
 	curl_easy_reset(c);
+	curl_easy_setopt(c, CURLOPT_SHARE, x->share);
 	x->errbuf[0] = '\0';
 	curl_easy_setopt(c, CURLOPT_URL, set_tls(x, url));
 	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, x->errbuf);
@@ -549,6 +560,40 @@ static size_t source_cb(char *p, size_t size, size_t n, void *arg)
 	return got < 0 ? CURL_READFUNC_ABORT : (size_t)got;
 }
 
+/* The longest perform waits for a socket before it looks again. */
+#define PERFORM_WAIT_MS 10
+
+/* curl_easy_perform(x->curl), run through x->multi with its waits capped
+ * at PERFORM_WAIT_MS: libcurl's own loop (7.88) sometimes sits out its
+ * whole one-second poll after the EPSV/PASV answer on a reused FTP
+ * connection, with no socket to wait on and no timer set, which made
+ * about one no-op tick in ten a second long (docs/PERFORMANCE.md). The
+ * connection cache is x->share's, so it is the same either way. */
+static CURLcode perform(struct xfer *x)
+{
+	CURLcode rc = CURLE_OK;
+	CURLMsg *msg;
+	int running = 1, left;
+
+	if (curl_multi_add_handle(x->multi, x->curl) != CURLM_OK)
+		return curl_easy_perform(x->curl);
+	while (running) {
+		if (curl_multi_perform(x->multi, &running) != CURLM_OK) {
+			rc = CURLE_OUT_OF_MEMORY;
+			break;
+		}
+		if (running && curl_multi_poll(x->multi, NULL, 0, PERFORM_WAIT_MS, NULL) != CURLM_OK) {
+			rc = CURLE_RECV_ERROR;
+			break;
+		}
+	}
+	while ((msg = curl_multi_info_read(x->multi, &left)))
+		if (msg->msg == CURLMSG_DONE && msg->easy_handle == x->curl)
+			rc = msg->data.result;
+	curl_multi_remove_handle(x->multi, x->curl);
+	return rc;
+}
+
 /* Run a download into s (resuming from s->have when resume is set). */
 static CURLcode get_into(struct xfer *x, const char *url, struct sink *s, bool resume)
 {
@@ -567,7 +612,7 @@ static CURLcode get_into(struct xfer *x, const char *url, struct sink *s, bool r
 		curl_easy_setopt(x->curl, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)s->max);
 	if (resume && s->have > 0)
 		curl_easy_setopt(x->curl, CURLOPT_RESUME_FROM_LARGE, (curl_off_t)s->have);
-	rc = curl_easy_perform(x->curl);
+	rc = perform(x);
 	progress_end(&pr);
 	if (curl_easy_getinfo(x->curl, CURLINFO_SIZE_DOWNLOAD_T, &got) == CURLE_OK && got > 0)
 		x->received += (uint64_t)got;
@@ -804,7 +849,7 @@ static int put_remote(struct xfer *x, const char *url, struct source *src,
 	curl_easy_setopt(x->curl, CURLOPT_FTP_CREATE_MISSING_DIRS,
 			 (long)CURLFTP_CREATE_DIR_RETRY);
 	curl_easy_setopt(x->curl, CURLOPT_POSTQUOTE, post);
-	rc = curl_easy_perform(x->curl);
+	rc = perform(x);
 	progress_end(&pr);
 	curl_easy_setopt(x->curl, CURLOPT_POSTQUOTE, NULL);
 	rv = finish(x, "put", url, rc, NULL, false, NULL, e);
@@ -907,7 +952,7 @@ static int list_remote(struct xfer *x, const char *url, char ***names, size_t *n
 	curl_easy_setopt(x->curl, CURLOPT_DIRLISTONLY, 1L);
 	curl_easy_setopt(x->curl, CURLOPT_WRITEFUNCTION, sink_cb);
 	curl_easy_setopt(x->curl, CURLOPT_WRITEDATA, &s);
-	if (finish(x, "list", url, curl_easy_perform(x->curl), &s, true, &missing, e) < 0) {
+	if (finish(x, "list", url, perform(x), &s, true, &missing, e) < 0) {
 		rc = missing ? 0 : -1;
 		goto done;
 	}
@@ -1008,7 +1053,7 @@ int xfer_delete(struct xfer *x, const char *url, struct err *e)
 	setup(x, dir, NULL);
 	curl_easy_setopt(x->curl, CURLOPT_NOBODY, 1L);
 	curl_easy_setopt(x->curl, CURLOPT_QUOTE, cmd);
-	rc = finish(x, "delete", url, curl_easy_perform(x->curl), NULL, true, &missing, e);
+	rc = finish(x, "delete", url, perform(x), NULL, true, &missing, e);
 	curl_easy_setopt(x->curl, CURLOPT_QUOTE, NULL);
 	if (rc < 0 && missing)
 		rc = 0;          /* already gone: what a cleanup wants */

@@ -82,3 +82,46 @@ int cli_getopt(const struct command *c, int argc, char **argv,
 	}
 	return ch;
 }
+
+bool cli_transport_opt(struct transport_opts *t, int ch, const char *arg)
+{
+	switch (ch) {
+	case 'r': t->repo = arg; return true;
+	case 'N': t->xfer.netrc = arg; return true;
+	case 'C': t->xfer.ca_file = arg; return true;
+	case 'S': t->xfer.ssh_key = arg; return true;
+	case 'K': t->xfer.ssh_known_hosts = arg; return true;
+	default: return false;
+	}
+}
+
+int cli_transport_check(const struct command *c, const struct transport_opts *t,
+			bool repo_required)
+{
+	if (!t->repo)
+		return repo_required ? cli_usage(c, "--repo URL is required") : -1;
+	if (xfer_url_has_password(t->repo))
+		return cli_usage(c, "--repo must not carry a password: put it in a "
+				 "netrc file (--netrc FILE or ~/.netrc)");
+	return -1;
+}
+
+int cli_config_opts(const struct command *c, int argc, char **argv, const char **cfgpath)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 }
+	};
+	int ch;
+
+	optind = 1;
+	while ((ch = cli_getopt(c, argc, argv, "c:h", opts)) != -1) {
+		switch (ch) {
+		case 'c': *cfgpath = optarg; break;
+		case -2: return EXIT_OK;
+		default: return EXIT_USAGE;
+		}
+	}
+	return -1;
+}

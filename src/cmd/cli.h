@@ -5,6 +5,9 @@
 #define UPGR_CLI_H
 
 #include "err.h"
+#include "transport.h"
+
+#include <stdbool.h>
 
 /* The setup a command declares in the command table (main.c commands[]),
  * as git's RUN_SETUP: main hands it to cmd_declare_setup before the
@@ -58,5 +61,50 @@ void cli_warn(const char *fmt, ...) UPGR_PRINTF(1, 2);
 struct option;
 int cli_getopt(const struct command *c, int argc, char **argv,
 	       const char *shortopts, const struct option *longopts);
+
+/* The options of a command that takes only -c CONFIG and --help: *cfgpath
+ * set (left NULL: the default path). -1 to go on, else the exit code (the
+ * help or the usage error printed). */
+int cli_config_opts(const struct command *c, int argc, char **argv, const char **cfgpath);
+
+/* The repository and transport-trust options, parsed in one place so that
+ * every command spells them with the same letters (upgr(1), "Short
+ * options"). A command that talks to a repository:
+ *   - puts CLI_REPO_OPTION (when it takes --repo) and CLI_TRANSPORT_OPTIONS
+ *     in its struct option table, CLI_REPO_SHORT and CLI_TRANSPORT_SHORT in
+ *     its short option string, and CLI_TRANSPORT_USAGE in its --help text;
+ *   - hands every option to cli_transport_opt first (its default: case);
+ *   - opens the transport with xfer_new(&t.xfer).
+ * The letters: -r repo, -N netrc, -C cacert, -S ssh-key, -K known-hosts. */
+struct transport_opts {
+	const char *repo;        /* -r, --repo URL; NULL when not given */
+	struct xfer_opts xfer;   /* netrc, ca_file, ssh_key, ssh_known_hosts */
+};
+
+#define CLI_REPO_SHORT "r:"
+#define CLI_TRANSPORT_SHORT "N:C:S:K:"
+#define CLI_REPO_OPTION { "repo", required_argument, NULL, 'r' }
+#define CLI_TRANSPORT_OPTIONS \
+	{ "netrc", required_argument, NULL, 'N' }, \
+	{ "cacert", required_argument, NULL, 'C' }, \
+	{ "ssh-key", required_argument, NULL, 'S' }, \
+	{ "known-hosts", required_argument, NULL, 'K' }
+#define CLI_TRANSPORT_USAGE \
+	"  -N, --netrc FILE       credentials (default ~/.netrc)\n" \
+	"  -C, --cacert FILE      PEM certificates to trust for ftps/ftpes/https\n" \
+	"                         instead of the system's\n" \
+	"  -S, --ssh-key FILE     private key for sftp (default ~/.ssh/id_rsa)\n" \
+	"  -K, --known-hosts FILE SSH host keys for sftp (default\n" \
+	"                         ~/.ssh/known_hosts); unlisted hosts are refused\n"
+
+/* True when ch (a getopt result) was one of the options above, now stored
+ * in t from arg; false for any other option. */
+bool cli_transport_opt(struct transport_opts *t, int ch, const char *arg);
+
+/* Check t->repo: missing while required, or carrying a password (it goes
+ * in a netrc file, never on the command line where ps shows it). Prints
+ * the usage error and returns EXIT_USAGE, else -1. */
+int cli_transport_check(const struct command *c, const struct transport_opts *t,
+			bool repo_required);
 
 #endif

@@ -22,7 +22,8 @@
 #include <unistd.h>
 
 struct appr {
-	const char *keyfile, *pass_file, *repo, *netrc, *root_file, *channel, *app, *version;
+	const char *keyfile, *pass_file, *repo, *root_file, *channel, *app, *version;
+	struct transport_opts t;   /* --repo (repo is t.repo) and its trust */
 	const char *against;       /* the baseline version; NULL: the channel's */
 	bool yes;
 	struct xfer *x;
@@ -344,40 +345,44 @@ static void appr_release(struct appr *a)
 
 static int parse(const struct command *self, int argc, char **argv, struct appr *a)
 {
+	/* Long-only: --channel (-c is the config everywhere) and --against
+	 * (-a is publish's --channel-key). */
+	enum { OPT_CHANNEL = 256, OPT_AGAINST };
 	static const struct option opts[] = {
 		{ "key", required_argument, NULL, 'k' },
 		{ "passphrase-file", required_argument, NULL, 'P' },
-		{ "repo", required_argument, NULL, 'r' },
-		{ "netrc", required_argument, NULL, 'N' },
+		CLI_REPO_OPTION,
+		CLI_TRANSPORT_OPTIONS,
 		{ "root", required_argument, NULL, 'R' },
-		{ "channel", required_argument, NULL, 'c' },
+		{ "channel", required_argument, NULL, OPT_CHANNEL },
 		{ "yes", no_argument, NULL, 'y' },
-		{ "against", required_argument, NULL, 'a' },
+		{ "against", required_argument, NULL, OPT_AGAINST },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
-	int ch;
+	int ch, rc;
 
 	optind = 1;
-	while ((ch = cli_getopt(self, argc, argv, "k:P:r:N:R:c:ya:h", opts)) != -1) {
+	while ((ch = cli_getopt(self, argc, argv, CLI_REPO_SHORT CLI_TRANSPORT_SHORT
+				"k:P:R:yh", opts)) != -1) {
 		switch (ch) {
 		case 'k': a->keyfile = optarg; break;
 		case 'P': a->pass_file = optarg; break;
-		case 'r': a->repo = optarg; break;
-		case 'N': a->netrc = optarg; break;
 		case 'R': a->root_file = optarg; break;
-		case 'c': a->channel = optarg; break;
+		case OPT_CHANNEL: a->channel = optarg; break;
 		case 'y': a->yes = true; break;
-		case 'a': a->against = optarg; break;
+		case OPT_AGAINST: a->against = optarg; break;
 		case -2: return EXIT_OK;
-		default: return EXIT_USAGE;
+		default:
+			if (!cli_transport_opt(&a->t, ch, optarg))
+				return EXIT_USAGE;
 		}
 	}
+	a->repo = a->t.repo;
 	if (!a->keyfile || !a->repo)
 		return cli_usage(self, "-k KEY and --repo URL are required");
-	if (xfer_url_has_password(a->repo))
-		return cli_usage(self, "--repo must not carry a password: put it in a "
-				 "netrc file (--netrc FILE or ~/.netrc)");
+	if ((rc = cli_transport_check(self, &a->t, true)) >= 0)
+		return rc;
 	if (!channel_name_ok(a->channel))
 		return cli_usage(self, "--channel: \"%s\" is not a channel name", a->channel);
 	if (optind + 2 != argc)
@@ -393,15 +398,13 @@ static int parse(const struct command *self, int argc, char **argv, struct appr 
 static int run(const struct command *self, int argc, char **argv)
 {
 	struct appr a = { .channel = "stable", .root_bytes = BUF_INIT, .data = BUF_INIT };
-	struct xfer_opts xo = { 0 };
 	struct err e;
 	int rc;
 
 	publish_sigs_init(&a.sigs);
 	if ((rc = parse(self, argc, argv, &a)) >= 0)
 		goto done;
-	xo.netrc = a.netrc;
-	a.x = xfer_new(&xo);
+	a.x = xfer_new(&a.t.xfer);
 	a.rel = xasprintf("releases/%s/manifest.yaml", a.version);
 	a.url = app_url(&a, a.rel);
 	err_clear(&e);
@@ -417,6 +420,7 @@ done:
 const struct command cmd_approve = {
 	"approve", run,
 	"usage: upgr approve -k KEY [--passphrase-file FILE] --repo URL [--netrc FILE]\n"
+	"                    [--cacert FILE] [--ssh-key FILE] [--known-hosts FILE]\n"
 	"                    [--root FILE]\n"
 	"                    [--channel NAME] [--against VERSION] [--yes] APP VERSION\n"
 	"\n"
@@ -431,12 +435,12 @@ const struct command cmd_approve = {
 	"  -k, --key KEY          the reviewer's secret key (the root's approve role)\n"
 	"  -P, --passphrase-file FILE  the key's passphrase when it is encrypted\n"
 	"  -r, --repo URL         the repository (file, ftp, ftps, ftpes, sftp)\n"
-	"  -N, --netrc FILE       credentials (default ~/.netrc)\n"
+	CLI_TRANSPORT_USAGE
 	"  -R, --root FILE        the trust root to start from instead of the\n"
 	"                         repository's root/1.root.yaml; walked upward\n"
-	"  -c, --channel NAME     compare with the release this channel names\n"
+	"      --channel NAME     compare with the release this channel names\n"
 	"                         (default stable)\n"
-	"  -a, --against VERSION  compare with this release instead\n"
+	"      --against VERSION  compare with this release instead\n"
 	"  -y, --yes              approve without asking (for scripts)\n"
 	"  -h, --help             this text\n"
 	"\n"

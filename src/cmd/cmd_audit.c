@@ -377,20 +377,19 @@ static int show_note(const struct audit_entry *r, void *arg)
 
 static int verify(int argc, char **argv)
 {
+	/* Long-only; -C is --cacert (cli.h). */
+	enum { OPT_EVERY = 256, OPT_AGAINST, OPT_CHECKPOINT };
 	static const struct option opts[] = {
 		{ "pubkey", required_argument, NULL, 'p' },
-		{ "every-signature", no_argument, NULL, 'e' },
-		{ "against", required_argument, NULL, 'A' },
-		{ "checkpoint", required_argument, NULL, 'C' },
-		{ "netrc", required_argument, NULL, 'n' },
-		{ "cacert", required_argument, NULL, 'a' },
-		{ "ssh-key", required_argument, NULL, 'i' },
-		{ "known-hosts", required_argument, NULL, 'K' },
+		{ "every-signature", no_argument, NULL, OPT_EVERY },
+		{ "against", required_argument, NULL, OPT_AGAINST },
+		{ "checkpoint", required_argument, NULL, OPT_CHECKPOINT },
+		CLI_TRANSPORT_OPTIONS,
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
 	const char *pubpath = NULL, *base = NULL, *file = NULL, *log;
-	struct xfer_opts xo = { 0 };
+	struct transport_opts t = { 0 };
 	struct buf bytes = BUF_INIT;
 	struct audit_report rep;
 	struct sign_pub pub;
@@ -399,18 +398,16 @@ static int verify(int argc, char **argv)
 	int ch;
 
 	err_clear(&e);
-	while ((ch = cli_getopt(self, argc, argv, "p:h", opts)) != -1) {
+	while ((ch = cli_getopt(self, argc, argv, "p:" CLI_TRANSPORT_SHORT "h", opts)) != -1) {
 		switch (ch) {
 		case 'p': pubpath = optarg; break;
-		case 'e': every = true; break;
-		case 'A': base = optarg; break;
-		case 'C': file = optarg; break;
-		case 'n': xo.netrc = optarg; break;
-		case 'a': xo.ca_file = optarg; break;
-		case 'i': xo.ssh_key = optarg; break;
-		case 'K': xo.ssh_known_hosts = optarg; break;
+		case OPT_EVERY: every = true; break;
+		case OPT_AGAINST: base = optarg; break;
+		case OPT_CHECKPOINT: file = optarg; break;
 		case -2: return EXIT_OK;
-		default: return EXIT_USAGE;
+		default:
+			if (!cli_transport_opt(&t, ch, optarg))
+				return EXIT_USAGE;
 		}
 	}
 	if (argc - optind != 1)
@@ -428,7 +425,7 @@ static int verify(int argc, char **argv)
 	}
 	printf("%s: %" PRIu64 " records, head %s, intact\n", log, rep.records, rep.head);
 	audit_parse(bytes.data, rep.size, show_note, (void *)log, NULL, &e);
-	if ((base || file) && against(log, base, file, &xo, &pub, &e) < 0)
+	if ((base || file) && against(log, base, file, &t.xfer, &pub, &e) < 0)
 		goto fail;
 	buf_release(&bytes);
 	return EXIT_OK;
@@ -476,10 +473,9 @@ const struct command cmd_audit = {
 	"  --against DIR|URL  also check that LOG extends the signed copy\n"
 	"                     uploaded there (REPO/reports/HOST/: audit.log and\n"
 	"                     audit.log.minisig); catches a log cut short\n"
-	"  --netrc FILE       credentials for the --against server\n"
-	"  --cacert FILE, --ssh-key FILE, --known-hosts FILE\n"
-	"                     TLS and SSH trust for it, as for upgr publish\n"
 	"  --checkpoint FILE  the same with a local copy FILE and FILE.minisig\n"
+	"For the --against server:\n"
+	CLI_TRANSPORT_USAGE
 	"  -h, --help         this text\n"
 	"\n"
 	"exit: 0 intact, 2 usage, 65 unreadable log or key, 69 checkpoint server\n"

@@ -30,41 +30,32 @@ static int parse_minutes(const char *s, unsigned *out)
 	return 0;
 }
 
-/* The TLS and SSH trust options both subcommands take (transport.h). */
-#define TRUST_OPTIONS \
-	{ "cacert", required_argument, NULL, 'A' }, \
-	{ "ssh-key", required_argument, NULL, 'I' }, \
-	{ "known-hosts", required_argument, NULL, 'K' }
+/* Long-only options whose letters mean something else in upgr (cli.h:
+ * -C is --cacert, -S --ssh-key). */
+enum { OPT_CHANNEL = 256, OPT_HOSTS, OPT_STALE, OPT_HTML, OPT_APP, OPT_KEYS, OPT_JSON };
 
-/* True when ch was one of TRUST_OPTIONS, now set in xo. */
-static bool trust_option(int ch, struct xfer_opts *xo)
-{
-	switch (ch) {
-	case 'A': xo->ca_file = optarg; return true;
-	case 'I': xo->ssh_key = optarg; return true;
-	case 'K': xo->ssh_known_hosts = optarg; return true;
-	default: return false;
-	}
-}
+/* The options status and verify share. */
+#define FLEET_OPTIONS \
+	CLI_REPO_OPTION, \
+	CLI_TRANSPORT_OPTIONS, \
+	{ "keys", required_argument, NULL, OPT_KEYS }, \
+	{ "hosts", required_argument, NULL, OPT_HOSTS }, \
+	{ "help", no_argument, NULL, 'h' }, \
+	{ 0 }
+#define FLEET_SHORT CLI_REPO_SHORT CLI_TRANSPORT_SHORT "h"
 
 static int status(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "repo", required_argument, NULL, 'r' },
-		{ "app", required_argument, NULL, 'a' },
-		{ "channel", required_argument, NULL, 'C' },
-		{ "stale", required_argument, NULL, 's' },
-		{ "netrc", required_argument, NULL, 'n' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "html", required_argument, NULL, 'H' },
-		{ "keys", required_argument, NULL, 'k' },
-		{ "hosts", required_argument, NULL, 'S' },
-		TRUST_OPTIONS,
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 }
+		{ "app", required_argument, NULL, OPT_APP },
+		{ "channel", required_argument, NULL, OPT_CHANNEL },
+		{ "stale", required_argument, NULL, OPT_STALE },
+		{ "json", no_argument, NULL, OPT_JSON },
+		{ "html", required_argument, NULL, OPT_HTML },
+		FLEET_OPTIONS
 	};
 	struct fleet_opts o = { NULL, NULL, "stable", FLEET_STALE_DEFAULT, 0, NULL, NULL };
-	struct xfer_opts xo = { 0 };
+	struct transport_opts t = { 0 };
 	const char *html = NULL;
 	struct buf out = BUF_INIT;
 	struct xfer *x = NULL;
@@ -74,38 +65,33 @@ static int status(int argc, char **argv)
 	int ch, rc;
 
 	err_clear(&e);
-	while ((ch = cli_getopt(self, argc, argv, "h", opts)) != -1) {
+	while ((ch = cli_getopt(self, argc, argv, FLEET_SHORT, opts)) != -1) {
 		switch (ch) {
-		case 'r': o.repo = optarg; break;
-		case 'a': o.app = optarg; break;
-		case 'C': o.channel = optarg; break;
-		case 'n': xo.netrc = optarg; break;
-		case 'j': json = true; break;
-		case 'H': html = optarg; break;
-		case 'k': o.keys_dir = optarg; break;
-		case 'S': o.hosts_file = optarg; break;
-		case 's':
+		case OPT_APP: o.app = optarg; break;
+		case OPT_CHANNEL: o.channel = optarg; break;
+		case OPT_JSON: json = true; break;
+		case OPT_HTML: html = optarg; break;
+		case OPT_KEYS: o.keys_dir = optarg; break;
+		case OPT_HOSTS: o.hosts_file = optarg; break;
+		case OPT_STALE:
 			if (parse_minutes(optarg, &o.stale_minutes) < 0)
 				return cli_usage(self, "--stale: not a number of minutes: %s", optarg);
 			break;
 		case -2: return EXIT_OK;
 		default:
-			if (trust_option(ch, &xo))
-				break;
-			return EXIT_USAGE;
+			if (!cli_transport_opt(&t, ch, optarg))
+				return EXIT_USAGE;
 		}
 	}
 	if (optind != argc)
 		return cli_usage(self, "status: unexpected argument '%s'", argv[optind]);
-	if (!o.repo)
-		return cli_usage(self, "status: --repo URL is required");
+	if ((rc = cli_transport_check(self, &t, true)) >= 0)
+		return rc;
 	if (json && html)
 		return cli_usage(self, "status: --json and --html exclude each other");
-	if (xfer_url_has_password(o.repo))
-		return cli_usage(self, "--repo must not carry a password: put it in a "
-				 "netrc file (--netrc FILE)");
+	o.repo = t.repo;
 	o.now = time(NULL);
-	x = xfer_new(&xo);
+	x = xfer_new(&t.xfer);
 	if (!x)
 		return cli_fail((err_set(&e, EXIT_SOFTWARE, "cannot start libcurl"), &e));
 	fleet_init(&f, &o);
@@ -193,53 +179,43 @@ done:
 static int verify(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "repo", required_argument, NULL, 'r' },
-		{ "keys", required_argument, NULL, 'k' },
-		{ "netrc", required_argument, NULL, 'n' },
-		{ "hosts", required_argument, NULL, 'S' },
-		TRUST_OPTIONS,
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 }
+		FLEET_OPTIONS
 	};
-	struct xfer_opts xo = { 0 };
-	const char *repo = NULL, *hosts = NULL;
+	struct transport_opts t = { 0 };
+	const char *hosts = NULL;
 	char *keys = NULL;
 	struct xfer *x = NULL;
 	struct err e;
 	int ch, rc;
 
 	err_clear(&e);
-	while ((ch = cli_getopt(self, argc, argv, "h", opts)) != -1) {
+	while ((ch = cli_getopt(self, argc, argv, FLEET_SHORT, opts)) != -1) {
 		switch (ch) {
-		case 'r': repo = optarg; break;
-		case 'k': free(keys); keys = xstrdup(optarg); break;
-		case 'n': xo.netrc = optarg; break;
-		case 'S': hosts = optarg; break;
+		case OPT_KEYS: free(keys); keys = xstrdup(optarg); break;
+		case OPT_HOSTS: hosts = optarg; break;
 		case -2: free(keys); return EXIT_OK;
 		default:
-			if (trust_option(ch, &xo))
+			if (cli_transport_opt(&t, ch, optarg))
 				break;
 			free(keys);
 			return EXIT_USAGE;
 		}
 	}
-	if (optind != argc || !repo) {
+	if (optind != argc) {
 		free(keys);
-		return cli_usage(self, optind != argc ? "verify: unexpected argument" :
-				 "verify: --repo URL is required");
+		return cli_usage(self, "verify: unexpected argument");
 	}
-	if (xfer_url_has_password(repo)) {
+	if ((rc = cli_transport_check(self, &t, true)) >= 0) {
 		free(keys);
-		return cli_usage(self, "--repo must not carry a password: put it in a "
-				 "netrc file (--netrc FILE)");
+		return rc;
 	}
 	if (!keys && !(keys = default_keys()))
 		return cli_usage(self, "verify: no HOME to keep keys in: give --keys DIR");
-	x = xfer_new(&xo);
+	x = xfer_new(&t.xfer);
 	if (!x)
 		rc = err_set(&e, EXIT_SOFTWARE, "cannot start libcurl");
 	else
-		rc = verify_all(x, repo, hosts, keys, &e);
+		rc = verify_all(x, t.repo, hosts, keys, &e);
 	if (rc < 0)
 		rc = cli_fail(&e);
 	xfer_free(x);
@@ -263,6 +239,7 @@ const struct command cmd_fleet = {
 	"       upgr fleet verify --repo URL [--keys DIR] [--netrc FILE] [--hosts FILE]\n"
 	"                         [TRUST]\n"
 	"TRUST: [--cacert FILE] [--ssh-key FILE] [--known-hosts FILE]\n"
+	"Both take -r, --repo URL.\n"
 	"\n"
 	"The management console: every host's last result, read from the reports\n"
 	"the agents upload to REPO/reports/HOST/ (ftp, ftps, sftp, file; http and\n"
@@ -276,7 +253,6 @@ const struct command cmd_fleet = {
 	"  --app APP         only this app\n"
 	"  --channel NAME    the channel whose version is latest (default stable)\n"
 	"  --stale MINUTES   a host is stale without a report this long (default 120)\n"
-	"  --netrc FILE      credentials for the server\n"
 	"  --json            print JSON (shape in docs/fleet.md)\n"
 	"  --html FILE       write a self-contained HTML page to FILE (atomically)\n"
 	"  --keys DIR        check each status.yaml: signed by the device key pinned\n"
@@ -293,11 +269,9 @@ const struct command cmd_fleet = {
 	"exit 0 only when all are ok.\n"
 	"  --keys DIR        pinned keys and state (default\n"
 	"                    ~/.local/state/upgr-fleet/keys)\n"
-	"  --netrc FILE, --hosts FILE   as for status\n"
+	"  --hosts FILE      as for status\n"
 	"\n"
-	"TRUST, for both (as for upgr publish):\n"
-	"  --cacert FILE      PEM certificates to trust for ftps/ftpes/https\n"
-	"  --ssh-key FILE     private key for sftp\n"
-	"  --known-hosts FILE SSH host keys for sftp; unlisted hosts are refused\n",
+	"TRUST and --netrc, for both (as for upgr publish):\n"
+	CLI_TRANSPORT_USAGE,
 	"the management console: fleet status and audit verification",
 };

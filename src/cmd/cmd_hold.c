@@ -49,24 +49,13 @@ static int unhold(const struct config *c, const char *app, struct err *e)
 static int run(const struct command *self, int argc, char **argv,
 	       int (*fn)(const struct config *, const char *, struct err *))
 {
-	static const struct option opts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 }
-	};
 	const char *cfgpath = NULL;
 	struct config c;
 	struct err e;
-	int ch, rc, lockfd = -1;
+	int rc, lockfd = -1;
 
-	optind = 1;
-	while ((ch = cli_getopt(self, argc, argv, "c:h", opts)) != -1) {
-		switch (ch) {
-		case 'c': cfgpath = optarg; break;
-		case -2: return EXIT_OK;
-		default: return EXIT_USAGE;
-		}
-	}
+	if ((rc = cli_config_opts(self, argc, argv, &cfgpath)) >= 0)
+		return rc;
 	if (optind != argc - 1)
 		return cli_usage(self, "expected one APP");
 	if ((rc = cmd_load_config(cfgpath, NULL, &c)))

@@ -76,46 +76,43 @@ static int publish(const char *path, struct publish_opts *o)
 static int parse(const struct command *self, int argc, char **argv,
 		 struct publish_opts *o, const char **trusted)
 {
+	/* Long-only: --channel (-c is the config everywhere), --not-before (-n
+	 * is --dry-run), --trusted-key (-t is sign's --trusted-comment). */
+	enum { OPT_CHANNEL = 256, OPT_NOT_BEFORE, OPT_TRUSTED };
 	static const struct option opts[] = {
-		{ "repo", required_argument, NULL, 'r' },
+		CLI_REPO_OPTION,
 		{ "key", required_argument, NULL, 'k' },
 		{ "passphrase-file", required_argument, NULL, 'P' },
 		{ "channel-key", required_argument, NULL, 'a' },
 		{ "root", required_argument, NULL, 'R' },
-		{ "channel", required_argument, NULL, 'c' },
+		{ "channel", required_argument, NULL, OPT_CHANNEL },
 		{ "from", required_argument, NULL, 'f' },
 		{ "expires", required_argument, NULL, 'e' },
-		{ "not-before", required_argument, NULL, 'n' },
+		{ "not-before", required_argument, NULL, OPT_NOT_BEFORE },
 		{ "rollout", required_argument, NULL, 'o' },
 		{ "downgrade", no_argument, NULL, 'd' },
-		{ "netrc", required_argument, NULL, 'N' },
-		{ "cacert", required_argument, NULL, 'C' },
-		{ "ssh-key", required_argument, NULL, 'S' },
-		{ "known-hosts", required_argument, NULL, 'K' },
-		{ "trusted-key", required_argument, NULL, 't' },
+		CLI_TRANSPORT_OPTIONS,
+		{ "trusted-key", required_argument, NULL, OPT_TRUSTED },
 		{ "state-dir", required_argument, NULL, 's' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
+	struct transport_opts t = { 0 };
 	char *end;
 	unsigned long pct;
 	int ch;
 
 	optind = 1;
-	while ((ch = cli_getopt(self, argc, argv, "r:k:P:a:R:c:f:e:n:o:dN:C:S:K:t:s:h", opts)) != -1) {
+	while ((ch = cli_getopt(self, argc, argv, CLI_REPO_SHORT CLI_TRANSPORT_SHORT
+				"k:P:a:R:f:e:o:ds:h", opts)) != -1) {
 		switch (ch) {
-		case 'r': o->repo = optarg; break;
 		case 'k': o->key = optarg; break;
 		case 'P': o->passphrase_file = optarg; break;
 		case 'a': o->channel_key = optarg; break;
 		case 'R': o->root_file = optarg; break;
-		case 'c': o->channel = optarg; break;
+		case OPT_CHANNEL: o->channel = optarg; break;
 		case 'f': o->from = optarg; break;
-		case 'N': o->netrc = optarg; break;
-		case 'C': o->ca_file = optarg; break;
-		case 'S': o->ssh_key = optarg; break;
-		case 'K': o->ssh_known_hosts = optarg; break;
-		case 't': trusted[o->ntrusted++] = optarg; break;
+		case OPT_TRUSTED: trusted[o->ntrusted++] = optarg; break;
 		case 's': o->state_dir = optarg; break;
 		case 'd': o->downgrade = true; break;
 		case 'e':
@@ -124,7 +121,7 @@ static int parse(const struct command *self, int argc, char **argv,
 				return cli_usage(self, "--expires wants a duration like 30d, "
 						 "12h, 90m or 600s (at most 3650d)");
 			break;
-		case 'n':
+		case OPT_NOT_BEFORE:
 			if (channel_time_parse(optarg, &o->not_before) < 0)
 				return cli_usage(self, "--not-before wants a UTC time like "
 						 "2026-11-25T02:00:00Z");
@@ -137,9 +134,16 @@ static int parse(const struct command *self, int argc, char **argv,
 			o->rollout = (unsigned)pct;
 			break;
 		case -2: return EXIT_OK;
-		default: return EXIT_USAGE;
+		default:
+			if (!cli_transport_opt(&t, ch, optarg))
+				return EXIT_USAGE;
 		}
 	}
+	o->repo = t.repo;
+	o->netrc = t.xfer.netrc;
+	o->ca_file = t.xfer.ca_file;
+	o->ssh_key = t.xfer.ssh_key;
+	o->ssh_known_hosts = t.xfer.ssh_known_hosts;
 	return -1;
 }
 
@@ -209,20 +213,15 @@ const struct command cmd_publish = {
 	"  -P, --passphrase-file FILE  the keys' passphrase (first line; mode 0600)\n"
 	"  -R, --root FILE        the trust root to start from instead of the\n"
 	"                         repository's root/1.root.yaml; walked upward\n"
-	"  -c, --channel NAME     the channel to switch (default stable)\n"
+	"      --channel NAME     the channel to switch (default stable)\n"
 	"  -f, --from DIR         the build directory (default: the manifest's)\n"
 	"  -e, --expires DURATION how long the channel file is valid (default 30d;\n"
 	"                         s, m, h or d)\n"
-	"  -n, --not-before TIME  no host installs before TIME (2026-11-25T02:00:00Z)\n"
+	"      --not-before TIME  no host installs before TIME (2026-11-25T02:00:00Z)\n"
 	"  -o, --rollout PERCENT  only this share of hosts (default 100)\n"
 	"  -d, --downgrade        allow a version lower than the channel's\n"
-	"  -N, --netrc FILE       credentials (default ~/.netrc)\n"
-	"  -C, --cacert FILE      PEM certificates to trust for ftps/ftpes instead\n"
-	"                         of the system's\n"
-	"  -S, --ssh-key FILE     private key for sftp (default ~/.ssh/id_rsa)\n"
-	"  -K, --known-hosts FILE SSH host keys for sftp (default\n"
-	"                         ~/.ssh/known_hosts); unlisted hosts are refused\n"
-	"  -t, --trusted-key PUB  a public key that may have signed the current\n"
+	CLI_TRANSPORT_USAGE
+	"      --trusted-key PUB  a public key that may have signed the current\n"
 	"                         channel file besides KEY (repeatable)\n"
 	"  -s, --state-dir DIR    the serials this publisher signed (default\n"
 	"                         $XDG_STATE_HOME/upgr/publish, else\n"

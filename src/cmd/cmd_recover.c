@@ -9,23 +9,12 @@
 
 static int run(const struct command *self, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 }
-	};
 	const char *cfgpath = NULL;
 	struct cmd_env env;
-	int ch, rc;
+	int rc;
 
-	optind = 1;
-	while ((ch = cli_getopt(self, argc, argv, "c:h", opts)) != -1) {
-		switch (ch) {
-		case 'c': cfgpath = optarg; break;
-		case -2: return EXIT_OK;
-		default: return EXIT_USAGE;
-		}
-	}
+	if ((rc = cli_config_opts(self, argc, argv, &cfgpath)) >= 0)
+		return rc;
 	if (optind != argc)
 		return cli_usage(self, "unexpected argument %s", argv[optind]);
 	rc = cmd_setup(cfgpath, NULL, 0, false, NULL, &env);

@@ -136,21 +136,70 @@ static int sig_state(const struct root *r, size_t i, const struct root_sig *sigs
 	return 0;
 }
 
-static void show_text(const struct root *r, const struct root_sig *sigs, size_t nsigs,
-		      const struct buf *b)
+/* v[0..n) joined by ", ", each a JSON string when json: root_parse
+ * admits no quote or control character in globs and targets, but a glob
+ * may hold a backslash (an fnmatch escape). */
+static void print_list(char *const *v, size_t n, bool json)
 {
-	char t[CHANNEL_TIME_LEN + 1], id[17];
-	struct root_tally tl;
-	struct err e;
-	long days;
-	size_t i, j;
-	enum root_expiry ex = root_expiry_state(r, time(NULL), &days);
+	const char *p;
+	size_t j;
 
-	channel_time_format(r->expires, t);
-	printf("version: %" PRIu64 "\nexpires: %s (%s, %ld days left)\nkeys:\n", r->version, t,
-	       ex == ROOT_EXP_OK ? "ok" : ex == ROOT_EXP_WARN ? "expires soon" : "EXPIRED", days);
+	for (j = 0; j < n; j++) {
+		fputs(j ? ", " : "", stdout);
+		if (!json) {
+			fputs(v[j], stdout);
+			continue;
+		}
+		putchar('"');
+		for (p = v[j]; *p; p++)
+			printf(*p == '\\' || *p == '"' ? "\\%c" : "%c", *p);
+		putchar('"');
+	}
+}
+
+/* The role's key names, as print_list prints them. */
+static void print_role_keys(const struct root *r, size_t role, bool json)
+{
+	size_t j;
+
+	for (j = 0; j < r->roles[role].n; j++)
+		printf(json ? "%s\"%s\"" : "%s%s", j ? ", " : "",
+		       r->keys[r->roles[role].idx[j]].name);
+}
+
+/* What trust show shows: the root, its bytes and signatures, its expiry. */
+struct show {
+	const struct root *r;
+	const struct root_sig *sigs;
+	size_t nsigs;
+	const struct buf *b;
+	char expires[CHANNEL_TIME_LEN + 1];
+	long days;
+	enum root_expiry ex;
+};
+
+/* Who of role i signed v's root (tl->got of tl->need). */
+static void role_tally(const struct show *v, size_t i, struct root_tally *tl)
+{
+	struct err e;
+
+	err_clear(&e);
+	root_verify_threshold(v->r, (enum root_role_id)i, v->b->data, v->b->len, v->sigs,
+			      v->nsigs, NULL, tl, &e);
+}
+
+static void show_text(const struct show *v)
+{
+	const struct root *r = v->r;
+	char id[17];
+	struct root_tally tl;
+	size_t i;
+
+	printf("version: %" PRIu64 "\nexpires: %s (%s, %ld days left)\nkeys:\n", r->version,
+	       v->expires, v->ex == ROOT_EXP_OK ? "ok" : v->ex == ROOT_EXP_WARN ?
+	       "expires soon" : "EXPIRED", v->days);
 	for (i = 0; i < r->nkeys; i++) {
-		int st = sig_state(r, i, sigs, nsigs, b);
+		int st = sig_state(r, i, v->sigs, v->nsigs, v->b);
 		const char *state = st > 0 ? "signed, verifies" :
 				    st < 0 ? "signature DOES NOT VERIFY" : "not signed";
 
@@ -159,13 +208,10 @@ static void show_text(const struct root *r, const struct root_sig *sigs, size_t 
 	}
 	printf("roles:\n");
 	for (i = 0; i < ROOT_NROLES; i++) {
-		err_clear(&e);
-		root_verify_threshold(r, (enum root_role_id)i, b->data, b->len, sigs, nsigs,
-				      NULL, &tl, &e);
+		role_tally(v, i, &tl);
 		printf("  %-8s threshold %u of [", root_role_name((enum root_role_id)i),
 		       r->roles[i].threshold);
-		for (j = 0; j < r->roles[i].n; j++)
-			printf("%s%s", j ? ", " : "", r->keys[r->roles[i].idx[j]].name);
+		print_role_keys(r, i, false);
 		printf("]");
 		if (i == ROOT_ROLE_ROOT)
 			printf("  signed by %u: %s", tl.got, tl.got >= tl.need ? "met" : "NOT MET");
@@ -173,31 +219,25 @@ static void show_text(const struct root *r, const struct root_sig *sigs, size_t 
 	}
 	for (i = 0; i < r->nscopes; i++) {
 		printf("scope %s: apps [", r->keys[r->scopes[i].key].name);
-		for (j = 0; j < r->scopes[i].napps; j++)
-			printf("%s%s", j ? ", " : "", r->scopes[i].apps[j]);
+		print_list(r->scopes[i].apps, r->scopes[i].napps, false);
 		printf("] targets [");
-		for (j = 0; j < r->scopes[i].ntargets; j++)
-			printf("%s%s", j ? ", " : "", r->scopes[i].targets[j]);
+		print_list(r->scopes[i].targets, r->scopes[i].ntargets, false);
 		printf("]\n");
 	}
 }
 
-static void show_json(const struct root *r, const struct root_sig *sigs, size_t nsigs,
-		      const struct buf *b)
+static void show_json(const struct show *v)
 {
-	char t[CHANNEL_TIME_LEN + 1], id[17];
+	const struct root *r = v->r;
+	char id[17];
 	struct root_tally tl;
-	struct err e;
-	long days;
-	size_t i, j;
-	enum root_expiry ex = root_expiry_state(r, time(NULL), &days);
+	size_t i;
 
-	channel_time_format(r->expires, t);
 	printf("{\"version\": %" PRIu64 ", \"expires\": \"%s\", \"days_left\": %ld, "
-	       "\"expiry\": \"%s\", \"keys\": [", r->version, t, days,
-	       ex == ROOT_EXP_OK ? "ok" : ex == ROOT_EXP_WARN ? "warn" : "expired");
+	       "\"expiry\": \"%s\", \"keys\": [", r->version, v->expires, v->days,
+	       v->ex == ROOT_EXP_OK ? "ok" : v->ex == ROOT_EXP_WARN ? "warn" : "expired");
 	for (i = 0; i < r->nkeys; i++) {
-		int st = sig_state(r, i, sigs, nsigs, b), signed_ = st != 0, ok = st > 0;
+		int st = sig_state(r, i, v->sigs, v->nsigs, v->b), signed_ = st != 0, ok = st > 0;
 
 		sign_keyid_hex(r->keys[i].pub.keyid, id);
 		printf("%s{\"name\": \"%s\", \"key_id\": \"%s\", \"signed\": %s, \"verifies\": %s}",
@@ -206,33 +246,28 @@ static void show_json(const struct root *r, const struct root_sig *sigs, size_t 
 	}
 	printf("], \"roles\": {");
 	for (i = 0; i < ROOT_NROLES; i++) {
-		err_clear(&e);
-		root_verify_threshold(r, (enum root_role_id)i, b->data, b->len, sigs, nsigs,
-				      NULL, &tl, &e);
+		role_tally(v, i, &tl);
 		printf("%s\"%s\": {\"threshold\": %u, \"signed\": %u, \"met\": %s, \"keys\": [",
 		       i ? ", " : "", root_role_name((enum root_role_id)i), tl.need, tl.got,
 		       tl.need && tl.got >= tl.need ? "true" : "false");
-		for (j = 0; j < r->roles[i].n; j++)
-			printf("%s\"%s\"", j ? ", " : "", r->keys[r->roles[i].idx[j]].name);
+		print_role_keys(r, i, true);
 		printf("]}");
 	}
 	printf("}, \"scopes\": {");
 	for (i = 0; i < r->nscopes; i++) {
 		printf("%s\"%s\": {\"apps\": [", i ? ", " : "", r->keys[r->scopes[i].key].name);
-		for (j = 0; j < r->scopes[i].napps; j++)
-			printf("%s\"%s\"", j ? ", " : "", r->scopes[i].apps[j]);
+		print_list(r->scopes[i].apps, r->scopes[i].napps, true);
 		printf("], \"targets\": [");
-		for (j = 0; j < r->scopes[i].ntargets; j++)
-			printf("%s\"%s\"", j ? ", " : "", r->scopes[i].targets[j]);
+		print_list(r->scopes[i].targets, r->scopes[i].ntargets, true);
 		printf("]}");
 	}
 	printf("}}\n");
 }
 
-static int show_or_publish(bool publish, bool json, const char *repo, const char *netrc,
+static int show_or_publish(bool publish, bool json, const struct transport_opts *to,
 			   const char *path)
 {
-	struct xfer_opts xo = { .netrc = netrc };
+	const char *repo = to->repo;
 	struct repo_ctx c = { NULL, repo };
 	struct root r = { 0 }, prev = { 0 };
 	struct root_sig sigs[ROOT_MAX_KEYS];
@@ -246,7 +281,7 @@ static int show_or_publish(bool publish, bool json, const char *repo, const char
 	for (i = 0; i < ROOT_MAX_KEYS; i++)
 		buf_init(&bufs[i]);
 	if (repo)
-		c.x = xfer_new(&xo);
+		c.x = xfer_new(&to->xfer);
 	if (path) {
 		if (load_root(path, &r, &b, &e) < 0)
 			goto fail;
@@ -266,7 +301,11 @@ static int show_or_publish(bool publish, bool json, const char *repo, const char
 		rc = EXIT_OK;
 	}
 	if (!publish) {
-		(json ? show_json : show_text)(&r, sigs, n, &b);
+		struct show v = { &r, sigs, n, &b, "", 0, ROOT_EXP_OK };
+
+		v.ex = root_expiry_state(&r, time(NULL), &v.days);
+		channel_time_format(r.expires, v.expires);
+		(json ? show_json : show_text)(&v);
 		goto done;
 	}
 	if (root_verify_threshold(&r, ROOT_ROLE_ROOT, b.data, b.len, sigs, n, NULL, &t, &e) < 0)
@@ -322,15 +361,16 @@ static int run(const struct command *self, int argc, char **argv)
 	static const struct option opts[] = {
 		{ "key", required_argument, NULL, 'k' },
 		{ "passphrase-file", required_argument, NULL, 'P' },
-		{ "repo", required_argument, NULL, 'r' },
-		{ "netrc", required_argument, NULL, 'n' },
+		CLI_REPO_OPTION,
+		CLI_TRANSPORT_OPTIONS,
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
-	const char *key = NULL, *pass_file = NULL, *repo = NULL, *netrc = NULL, *sub, *file;
+	const char *key = NULL, *pass_file = NULL, *sub, *file;
+	struct transport_opts t = { 0 };
 	bool json = false;
-	int ch;
+	int ch, rc;
 
 	if (argc < 2 || (strcmp(argv[1], "sign") && strcmp(argv[1], "show") &&
 			 strcmp(argv[1], "publish"))) {
@@ -340,17 +380,20 @@ static int run(const struct command *self, int argc, char **argv)
 	}
 	sub = argv[1];
 	optind = 1;
-	while ((ch = cli_getopt(self, argc - 1, argv + 1, "k:P:r:n:jh", opts)) != -1) {
+	while ((ch = cli_getopt(self, argc - 1, argv + 1, CLI_REPO_SHORT CLI_TRANSPORT_SHORT
+				"k:P:jh", opts)) != -1) {
 		switch (ch) {
 		case 'k': key = optarg; break;
 		case 'P': pass_file = optarg; break;
-		case 'r': repo = optarg; break;
-		case 'n': netrc = optarg; break;
 		case 'j': json = true; break;
 		case -2: return EXIT_OK;
-		default: return EXIT_USAGE;
+		default:
+			if (!cli_transport_opt(&t, ch, optarg))
+				return EXIT_USAGE;
 		}
 	}
+	if ((rc = cli_transport_check(self, &t, false)) >= 0)
+		return rc;
 	file = optind < argc - 1 ? argv[optind + 1] : NULL;
 	if (optind + 2 < argc)
 		return cli_usage(self, "expected one ROOTFILE");
@@ -360,20 +403,21 @@ static int run(const struct command *self, int argc, char **argv)
 		return do_sign(key, pass_file, file);
 	}
 	if (!strcmp(sub, "publish")) {
-		if (!repo || !file)
+		if (!t.repo || !file)
 			return cli_usage(self, "trust publish needs --repo URL and ROOTFILE");
-		return show_or_publish(true, false, repo, netrc, file);
+		return show_or_publish(true, false, &t, file);
 	}
-	if (!file == !repo)
+	if (!file == !t.repo)
 		return cli_usage(self, "trust show needs ROOTFILE or --repo URL");
-	return show_or_publish(false, json, repo, netrc, file);
+	return show_or_publish(false, json, &t, file);
 }
 
 const struct command cmd_trust = {
 	"trust", run,
 	"usage: upgr trust sign -k KEY [--passphrase-file FILE] ROOTFILE\n"
-	"       upgr trust publish --repo URL [--netrc FILE] ROOTFILE\n"
-	"       upgr trust show [--json] (ROOTFILE | --repo URL [--netrc FILE])\n"
+	"       upgr trust publish --repo URL [TRANSPORT] ROOTFILE\n"
+	"       upgr trust show [--json] (ROOTFILE | --repo URL [TRANSPORT])\n"
+	"TRANSPORT: [--netrc FILE] [--cacert FILE] [--ssh-key FILE] [--known-hosts FILE]\n"
 	"\n"
 	"Sign, publish and inspect the trust root (docs/trust.md).\n"
 	"  sign     write ROOTFILE.NAME.minisig, NAME being KEY's name in the root;\n"
@@ -386,13 +430,13 @@ const struct command cmd_trust = {
 	"           signed and whether each signature verifies; --repo shows the\n"
 	"           newest root reached by the walk from root/1\n"
 	"\n"
-	"  -k, --key KEY     the secret key (sign): a file, encrypted or not, or a\n"
-	"                    pkcs11: URI\n"
+	"  -k, --key KEY          the secret key (sign): a file, encrypted or not, or\n"
+	"                         a pkcs11: URI\n"
 	"  -P, --passphrase-file FILE  the passphrase of an encrypted KEY\n"
-	"  -r, --repo URL    the repository (ftp, sftp, http(s), file)\n"
-	"  -n, --netrc FILE  credentials for the repository\n"
-	"  -j, --json        show as JSON\n"
-	"  -h, --help        this text\n"
+	"  -r, --repo URL         the repository (ftp, sftp, http(s), file)\n"
+	CLI_TRANSPORT_USAGE
+	"  -j, --json             show as JSON\n"
+	"  -h, --help             this text\n"
 	"\n"
 	"exit: 0 ok, 2 usage, 65 invalid root file, 69 no server, 77 trust check failed\n",
 	"sign, publish and show the trust root",

@@ -37,7 +37,7 @@ chmod 644 "$B/a.yaml"
 	{ echo "tick: the install failed" >&2; exit 1; }
 
 # The same host under a trust root (the same state: 1.0.0 is installed).
-"$UPGR" keygen "$B/rv" >/dev/null 2>&1 || { echo "tick: keygen failed" >&2; exit 1; }
+"$UPGR" keygen -W "$B/rv" >/dev/null 2>&1 || { echo "tick: keygen failed" >&2; exit 1; }
 {
 	printf 'upgr: 1\ntype: root\nversion: 1\nexpires: 2099-01-01T00:00:00Z\nkeys:\n'
 	printf '  pk: %s\n  rv: %s\nroles:\n' "$(sed -n 2p "$B/pk.pub")" "$(sed -n 2p "$B/rv.pub")"

@@ -13,16 +13,10 @@
 . "$UPGR_TOP/tests/lib/release.sh"
 . "$UPGR_TOP/tests/lib/fakesvc.sh"
 . "$UPGR_TOP/tests/lib/ftpd.sh"
+. "$UPGR_TOP/tests/lib/agentconf.sh"
 
-# A copy of the binary: a long test should not see a rebuild halfway.
-n=0; while [ ! -x "$UPGR" ] && [ $n -lt 100 ]; do sleep 0.1; n=$((n + 1)); done
-cp "$UPGR" "$T/upgr" && chmod 0755 "$T/upgr" && UPGR=$T/upgr
-
-if ! ftpd_can_run 2>"$T/why"; then
-	echo "ok - # SKIP agent tests: $(cat "$T/why")"
-	exit 0
-fi
-ftpd_start 2 || { not_ok "vsftpd servers start"; exit 1; }
+upgr_copy
+ftpd_or_skip 2 "agent tests"
 
 REPO=$T/repo-master              # what every server serves, under /repo
 APPDIR=$REPO/apps/hello
@@ -75,21 +69,8 @@ channel() {
 
 # agent_config NAME SERVER-URL...: an agent config $T/NAME.yaml.
 agent_config() {
-	_n=$1; shift
-	{
-		echo "host: host-$_n"
-		echo "servers:"
-		for _u in "$@"; do echo "  - ${_u}repo"; done
-		echo "netrc: $FTPD_NETRC"
-		echo "apps: [hello]"
-		echo "root: $T/root-$_n"
-		echo "state_dir: $T/$_n-state"
-		echo "trusted_keys: [$T/rel.pub]"
-		echo "device_key: $T/$_n-device.key"
-		echo "audit_log: $T/$_n-audit.log"
-	} >"$T/$_n.yaml"
-	chmod 0644 "$T/$_n.yaml"
-	mkdir -p "$T/root-$_n"
+	_an=$1; shift
+	agent_yaml "$_an" "trusted_keys: [$T/rel.pub]" $(for _u in "$@"; do echo "${_u}repo"; done)
 }
 
 running() { [ "$(cat "$T/svc/running" 2>/dev/null)" = "$1" ]; }

@@ -57,8 +57,8 @@ offers "a file after -c" "files/conf\\.yaml" -c "$T/files/co"
 offers "a directory after --root" "files/rel" apply --root "$T/files/r"
 offers "a release directory for apply" "files/rel" apply "$T/files/r"
 offers "publish -f completes a directory" "files/rel" publish -f "$T/files/r"
-complete_line publish -c ""
-if [ ! -s "$T/comp" ] || [ "$(cat "$T/comp")" = " " ]; then ok "publish -c (channel) offers no file"
-else not_ok "publish -c (channel) offers no file: got '$(cat "$T/comp")'"; fi
+complete_line publish --channel ""
+if [ ! -s "$T/comp" ] || [ "$(cat "$T/comp")" = " " ]; then ok "publish --channel offers no file"
+else not_ok "publish --channel offers no file: got '$(cat "$T/comp")'"; fi
 offers "fleet status options" '--html .*--json' fleet status --
 offers "a directory after fleet verify --keys" "files/rel" fleet verify --keys "$T/files/r"

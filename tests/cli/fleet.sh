@@ -11,6 +11,7 @@
 . "$(dirname "$0")/../lib/testlib.sh"
 . "$UPGR_TOP/tests/lib/fakesvc.sh"
 . "$UPGR_TOP/tests/lib/ftpd.sh"
+. "$UPGR_TOP/tests/lib/agentconf.sh"
 
 # --- usage (no server needed) -------------------------------------------
 expect_exit 0 "fleet --help exits 0" $UPGR fleet --help
@@ -39,7 +40,7 @@ SRV=$FTPD_ROOT_1/repo
 RPT=$SRV/reports
 
 # --- the repository and the agents ---------------------------------------
-"$UPGR" keygen -W "$T/rel" >/dev/null 2>&1 || { not_ok "upgr keygen"; exit 1; }
+keys "$T/rel"
 publish() {
 	svc_src "$1" "$T/src-$1"
 	"$UPGR" publish $N --key "$T/rel.key" --repo "$FTP" --from "$T/src-$1" \
@@ -47,20 +48,8 @@ publish() {
 		{ not_ok "publish $1"; sed 's/^/#   /' "$T/pub.out"; exit 1; }
 }
 
-agent() {
-	cat >"$T/$1.yaml" <<-EOF
-	host: host-$1
-	servers: [ "$FTP" ]
-	netrc: $FTPD_NETRC
-	apps: [hello]
-	root: $T/root-$1
-	state_dir: $T/$1-state
-	trusted_keys: [$T/rel.pub]
-	device_key: $T/$1-device.key
-	audit_log: $T/$1-audit.log
-	EOF
-	chmod 0644 "$T/$1.yaml"
-	mkdir -p "$T/root-$1"
+agent() {     # NAME
+	agent_yaml "$1" "trusted_keys: [$T/rel.pub]" "$FTP"
 }
 
 HOSTS="a b rb st tp"
@@ -228,6 +217,7 @@ want = {
         "versions": {"hello": {"1.0.0": 2, "1.1.0": 4}},
         "results": {"unreadable": 1, "failed": 1, "rolled-back": 1, "success": 4},
         "stale": ["host-st"],
+        "warnings": [],
         "problems": 4,
     },
 }

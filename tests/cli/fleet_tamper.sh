@@ -11,6 +11,7 @@
 . "$(dirname "$0")/../lib/testlib.sh"
 . "$UPGR_TOP/tests/lib/fakesvc.sh"
 . "$UPGR_TOP/tests/lib/ftpd.sh"
+. "$UPGR_TOP/tests/lib/agentconf.sh"
 
 if ! ftpd_can_run 2>"$T/why"; then
 	echo "ok - # SKIP fleet tamper tests: $(cat "$T/why")"
@@ -22,7 +23,7 @@ N="--netrc $FTPD_NETRC"
 RPT=$FTPD_ROOT_1/repo/reports
 K=$T/keys
 
-"$UPGR" keygen -W "$T/rel" >/dev/null 2>&1 || { not_ok "upgr keygen"; exit 1; }
+keys "$T/rel"
 publish() {   # VERSION [CHANNEL]
 	svc_src "$1" "$T/src-$1"
 	"$UPGR" publish $N --key "$T/rel.key" --repo "$FTP" --from "$T/src-$1" \
@@ -30,19 +31,7 @@ publish() {   # VERSION [CHANNEL]
 		{ not_ok "publish $1"; sed 's/^/#   /' "$T/pub.out"; exit 1; }
 }
 agent() {     # NAME
-	cat >"$T/$1.yaml" <<-EOF
-	host: host-$1
-	servers: [ "$FTP" ]
-	netrc: $FTPD_NETRC
-	apps: [hello]
-	root: $T/root-$1
-	state_dir: $T/$1-state
-	trusted_keys: [$T/rel.pub]
-	device_key: $T/$1-device.key
-	audit_log: $T/$1-audit.log
-	EOF
-	chmod 0644 "$T/$1.yaml"
-	mkdir -p "$T/root-$1"
+	agent_yaml "$1" "trusted_keys: [$T/rel.pub]" "$FTP"
 }
 # Upload as host-b would, through the shared account.
 upload() {    # FILE NAME-UNDER-reports/host-a

@@ -16,9 +16,9 @@
 . "$UPGR_TOP/tests/lib/release.sh"
 . "$UPGR_TOP/tests/lib/fakesvc.sh"
 . "$UPGR_TOP/tests/lib/ftpd.sh"
+. "$UPGR_TOP/tests/lib/agentconf.sh"
 
-n=0; while [ ! -x "$UPGR" ] && [ $n -lt 100 ]; do sleep 0.1; n=$((n + 1)); done
-cp "$UPGR" "$T/upgr" && chmod 0755 "$T/upgr" && UPGR=$T/upgr
+upgr_copy
 
 # --- point 10: the password of a refused server URL is never shown -----------
 cat >"$T/pw.yaml" <<EOF
@@ -34,11 +34,7 @@ expect_exit 65 "a password in a config others can read is refused" "$UPGR" run -
 expect_grep "$T/err" "ftp://127.0.0.1:1/repo" "... naming the server"
 expect_no_grep "$T/err" "s3cr|tP4ss|agent:" "... without any part of the user information"
 
-if ! ftpd_can_run 2>"$T/why"; then
-	echo "ok - # SKIP mirror tests: $(cat "$T/why")"
-	exit 0
-fi
-ftpd_start 2 || { not_ok "vsftpd servers start"; exit 1; }
+ftpd_or_skip 2 "mirror tests"
 
 REPO=$T/repo-master
 APPDIR=$REPO/apps/hello
@@ -87,22 +83,9 @@ chan() {
 
 # agent NAME CHANNEL SERVER-URL...: an agent config $T/NAME.yaml.
 agent() {
-	_n=$1 _c=$2; shift 2
-	{
-		echo "host: host-$_n"
-		echo "servers:"
-		for _u in "$@"; do echo "  - ${_u}repo"; done
-		echo "netrc: $FTPD_NETRC"
-		echo "channel: $_c"
-		echo "apps: [hello]"
-		echo "root: $T/root-$_n"
-		echo "state_dir: $T/$_n-state"
-		echo "trusted_keys: [$T/rel.pub]"
-		echo "device_key: $T/$_n-device.key"
-		echo "audit_log: $T/$_n-audit.log"
-	} >"$T/$_n.yaml"
-	chmod 0644 "$T/$_n.yaml"
-	mkdir -p "$T/root-$_n"
+	_an=$1 _c=$2; shift 2
+	agent_yaml "$_an" "trusted_keys: [$T/rel.pub]
+channel: $_c" $(for _u in "$@"; do echo "${_u}repo"; done)
 }
 
 running() { [ "$(cat "$T/svc/running" 2>/dev/null)" = "$1" ]; }

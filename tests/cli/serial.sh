@@ -10,6 +10,7 @@
 # last publication, which a host installs, and then refuses cleanly.
 . "$(dirname "$0")/../lib/testlib.sh"
 . "$UPGR_TOP/tests/lib/ftpd.sh"
+. "$UPGR_TOP/tests/lib/agentconf.sh"
 
 if ! ftpd_can_run 2>"$T/why"; then
 	echo "ok - # SKIP serial tests: $(cat "$T/why")"
@@ -17,8 +18,7 @@ if ! ftpd_can_run 2>"$T/why"; then
 fi
 ftpd_start 1 || { not_ok "vsftpd server starts"; exit 1; }
 
-"$UPGR" keygen -W "$T/rel" >/dev/null 2>&1 || { not_ok "upgr keygen"; exit 1; }
-"$UPGR" keygen -W "$T/other" >/dev/null 2>&1 || { not_ok "upgr keygen other"; exit 1; }
+keys "$T/rel" "$T/other"
 P="$UPGR publish --key $T/rel.key --netrc $FTPD_NETRC --repo ${FTPD_URL_1}repo"
 CH=$FTPD_ROOT_1/repo/apps/hello/channels/stable.yaml
 URL="${FTPD_URL_1}repo/apps/hello/channels/stable.yaml"
@@ -134,21 +134,9 @@ expect_exit 0 "a channel at UINT64_MAX-1 takes one last publication" \
 	$P "$T/b-1.6.0/manifest.yaml"
 [ "$(serial_of)" = 18446744073709551615 ] && ok "... at serial UINT64_MAX" ||
 	not_ok "serial $(serial_of)"
-mkdir -p "$T/root"
-cat >"$T/agent.yaml" <<EOF
-host: h1
-servers: [ "${FTPD_URL_1}repo" ]
-netrc: $FTPD_NETRC
-apps: [hello]
-root: $T/root
-state_dir: $T/agent-state
-trusted_keys: [$T/rel.pub]
-device_key: $T/device.key
-audit_log: $T/audit.log
-EOF
-chmod 0644 "$T/agent.yaml"
+agent_yaml agent "trusted_keys: [$T/rel.pub]" "${FTPD_URL_1}repo"
 expect_exit 0 "a host installs the release at serial UINT64_MAX" "$UPGR" run -c "$T/agent.yaml"
-[ -x "$T/root/opt/hello/bin/hello" ] && ok "... 1.6.0 is installed" || not_ok "not installed"
+[ -x "$T/root-agent/opt/hello/bin/hello" ] && ok "... 1.6.0 is installed" || not_ok "not installed"
 expect_exit 65 "the next publish is refused: the serial cannot grow" \
 	$P "$T/b-1.7.0/manifest.yaml"
 expect_grep "$T/err" "cannot grow" "... saying so"

@@ -5,13 +5,12 @@
 # trust show (text, --json, --repo walking 1 -> 3), an expired root.
 . "$(dirname "$0")/../lib/testlib.sh"
 . "$UPGR_TOP/tests/lib/ftpd.sh"
+. "$UPGR_TOP/tests/lib/agentconf.sh"
 
 cd "$T" || exit 1
 umask 022
 
-for k in ops1 ops2 ops3 ops4 alice carol console; do
-	"$UPGR" keygen -W "$k" >/dev/null 2>&1 || not_ok "keygen $k"
-done
+keys ops1 ops2 ops3 ops4 alice carol console
 pub() { sed -n 2p "$1.pub"; }
 
 # write_root FILE VERSION ROOTKEYS(comma) THRESHOLD [EXPIRES] [EXTRA KEYS...]
@@ -112,6 +111,14 @@ write_root 4.root.yaml 4 "ops1, ops2, ops4" 2
 "$UPGR" trust sign -k ops1.key 4.root.yaml >/dev/null
 "$UPGR" trust sign -k ops2.key 4.root.yaml >/dev/null
 expect_exit 77 "root 4 after 2 (a gap): 77" "$UPGR" trust publish $N --repo "$R" 4.root.yaml
+
+# trust show --json of a scope glob with an fnmatch escape (a backslash):
+# still valid JSON, the glob as written.
+sed 's|"payments-\*"|"pay\\\\*"|' 1.root.yaml >esc.yaml
+expect_exit 0 "validate takes a glob with a backslash escape" "$UPGR" validate esc.yaml
+expect_exit 0 "trust show --json of it" "$UPGR" trust show --json esc.yaml
+check "... is valid JSON with the glob as written (pay\\*)" python3 -c "
+import json; d = json.load(open('$T/out')); assert d['scopes']['alice']['apps'] == ['pay\\\\*'], d['scopes']"
 
 # Root 3 (ops3 now revoked), expired.
 write_root 3.root.yaml 3 "ops2, ops4" 2 2020-01-01T00:00:00Z

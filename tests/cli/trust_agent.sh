@@ -13,6 +13,7 @@
 . "$(dirname "$0")/../lib/testlib.sh"
 . "$UPGR_TOP/tests/lib/fakesvc.sh"
 . "$UPGR_TOP/tests/lib/ftpd.sh"
+. "$UPGR_TOP/tests/lib/agentconf.sh"
 
 n=0; while [ ! -x "$UPGR" ] && [ $n -lt 100 ]; do sleep 0.1; n=$((n + 1)); done
 cp "$UPGR" "$T/upgr" && chmod 0755 "$T/upgr" && UPGR=$T/upgr
@@ -111,21 +112,8 @@ root_up() {
 
 # agent NAME SERVER-URL...
 agent() {
-	_n=$1; shift
-	{
-		echo "host: host-$_n"
-		echo "servers:"
-		for _u in "$@"; do echo "  - ${_u}repo"; done
-		echo "netrc: $FTPD_NETRC"
-		echo "apps: [hello]"
-		echo "root: $T/root-$_n"
-		echo "state_dir: $T/$_n-state"
-		echo "trust_root: $T/host-root.yaml"
-		echo "device_key: $T/$_n-device.key"
-		echo "audit_log: $T/$_n-audit.log"
-	} >"$T/$_n.yaml"
-	chmod 0644 "$T/$_n.yaml"
-	mkdir -p "$T/root-$_n"
+	_an=$1; shift
+	agent_yaml "$_an" "trust_root: $T/host-root.yaml" $(for _u in "$@"; do echo "${_u}repo"; done)
 }
 running() { [ "$(cat "$T/svc/running" 2>/dev/null)" = "$1" ]; }
 refusals() { cat "$T/$1-audit.log" 2>/dev/null | grep -Ec '^result: "?refused' || true; }
@@ -287,6 +275,25 @@ expect_no_grep "$T/m-audit.log" "server ftp://127.0.0.1:$FTPD_PORT_2/repo refuse
 expect_grep "$T/err" "trust root version 4 expires at" "root 4 expires in 10 days: a warning"
 expect_exit 0 "a second run the same day" "$UPGR" -c "$T/m.yaml"
 expect_no_grep "$T/err" "expires at" "... does not warn again"
+# The console sees it too: status.yaml carries it on every report while it
+# holds (not only once a day), and fleet status shows it.
+rm -f "$T/m-state/report-last"
+expect_exit 0 "a third run the same day, reporting" "$UPGR" -c "$T/m.yaml"
+expect_no_grep "$T/err" "expires at" "... still no second warning on stderr"
+st=$(ls -t "$FTPD_ROOT_1/repo/reports/host-a/status.yaml" \
+	"$FTPD_ROOT_2/repo/reports/host-a/status.yaml" 2>/dev/null | head -1)
+srv=$FTPD_URL_1; case $st in "$FTPD_ROOT_2"/*) srv=$FTPD_URL_2 ;; esac
+expect_grep "${st:-$T/none}" '^warnings:$' "status.yaml has a warnings: list"
+expect_grep "${st:-$T/none}" '^  - "trust root version 4 expires at .* \(in (9|10) days\)' \
+	"... naming root 4's expiry"
+run "$UPGR" fleet status -N "$FTPD_NETRC" -r "${srv}repo"
+expect_grep "$T/out" "^WARNING: host-a: trust root version 4 expires at" \
+	"fleet status shows the host's warning"
+run "$UPGR" fleet status -N "$FTPD_NETRC" -r "${srv}repo" --json
+check "fleet status --json lists it in summary.warnings" python3 -c "
+import json, sys
+w = json.load(open('$T/out'))['summary']['warnings']
+assert len(w) == 1 and w[0].startswith('host-a: trust root version 4 expires at'), w"
 write_root "$T/5.root.yaml" 5 "ops2, ops3, ops4" "erin, bob" "carol" "$(utc '-1 hour')"
 root_up 5 ops2 ops3
 cp "$REPO"/root/5.root.yaml* "$FTPD_ROOT_2/repo/root/"; own

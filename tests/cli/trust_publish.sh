@@ -6,13 +6,15 @@
 # channel key, each signature file checkable alone; approve by a reviewer
 # uploads a verifying signature, and is refused for a key outside the
 # approve role (77), for the release key itself (four-eyes), and with no
-# terminal and no --yes (2); fleet status shows the release unapproved,
+# terminal and no --yes (2); on a terminal (a pty) it asks y/N: Enter or n
+# uploads nothing (2), y the signature; fleet status shows the release unapproved,
 # then approved; a scoped key signing outside its scope, a key outside the
 # release role, a downgrade with only the channel threshold, and a server
 # that rewinds or inflates the channel serial are all refused before
 # anything on the server changes.
 . "$(dirname "$0")/../lib/testlib.sh"
 . "$UPGR_TOP/tests/lib/ftpd.sh"
+. "$UPGR_TOP/tests/lib/agentconf.sh"
 
 cd "$T" || exit 1
 umask 022
@@ -28,9 +30,7 @@ fi
 ftpd_start 1 || { not_ok "vsftpd starts"; exit 0; }
 
 KEYS="ops1 ops2 alice bob carol console"
-for k in $KEYS; do
-	"$UPGR" keygen -W "$k" >/dev/null 2>&1 || not_ok "keygen $k"
-done
+keys $KEYS
 pub() { sed -n 2p "$1.pub"; }
 {
 	printf 'upgr: 1\ntype: root\nversion: 1\nexpires: 2099-01-01T00:00:00Z\nkeys:\n'
@@ -162,6 +162,48 @@ cp "$C" ch2.yaml; cp "$C.console.minisig" ch2.sig
 expect_exit 0 "publish 1.2.0 (serial 3)" \
 	$P --key alice.key --channel-key console.key b-1.2.0/manifest.yaml
 cp "$C" ch3.yaml; cp "$C.console.minisig" ch3.sig; cp "$C.minisig" ch3.legacy
+# The y/N prompt on a terminal (a pty): Enter and n upload nothing, y the
+# signature. pty_run ANSWER CMD...: type ANSWER once the prompt shows.
+pty_run() {
+	python3 -c '
+import os, pty, sys
+pid, fd = pty.fork()
+if pid == 0:
+    os.execvp(sys.argv[2], sys.argv[2:])
+out, sent = b"", False
+while True:
+    try:
+        d = os.read(fd, 4096)
+    except OSError:
+        break
+    if not d:
+        break
+    out += d
+    if not sent and b"[y/N]" in out:
+        os.write(fd, sys.argv[1].encode() + b"\n")
+        sent = True
+st = os.waitpid(pid, 0)[1]
+sys.stdout.write(out.decode(errors="replace"))
+sys.exit(os.WEXITSTATUS(st) if os.WIFEXITED(st) else 128)
+' "$@" >"$T/out" 2>&1
+}
+M12=$SRV/releases/1.2.0/manifest.yaml
+for answer in "" n; do
+	pty_run "$answer" $A -k carol.key --against 1.1.0 hello 1.2.0; rc=$?
+	[ $rc = 2 ] && ok "approve on a terminal, answer '$answer': exit 2" ||
+		not_ok "approve on a terminal, answer '$answer': exit $rc"
+	expect_grep "$T/out" "approve hello 1.2.0 as 'carol'\\? \\[y/N\\]" "... after asking"
+	expect_grep "$T/out" "manifest  sha256 $(sha256sum "$M12" | cut -c1-64)" \
+		"... and showing the manifest's sha256"
+	expect_grep "$T/out" "not approved: nothing uploaded" "... says nothing was uploaded"
+	[ ! -e "$M12.carol.minisig" ] && ok "... and uploads nothing" ||
+		not_ok "answer '$answer' uploaded a signature"
+done
+pty_run y $A -k carol.key --against 1.1.0 hello 1.2.0; rc=$?
+[ $rc = 0 ] && ok "approve on a terminal, answer y: exit 0" || not_ok "answer y: exit $rc"
+expect_grep "$T/out" "approved by 'carol' \\(approvals 1 of 1\\)" "... says so"
+check "... uploads a signature minisign -V accepts (carol.pub)" \
+	minisign -V -q -p carol.pub -m "$M12" -x "$M12.carol.minisig"
 # Rewind: the server puts back serial 2, validly signed by the channel key.
 cp ch2.yaml "$C"; cp ch2.sig "$C.console.minisig"; chown "$FTPD_USER:" "$C" "$C.console.minisig"
 snap before

@@ -12,15 +12,10 @@
 . "$UPGR_TOP/tests/lib/release.sh"
 . "$UPGR_TOP/tests/lib/fakesvc.sh"
 . "$UPGR_TOP/tests/lib/ftpd.sh"
+. "$UPGR_TOP/tests/lib/agentconf.sh"
 
-n=0; while [ ! -x "$UPGR" ] && [ $n -lt 100 ]; do sleep 0.1; n=$((n + 1)); done
-cp "$UPGR" "$T/upgr" && chmod 0755 "$T/upgr" && UPGR=$T/upgr
-
-if ! ftpd_can_run 2>"$T/why"; then
-	echo "ok - # SKIP: $(cat "$T/why")"
-	exit 0
-fi
-ftpd_start 1 || { not_ok "vsftpd starts"; exit 1; }
+upgr_copy
+ftpd_or_skip 1 "agent repository tests"
 
 REPO=$T/repo-master
 APPDIR=$REPO/apps/hello
@@ -58,20 +53,8 @@ channel() {
 }
 
 agent_config() {
-	cat >"$T/$1.yaml" <<-EOF2
-	host: host-$1
-	servers: [${FTPD_URL_1}repo]
-	netrc: $FTPD_NETRC
-	apps: [hello]
-	root: $T/root-$1
-	state_dir: $T/$1-state
-	trusted_keys: [$T/rel.pub]
-	device_key: $T/$1-device.key
-	audit_log: $T/$1-audit.log
-	${2:-}
-	EOF2
-	chmod 0644 "$T/$1.yaml"
-	mkdir -p "$T/root-$1"
+	agent_yaml "$1" "trusted_keys: [$T/rel.pub]${2:+
+$2}" "${FTPD_URL_1}repo"
 }
 
 running() { [ "$(cat "$T/svc/running" 2>/dev/null)" = "$1" ]; }

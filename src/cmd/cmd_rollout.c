@@ -59,23 +59,23 @@ static int parse_start_opt(const struct command *self, int ch, struct args *a)
 	return EXIT_USAGE;
 }
 
+/* Long-only options (their letters mean other things elsewhere: upgr(1)). */
+enum { OPT_CHANNEL = 256, OPT_TRUSTED };
+
 /* The options into o and a (trusted has room for argc names): -1 to go
  * on, else the exit code. */
 static int parse(const struct command *self, int argc, char **argv,
 		 struct rollout_opts *o, struct args *a, const char **trusted)
 {
 	static const struct option opts[] = {
-		{ "repo", required_argument, NULL, 'r' },
+		CLI_REPO_OPTION,
+		CLI_TRANSPORT_OPTIONS,
 		{ "key", required_argument, NULL, 'k' },
 		{ "passphrase-file", required_argument, NULL, 'P' },
-		{ "channel", required_argument, NULL, 'c' },
-		{ "netrc", required_argument, NULL, 'N' },
-		{ "cacert", required_argument, NULL, 'C' },
-		{ "ssh-key", required_argument, NULL, 'S' },
-		{ "known-hosts", required_argument, NULL, 'K' },
+		{ "channel", required_argument, NULL, OPT_CHANNEL },
 		{ "state-dir", required_argument, NULL, 's' },
 		{ "keys", required_argument, NULL, 'D' },
-		{ "trusted-key", required_argument, NULL, 't' },
+		{ "trusted-key", required_argument, NULL, OPT_TRUSTED },
 		{ "expires", required_argument, NULL, 'e' },
 		{ "waves", required_argument, NULL, 'w' },
 		{ "soak", required_argument, NULL, 'W' },
@@ -84,23 +84,21 @@ static int parse(const struct command *self, int argc, char **argv,
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
+	struct transport_opts t = { 0 };
 	int ch, rc;
 
 	optind = 1;
-	while ((ch = cli_getopt(self, argc, argv, "r:k:P:c:N:C:S:K:s:D:t:e:w:W:m:jh",
-				opts)) != -1) {
+	while ((ch = cli_getopt(self, argc, argv, CLI_REPO_SHORT CLI_TRANSPORT_SHORT
+				"k:P:s:D:e:w:W:m:jh", opts)) != -1) {
+		if (cli_transport_opt(&t, ch, optarg))
+			continue;
 		switch (ch) {
-		case 'r': o->repo = optarg; break;
 		case 'k': o->key = optarg; break;
 		case 'P': o->passphrase_file = optarg; break;
-		case 'c': o->channel = optarg; break;
-		case 'N': o->netrc = optarg; break;
-		case 'C': o->ca_file = optarg; break;
-		case 'S': o->ssh_key = optarg; break;
-		case 'K': o->ssh_known_hosts = optarg; break;
+		case OPT_CHANNEL: o->channel = optarg; break;
 		case 's': o->state_dir = optarg; break;
 		case 'D': o->keys_dir = optarg; break;
-		case 't': trusted[o->ntrusted++] = optarg; break;
+		case OPT_TRUSTED: trusted[o->ntrusted++] = optarg; break;
 		case 'j': a->json = true; break;
 		case 'e':
 			if (cmd_parse_duration(optarg, EXPIRES_MAX, &o->expires) < 0 ||
@@ -119,6 +117,13 @@ static int parse(const struct command *self, int argc, char **argv,
 		default: return EXIT_USAGE;
 		}
 	}
+	if ((rc = cli_transport_check(self, &t, true)) >= 0)
+		return rc;
+	o->repo = t.repo;
+	o->netrc = t.xfer.netrc;
+	o->ca_file = t.xfer.ca_file;
+	o->ssh_key = t.xfer.ssh_key;
+	o->ssh_known_hosts = t.xfer.ssh_known_hosts;
 	return -1;
 }
 
@@ -244,21 +249,18 @@ const struct command cmd_rollout = {
 	"  -r, --repo URL         file://, ftp://, ftps://, ftpes:// or sftp://\n"
 	"  -k, --key KEY          the channel key (under a trust root: channel role)\n"
 	"  -P, --passphrase-file FILE  its passphrase (first line; mode 0600)\n"
-	"  -c, --channel NAME     the channel (default stable)\n"
+	"      --channel NAME     the channel (default stable)\n"
 	"  -w, --waves LIST       start: growing percentages, like 1,10,50,100\n"
 	"  -W, --soak DURATION    start: how long a complete wave must stay good\n"
 	"                         before the next opens (s, m, h or d; 0s allowed)\n"
 	"  -m, --max-failed PCT   start: halt above this failed share (like 2%)\n"
-	"  -t, --trusted-key PUB  a release key the release's manifest may be\n"
+	"      --trusted-key PUB  a release key the release's manifest may be\n"
 	"                         signed with (no trust root; repeatable)\n"
 	"  -D, --keys DIR         fleet verify's pinned device keys: a host whose\n"
 	"                         report does not verify holds the wave\n"
 	"  -e, --expires DURATION how long each channel file is valid (default 30d)\n"
 	"  -j, --json             status as JSON (docs/rollout.md)\n"
-	"  -N, --netrc FILE       credentials (default ~/.netrc)\n"
-	"  -C, --cacert FILE      PEM certificates for ftps/ftpes\n"
-	"  -S, --ssh-key FILE     private key for sftp\n"
-	"  -K, --known-hosts FILE SSH host keys for sftp\n"
+	CLI_TRANSPORT_USAGE
 	"  -s, --state-dir DIR    the publisher's serials (as upgr publish)\n"
 	"  -h, --help             this text\n"
 	"\n"

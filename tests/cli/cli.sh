@@ -48,13 +48,13 @@ done
 subs_of() {
 	case $1 in
 	audit) echo "show verify" ;; fleet) echo "status verify" ;;
-	trust) echo "sign show publish" ;; *) echo "-" ;;
+	trust) echo "sign show publish" ;; rollout) echo "status start" ;; *) echo "-" ;;
 	esac
 }
 bad=""
 while read -r c l long arg; do
 	took="" v="$T/none"
-	case $arg in DURATION) v=1d ;; PERCENT) v=50 ;; TIME) v=2026-01-01T00:00:00Z ;; esac
+	case $arg in DURATION) v=1d ;; PERCENT | PCT) v=50 ;; LIST) v=1,100 ;; TIME) v=2026-01-01T00:00:00Z ;; esac
 	for s in $(subs_of "$c"); do
 		[ "$s" = - ] && s=""
 		if [ -n "$arg" ]; then

@@ -4,6 +4,7 @@
 #include "cli.h"
 #include "fleet.h"
 #include "fsutil.h"
+#include "sign.h"
 #include "transport.h"
 #include "xalloc.h"
 
@@ -13,8 +14,24 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <pwd.h>
+#include <unistd.h>
 
 static const struct command *self;
+
+static int parse_count(const char *s, unsigned long max, unsigned *out)
+{
+	char *end;
+	unsigned long v;
+
+	if (*s < '0' || *s > '9')
+		return -1;
+	v = strtoul(s, &end, 10);
+	if (*end || v < 1 || v > max)
+		return -1;
+	*out = (unsigned)v;
+	return 0;
+}
 
 static int parse_minutes(const char *s, unsigned *out)
 {
@@ -59,17 +76,26 @@ static int status(int argc, char **argv)
 		{ "html", required_argument, NULL, 'H' },
 		{ "keys", required_argument, NULL, 'k' },
 		{ "hosts", required_argument, NULL, 'S' },
+		{ "problems", no_argument, NULL, 'P' },
+		{ "refresh", required_argument, NULL, 'R' },
+		{ "channel-key", required_argument, NULL, 'c' },
+		{ "cache", required_argument, NULL, 'D' },
+		{ "no-cache", no_argument, NULL, 'N' },
+		{ "jobs", required_argument, NULL, 'J' },
 		TRUST_OPTIONS,
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
-	struct fleet_opts o = { NULL, NULL, "stable", FLEET_STALE_DEFAULT, 0, NULL, NULL };
+	struct fleet_opts o = { .channel = "stable", .stale_minutes = FLEET_STALE_DEFAULT };
 	struct xfer_opts xo = { 0 };
-	const char *html = NULL;
+	const char *html = NULL, *chkey = NULL, *cache = NULL;
 	struct buf out = BUF_INIT;
 	struct xfer *x = NULL;
+	struct sign_pub pub;
 	struct fleet f;
-	bool json = false;
+	bool json = false, problems = false, nocache = false;
+	char *cache_dflt = NULL;
+	unsigned refresh = 0, jobs = 0;
 	struct err e;
 	int ch, rc;
 
@@ -84,6 +110,20 @@ static int status(int argc, char **argv)
 		case 'H': html = optarg; break;
 		case 'k': o.keys_dir = optarg; break;
 		case 'S': o.hosts_file = optarg; break;
+		case 'P': problems = true; break;
+		case 'c': chkey = optarg; break;
+		case 'D': cache = optarg; break;
+		case 'N': nocache = true; break;
+		case 'R':
+			if (parse_count(optarg, 86400, &refresh) < 0)
+				return cli_usage(self, "--refresh: not a number of seconds "
+						 "(1-86400): %s", optarg);
+			break;
+		case 'J':
+			if (parse_count(optarg, FLEET_JOBS_MAX, &jobs) < 0)
+				return cli_usage(self, "--jobs: not a number from 1 to %d: %s",
+						 FLEET_JOBS_MAX, optarg);
+			break;
 		case 's':
 			if (parse_minutes(optarg, &o.stale_minutes) < 0)
 				return cli_usage(self, "--stale: not a number of minutes: %s", optarg);
@@ -99,16 +139,30 @@ static int status(int argc, char **argv)
 		return cli_usage(self, "status: unexpected argument '%s'", argv[optind]);
 	if (!o.repo)
 		return cli_usage(self, "status: --repo URL is required");
-	if (json && html)
-		return cli_usage(self, "status: --json and --html exclude each other");
+	if (json + !!html + problems > 1)
+		return cli_usage(self, "status: --json, --html and --problems exclude each other");
+	if (refresh && !html)
+		return cli_usage(self, "status: --refresh is for the --html page");
 	if (xfer_url_has_password(o.repo))
 		return cli_usage(self, "--repo must not carry a password: put it in a "
 				 "netrc file (--netrc FILE)");
+	if (chkey) {
+		if (sign_pub_load(chkey, &pub, &e) < 0)
+			return cli_fail(&e);
+		o.channel_key = &pub;
+	}
+	if (!nocache)
+		o.cache_dir = cache ? cache : (cache_dflt = fleet_cache_default());
+	o.jobs = jobs;
+	o.xfer = &xo;
 	o.now = time(NULL);
-	x = xfer_new(&xo);
-	if (!x)
-		return cli_fail((err_set(&e, EXIT_SOFTWARE, "cannot start libcurl"), &e));
 	fleet_init(&f, &o);
+	f.refresh = refresh;
+	x = xfer_new(&xo);
+	if (!x) {
+		rc = cli_fail((err_set(&e, EXIT_SOFTWARE, "cannot start libcurl"), &e));
+		goto done;
+	}
 	if (fleet_load(x, &o, &f, &e) < 0) {
 		rc = cli_fail(&e);
 		goto done;
@@ -122,6 +176,8 @@ static int status(int argc, char **argv)
 	} else {
 		if (json)
 			fleet_json(&f, &out);
+		else if (problems)
+			fleet_text_problems(&f, &out);
 		else
 			fleet_text(&f, &out);
 		fwrite(out.data, 1, out.len, stdout);
@@ -131,6 +187,7 @@ done:
 	fleet_release(&f);
 	xfer_free(x);
 	buf_release(&out);
+	free(cache_dflt);
 	return rc;
 }
 
@@ -247,11 +304,81 @@ static int verify(int argc, char **argv)
 	return rc;
 }
 
+/* "user@host" of whoever runs the ack. */
+static char *who_am_i(void)
+{
+	const struct passwd *pw = getpwuid(getuid());
+	char host[256] = "";
+
+	if (gethostname(host, sizeof host - 1) < 0)
+		strcpy(host, "?");
+	return xasprintf("%s@%s", pw && pw->pw_name ? pw->pw_name : "?", host);
+}
+
+static int ack(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "repo", required_argument, NULL, 'r' },
+		{ "keys", required_argument, NULL, 'k' },
+		{ "netrc", required_argument, NULL, 'n' },
+		{ "by", required_argument, NULL, 'b' },
+		TRUST_OPTIONS,
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 }
+	};
+	struct xfer_opts xo = { 0 };
+	const char *repo = NULL, *keys = NULL, *by = NULL;
+	char *dflt = NULL, *me = NULL;
+	struct xfer *x = NULL;
+	struct err e;
+	int ch, rc;
+
+	err_clear(&e);
+	while ((ch = cli_getopt(self, argc, argv, "h", opts)) != -1) {
+		switch (ch) {
+		case 'r': repo = optarg; break;
+		case 'k': keys = optarg; break;
+		case 'n': xo.netrc = optarg; break;
+		case 'b': by = optarg; break;
+		case -2: return EXIT_OK;
+		default:
+			if (trust_option(ch, &xo))
+				break;
+			return EXIT_USAGE;
+		}
+	}
+	if (!repo || optind != argc - 1)
+		return cli_usage(self, "ack: --repo URL and one HOST are required");
+	if (xfer_url_has_password(repo))
+		return cli_usage(self, "--repo must not carry a password: put it in a "
+				 "netrc file (--netrc FILE)");
+	if (!keys && !(keys = dflt = default_keys()))
+		return cli_usage(self, "ack: no HOME to keep keys in: give --keys DIR");
+	me = by ? xstrdup(by) : who_am_i();
+	if (!(x = xfer_new(&xo)))
+		rc = err_set(&e, EXIT_SOFTWARE, "cannot start libcurl");
+	else
+		rc = fleet_ack(x, repo, keys, argv[optind], me, time(NULL), &e);
+	if (rc < 0)
+		rc = cli_fail(&e);
+	else
+		printf("%s: acknowledged by %s\n", argv[optind], me);
+	xfer_free(x);
+	free(dflt);
+	free(me);
+	return rc;
+}
+
 static int run(const struct command *c, int argc, char **argv)
 {
 	static const struct subcommand subs[2] = { { "status", status }, { "verify", verify } };
 
 	self = c;
+	/* cli_dispatch takes two subcommands; ack is the third. */
+	if (argc >= 2 && !strcmp(argv[1], "ack")) {
+		optind = 1;
+		return ack(argc - 1, argv + 1);
+	}
 	return cli_dispatch(c, subs, argc, argv);
 }
 

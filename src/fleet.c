@@ -456,6 +456,7 @@ void fleet_set_latest(struct fleet *f, const char *app, const char *text, size_t
 	l->version = NULL;
 	l->from_channel = false;
 	l->rollout = 100;
+	l->published = 0;
 	diag_init(&d, "channel");
 	memset(&ch, 0, sizeof ch);
 	/* The channel must describe this app; its signature is the agents'
@@ -467,6 +468,7 @@ void fleet_set_latest(struct fleet *f, const char *app, const char *text, size_t
 			l->version = xstrdup(ch.version);
 			l->from_channel = true;
 			l->rollout = ch.rollout;
+			l->published = ch.published;
 		}
 		channel_release(&ch);
 	}
@@ -485,8 +487,10 @@ static int row_cmp(const void *pa, const void *pb)
 }
 
 /* A row's state, worst first. A rolled-back result stays a problem until
- * the host is current again (a later success replaces the result; a
- * channel taken back to the version the host runs makes it current); a
+ * the host is current again: a later success replaces the result, and a
+ * channel taken back to the version the host runs (an aborted rollout)
+ * makes it current (the highest version reported does not: that is the
+ * one the host went back to); a
  * host that is not current is waiting, staged or held by the rollout
  * before it is outdated, when its report or the channel says so. */
 static enum fleet_problem classify(const struct fleet_row *r)
@@ -499,7 +503,7 @@ static enum fleet_problem classify(const struct fleet_row *r)
 		return FLEET_UNVERIFIED;
 	if (!strcmp(r->result, "failed"))
 		return FLEET_FAILED;
-	if (!strcmp(r->result, "rolled-back") && !r->current)
+	if (!strcmp(r->result, "rolled-back") && !r->channel_current)
 		return FLEET_ROLLED_BACK;
 	if (!strcmp(r->result, "refused"))
 		return FLEET_REFUSED;
@@ -591,6 +595,7 @@ static size_t *finish_latest(struct fleet *f)
 			f->latest[f->nlatest].approval = FLEET_APPR_NONE;
 			f->latest[f->nlatest].approval_why = NULL;
 			f->latest[f->nlatest].rollout = 100;
+			f->latest[f->nlatest].published = 0;
 			f->latest[f->nlatest++].from_channel = false;
 		}
 	free(apps);
@@ -629,6 +634,8 @@ void fleet_finish(struct fleet *f, const struct fleet_opts *o)
 		l = latest_find(f, ix, f->nlatest, r->app);
 		r->current = r->version[0] && l->version[0] &&
 			     semver_cmp_str(r->version, l->version) == 0;
+		r->channel_current = r->current && l->from_channel &&
+				     report_time(r->time, &t) == 0 && l->published > t;
 		r->held = l->from_channel && !r->current &&
 			  !repo_rollout_includes(r->host, l->version, l->rollout);
 		r->stale = report_time(r->reported, &t) < 0 ||

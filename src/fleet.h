@@ -61,6 +61,9 @@ struct fleet_row {
 	char *waiting;      /* why it waits, as reported ("" when absent) */
 	bool stale, current;
 	bool held;          /* the channel's rollout does not include the host */
+	bool channel_current; /* current with the channel's version, published
+			       * after this row's result (an aborted rollout
+			       * that took the channel back) */
 	bool tampered;      /* set from the keys directory's verdicts or the
 			     * status check (fleet_verify_status) */
 	bool unverified;    /* with --keys, the status could not be checked */
@@ -83,6 +86,7 @@ struct fleet_latest {
 	enum fleet_approval approval;
 	char *approval_why; /* "waiting for approval (0 of 1)"; NULL when none */
 	unsigned rollout;   /* the channel's rollout percent (100 without one) */
+	time_t published;   /* the channel file's publication time (0: none) */
 };
 
 /* One fetched report: its bytes, or missing, or why it could not be had. */

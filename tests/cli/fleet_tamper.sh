@@ -159,8 +159,12 @@ upload "$T/a-status.1.minisig" status.yaml.minisig
 upload "$T/a-status.1" status.yaml
 tampered "host-a's older signed status replayed" "status\.yaml says hello 1\.1\.0 success, which the audit log's newest records of hello do not say"
 
-# Back to host-a's own report: rolled back, as it is, not tampered.
-expect_exit 1 "host-a's own report again: exit 1 (rolled back)" $S
+# Back to host-a's own report: still tampered until someone looks (fleet
+# ack), then rolled back, as it is.
+expect_exit 1 "host-a's own report again: exit 1" $S
+expect_grep "$T/out" "^host-a +hello +1\.1\.0 +rolled-back +tampered +[^ ]+ +tampered at .*not acknowledged \(upgr fleet ack host-a\)" "... host-a stays tampered until acknowledged"
+expect_exit 0 "fleet ack host-a" $UPGR fleet ack $N --repo $FTP --keys $K --by "test operator" host-a
+expect_exit 1 "after the ack: exit 1 (rolled back)" $S
 expect_grep "$T/out" "^host-a +hello +1\.1\.0 +rolled-back +rolled-back " "... host-a is rolled-back, not tampered"
 expect_no_grep "$T/out" "tampered" "... and nobody is tampered"
 

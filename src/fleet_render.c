@@ -154,8 +154,8 @@ void fleet_text_problems(const struct fleet *f, struct buf *out)
 
 	fleet_time_format(f->generated, when);
 	text_groups(f, true, out);
-	buf_addf(out, "%zu hosts, %zu with problems (%s UTC)\n", fleet_nhosts(f),
-		 fleet_nproblems(f), when);
+	buf_addf(out, "%zu hosts, %zu with problems (%.10s %.8s UTC)\n", fleet_nhosts(f),
+		 fleet_nproblems(f), when, when + 11);
 }
 
 void fleet_text(const struct fleet *f, struct buf *out)

@@ -333,7 +333,7 @@ EOF
 	expect_grep "$T/dom.html" '<g data-version="1.0.0">' "... and for 1.0.0"
 	expect_grep "$T/dom.html" 'data-card="rolled-back"><div class="n">1<' "a card counts the rolled-back hosts"
 	expect_grep "$T/dom.html" 'id="shown">7 of 7 rows<' "the filter shows all rows at first"
-	expect_grep "$T/dom.html" "<li class=\"p-rolled-back\" data-host=\"host-rb\">" "host-rb is in the problems section"
+	expect_grep "$T/dom.html" "<li class=\"p-rolled-back\" data-state=\"rolled-back\" data-hosts=\"1\">.*<summary>host-rb</summary>" "host-rb is in the problems section, grouped by its cause"
 	expect_grep "$T/dom.html" '<rect data-state="tampered" [^>]*><title>tampered: 2</title>' "the health bar has a tampered segment of two"
 	expect_grep "$T/dom.html" '<rect data-state="ok" [^>]*><title>ok: 2</title>' "... and an ok segment of two"
 	# The address can carry a sort and a filter (links to share).

@@ -28,6 +28,8 @@
  * asked of all rows (distinct hosts, counts per key, the rows of a host or
  * an app) sorts once instead of comparing each row with all before it. */
 
+unsigned long long fleet_compares;
+
 struct keyed {
 	const char *key;
 	size_t pos;
@@ -47,6 +49,7 @@ static int keyed_cmp(const void *pa, const void *pb)
 	const struct keyed *a = pa, *b = pb;
 	int c = strcmp(a->key, b->key);
 
+	fleet_compares++;
 	return c ? c : a->pos < b->pos ? -1 : a->pos > b->pos;
 }
 
@@ -480,6 +483,7 @@ static int row_cmp(const void *pa, const void *pb)
 	const struct fleet_row *a = pa, *b = pb;
 	int c;
 
+	fleet_compares++;
 	if (a->problem != b->problem)
 		return a->problem < b->problem ? -1 : 1;
 	c = strcmp(a->host, b->host);
@@ -542,6 +546,7 @@ static const struct fleet *latest_sorting;   /* qsort has no context argument */
 
 static int latest_pos_cmp(const void *pa, const void *pb)
 {
+	fleet_compares++;
 	return strcmp(latest_sorting->latest[*(const size_t *)pa].app,
 		      latest_sorting->latest[*(const size_t *)pb].app);
 }
@@ -568,6 +573,7 @@ static struct fleet_latest *latest_find(const struct fleet *f, const size_t *ix,
 
 	while (a < b) {
 		m = a + (b - a) / 2;
+		fleet_compares++;
 		c = strcmp(f->latest[ix[m]].app, app);
 		if (!c)
 			return &f->latest[ix[m]];

@@ -248,6 +248,11 @@ int fleet_fetch(struct xfer *x, const struct fleet_opts *o, char **urls, size_t 
 /* $XDG_CACHE_HOME/upgr/fleet, or ~/.cache/upgr/fleet; NULL without HOME. */
 char *fleet_cache_default(void);
 
+/* Comparisons made by the console's sorts and searches so far: the
+ * operation count that shows its work grows as n log n in the hosts, not
+ * n^2 (tests/cli/console.sh; printed with UPGR_FLEET_STATS=1). */
+extern unsigned long long fleet_compares;
+
 /* True when there is at least one row and no row is a problem. */
 bool fleet_all_good(const struct fleet *f);
 const char *fleet_problem_name(enum fleet_problem p);

@@ -40,6 +40,7 @@ static int member_cmp(const void *pa, const void *pb)
 	const struct member *a = pa, *b = pb;
 	int c = strcmp(a->key, b->key);
 
+	fleet_compares++;
 	return c ? c : a->pos < b->pos ? -1 : a->pos > b->pos;
 }
 
@@ -48,6 +49,7 @@ static int group_cmp(const void *pa, const void *pb)
 {
 	const struct fleet_group *a = pa, *b = pb;
 
+	fleet_compares++;
 	if (a->state != b->state)
 		return a->state < b->state ? -1 : 1;
 	if (a->n != b->n)

@@ -59,7 +59,7 @@ static const char *const style[] = {
 	"letter-spacing:.6px}"
 	".cards{display:flex;flex-wrap:wrap;gap:12px}"
 	".card{background:var(--card);border:1px solid var(--line);border-radius:10px;"
-	"padding:12px 18px;min-width:124px;border-top:4px solid var(--grey)}"
+	"padding:10px 14px;min-width:96px;border-top:4px solid var(--grey)}"
 	".card .n{font-size:28px;font-weight:700;line-height:1.1}"
 	".card .l{color:var(--mute);font-size:12px;text-transform:uppercase;letter-spacing:.5px}"
 	".row2{display:grid;grid-template-columns:minmax(320px,1fr) minmax(320px,1.4fr);gap:18px}"

@@ -75,6 +75,7 @@ static bool is_hex64(const char *s, size_t n)
  * log n, not by a scan per host. */
 static int seen_cmp(const void *pa, const void *pb)
 {
+	fleet_compares++;
 	return strcmp(((const struct fleet_seen_entry *)pa)->host,
 		      ((const struct fleet_seen_entry *)pb)->host);
 }
@@ -88,6 +89,7 @@ static size_t seen_pos(const struct fleet_seen *s, const char *host, bool *found
 	*found = false;
 	while (a < b) {
 		m = a + (b - a) / 2;
+		fleet_compares++;
 		c = strcmp(s->v[m].host, host);
 		if (!c) {
 			*found = true;

@@ -64,6 +64,18 @@ static bool trust_option(int ch, struct xfer_opts *xo)
 	}
 }
 
+/* With UPGR_FLEET_STATS=1, what the run did, on stderr (for the tests). */
+static void print_stats(const struct fleet *f)
+{
+	const char *v = getenv("UPGR_FLEET_STATS");
+
+	if (!v || strcmp(v, "1"))
+		return;
+	fprintf(stderr, "fleet stats: rows %zu, fetched %zu, checked %zu, cached %zu, "
+		"compares %llu\n", f->nrows, f->fetch.gets, f->fetch.stats, f->fetch.hits,
+		fleet_compares);
+}
+
 static int status(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -183,6 +195,7 @@ static int status(int argc, char **argv)
 		fwrite(out.data, 1, out.len, stdout);
 	}
 	rc = fleet_all_good(&f) ? EXIT_OK : 1;
+	print_stats(&f);
 done:
 	fleet_release(&f);
 	xfer_free(x);

@@ -134,7 +134,7 @@ static const char *const style[] = {
 	".wave{flex:1 1 120px;border:1px solid var(--line);border-radius:8px;padding:6px 9px;"
 	"background:#fafbfd;font-size:12px}.wave.cur{border-color:#3159c4;background:#eef3ff}"
 	".wave .pc{font-weight:700;font-size:15px}.bar{height:6px;background:#e3e7ee;"
-	"border-radius:3px;margin-top:4px;overflow:hidden}.bar i{display:block;height:6px;"
+	"border-radius:3px;margin-top:4px;overflow:hidden;display:flex}.bar i{display:block;height:6px;"
 	"background:#2e9d62}.bar i.f{background:#e0412f}"
 	".rollout .why{color:#b42318;font-size:12px;margin-top:4px}",
 	NULL

@@ -28,6 +28,7 @@ struct tamper {
 struct tampers {
 	struct tamper *v;
 	size_t n;
+	size_t nsorted;      /* v[0..nsorted) is sorted; new records follow */
 	bool changed;
 };
 
@@ -54,7 +55,8 @@ static struct tamper *tamper_find(const struct tampers *t, const char *host)
 {
 	struct tamper key = { (char *)host, NULL, NULL, NULL };
 
-	return t->n ? bsearch(&key, t->v, t->n, sizeof *t->v, tamper_cmp) : NULL;
+	/* Hosts come once each, so a record added this run is never looked up. */
+	return t->nsorted ? bsearch(&key, t->v, t->nsorted, sizeof *t->v, tamper_cmp) : NULL;
 }
 
 /* One line; the fields are ours but the file is checked all the same. */
@@ -108,6 +110,7 @@ static int tampers_load(const char *dir, struct tampers *t, struct err *e)
 	}
 	if (t->n)
 		qsort(t->v, t->n, sizeof *t->v, tamper_cmp);
+	t->nsorted = t->n;
 	rc = 0;
 done:
 	if (rc < 0)
@@ -125,8 +128,9 @@ static int tampers_save(const char *dir, const struct tampers *t, struct err *e)
 	int rc;
 
 	for (i = 0; i < t->n; i++)
-		buf_addf(&b, "%s\t%s\t%s\t%s\n", t->v[i].host, t->v[i].id, t->v[i].time,
-			 t->v[i].why);
+		if (t->v[i].host[0])   /* "" : forgotten (tamper_host) */
+			buf_addf(&b, "%s\t%s\t%s\t%s\n", t->v[i].host, t->v[i].id,
+				 t->v[i].time, t->v[i].why);
 	rc = fs_write_atomic(path, b.data ? b.data : "", b.len, 0600, e);
 	buf_release(&b);
 	free(path);
@@ -144,14 +148,17 @@ static char *one_line(const char *s)
 	return c;
 }
 
-/* What was seen of host's tampered rows rows[ix[lo..hi)], hashed. */
+/* What was seen of host's tampered rows rows[ix[lo..hi)] and when it was
+ * first seen, hashed: the same forgery replayed after an ack (the host
+ * seen clean in between) is a new tampering with a new ID. */
 static void seen_id(const struct fleet *f, const size_t *ix, size_t lo, size_t hi,
-		    char out[65])
+		    const char *since, char out[65])
 {
 	struct buf b = BUF_INIT;
 	uint8_t d[SHA256_LEN];
 	size_t i;
 
+	buf_addf(&b, "%s\036", since);
 	for (i = lo; i < hi; i++) {
 		const struct fleet_row *r = &f->rows[ix[i]];
 
@@ -205,16 +212,16 @@ static void tamper_host(struct xfer *x, const struct fleet_opts *o, struct fleet
 	for (i = lo; i < hi; i++)
 		now |= f->rows[ix[i]].tampered;
 	if (now) {
-		seen_id(f, ix, lo, hi, id);
-		if (rec && !strcmp(rec->id, id))
+		if (rec && (seen_id(f, ix, lo, hi, rec->time, id), !strcmp(rec->id, id)))
 			return;
+		fleet_time_format(o->now, when);
+		seen_id(f, ix, lo, hi, when, id);
 		if (!rec) {
 			t->v = xreallocarray(t->v, t->n + 1, sizeof *t->v);
 			rec = &t->v[t->n++];
 			memset(rec, 0, sizeof *rec);
 			rec->host = xstrdup(host);
 		}
-		fleet_time_format(o->now, when);
 		free(rec->id);
 		free(rec->time);
 		free(rec->why);
@@ -226,8 +233,15 @@ static void tamper_host(struct xfer *x, const struct fleet_opts *o, struct fleet
 		t->changed = true;
 		return;
 	}
-	if (!rec || acked(x, o->repo, host, rec->id))
+	if (!rec)
 		return;
+	if (acked(x, o->repo, host, rec->id)) {
+		/* Looked at and clean now: forgotten, so that even the same
+		 * forgery again is a new tampering. */
+		rec->host[0] = '\0';
+		t->changed = true;
+		return;
+	}
 	for (i = lo; i < hi; i++) {
 		struct fleet_row *r = &f->rows[ix[i]];
 		char *err;

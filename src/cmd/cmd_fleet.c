@@ -47,6 +47,16 @@ static int parse_minutes(const char *s, unsigned *out)
 	return 0;
 }
 
+/* True (and the usage said why) when the --repo URL carries a password. */
+static bool repo_has_password(const char *repo)
+{
+	if (!xfer_url_has_password(repo))
+		return false;
+	cli_usage(self, "--repo must not carry a password: put it in a netrc file "
+		  "(--netrc FILE)");
+	return true;
+}
+
 /* The TLS and SSH trust options both subcommands take (transport.h). */
 #define TRUST_OPTIONS \
 	{ "cacert", required_argument, NULL, 'A' }, \
@@ -155,9 +165,8 @@ static int status(int argc, char **argv)
 		return cli_usage(self, "status: --json, --html and --problems exclude each other");
 	if (refresh && !html)
 		return cli_usage(self, "status: --refresh is for the --html page");
-	if (xfer_url_has_password(o.repo))
-		return cli_usage(self, "--repo must not carry a password: put it in a "
-				 "netrc file (--netrc FILE)");
+	if (repo_has_password(o.repo))
+		return EXIT_USAGE;
 	if (chkey) {
 		if (sign_pub_load(chkey, &pub, &e) < 0)
 			return cli_fail(&e);
@@ -298,10 +307,9 @@ static int verify(int argc, char **argv)
 		return cli_usage(self, optind != argc ? "verify: unexpected argument" :
 				 "verify: --repo URL is required");
 	}
-	if (xfer_url_has_password(repo)) {
+	if (repo_has_password(repo)) {
 		free(keys);
-		return cli_usage(self, "--repo must not carry a password: put it in a "
-				 "netrc file (--netrc FILE)");
+		return EXIT_USAGE;
 	}
 	if (!keys && !(keys = default_keys()))
 		return cli_usage(self, "verify: no HOME to keep keys in: give --keys DIR");
@@ -362,9 +370,8 @@ static int ack(int argc, char **argv)
 	}
 	if (!repo || optind != argc - 1)
 		return cli_usage(self, "ack: --repo URL and one HOST are required");
-	if (xfer_url_has_password(repo))
-		return cli_usage(self, "--repo must not carry a password: put it in a "
-				 "netrc file (--netrc FILE)");
+	if (repo_has_password(repo))
+		return EXIT_USAGE;
 	if (!keys && !(keys = dflt = default_keys()))
 		return cli_usage(self, "ack: no HOME to keep keys in: give --keys DIR");
 	me = by ? xstrdup(by) : who_am_i();

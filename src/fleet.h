@@ -245,6 +245,9 @@ size_t *fleet_row_index(const struct fleet *f, size_t off);
  * when the cache directory is not private or its file cannot be written. */
 int fleet_fetch(struct xfer *x, const struct fleet_opts *o, char **urls, size_t n,
 		struct fleet_fetched *out, struct fleet_fetch_stats *stats, struct err *e);
+/* Create the cache directory dir when missing (0700, its parents too) and
+ * check it is private (fs_open_private_dir); EXIT_TRUST when it is not. */
+int fleet_cache_check(const char *dir, struct err *e);
 /* $XDG_CACHE_HOME/upgr/fleet, or ~/.cache/upgr/fleet; NULL without HOME. */
 char *fleet_cache_default(void);
 

@@ -232,25 +232,32 @@ char *fleet_cache_default(void)
 	return NULL;
 }
 
-/* DIR/reports-HASH.cache for repo, after checking DIR is private. */
-static char *cache_path(const char *dir, const char *repo, struct err *e)
+int fleet_cache_check(const char *dir, struct err *e)
 {
-	char *parent = xstrdup(dir), *slash = strrchr(parent, '/'), *shown, sha[65];
+	char *parent = xstrdup(dir), *slash = strrchr(parent, '/');
 	int fd;
 
 	if (slash && slash != parent) {
 		*slash = '\0';
 		if (fs_mkdir_p(parent, 0700, e) < 0) {
 			free(parent);
-			return NULL;
+			return err_prefix(e, "--cache: ");
 		}
 	}
 	free(parent);
-	if ((fd = fs_open_private_dir(dir, e)) < 0) {
-		err_prefix(e, "--cache: ");
-		return NULL;
-	}
+	if ((fd = fs_open_private_dir(dir, e)) < 0)
+		return err_prefix(e, "--cache: ");
 	close(fd);
+	return 0;
+}
+
+/* DIR/reports-HASH.cache for repo, after checking DIR is private. */
+static char *cache_path(const char *dir, const char *repo, struct err *e)
+{
+	char *shown, sha[65];
+
+	if (fleet_cache_check(dir, e) < 0)
+		return NULL;
 	shown = xfer_url_redact(repo);
 	sha_hex(shown, strlen(shown), sha);
 	free(shown);

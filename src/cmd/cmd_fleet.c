@@ -74,6 +74,23 @@ static bool trust_option(int ch, struct xfer_opts *xo)
 	}
 }
 
+/* The default cache, when it is usable; one that is not (someone else's,
+ * or open to others) is passed over with a warning: only a --cache DIR
+ * named on the command line is refused. */
+static char *default_cache(void)
+{
+	char *dir = fleet_cache_default();
+	struct err e;
+
+	err_clear(&e);
+	if (dir && fleet_cache_check(dir, &e) < 0) {
+		cli_warn("%s; reading without a cache", e.msg);
+		free(dir);
+		dir = NULL;
+	}
+	return dir;
+}
+
 /* With UPGR_FLEET_STATS=1, what the run did, on stderr (for the tests). */
 static void print_stats(const struct fleet *f)
 {
@@ -173,7 +190,7 @@ static int status(int argc, char **argv)
 		o.channel_key = &pub;
 	}
 	if (!nocache)
-		o.cache_dir = cache ? cache : (cache_dflt = fleet_cache_default());
+		o.cache_dir = cache ? cache : (cache_dflt = default_cache());
 	o.jobs = jobs;
 	o.xfer = &xo;
 	o.now = time(NULL);

@@ -320,5 +320,7 @@ chmod 0700 "$T/cachetest/c"
 expect_exit 1 "--no-cache fetches everything again" $S --no-cache
 r5=$(retr)
 [ $((r5 - r4)) = 100 ] && ok "... 100 RETR" || not_ok "--no-cache: $((r5 - r4)) RETR"
-
-
+mkdir -p "$T/cache/upgr/fleet" && chmod 0777 "$T/cache/upgr/fleet"
+expect_exit 1 "an unsafe default cache directory: read without it" $S
+expect_grep "$T/err" "reading without a cache" "... with a warning"
+chmod 0700 "$T/cache/upgr/fleet"

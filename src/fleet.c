@@ -6,6 +6,7 @@
 #include "channel.h"
 #include "diag.h"
 #include "fsutil.h"
+#include "repo.h"
 #include "transport.h"
 #include "version.h"
 #include "xalloc.h"
@@ -27,6 +28,8 @@
  * asked of all rows (distinct hosts, counts per key, the rows of a host or
  * an app) sorts once instead of comparing each row with all before it. */
 
+unsigned long long fleet_compares;
+
 struct keyed {
 	const char *key;
 	size_t pos;
@@ -46,6 +49,7 @@ static int keyed_cmp(const void *pa, const void *pb)
 	const struct keyed *a = pa, *b = pb;
 	int c = strcmp(a->key, b->key);
 
+	fleet_compares++;
 	return c ? c : a->pos < b->pos ? -1 : a->pos > b->pos;
 }
 
@@ -86,7 +90,7 @@ static size_t group_keys(const char *const *keys, size_t n, struct group **out)
 
 /* Positions 0..n-1 of rows ordered by the string field at offset off of
  * each row, then by position. */
-static size_t *row_index(const struct fleet *f, size_t off)
+size_t *fleet_row_index(const struct fleet *f, size_t off)
 {
 	struct keyed *k = xcalloc(f->nrows + 1, sizeof *k);
 	size_t *ix = xcalloc(f->nrows + 1, sizeof *ix), i;
@@ -102,7 +106,7 @@ static size_t *row_index(const struct fleet *f, size_t off)
 	return ix;
 }
 
-/* The positions [*lo, *hi) of ix (from row_index(f, off)) whose rows have
+/* The positions [*lo, *hi) of ix (from fleet_row_index(f, off)) whose rows have
  * key in that field. */
 static void index_range(const struct fleet *f, const size_t *ix, size_t off,
 			const char *key, size_t *lo, size_t *hi)
@@ -149,6 +153,8 @@ static void row_release(struct fleet_row *r)
 	free(r->time);
 	free(r->reported);
 	free(r->error);
+	free(r->state);
+	free(r->waiting);
 }
 
 void fleet_release(struct fleet *f)
@@ -171,6 +177,7 @@ void fleet_release(struct fleet *f)
 	for (i = 0; i < f->nwarnings; i++)
 		free(f->warnings[i]);
 	free(f->warnings);
+	fleet_rollouts_release(f);
 	memset(f, 0, sizeof *f);
 }
 
@@ -199,7 +206,7 @@ static struct fleet_row *new_row(struct fleet *f, const char *host)
 static void row_fill(struct fleet_row *r)
 {
 	char **s[] = { &r->app, &r->version, &r->result, &r->action, &r->from,
-		       &r->to, &r->time, &r->reported, &r->error };
+		       &r->to, &r->time, &r->reported, &r->error, &r->state, &r->waiting };
 	size_t i;
 
 	for (i = 0; i < sizeof s / sizeof s[0]; i++)
@@ -276,8 +283,13 @@ static const char *const top_keys[] = { "upgr", "host", "time", "apps", NULL };
 static const char *const top_keys_all[] = { "upgr", "host", "time", "apps", "warnings",
 					    NULL };
 #define WARNINGS_MAX 8         /* host-level warnings kept per report */
+/* The eight every entry has, then the optional ones (the agent writes
+ * state and waiting while it waits for a window, a freeze, an approval or
+ * its group's lease, or holds a staged release). */
 static const char *const app_keys[] = { "app", "version", "result", "time", "action",
-					"from", "to", "error", NULL };
+					"from", "to", "error", "state", "waiting", NULL };
+#define APP_REQUIRED 8
+#define APP_KEYS 10
 static const char *const results[] = { "success", "rolled-back", "failed", "refused",
 				       "unavailable", "", NULL };
 static const char *const actions[] = { "install", "upgrade", "downgrade", "rollback",
@@ -285,7 +297,8 @@ static const char *const actions[] = { "install", "upgrade", "downgrade", "rollb
 
 /* Check one apps[i] entry; on success fill vals (pointers into the tree)
  * in app_keys order. */
-static int check_app(const struct ynode *a, size_t i, const char *vals[8], struct diag *d)
+static int check_app(const struct ynode *a, size_t i, const char *vals[APP_KEYS],
+		     struct diag *d)
 {
 	char where[32];
 	struct semver v;
@@ -295,11 +308,17 @@ static int check_app(const struct ynode *a, size_t i, const char *vals[8], struc
 	ydoc_name_idx(where, sizeof where, "apps", i);
 	if (ydoc_map(a, where, d) < 0 || ydoc_check_keys(a, where, app_keys, d))
 		return -1;
-	for (k = 0; app_keys[k]; k++)
-		if (rstr(a, where, app_keys[k], k == 7 ? ERROR_MAX : FIELD_MAX,
+	for (k = 0; app_keys[k]; k++) {
+		vals[k] = "";
+		if (k >= APP_REQUIRED && !ydoc_get(a, app_keys[k]))
+			continue;
+		if (rstr(a, where, app_keys[k], k == 7 || k == 9 ? ERROR_MAX : FIELD_MAX,
 			 &vals[k], d) < 0)
 			return -1;
-	if (!channel_name_ok(vals[0]))
+	}
+	if (strspn(vals[8], "abcdefghijklmnopqrstuvwxyz-") != strlen(vals[8]))
+		diag_add(d, a->line, a->col, "%s.state: not a state word", where);
+	else if (!channel_name_ok(vals[0]))
 		diag_add(d, a->line, a->col, "%s.app: not an app name", where);
 	else if (vals[1][0] && semver_parse(vals[1], &v, NULL, 0) < 0)
 		diag_add(d, a->line, a->col, "%s.version: not a version", where);
@@ -401,7 +420,7 @@ void fleet_add_report(struct fleet *f, const struct fleet_opts *o, const char *h
 		      const char *data, size_t len)
 {
 	const struct ynode *apps = NULL;
-	const char *reported = NULL, *vals[FLEET_APPS_MAX][8];
+	const char *reported = NULL, *vals[FLEET_APPS_MAX][APP_KEYS];
 	struct ydoc doc;
 	struct diag d;
 	char *why;
@@ -433,6 +452,8 @@ void fleet_add_report(struct fleet *f, const struct fleet_opts *o, const char *h
 		r->from = xstrdup(vals[i][5]);
 		r->to = xstrdup(vals[i][6]);
 		r->error = xstrdup(vals[i][7]);
+		r->state = xstrdup(vals[i][8]);
+		r->waiting = xstrdup(vals[i][9]);
 		r->reported = xstrdup(reported);
 	}
 	if (f->nrows == before && !o->app)
@@ -476,6 +497,8 @@ void fleet_set_latest(struct fleet *f, const char *app, const char *text, size_t
 	free(l->version);
 	l->version = NULL;
 	l->from_channel = false;
+	l->rollout = 100;
+	l->published = 0;
 	diag_init(&d, "channel");
 	memset(&ch, 0, sizeof ch);
 	/* The channel must describe this app; its signature is the agents'
@@ -486,6 +509,8 @@ void fleet_set_latest(struct fleet *f, const char *app, const char *text, size_t
 		if (!strcmp(ch.app, app)) {
 			l->version = xstrdup(ch.version);
 			l->from_channel = true;
+			l->rollout = ch.rollout;
+			l->published = ch.published;
 		}
 		channel_release(&ch);
 	}
@@ -497,12 +522,20 @@ static int row_cmp(const void *pa, const void *pb)
 	const struct fleet_row *a = pa, *b = pb;
 	int c;
 
+	fleet_compares++;
 	if (a->problem != b->problem)
 		return a->problem < b->problem ? -1 : 1;
 	c = strcmp(a->host, b->host);
 	return c ? c : strcmp(a->app, b->app);
 }
 
+/* A row's state, worst first. A rolled-back result stays a problem until
+ * the host is current again: a later success replaces the result, and a
+ * channel taken back to the version the host runs (an aborted rollout)
+ * makes it current (the highest version reported does not: that is the
+ * one the host went back to); a
+ * host that is not current is waiting, staged or held by the rollout
+ * before it is outdated, when its report or the channel says so. */
 static enum fleet_problem classify(const struct fleet_row *r)
 {
 	if (r->problem == FLEET_UNREADABLE)
@@ -513,7 +546,7 @@ static enum fleet_problem classify(const struct fleet_row *r)
 		return FLEET_UNVERIFIED;
 	if (!strcmp(r->result, "failed"))
 		return FLEET_FAILED;
-	if (!strcmp(r->result, "rolled-back"))
+	if (!strcmp(r->result, "rolled-back") && !r->channel_current)
 		return FLEET_ROLLED_BACK;
 	if (!strcmp(r->result, "refused"))
 		return FLEET_REFUSED;
@@ -521,9 +554,15 @@ static enum fleet_problem classify(const struct fleet_row *r)
 		return FLEET_STALE;
 	if (!strcmp(r->result, "unavailable"))
 		return FLEET_UNAVAILABLE;
+	if (!r->current && !strcmp(r->state, "waiting"))
+		return FLEET_WAITING;
+	if (!r->current && !strcmp(r->state, "staged"))
+		return FLEET_STAGED;
+	if (!r->current && r->held)
+		return FLEET_HELD;
 	if (!r->current)
 		return FLEET_OUTDATED;
-	if (strcmp(r->result, "success"))
+	if (strcmp(r->result, "success") && strcmp(r->result, "rolled-back"))
 		return FLEET_NO_RESULT;
 	return FLEET_OK;
 }
@@ -546,6 +585,7 @@ static const struct fleet *latest_sorting;   /* qsort has no context argument */
 
 static int latest_pos_cmp(const void *pa, const void *pb)
 {
+	fleet_compares++;
 	return strcmp(latest_sorting->latest[*(const size_t *)pa].app,
 		      latest_sorting->latest[*(const size_t *)pb].app);
 }
@@ -572,6 +612,7 @@ static struct fleet_latest *latest_find(const struct fleet *f, const size_t *ix,
 
 	while (a < b) {
 		m = a + (b - a) / 2;
+		fleet_compares++;
 		c = strcmp(f->latest[ix[m]].app, app);
 		if (!c)
 			return &f->latest[ix[m]];
@@ -598,6 +639,8 @@ static size_t *finish_latest(struct fleet *f)
 			f->latest[f->nlatest].version = NULL;
 			f->latest[f->nlatest].approval = FLEET_APPR_NONE;
 			f->latest[f->nlatest].approval_why = NULL;
+			f->latest[f->nlatest].rollout = 100;
+			f->latest[f->nlatest].published = 0;
 			f->latest[f->nlatest++].from_channel = false;
 		}
 	free(apps);
@@ -636,6 +679,10 @@ void fleet_finish(struct fleet *f, const struct fleet_opts *o)
 		l = latest_find(f, ix, f->nlatest, r->app);
 		r->current = r->version[0] && l->version[0] &&
 			     semver_cmp_str(r->version, l->version) == 0;
+		r->channel_current = r->current && l->from_channel &&
+				     report_time(r->time, &t) == 0 && l->published > t;
+		r->held = l->from_channel && !r->current &&
+			  !repo_rollout_includes(r->host, l->version, l->rollout);
 		r->stale = report_time(r->reported, &t) < 0 ||
 			   (o->now > t && (uint64_t)(o->now - t) >
 					  (uint64_t)o->stale_minutes * 60);
@@ -646,7 +693,7 @@ void fleet_finish(struct fleet *f, const struct fleet_opts *o)
 	if (f->nrows)
 		qsort(f->rows, f->nrows, sizeof *f->rows, row_cmp);
 	free(f->by_app);
-	f->by_app = row_index(f, offsetof(struct fleet_row, app));
+	f->by_app = fleet_row_index(f, offsetof(struct fleet_row, app));
 }
 
 bool fleet_all_good(const struct fleet *f)
@@ -663,7 +710,8 @@ const char *fleet_problem_name(enum fleet_problem p)
 		[FLEET_ROLLED_BACK] = "rolled-back", [FLEET_REFUSED] = "refused",
 		[FLEET_STALE] = "stale", [FLEET_UNAVAILABLE] = "unavailable",
 		[FLEET_OUTDATED] = "outdated", [FLEET_NO_RESULT] = "no-result",
-		[FLEET_OK] = "ok",
+		[FLEET_WAITING] = "waiting", [FLEET_STAGED] = "staged",
+		[FLEET_HELD] = "held", [FLEET_OK] = "ok",
 	};
 
 	return names[p];
@@ -705,7 +753,7 @@ size_t fleet_nproblems(const struct fleet *f)
 	size_t i, n = 0;
 
 	for (i = 0; i < f->nrows; i++)
-		n += f->rows[i].problem != FLEET_OK;
+		n += FLEET_IS_PROBLEM(f->rows[i].problem);
 	return n;
 }
 
@@ -795,7 +843,7 @@ static int verdict_line(struct fleet *f, const size_t *by_host, char *line)
 int fleet_apply_verdicts(struct fleet *f, const char *dir, struct err *e)
 {
 	char *path = fs_join(dir, "verdicts"), *p, *nl;
-	size_t *by_host = row_index(f, offsetof(struct fleet_row, host));
+	size_t *by_host = fleet_row_index(f, offsetof(struct fleet_row, host));
 	struct buf b = BUF_INIT;
 	size_t lineno = 0;
 	struct stat st;
@@ -826,7 +874,7 @@ done:
 
 /* ---- reading the repository ------------------------------------------- */
 
-static char *repo_url(const char *repo, const char *path)
+char *fleet_repo_url(const char *repo, const char *path)
 {
 	size_t n = strlen(repo);
 
@@ -858,17 +906,29 @@ static void drop_rows(struct fleet *f, size_t from)
 		row_release(&f->rows[--f->nrows]);
 }
 
-/* Get host's status.yaml into b and add its rows. */
+/* Add host's rows from its status.yaml: the prefetched copy the first
+ * time (got), fetched again over x for a second look. b gets the bytes. */
 static void read_status(struct xfer *x, const struct fleet_opts *o, struct fleet *f,
-			const char *host, struct buf *b)
+			const char *host, const struct fleet_fetched *got, struct buf *b)
 {
-	char *path = xasprintf("reports/%s/status.yaml", host), *url = repo_url(o->repo, path);
+	char *path = xasprintf("reports/%s/status.yaml", host), *url = fleet_repo_url(o->repo, path);
 	bool missing = false;
 	struct err e;
+	int rc;
 
 	buf_reset(b);
 	err_clear(&e);
-	if (xfer_get(x, url, FLEET_STATUS_MAX, b, &missing, &e) == 0)
+	if (got) {
+		missing = got->missing;
+		if (got->error)
+			err_set(&e, EXIT_UNAVAILABLE, "%s", got->error);
+		else if (!missing)
+			buf_add(b, got->data.data ? got->data.data : "", got->data.len);
+		rc = got->error || missing ? -1 : 0;
+	} else {
+		rc = xfer_get(x, url, FLEET_STATUS_MAX, b, &missing, &e);
+	}
+	if (rc == 0)
 		fleet_add_report(f, o, host, b->data ? b->data : "", b->len);
 	else if (missing)
 		fleet_add_report(f, o, host, NULL, 0);
@@ -879,7 +939,8 @@ static void read_status(struct xfer *x, const struct fleet_opts *o, struct fleet
 }
 
 static void load_host(struct xfer *x, const struct fleet_opts *o, struct fleet *f,
-		      const struct fleet_seen *seen, const char *host, struct buf *b)
+		      const struct fleet_seen *seen, const char *host,
+		      const struct fleet_fetched *got, struct buf *b)
 {
 	struct fleet_verdict v;
 	size_t before = f->nrows;
@@ -890,7 +951,7 @@ static void load_host(struct xfer *x, const struct fleet_opts *o, struct fleet *
 		return;
 	}
 	for (attempt = 0; attempt < 2; attempt++) {
-		read_status(x, o, f, host, b);
+		read_status(x, o, f, host, attempt ? NULL : got, b);
 		if (!o->keys_dir || f->nrows == before ||
 		    f->rows[before].problem == FLEET_UNREADABLE ||
 		    fleet_verify_status(x, o->repo, host, o->keys_dir, seen, b,
@@ -927,7 +988,7 @@ static void load_channels(struct xfer *x, const struct fleet_opts *o, struct fle
 			continue;
 		}
 		path = xasprintf("apps/%s/channels/%s.yaml", app, f->channel);
-		url = repo_url(o->repo, path);
+		url = fleet_repo_url(o->repo, path);
 		buf_reset(b);
 		err_clear(&e);
 		rc = xfer_get(x, url, CHANNEL_MAX_BYTES, b, &missing, &e);
@@ -979,11 +1040,48 @@ int fleet_hosts(struct xfer *x, const char *repo, const char *hosts_file,
 	if (!strncasecmp(repo, "http://", 7) || !strncasecmp(repo, "https://", 8))
 		return err_set(e, EXIT_USAGE, "%s: an HTTP server cannot list reports/: "
 			       "name the hosts with --hosts FILE", repo);
-	url = repo_url(repo, "reports/");
+	url = fleet_repo_url(repo, "reports/");
 	rc = xfer_list(x, url, names, n, e);
 	if (rc < 0)
 		err_prefix(e, "list the reports: ");
 	free(url);
+	return rc;
+}
+
+/* Every host's status.yaml at once (fleet_fetch), then each host in turn. */
+static int load_hosts(struct xfer *x, const struct fleet_opts *o, struct fleet *f,
+		      const struct fleet_seen *seen, char **names, size_t n, struct err *e)
+{
+	struct fleet_fetched *got = xcalloc(n + 1, sizeof *got);
+	char **urls = xcalloc(n + 1, sizeof *urls);
+	struct buf b = BUF_INIT;
+	size_t i, nurls = 0, *at = xcalloc(n + 1, sizeof *at);
+	int rc = -1;
+
+	for (i = 0; i < n; i++)
+		if (fleet_host_ok(names[i])) {
+			char *path = xasprintf("reports/%s/status.yaml", names[i]);
+
+			at[i] = nurls;
+			urls[nurls++] = fleet_repo_url(o->repo, path);
+			free(path);
+		}
+	if (fleet_fetch(x, o, urls, nurls, got, &f->fetch, e) < 0)
+		goto done;
+	for (i = 0; i < n; i++)
+		load_host(x, o, f, seen, names[i], fleet_host_ok(names[i]) ? &got[at[i]] : NULL,
+			  &b);
+	rc = 0;
+done:
+	for (i = 0; i < nurls; i++) {
+		free(urls[i]);
+		buf_release(&got[i].data);
+		free(got[i].error);
+	}
+	free(urls);
+	free(got);
+	free(at);
+	buf_release(&b);
 	return rc;
 }
 
@@ -993,18 +1091,20 @@ int fleet_load(struct xfer *x, const struct fleet_opts *o, struct fleet *f,
 	struct fleet_seen seen = { NULL, 0 };
 	struct buf b = BUF_INIT;
 	char **names = NULL;
-	size_t n = 0, i;
+	size_t n = 0;
 	int rc = -1;
 
 	if (o->keys_dir && fleet_seen_load(o->keys_dir, &seen, e) < 0)
 		goto done;
 	if (fleet_hosts(x, o->repo, o->hosts_file, &names, &n, e) < 0)
 		goto done;
-	for (i = 0; i < n; i++)
-		load_host(x, o, f, &seen, names[i], &b);
+	if (load_hosts(x, o, f, &seen, names, n, e) < 0)
+		goto done;
 	load_channels(x, o, f, &b);
 	fleet_load_approvals(x, o, f);
-	if (o->keys_dir && fleet_apply_verdicts(f, o->keys_dir, e) < 0)
+	fleet_load_rollouts(x, o, f);
+	if (o->keys_dir && (fleet_apply_verdicts(f, o->keys_dir, e) < 0 ||
+			    fleet_apply_tampered(x, o, f, e) < 0))
 		goto done;
 	fleet_finish(f, o);
 	rc = 0;

@@ -19,6 +19,7 @@
 
 #include "buf.h"
 #include "err.h"
+#include "sign.h"
 #include "transport.h"
 
 #define FLEET_STATUS_MAX (64u << 10)   /* bytes of one status.yaml */
@@ -39,8 +40,15 @@ enum fleet_problem {
 	FLEET_UNAVAILABLE,  /* the host's last run reached no server */
 	FLEET_OUTDATED,     /* not at the app's latest version */
 	FLEET_NO_RESULT,    /* at the latest version, but no result recorded */
+	/* Not problems: the states below FLEET_WAITING are. */
+	FLEET_WAITING,      /* not current; the agent waits (window, freeze,
+			     * approval, group lease): its report says why */
+	FLEET_STAGED,       /* not current; the release is staged, waiting */
+	FLEET_HELD,         /* not current; the channel's rollout percent does
+			     * not include the host (repo_rollout_includes) */
 	FLEET_OK,
 };
+#define FLEET_IS_PROBLEM(p) ((p) < FLEET_WAITING)
 
 /* One host's one app. Strings are never NULL ("" when absent). */
 struct fleet_row {
@@ -49,7 +57,13 @@ struct fleet_row {
 	char *time;         /* when the result happened, as reported */
 	char *reported;     /* when the report was made (the report's time) */
 	char *error;        /* the app's error, or why the report is unreadable */
+	char *state;        /* the agent's optional state: "waiting", "staged" or "" */
+	char *waiting;      /* why it waits, as reported ("" when absent) */
 	bool stale, current;
+	bool held;          /* the channel's rollout does not include the host */
+	bool channel_current; /* current with the channel's version, published
+			       * after this row's result (an aborted rollout
+			       * that took the channel back) */
 	bool tampered;      /* set from the keys directory's verdicts or the
 			     * status check (fleet_verify_status) */
 	bool unverified;    /* with --keys, the status could not be checked */
@@ -71,6 +85,37 @@ struct fleet_latest {
 	bool from_channel;  /* the channel file's; else the highest reported */
 	enum fleet_approval approval;
 	char *approval_why; /* "waiting for approval (0 of 1)"; NULL when none */
+	unsigned rollout;   /* the channel's rollout percent (100 without one) */
+	time_t published;   /* the channel file's publication time (0: none) */
+};
+
+/* One fetched report: its bytes, or missing, or why it could not be had. */
+struct fleet_fetched {
+	struct buf data;
+	bool missing;
+	char *error;
+};
+struct fleet_fetch_stats {
+	size_t gets;      /* downloads */
+	size_t stats;     /* size/time checks of a cached report */
+	size_t hits;      /* reports taken from the cache */
+};
+/* A channel's rollout plan (REPO/apps/APP/rollout/CHANNEL.yaml, written
+ * by upgr rollout), as fleet_rollout.c reads it for the page. */
+#define FLEET_WAVES_MAX 16
+struct fleet_rollout {
+	char *app;
+	char *error;                 /* why it cannot be shown, or NULL */
+	bool verified;               /* signed by the channel key (--channel-key) */
+	char *version, *from, *state, *soak, *max_failed;
+	char *started, *wave_started, *reason;
+	unsigned waves[FLEET_WAVES_MAX]; /* cumulative percents */
+	size_t nwaves;
+	unsigned wave;               /* the current wave, 1-based */
+};
+/* The hosts of one wave (those the wave's percent includes first). */
+struct fleet_wave_count {
+	size_t hosts, done, failed;
 };
 
 struct fleet {
@@ -90,6 +135,11 @@ struct fleet {
 	 * "HOST: text", in the order the reports were read. */
 	char **warnings;
 	size_t nwarnings;
+	struct fleet_rollout *rollouts;
+	size_t nrollouts;
+	struct fleet_fetch_stats fetch; /* what fleet_load's fetch did */
+	unsigned refresh;            /* the page reloads itself every so many
+				      * seconds (0: never) */
 };
 
 struct fleet_opts {
@@ -101,7 +151,14 @@ struct fleet_opts {
 	const char *keys_dir;        /* fleet verify's directory (pinned keys, seen,
 				      * verdicts): check every status; or NULL */
 	const char *hosts_file;      /* host names, one a line, instead of listing */
+	const struct sign_pub *channel_key; /* checks the rollout plans, or NULL */
+	const char *cache_dir;       /* reports cached here between runs, or NULL */
+	unsigned jobs;               /* connections in parallel (0: default) */
+	const struct xfer_opts *xfer; /* for the parallel connections' handles;
+				      * NULL: fetch over the one handle given */
 };
+#define FLEET_JOBS_MAX 32
+#define FLEET_JOBS_DEFAULT 4
 
 /* The approval of each channel release (f->latest with from_channel)
  * against the repository's trust root (walked from root/1.root.yaml), when
@@ -159,7 +216,51 @@ int fleet_hosts(struct xfer *x, const char *repo, const char *hosts_file,
 int fleet_load(struct xfer *x, const struct fleet_opts *o, struct fleet *f,
 	       struct err *e);
 
-/* True when there is at least one row and every row is FLEET_OK. */
+/* Each app's rollout plan on f->channel, when it has one (missing is
+ * none; unreadable or badly signed is a plan with its error). */
+void fleet_load_rollouts(struct xfer *x, const struct fleet_opts *o, struct fleet *f);
+/* Per wave of p: its hosts, how many run p's version successfully, and
+ * how many failed or rolled back. One pass over the rows. */
+void fleet_rollout_progress(const struct fleet *f, const struct fleet_rollout *p,
+			    struct fleet_wave_count out[FLEET_WAVES_MAX]);
+void fleet_rollouts_release(struct fleet *f);
+/* repo joined with path, without doubled '/' (allocated). */
+char *fleet_repo_url(const char *repo, const char *path);
+
+/* With o->keys_dir: remember each host's tampering in KEYS/tampered, and
+ * keep a host that was tampered with tampered (its error saying when and
+ * why) until REPO/reports/HOST/ack.yaml acknowledges what was seen
+ * (fleet_ack.c). Fails only when KEYS/tampered cannot be read or written. */
+int fleet_apply_tampered(struct xfer *x, const struct fleet_opts *o, struct fleet *f,
+			 struct err *e);
+/* upgr fleet ack: write REPO/reports/HOST/ack.yaml (who, when, the ID of
+ * the tampering KEYS/tampered holds for host, and why), so that fleet
+ * status stops showing that tampering. EXIT_DATAERR when none is held. */
+int fleet_ack(struct xfer *x, const char *repo, const char *keys_dir, const char *host,
+	      const char *who, time_t now, struct err *e);
+/* Positions 0..nrows-1 ordered by the string field at offset off of each
+ * row (offsetof(struct fleet_row, host)), then by position. */
+size_t *fleet_row_index(const struct fleet *f, size_t off);
+
+/* Get each of urls[0..n) (status.yaml files, FLEET_STATUS_MAX each) into
+ * out[i], over o->jobs connections at once (handles made from o->xfer;
+ * without it, over x alone, in order), through the cache in o->cache_dir
+ * when set (fleet_fetch.c says when a cached copy is used). Fails only
+ * when the cache directory is not private or its file cannot be written. */
+int fleet_fetch(struct xfer *x, const struct fleet_opts *o, char **urls, size_t n,
+		struct fleet_fetched *out, struct fleet_fetch_stats *stats, struct err *e);
+/* Create the cache directory dir when missing (0700, its parents too) and
+ * check it is private (fs_open_private_dir); EXIT_TRUST when it is not. */
+int fleet_cache_check(const char *dir, struct err *e);
+/* $XDG_CACHE_HOME/upgr/fleet, or ~/.cache/upgr/fleet; NULL without HOME. */
+char *fleet_cache_default(void);
+
+/* Comparisons made by the console's sorts and searches so far: the
+ * operation count that shows its work grows as n log n in the hosts, not
+ * n^2 (tests/cli/console.sh; printed with UPGR_FLEET_STATS=1). */
+extern unsigned long long fleet_compares;
+
+/* True when there is at least one row and no row is a problem. */
 bool fleet_all_good(const struct fleet *f);
 const char *fleet_problem_name(enum fleet_problem p);
 
@@ -168,6 +269,8 @@ const char *fleet_problem_name(enum fleet_problem p);
  * the shape in docs/fleet.md. HTML: one self-contained page (fleet_html.c),
  * every report value escaped. */
 void fleet_text(const struct fleet *f, struct buf *out);
+/* Text --problems: only the problem groups, one line each, and a count. */
+void fleet_text_problems(const struct fleet *f, struct buf *out);
 void fleet_json(const struct fleet *f, struct buf *out);
 void fleet_html(const struct fleet *f, struct buf *out);
 
@@ -184,6 +287,21 @@ size_t fleet_count(const struct fleet *f, const char *(*key_of)(const struct fle
 void fleet_counts_free(struct fleet_count *c, size_t n);
 /* The stale hosts, each once, in row order (pointers into f's rows). */
 size_t fleet_stale_hosts(const struct fleet *f, const char ***out);
+/* Rows grouped by (state, app, cause): the cause is the row's error for
+ * the problems a run reports, else a sentence for its state ("runs 1.0.0",
+ * "outside the rollout", the agent's waiting reason). Groups are ordered
+ * worst state first, then most hosts; rows[] are row positions in row
+ * order. With problems_only, only FLEET_IS_PROBLEM rows. n log n. */
+struct fleet_group {
+	enum fleet_problem state;
+	const char *app;             /* points into the rows */
+	char *cause;
+	size_t *rows, n;
+};
+size_t fleet_groups(const struct fleet *f, bool problems_only, struct fleet_group **out);
+void fleet_groups_free(struct fleet_group *g, size_t n);
+/* The cause of r's state, as fleet_groups shows it (allocated). */
+char *fleet_row_cause(const struct fleet *f, const struct fleet_row *r);
 /* Number of distinct hosts, and of rows with a problem. */
 size_t fleet_nhosts(const struct fleet *f);
 size_t fleet_nproblems(const struct fleet *f);

@@ -59,7 +59,7 @@ static const char *const style[] = {
 	"letter-spacing:.6px}"
 	".cards{display:flex;flex-wrap:wrap;gap:12px}"
 	".card{background:var(--card);border:1px solid var(--line);border-radius:10px;"
-	"padding:12px 18px;min-width:124px;border-top:4px solid var(--grey)}"
+	"padding:10px 14px;min-width:96px;border-top:4px solid var(--grey)}"
 	".card .n{font-size:28px;font-weight:700;line-height:1.1}"
 	".card .l{color:var(--mute);font-size:12px;text-transform:uppercase;letter-spacing:.5px}"
 	".row2{display:grid;grid-template-columns:minmax(320px,1fr) minmax(320px,1.4fr);gap:18px}"
@@ -120,7 +120,23 @@ static const char *const style[] = {
 	".c-failed,.c-unreadable,.c-problems,.c-tampered{border-top-color:var(--bad)}"
 	".c-unverified{border-top-color:#9a3412}"
 	".c-refused{border-top-color:var(--violet)}.c-outdated{border-top-color:var(--info)}"
-	".c-hosts{border-top-color:#17202e}",
+	".c-hosts{border-top-color:#17202e}"
+	".k-held{background:#eef4ff;color:#3b5bab}.k-waiting{background:#f1ecfd;color:#5b3fa6}"
+	".k-staged{background:#e6f6f8;color:#137083}"
+	".c-held{border-top-color:#7b93c9}.c-waiting{border-top-color:#8a6fd1}"
+	".c-staged{border-top-color:#2aa1b3}",
+	".problems li.p-held,.problems li.p-waiting,.problems li.p-staged{border-left-color:#7b93c9}"
+	".problems .n{float:right;font-weight:700;font-size:15px;margin-left:10px}"
+	".problems details{margin-top:4px;font-size:12px;color:#475467}"
+	".problems summary{cursor:pointer}"
+	".rollout{margin:0 0 14px}.rollout h3{margin:0 0 6px;font-size:14px}"
+	".rollout .st{font-weight:600}.waves{display:flex;gap:6px;flex-wrap:wrap}"
+	".wave{flex:1 1 120px;border:1px solid var(--line);border-radius:8px;padding:6px 9px;"
+	"background:#fafbfd;font-size:12px}.wave.cur{border-color:#3159c4;background:#eef3ff}"
+	".wave .pc{font-weight:700;font-size:15px}.bar{height:6px;background:#e3e7ee;"
+	"border-radius:3px;margin-top:4px;overflow:hidden;display:flex}.bar i{display:block;height:6px;"
+	"background:#2e9d62}.bar i.f{background:#e0412f}"
+	".rollout .why{color:#b42318;font-size:12px;margin-top:4px}",
 	NULL
 };
 
@@ -172,13 +188,6 @@ static const char *problem_key(const struct fleet_row *r)
 	return fleet_problem_name(r->problem);
 }
 
-static const char *result_key(const struct fleet_row *r)
-{
-	if (r->problem == FLEET_UNREADABLE)
-		return "unreadable";
-	return r->result[0] ? r->result : "none";
-}
-
 static const char *version_key(const struct fleet_row *r)
 {
 	return r->problem == FLEET_UNREADABLE ? NULL : r->version[0] ? r->version : "none";
@@ -190,7 +199,7 @@ static const char *kind_class(const char *k)
 {
 	static const char *const known[] = { "ok", "success", "rolled-back", "stale",
 		"failed", "unreadable", "tampered", "unverified", "refused", "outdated",
-		"unavailable",
+		"unavailable", "held", "waiting", "staged",
 		"no-result", "none", NULL };
 	size_t i;
 
@@ -220,7 +229,7 @@ static void head(const struct fleet *f, struct buf *out)
 {
 	struct buf s = BUF_INIT;
 	uint8_t d[SHA256_LEN];
-	size_t i, np = fleet_nproblems(f);
+	size_t i, np = fleet_nproblems(f), nwait = 0;
 	char when[21];
 
 	sha256_buf(script, strlen(script), d);
@@ -230,8 +239,10 @@ static void head(const struct fleet *f, struct buf *out)
 		 "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; "
 		 "style-src 'unsafe-inline'; script-src 'sha256-%s'; img-src data:\">"
 		 "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">"
-		 "<meta name=\"generator\" content=\"upgr fleet status\"><title>upgr fleet: ",
-		 s.data);
+		 "<meta name=\"generator\" content=\"upgr fleet status\">", s.data);
+	if (f->refresh)
+		buf_addf(out, "<meta http-equiv=\"refresh\" content=\"%u\">", f->refresh);
+	buf_adds(out, "<title>upgr fleet: ");
 	html_esc(out, f->repo);
 	buf_adds(out, "</title><style>");
 	for (i = 0; style[i]; i++)
@@ -241,11 +252,22 @@ static void head(const struct fleet *f, struct buf *out)
 	html_esc(out, f->repo);
 	buf_adds(out, "</code> &middot; channel ");
 	html_esc(out, f->channel);
-	buf_addf(out, " &middot; generated <time id=\"generated\" datetime=\"%s\">%s</time>"
-		 " &middot; stale after %u min</div>", when, when, f->stale_minutes);
-	if (fleet_all_good(f))
+	buf_addf(out, " &middot; generated <time id=\"generated\" datetime=\"%s\">%.10s %.8s "
+		 "UTC</time> &middot; stale after %u min", when, when, when + 11,
+		 f->stale_minutes);
+	if (f->refresh)
+		buf_addf(out, " &middot; <span id=\"refresh\">reloads every %u s</span>",
+			 f->refresh);
+	buf_adds(out, "</div>");
+	for (i = 0; i < f->nrows; i++)
+		nwait += !FLEET_IS_PROBLEM(f->rows[i].problem) && f->rows[i].problem != FLEET_OK;
+	if (fleet_all_good(f) && !nwait)
 		buf_addf(out, "<div class=\"verdict good\" id=\"verdict\">All %zu hosts current "
 			 "and healthy</div>", fleet_nhosts(f));
+	else if (fleet_all_good(f))
+		buf_addf(out, "<div class=\"verdict good\" id=\"verdict\">No problems on %zu "
+			 "hosts; %zu not yet current (held, waiting or staged)</div>",
+			 fleet_nhosts(f), nwait);
 	else if (!f->nrows)
 		buf_adds(out, "<div class=\"verdict bad\" id=\"verdict\">No host has "
 			 "reported</div>");
@@ -260,35 +282,22 @@ static void head(const struct fleet *f, struct buf *out)
 	buf_release(&s);
 }
 
+/* Hosts, problems, then the rows in each state, worst first (the same
+ * states as the table's and the text's). */
 static void cards(const struct fleet *f, struct buf *out)
 {
-	struct fleet_count *c;
-	static const char *const order[] = { "unreadable", "failed", "rolled-back",
-		"refused", "unavailable", "none", "success", NULL };
-	size_t i, k, n, nstale, ntampered = 0, nunverified = 0;
-	const char **stale;
+	size_t count[FLEET_OK + 1] = { 0 }, i;
+	int p;
 
+	for (i = 0; i < f->nrows; i++)
+		count[f->rows[i].problem]++;
 	buf_adds(out, "<section class=\"cards\" id=\"cards\">");
 	card(out, "hosts", fleet_nhosts(f), "hosts");
 	card(out, "problems", fleet_nproblems(f), "problems");
-	/* Results in a fixed order, worst first, whatever order hosts came in. */
-	n = fleet_count(f, result_key, NULL, &c);
-	for (k = 0; order[k]; k++)
-		for (i = 0; i < n; i++)
-			if (!strcmp(c[i].key, order[k]))
-				card(out, kind_class(c[i].key), c[i].n, c[i].key);
-	fleet_counts_free(c, n);
-	for (i = 0; i < f->nrows; i++) {
-		ntampered += f->rows[i].problem == FLEET_TAMPERED;
-		nunverified += f->rows[i].problem == FLEET_UNVERIFIED;
-	}
-	nstale = fleet_stale_hosts(f, &stale);
-	free(stale);
-	card(out, "stale", nstale, "stale");
-	if (ntampered)
-		card(out, "tampered", ntampered, "tampered");
-	if (nunverified)
-		card(out, "unverified", nunverified, "unverified");
+	for (p = 0; p <= FLEET_OK; p++)
+		if (count[p] || p == FLEET_OK)
+			card(out, kind_class(fleet_problem_name(p)), count[p],
+			     fleet_problem_name(p));
 	buf_adds(out, "</section>\n");
 }
 
@@ -308,7 +317,8 @@ static void health(const struct fleet *f, struct buf *out)
 		[FLEET_FAILED] = "#e0412f", [FLEET_ROLLED_BACK] = "#d97706",
 		[FLEET_REFUSED] = "#6d3fc0", [FLEET_STALE] = "#f5b544",
 		[FLEET_UNAVAILABLE] = "#98a2b3", [FLEET_OUTDATED] = "#5b7fd6",
-		[FLEET_NO_RESULT] = "#cfd5df", [FLEET_OK] = "#2e9d62",
+		[FLEET_NO_RESULT] = "#cfd5df", [FLEET_WAITING] = "#8a6fd1",
+		[FLEET_STAGED] = "#2aa1b3", [FLEET_HELD] = "#a9bce6", [FLEET_OK] = "#2e9d62",
 	};
 	size_t count[FLEET_OK + 1] = { 0 }, i, x = 0, w;
 	int p;
@@ -409,51 +419,142 @@ static void chart(const struct fleet *f, struct buf *out)
 	buf_adds(out, "</div>\n");
 }
 
+/* One group: state, app, cause, how many hosts, and (folded) which. */
+static void group_item(const struct fleet *f, const struct fleet_group *g, struct buf *out)
+{
+	size_t k;
+
+	buf_addf(out, "<li class=\"p-%s\" data-state=\"%s\" data-hosts=\"%zu\">"
+		 "<span class=\"n\">%zu host%s</span>", kind_class(fleet_problem_name(g->state)),
+		 fleet_problem_name(g->state), g->n, g->n, g->n == 1 ? "" : "s");
+	badge(out, fleet_problem_name(g->state));
+	if (g->app[0]) {
+		buf_adds(out, " <span class=\"h\">");
+		html_esc(out, g->app);
+		buf_adds(out, "</span>");
+	}
+	buf_adds(out, "<div class=\"e cause\">");
+	html_esc(out, g->cause);
+	buf_adds(out, "</div><details><summary>");
+	for (k = 0; k < g->n && k < 3; k++) {
+		buf_adds(out, k ? ", " : "");
+		html_esc(out, f->rows[g->rows[k]].host);
+	}
+	if (g->n > 3)
+		buf_addf(out, " and %zu more", g->n - 3);
+	buf_adds(out, "</summary>");
+	/* The first 200 names; the table below has them all. */
+	for (k = 3; k < g->n && k < 200; k++) {
+		buf_adds(out, k > 3 ? ", " : "");
+		html_esc(out, f->rows[g->rows[k]].host);
+	}
+	if (g->n > 200)
+		buf_addf(out, " &hellip; (%zu more in the table)", g->n - 200);
+	buf_adds(out, "</details></li>");
+}
+
+/* Problems grouped by cause, then the hosts that are fine but not yet
+ * current (held, waiting, staged), also by cause. */
 static void problems(const struct fleet *f, struct buf *out)
 {
-	size_t i, n = 0;
+	struct fleet_group *g;
+	size_t i, n = fleet_groups(f, false, &g), np = 0;
 
-	buf_adds(out, "<div class=\"panel\"><h2 style=\"margin-top:0\">Problems first</h2>"
+	buf_adds(out, "<div class=\"panel\"><h2 style=\"margin-top:0\">Problems by cause</h2>"
 		 "<ul class=\"problems\" id=\"problems\">");
-	for (i = 0; i < f->nrows; i++) {
-		const struct fleet_row *r = &f->rows[i];
-
-		if (r->problem == FLEET_OK)
-			continue;
-		n++;
-		buf_addf(out, "<li class=\"p-%s\" data-host=\"",
-			 kind_class(fleet_problem_name(r->problem)));
-		html_esc(out, r->host);
-		buf_adds(out, "\"><span class=\"h\">");
-		html_esc(out, r->host);
-		buf_adds(out, "</span> ");
-		badge(out, fleet_problem_name(r->problem));
-		if (r->app[0]) {
-			buf_adds(out, " <span style=\"color:#667085\">");
-			html_esc(out, r->app);
-			buf_adds(out, " ");
-			html_esc(out, r->version[0] ? r->version : "(none)");
-			if (r->to[0] && strcmp(r->to, r->version)) {
-				buf_adds(out, " &rarr; ");
-				html_esc(out, r->to);
-			}
-			buf_adds(out, "</span>");
+	for (i = 0; i < n; i++)
+		if (FLEET_IS_PROBLEM(g[i].state)) {
+			group_item(f, &g[i], out);
+			np++;
 		}
-		if (r->error[0]) {
-			buf_adds(out, "<div class=\"e\">");
-			html_esc(out, r->error);
-			buf_adds(out, "</div>");
-		} else if (r->stale) {
-			buf_adds(out, "<div class=\"e\">last report ");
-			html_esc(out, r->reported);
-			buf_adds(out, "</div>");
-		}
-		buf_adds(out, "</li>");
-	}
 	buf_adds(out, "</ul>");
-	if (!n)
-		buf_adds(out, "<p class=\"none\">No problems: every host is current and "
-			 "healthy.</p>");
+	if (!np)
+		buf_adds(out, "<p class=\"none\">No problems.</p>");
+	buf_adds(out, "<h2>Not yet current, not a problem</h2><ul class=\"problems\" "
+		 "id=\"pending\">");
+	for (i = 0; i < n; i++)
+		if (!FLEET_IS_PROBLEM(g[i].state) && g[i].state != FLEET_OK)
+			group_item(f, &g[i], out);
+	buf_adds(out, "</ul></div>\n");
+	fleet_groups_free(g, n);
+}
+
+/* A time from a plan, "YYYY-MM-DDTHH:MM:SSZ", as "YYYY-MM-DD HH:MM:SS UTC";
+ * anything else as it is. */
+static void utc_text(struct buf *out, const char *t)
+{
+	if (strlen(t) == 20 && t[10] == 'T' && t[19] == 'Z' &&
+	    strspn(t, "0123456789-:TZ") == 20)
+		buf_addf(out, "%.10s %.8s UTC", t, t + 11);
+	else
+		html_esc(out, t[0] ? t : "?");
+}
+
+/* One wave: its percent, hosts, and a bar of done (green) and failed. */
+static void wave_box(const struct fleet_rollout *p, size_t w,
+		     const struct fleet_wave_count *c, struct buf *out)
+{
+	size_t done = c->hosts ? c->done * 100 / c->hosts : 0;
+	size_t failed = c->hosts ? c->failed * 100 / c->hosts : 0;
+
+	buf_addf(out, "<div class=\"wave%s\" data-wave=\"%zu\"><div class=\"pc\">%u%%</div>"
+		 "wave %zu%s: %zu of %zu hosts done, %zu failed<div class=\"bar\">"
+		 "<i style=\"width:%zu%%\"></i><i class=\"f\" style=\"width:%zu%%\"></i></div></div>",
+		 w + 1 == p->wave ? " cur" : "", w + 1, p->waves[w], w + 1,
+		 w + 1 == p->wave ? " (current)" : w + 1 < p->wave ? "" : " (not open)",
+		 c->done, c->hosts, c->failed, done, failed);
+}
+
+static void rollouts(const struct fleet *f, struct buf *out)
+{
+	struct fleet_wave_count c[FLEET_WAVES_MAX];
+	size_t i, w;
+
+	if (!f->nrollouts)
+		return;
+	buf_adds(out, "<h2>Rollouts</h2><div class=\"panel\" id=\"rollouts\">");
+	for (i = 0; i < f->nrollouts; i++) {
+		const struct fleet_rollout *p = &f->rollouts[i];
+
+		buf_adds(out, "<div class=\"rollout\" data-app=\"");
+		html_esc(out, p->app);
+		buf_addf(out, "\" data-state=\"%s\"><h3>", p->error ? "error" : p->state);
+		html_esc(out, p->app);
+		if (p->error) {
+			buf_adds(out, " <span class=\"badge k-failed\">unreadable</span></h3>"
+				 "<div class=\"why\">");
+			html_esc(out, p->error);
+			buf_adds(out, "</div></div>");
+			continue;
+		}
+		buf_adds(out, " ");
+		html_esc(out, p->from[0] ? p->from : "?");
+		buf_adds(out, " &rarr; ");
+		html_esc(out, p->version);
+		buf_addf(out, " <span class=\"st\">%s</span>, wave %u of %zu", p->state, p->wave,
+			 p->nwaves);
+		buf_adds(out, p->verified ? " <span class=\"badge k-ok\">signed</span>" :
+			 " <span class=\"badge k-none\">signature not checked</span>");
+		buf_adds(out, "</h3><div class=\"legend\">started ");
+		utc_text(out, p->started);
+		buf_adds(out, ", wave since ");
+		utc_text(out, p->wave_started);
+		buf_adds(out, ", soak ");
+		html_esc(out, p->soak);
+		buf_adds(out, ", halts above ");
+		html_esc(out, p->max_failed);
+		buf_adds(out, " failed</div><div class=\"waves\">");
+		fleet_rollout_progress(f, p, c);
+		for (w = 0; w < p->nwaves; w++)
+			wave_box(p, w, &c[w], out);
+		buf_adds(out, "</div>");
+		if (p->reason[0]) {
+			buf_adds(out, "<div class=\"why\">");
+			html_esc(out, p->reason);
+			buf_adds(out, "</div>");
+		}
+		buf_adds(out, "</div>");
+	}
 	buf_adds(out, "</div>\n");
 }
 
@@ -494,7 +595,7 @@ static void table(const struct fleet *f, struct buf *out)
 		{ "state", "num", "State" }, { "host", "text", "Host" },
 		{ "app", "text", "App" }, { "version", "text", "Version" },
 		{ "result", "text", "Result" }, { "action", "text", "Action" },
-		{ "time", "text", "Result time" }, { "reported", "text", "Reported" },
+		{ "time", "text", "Result time (UTC)" }, { "reported", "text", "Reported (UTC)" },
 		{ "error", "text", "Error" },
 	};
 	size_t i, k;
@@ -539,6 +640,7 @@ void fleet_html(const struct fleet *f, struct buf *out)
 	problems(f, out);
 	chart(f, out);
 	buf_adds(out, "</div>\n");
+	rollouts(f, out);
 	table(f, out);
 	buf_adds(out, "<footer>Made by <code>upgr fleet status --html</code>. Verify audit "
 		 "logs with <code>upgr fleet verify</code>.</footer>\n</main>\n<script>");

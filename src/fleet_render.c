@@ -81,7 +81,7 @@ static void text_summary(const struct fleet *f, struct buf *out)
 	size_t i, j, n, nstale;
 
 	fleet_time_format(f->generated, when);
-	buf_addf(out, "\n%zu hosts, %zu with problems; %s at %s (stale after %u min)\n",
+	buf_addf(out, "\n%zu hosts, %zu with problems; %s at %s UTC (stale after %u min)\n",
 		 fleet_nhosts(f), fleet_nproblems(f), f->repo, when, f->stale_minutes);
 	if (f->root_error)
 		buf_addf(out, "trust root: UNREADABLE: %s\n", f->root_error);
@@ -130,6 +130,39 @@ static void text_summary(const struct fleet *f, struct buf *out)
 			 "signed audit logs only with --keys DIR\n");
 }
 
+/* "STATE  APP  CAUSE: N hosts: h1, h2, h3, h4, h5 (+N more)" per group. */
+static void text_groups(const struct fleet *f, bool problems_only, struct buf *out)
+{
+	struct fleet_group *g;
+	size_t i, k, n = fleet_groups(f, problems_only, &g);
+
+	for (i = 0; i < n; i++) {
+		buf_addf(out, "%-12s ", fleet_problem_name(g[i].state));
+		add_safe(out, g[i].app[0] ? g[i].app : "-");
+		buf_adds(out, "  ");
+		add_safe(out, g[i].cause);
+		buf_addf(out, ": %zu host%s:", g[i].n, g[i].n == 1 ? "" : "s");
+		for (k = 0; k < g[i].n && k < 5; k++) {
+			buf_adds(out, k ? ", " : " ");
+			add_safe(out, f->rows[g[i].rows[k]].host);
+		}
+		if (g[i].n > 5)
+			buf_addf(out, " (+%zu more)", g[i].n - 5);
+		buf_adds(out, "\n");
+	}
+	fleet_groups_free(g, n);
+}
+
+void fleet_text_problems(const struct fleet *f, struct buf *out)
+{
+	char when[21];
+
+	fleet_time_format(f->generated, when);
+	text_groups(f, true, out);
+	buf_addf(out, "%zu hosts, %zu with problems (%.10s %.8s UTC)\n", fleet_nhosts(f),
+		 fleet_nproblems(f), when, when + 11);
+}
+
 void fleet_text(const struct fleet *f, struct buf *out)
 {
 	static const char *const head[NCOLS] = { "HOST", "APP", "VERSION", "RESULT",
@@ -160,6 +193,8 @@ void fleet_text(const struct fleet *f, struct buf *out)
 	}
 	if (!f->nrows)
 		buf_adds(out, "(no host has reported)\n");
+	buf_adds(out, "\nby state and cause:\n");
+	text_groups(f, false, out);
 	text_summary(f, out);
 }
 
@@ -210,6 +245,24 @@ static void json_approvals(const struct fleet *f, struct buf *out)
 	}
 }
 
+/* Every group: {"state", "problem", "app", "cause", "hosts"}. */
+static void json_groups(const struct fleet *f, struct buf *out)
+{
+	struct fleet_group *g;
+	size_t i, n = fleet_groups(f, false, &g);
+
+	for (i = 0; i < n; i++) {
+		buf_adds(out, i ? ", {" : "{");
+		jfield(out, "problem", fleet_problem_name(g[i].state), ", ");
+		buf_addf(out, "\"is_problem\": %s, ",
+			 FLEET_IS_PROBLEM(g[i].state) ? "true" : "false");
+		jfield(out, "app", g[i].app, ", ");
+		jfield(out, "cause", g[i].cause, ", ");
+		buf_addf(out, "\"hosts\": %zu}", g[i].n);
+	}
+	fleet_groups_free(g, n);
+}
+
 static void json_summary(const struct fleet *f, struct buf *out)
 {
 	const char **stale;
@@ -245,6 +298,8 @@ static void json_summary(const struct fleet *f, struct buf *out)
 		buf_adds(out, i ? ", " : "");
 		buf_add_quoted(out, f->warnings[i]);
 	}
+	buf_adds(out, "],\n    \"groups\": [");
+	json_groups(f, out);
 	buf_addf(out, "],\n    \"problems\": %zu\n  }\n", fleet_nproblems(f));
 }
 
@@ -276,6 +331,8 @@ void fleet_json(const struct fleet *f, struct buf *out)
 		jfield(out, "error", r->error, ", ");
 		buf_addf(out, "\"stale\": %s, \"current\": %s, ",
 			 r->stale ? "true" : "false", r->current ? "true" : "false");
+		jfield(out, "state", r->state, ", ");
+		jfield(out, "waiting", r->waiting, ", ");
 		jfield(out, "problem", fleet_problem_name(r->problem), "}");
 	}
 	buf_adds(out, f->nrows ? "\n  ],\n" : "],\n");

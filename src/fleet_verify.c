@@ -71,22 +71,58 @@ static bool is_hex64(const char *s, size_t n)
 	return n == 64 && strspn(s, "0123456789abcdef") >= 64;
 }
 
-static struct fleet_seen_entry *seen_find(const struct fleet_seen *s, const char *host)
+/* s->v is kept sorted by host, so a fleet of 10,000 hosts is looked up in
+ * log n, not by a scan per host. */
+static int seen_cmp(const void *pa, const void *pb)
 {
-	size_t i;
-
-	for (i = 0; i < s->n; i++)
-		if (!strcmp(s->v[i].host, host))
-			return &s->v[i];
-	return NULL;
+	fleet_compares++;
+	return strcmp(((const struct fleet_seen_entry *)pa)->host,
+		      ((const struct fleet_seen_entry *)pb)->host);
 }
 
+/* The position of host in s->v, or where it would go (*found false). */
+static size_t seen_pos(const struct fleet_seen *s, const char *host, bool *found)
+{
+	size_t a = 0, b = s->n, m;
+	int c;
+
+	*found = false;
+	while (a < b) {
+		m = a + (b - a) / 2;
+		fleet_compares++;
+		c = strcmp(s->v[m].host, host);
+		if (!c) {
+			*found = true;
+			return m;
+		}
+		if (c < 0)
+			a = m + 1;
+		else
+			b = m;
+	}
+	return a;
+}
+
+static struct fleet_seen_entry *seen_find(const struct fleet_seen *s, const char *host)
+{
+	bool found;
+	size_t i = seen_pos(s, host, &found);
+
+	return found ? &s->v[i] : NULL;
+}
+
+/* A new entry for host (not in s), in its sorted place: hosts come in
+ * listing order, so this is mostly an append. */
 static struct fleet_seen_entry *seen_add(struct fleet_seen *s, const char *host)
 {
 	struct fleet_seen_entry *x;
+	bool found;
+	size_t i = seen_pos(s, host, &found);
 
 	s->v = xreallocarray(s->v, s->n + 1, sizeof *s->v);
-	x = &s->v[s->n++];
+	memmove(&s->v[i + 1], &s->v[i], (s->n - i) * sizeof *s->v);
+	s->n++;
+	x = &s->v[i];
 	x->host = xstrdup(host);
 	x->seq = 0;
 	memcpy(x->head, AUDIT_GENESIS_HEX, 65);
@@ -103,13 +139,16 @@ static int seen_line(struct fleet_seen *s, char *line, size_t lineno, struct err
 	if (!sp1 || !(sp2 = strchr(sp1 + 1, ' ')))
 		goto bad;
 	*sp1 = *sp2 = '\0';
-	if (!fleet_host_ok(line) || seen_find(s, line) || sp1[1] < '0' || sp1[1] > '9')
+	if (!fleet_host_ok(line) || sp1[1] < '0' || sp1[1] > '9')
 		goto bad;
 	errno = 0;
 	seq = strtoull(sp1 + 1, &end, 10);
 	if (errno || *end || !is_hex64(sp2 + 1, strlen(sp2 + 1)))
 		goto bad;
-	x = seen_add(s, line);
+	/* Appended here; fleet_seen_load sorts once at the end. */
+	s->v = xreallocarray(s->v, s->n + 1, sizeof *s->v);
+	x = &s->v[s->n++];
+	x->host = xstrdup(line);
 	x->seq = seq;
 	memcpy(x->head, sp2 + 1, 65);
 	return 0;
@@ -144,6 +183,13 @@ int fleet_seen_load(const char *dir, struct fleet_seen *s, struct err *e)
 		if (seen_line(s, p, lineno, e) < 0)
 			goto done;
 	}
+	if (s->n)
+		qsort(s->v, s->n, sizeof *s->v, seen_cmp);
+	for (lineno = 1; lineno < s->n; lineno++)
+		if (!strcmp(s->v[lineno - 1].host, s->v[lineno].host)) {
+			err_set(e, EXIT_DATAERR, "host %s: listed twice", s->v[lineno].host);
+			goto done;
+		}
 	rc = 0;
 done:
 	if (rc < 0) {

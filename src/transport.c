@@ -48,6 +48,7 @@ struct xfer {
 	long low_speed_time;
 	bool progress;
 	uint64_t received;        /* bytes downloaded through this handle */
+	bool want_time;           /* xfer_get_mtime: ask for the file's time too */
 	char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -612,6 +613,8 @@ static CURLcode get_into(struct xfer *x, const char *url, struct sink *s, bool r
 		curl_easy_setopt(x->curl, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)s->max);
 	if (resume && s->have > 0)
 		curl_easy_setopt(x->curl, CURLOPT_RESUME_FROM_LARGE, (curl_off_t)s->have);
+	if (x->want_time)
+		curl_easy_setopt(x->curl, CURLOPT_FILETIME, 1L);
 	rc = perform(x);
 	progress_end(&pr);
 	if (curl_easy_getinfo(x->curl, CURLINFO_SIZE_DOWNLOAD_T, &got) == CURLE_OK && got > 0)
@@ -636,6 +639,47 @@ int xfer_get(struct xfer *x, const char *url, size_t max, struct buf *out,
 	}
 	if (!out->data)
 		buf_add(out, "", 0);
+	return 0;
+}
+
+/* The file time libcurl got for the last request, or -1. */
+static int64_t last_filetime(struct xfer *x)
+{
+	curl_off_t t = -1;
+
+	if (curl_easy_getinfo(x->curl, CURLINFO_FILETIME_T, &t) != CURLE_OK)
+		return -1;
+	return (int64_t)t;
+}
+
+int xfer_get_mtime(struct xfer *x, const char *url, size_t max, struct buf *out,
+		   bool *missing, int64_t *mtime, struct err *e)
+{
+	int rc;
+
+	x->want_time = true;
+	rc = xfer_get(x, url, max, out, missing, e);
+	x->want_time = false;
+	*mtime = rc == 0 ? last_filetime(x) : -1;
+	return rc;
+}
+
+int xfer_stat(struct xfer *x, const char *url, int64_t *size, int64_t *mtime,
+	      bool *missing, struct err *e)
+{
+	curl_off_t len = -1;
+	CURLcode rc;
+
+	setup(x, url, NULL);
+	curl_easy_setopt(x->curl, CURLOPT_NOBODY, 1L);
+	curl_easy_setopt(x->curl, CURLOPT_FILETIME, 1L);
+	rc = perform(x);
+	if (finish(x, "stat", url, rc, NULL, true, missing, e) < 0)
+		return -1;
+	if (curl_easy_getinfo(x->curl, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &len) != CURLE_OK)
+		len = -1;
+	*size = (int64_t)len;
+	*mtime = last_filetime(x);
 	return 0;
 }
 

@@ -49,6 +49,17 @@ void xfer_free(struct xfer *x);
 int xfer_get(struct xfer *x, const char *url, size_t max, struct buf *out,
 	     bool *missing, struct err *e);
 
+/* xfer_get that also asks for the file's modification time (FTP MDTM,
+ * HTTP Last-Modified, stat for file://): *mtime in seconds since the
+ * epoch, -1 when the server does not say. For caches (fleet status). */
+int xfer_get_mtime(struct xfer *x, const char *url, size_t max, struct buf *out,
+		   bool *missing, int64_t *mtime, struct err *e);
+/* The size and modification time of the file at url without its content
+ * (FTP SIZE and MDTM, HTTP HEAD, stat for file://); either is -1 when the
+ * server does not say. Not found: EXIT_UNAVAILABLE with *missing set. */
+int xfer_stat(struct xfer *x, const char *url, int64_t *size, int64_t *mtime,
+	      bool *missing, struct err *e);
+
 /* GET url into the file at path. With resume, an existing partial file is
  * continued from its size (HTTP range / FTP REST). The transfer is cut off
  * as soon as the file would exceed max bytes (EXIT_TRUST). After a failure

@@ -148,10 +148,32 @@ upload "$T/a-status.1.minisig" status.yaml.minisig
 upload "$T/a-status.1" status.yaml
 tampered "host-a's older signed status replayed" "status\.yaml says hello 1\.1\.0 success, which the audit log's newest records of hello do not say"
 
-# Back to host-a's own report: rolled back, as it is, not tampered.
-expect_exit 1 "host-a's own report again: exit 1 (rolled back)" $S
+# Back to host-a's own report: still tampered until someone looks (fleet
+# ack), then rolled back, as it is.
+expect_exit 1 "host-a's own report again: exit 1" $S
+expect_grep "$T/out" "^host-a +hello +1\.1\.0 +rolled-back +tampered +[^ ]+ +tampered at .*not acknowledged \(upgr fleet ack host-a\)" "... host-a stays tampered until acknowledged"
+expect_exit 0 "fleet ack host-a" $UPGR fleet ack $N --repo $FTP --keys $K --by "test operator" host-a
+expect_exit 1 "after the ack: exit 1 (rolled back)" $S
 expect_grep "$T/out" "^host-a +hello +1\.1\.0 +rolled-back +rolled-back " "... host-a is rolled-back, not tampered"
 expect_no_grep "$T/out" "tampered" "... and nobody is tampered"
+A=$FTPD_ROOT_1/repo/reports/host-a/ack.yaml
+[ -f "$A" ] || A=$(find "$FTPD_ROOT_1" -path '*reports/host-a/ack.yaml' | head -1)
+expect_grep "$A" '^by: "test operator"$' "ack.yaml on the server says who looked"
+expect_grep "$A" '^seen: "[0-9a-f]{64}"$' "... and what was seen"
+expect_grep "$A" '^time: "[0-9T:-]+Z"$' "... and when"
+# A new tampering after the ack shows again, and stays until acked again.
+upload "$T/a-status.1.minisig" status.yaml.minisig
+upload "$T/a-status.1" status.yaml
+expect_exit 1 "a new tampering after the ack" $S
+expect_grep "$T/out" "^host-a +hello +1\.1\.0 +success +tampered " "... shows host-a tampered again"
+upload "$T/a-status.2.minisig" status.yaml.minisig
+upload "$T/a-status.2" status.yaml
+expect_exit 1 "host-a's own report back" $S
+expect_grep "$T/out" "^host-a +hello +1\.1\.0 +rolled-back +tampered +[^ ]+ +tampered at .*not acknowledged" "... still tampered: the old ack does not cover the new tampering"
+expect_exit 0 "fleet ack host-a again" $UPGR fleet ack $N --repo $FTP --keys $K --by "test operator" host-a
+expect_exit 1 "after the second ack" $S
+expect_no_grep "$T/out" "tampered" "... nobody is tampered"
+expect_exit 65 "fleet ack of a host with nothing recorded" $UPGR fleet ack $N --repo $FTP --keys $K host-b
 
 # A host with no pinned key cannot be checked: unverified, never ok.
 rm "$K/host-c.pub"

@@ -24,8 +24,8 @@ static size_t count(const char *hay, const char *needle)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static const struct fleet_opts o = { "file:///repo", NULL, "stable", 120,
-					     1795000000, NULL, NULL };
+	static const struct fleet_opts o = { .repo = "file:///repo", .channel = "stable",
+					     .stale_minutes = 120, .now = 1795000000 };
 	struct buf html = BUF_INIT, json = BUF_INIT, text = BUF_INIT;
 	struct fleet f;
 	size_t i;

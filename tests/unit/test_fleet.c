@@ -24,8 +24,9 @@
 #define T_NOW "2026-11-18T11:06:40.000Z"
 #define T_OLD "2026-11-18T06:06:40Z"
 
-static const struct fleet_opts opts = { "ftp://user:pw@example.com/repo", NULL, "stable",
-					120, NOW, NULL, NULL };
+static const struct fleet_opts opts = { .repo = "ftp://user:pw@example.com/repo",
+					.channel = "stable", .stale_minutes = 120,
+					.now = NOW };
 
 static char *report(const char *host, const char *time, const char *version,
 		    const char *result, const char *error)

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The rollout plans the console shows: REPO/apps/APP/rollout/CHANNEL.yaml,
- * written by `upgr rollout` (its own module owns the format; this is a
- * reader of the fields the page needs, to be unified with it). Untrusted
+ * written by `upgr rollout` and parsed by its module (rollout_plan.h);
+ * here only what the page shows, as text. Untrusted
  * input: read with a size cap, every value checked; with a channel key
  * (--channel-key) the plan must carry that key's minisign signature, else
  * it is shown as unverified, or as bad and without its contents. */
@@ -9,98 +9,58 @@
 #include "channel.h"
 #include "diag.h"
 #include "repo.h"
+#include "rollout_plan.h"
 #include "sign.h"
+#include "utc.h"
 #include "xalloc.h"
-#include "ydoc.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#define PLAN_MAX (64u << 10)
+#define PLAN_MAX ROLLOUT_PLAN_MAX_BYTES
 
-static const char *const plan_states[] = { "running", "paused", "halted", "aborted",
-					   "done", NULL };
-
-/* A scalar's text (any scalar type) of at most 256 bytes, or "". */
-static char *scalar(const struct ynode *map, const char *key)
+static char *time_text(time_t t)
 {
-	const struct ynode *n = ydoc_get(map, key);
+	char s[UTC_TIME_MAX];
 
-	if (!n || n->kind != YNODE_SCALAR || n->len > 256)
-		return xstrdup("");
-	return xstrdup(n->str);
+	utc_format(t, 0, UTC_SECONDS_Z, s, sizeof s);
+	return xstrdup(s);
 }
 
-static bool listed(const char *s, const char *const *set)
-{
-	for (; *set; set++)
-		if (!strcmp(s, *set))
-			return true;
-	return false;
-}
-
-/* The waves: 1..FLEET_WAVES_MAX percents, each 1..100, rising. */
-static int plan_waves(const struct ynode *root, struct fleet_rollout *p, struct diag *d)
-{
-	const struct ynode *w = ydoc_get(root, "waves");
-	uint64_t v;
-	size_t i;
-
-	if (ydoc_seq(w, "waves", d) < 0)
-		return -1;
-	if (!w->nitems || w->nitems > FLEET_WAVES_MAX)
-		return diag_add(d, w->line, w->col, "waves: 1 to %d", FLEET_WAVES_MAX), -1;
-	for (i = 0; i < w->nitems; i++) {
-		if (ydoc_uint(w->items[i], "waves[]", 100, &v, d) < 0)
-			return -1;
-		if (!v || (i && v <= p->waves[i - 1]))
-			return diag_add(d, w->line, w->col, "waves: rising percents 1-100"), -1;
-		p->waves[p->nwaves++] = (unsigned)v;
-	}
-	return 0;
-}
-
+/* Parse with the plan's own module (rollout_plan.h), check it is this
+ * app's and channel's, and keep what the page shows as text. */
 static int plan_parse(const char *data, size_t len, const char *app, const char *channel,
 		      struct fleet_rollout *p, struct diag *d)
 {
-	struct ydoc doc;
-	uint64_t v;
-	const char *s;
-	int rc = -1;
+	struct rollout_plan plan;
+	char pct[8];
+	size_t i;
 
-	memset(&doc, 0, sizeof doc);
-	if (ydoc_parse(data, len, PLAN_MAX, 0, &doc, d) < 0 ||
-	    ydoc_map(doc.root, "rollout", d) < 0 ||
-	    ydoc_get_uint(doc.root, "", "upgr", 1, &v, d) < 0 ||
-	    ydoc_get_str(doc.root, "", "type", &s, d) < 0)
-		goto done;
-	if (strcmp(s, "rollout") || ydoc_get_str(doc.root, "", "app", &s, d) < 0 ||
-	    strcmp(s, app) || ydoc_get_str(doc.root, "", "channel", &s, d) < 0 ||
-	    strcmp(s, channel)) {
+	if (rollout_plan_parse(data, len, &plan, d) < 0)
+		return -1;
+	if (strcmp(plan.app, app) || strcmp(plan.channel, channel))
 		diag_add(d, 0, 0, "not the rollout of %s on %s", app, channel);
-		goto done;
+	else if (plan.nwaves > FLEET_WAVES_MAX)
+		diag_add(d, 0, 0, "more than %d waves to show", FLEET_WAVES_MAX);
+	if (d->n) {
+		rollout_plan_release(&plan);
+		return -1;
 	}
-	if (plan_waves(doc.root, p, d) < 0 ||
-	    ydoc_get_uint(doc.root, "", "wave", p->nwaves, &v, d) < 0)
-		goto done;
-	p->wave = (unsigned)v;
-	p->version = scalar(doc.root, "version");
-	p->from = scalar(doc.root, "from");
-	p->state = scalar(doc.root, "state");
-	p->soak = scalar(doc.root, "soak");
-	p->max_failed = scalar(doc.root, "max_failed");
-	p->started = scalar(doc.root, "started");
-	p->wave_started = scalar(doc.root, "wave_started");
-	p->reason = scalar(doc.root, "reason");
-	if (!listed(p->state, plan_states))
-		diag_add(d, 0, 0, "state: not one of running, paused, halted, aborted, done");
-	else if (!p->wave)
-		diag_add(d, 0, 0, "wave: counts from 1");
-	else
-		rc = 0;
-done:
-	ydoc_release(&doc);
-	return rc;
+	for (i = 0; i < plan.nwaves; i++)
+		p->waves[i] = plan.waves[i];
+	p->nwaves = plan.nwaves;
+	p->wave = plan.wave;
+	p->version = xstrdup(plan.version);
+	p->from = xstrdup(plan.from);
+	p->state = xstrdup(rollout_state_name(plan.state));
+	p->soak = xasprintf("%llus", (unsigned long long)plan.soak);
+	rollout_percent_format(plan.max_failed, pct);
+	p->max_failed = xasprintf("%s%%", pct);
+	p->started = time_text(plan.started);
+	p->wave_started = time_text(plan.wave_started);
+	p->reason = xstrdup(plan.reason ? plan.reason : "");
+	rollout_plan_release(&plan);
+	return 0;
 }
 
 /* Check the plan's signature with the channel key; -1 with why in p. */

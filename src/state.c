@@ -185,7 +185,8 @@ struct field {
 static const struct field status_fields[] = {
 	F(app_status, app), F(app_status, version), F(app_status, action),
 	F(app_status, from), F(app_status, to), F(app_status, result),
-	F(app_status, time), F(app_status, error),
+	F(app_status, time), F(app_status, error), F(app_status, state),
+	F(app_status, waiting), F(app_status, staged),
 };
 static const struct field hold_fields[] = {
 	F(app_hold, version), F(app_hold, reason), F(app_hold, from),

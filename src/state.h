@@ -67,6 +67,11 @@ struct app_status {
 	char result[16];         /* success, rolled-back, failed, refused */
 	char time[32];           /* UTC, ISO 8601 with ms */
 	char error[1024];
+	/* Why a verified release waits (prestage.h): state "staged" (window,
+	 * freeze) or "waiting" (group lease), "" when nothing waits. */
+	char state[16];
+	char waiting[256];       /* the reason, one line */
+	char staged[64];         /* the version ready in the cache */
 };
 
 int state_status_read(const char *state_dir, const char *app,

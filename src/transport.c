@@ -958,9 +958,11 @@ int xfer_delete(struct xfer *x, const char *url, struct err *e)
 	/* The directory is the request; the command runs after the CWD. */
 	setup(x, dir, NULL);
 	curl_easy_setopt(x->curl, CURLOPT_NOBODY, 1L);
-	curl_easy_setopt(x->curl, CURLOPT_QUOTE, cmd);
+	/* POSTQUOTE: after the CWD (CURLOPT_QUOTE runs before it, in
+	 * whatever directory a reused connection was left). */
+	curl_easy_setopt(x->curl, CURLOPT_POSTQUOTE, cmd);
 	rc = finish(x, "delete", url, curl_easy_perform(x->curl), NULL, true, &missing, e);
-	curl_easy_setopt(x->curl, CURLOPT_QUOTE, NULL);
+	curl_easy_setopt(x->curl, CURLOPT_POSTQUOTE, NULL);
 	if (rc < 0 && missing)
 		rc = 0;          /* already gone: what a cleanup wants */
 done:
@@ -1061,9 +1063,11 @@ static int dir_op(struct xfer *x, const char *dir_url, enum dir_op op, const cha
 		goto done;
 	setup(x, dir_url, NULL);
 	curl_easy_setopt(x->curl, CURLOPT_NOBODY, 1L);
-	curl_easy_setopt(x->curl, CURLOPT_QUOTE, cmds);
+	/* After the CWD into dir_url (CURLOPT_QUOTE would run before it,
+	 * wherever a reused connection stands). */
+	curl_easy_setopt(x->curl, CURLOPT_POSTQUOTE, cmds);
 	rc = curl_easy_perform(x->curl);
-	curl_easy_setopt(x->curl, CURLOPT_QUOTE, NULL);
+	curl_easy_setopt(x->curl, CURLOPT_POSTQUOTE, NULL);
 	*refused = rc == CURLE_QUOTE_ERROR || rc == CURLE_REMOTE_ACCESS_DENIED ||
 		   rc == CURLE_REMOTE_FILE_NOT_FOUND;
 	rv = finish(x, op == DIR_MKDIR ? "mkdir" : op == DIR_RMDIR ? "rmdir" : "rename",

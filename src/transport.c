@@ -977,6 +977,11 @@ done:
 
 enum dir_op { DIR_MKDIR, DIR_RMDIR, DIR_RENAME };
 
+static const char *dir_op_name(enum dir_op op)
+{
+	return op == DIR_MKDIR ? "mkdir" : op == DIR_RMDIR ? "rmdir" : "rename";
+}
+
 static bool plain_name(const char *n)
 {
 	const char *p;
@@ -1002,8 +1007,7 @@ static int dir_op_local(const char *dir_url, enum dir_op op, const char *a, cons
 	if ((op == DIR_MKDIR ? mkdir(pa, 0755) : op == DIR_RMDIR ? rmdir(pa) :
 	     rename(pa, pb)) < 0) {
 		*refused = errno == EEXIST || errno == ENOTEMPTY || errno == ENOENT;
-		err_sys(e, EXIT_UNAVAILABLE, "%s %s", op == DIR_MKDIR ? "mkdir" :
-			op == DIR_RMDIR ? "rmdir" : "rename", pa);
+		err_sys(e, EXIT_UNAVAILABLE, "%s %s", dir_op_name(op), pa);
 		goto done;
 	}
 	rc = fs_fsync_dir(dir, e);
@@ -1070,8 +1074,7 @@ static int dir_op(struct xfer *x, const char *dir_url, enum dir_op op, const cha
 	curl_easy_setopt(x->curl, CURLOPT_POSTQUOTE, NULL);
 	*refused = rc == CURLE_QUOTE_ERROR || rc == CURLE_REMOTE_ACCESS_DENIED ||
 		   rc == CURLE_REMOTE_FILE_NOT_FOUND;
-	rv = finish(x, op == DIR_MKDIR ? "mkdir" : op == DIR_RMDIR ? "rmdir" : "rename",
-		    dir_url, rc, NULL, false, NULL, e);
+	rv = finish(x, dir_op_name(op), dir_url, rc, NULL, false, NULL, e);
 done:
 	curl_slist_free_all(cmds);
 	return rv;

@@ -43,6 +43,20 @@ health: [ "bin/hello-ctl status" ]
 EOC
 }
 
+# no_overlap NAME MIN: the downtimes in $LOG (a host's stop line to the
+# start line after it) are at least MIN and never overlap across hosts.
+no_overlap() {
+	awk '$2 == "stop" { s[$1] = $3 } $2 == "start" && ($1 in s) { print s[$1], $3, $1; delete s[$1] }' \
+		"$LOG" | sort -n >"$T/intervals"
+	_n=$(wc -l <"$T/intervals")
+	awk 'NR > 1 && $1 < end && $3 != host { print "overlap: " $0 " with " host " until " end; bad++ }
+	     $2 > end { end = $2; host = $3 } END { exit bad > 0 }' "$T/intervals" >"$T/overlaps"
+	if [ $? = 0 ] && [ "$_n" -ge "$2" ]; then ok "$1: $_n downtimes, none overlapping"; else
+		not_ok "$1: overlapping downtimes, or too few (of $_n)"
+		head -5 "$T/overlaps" | sed 's/^/#   /'
+	fi
+}
+
 agent_config a "group: web"
 agent_config b "group: web"
 at() { [ "$(cat "$T/root-$1/opt/hello/running" 2>/dev/null)" = "$2" ]; }
@@ -86,14 +100,7 @@ done
 	not_ok "20 rounds: $stuck rounds left a host behind"
 [ $waited -gt 0 ] && ok "20 rounds: the host that lost the race said waiting ($waited rounds)" ||
 	not_ok "20 rounds: no run ever said waiting"
-# Downtime of a host: from its stop's line to the start's line after it.
-awk '$2 == "stop" { s[$1] = $3 } $2 == "start" && ($1 in s) { print s[$1], $3, $1; delete s[$1] }' \
-	"$LOG" | sort -n >"$T/intervals"
-n=$(wc -l <"$T/intervals")
-awk 'NR > 1 && $1 < end && $3 != host { print "overlap: " $0 " with " host " until " end; bad++ }
-     $2 > end { end = $2; host = $3 } END { exit bad > 0 }' "$T/intervals" >"$T/overlaps"
-if [ $? = 0 ] && [ "$n" -ge 40 ]; then ok "20 rounds: $n downtimes, none overlapping"; else
-	not_ok "20 rounds: overlapping downtimes (of $n)"; head -5 "$T/overlaps" | sed 's/^/#   /'; fi
+no_overlap "20 rounds" 40
 [ ! -e "$LEASE" ] && ok "20 rounds: no lease is left" || not_ok "20 rounds: a lease is left"
 
 # --- a lease another host holds is never taken before it expires ------------
@@ -149,3 +156,29 @@ at b 3.0.0 && ok "b runs 3.0.0 after the dead host's lease expired" || not_ok "b
 expect_exit 0 "a's next run recovers and upgrades" $UPGR -c "$T/a.yaml"
 at a 3.0.0 && ok "a runs 3.0.0 after its recovery" || not_ok "a is not at 3.0.0"
 [ ! -e "$LEASE" ] && ok "no lease left after a's recovery" || not_ok "a lease is left"
+
+# --- the same over file:// (rename(2) and mkdir(2) are the atomic steps) -----
+for h in c d; do
+	agent_config $h "group: db"
+	sed -i "s#^servers: .*#servers: [file://$FTPD_ROOT_1/repo]#" "$T/$h.yaml"
+	expect_exit 0 "$h: 3.0.0 installs over file://" $UPGR -c "$T/$h.yaml"
+done
+: >"$LOG"
+stuck=0
+for i in 1 2 3 4 5; do
+	v=4.$i.0
+	release $v
+	channel $((40 + i)) $v
+	"$UPGR" -c "$T/c.yaml" >/dev/null 2>&1 & pc=$!
+	"$UPGR" -c "$T/d.yaml" >/dev/null 2>&1 & pd=$!
+	wait $pc $pd
+	for tick in 1 2 3; do
+		for h in c d; do at $h $v || "$UPGR" -c "$T/$h.yaml" >/dev/null 2>&1; done
+	done
+	at c $v && at d $v || stuck=$((stuck + 1))
+done
+[ $stuck = 0 ] && ok "file://, 5 rounds: both hosts reach each version" ||
+	not_ok "file://, 5 rounds: $stuck rounds left a host behind"
+no_overlap "file://, 5 rounds" 10
+[ ! -e "$FTPD_ROOT_1/repo/groups/db/lease" ] && ok "file://: no lease is left" ||
+	not_ok "file://: a lease is left"

@@ -182,3 +182,42 @@ done
 no_overlap "file://, 5 rounds" 10
 [ ! -e "$FTPD_ROOT_1/repo/groups/db/lease" ] && ok "file://: no lease is left" ||
 	not_ok "file://: a lease is left"
+
+# --- and over sftp:// (OpenSSH: mkdir, rmdir, rename) ------------------------
+. "$UPGR_TOP/tests/lib/sshd.sh"
+if ! sshd_can_run 2>"$T/why"; then
+	ok "sftp:// # SKIP: $(cat "$T/why")"
+elif ! sshd_start 2>"$T/why"; then
+	not_ok "sshd starts: $(cat "$T/why")"
+else
+	sftp_repo() { mkdir -p "$SSHD_ROOT/repo"; cp -R "$REPO/." "$SSHD_ROOT/repo/"
+		chown -R "$FTPD_USER:" "$SSHD_ROOT/repo"; }
+	sftp_repo
+	for h in e f; do
+		agent_config $h "group: app"
+		sed -i "s#^servers: .*#servers: [${SSHD_URL}repo]#; /^netrc:/d" "$T/$h.yaml"
+		printf 'ssh_key: %s\nssh_known_hosts: %s\n' "$SSHD_KEY" "$SSHD_KNOWN_HOSTS" >>"$T/$h.yaml"
+		expect_exit 0 "$h: installs over sftp://" $UPGR -c "$T/$h.yaml"
+	done
+	: >"$LOG"
+	stuck=0
+	for i in 1 2 3 4 5; do
+		v=5.$i.0
+		release $v
+		channel $((50 + i)) $v
+		sftp_repo
+		"$UPGR" -c "$T/e.yaml" >/dev/null 2>&1 & pe=$!
+		"$UPGR" -c "$T/f.yaml" >/dev/null 2>&1 & pf=$!
+		wait $pe $pf
+		for tick in 1 2 3; do
+			for h in e f; do at $h $v || "$UPGR" -c "$T/$h.yaml" >/dev/null 2>&1; done
+		done
+		at e $v && at f $v || stuck=$((stuck + 1))
+	done
+	[ $stuck = 0 ] && ok "sftp://, 5 rounds: both hosts reach each version" ||
+		not_ok "sftp://, 5 rounds: $stuck rounds left a host behind"
+	no_overlap "sftp://, 5 rounds" 10
+	[ -z "$(ls -A "$SSHD_ROOT/repo/groups/app" 2>/dev/null)" ] &&
+		ok "sftp://: no lease and no temporary directory is left" ||
+		not_ok "sftp://: left: $(ls -A "$SSHD_ROOT/repo/groups/app")"
+fi

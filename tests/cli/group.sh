@@ -156,6 +156,26 @@ at b 3.0.0 && ok "b runs 3.0.0 after the dead host's lease expired" || not_ok "b
 expect_exit 0 "a's next run recovers and upgrades" $UPGR -c "$T/a.yaml"
 at a 3.0.0 && ok "a runs 3.0.0 after its recovery" || not_ok "a is not at 3.0.0"
 [ ! -e "$LEASE" ] && ok "no lease left after a's recovery" || not_ok "a lease is left"
+# Killed again, holding a lease that has not expired: its own next run
+# recovers, releases that lease and takes a fresh one.
+release 3.1.0
+channel 32 3.1.0
+: >"$T/hang-a"
+rm -f "$T/hung-a"
+"$UPGR" -c "$T/a.yaml" >"$T/a.out" 2>&1 & pa=$!
+n=0; while [ ! -s "$T/hung-a" ] && [ $n -lt 600 ]; do sleep 0.1; n=$((n + 1)); done
+kill -9 $pa; wait $pa 2>/dev/null
+kill "$(cat "$T/hung-a")" 2>/dev/null
+rm -f "$T/hang-a"
+grep -qs '^host: host-a' "$LEASE/holder" && ok "a was killed holding the lease" ||
+	not_ok "a was killed without the lease"
+expect_exit 0 "a's next run, within the lease: recovers and upgrades" $UPGR -c "$T/a.yaml"
+at a 3.1.0 && ok "a runs 3.1.0" || not_ok "a is not at 3.1.0"
+[ ! -e "$LEASE" ] && ok "a's recovery released its own lease" || not_ok "a's lease is left"
+expect_exit 0 "b upgrades at once after a's recovery" $UPGR -c "$T/b.yaml"
+at b 3.1.0 && ok "b runs 3.1.0" || not_ok "b is not at 3.1.0"
+[ -z "$(ls -A "$FTPD_ROOT_1/repo/groups/web")" ] && ok "no temporary directory is left on the server" ||
+	not_ok "left on the server: $(ls -A "$FTPD_ROOT_1/repo/groups/web")"
 
 # --- the same over file:// (rename(2) and mkdir(2) are the atomic steps) -----
 for h in c d; do

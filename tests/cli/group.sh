@@ -57,6 +57,30 @@ no_overlap() {
 	fi
 }
 
+# race NAME H1 H2 MAJOR SERIAL ROUNDS [HOOK]: ROUNDS releases MAJOR.I.0, each
+# published (then HOOK run) and started on both hosts in the same instant,
+# then ticked until both run it; their downtimes must not overlap.
+race() {
+	: >"$LOG"
+	_stuck=0
+	for i in $(seq 1 "$6"); do
+		v=$4.$i.0
+		release $v
+		channel $(($5 + i)) $v
+		${7:-:}
+		"$UPGR" -c "$T/$2.yaml" >/dev/null 2>&1 & _p1=$!
+		"$UPGR" -c "$T/$3.yaml" >/dev/null 2>&1 & _p2=$!
+		wait $_p1 $_p2
+		for tick in 1 2 3; do
+			for h in $2 $3; do at $h $v || "$UPGR" -c "$T/$h.yaml" >/dev/null 2>&1; done
+		done
+		at $2 $v && at $3 $v || _stuck=$((_stuck + 1))
+	done
+	[ $_stuck = 0 ] && ok "$1: both hosts reach each version" ||
+		not_ok "$1: $_stuck rounds left a host behind"
+	no_overlap "$1" $((2 * $6))
+}
+
 agent_config a "group: web"
 agent_config b "group: web"
 at() { [ "$(cat "$T/root-$1/opt/hello/running" 2>/dev/null)" = "$2" ]; }
@@ -181,25 +205,9 @@ at b 3.1.0 && ok "b runs 3.1.0" || not_ok "b is not at 3.1.0"
 for h in c d; do
 	agent_config $h "group: db"
 	sed -i "s#^servers: .*#servers: [file://$FTPD_ROOT_1/repo]#" "$T/$h.yaml"
-	expect_exit 0 "$h: 3.0.0 installs over file://" $UPGR -c "$T/$h.yaml"
+	expect_exit 0 "$h: installs over file://" $UPGR -c "$T/$h.yaml"
 done
-: >"$LOG"
-stuck=0
-for i in 1 2 3 4 5; do
-	v=4.$i.0
-	release $v
-	channel $((40 + i)) $v
-	"$UPGR" -c "$T/c.yaml" >/dev/null 2>&1 & pc=$!
-	"$UPGR" -c "$T/d.yaml" >/dev/null 2>&1 & pd=$!
-	wait $pc $pd
-	for tick in 1 2 3; do
-		for h in c d; do at $h $v || "$UPGR" -c "$T/$h.yaml" >/dev/null 2>&1; done
-	done
-	at c $v && at d $v || stuck=$((stuck + 1))
-done
-[ $stuck = 0 ] && ok "file://, 5 rounds: both hosts reach each version" ||
-	not_ok "file://, 5 rounds: $stuck rounds left a host behind"
-no_overlap "file://, 5 rounds" 10
+race "file://, 5 rounds" c d 4 40 5
 [ ! -e "$FTPD_ROOT_1/repo/groups/db/lease" ] && ok "file://: no lease is left" ||
 	not_ok "file://: a lease is left"
 
@@ -219,24 +227,7 @@ else
 		printf 'ssh_key: %s\nssh_known_hosts: %s\n' "$SSHD_KEY" "$SSHD_KNOWN_HOSTS" >>"$T/$h.yaml"
 		expect_exit 0 "$h: installs over sftp://" $UPGR -c "$T/$h.yaml"
 	done
-	: >"$LOG"
-	stuck=0
-	for i in 1 2 3 4 5; do
-		v=5.$i.0
-		release $v
-		channel $((50 + i)) $v
-		sftp_repo
-		"$UPGR" -c "$T/e.yaml" >/dev/null 2>&1 & pe=$!
-		"$UPGR" -c "$T/f.yaml" >/dev/null 2>&1 & pf=$!
-		wait $pe $pf
-		for tick in 1 2 3; do
-			for h in e f; do at $h $v || "$UPGR" -c "$T/$h.yaml" >/dev/null 2>&1; done
-		done
-		at e $v && at f $v || stuck=$((stuck + 1))
-	done
-	[ $stuck = 0 ] && ok "sftp://, 5 rounds: both hosts reach each version" ||
-		not_ok "sftp://, 5 rounds: $stuck rounds left a host behind"
-	no_overlap "sftp://, 5 rounds" 10
+	race "sftp://, 5 rounds" e f 5 50 5 sftp_repo
 	[ -z "$(ls -A "$SSHD_ROOT/repo/groups/app" 2>/dev/null)" ] &&
 		ok "sftp://: no lease and no temporary directory is left" ||
 		not_ok "sftp://: left: $(ls -A "$SSHD_ROOT/repo/groups/app")"

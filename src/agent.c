@@ -7,6 +7,7 @@
 #include "buf.h"
 #include "fsutil.h"
 #include "metrics.h"
+#include "prestage.h"
 #include "repo.h"
 #include "report.h"
 #include "runlog.h"
@@ -267,6 +268,36 @@ static void poll_failed(const struct config *c, const struct agent_opts *o, cons
 					    p->cause, "", e);
 }
 
+/* The release is verified in the cache: apply it now, or leave it staged
+ * or waiting (prestage.h; said on a terminal, quiet under cron). */
+static void gated_apply(struct repo *r, const char *app, const struct repo_poll *p,
+			const struct agent_opts *o, struct app_run *ar)
+{
+	const char *st;
+	struct prestage ps;
+	struct err e;
+
+	err_clear(&e);
+	if (prestage_gate(r, app, p->release_dir, &ps, &e) < 0) {
+		poll_failed(r->c, o, app, p, &e, ar);
+		return;
+	}
+	st = ps.verdict == PRESTAGE_STAGED ? "staged" : ps.verdict == PRESTAGE_WAITING ?
+	     "waiting" : "";
+	if (!o->dry_run)
+		ar->acted |= prestage_note(r->c->state_dir, app, st, ps.why, p->ch.version);
+	if (st[0]) {
+		snprintf(ar->outcome, sizeof ar->outcome, "%s", st);
+		buf_fixedf(ar->why, sizeof ar->why, "%s", ps.why);
+		if (!o->once)
+			say(o, AGENT_OUT, "%s: %s %s: %s", app, p->ch.version, st, ps.why);
+		return;
+	}
+	apply_one(r->c, app, p, o, ar);
+	if (prestage_done(r, &ps, &e) < 0)
+		say_error(o, &e);
+}
+
 /* Read app's hold into h (*have); a rollback's hold ends when the channel
  * names a version other than the one rolled back from (also the version
  * restored: the channel caught up). */
@@ -427,7 +458,8 @@ static void record_state(const struct config *c, const struct agent_opts *o, con
 	struct err e;
 	int rc;
 
-	if (o->dry_run)
+	/* A staged release's state is prestage_note's (gated_apply). */
+	if (o->dry_run || !strcmp(st, "staged"))
 		return;
 	if (!strcmp(st, "waiting"))
 		rc = state_set_waiting(c->state_dir, app, ar->why, &e);
@@ -488,11 +520,13 @@ static void poll_one(struct repo *r, const char *app, const struct agent_opts *o
 			break;
 		/* What this poll downloaded: the payload, or only the objects. */
 		ar->fetched_bytes = repo_received(r) - before;
-		apply_one(c, app, &p, o, ar);
+		gated_apply(r, app, &p, o, ar);
 		break;
 	}
 	if (p.state == REPO_WAIT)
 		snprintf(ar->why, sizeof ar->why, "%s", p.why);
+	if (p.state != REPO_READY && !o->dry_run)
+		prestage_note(c->state_dir, app, "", "", "");
 	record_state(c, o, app, ar);
 	/* Something succeeded: the refusals recorded so far are forgotten (a
 	 * mirror that keeps lying is then recorded once more, on the next
@@ -688,6 +722,8 @@ int agent_run(const struct config *c, const struct agent_opts *o)
 		all_failed(c, o, runs, rc, &e);
 		goto done;
 	}
+	if (!o->dry_run && prestage_recovered(&r, &e) < 0)
+		say_error(o, &e);
 	if (c->trust_root && c->ntrusted_keys)
 		say(o, AGENT_WARNING, "%s: trust_root is set, so trusted_keys is not used; "
 		    "remove it", c->path);

@@ -25,7 +25,7 @@ static const char *const config_keys[] = {
 	"state_dir", "trusted_keys", "device_key", "audit_log", "window",
 	"heartbeat", "connect_timeout", "low_speed_limit", "low_speed_time",
 	"ca_file", "ssh_key", "ssh_known_hosts", "trust_root", "metrics_file",
-	"expiry_warning", NULL
+	"expiry_warning", "group", "freeze", NULL
 };
 
 /* Nothing is required of every reader: `upgr apply` on an air-gapped host
@@ -203,41 +203,63 @@ static void get_list(const struct ynode *root, const char *key, bool names,
 		diag_add(d, n->line, n->col, "%s: needs at least one app", key);
 }
 
-/* "HH:MM" at s into minutes after midnight, or -1. */
-static int hhmm(const char *s)
+/* One window (freeze) string, or a list of them; a bad one is reported
+ * at the line and column of the problem inside the string. */
+static void get_schedule(const struct ynode *root, const char *key, bool freeze,
+			 void **out, size_t *nout, size_t size, struct diag *d)
 {
-	int h, m;
+	const struct ynode *n = ydoc_get(root, key);
+	const struct ynode *const *items;
+	char what[64], why[WINDOW_WHY_MAX];
+	size_t i, nitems, col;
 
-	if (!isdigit((unsigned char)s[0]) || !isdigit((unsigned char)s[1]) ||
-	    s[2] != ':' || !isdigit((unsigned char)s[3]) || !isdigit((unsigned char)s[4]))
-		return -1;
-	h = (s[0] - '0') * 10 + (s[1] - '0');
-	m = (s[3] - '0') * 10 + (s[4] - '0');
-	if (h > 23 || m > 59)
-		return -1;
-	return h * 60 + m;
+	if (!n)
+		return;
+	if (n->kind == YNODE_SEQ) {
+		items = (const struct ynode *const *)n->items;
+		nitems = n->nitems;
+	} else {
+		items = &n;
+		nitems = 1;
+	}
+	*out = xcalloc(nitems ? nitems : 1, size);
+	for (i = 0; i < nitems; i++) {
+		const struct ynode *it = items[i];
+		void *slot = (char *)*out + *nout * size;
+		const char *s;
+		int rc;
+
+		if (n->kind == YNODE_SEQ)
+			ydoc_name_idx(what, sizeof what, key, i);
+		else
+			snprintf(what, sizeof what, "%s", key);
+		if (ydoc_str(it, what, &s, d) < 0)
+			continue;
+		rc = freeze ? window_parse_freeze(s, slot, &col, why) : window_parse(s, slot, &col, why);
+		if (rc < 0) {
+			diag_add(d, it->line, it->col + (int)col + !it->plain, "%s: %s in '%s'%s",
+				 what, why, s, freeze ? " (YYYY-MM-DD or YYYY-MM-DD..YYYY-MM-DD)" :
+				 " (\"[DAYS ]HH:MM-HH:MM[ ZONE]\", e.g. \"Sat,Sun 01:00-05:00 "
+				 "Europe/Paris\")");
+			continue;
+		}
+		(*nout)++;
+	}
 }
 
-static void get_window(const struct ynode *root, struct config *c, struct diag *d)
+static void get_group(const struct ynode *root, struct config *c, struct diag *d)
 {
-	const struct ynode *n = ydoc_get(root, "window");
+	const struct ynode *n = ydoc_get(root, "group");
 	const char *s;
-	int a, b;
 
-	if (!n || ydoc_str(n, "window", &s, d) < 0)
+	if (!n || ydoc_str(n, "group", &s, d) < 0)
 		return;
-	if (strlen(s) != 11 || s[5] != '-' || (a = hhmm(s)) < 0 || (b = hhmm(s + 6)) < 0) {
+	if (!channel_name_ok(s)) {
 		diag_add(d, n->line, n->col,
-			 "window: expected \"HH:MM-HH:MM\" (local time), got '%s'", s);
+			 "group: '%s' is not a valid name ([a-z0-9][a-z0-9._-]{0,63})", s);
 		return;
 	}
-	if (a == b) {
-		diag_add(d, n->line, n->col, "window: start and end are the same time");
-		return;
-	}
-	c->has_window = true;
-	c->window_start = a;
-	c->window_end = b;
+	c->group = xstrdup(s);
 }
 
 static void get_simple(const struct ynode *root, struct config *c, struct diag *d)
@@ -284,7 +306,11 @@ static void get_simple(const struct ynode *root, struct config *c, struct diag *
 		c->low_speed_limit = v ? (unsigned)v : 1;
 	if (ydoc_get_uint(root, "", "low_speed_time", 3600, &v, d) == 1)
 		c->low_speed_time = v ? (unsigned)v : 1;
-	get_window(root, c, d);
+	get_schedule(root, "window", false, (void **)&c->windows, &c->nwindows,
+		     sizeof *c->windows, d);
+	get_schedule(root, "freeze", true, (void **)&c->freezes, &c->nfreezes,
+		     sizeof *c->freezes, d);
+	get_group(root, c, d);
 }
 
 /* expiry_warning: a whole number of days ("7d"), hours ("12h") or
@@ -451,6 +477,9 @@ void config_release(struct config *c)
 	free(c->device_key);
 	free(c->audit_log);
 	free(c->metrics_file);
+	free(c->windows);
+	free(c->freezes);
+	free(c->group);
 	memset(c, 0, sizeof *c);
 }
 
@@ -460,12 +489,7 @@ void config_set_root(struct config *c, const char *root)
 	c->root = xstrdup(root);
 }
 
-bool config_in_window(const struct config *c, int minute_of_day)
+bool config_in_window(const struct config *c, time_t now)
 {
-	if (!c->has_window)
-		return true;
-	if (c->window_start < c->window_end)
-		return minute_of_day >= c->window_start && minute_of_day < c->window_end;
-	/* Wraps past midnight, e.g. 23:00-01:00. */
-	return minute_of_day >= c->window_start || minute_of_day < c->window_end;
+	return window_open(c->windows, c->nwindows, now);
 }

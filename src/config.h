@@ -7,8 +7,10 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <time.h>
 #include "diag.h"
 #include "err.h"
+#include "window.h"
 
 #define CONFIG_DEFAULT_PATH "/etc/upgr/upgr.yaml"
 
@@ -36,8 +38,11 @@ struct config {
 				 /* set, trusted_keys is not used by the agent */
 	char *device_key;        /* default /etc/upgr/device.key */
 	char *audit_log;         /* default /var/log/upgr/audit.log */
-	bool has_window;         /* window: "HH:MM-HH:MM", local time */
-	int window_start, window_end;   /* minutes after midnight */
+	struct window *windows;  /* window: one or a list (window.h); none: any time */
+	size_t nwindows;
+	struct freeze *freezes;  /* freeze: dates when nothing installs */
+	size_t nfreezes;
+	char *group;             /* group: HA group (lease.h); NULL when none */
 	unsigned heartbeat;      /* minutes between reports when idle; default 60 */
 	/* Per server: give up connecting after connect_timeout seconds, and
 	 * abandon a transfer slower than low_speed_limit bytes/s for
@@ -67,8 +72,8 @@ void config_set_root(struct config *c, const char *root);
  * Checked at load time and again where the file is used. */
 int config_check_file(const char *path, bool secret, struct err *e);
 
-/* True when minute_of_day (local time, 0..1439) is inside the config's
- * maintenance window, or when there is no window. */
-bool config_in_window(const struct config *c, int minute_of_day);
+/* True when now is inside one of the config's maintenance windows, or
+ * when there is none. */
+bool config_in_window(const struct config *c, time_t now);
 
 #endif

@@ -285,11 +285,11 @@ static const char *const top_keys_all[] = { "upgr", "host", "time", "apps", "war
 #define WARNINGS_MAX 8         /* host-level warnings kept per report */
 /* The eight every entry has, then the optional ones (the agent writes
  * state and waiting while it waits for a window, a freeze, an approval or
- * its group's lease, or holds a staged release). */
+ * its group's lease, and staged, the version it holds ready). */
 static const char *const app_keys[] = { "app", "version", "result", "time", "action",
-					"from", "to", "error", "state", "waiting", NULL };
+					"from", "to", "error", "state", "waiting", "staged", NULL };
 #define APP_REQUIRED 8
-#define APP_KEYS 10
+#define APP_KEYS 11
 static const char *const results[] = { "success", "rolled-back", "failed", "refused",
 				       "unavailable", "", NULL };
 static const char *const actions[] = { "install", "upgrade", "downgrade", "rollback",

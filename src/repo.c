@@ -9,7 +9,8 @@
  *      (freeze); the new highest serial is stored durably
  *   5. the version against the installed one (same: nothing to do; lower:
  *      only when the channel says downgrade: true)
- *   6. scheduling: not_before, rollout, the maintenance window
+ *   6. scheduling: not_before, rollout (the window, freezes and group
+ *      lease come after the fetch: prestage.h)
  *   7. manifest whose hash is the channel's (mix-and-match), signed, with
  *      the channel's app and version
  *   8. payload, resumed from a partial file, cut off at the declared
@@ -832,7 +833,6 @@ static bool must_wait(const struct repo *r, const char *app, struct repo_poll *p
 {
 	const struct config *c = r->c;
 	char t[CHANNEL_TIME_LEN + 1];
-	struct tm tm;
 
 	if (failed_before(c, app, &p->ch)) {
 		snprintf(p->why, sizeof p->why,
@@ -850,14 +850,8 @@ static bool must_wait(const struct repo *r, const char *app, struct repo_poll *p
 			 p->ch.rollout, c->host);
 		return true;
 	}
-	if (c->has_window && localtime_r(&r->now, &tm) &&
-	    !config_in_window(c, tm.tm_hour * 60 + tm.tm_min)) {
-		snprintf(p->why, sizeof p->why,
-			 "outside the maintenance window %02d:%02d-%02d:%02d",
-			 c->window_start / 60, c->window_start % 60,
-			 c->window_end / 60, c->window_end % 60);
-		return true;
-	}
+	/* The window, the freezes and the group lease are the agent's
+	 * (prestage.h): outside them the release is still fetched. */
 	return false;
 }
 

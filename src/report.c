@@ -42,6 +42,11 @@ void report_format(const char *host, const char *time,
 		field(out, "    ", "from", s->from);
 		field(out, "    ", "to", s->to);
 		field(out, "    ", "error", s->error);
+		if (s->state[0]) {      /* only then: older consoles know no such key */
+			field(out, "    ", "state", s->state);
+			field(out, "    ", "waiting", s->waiting);
+			field(out, "    ", "staged", s->staged);
+		}
 	}
 }
 

@@ -187,6 +187,7 @@ static const struct field status_fields[] = {
 	F(app_status, from), F(app_status, to), F(app_status, result),
 	F(app_status, time), F(app_status, error), F(app_status, state),
 	F(app_status, waiting), F(app_status, server), F(app_status, failed),
+	F(app_status, staged),
 };
 static const struct field hold_fields[] = {
 	F(app_hold, version), F(app_hold, reason), F(app_hold, from),

@@ -68,10 +68,13 @@ struct app_status {
 	char time[32];           /* UTC, ISO 8601 with ms */
 	char error[1024];
 	/* What the last poll found (state_set_poll), beside the last result: */
-	char state[16];          /* current, waiting, held, "" (not polled) */
-	char waiting[256];       /* state waiting: why ("rollout 10% does not ...") */
+	char state[16];          /* current, waiting, held, staged, "" (not polled) */
+	char waiting[256];       /* state waiting or staged: why ("rollout 10% does
+				  * not ...", "outside the window ...") */
 	char server[512];        /* the server the last poll used, "" none */
 	char failed[1024];       /* the servers that failed it: "URL: why; ...", "" */
+	char staged[64];         /* state staged: the version ready in the cache
+				  * (prestage.h) */
 };
 
 int state_status_read(const char *state_dir, const char *app,

@@ -1096,9 +1096,11 @@ int xfer_delete(struct xfer *x, const char *url, struct err *e)
 	/* The directory is the request; the command runs after the CWD. */
 	setup(x, dir, NULL);
 	curl_easy_setopt(x->curl, CURLOPT_NOBODY, 1L);
-	curl_easy_setopt(x->curl, CURLOPT_QUOTE, cmd);
+	/* POSTQUOTE: after the CWD (CURLOPT_QUOTE runs before it, in
+	 * whatever directory a reused connection was left). */
+	curl_easy_setopt(x->curl, CURLOPT_POSTQUOTE, cmd);
 	rc = finish(x, "delete", url, perform(x), NULL, true, &missing, e);
-	curl_easy_setopt(x->curl, CURLOPT_QUOTE, NULL);
+	curl_easy_setopt(x->curl, CURLOPT_POSTQUOTE, NULL);
 	if (rc < 0 && missing)
 		rc = 0;          /* already gone: what a cleanup wants */
 done:
@@ -1107,4 +1109,129 @@ done:
 	free(name);
 	free(dir);
 	return rc;
+}
+
+/* ---- directory operations (leases) ---- */
+
+enum dir_op { DIR_MKDIR, DIR_RMDIR, DIR_RENAME };
+
+static const char *dir_op_name(enum dir_op op)
+{
+	return op == DIR_MKDIR ? "mkdir" : op == DIR_RMDIR ? "rmdir" : "rename";
+}
+
+static bool plain_name(const char *n)
+{
+	const char *p;
+
+	if (!*n || !strcmp(n, ".") || !strcmp(n, ".."))
+		return false;
+	for (p = n; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f || strchr("/\"\\ ", *p))
+			return false;
+	return true;
+}
+
+static int dir_op_local(const char *dir_url, enum dir_op op, const char *a, const char *b,
+			bool *refused, struct err *e)
+{
+	char *dir = NULL, *pa = NULL, *pb = NULL;
+	int rc = -1;
+
+	if (url_path(dir_url, &dir, e) < 0)
+		return -1;
+	pa = fs_join(dir, a);
+	pb = b ? fs_join(dir, b) : NULL;
+	if ((op == DIR_MKDIR ? mkdir(pa, 0755) : op == DIR_RMDIR ? rmdir(pa) :
+	     rename(pa, pb)) < 0) {
+		*refused = errno == EEXIST || errno == ENOTEMPTY || errno == ENOENT;
+		err_sys(e, EXIT_UNAVAILABLE, "%s %s", dir_op_name(op), pa);
+		goto done;
+	}
+	rc = fs_fsync_dir(dir, e);
+done:
+	free(pb);
+	free(pa);
+	free(dir);
+	return rc;
+}
+
+/* The quote commands of op for dir_url's scheme. */
+static int dir_op_cmds(const char *dir_url, enum dir_op op, const char *a, const char *b,
+		       struct curl_slist **cmds, struct err *e)
+{
+	static const char *const ftp[] = { "MKD", "RMD", "RNFR" };
+	static const char *const sftp[] = { "mkdir", "rmdir", "rename" };
+	char *path = NULL, *line;
+
+	if (url_scheme(dir_url) == SCHEME_FTP) {
+		*cmds = curl_slist_append(*cmds, line = xasprintf("%s %s", ftp[op], a));
+		free(line);
+		if (op == DIR_RENAME) {
+			*cmds = curl_slist_append(*cmds, line = xasprintf("RNTO %s", b));
+			free(line);
+		}
+		return 0;
+	}
+	if (url_scheme(dir_url) != SCHEME_SFTP)
+		return url_fail(e, EXIT_DATAERR, dir_url,
+				"leases need an ftp, ftps, ftpes, sftp or file URL");
+	if (url_path(dir_url, &path, e) < 0)
+		return -1;
+	if (op == DIR_RENAME)
+		line = xasprintf("rename \"%s%s\" \"%s%s\"", path, a, path, b);
+	else
+		line = xasprintf("%s \"%s%s\"", sftp[op], path, a);
+	*cmds = curl_slist_append(*cmds, line);
+	free(line);
+	free(path);
+	return 0;
+}
+
+static int dir_op(struct xfer *x, const char *dir_url, enum dir_op op, const char *a,
+		  const char *b, bool *refused, struct err *e)
+{
+	struct curl_slist *cmds = NULL;
+	CURLcode rc;
+	int rv = -1;
+
+	*refused = false;
+	if (!*dir_url || dir_url[strlen(dir_url) - 1] != '/' || !plain_name(a) ||
+	    (b && !plain_name(b)))
+		return url_fail(e, EXIT_DATAERR, dir_url, "not a directory URL and plain names");
+	if (url_scheme(dir_url) == SCHEME_FILE)
+		return dir_op_local(dir_url, op, a, b, refused, e);
+	if (dir_op_cmds(dir_url, op, a, b, &cmds, e) < 0)
+		goto done;
+	setup(x, dir_url, NULL);
+	curl_easy_setopt(x->curl, CURLOPT_NOBODY, 1L);
+	/* After the CWD into dir_url (CURLOPT_QUOTE would run before it,
+	 * wherever a reused connection stands). */
+	curl_easy_setopt(x->curl, CURLOPT_POSTQUOTE, cmds);
+	rc = perform(x);
+	curl_easy_setopt(x->curl, CURLOPT_POSTQUOTE, NULL);
+	*refused = rc == CURLE_QUOTE_ERROR || rc == CURLE_REMOTE_ACCESS_DENIED ||
+		   rc == CURLE_REMOTE_FILE_NOT_FOUND;
+	rv = finish(x, dir_op_name(op), dir_url, rc, NULL, false, NULL, e);
+done:
+	curl_slist_free_all(cmds);
+	return rv;
+}
+
+int xfer_mkdir(struct xfer *x, const char *dir_url, const char *name, bool *refused,
+	       struct err *e)
+{
+	return dir_op(x, dir_url, DIR_MKDIR, name, NULL, refused, e);
+}
+
+int xfer_rmdir(struct xfer *x, const char *dir_url, const char *name, bool *refused,
+	       struct err *e)
+{
+	return dir_op(x, dir_url, DIR_RMDIR, name, NULL, refused, e);
+}
+
+int xfer_rename(struct xfer *x, const char *dir_url, const char *from, const char *to,
+		bool *refused, struct err *e)
+{
+	return dir_op(x, dir_url, DIR_RENAME, from, to, refused, e);
 }

@@ -99,4 +99,19 @@ bool xfer_url_has_password(const char *url);
  * already gone is not an error. */
 int xfer_delete(struct xfer *x, const char *url, struct err *e);
 
+/* Directory operations for group leases (lease.h), each one atomic request
+ * on the server: MKD, RMD, RNFR+RNTO over FTP; mkdir, rmdir, rename over
+ * SFTP; mkdir(2), rmdir(2), rename(2) for file://. dir_url ends in '/';
+ * the names are plain names in it. When the server refuses (FTP 5xx, an
+ * SFTP failure, a local EEXIST, ENOTEMPTY or ENOENT) the call returns -1
+ * with *refused set: the directory exists (mkdir), is not empty or is gone
+ * (rmdir), the target is a directory that is not empty or the source is
+ * gone (rename). Any other failure (server unreachable) leaves it false. */
+int xfer_mkdir(struct xfer *x, const char *dir_url, const char *name, bool *refused,
+	       struct err *e);
+int xfer_rmdir(struct xfer *x, const char *dir_url, const char *name, bool *refused,
+	       struct err *e);
+int xfer_rename(struct xfer *x, const char *dir_url, const char *from, const char *to,
+		bool *refused, struct err *e);
+
 #endif

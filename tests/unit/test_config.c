@@ -70,7 +70,9 @@ static void test_defaults(void **state)
 	assert_int_equal(c.connect_timeout, 10);
 	assert_int_equal(c.low_speed_limit, 1024);
 	assert_int_equal(c.low_speed_time, 30);
-	assert_false(c.has_window);
+	assert_int_equal(c.nwindows, 0);
+	assert_int_equal(c.nfreezes, 0);
+	assert_null(c.group);
 	assert_null(c.netrc);
 	assert_int_equal(c.ntrusted_keys, 0);
 	assert_true(c.host[0] != '\0');
@@ -133,13 +135,12 @@ static void test_full(void **state)
 	assert_int_equal(c.napps, 2);
 	assert_string_equal(c.apps[1], "world");
 	assert_int_equal(c.ntrusted_keys, 1);
-	assert_true(c.has_window);
-	assert_int_equal(c.window_start, 23 * 60);
-	assert_int_equal(c.window_end, 90);
-	assert_true(config_in_window(&c, 23 * 60 + 5));
-	assert_true(config_in_window(&c, 30));
-	assert_false(config_in_window(&c, 90));
-	assert_false(config_in_window(&c, 12 * 60));
+	/* The old daily form: every day, local time (test_window.c judges it). */
+	assert_int_equal(c.nwindows, 1);
+	assert_int_equal(c.windows[0].days, 0x7f);
+	assert_int_equal(c.windows[0].start, 23 * 60);
+	assert_int_equal(c.windows[0].end, 90);
+	assert_string_equal(c.windows[0].zone, "");
 	assert_int_equal(c.heartbeat, 15);
 	assert_int_equal(c.connect_timeout, 3);
 	assert_int_equal(c.low_speed_limit, 100);
@@ -159,8 +160,8 @@ static void test_bad(void **state)
 		{ "servers: [ftp://a/]\napps: [a, a]\n", 2, 11, "twice" },
 		{ "servers: [ftp://a/]\napps: [a]\nbalance: roundrobin\n", 3, 10, "failover" },
 		{ "servers: [ftp://a/]\napps: [a]\nroot: relative/dir\n", 3, 7, "absolute" },
-		{ "servers: [ftp://a/]\napps: [a]\nwindow: \"2:00-4:00\"\n", 3, 9, "HH:MM" },
-		{ "servers: [ftp://a/]\napps: [a]\nwindow: \"02:00-02:00\"\n", 3, 9, "same" },
+		{ "servers: [ftp://a/]\napps: [a]\nwindow: \"2:00-4:00\"\n", 3, 10, "HH:MM" },
+		{ "servers: [ftp://a/]\napps: [a]\nwindow: \"02:00-02:00\"\n", 3, 16, "same" },
 		{ "servers: [ftp://a/]\napps: [a]\nheartbeat: ten\n", 3, 12, "heartbeat" },
 		{ "servers: [ftp://a/]\napps: [a]\nhost: \"bad host\"\n", 3, 7, "host name" },
 		{ "servers: [\"ftp://u:pw@a/\"]\napps: [a]\n", 1, 11, "password" },

@@ -33,7 +33,7 @@ print([(s["exit"], s.get("output", "")) for s in r["steps"] if s["phase"] == "he
 release 1.0.0
 channel 1 1.0.0
 agent_config a
-sed -i "s|^servers: .*|servers: [ftp://127.0.0.1:$DEAD/repo, ${FTPD_URL_1}repo]|" "$T/a.yaml"
+set_servers "$T/a.yaml" "ftp://127.0.0.1:$DEAD/repo" "${FTPD_URL_1}repo"
 script -qec "$T/upgr run $A" /dev/null >"$T/tty" 2>&1
 tr -d '\r' <"$T/tty" >"$T/tty.lines"
 expect_grep "$T/tty.lines" "^upgr: warning: hello: server 1 \(ftp://127.0.0.1:$DEAD/repo\) unreachable \(Failed to connect[^)]*\), used server 2 \(${FTPD_URL_1}repo\)$" \

@@ -9,6 +9,7 @@
 #                                  (saying WHAT) where vsftpd cannot run
 #   keys NAME...                   upgr keygen -W NAME (unencrypted) for each,
 #                                  not ok (and exit) when one fails
+#   set_servers FILE URL...        FILE's servers: replaced by URL...
 #   agent_yaml NAME LINES URL...   $T/NAME.yaml for app hello, host host-NAME,
 #                                  servers URL... (as given), netrc
 #                                  $FTPD_NETRC, root $T/root-NAME (made),
@@ -33,6 +34,16 @@ keys() {
 	for _k in "$@"; do
 		"$UPGR" keygen -W "$_k" >/dev/null 2>&1 || { not_ok "upgr keygen $_k"; exit 1; }
 	done
+}
+
+# set_servers FILE URL...: replace FILE's servers (either form) with URL...
+set_servers() {
+	_f=$1; shift
+	_list=$(printf '"%s", ' "$@")
+	awk -v list="[${_list%, }]" '
+		/^servers:/ { print "servers: " list; skip = 1; next }
+		skip && /^  - / { next }
+		{ skip = 0; print }' "$_f" >"$_f.new" && mv "$_f.new" "$_f"
 }
 
 agent_yaml() {

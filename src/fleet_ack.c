@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Tampering is remembered until a person looks. fleet status with --keys
- * keeps, in KEYS/tampered ("HOST\tID\tTIME\tWHY" a line, sorted by host),
- * the last tampering it saw on each host: ID is the SHA-256 of what it
- * saw (the host's tampered rows). While a host is tampered now it shows
+ * keeps, in KEYS/tampered ("HOST\tID\tTIME\tWHY\tSALT" a line, sorted by
+ * host), the last tampering it saw on each host: ID is the SHA-256 of
+ * what it saw (the host's tampered rows), when, and a random SALT drawn
+ * when it was first seen (two tamperings in one second differ too). While a host is tampered now it shows
  * tampered; afterwards it still shows tampered until `upgr fleet ack HOST`
  * has written REPO/reports/HOST/ack.yaml naming that ID (who looked, when,
  * what). A new tampering has a new ID, so an old ack does not hide it. */
@@ -13,6 +14,7 @@
 #include "ydoc.h"
 
 #include <errno.h>
+#include <gcrypt.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,7 +24,7 @@
 #define ACK_MAX 4096
 
 struct tamper {
-	char *host, *id, *time, *why;
+	char *host, *id, *time, *why, *salt;
 };
 
 struct tampers {
@@ -41,6 +43,7 @@ static void tampers_release(struct tampers *t)
 		free(t->v[i].id);
 		free(t->v[i].time);
 		free(t->v[i].why);
+		free(t->v[i].salt);
 	}
 	free(t->v);
 	memset(t, 0, sizeof *t);
@@ -53,34 +56,34 @@ static int tamper_cmp(const void *pa, const void *pb)
 
 static struct tamper *tamper_find(const struct tampers *t, const char *host)
 {
-	struct tamper key = { (char *)host, NULL, NULL, NULL };
+	struct tamper key = { (char *)host, NULL, NULL, NULL, NULL };
 
 	/* Hosts come once each, so a record added this run is never looked up. */
 	return t->nsorted ? bsearch(&key, t->v, t->nsorted, sizeof *t->v, tamper_cmp) : NULL;
 }
 
-/* One line; the fields are ours but the file is checked all the same. */
+/* One line; the fields are ours but the file is checked all the same
+ * (a line of four, without SALT, is from an older console). */
 static int tamper_line(struct tampers *t, char *line)
 {
-	char *f[4], *p = line;
+	char *f[5] = { NULL }, *p = line;
 	size_t k;
 
-	for (k = 0; k < 4; k++) {
+	for (k = 0; k < 5 && p; k++) {
 		f[k] = p;
-		p = k < 3 ? strchr(p, '\t') : NULL;
-		if (k < 3 && !p)
-			return -1;
-		if (p)
+		if ((p = strchr(p, '\t')))
 			*p++ = '\0';
 	}
-	if (!fleet_host_ok(f[0]) || strlen(f[1]) != 64 ||
-	    strspn(f[1], "0123456789abcdef") != 64)
+	if (k < 4 || p || !fleet_host_ok(f[0]) || strlen(f[1]) != 64 ||
+	    strspn(f[1], "0123456789abcdef") != 64 ||
+	    (f[4] && strspn(f[4], "0123456789abcdef") != strlen(f[4])))
 		return -1;
 	t->v = xreallocarray(t->v, t->n + 1, sizeof *t->v);
 	t->v[t->n].host = xstrdup(f[0]);
 	t->v[t->n].id = xstrdup(f[1]);
 	t->v[t->n].time = xstrdup(f[2]);
-	t->v[t->n++].why = xstrdup(f[3]);
+	t->v[t->n].why = xstrdup(f[3]);
+	t->v[t->n++].salt = xstrdup(f[4] ? f[4] : "");
 	return 0;
 }
 
@@ -104,7 +107,7 @@ static int tampers_load(const char *dir, struct tampers *t, struct err *e)
 		nl = strchr(p, '\n');
 		if (!nl || (*nl = '\0', tamper_line(t, p) < 0)) {
 			err_set(e, EXIT_DATAERR, "%s: line %zu: not \"HOST<tab>ID<tab>TIME"
-				"<tab>WHY\"", path, lineno);
+				"<tab>WHY<tab>SALT\"", path, lineno);
 			goto done;
 		}
 	}
@@ -129,8 +132,8 @@ static int tampers_save(const char *dir, const struct tampers *t, struct err *e)
 
 	for (i = 0; i < t->n; i++)
 		if (t->v[i].host[0])   /* "" : forgotten (tamper_host) */
-			buf_addf(&b, "%s\t%s\t%s\t%s\n", t->v[i].host, t->v[i].id,
-				 t->v[i].time, t->v[i].why);
+			buf_addf(&b, "%s\t%s\t%s\t%s\t%s\n", t->v[i].host, t->v[i].id,
+				 t->v[i].time, t->v[i].why, t->v[i].salt);
 	rc = fs_write_atomic(path, b.data ? b.data : "", b.len, 0600, e);
 	buf_release(&b);
 	free(path);
@@ -148,17 +151,18 @@ static char *one_line(const char *s)
 	return c;
 }
 
-/* What was seen of host's tampered rows rows[ix[lo..hi)] and when it was
- * first seen, hashed: the same forgery replayed after an ack (the host
- * seen clean in between) is a new tampering with a new ID. */
+/* What was seen of host's tampered rows rows[ix[lo..hi)], when it was
+ * first seen and its salt, hashed: the same forgery replayed after an ack
+ * (the host seen clean in between) is a new tampering with a new ID, even
+ * within the same second. */
 static void seen_id(const struct fleet *f, const size_t *ix, size_t lo, size_t hi,
-		    const char *since, char out[65])
+		    const char *since, const char *salt, char out[65])
 {
 	struct buf b = BUF_INIT;
 	uint8_t d[SHA256_LEN];
 	size_t i;
 
-	buf_addf(&b, "%s\036", since);
+	buf_addf(&b, "%s\036%s\036", since, salt);
 	for (i = lo; i < hi; i++) {
 		const struct fleet_row *r = &f->rows[ix[i]];
 
@@ -206,16 +210,20 @@ static void tamper_host(struct xfer *x, const struct fleet_opts *o, struct fleet
 	const char *host = f->rows[ix[lo]].host;
 	struct tamper *rec = tamper_find(t, host);
 	bool now = false;
-	char id[65], when[21];
+	char id[65], when[21], salt[33];
+	uint8_t nonce[16];
 	size_t i;
 
 	for (i = lo; i < hi; i++)
 		now |= f->rows[ix[i]].tampered;
 	if (now) {
-		if (rec && (seen_id(f, ix, lo, hi, rec->time, id), !strcmp(rec->id, id)))
+		if (rec && (seen_id(f, ix, lo, hi, rec->time, rec->salt, id),
+			    !strcmp(rec->id, id)))
 			return;
 		fleet_time_format(o->now, when);
-		seen_id(f, ix, lo, hi, when, id);
+		gcry_create_nonce(nonce, sizeof nonce);
+		hex_encode(nonce, sizeof nonce, salt);
+		seen_id(f, ix, lo, hi, when, salt, id);
 		if (!rec) {
 			t->v = xreallocarray(t->v, t->n + 1, sizeof *t->v);
 			rec = &t->v[t->n++];
@@ -225,6 +233,8 @@ static void tamper_host(struct xfer *x, const struct fleet_opts *o, struct fleet
 		free(rec->id);
 		free(rec->time);
 		free(rec->why);
+		free(rec->salt);
+		rec->salt = xstrdup(salt);
 		rec->id = xstrdup(id);
 		rec->time = xstrdup(when);
 		for (i = lo; i < hi && !f->rows[ix[i]].tampered; i++)

@@ -19,6 +19,21 @@
 
 #define PLAN_MAX ROLLOUT_PLAN_MAX_BYTES
 
+/* A soak as the controller was given it: 30m, 2h, 1d, 45s. */
+static char *soak_text(uint64_t s)
+{
+	static const struct { uint64_t n; char unit; } units[] = {
+		{ 86400, 'd' }, { 3600, 'h' }, { 60, 'm' },
+	};
+	size_t i;
+
+	for (i = 0; s && i < sizeof units / sizeof units[0]; i++)
+		if (s % units[i].n == 0)
+			return xasprintf("%llu%c", (unsigned long long)(s / units[i].n),
+					 units[i].unit);
+	return xasprintf("%llus", (unsigned long long)s);
+}
+
 static char *time_text(time_t t)
 {
 	char s[UTC_TIME_MAX];
@@ -53,7 +68,7 @@ static int plan_parse(const char *data, size_t len, const char *app, const char 
 	p->version = xstrdup(plan.version);
 	p->from = xstrdup(plan.from);
 	p->state = xstrdup(rollout_state_name(plan.state));
-	p->soak = xasprintf("%llus", (unsigned long long)plan.soak);
+	p->soak = soak_text(plan.soak);
 	rollout_percent_format(plan.max_failed, pct);
 	p->max_failed = xasprintf("%s%%", pct);
 	p->started = time_text(plan.started);

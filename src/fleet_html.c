@@ -278,6 +278,11 @@ static void head(const struct fleet *f, struct buf *out)
 		buf_adds(out, "<div class=\"trust\" id=\"trust\">Reports unverified: "
 			 "anyone who can upload to the server can write them. Check them "
 			 "with <code>--keys DIR</code>.</div>");
+	for (i = 0; i < f->nwarnings; i++) {   /* "HOST: text" (fleet.h) */
+		buf_adds(out, "<div class=\"trust warning\">Warning: ");
+		html_esc(out, f->warnings[i]);
+		buf_adds(out, "</div>");
+	}
 	buf_adds(out, "</header>\n<main>\n");
 	buf_release(&s);
 }

@@ -11,8 +11,8 @@ wave of 1,10,50,100. The mix, by host number i (1-based), in this order:
   i % 97 == 0   rolled back: health 'bin/hello-ctl status' exited 1
   i % 89 == 0   failed: the rollback failed too
   i % 83 == 0   stale (last report 3 days ago)
-  i % 79 == 0   waiting: "window Sat,Sun 01:00-05:00 Europe/Paris"
-  i % 73 == 0   staged, waiting for its group's lease
+  i % 79 == 0   waiting for its group's lease
+  i % 73 == 0   staged, outside its window Sat,Sun 01:00-05:00 Europe/Paris
   else          1.1.0 success when the 50% rollout includes the host,
                 else 1.0.0 success (held)
 Prints the expected count of each state, one "state count" a line.
@@ -55,10 +55,10 @@ for i in range(1, n + 1):
         st, a, reported = "stale", app("1.1.0", "success", t=old), old
     elif i % 79 == 0:
         st, a = "waiting", app("1.0.0", "success", state="waiting",
-                               waiting="window Sat,Sun 01:00-05:00 Europe/Paris", to="1.0.0")
+                               waiting="group lease held by web-2 until 2026-12-01T03:30:00Z", to="1.0.0")
     elif i % 73 == 0:
         st, a = "staged", app("1.0.0", "success", state="staged",
-                              waiting="group web: lease held by another member", to="1.0.0")
+                              waiting="outside the maintenance window Sat,Sun 01:00-05:00 Europe/Paris", to="1.0.0")
     elif included(h, "1.1.0", 50):
         st, a = "ok", app("1.1.0", "success")
     else:
@@ -80,8 +80,8 @@ if wave:
     rd = os.path.join(root, "apps", "hello", "rollout")
     os.makedirs(rd, exist_ok=True)
     with open(os.path.join(rd, "stable.yaml"), "w") as f:
-        f.write("upgr: 1\ntype: rollout\napp: hello\nchannel: stable\nversion: 1.1.0\n"
-                "from: 1.0.0\nwaves: [1, 10, 50, 100]\nwave: %d\nsoak: 30m\nmax_failed: 2%%\n"
+        f.write("upgr: 1\ntype: rollout\napp: hello\nchannel: stable\nversion: \"1.1.0\"\n"
+                "from: \"1.0.0\"\nwaves: [1, 10, 50, 100]\nwave: %d\nsoak: 1800\nmax_failed: 2\n"
                 "state: running\nstarted: 2026-11-20T00:00:00Z\n"
                 "wave_started: 2026-11-30T00:00:00Z\nreason: \"\"\n" % wave)
 for k in sorted(count):

@@ -1118,7 +1118,13 @@ static int fetch_missing(struct repo *r, const char *app, struct repo_poll *p,
 	size_t ns = r->c->nservers, j, k;
 	bool *bad = xcalloc(ns ? ns : 1, sizeof *bad), got = true;
 	struct buf all = BUF_INIT;
+	uint64_t total = 0;
+	char label[48];
 
+	for (j = 0; j < n; j++)
+		total += need[j]->gz;
+	snprintf(label, sizeof label, "%zu object%s", n, n == 1 ? "" : "s");
+	xfer_progress_group(label, total);
 	for (j = 0; j < n && got; j++) {
 		char *orel = objects_rel(need[j]->sha256);
 
@@ -1139,6 +1145,7 @@ static int fetch_missing(struct repo *r, const char *app, struct repo_poll *p,
 		}
 		free(orel);
 	}
+	xfer_progress_group_end();
 	buf_release(&all);
 	free(bad);
 	return got;

@@ -76,7 +76,13 @@ struct progress {
 	curl_off_t base;          /* bytes a resumed download already had */
 	curl_off_t now, total;
 	bool shown;
+	bool fixed_total;         /* a group's: total is the group's, not curl's */
 };
+
+/* A group of downloads drawn as one line (xfer_progress_group): stderr is
+ * the process's, so is the line. */
+static struct progress group;
+static bool grouped;
 
 enum scheme { SCHEME_FILE, SCHEME_FTP, SCHEME_SFTP, SCHEME_HTTP, SCHEME_OTHER };
 
@@ -328,7 +334,8 @@ static int progress_cb(void *p, curl_off_t dltotal, curl_off_t dlnow,
 	struct progress *pr = p;
 	struct timespec t;
 
-	pr->total = dltotal ? pr->base + dltotal : ultotal;
+	if (!pr->fixed_total)
+		pr->total = dltotal ? pr->base + dltotal : ultotal;
 	pr->now = dltotal || dlnow ? pr->base + dlnow : ulnow;
 	clock_gettime(CLOCK_MONOTONIC, &t);
 	if (pr->shown && (t.tv_sec - pr->last.tv_sec) * 1000000000L +
@@ -438,8 +445,10 @@ static void setup(struct xfer *x, const char *url, struct progress *pr)
 	if (x->progress && pr) {
 		const char *base = strrchr(url, '/');
 
-		pr->label = base && base[1] ? base + 1 : url;
-		clock_gettime(CLOCK_MONOTONIC, &pr->start);
+		if (!pr->fixed_total) {
+			pr->label = base && base[1] ? base + 1 : url;
+			clock_gettime(CLOCK_MONOTONIC, &pr->start);
+		}
 		curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
 		curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, progress_cb);
 		curl_easy_setopt(c, CURLOPT_XFERINFODATA, pr);
@@ -598,13 +607,15 @@ static CURLcode perform(struct xfer *x)
 /* Run a download into s (resuming from s->have when resume is set). */
 static CURLcode get_into(struct xfer *x, const char *url, struct sink *s, bool resume)
 {
-	struct progress pr = { 0 };
-	curl_off_t got = 0;
+	struct progress own = { 0 }, *pr = grouped ? &group : &own;
+	curl_off_t got = 0, base = pr->base;
 	CURLcode rc;
 
-	/* Progress for a file (a payload), not for the small metadata. */
-	setup(x, url, s->fd >= 0 ? &pr : NULL);
-	pr.base = resume ? (curl_off_t)s->have : 0;
+	/* Progress for a file (a payload, objects), not for the small
+	 * metadata; a group's files share its line. */
+	setup(x, url, s->fd >= 0 ? pr : NULL);
+	if (!grouped)
+		own.base = resume ? (curl_off_t)s->have : 0;
 	curl_easy_setopt(x->curl, CURLOPT_WRITEFUNCTION, sink_cb);
 	curl_easy_setopt(x->curl, CURLOPT_WRITEDATA, s);
 	/* A first line of defence: curl refuses at once a file whose
@@ -616,10 +627,32 @@ static CURLcode get_into(struct xfer *x, const char *url, struct sink *s, bool r
 	if (x->want_time)
 		curl_easy_setopt(x->curl, CURLOPT_FILETIME, 1L);
 	rc = perform(x);
-	progress_end(&pr);
 	if (curl_easy_getinfo(x->curl, CURLINFO_SIZE_DOWNLOAD_T, &got) == CURLE_OK && got > 0)
 		x->received += (uint64_t)got;
+	if (grouped)
+		group.base = base + (got > 0 ? got : 0);
+	else
+		progress_end(&own);
 	return rc;
+}
+
+void xfer_progress_group(const char *label, uint64_t total)
+{
+	memset(&group, 0, sizeof group);
+	group.label = label;
+	group.total = (curl_off_t)total;
+	group.fixed_total = true;
+	clock_gettime(CLOCK_MONOTONIC, &group.start);
+	grouped = true;
+}
+
+void xfer_progress_group_end(void)
+{
+	if (!grouped)
+		return;
+	group.now = group.base;
+	progress_end(&group);
+	grouped = false;
 }
 
 uint64_t xfer_received(const struct xfer *x)

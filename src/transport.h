@@ -73,6 +73,13 @@ int xfer_get_file(struct xfer *x, const char *url, const char *path,
  * file counts only what came this time). */
 uint64_t xfer_received(const struct xfer *x);
 
+/* Draw the file downloads from here to xfer_progress_group_end as one
+ * progress line (on a terminal, where progress is on): label and the
+ * bytes of them all (the objects a host fetches instead of a payload).
+ * label must live until the end. */
+void xfer_progress_group(const char *label, uint64_t total);
+void xfer_progress_group_end(void);
+
 /* Upload data so that it appears at url all at once: to a temporary name
  * in the same directory, then renamed (FTP RNFR/RNTO; rename(2) for
  * file://). Missing directories are created. */

@@ -128,8 +128,16 @@ publish 2.0.0
 	ok "publish 2.0.0: only the 3 new objects are added" || not_ok "publish 2.0.0: objects"
 sync
 mark
-expect_exit 0 "upgrade 2.0.0" "$UPGR" run -c "$T/a.yaml"
+expect_exit 0 "upgrade 2.0.0, on a terminal" script -qec "$UPGR run -c $T/a.yaml" /dev/null
 installed_is a 2.0.0 "upgrade: the tree is the release"
+# One progress line for the whole download, however many objects.
+tr '\r' '\n' <"$T/out" >"$T/tty.lines"
+expect_grep "$T/tty.lines" '^3 objects +[0-9.]+ (B|KiB) / +[0-9.]+ (B|KiB) +100%' \
+	"on a terminal: one progress line, 3 objects, to 100%"
+[ "$(grep -c '^3 objects .* 100%' "$T/tty.lines")" = 1 ] &&
+	[ "$(grep -c '\.gz ' "$T/tty.lines")" = 0 ] &&
+	ok "... drawn once to the end, no line per object" ||
+	{ not_ok "progress lines"; sed 's/^/#   /' "$T/tty.lines" | head; }
 want=0; for i in 4 9 17; do want=$((want + $(stat -c %s "$A/$(obj 2.0.0 "$i")" 2>/dev/null || echo 0))); done
 got=$(dl_bytes 1 '/objects/')
 [ "$(downloads 1 '/objects/')" = 3 ] && [ "$got" = "$want" ] &&
@@ -235,7 +243,8 @@ publish 8.0.0
 sync
 o=$(obj 8.0.0 19)
 h=$(basename "$o" .gz)
-mkdir -p "$T/a-state/cache/hello/8.0.0/objects"
+# As a killed run leaves it: the cache directories are the agent's, 0700.
+(umask 077; mkdir -p "$T/a-state/cache/hello/8.0.0/objects")
 head -c 5000 "$A/$o" 2>/dev/null >"$T/a-state/cache/hello/8.0.0/objects/$h.gz.part"
 mark
 expect_exit 0 "resume: installs 8.0.0" "$UPGR" run -c "$T/a.yaml"

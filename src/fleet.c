@@ -554,12 +554,14 @@ static enum fleet_problem classify(const struct fleet_row *r)
 		return FLEET_STALE;
 	if (!strcmp(r->result, "unavailable"))
 		return FLEET_UNAVAILABLE;
+	/* Outside the rollout first: such a host also says it waits (for the
+	 * rollout), but held is what the console calls it. */
+	if (!r->current && r->held)
+		return FLEET_HELD;
 	if (!r->current && !strcmp(r->state, "waiting"))
 		return FLEET_WAITING;
 	if (!r->current && !strcmp(r->state, "staged"))
 		return FLEET_STAGED;
-	if (!r->current && r->held)
-		return FLEET_HELD;
 	if (!r->current)
 		return FLEET_OUTDATED;
 	if (strcmp(r->result, "success") && strcmp(r->result, "rolled-back"))

@@ -42,7 +42,10 @@ void report_format(const char *host, const char *time,
 		field(out, "    ", "from", s->from);
 		field(out, "    ", "to", s->to);
 		field(out, "    ", "error", s->error);
-		if (s->state[0]) {      /* only then: older consoles know no such key */
+		/* Only while a release waits (docs/report-format.md): older
+		 * consoles know no such keys, and the other states (current,
+		 * held) are the console's to work out. */
+		if (!strcmp(s->state, "waiting") || !strcmp(s->state, "staged")) {
 			field(out, "    ", "state", s->state);
 			field(out, "    ", "waiting", s->waiting);
 			field(out, "    ", "staged", s->staged);

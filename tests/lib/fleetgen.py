@@ -11,8 +11,9 @@ wave of 1,10,50,100. The mix, by host number i (1-based), in this order:
   i % 97 == 0   rolled back: health 'bin/hello-ctl status' exited 1
   i % 89 == 0   failed: the rollback failed too
   i % 83 == 0   stale (last report 3 days ago)
-  i % 79 == 0   waiting for its group's lease
+  i % 79 == 0   waiting for its group's lease (held when outside the rollout)
   i % 73 == 0   staged, outside its window Sat,Sun 01:00-05:00 Europe/Paris
+                (held when outside the rollout, as the console says first)
   else          1.1.0 success when the 50% rollout includes the host,
                 else 1.0.0 success (held)
 Prints the expected count of each state, one "state count" a line.
@@ -53,6 +54,8 @@ for i in range(1, n + 1):
         st, a = "failed", app("1.0.0", "failed", "rollback: start 'bin/hello-ctl start' exited 2")
     elif i % 83 == 0:
         st, a, reported = "stale", app("1.1.0", "success", t=old), old
+    elif not included(h, "1.1.0", 50) and (i % 79 == 0 or i % 73 == 0):
+        st, a = "held", app("1.0.0", "success", to="1.0.0")   # outside first
     elif i % 79 == 0:
         st, a = "waiting", app("1.0.0", "success", state="waiting",
                                waiting="group lease held by web-2 until 2026-12-01T03:30:00Z", to="1.0.0")

@@ -130,8 +130,8 @@ static const char *manifest_ref_problem(const char *p)
 	return NULL;
 }
 
-static void get_time(const struct ynode *root, const char *key, bool *has,
-		     time_t *t, struct diag *d)
+void channel_get_time(const struct ynode *root, const char *key, bool *has, time_t *t,
+		      struct diag *d)
 {
 	const struct ynode *n = ydoc_get(root, key);
 	const char *s;
@@ -150,8 +150,8 @@ static void get_time(const struct ynode *root, const char *key, bool *has,
 	*has = true;
 }
 
-static void get_name(const struct ynode *root, const char *key, char **out,
-		     struct diag *d)
+void channel_get_name(const struct ynode *root, const char *key, char **out,
+		      struct diag *d)
 {
 	const struct ynode *n = ydoc_get(root, key);
 	const char *s;
@@ -234,12 +234,12 @@ static void get_scalars(const struct ynode *root, struct channel *ch, struct dia
 	ch->root = 0;
 	ydoc_get_uint(root, "", "root", UINT64_MAX, &ch->root, d);
 
-	get_time(root, "published", &has_pub, &ch->published, d);
-	get_time(root, "expires", &has_exp, &ch->expires, d);
+	channel_get_time(root, "published", &has_pub, &ch->published, d);
+	channel_get_time(root, "expires", &has_exp, &ch->expires, d);
 	n = ydoc_get(root, "expires");
 	if (has_pub && has_exp && ch->expires <= ch->published)
 		diag_add(d, n->line, n->col, "expires: must be later than published");
-	get_time(root, "not_before", &ch->has_not_before, &ch->not_before, d);
+	channel_get_time(root, "not_before", &ch->has_not_before, &ch->not_before, d);
 }
 
 int channel_parse(const char *buf, size_t len, struct channel *ch, struct diag *d)
@@ -254,8 +254,8 @@ int channel_parse(const char *buf, size_t len, struct channel *ch, struct diag *
 		goto done;
 	ydoc_check_keys(doc.root, "", channel_keys, d);
 	ydoc_require(doc.root, "", channel_required, d);
-	get_name(doc.root, "app", &ch->app, d);
-	get_name(doc.root, "channel", &ch->channel, d);
+	channel_get_name(doc.root, "app", &ch->app, d);
+	channel_get_name(doc.root, "channel", &ch->channel, d);
 	get_version(doc.root, ch, d);
 	get_manifest(doc.root, ch, d);
 	get_scalars(doc.root, ch, d);

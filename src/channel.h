@@ -73,6 +73,18 @@ bool channel_name_ok(const char *name);
 /* Parse exactly YYYY-MM-DDTHH:MM:SSZ (UTC; real calendar dates, no leap
  * seconds, years 1970..9999) into *t. Returns 0, or -1 on anything else. */
 int channel_time_parse(const char *s, time_t *t);
+
+/* The YAML readers channel files and their kin (rollout plans) share;
+ * each problem goes into d at its position. channel_get_name: root[key]
+ * is a string that channel_name_ok accepts, *out a copy (left alone when
+ * missing or bad). channel_get_time: root[key] a UTC time as above into
+ * *t; *has whether it was there and good. */
+struct ynode;
+struct diag;
+void channel_get_name(const struct ynode *root, const char *key, char **out,
+		      struct diag *d);
+void channel_get_time(const struct ynode *root, const char *key, bool *has, time_t *t,
+		      struct diag *d);
 /* Format t (UTC) as YYYY-MM-DDTHH:MM:SSZ. */
 void channel_time_format(time_t t, char out[CHANNEL_TIME_LEN + 1]);
 

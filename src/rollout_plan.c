@@ -113,22 +113,6 @@ void rollout_plan_set_reason(struct rollout_plan *p, const char *text)
 
 /* ---- parse ---- */
 
-static void get_name(const struct ynode *root, const char *key, char **out,
-		     struct diag *d)
-{
-	const struct ynode *n = ydoc_get(root, key);
-	const char *s;
-
-	if (!n || ydoc_str(n, key, &s, d) < 0)
-		return;
-	if (!channel_name_ok(s))
-		diag_add(d, n->line, n->col,
-			 "%s: '%s' is not a valid name ([a-z0-9][a-z0-9._-]{0,63})", key, s);
-	else
-		*out = xstrdup(s);
-}
-
-/* A version (or "" when empty_ok) into *out. */
 static void get_version(const struct ynode *root, const char *key, bool empty_ok,
 			char **out, struct diag *d)
 {
@@ -179,17 +163,6 @@ static void get_waves(const struct ynode *root, struct rollout_plan *p, struct d
 		p->waves[i] = (unsigned)v;
 	}
 	p->nwaves = n->nitems;
-}
-
-static void get_time(const struct ynode *root, const char *key, time_t *t,
-		     struct diag *d)
-{
-	const struct ynode *n = ydoc_get(root, key);
-	const char *s;
-
-	if (n && ydoc_text(n, key, &s, d) == 0 && channel_time_parse(s, t) < 0)
-		diag_add(d, n->line, n->col,
-			 "%s: expected a UTC time like 2026-11-24T10:00:00Z, got '%s'", key, s);
 }
 
 static void get_state(const struct ynode *root, struct rollout_plan *p, struct diag *d)
@@ -256,6 +229,7 @@ int rollout_plan_parse(const char *buf, size_t len, struct rollout_plan *p,
 {
 	struct ydoc doc = { 0 };
 	size_t before = d->n;
+	bool has;   /* a missing time is ydoc_require's to report */
 
 	memset(p, 0, sizeof *p);
 	if (ydoc_parse(buf, len, ROLLOUT_PLAN_MAX_BYTES, 0, &doc, d) < 0)
@@ -264,15 +238,15 @@ int rollout_plan_parse(const char *buf, size_t len, struct rollout_plan *p,
 		goto done;
 	ydoc_check_keys(doc.root, "", plan_keys, d);
 	ydoc_require(doc.root, "", plan_keys, d);
-	get_name(doc.root, "app", &p->app, d);
-	get_name(doc.root, "channel", &p->channel, d);
+	channel_get_name(doc.root, "app", &p->app, d);
+	channel_get_name(doc.root, "channel", &p->channel, d);
 	get_version(doc.root, "version", false, &p->version, d);
 	get_version(doc.root, "from", true, &p->from, d);
 	get_waves(doc.root, p, d);
 	get_numbers(doc.root, p, d);
 	get_state(doc.root, p, d);
-	get_time(doc.root, "started", &p->started, d);
-	get_time(doc.root, "wave_started", &p->wave_started, d);
+	channel_get_time(doc.root, "started", &has, &p->started, d);
+	channel_get_time(doc.root, "wave_started", &has, &p->wave_started, d);
 	get_reason(doc.root, p, d);
 done:
 	ydoc_release(&doc);

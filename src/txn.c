@@ -99,6 +99,7 @@
 #include "hash.h"
 #include "journal.h"
 #include "payload.h"
+#include "quickcheck.h"
 #include "state.h"
 #include "xalloc.h"
 
@@ -127,6 +128,8 @@ struct txn {
 	size_t nmkdirs;
 	int workfd;              /* WORK, opened and checked by work_open, held */
 	int stagefd, backfd;     /* WORK/stage, WORK/backup.new (or -1) */
+	struct qc_stat *after;   /* per op: its file's lstat right after the swap
+				  * renamed it (ino 0: none; NULL in a recovery) */
 	struct txn_result *r;
 };
 
@@ -186,6 +189,7 @@ static void txn_release(struct txn *t)
 	for (i = 0; i < t->nmkdirs; i++)
 		free(t->mkdirs[i]);
 	free(t->mkdirs);
+	free(t->after);
 	free(t->appdir);
 	free(t->stage);
 	free(t->backup);
@@ -810,21 +814,33 @@ static int stage_from_dir(struct txn *t, const char *name, struct err *e)
 }
 
 /* Extract only the files the plan installs: a release changing 10 of its
- * 20,000 files writes 10 (the others are unchanged on the host). The
- * payload is unpacked into the held staging directory itself, by a path
- * that names its descriptor where the system has one. */
+ * 20,000 files writes 10 (the others are unchanged on the host). One read
+ * of the payload (payload_extract_sealed) checks its size and sha256
+ * against the signed manifest as it is unpacked. The payload is unpacked
+ * into the held staging directory itself, by a path that names its
+ * descriptor where the system has one. */
 static int stage_payload(struct txn *t, uint64_t cap, struct err *e)
 {
 	const struct plan *p = t->p;
 	bool *want = xcalloc(p->m->nfiles ? p->m->nfiles : 1, sizeof *want);
 	char *dir = fs_fd_path(t->stagefd);
-	size_t i;
-	int rc;
+	size_t i, nwant = 0;
+	int rc = -1;
 
 	for (i = 0; i < p->nops; i++)
-		if (p->ops[i].file && p->ops[i].kind != PLAN_UNCHANGED)
+		if (p->ops[i].file && p->ops[i].kind != PLAN_UNCHANGED && !want[p->ops[i].file - p->m->files]) {
 			want[p->ops[i].file - p->m->files] = true;
-	rc = payload_extract_some(p->payload, dir ? dir : t->stage, p->m, want, cap, e);
+			nwant++;
+		}
+	/* Sizes not read beforehand (one pass): a release that stages every
+	 * file needs at least its payload's signed size; below that, the cap
+	 * (the free space) stops the extraction before the disk fills. */
+	if (p->sizes_unknown && nwant == p->m->nfiles && p->m->payload_size > cap)
+		err_set(e, EXIT_SOFTWARE, "%s: %llu bytes of payload to unpack, %llu free",
+			p->workdir, (unsigned long long)p->m->payload_size,
+			(unsigned long long)cap);
+	else
+		rc = payload_extract_sealed(p->payload, dir ? dir : t->stage, p->m, want, cap, e);
 	free(want);
 	free(dir);
 	return rc;
@@ -872,7 +888,9 @@ static int stage_files(struct txn *t, const char *stage_from, struct err *e)
 		return err_set(e, EXIT_SOFTWARE, "%s: %llu bytes needed, %llu free",
 			       t->p->workdir, (unsigned long long)t->p->disk_needed,
 			       (unsigned long long)cap);
-	if (stage_payload(t, t->p->disk_needed < cap ? t->p->disk_needed : cap, e) < 0)
+	if (!t->p->sizes_unknown && t->p->disk_needed < cap)
+		cap = t->p->disk_needed;
+	if (stage_payload(t, cap, e) < 0)
 		return -1;
 	return chown_staged(t, e);
 }
@@ -893,6 +911,17 @@ static void cleanup_work(struct txn *t)
 }
 
 /* ---- swapping and restoring ------------------------------------------- */
+
+/* Op i's file was just renamed into place (leaf in pfd): nobody but us
+ * has written it since it was checked, so its lstat now is what the
+ * quick check records for it (the rename itself changed its ctime). */
+static void note_swapped(struct txn *t, size_t i, int pfd, const char *leaf)
+{
+	struct stat st;
+
+	if (t->after && fstatat(pfd, leaf, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode))
+		quickcheck_stat(&st, &t->after[i]);
+}
 
 static int swap(struct txn *t, struct err *e)
 {
@@ -918,6 +947,8 @@ static int swap(struct txn *t, struct err *e)
 		} else if (renameat(sfd, sleaf, pfd, leaf) < 0) {
 			rc = err_sys(e, EXIT_SOFTWARE, "rename %s/%s into %s/%s", t->stage, op->src,
 				     t->p->target, op->path);
+		} else {
+			note_swapped(t, i, pfd, leaf);
 		}
 	}
 	for (i = t->p->ndirs; rc == 0 && i-- > 0;) {
@@ -1126,6 +1157,67 @@ done:
 	return rc;
 }
 
+/* The release's file that op i put at its path (not a config), or NULL. */
+static const struct mfile *quick_file(const struct txn *t, size_t i)
+{
+	const struct plan_op *op = &t->p->ops[i];
+	const struct mfile *f = op->file ? op->file : manifest_find_file(t->p->m, op->path);
+
+	return f && !f->config && !strcmp(f->path, op->path) ? f : NULL;
+}
+
+/* Write the quick check's record for the tree just committed: each file
+ * the swap renamed in, as it was right after (note_swapped); each one the
+ * plan found unchanged by reading it, as the plan's lstat before the read;
+ * and the old record's entries for the release's other files, which stay
+ * true as long as the files' stat does. Only a transaction that swapped
+ * writes it; a recovery leaves the old one, whose entries stay true (an
+ * entry vouches for one stat, which any change to the file breaks). A
+ * failure is not the commit's: the record only saves reading. */
+static void record_quick(struct txn *t)
+{
+	const struct plan *p = t->p;
+	struct quickcheck old = QUICKCHECK_INIT, nq = QUICKCHECK_INIT;
+	const struct quickcheck *was = p->how && p->how->quick ? p->how->quick : &old;
+	const struct mfile *f;
+	struct qc_stat st;
+	size_t i, n;
+	struct err e;
+
+	if (!t->after)
+		return;
+	if (was == &old)
+		quickcheck_load(t->appdir, &old);
+	for (i = 0; i < p->nops; i++) {
+		const struct plan_op *op = &p->ops[i];
+		const struct qc_entry *ent;
+
+		if (!(f = quick_file(t, i)))
+			continue;
+		if (op->kind != PLAN_UNCHANGED && t->after[i].ino)
+			quickcheck_add(&nq, f->path, f->sha256, &t->after[i]);
+		else if (op->kind == PLAN_UNCHANGED && op->quick &&
+			 (ent = quickcheck_find(was, f->path)))
+			quickcheck_add(&nq, f->path, f->sha256, &ent->st);
+		else if (op->kind == PLAN_UNCHANGED && op->old_exists && S_ISREG(op->st.st_mode)) {
+			quickcheck_stat(&op->st, &st);
+			quickcheck_add(&nq, f->path, f->sha256, &st);
+		}
+	}
+	/* Files this transaction had no op for (`upgr rollback`'s inverse
+	 * plan): the old entries that still name their bytes. */
+	quickcheck_sort(&nq);
+	for (i = 0, n = nq.n; i < was->n; i++) {
+		f = manifest_find_file(p->m, was->v[i].path);
+		if (f && !f->config && !memcmp(f->sha256, was->v[i].sha256, SHA256_LEN) &&
+		    !quickcheck_find_n(&nq, n, f->path))
+			quickcheck_add(&nq, f->path, f->sha256, &was->v[i].st);
+	}
+	quickcheck_save(t->appdir, &nq, &e);
+	quickcheck_release(&nq);
+	quickcheck_release(&old);
+}
+
 /* Make the installed manifest the new one, keep the old as previous.yaml,
  * keep the backup (rotate_backup), and mark the journal "done" (the
  * caller drops it with txn_finish once the result is recorded).
@@ -1151,6 +1243,7 @@ static int commit(struct txn *t, struct err *e)
 	}
 	if (rotate_backup(t, e) < 0)
 		goto done;
+	record_quick(t);
 	txn_result_set(t->r, TXN_SUCCESS);
 	rc = write_journal(t, TXN_DONE, e);
 	t->r->journal_done = rc == 0;
@@ -1310,6 +1403,7 @@ int txn_run(struct plan *p, const char *state_dir, const char *manifest,
 		rc = roll_back(&t, false);
 		goto done;
 	}
+	t.after = xcalloc(p->nops ? p->nops : 1, sizeof *t.after);
 	down0 = now_ms();
 	if ((p->installed && run_cmds(&t, "stop", &p->m->stop) < 0) ||
 	    (swap(&t, &e) < 0 && (set_error(&t, "swap: %s", e.msg), 1))) {

@@ -208,6 +208,17 @@ void plan_add_dir(struct plan *p, char *path, mode_t mode)
 	d->mode = mode;
 }
 
+void plan_add_xdir(struct plan *p, char *path, uint64_t old_ino, uint64_t new_ino)
+{
+	struct plan_xdir *x;
+
+	p->xdirs = xreallocarray(p->xdirs, p->nxdirs + 1, sizeof *p->xdirs);
+	x = &p->xdirs[p->nxdirs++];
+	x->path = path;
+	x->old_ino = old_ino;
+	x->new_ino = new_ino;
+}
+
 static struct plan_op *add_remove(struct plan *p, const char *path, const struct stat *st)
 {
 	struct plan_op *op = add_op(p, PLAN_REMOVE);
@@ -479,6 +490,9 @@ void plan_release(struct plan *p)
 		free(p->dirs[i].why);
 	}
 	free(p->dirs);
+	for (i = 0; i < p->nxdirs; i++)
+		free(p->xdirs[i].path);
+	free(p->xdirs);
 	for (i = 0; i < p->nnotes; i++)
 		free(p->notes[i]);
 	free(p->notes);

@@ -58,6 +58,18 @@ struct plan_dir {
 	char *why;                 /* kept: what is in it; NULL otherwise */
 };
 
+/* A directory whose every entry the swap replaces (each a file the
+ * release owned, none foreign, no subdirectory): exchanged whole with its
+ * staged copy, in one renameat2(RENAME_EXCHANGE) (txn.c, dirswap.c), and
+ * back on restore. Chosen while preparing; the journal lists it ("xdir"),
+ * with the two directories' inode numbers, by which a recovery tells
+ * whether the exchange happened. */
+struct plan_xdir {
+	char *path;                /* relative to the target */
+	uint64_t old_ino;          /* the target's directory before the swap */
+	uint64_t new_ino;          /* its staged copy */
+};
+
 enum pre_state { PRE_PASS, PRE_FAIL, PRE_UNCHECKED };
 
 struct plan_pre {
@@ -80,6 +92,8 @@ struct plan {
 	size_t nops;
 	struct plan_dir *dirs;             /* sorted: parents before children */
 	size_t ndirs;
+	struct plan_xdir *xdirs;           /* sorted by path (txn.c fills it) */
+	size_t nxdirs;
 	char **notes;                      /* what the plan keeps and why */
 	size_t nnotes;
 	struct plan_pre *pre;
@@ -115,6 +129,10 @@ void plan_find_dirs(struct plan *p);
 
 /* Add a directory the plan removes (journal parsing); takes path. */
 void plan_add_dir(struct plan *p, char *path, mode_t mode);
+
+/* Add a directory the swap exchanges whole (txn.c, journal parsing);
+ * takes path. Keep p->xdirs sorted by path: add in that order. */
+void plan_add_xdir(struct plan *p, char *path, uint64_t old_ino, uint64_t new_ino);
 
 /* Evaluate the preconditions that have no side effects (disk_free,
  * installed); `run` ones stay PRE_UNCHECKED unless run_commands is set,

@@ -94,6 +94,7 @@
  * results a transaction ends with are enum txn_outcome.
  */
 #include "txn.h"
+#include "dirswap.h"
 #include "exec.h"
 #include "fsutil.h"
 #include "hash.h"
@@ -128,6 +129,7 @@ struct txn {
 	size_t nmkdirs;
 	int workfd;              /* WORK, opened and checked by work_open, held */
 	int stagefd, backfd;     /* WORK/stage, WORK/backup.new (or -1) */
+	bool *xdone;             /* per p->xdirs: exchanged by this run's swap */
 	struct qc_stat *after;   /* per op: its file's lstat right after the swap
 				  * renamed it (ino 0: none; NULL in a recovery) */
 	struct txn_result *r;
@@ -190,6 +192,7 @@ static void txn_release(struct txn *t)
 		free(t->mkdirs[i]);
 	free(t->mkdirs);
 	free(t->after);
+	free(t->xdone);
 	free(t->appdir);
 	free(t->stage);
 	free(t->backup);
@@ -895,6 +898,241 @@ static int stage_files(struct txn *t, const char *stage_from, struct err *e)
 	return chown_staged(t, e);
 }
 
+/* ---- whole directories ------------------------------------------------- */
+
+/* A list of names (borrowed) with the op each came from. */
+struct names {
+	char **v;
+	size_t *op, n;
+};
+
+static void names_add(struct names *l, char *name, size_t op)
+{
+	l->v = xreallocarray(l->v, l->n + 1, sizeof *l->v);
+	l->op = xreallocarray(l->op, l->n + 1, sizeof *l->op);
+	l->v[l->n] = name;
+	l->op[l->n++] = op;
+}
+
+static void names_free(struct names *l)
+{
+	free(l->v);
+	free(l->op);
+	memset(l, 0, sizeof *l);
+}
+
+static size_t dir_len(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+
+	return slash ? (size_t)(slash - path) : 0;
+}
+
+/* Is path below the directory dir (n bytes of it)? */
+static bool below(const char *path, const char *dir, size_t n)
+{
+	return !strncmp(path, dir, n) && path[n] == '/';
+}
+
+/* The ops below dir: the names they leave in it (new: staged, sorted as
+ * ops are not) and those it holds now (old). False when one of them keeps
+ * a file (unchanged, a kept config) or lies deeper down. */
+static bool dir_ops(const struct plan *p, const char *dir, size_t n, struct names *oldn,
+		    struct names *newn)
+{
+	size_t i;
+
+	for (i = 0; i < p->nops; i++) {
+		const struct plan_op *op = &p->ops[i];
+		char *leaf = op->path + n + 1;
+
+		if (!below(op->path, dir, n))
+			continue;
+		if (strchr(leaf, '/') || op->kind == PLAN_UNCHANGED ||
+		    op->kind == PLAN_CONFIG_KEEP ||
+		    (op->kind != PLAN_REMOVE && (!op->src || strcmp(op->src, op->path))))
+			return false;
+		if (op->old_exists)
+			names_add(oldn, leaf, i);
+		if (op->kind != PLAN_REMOVE)
+			names_add(newn, leaf, i);
+	}
+	return newn->n > 0;
+}
+
+/* How many of the release's files lie directly in dir; SIZE_MAX when one
+ * lies deeper (the directory is not all files). */
+static size_t release_files_in(const struct manifest *m, const char *dir, size_t n)
+{
+	size_t i, k = 0;
+
+	for (i = 0; i < m->nfiles; i++)
+		if (below(m->files[i].path, dir, n)) {
+			if (strchr(m->files[i].path + n + 1, '/'))
+				return SIZE_MAX;
+			k++;
+		}
+	return k;
+}
+
+static int cmp_names(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Directory dir of the target, and of the staging area: does every entry
+ * of both change (the release's files only, nothing foreign, nothing
+ * kept)? Then the staged copy takes the target's mode and owner, and dir
+ * joins p->xdirs, each staged file's stat noted for the quick check (an
+ * exchange moves the directory, not its files). */
+static void consider_dir(struct txn *t, struct dirwalk *tw, struct dirwalk *sw, const char *dir)
+{
+	size_t n = strlen(dir), i;
+	struct names oldn = { 0 }, newn = { 0 };
+	char *key = xasprintf("%s/x", dir);
+	const char *leaf;
+	uint64_t old_ino, new_ino;
+	struct stat st;
+	struct err e;
+	int tfd, sfd;
+
+	if (!dir_ops(t->p, dir, n, &oldn, &newn) || release_files_in(t->p->m, dir, n) != newn.n)
+		goto done;
+	if ((tfd = walk_parent(tw, key, &leaf, &e)) < 0 || (sfd = walk_parent(sw, key, &leaf, &e)) < 0)
+		goto done;
+	qsort(oldn.v, oldn.n, sizeof *oldn.v, cmp_names);
+	qsort(newn.v, newn.n, sizeof *newn.v, cmp_names);
+	if (!dirswap_holds_only(tfd, oldn.v, oldn.n) || !dirswap_holds_only(sfd, newn.v, newn.n) ||
+	    dirswap_match(tfd, sfd, &old_ino, &new_ino) < 0)
+		goto done;
+	plan_add_xdir(t->p, xstrdup(dir), old_ino, new_ino);
+	for (i = 0; i < newn.n; i++)
+		if (fstatat(sfd, t->p->ops[newn.op[i]].path + n + 1, &st, AT_SYMLINK_NOFOLLOW) == 0)
+			quickcheck_stat(&st, &t->after[newn.op[i]]);
+done:
+	names_free(&oldn);
+	names_free(&newn);
+	free(key);
+}
+
+/* Choose the directories the swap exchanges whole (p->xdirs, sorted):
+ * every directory of the target holding a changed file is considered
+ * (consider_dir), except the target itself, which holds the work
+ * directory when it is a mount point. Before the journal names them. */
+static void find_xdirs(struct txn *t)
+{
+	struct dirwalk tw, sw;
+	char **dirs = xcalloc(t->p->nops ? t->p->nops : 1, sizeof *dirs);
+	size_t i, n = 0;
+	struct err e;
+
+	for (i = 0; i < t->p->nops; i++)
+		if (t->p->ops[i].kind != PLAN_UNCHANGED && dir_len(t->p->ops[i].path))
+			dirs[n++] = xstrndup(t->p->ops[i].path, dir_len(t->p->ops[i].path));
+	qsort(dirs, n, sizeof *dirs, cmp_names);
+	walk_init(&tw, t->p->target);
+	walk_init_fd(&sw, t->stage, t->stagefd);
+	for (i = 0; i < n; i++)
+		if (i == 0 || strcmp(dirs[i], dirs[i - 1]))
+			consider_dir(t, &tw, &sw, dirs[i]);
+	walk_release(&tw, &e);
+	walk_release(&sw, &e);
+	for (i = 0; i < n; i++)
+		free(dirs[i]);
+	free(dirs);
+	t->xdone = xcalloc(t->p->nxdirs ? t->p->nxdirs : 1, sizeof *t->xdone);
+}
+
+/* The index in p->xdirs of the directory holding path, or -1. */
+static long xdir_of(const struct txn *t, const char *path)
+{
+	size_t n = dir_len(path), lo = 0, hi = t->p->nxdirs;
+
+	while (n && lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		const char *x = t->p->xdirs[mid].path;
+		int c = strncmp(x, path, n);
+
+		if (c == 0 && x[n] == '\0')
+			return (long)mid;
+		if (c == 0)
+			c = 1;              /* x is longer: after path's directory */
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return -1;
+}
+
+/* Exchange each directory of p->xdirs with its staged copy (t->xdone);
+ * where the system cannot, it and the rest go file by file (swap). */
+static int exchange_dirs(struct txn *t, struct err *e)
+{
+	struct dirwalk tw, sw;
+	const char *leaf, *sleaf;
+	int pfd, sfd, rc = 0;
+	size_t k;
+
+	walk_init(&tw, t->p->target);
+	walk_init_fd(&sw, t->stage, t->stagefd);
+	for (k = 0; k < t->p->nxdirs && rc == 0; k++) {
+		const char *dir = t->p->xdirs[k].path;
+
+		if ((pfd = walk_parent(&tw, dir, &leaf, e)) < 0 ||
+		    (sfd = walk_parent(&sw, dir, &sleaf, e)) < 0)
+			rc = -1;
+		else if (dirswap_exchange(sfd, sleaf, pfd, leaf) == 0)
+			t->xdone[k] = true;
+		else if (dirswap_unsupported(errno))
+			break;
+		else
+			rc = err_sys(e, EXIT_SOFTWARE, "exchange %s/%s with %s/%s", t->stage, dir,
+				     t->p->target, dir);
+	}
+	walk_release(&tw, e);
+	walk_release(&sw, e);
+	return rc;
+}
+
+/* Restore: exchange back each directory of p->xdirs that the target has
+ * as its staged copy (told by inode number: a recovery does not know how
+ * far the swap got); one still the old directory is left as it is. */
+static int unexchange_dirs(struct txn *t, struct err *e)
+{
+	struct dirwalk tw, sw;
+	const char *leaf, *sleaf;
+	struct stat st, sst;
+	int pfd, sfd, rc = 0;
+	size_t k;
+
+	walk_init(&tw, t->p->target);
+	walk_init_fd(&sw, t->stage, t->stagefd);
+	for (k = 0; k < t->p->nxdirs; k++) {
+		const struct plan_xdir *x = &t->p->xdirs[k];
+
+		if ((pfd = walk_parent(&tw, x->path, &leaf, e)) < 0 ||
+		    fstatat(pfd, leaf, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    (uint64_t)st.st_ino != x->new_ino)
+			continue;
+		if ((sfd = walk_parent(&sw, x->path, &sleaf, e)) < 0 ||
+		    fstatat(sfd, sleaf, &sst, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    (uint64_t)sst.st_ino != x->old_ino) {
+			rc = err_set(e, EXIT_ROLLBACK_FAILED,
+				     "restore %s/%s: the old directory is not in %s", t->p->target,
+				     x->path, t->stage);
+			continue;
+		}
+		if (dirswap_exchange(sfd, sleaf, pfd, leaf) < 0)
+			rc = err_sys(e, EXIT_ROLLBACK_FAILED, "restore %s/%s (exchange back)",
+				     t->p->target, x->path);
+		tw.dirty = sw.dirty = true;
+	}
+	if (walk_release(&tw, e) < 0 || walk_release(&sw, e) < 0)
+		rc = -1;
+	return rc;
+}
+
 /* Remove what staging left (the plan was not carried out): only through
  * the held work directory, never by its name. */
 static void cleanup_work(struct txn *t)
@@ -930,12 +1168,17 @@ static int swap(struct txn *t, struct err *e)
 	int pfd, sfd, rc = 0;
 	size_t i;
 
+	long k;
+
+	if (exchange_dirs(t, e) < 0)
+		return -1;
 	walk_init(&tw, t->p->target);
 	walk_init_fd(&sw, t->stage, t->stagefd);
 	for (i = 0; i < t->p->nops && rc == 0; i++) {
 		const struct plan_op *op = &t->p->ops[i];
 
-		if (op->kind == PLAN_UNCHANGED)
+		if (op->kind == PLAN_UNCHANGED ||
+		    ((k = xdir_of(t, op->path)) >= 0 && t->xdone[k]))
 			continue;
 		if ((pfd = walk_parent(&tw, op->path, &leaf, e)) < 0) {
 			rc = -1;
@@ -970,6 +1213,31 @@ static int swap(struct txn *t, struct err *e)
 	return rc;
 }
 
+/* The exchanges durable: both parents of each directory exchanged, the
+ * target's and the staging area's (a recovery looks for the old
+ * directory there). */
+static int sync_exchanged(struct txn *t, struct err *e)
+{
+	struct dirwalk tw, sw;
+	const char *leaf;
+	size_t k;
+	int rc = 0;
+
+	walk_init(&tw, t->p->target);
+	walk_init_fd(&sw, t->stage, t->stagefd);
+	for (k = 0; k < t->p->nxdirs && rc == 0; k++) {
+		if (!t->xdone[k])
+			continue;
+		if (walk_parent(&tw, t->p->xdirs[k].path, &leaf, e) < 0 ||
+		    walk_parent(&sw, t->p->xdirs[k].path, &leaf, e) < 0)
+			rc = -1;
+		tw.dirty = sw.dirty = true;
+	}
+	if (walk_release(&tw, e) < 0 || walk_release(&sw, e) < 0)
+		rc = -1;
+	return rc;
+}
+
 /* Make the swap durable: fsync each directory of the target it changed
  * (the first fsync commits them all on a journalling file system; the
  * others find nothing left to do). Not syncfs: that would also wait for
@@ -1001,7 +1269,7 @@ static int sync_swapped(struct txn *t, struct err *e)
 	}
 	if (walk_release(&tw, e) < 0)
 		rc = -1;
-	return rc;
+	return rc < 0 ? -1 : sync_exchanged(t, e);
 }
 
 /* Does rel exist under the walk's base? */
@@ -1079,6 +1347,8 @@ static int restore(struct txn *t, struct err *e)
 	struct stat st;
 	size_t i;
 
+	if (unexchange_dirs(t, e) < 0)
+		rc = -1;
 	if (remake_dirs(t, e) < 0)
 		rc = -1;
 	walk_init(&tw, t->p->target);
@@ -1338,6 +1608,8 @@ static int prepare(struct txn *t, const char *manifest, size_t len,
 		goto done;
 	if (stage_files(t, stage_from, e) < 0)
 		goto done;
+	t->after = xcalloc(t->p->nops ? t->p->nops : 1, sizeof *t->after);
+	find_xdirs(t);
 	plan_check_preconditions(t->p, true);
 	for (i = 0; i < t->p->npre; i++) {
 		const struct plan_pre *pp = &t->p->pre[i];
@@ -1403,7 +1675,6 @@ int txn_run(struct plan *p, const char *state_dir, const char *manifest,
 		rc = roll_back(&t, false);
 		goto done;
 	}
-	t.after = xcalloc(p->nops ? p->nops : 1, sizeof *t.after);
 	down0 = now_ms();
 	if ((p->installed && run_cmds(&t, "stop", &p->m->stop) < 0) ||
 	    (swap(&t, &e) < 0 && (set_error(&t, "swap: %s", e.msg), 1))) {

@@ -41,8 +41,22 @@
  *     a rename per op, whichever of the swap's renames had happened: a
  *     rename of two links to one file is a no-op (POSIX), an added file
  *     whose staged copy is gone was renamed into place and is unlinked.
- *  3. Each swap is one rename(2) or unlink(2); the service sees the old
- *     file or the new one, never a mix within a file.
+ *  3. Each swap is one rename(2) or unlink(2), or, for a directory whose
+ *     every entry changes (plan.xdirs, "xdir OLDINO NEWINO PATH" in the
+ *     journal from PREPARED on: only the release's files, none kept, none
+ *     foreign, no subdirectory, no extended attribute; chosen by
+ *     find_xdirs once staged), one renameat2(RENAME_EXCHANGE) of the
+ *     directory with its staged copy, which has taken its mode and owner
+ *     (exchange_dirs, first in the swap; where the system refuses the
+ *     flag, file by file as before). The service sees the old file or the
+ *     new one, never a mix within a file; within an exchanged directory,
+ *     the old directory or the new one. Restoring exchanges back every
+ *     directory whose inode is NEWINO (unexchange_dirs, before the
+ *     per-file restore, which then finds each old file in place: a rename
+ *     of a backup link onto it is a no-op); the old directory lies at
+ *     WORK/stage/PATH meanwhile, its files also linked in WORK/backup.new
+ *     (invariant 2 holds either way). Both parents of an exchange are
+ *     fsynced before COMMITTED (sync_exchanged).
  *  4. COMMITTED is written only after the health checks pass; from then
  *     on recovery completes the commit (installed manifest, backup
  *     rotation), which is idempotent, and never rolls back.
@@ -70,7 +84,15 @@
  *     installed manifest); a mismatch refuses (EXIT_TRUST) before anything
  *     is stopped. Recovery and `upgr rollback` check the target's parents
  *     as `upgr run` does (fs_check_parents).
- *  9. Durability: every directory whose entries change is fsynced before
+ *  9. The quick check's record (quickcheck.h, STATE/apps/APP/quickcheck)
+ *     is written by commit (record_quick) and only states facts that stay
+ *     true whatever happens later: "the file with exactly this lstat holds
+ *     this sha256" (any write or replacement changes the stat). A file
+ *     renamed in is noted right after its rename (note_swapped), one in an
+ *     exchanged directory as staged, one the plan read as the plan's lstat
+ *     before the read. A crash at any point leaves a record that can only
+ *     make the next run read more, never less.
+ * 10. Durability: every directory whose entries change is fsynced before
  *     the journal write that relies on it: WORK/backup.new's directories
  *     before STARTED (sync_backup: one syncfs where payload_syncfs_trusted,
  *     else an fsync of each directory that got an entry), the parents of directories
@@ -82,7 +104,8 @@
  * Transitions (enum txn_phase, in txn.h), each with the function that
  * makes it:
  *   (none)    -> PREPARED   prepare
- *   PREPARED  -> STARTED    txn_run, before the stop
+ *   PREPARED  -> STARTED    txn_run, before the stop (the xdir lines were
+ *                           written with PREPARED, by prepare)
  *   STARTED   -> COMMITTED  txn_run, after the health checks
  *   COMMITTED -> DONE       commit (success)
  *   PREPARED, STARTED -> DONE   roll_back (failure), resolve_prepared

@@ -48,7 +48,7 @@ expect_exit 0 "first install exits 0" $UPGR apply $A "$T/rel1"
 	not_ok "record: $(ls -l "$QC" 2>&1)"
 [ "$(grep -c 'share/many/' "$QC")" = "$N" ] && ok "it has an entry per file installed" ||
 	not_ok "entries: $(grep -c many "$QC")"
-strace -f -qq -e trace=open,openat -o "$T/st2" $UPGR apply $A "$T/rel2" >"$T/out" 2>"$T/err"
+ASAN_OPTIONS=detect_leaks=0 strace -f -qq -e trace=open,openat -o "$T/st2" $UPGR apply $A "$T/rel2" >"$T/out" 2>"$T/err"
 rc=$?
 [ $rc = 0 ] && ok "upgrade 1 -> 2 exits 0" || not_ok "upgrade 1 -> 2: exit $rc: $(cat "$T/err")"
 n=$(opens "$T/st2" "$TGT/share/many/")
@@ -81,7 +81,7 @@ expect_grep "$T/a-audit.log" 'result: "?success' "the upgrade is audited"
 # --- a broken or foreign record costs only reading ---------------------------
 sed -i '2,$ s/^[0-9a-f]\{64\}/0000000000000000000000000000000000000000000000000000000000000000/' "$QC"
 printf 'not a record line\n' >>"$QC"
-strace -f -qq -e trace=open,openat -o "$T/st4" $UPGR apply $A "$T/rel4" >"$T/out" 2>"$T/err"
+ASAN_OPTIONS=detect_leaks=0 strace -f -qq -e trace=open,openat -o "$T/st4" $UPGR apply $A "$T/rel4" >"$T/out" 2>"$T/err"
 rc=$?
 [ $rc = 0 ] && ok "upgrade 3 -> 4 over a record naming other hashes exits 0" ||
 	not_ok "upgrade 3 -> 4: exit $rc: $(cat "$T/err")"
@@ -97,7 +97,7 @@ expect_exit 0 "rollback 4 -> 3 exits 0" $UPGR rollback $A hello
 bytes "$TGT" >"$T/sum3b"
 bytes "$T/src3" >"$T/want3"
 expect_same "$T/want3" "$T/sum3b" "the rollback put release 3 back exactly"
-strace -f -qq -e trace=open,openat -o "$T/st5" $UPGR apply $A "$T/rel5" >"$T/out" 2>"$T/err"
+ASAN_OPTIONS=detect_leaks=0 strace -f -qq -e trace=open,openat -o "$T/st5" $UPGR apply $A "$T/rel5" >"$T/out" 2>"$T/err"
 rc=$?
 [ $rc = 0 ] && ok "upgrade 3 -> 5 after the rollback exits 0" || not_ok "3 -> 5: exit $rc: $(cat "$T/err")"
 n=$(opens "$T/st5" "$TGT/share/many/")

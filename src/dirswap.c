@@ -37,11 +37,6 @@ int dirswap_exchange(int afd, const char *aname, int bfd, const char *bname)
 #endif
 }
 
-bool dirswap_unsupported(int err)
-{
-	return err == ENOSYS || err == EINVAL || err == EOPNOTSUPP;
-}
-
 static int cmp_str(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);

@@ -13,14 +13,10 @@
 
 /* Exchange the entries aname in the directory afd and bname in bfd, both
  * on one file system, atomically: each name then stands for what the
- * other did. 0, or -1 with errno; dirswap_unsupported(errno) when the
+ * other did. 0, or -1 with errno: ENOSYS, EINVAL or EOPNOTSUPP when the
  * system cannot (not Linux, a kernel or file system without the flag,
  * or UPGR_NO_EXCHANGE set to anything but "" or "0", for tests). */
 int dirswap_exchange(int afd, const char *aname, int bfd, const char *bname);
-
-/* Is err what dirswap_exchange sets where exchanging is not available
- * (ENOSYS, EINVAL, EOPNOTSUPP)? The caller then renames file by file. */
-bool dirswap_unsupported(int err);
 
 /* Does the open directory fd hold exactly the regular files names[0..n)
  * (sorted by strcmp), nothing else, and carry no extended attribute (an

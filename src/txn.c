@@ -703,6 +703,35 @@ static int work_sub(struct txn *t, const char *name, bool fresh, int *fd, struct
 	return rc;
 }
 
+static size_t dir_len(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+
+	return slash ? (size_t)(slash - path) : 0;
+}
+
+/* The index in p->xdirs of the directory holding path, or -1. */
+static long xdir_of(const struct txn *t, const char *path)
+{
+	size_t n = dir_len(path), lo = 0, hi = t->p->nxdirs;
+
+	while (n && lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		const char *x = t->p->xdirs[mid].path;
+		int c = strncmp(x, path, n);
+
+		if (c == 0 && x[n] == '\0')
+			return (long)mid;
+		if (c == 0)
+			c = 1;              /* x is longer: after path's directory */
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return -1;
+}
+
 static int cmp_str(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
@@ -722,6 +751,37 @@ static int fsync_backup_dir(struct txn *t, const char *rel, struct err *e)
 	return rc;
 }
 
+/* Append to *dirs each directory on the way to path ("a", "a/b" for
+ * "a/b/c"). */
+static void add_parents(char ***dirs, size_t *n, const char *path)
+{
+	const char *q = path;
+
+	while ((q = strchr(q, '/'))) {
+		*dirs = xreallocarray(*dirs, *n + 1, sizeof **dirs);
+		(*dirs)[(*n)++] = xstrndup(path, (size_t)(q - path));
+		q++;
+	}
+}
+
+/* fsync each directory of WORK/backup.new that dirs names (once each),
+ * then free dirs. */
+static int fsync_backup_dirs(struct txn *t, char **dirs, size_t n, struct err *e)
+{
+	size_t i;
+	int rc = 0;
+
+	if (n)
+		qsort(dirs, n, sizeof *dirs, cmp_str);
+	for (i = 0; i < n; i++)
+		if (rc == 0 && (i == 0 || strcmp(dirs[i], dirs[i - 1])))
+			rc = fsync_backup_dir(t, dirs[i], e);
+	for (i = 0; i < n; i++)
+		free(dirs[i]);
+	free(dirs);
+	return rc;
+}
+
 /* Make WORK/backup.new's links durable before the swap relies on them.
  * Where syncfs is trusted, one flush for every link made (their
  * directories included); elsewhere (FUSE and the like, where syncfs may
@@ -732,30 +792,17 @@ static int sync_backup(struct txn *t, struct err *e)
 {
 	char **dirs = NULL;
 	size_t i, n = 0;
-	int rc = 0;
+	int rc;
 
 	if (payload_syncfs_trusted(t->p->workdir))
 		return fs_sync_fs_fd(t->backfd, t->backup, e);
 	for (i = 0; i < t->p->nops; i++) {
 		const struct plan_op *op = &t->p->ops[i];
-		const char *q = op->path;
 
-		if (!op->old_exists || op->kind == PLAN_UNCHANGED)
-			continue;
-		while ((q = strchr(q, '/'))) {
-			dirs = xrealloc(dirs, (n + 1) * sizeof *dirs);
-			dirs[n++] = xstrndup(op->path, (size_t)(q - op->path));
-			q++;
-		}
+		if (op->old_exists && op->kind != PLAN_UNCHANGED && xdir_of(t, op->path) < 0)
+			add_parents(&dirs, &n, op->path);
 	}
-	if (n)
-		qsort(dirs, n, sizeof *dirs, cmp_str);
-	for (i = 0; i < n; i++)
-		if (rc == 0 && (i == 0 || strcmp(dirs[i], dirs[i - 1])))
-			rc = fsync_backup_dir(t, dirs[i], e);
-	for (i = 0; i < n; i++)
-		free(dirs[i]);
-	free(dirs);
+	rc = fsync_backup_dirs(t, dirs, n, e);
 	if (rc == 0 && fsync_backup_dir(t, "", e) < 0)
 		rc = -1;
 	if (rc == 0 && fsync(t->workfd) < 0 && errno != EINVAL)
@@ -780,7 +827,9 @@ static int backup_files(struct txn *t, struct err *e)
 		const char *slash = strrchr(op->path, '/');
 		size_t dlen = slash ? (size_t)(slash - op->path) : 0;
 
-		if (!op->old_exists || op->kind == PLAN_UNCHANGED)
+		/* A file of a directory exchanged whole is not linked: the
+		 * exchange keeps the old directory itself (rotate_backup). */
+		if (!op->old_exists || op->kind == PLAN_UNCHANGED || xdir_of(t, op->path) >= 0)
 			continue;
 		/* Ops come sorted, so most share the previous one's directory:
 		 * make the parents only when it changes. */
@@ -944,13 +993,6 @@ static void names_free(struct names *l)
 	memset(l, 0, sizeof *l);
 }
 
-static size_t dir_len(const char *path)
-{
-	const char *slash = strrchr(path, '/');
-
-	return slash ? (size_t)(slash - path) : 0;
-}
-
 /* Is path below the directory dir (n bytes of it)? */
 static bool below(const char *path, const char *dir, size_t n)
 {
@@ -1038,6 +1080,26 @@ done:
 	free(key);
 }
 
+/* Does this file system exchange directories? Tried on two empty ones
+ * made in WORK (on the target's file system), so that the swap never
+ * meets a refusal it would have to work around without backups. */
+static bool exchange_works(struct txn *t)
+{
+	static const char *const probe[] = { "xprobe.a", "xprobe.b" };
+	struct err e;
+	bool works;
+	int k;
+
+	for (k = 0; k < 2; k++)
+		if (fs_remove_tree_at(t->workfd, probe[k], &e) < 0 ||
+		    mkdirat(t->workfd, probe[k], 0700) < 0)
+			return false;
+	works = dirswap_exchange(t->workfd, probe[0], t->workfd, probe[1]) == 0;
+	for (k = 0; k < 2; k++)
+		unlinkat(t->workfd, probe[k], AT_REMOVEDIR);
+	return works;
+}
+
 /* Choose the directories the swap exchanges whole (p->xdirs, sorted):
  * every directory of the target holding a changed file is considered
  * (consider_dir), except the target itself, which holds the work
@@ -1049,7 +1111,7 @@ static void find_xdirs(struct txn *t)
 	size_t i, n = 0;
 	struct err e;
 
-	for (i = 0; i < t->p->nops; i++)
+	for (i = 0; i < t->p->nops && exchange_works(t); i++)
 		if (t->p->ops[i].kind != PLAN_UNCHANGED && dir_len(t->p->ops[i].path))
 			dirs[n++] = xstrndup(t->p->ops[i].path, dir_len(t->p->ops[i].path));
 	qsort(dirs, n, sizeof *dirs, cmp_names);
@@ -1066,30 +1128,10 @@ static void find_xdirs(struct txn *t)
 	t->xdone = xcalloc(t->p->nxdirs ? t->p->nxdirs : 1, sizeof *t->xdone);
 }
 
-/* The index in p->xdirs of the directory holding path, or -1. */
-static long xdir_of(const struct txn *t, const char *path)
-{
-	size_t n = dir_len(path), lo = 0, hi = t->p->nxdirs;
-
-	while (n && lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		const char *x = t->p->xdirs[mid].path;
-		int c = strncmp(x, path, n);
-
-		if (c == 0 && x[n] == '\0')
-			return (long)mid;
-		if (c == 0)
-			c = 1;              /* x is longer: after path's directory */
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return -1;
-}
-
-/* Exchange each directory of p->xdirs with its staged copy (t->xdone);
- * where the system cannot, it and the rest go file by file (swap). */
+/* Exchange each directory of p->xdirs with its staged copy (t->xdone).
+ * Its files have no backup links (the probe of find_xdirs showed the
+ * system exchanges): a failure is the swap's, and the rollback finds each
+ * directory not exchanged untouched. */
 static int exchange_dirs(struct txn *t, struct err *e)
 {
 	struct dirwalk tw, sw;
@@ -1107,8 +1149,6 @@ static int exchange_dirs(struct txn *t, struct err *e)
 			rc = -1;
 		else if (dirswap_exchange(sfd, sleaf, pfd, leaf) == 0)
 			t->xdone[k] = true;
-		else if (dirswap_unsupported(errno))
-			break;
 		else
 			rc = err_sys(e, EXIT_SOFTWARE, "exchange %s/%s with %s/%s", t->stage, dir,
 				     t->p->target, dir);
@@ -1411,6 +1451,47 @@ static int restore(struct txn *t, struct err *e)
 
 /* ---- committing ------------------------------------------------------- */
 
+/* Move each directory the swap exchanged out (the old one, at
+ * WORK/stage/PATH) to WORK/backup.new/PATH, where `upgr rollback` finds
+ * its files as it finds the linked ones; then fsync every directory of
+ * backup.new on the way (a rename is durable once the directory it went
+ * into is). Idempotent: one already moved (or never exchanged) is
+ * skipped, told by its inode. */
+static int keep_exchanged(struct txn *t, struct err *e)
+{
+	struct dirwalk sw, bw;
+	const char *sleaf, *bleaf;
+	char **dirs = NULL;
+	size_t k, n = 0;
+	struct stat st;
+	int sfd, bfd, rc = 0;
+
+	walk_init_fd(&sw, t->stage, t->stagefd);
+	walk_init_fd(&bw, t->backup, t->backfd);
+	for (k = 0; k < t->p->nxdirs && rc == 0; k++) {
+		const struct plan_xdir *x = &t->p->xdirs[k];
+
+		if ((sfd = walk_parent(&sw, x->path, &sleaf, e)) < 0 ||
+		    fstatat(sfd, sleaf, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    (uint64_t)st.st_ino != x->old_ino)
+			continue;
+		if (mkparents_at(t->backfd, t->backup, x->path, e) < 0 ||
+		    (bfd = walk_parent(&bw, x->path, &bleaf, e)) < 0)
+			rc = -1;
+		else if (renameat(sfd, sleaf, bfd, bleaf) < 0)
+			rc = err_sys(e, EXIT_SOFTWARE, "keep %s/%s in %s", t->stage, x->path,
+				     t->backup);
+		dirs = xreallocarray(dirs, n + 1, sizeof *dirs);
+		dirs[n++] = xstrdup("");
+		add_parents(&dirs, &n, x->path);
+	}
+	walk_release(&sw, e);
+	walk_release(&bw, e);
+	if (fsync_backup_dirs(t, dirs, n, e) < 0)
+		rc = -1;
+	return rc;
+}
+
 /* Keep this transaction's backup (and its ops, in last-txn) for `upgr
  * rollback`: WORK/backup.new becomes WORK/backup, and the staging area
  * goes. The work directory is fsynced before the journal can say DONE:
@@ -1425,6 +1506,8 @@ static int rotate_backup(struct txn *t, struct err *e)
 	int rc = -1;
 
 	if (fstatat(t->workfd, "backup.new", &st, AT_SYMLINK_NOFOLLOW) == 0) {
+		if (keep_exchanged(t, e) < 0)
+			goto done;
 		journal_text(t->p, TXN_DONE, t->r ? t->r->result : NULL, t->mkdirs,
 			     t->nmkdirs, &b);
 		if (fs_write_atomic(last, b.data, b.len, 0600, e) < 0 ||

@@ -40,6 +40,13 @@ grep -c 'share/many/' "$T/src1/manifest.yaml" | grep -qx "$N" &&
 
 # opens LOG PATTERN: how many successful opens of PATTERN the strace log has.
 opens() { grep -E "open(at)?\(.*$2" "$1" | grep -vc ' = -1 '; }
+# traced LOG REL LABEL: upgr apply REL with its opens traced into LOG.
+traced() {
+	ASAN_OPTIONS=detect_leaks=0 strace -f -qq -e trace=open,openat -o "$1" \
+		$UPGR apply $A "$2" >"$T/out" 2>"$T/err"
+	_rc=$?
+	[ $_rc = 0 ] && ok "$3 exits 0" || not_ok "$3: exit $_rc: $(cat "$T/err")"
+}
 
 # --- install, then an upgrade changing only share/data.txt and the script -----
 expect_exit 0 "first install exits 0" $UPGR apply $A "$T/rel1"
@@ -48,9 +55,7 @@ expect_exit 0 "first install exits 0" $UPGR apply $A "$T/rel1"
 	not_ok "record: $(ls -l "$QC" 2>&1)"
 [ "$(grep -c 'share/many/' "$QC")" = "$N" ] && ok "it has an entry per file installed" ||
 	not_ok "entries: $(grep -c many "$QC")"
-ASAN_OPTIONS=detect_leaks=0 strace -f -qq -e trace=open,openat -o "$T/st2" $UPGR apply $A "$T/rel2" >"$T/out" 2>"$T/err"
-rc=$?
-[ $rc = 0 ] && ok "upgrade 1 -> 2 exits 0" || not_ok "upgrade 1 -> 2: exit $rc: $(cat "$T/err")"
+traced "$T/st2" "$T/rel2" "upgrade 1 -> 2"
 n=$(opens "$T/st2" "$TGT/share/many/")
 [ "$n" = 0 ] && ok "no unchanged file of the target was read (quick check)" ||
 	not_ok "$n opens of unchanged files in the target"
@@ -81,10 +86,7 @@ expect_grep "$T/a-audit.log" 'result: "?success' "the upgrade is audited"
 # --- a broken or foreign record costs only reading ---------------------------
 sed -i '2,$ s/^[0-9a-f]\{64\}/0000000000000000000000000000000000000000000000000000000000000000/' "$QC"
 printf 'not a record line\n' >>"$QC"
-ASAN_OPTIONS=detect_leaks=0 strace -f -qq -e trace=open,openat -o "$T/st4" $UPGR apply $A "$T/rel4" >"$T/out" 2>"$T/err"
-rc=$?
-[ $rc = 0 ] && ok "upgrade 3 -> 4 over a record naming other hashes exits 0" ||
-	not_ok "upgrade 3 -> 4: exit $rc: $(cat "$T/err")"
+traced "$T/st4" "$T/rel4" "upgrade 3 -> 4 over a record naming other hashes"
 n=$(opens "$T/st4" "$TGT/share/many/")
 [ "$n" -ge "$N" ] && ok "entries naming other bytes vouch for nothing: every file read ($n)" ||
 	not_ok "only $n opens with a wrong record"
@@ -97,9 +99,7 @@ expect_exit 0 "rollback 4 -> 3 exits 0" $UPGR rollback $A hello
 bytes "$TGT" >"$T/sum3b"
 bytes "$T/src3" >"$T/want3"
 expect_same "$T/want3" "$T/sum3b" "the rollback put release 3 back exactly"
-ASAN_OPTIONS=detect_leaks=0 strace -f -qq -e trace=open,openat -o "$T/st5" $UPGR apply $A "$T/rel5" >"$T/out" 2>"$T/err"
-rc=$?
-[ $rc = 0 ] && ok "upgrade 3 -> 5 after the rollback exits 0" || not_ok "3 -> 5: exit $rc: $(cat "$T/err")"
+traced "$T/st5" "$T/rel5" "upgrade 3 -> 5 after the rollback"
 n=$(opens "$T/st5" "$TGT/share/many/")
 [ "$n" = 0 ] && ok "after a rollback the record still vouches for the untouched files" ||
 	not_ok "$n opens of unchanged files after the rollback"

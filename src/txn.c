@@ -799,7 +799,7 @@ static int sync_backup(struct txn *t, struct err *e)
 	for (i = 0; i < t->p->nops; i++) {
 		const struct plan_op *op = &t->p->ops[i];
 
-		if (op->old_exists && op->kind != PLAN_UNCHANGED && xdir_of(t, op->path) < 0)
+		if (op->old_exists && op->kind != PLAN_UNCHANGED)
 			add_parents(&dirs, &n, op->path);
 	}
 	rc = fsync_backup_dirs(t, dirs, n, e);
@@ -827,9 +827,7 @@ static int backup_files(struct txn *t, struct err *e)
 		const char *slash = strrchr(op->path, '/');
 		size_t dlen = slash ? (size_t)(slash - op->path) : 0;
 
-		/* A file of a directory exchanged whole is not linked: the
-		 * exchange keeps the old directory itself (rotate_backup). */
-		if (!op->old_exists || op->kind == PLAN_UNCHANGED || xdir_of(t, op->path) >= 0)
+		if (!op->old_exists || op->kind == PLAN_UNCHANGED)
 			continue;
 		/* Ops come sorted, so most share the previous one's directory:
 		 * make the parents only when it changes. */
@@ -1129,9 +1127,11 @@ static void find_xdirs(struct txn *t)
 }
 
 /* Exchange each directory of p->xdirs with its staged copy (t->xdone).
- * Its files have no backup links (the probe of find_xdirs showed the
- * system exchanges): a failure is the swap's, and the rollback finds each
- * directory not exchanged untouched. */
+ * The probe of find_xdirs showed the system exchanges: a failure is the
+ * swap's. Every old file is also linked in WORK/backup.new, so a restore
+ * is right even where it cannot tell an exchanged directory by its inode
+ * (a tree copied back from elsewhere): the per-file restore then puts the
+ * old files into the directory in place. */
 static int exchange_dirs(struct txn *t, struct err *e)
 {
 	struct dirwalk tw, sw;
@@ -1451,47 +1451,6 @@ static int restore(struct txn *t, struct err *e)
 
 /* ---- committing ------------------------------------------------------- */
 
-/* Move each directory the swap exchanged out (the old one, at
- * WORK/stage/PATH) to WORK/backup.new/PATH, where `upgr rollback` finds
- * its files as it finds the linked ones; then fsync every directory of
- * backup.new on the way (a rename is durable once the directory it went
- * into is). Idempotent: one already moved (or never exchanged) is
- * skipped, told by its inode. */
-static int keep_exchanged(struct txn *t, struct err *e)
-{
-	struct dirwalk sw, bw;
-	const char *sleaf, *bleaf;
-	char **dirs = NULL;
-	size_t k, n = 0;
-	struct stat st;
-	int sfd, bfd, rc = 0;
-
-	walk_init_fd(&sw, t->stage, t->stagefd);
-	walk_init_fd(&bw, t->backup, t->backfd);
-	for (k = 0; k < t->p->nxdirs && rc == 0; k++) {
-		const struct plan_xdir *x = &t->p->xdirs[k];
-
-		if ((sfd = walk_parent(&sw, x->path, &sleaf, e)) < 0 ||
-		    fstatat(sfd, sleaf, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
-		    (uint64_t)st.st_ino != x->old_ino)
-			continue;
-		if (mkparents_at(t->backfd, t->backup, x->path, e) < 0 ||
-		    (bfd = walk_parent(&bw, x->path, &bleaf, e)) < 0)
-			rc = -1;
-		else if (renameat(sfd, sleaf, bfd, bleaf) < 0)
-			rc = err_sys(e, EXIT_SOFTWARE, "keep %s/%s in %s", t->stage, x->path,
-				     t->backup);
-		dirs = xreallocarray(dirs, n + 1, sizeof *dirs);
-		dirs[n++] = xstrdup("");
-		add_parents(&dirs, &n, x->path);
-	}
-	walk_release(&sw, e);
-	walk_release(&bw, e);
-	if (fsync_backup_dirs(t, dirs, n, e) < 0)
-		rc = -1;
-	return rc;
-}
-
 /* Keep this transaction's backup (and its ops, in last-txn) for `upgr
  * rollback`: WORK/backup.new becomes WORK/backup, and the staging area
  * goes. The work directory is fsynced before the journal can say DONE:
@@ -1506,8 +1465,6 @@ static int rotate_backup(struct txn *t, struct err *e)
 	int rc = -1;
 
 	if (fstatat(t->workfd, "backup.new", &st, AT_SYMLINK_NOFOLLOW) == 0) {
-		if (keep_exchanged(t, e) < 0)
-			goto done;
 		journal_text(t->p, TXN_DONE, t->r ? t->r->result : NULL, t->mkdirs,
 			     t->nmkdirs, &b);
 		if (fs_write_atomic(last, b.data, b.len, 0600, e) < 0 ||

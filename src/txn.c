@@ -1108,8 +1108,9 @@ static void find_xdirs(struct txn *t)
 	char **dirs = xcalloc(t->p->nops ? t->p->nops : 1, sizeof *dirs);
 	size_t i, n = 0;
 	struct err e;
+	bool works = exchange_works(t);
 
-	for (i = 0; i < t->p->nops && exchange_works(t); i++)
+	for (i = 0; i < t->p->nops && works; i++)
 		if (t->p->ops[i].kind != PLAN_UNCHANGED && dir_len(t->p->ops[i].path))
 			dirs[n++] = xstrndup(t->p->ops[i].path, dir_len(t->p->ops[i].path));
 	qsort(dirs, n, sizeof *dirs, cmp_names);

@@ -62,8 +62,8 @@ struct plan_dir {
  * release owned, none foreign, no subdirectory): exchanged whole with its
  * staged copy, in one renameat2(RENAME_EXCHANGE) (txn.c, dirswap.c), and
  * back on restore. Chosen while preparing; the journal lists it ("xdir"),
- * with the two directories' inode numbers, by which a recovery tells
- * whether the exchange happened. */
+ * with the two directories' inode numbers, by which a restore recognises
+ * the exchanged pair. */
 struct plan_xdir {
 	char *path;                /* relative to the target */
 	uint64_t old_ino;          /* the target's directory before the swap */

@@ -50,13 +50,14 @@
  *     (exchange_dirs, first in the swap; where the system refuses the
  *     flag, file by file as before). The service sees the old file or the
  *     new one, never a mix within a file; within an exchanged directory,
- *     the old directory or the new one. Restoring exchanges back every
- *     directory whose inode is NEWINO (unexchange_dirs, before the
- *     per-file restore, which then finds each old file in place: a rename
- *     of a backup link onto it is a no-op); the old directory lies at
- *     WORK/stage/PATH meanwhile, its files also linked in WORK/backup.new
- *     (invariant 2 holds either way). Both parents of an exchange are
- *     fsynced before COMMITTED (sync_exchanged).
+ *     the old directory or the new one. The old directory lies at
+ *     WORK/stage/PATH meanwhile, and its files are linked in
+ *     WORK/backup.new like every replaced file (invariant 2), so the
+ *     per-file restore is right whichever directory is in place; before
+ *     it, unexchange_dirs exchanges back a directory whose two sides have
+ *     the journal's inodes, to give back the old directory itself. Both
+ *     parents of an exchange are fsynced before COMMITTED
+ *     (sync_exchanged).
  *  4. COMMITTED is written only after the health checks pass; from then
  *     on recovery completes the commit (installed manifest, backup
  *     rotation), which is idempotent, and never rolls back.
@@ -1159,15 +1160,22 @@ static int exchange_dirs(struct txn *t, struct err *e)
 	return rc;
 }
 
-/* Restore: exchange back each directory of p->xdirs that the target has
- * as its staged copy (told by inode number: a recovery does not know how
- * far the swap got); one still the old directory is left as it is. */
-static int unexchange_dirs(struct txn *t, struct err *e)
+/* Restore, first: exchange back each directory of p->xdirs whose target
+ * side has the staged copy's inode and whose staged side the old one's (a
+ * recovery does not know how far the swap got). Anything else is left to
+ * the per-file restore, which is right either way: every old file is
+ * linked in WORK/backup.new, so it puts the old files into whichever
+ * directory is in place and removes the added ones. Exchanging back only
+ * keeps the old directory's inode; inode numbers alone cannot be trusted
+ * to tell the two apart (a tree copied back has new ones, which may
+ * happen to match), so a mismatch or a refusal here is no error. */
+static void unexchange_dirs(struct txn *t)
 {
 	struct dirwalk tw, sw;
 	const char *leaf, *sleaf;
 	struct stat st, sst;
-	int pfd, sfd, rc = 0;
+	struct err e;
+	int pfd, sfd;
 	size_t k;
 
 	walk_init(&tw, t->p->target);
@@ -1175,26 +1183,19 @@ static int unexchange_dirs(struct txn *t, struct err *e)
 	for (k = 0; k < t->p->nxdirs; k++) {
 		const struct plan_xdir *x = &t->p->xdirs[k];
 
-		if ((pfd = walk_parent(&tw, x->path, &leaf, e)) < 0 ||
+		if ((pfd = walk_parent(&tw, x->path, &leaf, &e)) < 0 ||
 		    fstatat(pfd, leaf, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
-		    (uint64_t)st.st_ino != x->new_ino)
-			continue;
-		if ((sfd = walk_parent(&sw, x->path, &sleaf, e)) < 0 ||
+		    (uint64_t)st.st_ino != x->new_ino ||
+		    (sfd = walk_parent(&sw, x->path, &sleaf, &e)) < 0 ||
 		    fstatat(sfd, sleaf, &sst, AT_SYMLINK_NOFOLLOW) < 0 ||
-		    (uint64_t)sst.st_ino != x->old_ino) {
-			rc = err_set(e, EXIT_ROLLBACK_FAILED,
-				     "restore %s/%s: the old directory is not in %s", t->p->target,
-				     x->path, t->stage);
+		    (uint64_t)sst.st_ino != x->old_ino || !S_ISDIR(st.st_mode) ||
+		    !S_ISDIR(sst.st_mode))
 			continue;
-		}
-		if (dirswap_exchange(sfd, sleaf, pfd, leaf) < 0)
-			rc = err_sys(e, EXIT_ROLLBACK_FAILED, "restore %s/%s (exchange back)",
-				     t->p->target, x->path);
-		tw.dirty = sw.dirty = true;
+		if (dirswap_exchange(sfd, sleaf, pfd, leaf) == 0)
+			tw.dirty = sw.dirty = true;
 	}
-	if (walk_release(&tw, e) < 0 || walk_release(&sw, e) < 0)
-		rc = -1;
-	return rc;
+	walk_release(&tw, &e);
+	walk_release(&sw, &e);
 }
 
 /* Remove what staging left (the plan was not carried out): only through
@@ -1411,8 +1412,7 @@ static int restore(struct txn *t, struct err *e)
 	struct stat st;
 	size_t i;
 
-	if (unexchange_dirs(t, e) < 0)
-		rc = -1;
+	unexchange_dirs(t);
 	if (remake_dirs(t, e) < 0)
 		rc = -1;
 	walk_init(&tw, t->p->target);

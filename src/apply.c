@@ -9,6 +9,7 @@
 #include "objects.h"
 #include "pending.h"
 #include "plan.h"
+#include "quickcheck.h"
 #include "repo.h"
 #include "root.h"
 #include "sign.h"
@@ -99,11 +100,16 @@ static int check_comment(const char *comment, const struct manifest *m, struct e
 	return repo_check_comment(comment, m->app, path, e);
 }
 
-static int verify_payload(struct release *rel, const char *dir, struct err *e)
+/* The payload's size against the signed manifest's, and with whole set
+ * its sha256 too (a dry-run reads the payload to show sizes and diffs; a
+ * run checks the sha256 as it unpacks, in the same read: txn.c's
+ * stage_payload). */
+static int verify_payload(struct release *rel, const char *dir, bool whole, struct err *e)
 {
 	uint8_t got[SHA256_LEN];
 	uint64_t size;
 	char hex[SHA256_HEX_LEN + 1];
+	struct stat st;
 
 	if (!manifest_payload_name_ok(rel->m.payload_file))
 		return err_set(e, EXIT_DATAERR, "payload file name %s is not a plain file name",
@@ -120,7 +126,13 @@ static int verify_payload(struct release *rel, const char *dir, struct err *e)
 		}
 		free(objs);
 	}
-	if (sha256_file(rel->payload, got, &size, e) < 0) {
+	if (!whole && stat(rel->payload, &st) < 0)
+		return err_sys(e, EXIT_DATAERR, "payload %s", rel->payload);
+	if (!whole && !S_ISREG(st.st_mode))
+		return err_set(e, EXIT_DATAERR, "payload %s: not a regular file", rel->payload);
+	if (!whole)
+		size = (uint64_t)st.st_size;
+	else if (sha256_file(rel->payload, got, &size, e) < 0) {
 		e->code = EXIT_DATAERR;
 		return -1;
 	}
@@ -128,7 +140,7 @@ static int verify_payload(struct release *rel, const char *dir, struct err *e)
 		return err_set(e, EXIT_TRUST, "payload %s is %llu bytes, the signed manifest says %llu",
 			       rel->payload, (unsigned long long)size,
 			       (unsigned long long)rel->m.payload_size);
-	if (memcmp(got, rel->m.payload_sha256, SHA256_LEN)) {
+	if (whole && memcmp(got, rel->m.payload_sha256, SHA256_LEN)) {
 		hex_encode(got, SHA256_LEN, hex);
 		return err_set(e, EXIT_TRUST, "payload %s has sha256 %s, not the signed manifest's",
 			       rel->payload, hex);
@@ -192,7 +204,7 @@ static int load_release(const struct config *c, const char *dir,
 			o->expect_version ? o->expect_version : rel->m.version);
 		goto done;
 	}
-	rc = verify_payload(rel, dir, e);
+	rc = verify_payload(rel, dir, o->dry_run, e);
 done:
 	free(comment);
 	free(keys);
@@ -368,6 +380,9 @@ int apply_release(const struct config *c, const char *release_dir,
 	struct plan p;
 	struct err rec_err;
 	char why[512];
+	struct quickcheck quick = QUICKCHECK_INIT;
+	struct plan_how how = { NULL, false };
+	char *appdir = NULL;
 	int rc, cmp;
 
 	memset(out, 0, sizeof *out);
@@ -404,8 +419,15 @@ int apply_release(const struct config *c, const char *release_dir,
 		rc = EXIT_TRUST;
 		goto done;
 	}
-	if (plan_build(&p, &rel.m, have_installed ? &installed : NULL, c->root,
-		       rel.payload, rel.sha256, e) < 0) {
+	/* A run reads the payload once, to unpack it, and files the quick
+	 * check vouches for not at all; the dry-run reads what it shows. */
+	appdir = state_app_dir(c->state_dir, rel.m.app);
+	if (!o->dry_run)
+		quickcheck_load(appdir, &quick);
+	how.quick = &quick;
+	how.no_sizes = !o->dry_run;
+	if (plan_build_how(&p, &rel.m, have_installed ? &installed : NULL, c->root,
+			   rel.payload, rel.sha256, &how, e) < 0) {
 		rc = e->code;
 		goto done;
 	}
@@ -437,6 +459,8 @@ int apply_release(const struct config *c, const char *release_dir,
 		msgs_config_kept(&out->msgs, &p);
 done:
 	plan_release(&p);
+	quickcheck_release(&quick);
+	free(appdir);
 	if (have_installed)
 		manifest_release(&installed);
 	txn_result_release(&r);

@@ -5,6 +5,7 @@
 #include "state.h"
 #include "xalloc.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +28,9 @@ void journal_text(const struct plan *p, enum txn_phase phase, const char *result
 	for (i = 0; i < p->ndirs; i++)
 		if (!p->dirs[i].kept)
 			buf_addf(b, "rmdir %04o %s\n", (unsigned)p->dirs[i].mode, p->dirs[i].path);
+	for (i = 0; i < p->nxdirs; i++)
+		buf_addf(b, "xdir %llu %llu %s\n", (unsigned long long)p->xdirs[i].old_ino,
+			 (unsigned long long)p->xdirs[i].new_ino, p->xdirs[i].path);
 	for (i = 0; i < p->nops; i++) {
 		const struct plan_op *op = &p->ops[i];
 
@@ -89,6 +93,28 @@ static int parse_op(char *val, struct plan *p, struct err *e)
 	return 0;
 }
 
+/* "OLDINO NEWINO PATH" appended to p->xdirs, which stay sorted: a line
+ * out of order (or naming a path twice) is refused. */
+static int parse_xdir(char *val, struct plan *p, struct err *e)
+{
+	unsigned long long ino[2];
+	char *s = val, *end;
+	int k;
+
+	for (k = 0; k < 2; k++) {
+		errno = 0;
+		ino[k] = strtoull(s, &end, 10);
+		if (end == s || *end != ' ' || errno || *s == '-')
+			return err_set(e, EXIT_SOFTWARE, "malformed journal xdir");
+		s = end + 1;
+	}
+	if (manifest_path_problem(s) ||
+	    (p->nxdirs && strcmp(p->xdirs[p->nxdirs - 1].path, s) >= 0))
+		return err_set(e, EXIT_SOFTWARE, "malformed journal xdir");
+	plan_add_xdir(p, xstrdup(s), ino[0], ino[1]);
+	return 0;
+}
+
 /* A repeated key keeps its last value. */
 static void set_str(char **dst, const char *val)
 {
@@ -130,6 +156,8 @@ static int parse_line(const char *key, char *val, struct journal *j, struct plan
 		if (end == val || *end != ' ' || !end[1] || mode > 07777)
 			return err_set(e, EXIT_SOFTWARE, "malformed journal rmdir");
 		plan_add_dir(p, xstrdup(end + 1), (mode_t)mode);
+	} else if (!strcmp(key, "xdir")) {
+		return parse_xdir(val, p, e);
 	} else if (!strcmp(key, "op"))
 		return parse_op(val, p, e);
 	return 0;

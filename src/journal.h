@@ -19,6 +19,11 @@
  *   mkdir PATH           one a directory the transaction creates
  *   rmdir MODE PATH      a directory the swap removes once emptied (octal
  *                        MODE, to remake it with on restore)
+ *   xdir OLDINO NEWINO PATH    a directory the swap exchanges whole with
+ *                        WORK/stage/PATH (RENAME_EXCHANGE; sorted by
+ *                        PATH): OLDINO the target's directory's inode
+ *                        before, NEWINO the staged one's: a restore
+ *                        exchanges back where both sides match them
  *   op KIND 0|1 PATH<TAB>SRC   one a change (KIND add, replace,
  *                        keep-config, remove; 1 when PATH existed; SRC
  *                        empty for remove)

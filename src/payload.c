@@ -324,6 +324,19 @@ struct extract {
 	int cached_fd;            /* ... and its fd */
 	bool fsync_each;          /* fsync every file: syncfs is not trusted here */
 	unsigned char *chunk;
+	struct sealed *seal;      /* the payload's own bytes checked as read, or NULL */
+};
+
+/* The payload read through our own callback (one read for everything):
+ * each compressed block is hashed as libarchive takes it, and the stream
+ * is cut off past the signed size; payload_seal_check compares at EOF. */
+struct sealed {
+	int fd;
+	gcry_md_hd_t md;
+	uint64_t size, max;       /* bytes read so far, the signed size */
+	const uint8_t *sha256;    /* the signed sha256 */
+	unsigned char *block;
+	bool over;                /* more bytes than the signed size */
 };
 
 /* Index of the first sorted file whose path is >= key. */
@@ -611,7 +624,7 @@ static uint64_t dir_cap(const struct manifest *m)
 	return cap;
 }
 
-static int extract_all(struct extract *x, const char *staging, struct err *e)
+static int extract_all(struct extract *x, struct err *e)
 {
 	struct archive_entry *ent;
 	size_t i;
@@ -630,7 +643,91 @@ static int extract_all(struct extract *x, const char *staging, struct err *e)
 		if (!x->seen[i])
 			return err_set(e, EXIT_TRUST, "%s: listed but missing",
 				       x->files[i]->path);
-	return sync_dirs(x, staging, e);
+	return 0;
+}
+
+/* libarchive's read callback over a struct sealed. */
+static la_ssize_t sealed_read(struct archive *a, void *ctx, const void **buf)
+{
+	struct sealed *s = ctx;
+	ssize_t n;
+
+	do
+		n = read(s->fd, s->block, CHUNK);
+	while (n < 0 && errno == EINTR);
+	if (n < 0) {
+		archive_set_error(a, errno, "read: %s", strerror(errno));
+		return -1;
+	}
+	if ((uint64_t)n > s->max - s->size) {
+		s->over = true;
+		archive_set_error(a, EFBIG, "payload longer than the %llu bytes the signed manifest says",
+				  (unsigned long long)s->max);
+		return -1;
+	}
+	s->size += (uint64_t)n;
+	gcry_md_write(s->md, s->block, (size_t)n);
+	*buf = s->block;
+	return n;
+}
+
+/* At the end of the archive: read (and hash) what libarchive left, then
+ * compare the size and the sha256 with the signed manifest's. */
+static int sealed_finish(struct sealed *s, const char *path, struct err *e)
+{
+	char hex[SHA256_HEX_LEN + 1];
+	ssize_t n;
+
+	while (!s->over) {
+		n = read(s->fd, s->block, CHUNK);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return err_sys(e, EXIT_DATAERR, "read %s", path);
+		if (n == 0)
+			break;
+		if ((uint64_t)n > s->max - s->size)
+			s->over = true;
+		else
+			gcry_md_write(s->md, s->block, (size_t)n);
+		s->size += (uint64_t)n;
+	}
+	if (s->over || s->size != s->max)
+		return err_set(e, EXIT_TRUST, "payload %s is %s%llu bytes, the signed manifest says %llu",
+			       path, s->over ? "more than " : "", (unsigned long long)s->size,
+			       (unsigned long long)s->max);
+	if (memcmp(gcry_md_read(s->md, GCRY_MD_SHA256), s->sha256, SHA256_LEN)) {
+		hex_encode(gcry_md_read(s->md, GCRY_MD_SHA256), SHA256_LEN, hex);
+		return err_set(e, EXIT_TRUST, "payload %s has sha256 %s, not the signed manifest's",
+			       path, hex);
+	}
+	return 0;
+}
+
+/* Open the payload for x->a: through libarchive's own reader, or, with
+ * x->seal, through sealed_read. */
+static int open_payload(struct extract *x, const char *path, const struct manifest *m,
+			struct err *e)
+{
+	struct sealed *s = x->seal;
+	int r;
+
+	if (!s) {
+		r = archive_read_open_filename(x->a, path, CHUNK);
+	} else {
+		s->fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (s->fd < 0)
+			return err_sys(e, EXIT_DATAERR, "open %s", path);
+		if (gcry_md_open(&s->md, GCRY_MD_SHA256, 0))
+			return err_set(e, EXIT_SOFTWARE, "cannot start sha256");
+		s->max = m->payload_size;
+		s->sha256 = m->payload_sha256;
+		s->block = xmalloc(CHUNK);
+		r = archive_read_open(x->a, s, NULL, sealed_read, NULL);
+	}
+	if (r != ARCHIVE_OK)
+		return err_set(e, EXIT_TRUST, "%s", archive_error_string(x->a));
+	return 0;
 }
 
 int payload_extract(const char *path, const char *staging,
@@ -639,12 +736,40 @@ int payload_extract(const char *path, const char *staging,
 	return payload_extract_some(path, staging, m, NULL, max_total, e);
 }
 
-int payload_extract_some(const char *path, const char *staging,
-			 const struct manifest *m, const bool *want,
-			 uint64_t max_total, struct err *e)
+static void extract_release(struct extract *x)
+{
+	size_t i;
+
+	if (x->a)
+		archive_read_free(x->a);
+	if (x->cached_dir) {
+		close(x->cached_fd);
+		free(x->cached_dir);
+	}
+	for (i = 0; i < x->ncreated; i++)
+		free(x->created[i]);
+	free(x->created);
+	if (x->root >= 0)
+		close(x->root);
+	if (x->seal) {
+		if (x->seal->fd >= 0)
+			close(x->seal->fd);
+		if (x->seal->md)
+			gcry_md_close(x->seal->md);
+		free(x->seal->block);
+	}
+	free(x->chunk);
+	free(x->seen);
+	free(x->files);
+}
+
+/* payload_extract_some, and with seal, payload_extract_sealed. */
+static int extract_run(const char *path, const char *staging, const struct manifest *m,
+		       const bool *want, uint64_t max_total, struct sealed *seal,
+		       struct err *e)
 {
 	struct extract x;
-	size_t i;
+	struct err late;
 	int rc = -1;
 
 	crypto_init();
@@ -656,6 +781,7 @@ int payload_extract_some(const char *path, const char *staging,
 	x.files = sorted_files(m);
 	x.base = m->files;
 	x.want = want;
+	x.seal = seal;
 	x.seen = xcalloc(m->nfiles ? m->nfiles : 1, sizeof *x.seen);
 	x.chunk = xmalloc(CHUNK);
 	x.root = open(staging, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -673,27 +799,41 @@ int payload_extract_some(const char *path, const char *staging,
 		err_set(e, EXIT_SOFTWARE, "archive: %s", archive_error_string(x.a));
 		goto done;
 	}
-	if (archive_read_open_filename(x.a, path, CHUNK) != ARCHIVE_OK) {
-		err_set(e, EXIT_TRUST, "%s", archive_error_string(x.a));
-		goto done;
+	rc = open_payload(&x, path, m, e);
+	if (rc == 0)
+		rc = extract_all(&x, e);
+	/* The payload's own check decides first: a payload that is not the
+	 * signed one is refused as such, whatever its parse found. Nothing
+	 * staged is used (nor made durable) before it passes. */
+	if (seal && seal->md && sealed_finish(seal, path, &late) < 0) {
+		*e = late;
+		rc = -1;
 	}
-	rc = extract_all(&x, staging, e);
+	if (rc == 0)
+		rc = sync_dirs(&x, staging, e);
 done:
 	if (rc < 0)
 		err_prefix(e, "extract %s: ", path);
-	if (x.a)
-		archive_read_free(x.a);
-	if (x.cached_dir) {
-		close(x.cached_fd);
-		free(x.cached_dir);
-	}
-	for (i = 0; i < x.ncreated; i++)
-		free(x.created[i]);
-	free(x.created);
-	if (x.root >= 0)
-		close(x.root);
-	free(x.chunk);
-	free(x.seen);
-	free(x.files);
+	extract_release(&x);
 	return rc;
+}
+
+int payload_extract_some(const char *path, const char *staging,
+			 const struct manifest *m, const bool *want,
+			 uint64_t max_total, struct err *e)
+{
+	return extract_run(path, staging, m, want, max_total, NULL, e);
+}
+
+int payload_extract_sealed(const char *path, const char *staging,
+			   const struct manifest *m, const bool *want,
+			   uint64_t max_total, struct err *e)
+{
+	struct sealed s;
+
+	memset(&s, 0, sizeof s);
+	s.fd = -1;
+	if (!m->has_payload)
+		return err_set(e, EXIT_DATAERR, "extract %s: not a published manifest", path);
+	return extract_run(path, staging, m, want, max_total, &s, e);
 }

@@ -50,6 +50,20 @@ int payload_extract_some(const char *path, const char *staging,
 			 const struct manifest *m, const bool *want,
 			 uint64_t max_total, struct err *e);
 
+/* As payload_extract_some, in one read of the payload: its bytes are
+ * hashed as libarchive reads them (a read callback that feeds SHA-256),
+ * the stream is cut off past m->payload_size, and at the end of the
+ * archive (what follows it read too) size and sha256 must be the ones the
+ * signed manifest m lists (EXIT_TRUST otherwise, and that error wins over
+ * any the parse found). The staged files are made durable only after it
+ * passes; on failure the caller removes the staging directory. Bytes not
+ * yet checked reach libarchive's gzip and tar parsers (only those two),
+ * never the target: every file written is checked against its own signed
+ * sha256 too. */
+int payload_extract_sealed(const char *path, const char *staging,
+			   const struct manifest *m, const bool *want,
+			   uint64_t max_total, struct err *e);
+
 /* Read the payload's table of contents without extracting: sizes[i]
  * receives the size of m->files[i] as stored (0 when absent). */
 int payload_sizes(const char *path, const struct manifest *m, uint64_t *sizes,

@@ -6,6 +6,7 @@
 #include "hash.h"
 #include "objects.h"
 #include "payload.h"
+#include "quickcheck.h"
 #include "xalloc.h"
 
 #include <dirent.h>
@@ -95,6 +96,16 @@ bool plan_resolve_owner(const struct mfile *f, uid_t *uid, gid_t *gid, char *why
 	return true;
 }
 
+/* May the quick check stand for reading f (p->how)? Not for a config,
+ * and only where the installed release listed the same bytes. */
+static bool quick_same(const struct plan *p, const struct mfile *f, const struct mfile *was,
+		       const struct stat *st)
+{
+	return p->how && p->how->quick && !f->config && was && was->has_sha256 &&
+	       !memcmp(was->sha256, f->sha256, SHA256_LEN) &&
+	       quickcheck_same(p->how->quick, f->path, f->sha256, st);
+}
+
 /* Decide what happens to one listed file. */
 static int plan_file(struct plan *p, const struct mfile *f, uint64_t new_size,
 		     struct err *e)
@@ -105,7 +116,7 @@ static int plan_file(struct plan *p, const struct mfile *f, uint64_t new_size,
 	uint8_t cur[SHA256_LEN];
 	struct plan_op *op;
 	struct stat st;
-	bool same = false, changes, owned = true;
+	bool same = false, changes, owned = true, quick = false;
 	uid_t uid;
 	gid_t gid;
 	int rc = -1;
@@ -128,7 +139,9 @@ static int plan_file(struct plan *p, const struct mfile *f, uint64_t new_size,
 		 * release keeps the same, configs and files we never installed. */
 		changes = !f->config && was && was->has_sha256 &&
 			  memcmp(was->sha256, f->sha256, SHA256_LEN) != 0;
-		if (S_ISREG(st.st_mode) && f->has_sha256 && !changes) {
+		if (S_ISREG(st.st_mode) && f->has_sha256 && !changes && quick_same(p, f, was, &st)) {
+			same = quick = true;
+		} else if (S_ISREG(st.st_mode) && f->has_sha256 && !changes) {
 			if (sha256_file(dest, cur, NULL, e) < 0)
 				goto done;
 			same = !memcmp(cur, f->sha256, SHA256_LEN);
@@ -157,6 +170,9 @@ static int plan_file(struct plan *p, const struct mfile *f, uint64_t new_size,
 	op->new_mode = f->mode;
 	op->uid = uid;
 	op->gid = gid;
+	if (op->old_exists)
+		op->st = st;
+	op->quick = quick && kind == PLAN_UNCHANGED;
 	if (kind == PLAN_CONFIG_KEEP) {
 		/* The .upgr-new beside it may exist from an earlier release. */
 		free(dest);
@@ -191,6 +207,17 @@ void plan_add_dir(struct plan *p, char *path, mode_t mode)
 	memset(d, 0, sizeof *d);
 	d->path = path;
 	d->mode = mode;
+}
+
+void plan_add_xdir(struct plan *p, char *path, uint64_t old_ino, uint64_t new_ino)
+{
+	struct plan_xdir *x;
+
+	p->xdirs = xreallocarray(p->xdirs, p->nxdirs + 1, sizeof *p->xdirs);
+	x = &p->xdirs[p->nxdirs++];
+	x->path = path;
+	x->old_ino = old_ino;
+	x->new_ino = new_ino;
 }
 
 static struct plan_op *add_remove(struct plan *p, const char *path, const struct stat *st)
@@ -273,8 +300,25 @@ done:
 /* Is rel an ancestor directory of a file m lists? */
 static bool needed_dir(const struct manifest *m, const char *rel)
 {
-	size_t i, n = strlen(rel);
+	size_t i, n = strlen(rel), lo = 0, hi = m->nfiles;
+	char *key;
 
+	/* With the path index: the paths under "rel/" sort together, from
+	 * the first one not below that key (20,000 files: no 4 x 10^8 scan). */
+	if (m->by_path && m->nby_path == m->nfiles) {
+		key = xasprintf("%s/", rel);
+		while (lo < hi) {
+			size_t mid = lo + (hi - lo) / 2;
+
+			if (strcmp(m->files[m->by_path[mid]].path, key) < 0)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		free(key);
+		return lo < m->nfiles && !strncmp(m->files[m->by_path[lo]].path, rel, n) &&
+		       m->files[m->by_path[lo]].path[n] == '/';
+	}
 	for (i = 0; i < m->nfiles; i++)
 		if (!strncmp(m->files[i].path, rel, n) && m->files[i].path[n] == '/')
 			return true;
@@ -373,6 +417,14 @@ int plan_build(struct plan *p, const struct manifest *m,
 	       const struct manifest *installed, const char *root,
 	       const char *payload, const char *manifest_sha256, struct err *e)
 {
+	return plan_build_how(p, m, installed, root, payload, manifest_sha256, NULL, e);
+}
+
+int plan_build_how(struct plan *p, const struct manifest *m,
+		   const struct manifest *installed, const char *root,
+		   const char *payload, const char *manifest_sha256,
+		   const struct plan_how *how, struct err *e)
+{
 	uint64_t *sizes = NULL;
 	struct stat st;
 	size_t i;
@@ -387,15 +439,19 @@ int plan_build(struct plan *p, const struct manifest *m,
 	p->payload = xstrdup(payload);
 	p->manifest_sha256 = xstrdup(manifest_sha256 ? manifest_sha256 : "");
 	p->action = installed ? "upgrade" : "install";
+	p->how = how;
+	p->sizes_unknown = how && how->no_sizes;
 	if (stat(payload, &st) < 0) {
 		err_sys(e, EXIT_DATAERR, "payload %s", payload);
 		goto done;
 	}
 	p->download_bytes = objects_is_source(payload) ? objects_bytes(payload)
 						       : (uint64_t)st.st_size;
-	sizes = xcalloc(m->nfiles, sizeof *sizes);
+	sizes = xcalloc(m->nfiles ? m->nfiles : 1, sizeof *sizes);
+	if (objects_is_source(payload))
+		p->sizes_unknown = false;     /* the signed index gives them */
 	if (objects_is_source(payload) ? objects_sizes(payload, m, sizes, e) < 0
-					: payload_sizes(payload, m, sizes, e) < 0)
+	    : !p->sizes_unknown && payload_sizes(payload, m, sizes, e) < 0)
 		goto done;
 	for (i = 0; i < m->nfiles; i++) {
 		if (plan_file(p, &m->files[i], sizes[i], e) < 0)
@@ -439,6 +495,9 @@ void plan_release(struct plan *p)
 		free(p->dirs[i].why);
 	}
 	free(p->dirs);
+	for (i = 0; i < p->nxdirs; i++)
+		free(p->xdirs[i].path);
+	free(p->xdirs);
 	for (i = 0; i < p->nnotes; i++)
 		free(p->notes[i]);
 	free(p->notes);

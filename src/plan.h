@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include "buf.h"
 #include "err.h"
@@ -31,6 +32,19 @@ struct plan_op {
 	mode_t old_mode, new_mode;
 	uid_t uid;                 /* owner: resolved, or (uid_t)-1: left as made */
 	gid_t gid;                 /* group: resolved, or (gid_t)-1 */
+	struct stat st;            /* the plan's lstat of path, before any read (old_exists) */
+	bool quick;                /* unchanged by the quick check: not read */
+};
+
+struct quickcheck;
+
+/* What a real run lets the plan skip (the dry-run skips nothing). */
+struct plan_how {
+	const struct quickcheck *quick;  /* a file it vouches for (quickcheck_same), listed
+					  * with the same sha256 by the installed manifest,
+					  * is unchanged without being read */
+	bool no_sizes;                   /* the payload is not read: new_size and
+					  * disk_needed stay 0, sizes_unknown is set */
 };
 
 /* A directory the installed release's files implied and the new release
@@ -42,6 +56,18 @@ struct plan_dir {
 	mode_t mode;
 	bool kept;
 	char *why;                 /* kept: what is in it; NULL otherwise */
+};
+
+/* A directory whose every entry the swap replaces (each a file the
+ * release owned, none foreign, no subdirectory): exchanged whole with its
+ * staged copy, in one renameat2(RENAME_EXCHANGE) (txn.c, dirswap.c), and
+ * back on restore. Chosen while preparing; the journal lists it ("xdir"),
+ * with the two directories' inode numbers, by which a restore recognises
+ * the exchanged pair. */
+struct plan_xdir {
+	char *path;                /* relative to the target */
+	uint64_t old_ino;          /* the target's directory before the swap */
+	uint64_t new_ino;          /* its staged copy */
 };
 
 enum pre_state { PRE_PASS, PRE_FAIL, PRE_UNCHECKED };
@@ -66,6 +92,8 @@ struct plan {
 	size_t nops;
 	struct plan_dir *dirs;             /* sorted: parents before children */
 	size_t ndirs;
+	struct plan_xdir *xdirs;           /* sorted by path (txn.c fills it) */
+	size_t nxdirs;
 	char **notes;                      /* what the plan keeps and why */
 	size_t nnotes;
 	struct plan_pre *pre;
@@ -76,6 +104,8 @@ struct plan {
 	char owner_error[256];             /* an owner: or group: this host lacks:
 					    * fails the preconditions */
 	const char *action;                /* install, upgrade, rollback */
+	const struct plan_how *how;        /* NULL: read everything */
+	bool sizes_unknown;                /* how->no_sizes: disk_needed is not known */
 };
 
 /* Build the plan of applying m (whose payload is at payload) under root,
@@ -84,6 +114,11 @@ struct plan {
 int plan_build(struct plan *p, const struct manifest *m,
 	       const struct manifest *installed, const char *root,
 	       const char *payload, const char *manifest_sha256, struct err *e);
+/* plan_build, skipping what how allows (how must outlive p). */
+int plan_build_how(struct plan *p, const struct manifest *m,
+		   const struct manifest *installed, const char *root,
+		   const char *payload, const char *manifest_sha256,
+		   const struct plan_how *how, struct err *e);
 void plan_release(struct plan *p);
 
 /* Fill p->dirs from p->installed, p->m and the REMOVE ops (each directory
@@ -94,6 +129,10 @@ void plan_find_dirs(struct plan *p);
 
 /* Add a directory the plan removes (journal parsing); takes path. */
 void plan_add_dir(struct plan *p, char *path, mode_t mode);
+
+/* Add a directory the swap exchanges whole (txn.c, journal parsing);
+ * takes path. Keep p->xdirs sorted by path: add in that order. */
+void plan_add_xdir(struct plan *p, char *path, uint64_t old_ino, uint64_t new_ino);
 
 /* Evaluate the preconditions that have no side effects (disk_free,
  * installed); `run` ones stay PRE_UNCHECKED unless run_commands is set,

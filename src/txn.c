@@ -41,8 +41,23 @@
  *     a rename per op, whichever of the swap's renames had happened: a
  *     rename of two links to one file is a no-op (POSIX), an added file
  *     whose staged copy is gone was renamed into place and is unlinked.
- *  3. Each swap is one rename(2) or unlink(2); the service sees the old
- *     file or the new one, never a mix within a file.
+ *  3. Each swap is one rename(2) or unlink(2), or, for a directory whose
+ *     every entry changes (plan.xdirs, "xdir OLDINO NEWINO PATH" in the
+ *     journal from PREPARED on: only the release's files, none kept, none
+ *     foreign, no subdirectory, no extended attribute; chosen by
+ *     find_xdirs once staged), one renameat2(RENAME_EXCHANGE) of the
+ *     directory with its staged copy, which has taken its mode and owner
+ *     (exchange_dirs, first in the swap; where the system refuses the
+ *     flag, file by file as before). The service sees the old file or the
+ *     new one, never a mix within a file; within an exchanged directory,
+ *     the old directory or the new one. The old directory lies at
+ *     WORK/stage/PATH meanwhile, and its files are linked in
+ *     WORK/backup.new like every replaced file (invariant 2), so the
+ *     per-file restore is right whichever directory is in place; before
+ *     it, unexchange_dirs exchanges back a directory whose two sides have
+ *     the journal's inodes, to give back the old directory itself. Both
+ *     parents of an exchange are fsynced before COMMITTED
+ *     (sync_exchanged).
  *  4. COMMITTED is written only after the health checks pass; from then
  *     on recovery completes the commit (installed manifest, backup
  *     rotation), which is idempotent, and never rolls back.
@@ -70,7 +85,15 @@
  *     installed manifest); a mismatch refuses (EXIT_TRUST) before anything
  *     is stopped. Recovery and `upgr rollback` check the target's parents
  *     as `upgr run` does (fs_check_parents).
- *  9. Durability: every directory whose entries change is fsynced before
+ *  9. The quick check's record (quickcheck.h, STATE/apps/APP/quickcheck)
+ *     is written by commit (record_quick) and only states facts that stay
+ *     true whatever happens later: "the file with exactly this lstat holds
+ *     this sha256" (any write or replacement changes the stat). A file
+ *     renamed in is noted right after its rename (note_swapped), one in an
+ *     exchanged directory as staged, one the plan read as the plan's lstat
+ *     before the read. A crash at any point leaves a record that can only
+ *     make the next run read more, never less.
+ * 10. Durability: every directory whose entries change is fsynced before
  *     the journal write that relies on it: WORK/backup.new's directories
  *     before STARTED (sync_backup: one syncfs where payload_syncfs_trusted,
  *     else an fsync of each directory that got an entry), the parents of directories
@@ -82,7 +105,8 @@
  * Transitions (enum txn_phase, in txn.h), each with the function that
  * makes it:
  *   (none)    -> PREPARED   prepare
- *   PREPARED  -> STARTED    txn_run, before the stop
+ *   PREPARED  -> STARTED    txn_run, before the stop (the xdir lines were
+ *                           written with PREPARED, by prepare)
  *   STARTED   -> COMMITTED  txn_run, after the health checks
  *   COMMITTED -> DONE       commit (success)
  *   PREPARED, STARTED -> DONE   roll_back (failure), resolve_prepared
@@ -94,12 +118,14 @@
  * results a transaction ends with are enum txn_outcome.
  */
 #include "txn.h"
+#include "dirswap.h"
 #include "exec.h"
 #include "fsutil.h"
 #include "hash.h"
 #include "journal.h"
 #include "objects.h"
 #include "payload.h"
+#include "quickcheck.h"
 #include "state.h"
 #include "xalloc.h"
 
@@ -128,6 +154,9 @@ struct txn {
 	size_t nmkdirs;
 	int workfd;              /* WORK, opened and checked by work_open, held */
 	int stagefd, backfd;     /* WORK/stage, WORK/backup.new (or -1) */
+	bool *xdone;             /* per p->xdirs: exchanged by this run's swap */
+	struct qc_stat *after;   /* per op: its file's lstat right after the swap
+				  * renamed it (ino 0: none; NULL in a recovery) */
 	struct txn_result *r;
 };
 
@@ -187,6 +216,8 @@ static void txn_release(struct txn *t)
 	for (i = 0; i < t->nmkdirs; i++)
 		free(t->mkdirs[i]);
 	free(t->mkdirs);
+	free(t->after);
+	free(t->xdone);
 	free(t->appdir);
 	free(t->stage);
 	free(t->backup);
@@ -693,6 +724,35 @@ static int work_sub(struct txn *t, const char *name, bool fresh, int *fd, struct
 	return rc;
 }
 
+static size_t dir_len(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+
+	return slash ? (size_t)(slash - path) : 0;
+}
+
+/* The index in p->xdirs of the directory holding path, or -1. */
+static long xdir_of(const struct txn *t, const char *path)
+{
+	size_t n = dir_len(path), lo = 0, hi = t->p->nxdirs;
+
+	while (n && lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		const char *x = t->p->xdirs[mid].path;
+		int c = strncmp(x, path, n);
+
+		if (c == 0 && x[n] == '\0')
+			return (long)mid;
+		if (c == 0)
+			c = 1;              /* x is longer: after path's directory */
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return -1;
+}
+
 static int cmp_str(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
@@ -712,6 +772,37 @@ static int fsync_backup_dir(struct txn *t, const char *rel, struct err *e)
 	return rc;
 }
 
+/* Append to *dirs each directory on the way to path ("a", "a/b" for
+ * "a/b/c"). */
+static void add_parents(char ***dirs, size_t *n, const char *path)
+{
+	const char *q = path;
+
+	while ((q = strchr(q, '/'))) {
+		*dirs = xreallocarray(*dirs, *n + 1, sizeof **dirs);
+		(*dirs)[(*n)++] = xstrndup(path, (size_t)(q - path));
+		q++;
+	}
+}
+
+/* fsync each directory of WORK/backup.new that dirs names (once each),
+ * then free dirs. */
+static int fsync_backup_dirs(struct txn *t, char **dirs, size_t n, struct err *e)
+{
+	size_t i;
+	int rc = 0;
+
+	if (n)
+		qsort(dirs, n, sizeof *dirs, cmp_str);
+	for (i = 0; i < n; i++)
+		if (rc == 0 && (i == 0 || strcmp(dirs[i], dirs[i - 1])))
+			rc = fsync_backup_dir(t, dirs[i], e);
+	for (i = 0; i < n; i++)
+		free(dirs[i]);
+	free(dirs);
+	return rc;
+}
+
 /* Make WORK/backup.new's links durable before the swap relies on them.
  * Where syncfs is trusted, one flush for every link made (their
  * directories included); elsewhere (FUSE and the like, where syncfs may
@@ -722,30 +813,17 @@ static int sync_backup(struct txn *t, struct err *e)
 {
 	char **dirs = NULL;
 	size_t i, n = 0;
-	int rc = 0;
+	int rc;
 
 	if (payload_syncfs_trusted(t->p->workdir))
 		return fs_sync_fs_fd(t->backfd, t->backup, e);
 	for (i = 0; i < t->p->nops; i++) {
 		const struct plan_op *op = &t->p->ops[i];
-		const char *q = op->path;
 
-		if (!op->old_exists || op->kind == PLAN_UNCHANGED)
-			continue;
-		while ((q = strchr(q, '/'))) {
-			dirs = xrealloc(dirs, (n + 1) * sizeof *dirs);
-			dirs[n++] = xstrndup(op->path, (size_t)(q - op->path));
-			q++;
-		}
+		if (op->old_exists && op->kind != PLAN_UNCHANGED)
+			add_parents(&dirs, &n, op->path);
 	}
-	if (n)
-		qsort(dirs, n, sizeof *dirs, cmp_str);
-	for (i = 0; i < n; i++)
-		if (rc == 0 && (i == 0 || strcmp(dirs[i], dirs[i - 1])))
-			rc = fsync_backup_dir(t, dirs[i], e);
-	for (i = 0; i < n; i++)
-		free(dirs[i]);
-	free(dirs);
+	rc = fsync_backup_dirs(t, dirs, n, e);
 	if (rc == 0 && fsync_backup_dir(t, "", e) < 0)
 		rc = -1;
 	if (rc == 0 && fsync(t->workfd) < 0 && errno != EINVAL)
@@ -830,22 +908,36 @@ static int stage_from_dir(struct txn *t, const char *name, struct err *e)
 }
 
 /* Extract only the files the plan installs: a release changing 10 of its
- * 20,000 files writes 10 (the others are unchanged on the host). The
- * payload is unpacked into the held staging directory itself, by a path
- * that names its descriptor where the system has one. */
+ * 20,000 files writes 10 (the others are unchanged on the host). One read
+ * of the payload (payload_extract_sealed) checks its size and sha256
+ * against the signed manifest as it is unpacked. The payload is unpacked
+ * into the held staging directory itself, by a path that names its
+ * descriptor where the system has one. */
 static int stage_payload(struct txn *t, uint64_t cap, struct err *e)
 {
 	const struct plan *p = t->p;
 	bool *want = xcalloc(p->m->nfiles ? p->m->nfiles : 1, sizeof *want);
 	char *dir = fs_fd_path(t->stagefd);
-	size_t i;
-	int rc;
+	size_t i, nwant = 0;
+	int rc = -1;
 
 	for (i = 0; i < p->nops; i++)
-		if (p->ops[i].file && p->ops[i].kind != PLAN_UNCHANGED)
+		if (p->ops[i].file && p->ops[i].kind != PLAN_UNCHANGED && !want[p->ops[i].file - p->m->files]) {
 			want[p->ops[i].file - p->m->files] = true;
-	rc = objects_extract_some(p->payload, dir ? dir : t->stage, p->m, p->installed,
-				  p->target, want, cap, e);
+			nwant++;
+		}
+	/* Sizes not read beforehand (one pass): a release that stages every
+	 * file needs at least its payload's signed size; below that, the cap
+	 * (the free space) stops the extraction before the disk fills. */
+	if (objects_is_source(p->payload))
+		rc = objects_extract_some(p->payload, dir ? dir : t->stage, p->m, p->installed,
+					  p->target, want, cap, e);
+	else if (p->sizes_unknown && nwant == p->m->nfiles && p->m->payload_size > cap)
+		err_set(e, EXIT_SOFTWARE, "%s: %llu bytes of payload to unpack, %llu free",
+			p->workdir, (unsigned long long)p->m->payload_size,
+			(unsigned long long)cap);
+	else
+		rc = payload_extract_sealed(p->payload, dir ? dir : t->stage, p->m, want, cap, e);
 	free(want);
 	free(dir);
 	return rc;
@@ -893,9 +985,240 @@ static int stage_files(struct txn *t, const char *stage_from, struct err *e)
 		return err_set(e, EXIT_SOFTWARE, "%s: %llu bytes needed, %llu free",
 			       t->p->workdir, (unsigned long long)t->p->disk_needed,
 			       (unsigned long long)cap);
-	if (stage_payload(t, t->p->disk_needed < cap ? t->p->disk_needed : cap, e) < 0)
+	if (!t->p->sizes_unknown && t->p->disk_needed < cap)
+		cap = t->p->disk_needed;
+	if (stage_payload(t, cap, e) < 0)
 		return -1;
 	return chown_staged(t, e);
+}
+
+/* ---- whole directories ------------------------------------------------- */
+
+/* A list of names (borrowed) with the op each came from. */
+struct names {
+	char **v;
+	size_t *op, n;
+};
+
+static void names_add(struct names *l, char *name, size_t op)
+{
+	l->v = xreallocarray(l->v, l->n + 1, sizeof *l->v);
+	l->op = xreallocarray(l->op, l->n + 1, sizeof *l->op);
+	l->v[l->n] = name;
+	l->op[l->n++] = op;
+}
+
+static void names_free(struct names *l)
+{
+	free(l->v);
+	free(l->op);
+	memset(l, 0, sizeof *l);
+}
+
+/* Is path below the directory dir (n bytes of it)? */
+static bool below(const char *path, const char *dir, size_t n)
+{
+	return !strncmp(path, dir, n) && path[n] == '/';
+}
+
+/* The ops below dir: the names they leave in it (new: staged, sorted as
+ * ops are not) and those it holds now (old). False when one of them keeps
+ * a file (unchanged, a kept config) or lies deeper down. */
+static bool dir_ops(const struct plan *p, const char *dir, size_t n, struct names *oldn,
+		    struct names *newn)
+{
+	size_t i;
+
+	for (i = 0; i < p->nops; i++) {
+		const struct plan_op *op = &p->ops[i];
+		char *leaf = op->path + n + 1;
+
+		if (!below(op->path, dir, n))
+			continue;
+		if (strchr(leaf, '/') || op->kind == PLAN_UNCHANGED ||
+		    op->kind == PLAN_CONFIG_KEEP ||
+		    (op->kind != PLAN_REMOVE && (!op->src || strcmp(op->src, op->path))))
+			return false;
+		if (op->old_exists)
+			names_add(oldn, leaf, i);
+		if (op->kind != PLAN_REMOVE)
+			names_add(newn, leaf, i);
+	}
+	return newn->n > 0;
+}
+
+/* How many of the release's files lie directly in dir; SIZE_MAX when one
+ * lies deeper (the directory is not all files). */
+static size_t release_files_in(const struct manifest *m, const char *dir, size_t n)
+{
+	size_t i, k = 0;
+
+	for (i = 0; i < m->nfiles; i++)
+		if (below(m->files[i].path, dir, n)) {
+			if (strchr(m->files[i].path + n + 1, '/'))
+				return SIZE_MAX;
+			k++;
+		}
+	return k;
+}
+
+static int cmp_names(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Directory dir of the target, and of the staging area: does every entry
+ * of both change (the release's files only, nothing foreign, nothing
+ * kept)? Then the staged copy takes the target's mode and owner, and dir
+ * joins p->xdirs, each staged file's stat noted for the quick check (an
+ * exchange moves the directory, not its files). */
+static void consider_dir(struct txn *t, struct dirwalk *tw, struct dirwalk *sw, const char *dir)
+{
+	size_t n = strlen(dir), i;
+	struct names oldn = { 0 }, newn = { 0 };
+	char *key = xasprintf("%s/x", dir);
+	const char *leaf;
+	uint64_t old_ino, new_ino;
+	struct stat st;
+	struct err e;
+	int tfd, sfd;
+
+	if (!dir_ops(t->p, dir, n, &oldn, &newn) || release_files_in(t->p->m, dir, n) != newn.n)
+		goto done;
+	if ((tfd = walk_parent(tw, key, &leaf, &e)) < 0 || (sfd = walk_parent(sw, key, &leaf, &e)) < 0)
+		goto done;
+	qsort(oldn.v, oldn.n, sizeof *oldn.v, cmp_names);
+	qsort(newn.v, newn.n, sizeof *newn.v, cmp_names);
+	if (!dirswap_holds_only(tfd, oldn.v, oldn.n) || !dirswap_holds_only(sfd, newn.v, newn.n) ||
+	    dirswap_match(tfd, sfd, &old_ino, &new_ino) < 0)
+		goto done;
+	plan_add_xdir(t->p, xstrdup(dir), old_ino, new_ino);
+	for (i = 0; i < newn.n; i++)
+		if (fstatat(sfd, t->p->ops[newn.op[i]].path + n + 1, &st, AT_SYMLINK_NOFOLLOW) == 0)
+			quickcheck_stat(&st, &t->after[newn.op[i]]);
+done:
+	names_free(&oldn);
+	names_free(&newn);
+	free(key);
+}
+
+/* Does this file system exchange directories? Tried on two empty ones
+ * made in WORK (on the target's file system), so that the swap never
+ * meets a refusal it would have to work around without backups. */
+static bool exchange_works(struct txn *t)
+{
+	static const char *const probe[] = { "xprobe.a", "xprobe.b" };
+	struct err e;
+	bool works;
+	int k;
+
+	for (k = 0; k < 2; k++)
+		if (fs_remove_tree_at(t->workfd, probe[k], &e) < 0 ||
+		    mkdirat(t->workfd, probe[k], 0700) < 0)
+			return false;
+	works = dirswap_exchange(t->workfd, probe[0], t->workfd, probe[1]) == 0;
+	for (k = 0; k < 2; k++)
+		unlinkat(t->workfd, probe[k], AT_REMOVEDIR);
+	return works;
+}
+
+/* Choose the directories the swap exchanges whole (p->xdirs, sorted):
+ * every directory of the target holding a changed file is considered
+ * (consider_dir), except the target itself, which holds the work
+ * directory when it is a mount point. Before the journal names them. */
+static void find_xdirs(struct txn *t)
+{
+	struct dirwalk tw, sw;
+	char **dirs = xcalloc(t->p->nops ? t->p->nops : 1, sizeof *dirs);
+	size_t i, n = 0;
+	struct err e;
+	bool works = exchange_works(t);
+
+	for (i = 0; i < t->p->nops && works; i++)
+		if (t->p->ops[i].kind != PLAN_UNCHANGED && dir_len(t->p->ops[i].path))
+			dirs[n++] = xstrndup(t->p->ops[i].path, dir_len(t->p->ops[i].path));
+	qsort(dirs, n, sizeof *dirs, cmp_names);
+	walk_init(&tw, t->p->target);
+	walk_init_fd(&sw, t->stage, t->stagefd);
+	for (i = 0; i < n; i++)
+		if (i == 0 || strcmp(dirs[i], dirs[i - 1]))
+			consider_dir(t, &tw, &sw, dirs[i]);
+	walk_release(&tw, &e);
+	walk_release(&sw, &e);
+	for (i = 0; i < n; i++)
+		free(dirs[i]);
+	free(dirs);
+	t->xdone = xcalloc(t->p->nxdirs ? t->p->nxdirs : 1, sizeof *t->xdone);
+}
+
+/* Exchange each directory of p->xdirs with its staged copy (t->xdone).
+ * The probe of find_xdirs showed the system exchanges: a failure is the
+ * swap's. Every old file is also linked in WORK/backup.new, so a restore
+ * is right even where it cannot tell an exchanged directory by its inode
+ * (a tree copied back from elsewhere): the per-file restore then puts the
+ * old files into the directory in place. */
+static int exchange_dirs(struct txn *t, struct err *e)
+{
+	struct dirwalk tw, sw;
+	const char *leaf, *sleaf;
+	int pfd, sfd, rc = 0;
+	size_t k;
+
+	walk_init(&tw, t->p->target);
+	walk_init_fd(&sw, t->stage, t->stagefd);
+	for (k = 0; k < t->p->nxdirs && rc == 0; k++) {
+		const char *dir = t->p->xdirs[k].path;
+
+		if ((pfd = walk_parent(&tw, dir, &leaf, e)) < 0 ||
+		    (sfd = walk_parent(&sw, dir, &sleaf, e)) < 0)
+			rc = -1;
+		else if (dirswap_exchange(sfd, sleaf, pfd, leaf) == 0)
+			t->xdone[k] = true;
+		else
+			rc = err_sys(e, EXIT_SOFTWARE, "exchange %s/%s with %s/%s", t->stage, dir,
+				     t->p->target, dir);
+	}
+	walk_release(&tw, e);
+	walk_release(&sw, e);
+	return rc;
+}
+
+/* Restore, first: exchange back each directory of p->xdirs whose target
+ * side has the staged copy's inode and whose staged side the old one's (a
+ * recovery does not know how far the swap got). Anything else is left to
+ * the per-file restore, which is right either way: every old file is
+ * linked in WORK/backup.new, so it puts the old files into whichever
+ * directory is in place and removes the added ones. Exchanging back only
+ * keeps the old directory's inode; inode numbers alone cannot be trusted
+ * to tell the two apart (a tree copied back has new ones, which may
+ * happen to match), so a mismatch or a refusal here is no error. */
+static void unexchange_dirs(struct txn *t)
+{
+	struct dirwalk tw, sw;
+	const char *leaf, *sleaf;
+	struct stat st, sst;
+	struct err e;
+	int pfd, sfd;
+	size_t k;
+
+	walk_init(&tw, t->p->target);
+	walk_init_fd(&sw, t->stage, t->stagefd);
+	for (k = 0; k < t->p->nxdirs; k++) {
+		const struct plan_xdir *x = &t->p->xdirs[k];
+
+		if ((pfd = walk_parent(&tw, x->path, &leaf, &e)) < 0 ||
+		    fstatat(pfd, leaf, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    (uint64_t)st.st_ino != x->new_ino ||
+		    (sfd = walk_parent(&sw, x->path, &sleaf, &e)) < 0 ||
+		    fstatat(sfd, sleaf, &sst, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    (uint64_t)sst.st_ino != x->old_ino || !S_ISDIR(st.st_mode) ||
+		    !S_ISDIR(sst.st_mode))
+			continue;
+		if (dirswap_exchange(sfd, sleaf, pfd, leaf) == 0)
+			tw.dirty = sw.dirty = true;
+	}
+	walk_release(&tw, &e);
+	walk_release(&sw, &e);
 }
 
 /* Remove what staging left (the plan was not carried out): only through
@@ -915,6 +1238,17 @@ static void cleanup_work(struct txn *t)
 
 /* ---- swapping and restoring ------------------------------------------- */
 
+/* Op i's file was just renamed into place (leaf in pfd): nobody but us
+ * has written it since it was checked, so its lstat now is what the
+ * quick check records for it (the rename itself changed its ctime). */
+static void note_swapped(struct txn *t, size_t i, int pfd, const char *leaf)
+{
+	struct stat st;
+
+	if (t->after && fstatat(pfd, leaf, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode))
+		quickcheck_stat(&st, &t->after[i]);
+}
+
 static int swap(struct txn *t, struct err *e)
 {
 	struct dirwalk tw, sw;
@@ -922,12 +1256,17 @@ static int swap(struct txn *t, struct err *e)
 	int pfd, sfd, rc = 0;
 	size_t i;
 
+	long k;
+
+	if (exchange_dirs(t, e) < 0)
+		return -1;
 	walk_init(&tw, t->p->target);
 	walk_init_fd(&sw, t->stage, t->stagefd);
 	for (i = 0; i < t->p->nops && rc == 0; i++) {
 		const struct plan_op *op = &t->p->ops[i];
 
-		if (op->kind == PLAN_UNCHANGED)
+		if (op->kind == PLAN_UNCHANGED ||
+		    ((k = xdir_of(t, op->path)) >= 0 && t->xdone[k]))
 			continue;
 		if ((pfd = walk_parent(&tw, op->path, &leaf, e)) < 0) {
 			rc = -1;
@@ -939,6 +1278,8 @@ static int swap(struct txn *t, struct err *e)
 		} else if (renameat(sfd, sleaf, pfd, leaf) < 0) {
 			rc = err_sys(e, EXIT_SOFTWARE, "rename %s/%s into %s/%s", t->stage, op->src,
 				     t->p->target, op->path);
+		} else {
+			note_swapped(t, i, pfd, leaf);
 		}
 	}
 	for (i = t->p->ndirs; rc == 0 && i-- > 0;) {
@@ -957,6 +1298,31 @@ static int swap(struct txn *t, struct err *e)
 	 * crash rolls back, whichever renames reached the disk: invariant 2). */
 	walk_release(&tw, e);
 	walk_release(&sw, e);
+	return rc;
+}
+
+/* The exchanges durable: both parents of each directory exchanged, the
+ * target's and the staging area's (a recovery looks for the old
+ * directory there). */
+static int sync_exchanged(struct txn *t, struct err *e)
+{
+	struct dirwalk tw, sw;
+	const char *leaf;
+	size_t k;
+	int rc = 0;
+
+	walk_init(&tw, t->p->target);
+	walk_init_fd(&sw, t->stage, t->stagefd);
+	for (k = 0; k < t->p->nxdirs && rc == 0; k++) {
+		if (!t->xdone[k])
+			continue;
+		if (walk_parent(&tw, t->p->xdirs[k].path, &leaf, e) < 0 ||
+		    walk_parent(&sw, t->p->xdirs[k].path, &leaf, e) < 0)
+			rc = -1;
+		tw.dirty = sw.dirty = true;
+	}
+	if (walk_release(&tw, e) < 0 || walk_release(&sw, e) < 0)
+		rc = -1;
 	return rc;
 }
 
@@ -991,7 +1357,7 @@ static int sync_swapped(struct txn *t, struct err *e)
 	}
 	if (walk_release(&tw, e) < 0)
 		rc = -1;
-	return rc;
+	return rc < 0 ? -1 : sync_exchanged(t, e);
 }
 
 /* Does rel exist under the walk's base? */
@@ -1069,6 +1435,7 @@ static int restore(struct txn *t, struct err *e)
 	struct stat st;
 	size_t i;
 
+	unexchange_dirs(t);
 	if (remake_dirs(t, e) < 0)
 		rc = -1;
 	walk_init(&tw, t->p->target);
@@ -1147,6 +1514,67 @@ done:
 	return rc;
 }
 
+/* The release's file that op i put at its path (not a config), or NULL. */
+static const struct mfile *quick_file(const struct txn *t, size_t i)
+{
+	const struct plan_op *op = &t->p->ops[i];
+	const struct mfile *f = op->file ? op->file : manifest_find_file(t->p->m, op->path);
+
+	return f && !f->config && !strcmp(f->path, op->path) ? f : NULL;
+}
+
+/* Write the quick check's record for the tree just committed: each file
+ * the swap renamed in, as it was right after (note_swapped); each one the
+ * plan found unchanged by reading it, as the plan's lstat before the read;
+ * and the old record's entries for the release's other files, which stay
+ * true as long as the files' stat does. Only a transaction that swapped
+ * writes it; a recovery leaves the old one, whose entries stay true (an
+ * entry vouches for one stat, which any change to the file breaks). A
+ * failure is not the commit's: the record only saves reading. */
+static void record_quick(struct txn *t)
+{
+	const struct plan *p = t->p;
+	struct quickcheck old = QUICKCHECK_INIT, nq = QUICKCHECK_INIT;
+	const struct quickcheck *was = p->how && p->how->quick ? p->how->quick : &old;
+	const struct mfile *f;
+	struct qc_stat st;
+	size_t i, n;
+	struct err e;
+
+	if (!t->after)
+		return;
+	if (was == &old)
+		quickcheck_load(t->appdir, &old);
+	for (i = 0; i < p->nops; i++) {
+		const struct plan_op *op = &p->ops[i];
+		const struct qc_entry *ent;
+
+		if (!(f = quick_file(t, i)))
+			continue;
+		if (op->kind != PLAN_UNCHANGED && t->after[i].ino)
+			quickcheck_add(&nq, f->path, f->sha256, &t->after[i]);
+		else if (op->kind == PLAN_UNCHANGED && op->quick &&
+			 (ent = quickcheck_find(was, f->path)))
+			quickcheck_add(&nq, f->path, f->sha256, &ent->st);
+		else if (op->kind == PLAN_UNCHANGED && op->old_exists && S_ISREG(op->st.st_mode)) {
+			quickcheck_stat(&op->st, &st);
+			quickcheck_add(&nq, f->path, f->sha256, &st);
+		}
+	}
+	/* Files this transaction had no op for (`upgr rollback`'s inverse
+	 * plan): the old entries that still name their bytes. */
+	quickcheck_sort(&nq);
+	for (i = 0, n = nq.n; i < was->n; i++) {
+		f = manifest_find_file(p->m, was->v[i].path);
+		if (f && !f->config && !memcmp(f->sha256, was->v[i].sha256, SHA256_LEN) &&
+		    !quickcheck_find_n(&nq, n, f->path))
+			quickcheck_add(&nq, f->path, f->sha256, &was->v[i].st);
+	}
+	quickcheck_save(t->appdir, &nq, &e);
+	quickcheck_release(&nq);
+	quickcheck_release(&old);
+}
+
 /* Make the installed manifest the new one, keep the old as previous.yaml,
  * keep the backup (rotate_backup), and mark the journal "done" (the
  * caller drops it with txn_finish once the result is recorded).
@@ -1172,6 +1600,7 @@ static int commit(struct txn *t, struct err *e)
 	}
 	if (rotate_backup(t, e) < 0)
 		goto done;
+	record_quick(t);
 	txn_result_set(t->r, TXN_SUCCESS);
 	rc = write_journal(t, TXN_DONE, e);
 	t->r->journal_done = rc == 0;
@@ -1266,6 +1695,8 @@ static int prepare(struct txn *t, const char *manifest, size_t len,
 		goto done;
 	if (stage_files(t, stage_from, e) < 0)
 		goto done;
+	t->after = xcalloc(t->p->nops ? t->p->nops : 1, sizeof *t->after);
+	find_xdirs(t);
 	plan_check_preconditions(t->p, true);
 	for (i = 0; i < t->p->npre; i++) {
 		const struct plan_pre *pp = &t->p->pre[i];

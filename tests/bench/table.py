@@ -76,7 +76,7 @@ def rows(m):
             "<= 1.3", lambda r: r <= 1.3)
         row("apply %s: vs limit + sync -f (durable, as upgr)" % label, u,
             get("apply_%s_limit_sync" % size), fmt_ms,
-            lambda v: "limit+sync " + fmt_ms(v), "-", None)
+            lambda v: "limit+sync " + fmt_ms(v), "<= 1.2", lambda r: r <= 1.2)
     for size, label in (("small", "1000 files"), ("large", "20,000 files")):
         u = get("down_%s_upgr" % size)
         row("downtime %s: vs patent script" % label, u, get("down_%s_patent" % size),
@@ -91,7 +91,8 @@ def rows(m):
         get("down_small_upgr"), fmt_ms, lambda v: "small " + fmt_ms(v), "<= 1.5",
         lambda r: r <= 1.5)
     row("apply 10 of 20,000 changed: vs rsync -a --delete", get("apply_inc_upgr"),
-        get("apply_inc_rsync"), fmt_ms, lambda v: "rsync " + fmt_ms(v), "-", None)
+        get("apply_inc_rsync"), fmt_ms, lambda v: "rsync " + fmt_ms(v), "<= 1",
+        lambda r: r <= 1)
     row("renames into the target, 10 of 20,000 changed", get("inc_renames_target"),
         get("inc_changed"), lambda v: "%d renames" % v, lambda v: "%d changed" % v,
         "= 1", lambda r: r == 1)

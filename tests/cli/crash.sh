@@ -72,7 +72,7 @@ check_host() {
 }
 
 kills=0
-for sc in rename unlink unlinkat linkat write fsync mkdir; do
+for sc in rename renameat renameat2 unlink unlinkat linkat write fsync mkdir; do
 	n=1
 	while :; do
 		reset_host
@@ -169,7 +169,7 @@ print(sum(1 for r in json.load(sys.stdin) if r['to']=='3.0.0' and r['result']=='
 	fi
 }
 rbkills=0
-for sc in rename unlink unlinkat fsync rmdir; do
+for sc in rename renameat renameat2 unlink unlinkat fsync rmdir; do
 	n=1
 	while :; do
 		reset_host

@@ -36,8 +36,12 @@ Names are resolved as the kernel does, on the model: a directory fd
 fchmodat, syncfs) stands for the inode it was opened on, so a held fd
 still works after its directory was renamed or removed; /proc/self/fd/N
 and paths below it start at fd N. What the model does not know
-(O_TMPFILE, linkat AT_EMPTY_PATH, RENAME_EXCHANGE, "..", a symlink on
+(O_TMPFILE, linkat AT_EMPTY_PATH, RENAME_WHITEOUT, "..", a symlink on
 the way, an fd not opened in the trace) stops the run as a model error.
+A renameat2 RENAME_EXCHANGE is one operation on two directories: both
+halves become durable together, once each of the two directories has
+been fsynced since (or its file system synced); until then both are
+undone.
 For each crash point (after each call that changes the modelled tree, and
 after CMD exits) these states are rebuilt:
   lost      only what was made durable (the rule above);
@@ -199,6 +203,8 @@ class Model:
         self.inodes = []
         self.noop = set(noop_devs)
         self.pending = []          # cross-directory renames: (src, name, ino, dst)
+        self.xpending = []         # exchanges: [dir a, name a, ino now at a (was b's),
+                                   #             dir b, name b, ino now at b, synced dirs]
         self.umask = os.umask(0o022)     # the run inherits ours
         os.umask(self.umask)
         self.root = self.snapshot(self.host)
@@ -264,12 +270,32 @@ class Model:
         return parent, name
 
     # -- durability --
+    def sync_exchanges(self, ino):
+        """After directory ino's entries became durable: an exchange
+        whose other directory is not yet synced is undone in ino's
+        durable entries; one whose both are is durable in both."""
+        keep = []
+        for x in self.xpending:
+            a, an, ai, b, bn, bi, synced = x
+            if ino is a or ino is b:
+                synced.add(id(ino))
+            done = id(a) in synced and id(b) in synced
+            for (d, n, now, was) in ((a, an, ai, bi), (b, bn, bi, ai)):
+                if done and d.dentries.get(n) is was:
+                    d.dentries[n] = now
+                elif not done and d is ino and d.dentries.get(n) is now:
+                    d.dentries[n] = was
+            if not done:
+                keep.append(x)
+        self.xpending = keep
+
     def sync_inode(self, ino):
         ino.dmode = ino.mode
         if ino.kind == 'f':
             ino.ddata = bytes(ino.data)
         elif ino.kind == 'd':
             ino.dentries = dict(ino.entries)
+            self.sync_exchanges(ino)
             keep = []
             for (src, name, moved, dst) in self.pending:
                 if dst is ino:
@@ -293,6 +319,12 @@ class Model:
                     ino.dentries = dict(ino.entries)
         self.pending = [p for p in self.pending
                         if not (dev is None or p[3].dev == dev)]
+        for x in self.xpending:
+            for d in (x[0], x[3]):
+                if dev is None or d.dev == dev:
+                    x[6].add(id(d))
+        for x in list(self.xpending):
+            self.sync_exchanges(x[0])
         for (src, name, moved, dst) in self.pending:
             if name not in src.entries:
                 src.dentries[name] = moved
@@ -476,6 +508,19 @@ class Replay:
             if self.m.tracked(p):
                 raise ModelError('a child process changed the host: %s' % short(line, self.m.host))
 
+    def exchange(self, sp, sl, dp, dl, src, dst):
+        m = self.m
+        if (sp is None) != (dp is None):
+            raise ModelError('an exchange into or out of the host: %r %r' % (src, dst))
+        ia, ib = sp.entries.get(sl), dp.entries.get(dl)
+        if ia is None or ib is None:
+            raise ModelError('an exchange of a missing name succeeded: %r %r' % (src, dst))
+        if ia is ib:
+            return False
+        sp.entries[sl], dp.entries[dl] = ib, ia
+        m.xpending.append([sp, sl, ib, dp, dl, ia, set()])
+        return True
+
     def step(self, name, a, ret):
         """Apply one successful call of the main process; True if it changed
         the model."""
@@ -630,10 +675,12 @@ class Replay:
             else:
                 sp, sl, src = self.locate_name(a[0], a[1])
                 dp, dl, dst = self.locate_name(a[2], a[3])
-                if name == 'renameat2' and re.search(r'RENAME_(EXCHANGE|WHITEOUT)', a[4]):
-                    raise ModelError('RENAME_EXCHANGE and RENAME_WHITEOUT are not modelled')
+                if name == 'renameat2' and re.search(r'RENAME_WHITEOUT', a[4]):
+                    raise ModelError('RENAME_WHITEOUT is not modelled')
             if sp is None and dp is None:
                 return False
+            if name == 'renameat2' and 'RENAME_EXCHANGE' in a[4]:
+                return self.exchange(sp, sl, dp, dl, src, dst)
             if (sp is None) != (dp is None):
                 raise ModelError('a rename into or out of the host: %r %r' % (src, dst))
             ino = sp.entries.get(sl)

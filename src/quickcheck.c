@@ -1,0 +1,198 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The quick check's record (quickcheck.h). */
+#include "quickcheck.h"
+#include "buf.h"
+#include "fsutil.h"
+#include "hash.h"
+#include "xalloc.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define MAGIC "upgr-quickcheck 1"
+#define MAX_BYTES (256u << 20)
+
+void quickcheck_stat(const struct stat *st, struct qc_stat *out)
+{
+	out->dev = (uint64_t)st->st_dev;
+	out->ino = (uint64_t)st->st_ino;
+	out->size = (uint64_t)st->st_size;
+	out->mtime_ns = (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
+	out->ctime_ns = (int64_t)st->st_ctim.tv_sec * 1000000000 + st->st_ctim.tv_nsec;
+	out->mode = (uint32_t)st->st_mode;
+	out->uid = (uint32_t)st->st_uid;
+	out->gid = (uint32_t)st->st_gid;
+}
+
+static int by_path(const void *a, const void *b)
+{
+	return strcmp(((const struct qc_entry *)a)->path, ((const struct qc_entry *)b)->path);
+}
+
+/* The next space-separated number of base in *s. */
+static bool number(char **s, int base, uint64_t *out)
+{
+	char *end;
+
+	errno = 0;
+	*out = strtoull(*s, &end, base);
+	if (end == *s || *end != ' ' || errno)
+		return false;
+	*s = end + 1;
+	return true;
+}
+
+static bool parse_line(char *line, struct qc_entry *q)
+{
+	uint64_t v[8];
+	size_t i;
+	char *s = line + SHA256_HEX_LEN + 1;
+
+	if (strlen(line) <= SHA256_HEX_LEN + 1 || line[SHA256_HEX_LEN] != ' ')
+		return false;
+	line[SHA256_HEX_LEN] = '\0';
+	if (hex_decode(line, q->sha256, SHA256_LEN) < 0)
+		return false;
+	for (i = 0; i < 8; i++)
+		if (!number(&s, i == 0 ? 8 : 10, &v[i]))
+			return false;
+	if (!*s)
+		return false;
+	q->st.mode = (uint32_t)v[0];
+	q->st.uid = (uint32_t)v[1];
+	q->st.gid = (uint32_t)v[2];
+	q->st.size = v[3];
+	q->st.mtime_ns = (int64_t)v[4];
+	q->st.ctime_ns = (int64_t)v[5];
+	q->st.dev = v[6];
+	q->st.ino = v[7];
+	q->path = xstrdup(s);
+	return true;
+}
+
+void quickcheck_load(const char *appdir, struct quickcheck *q)
+{
+	char *path = fs_join(appdir, QUICKCHECK_FILE), *line, *save = NULL;
+	struct buf b = BUF_INIT;
+	struct err e;
+	struct qc_entry ent;
+
+	q->v = NULL;
+	q->n = 0;
+	q->sorted = true;
+	if (access(path, F_OK) < 0 || fs_read_file(path, MAX_BYTES, &b, &e) < 0 || !b.data)
+		goto done;
+	line = strtok_r(b.data, "\n", &save);
+	if (!line || strcmp(line, MAGIC))
+		goto done;
+	while ((line = strtok_r(NULL, "\n", &save)))
+		if (parse_line(line, &ent)) {
+			q->v = xreallocarray(q->v, q->n + 1, sizeof *q->v);
+			q->v[q->n++] = ent;
+		}
+	quickcheck_sort(q);
+done:
+	buf_release(&b);
+	free(path);
+}
+
+const struct qc_entry *quickcheck_find_n(const struct quickcheck *q, size_t n,
+					 const char *path)
+{
+	struct qc_entry key;
+
+	if (!q || !n)
+		return NULL;
+	key.path = (char *)path;
+	return bsearch(&key, q->v, n, sizeof *q->v, by_path);
+}
+
+const struct qc_entry *quickcheck_find(const struct quickcheck *q, const char *path)
+{
+	return q && q->sorted ? quickcheck_find_n(q, q->n, path) : NULL;
+}
+
+void quickcheck_sort(struct quickcheck *q)
+{
+	if (q->n)
+		qsort(q->v, q->n, sizeof *q->v, by_path);
+	q->sorted = true;
+}
+
+bool quickcheck_same(const struct quickcheck *q, const char *path,
+		     const uint8_t sha256[32], const struct stat *st)
+{
+	const struct qc_entry *ent = quickcheck_find(q, path);
+	struct qc_stat now;
+
+	if (!ent || !S_ISREG(st->st_mode) || memcmp(ent->sha256, sha256, SHA256_LEN))
+		return false;
+	quickcheck_stat(st, &now);
+	return now.dev == ent->st.dev && now.ino == ent->st.ino && now.size == ent->st.size &&
+	       now.mtime_ns == ent->st.mtime_ns && now.ctime_ns == ent->st.ctime_ns &&
+	       now.mode == ent->st.mode && now.uid == ent->st.uid && now.gid == ent->st.gid;
+}
+
+void quickcheck_add(struct quickcheck *q, const char *path, const uint8_t sha256[32],
+		    const struct qc_stat *st)
+{
+	struct qc_entry *ent;
+
+	q->v = xreallocarray(q->v, q->n + 1, sizeof *q->v);
+	ent = &q->v[q->n++];
+	ent->path = xstrdup(path);
+	memcpy(ent->sha256, sha256, SHA256_LEN);
+	ent->st = *st;
+	q->sorted = false;
+}
+
+int quickcheck_save(const char *appdir, struct quickcheck *q, struct err *e)
+{
+	char *path = fs_join(appdir, QUICKCHECK_FILE), hex[SHA256_HEX_LEN + 1];
+	struct buf b = BUF_INIT;
+	size_t i;
+	int rc;
+
+	quickcheck_sort(q);
+	buf_addf(&b, MAGIC "\n");
+	for (i = 0; i < q->n; i++) {
+		const struct qc_entry *ent = &q->v[i];
+
+		hex_encode(ent->sha256, SHA256_LEN, hex);
+		buf_addf(&b, "%s %o %" PRIu32 " %" PRIu32 " %" PRIu64 " %" PRId64 " %" PRId64
+			 " %" PRIu64 " %" PRIu64 " %s\n", hex, (unsigned)ent->st.mode,
+			 ent->st.uid, ent->st.gid, ent->st.size, ent->st.mtime_ns,
+			 ent->st.ctime_ns, ent->st.dev, ent->st.ino, ent->path);
+	}
+	rc = fs_write_atomic(path, b.data, b.len, 0600, e);
+	buf_release(&b);
+	free(path);
+	return rc;
+}
+
+int quickcheck_drop(const char *appdir, struct err *e)
+{
+	char *path = fs_join(appdir, QUICKCHECK_FILE);
+	int rc = 0;
+
+	if (unlink(path) == 0)
+		rc = fs_fsync_dir(appdir, e);
+	else if (errno != ENOENT)
+		rc = err_sys(e, EXIT_SOFTWARE, "remove %s", path);
+	free(path);
+	return rc;
+}
+
+void quickcheck_release(struct quickcheck *q)
+{
+	size_t i;
+
+	for (i = 0; i < q->n; i++)
+		free(q->v[i].path);
+	free(q->v);
+	q->v = NULL;
+	q->n = 0;
+}

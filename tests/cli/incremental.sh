@@ -1,0 +1,132 @@
+# SPDX-License-Identifier: Apache-2.0
+# Applying only what changed (issue 17, points 2 and 3): an upgrade that
+# changes one file of many reads neither the unchanged files on the host
+# (the quick check: STATE/apps/APP/quickcheck) nor the payload more than
+# once; a file changed on the host behind upgr's back (same size, mtime
+# put back, or another inode) is still found and replaced; the record is
+# private and a broken one only costs reading; a payload that is not the
+# signed one is refused in that single read, before anything is stopped.
+. "$(dirname "$0")/../lib/testlib.sh"
+. "$UPGR_TOP/tests/lib/release.sh"
+. "$UPGR_TOP/tests/lib/fakesvc.sh"
+
+command -v strace >/dev/null || { ok "# SKIP strace missing"; exit 0; }
+release_key
+release_config a
+TGT=$T/root/opt/hello
+A="-c $T/a.yaml"
+QC=$T/a-state/apps/hello/quickcheck
+N=40
+
+# many VER DIR [EXTRA]: the fake service plus $N files under share/many/
+# that never change between versions.
+many() {
+	_list="" _i=0
+	mkdir -p "$2/share/many"
+	while [ "$_i" -lt "$N" ]; do
+		echo "file $_i, the same in every version" >"$2/share/many/f$_i.txt"
+		_list="$_list  - { path: share/many/f$_i.txt, mode: \"0644\" }
+"
+		_i=$((_i + 1))
+	done
+	svc_src "$1" "$2" "$_list"
+}
+for v in 1 2 3 4 5; do
+	many $v.0.0 "$T/src$v"
+	release_make "$T/src$v/manifest.yaml" "$T/src$v" "$T/rel$v"
+done
+grep -c 'share/many/' "$T/src1/manifest.yaml" | grep -qx "$N" &&
+	ok "the release lists $N unchanging files" || not_ok "manifest: $(grep -c many "$T/src1/manifest.yaml")"
+
+# opens LOG PATTERN: how many successful opens of PATTERN the strace log has.
+opens() { grep -E "open(at)?\(.*$2" "$1" | grep -vc ' = -1 '; }
+# traced LOG REL LABEL: upgr apply REL with its opens traced into LOG.
+traced() {
+	ASAN_OPTIONS=detect_leaks=0 strace -f -qq -e trace=open,openat -o "$1" \
+		$UPGR apply $A "$2" >"$T/out" 2>"$T/err"
+	_rc=$?
+	[ $_rc = 0 ] && ok "$3 exits 0" || not_ok "$3: exit $_rc: $(cat "$T/err")"
+}
+
+# --- install, then an upgrade changing only share/data.txt and the script -----
+expect_exit 0 "first install exits 0" $UPGR apply $A "$T/rel1"
+[ -f "$QC" ] && [ "$(stat -c %a "$QC")" = 600 ] &&
+	ok "the quick check's record is in the state directory, mode 0600" ||
+	not_ok "record: $(ls -l "$QC" 2>&1)"
+[ "$(grep -c 'share/many/' "$QC")" = "$N" ] && ok "it has an entry per file installed" ||
+	not_ok "entries: $(grep -c many "$QC")"
+traced "$T/st2" "$T/rel2" "upgrade 1 -> 2"
+n=$(opens "$T/st2" "$TGT/share/many/")
+[ "$n" = 0 ] && ok "no unchanged file of the target was read (quick check)" ||
+	not_ok "$n opens of unchanged files in the target"
+n=$(opens "$T/st2" "rel2/payload.tar.gz")
+[ "$n" = 1 ] && ok "the payload was read once (one pass: hash and extract)" ||
+	not_ok "the payload was opened $n times"
+expect_same "$T/src2/share/data.txt" "$TGT/share/data.txt" "the changed file has the new bytes"
+# bytes ($1, $3 of tree_sum: the sources' modes are not the manifest's)
+bytes() { tree_sum "$1" | grep -v 'manifest.yaml\|etc/hello.conf' | awk '{print $1, $3}'; }
+bytes "$TGT" >"$T/sum2"
+bytes "$T/src2" >"$T/want2"
+expect_same "$T/want2" "$T/sum2" "the target is exactly release 2"
+
+# --- changed behind upgr's back: found without the record's word ------------
+f5=$TGT/share/many/f5.txt f6=$TGT/share/many/f6.txt
+touch -r "$f5" "$T/stamp"
+printf 'FILE 5, THE SAME IN EVERY VERSION\n' | dd of="$f5" conv=notrunc 2>/dev/null
+touch -r "$T/stamp" "$f5"
+[ "$(stat -c %s "$f5")" = "$(stat -c %s "$T/src3/share/many/f5.txt")" ] &&
+	ok "f5 edited in place: same size, mtime put back" || not_ok "f5 size changed"
+cp -p "$f6" "$T/f6" && rm "$f6" && echo "file 6, changed in every versioN" >"$f6" &&
+	touch -r "$T/f6" "$f6"
+expect_exit 0 "upgrade 2 -> 3 exits 0" $UPGR apply $A "$T/rel3"
+expect_same "$T/src3/share/many/f5.txt" "$f5" "a file edited in place (mtime put back) is replaced (ctime)"
+expect_same "$T/src3/share/many/f6.txt" "$f6" "a file replaced by another inode is replaced"
+expect_grep "$T/a-audit.log" 'result: "?success' "the upgrade is audited"
+
+# --- a broken or foreign record costs only reading ---------------------------
+sed -i '2,$ s/^[0-9a-f]\{64\}/0000000000000000000000000000000000000000000000000000000000000000/' "$QC"
+printf 'not a record line\n' >>"$QC"
+traced "$T/st4" "$T/rel4" "upgrade 3 -> 4 over a record naming other hashes"
+n=$(opens "$T/st4" "$TGT/share/many/")
+[ "$n" -ge "$N" ] && ok "entries naming other bytes vouch for nothing: every file read ($n)" ||
+	not_ok "only $n opens with a wrong record"
+[ "$(grep -c 'share/many/' "$QC")" = "$N" ] && ! grep -q '^0\{64\}' "$QC" &&
+	ok "the record is written again with what was read" || not_ok "record: $(head -3 "$QC")"
+
+# --- rollback restores exactly, and the next upgrade still skips the rest ----
+tree_sum "$TGT" >"$T/sum4"
+expect_exit 0 "rollback 4 -> 3 exits 0" $UPGR rollback $A hello
+bytes "$TGT" >"$T/sum3b"
+bytes "$T/src3" >"$T/want3"
+expect_same "$T/want3" "$T/sum3b" "the rollback put release 3 back exactly"
+traced "$T/st5" "$T/rel5" "upgrade 3 -> 5 after the rollback"
+n=$(opens "$T/st5" "$TGT/share/many/")
+[ "$n" = 0 ] && ok "after a rollback the record still vouches for the untouched files" ||
+	not_ok "$n opens of unchanged files after the rollback"
+
+# --- a payload that is not the signed one: refused in the one read ----------
+cp -a "$T/rel1" "$T/bad"
+sed -i 's/^version: .*/version: 6.0.0/' "$T/bad/manifest.yaml"
+python3 - "$T/bad" <<'EOF'
+import hashlib, re, sys
+d = sys.argv[1]
+p = open(d + "/payload.tar.gz", "rb").read()
+m = open(d + "/manifest.yaml").read()
+# The manifest keeps the payload's signed sha256 while one byte near the
+# end of the payload changes (the stream still inflates up to there).
+b = bytearray(p)
+b[len(b) - 12] ^= 0x01
+open(d + "/payload.tar.gz", "wb").write(bytes(b))
+EOF
+printf '' | minisign -S -s "$T/rel.key" -m "$T/bad/manifest.yaml" \
+	-t "timestamp:0	app:hello	file:releases/6.0.0/manifest.yaml" >/dev/null 2>&1
+tree_sum "$TGT" >"$T/before"
+cp "$T/svc/log" "$T/svclog"
+expect_exit 77 "a payload whose sha256 is not the signed one is refused (77)" $UPGR apply $A "$T/bad"
+expect_grep "$T/err" "sha256" "the error names the payload's sha256"
+tree_sum "$TGT" >"$T/after"
+expect_same "$T/before" "$T/after" "nothing in the target changed"
+expect_same "$T/svclog" "$T/svc/log" "the service was never stopped"
+[ -z "$(ls -A "$T/root/opt/.hello.upgr/stage" 2>/dev/null)" ] && ok "nothing staged is left" ||
+	not_ok "staging left: $(ls "$T/root/opt/.hello.upgr/stage")"
+[ ! -e "$T/a-state/apps/hello/journal" ] && ok "no journal left" || not_ok "journal left"

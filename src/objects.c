@@ -7,6 +7,7 @@
 #include "diag.h"
 #include "fsutil.h"
 #include "payload.h"
+#include "quickcheck.h"
 #include "transport.h"
 #include "xalloc.h"
 #include "ydoc.h"
@@ -360,16 +361,23 @@ static size_t *by_sha(const struct manifest *m)
 	return v;
 }
 
-/* Whether target/path is a regular file (not followed) with bytes sha. */
-static bool file_has(const char *target, const char *path, const uint8_t *sha)
+/* Whether target/path is a regular file (not followed) with bytes sha:
+ * by q's record of its stat, else read. */
+static bool file_has(const char *target, const char *path, const uint8_t *sha,
+		     const struct quickcheck *q)
 {
 	char *p = fs_join(target, path);
-	int fd = open(p, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	int fd;
 	uint8_t h[SHA256_LEN];
 	struct stat st;
 	struct err e;
 	bool ok = false;
 
+	if (q && lstat(p, &st) == 0 && quickcheck_same(q, path, sha, &st)) {
+		free(p);
+		return true;
+	}
+	fd = open(p, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	free(p);
 	if (fd < 0)
 		return false;
@@ -381,7 +389,7 @@ static bool file_has(const char *target, const char *path, const uint8_t *sha)
 
 /* Whether some installed path listed with sha holds it now. */
 static bool installed_has(const struct manifest *in, const size_t *order,
-			  const char *target, const uint8_t *sha)
+			  const char *target, const struct quickcheck *q, const uint8_t *sha)
 {
 	size_t lo = 0, hi = in->nfiles;
 
@@ -395,7 +403,7 @@ static bool installed_has(const struct manifest *in, const size_t *order,
 	}
 	for (; lo < in->nfiles && !memcmp(in->files[order[lo]].sha256, sha, SHA256_LEN); lo++)
 		if (in->files[order[lo]].has_sha256 &&
-		    file_has(target, in->files[order[lo]].path, sha))
+		    file_has(target, in->files[order[lo]].path, sha, q))
 			return true;
 	return false;
 }
@@ -414,8 +422,9 @@ static bool have_object(const char *objdir, const struct objects_entry *o)
 
 int objects_missing(const struct objects_index *ix, const struct manifest *m,
 		    const struct manifest *installed, const char *target,
-		    const char *objdir, const struct objects_entry ***need,
-		    size_t *nneed, uint64_t *bytes, struct err *e)
+		    const struct quickcheck *q, const char *objdir,
+		    const struct objects_entry ***need, size_t *nneed, uint64_t *bytes,
+		    struct err *e)
 {
 	size_t *order = installed ? by_sha(installed) : NULL, i;
 	bool *done = xcalloc(ix->n ? ix->n : 1, sizeof *done);
@@ -435,7 +444,7 @@ int objects_missing(const struct objects_index *ix, const struct manifest *m,
 			continue;
 		done[o - ix->v] = true;
 		if (have_object(objdir, o) ||
-		    (installed && installed_has(installed, order, target, o->sha256)))
+		    (installed && installed_has(installed, order, target, q, o->sha256)))
 			continue;
 		(*need)[(*nneed)++] = o;
 		*bytes += o->gz;

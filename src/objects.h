@@ -107,15 +107,20 @@ int objects_fetch(struct xfer *x, const char *url, const char *objdir,
 		  const struct objects_entry *o, struct err *e);
 
 /* What a host lacks of release m: every distinct content of m that is
- * neither a verified object in objdir (of the index's size) nor, hashed
- * now, a regular file under target at a path the installed manifest lists
- * with that sha256. need[] receives the index entries (allocated, *nneed of them) and
+ * neither a verified object in objdir (of the index's size) nor a regular
+ * file under target at a path the installed manifest lists with that
+ * sha256: vouched for by the quick check q (quickcheck.h: the stat it
+ * recorded when it installed the file), else hashed now. q may be NULL.
+ * need[] receives the index entries (allocated, *nneed of them) and
  * *bytes their gz sizes summed. A content the index does not list is
- * EXIT_TRUST (the index is incomplete). */
+ * EXIT_TRUST (the index is incomplete). Staging checks every byte it
+ * takes from the installed tree again, whatever this decided. */
+struct quickcheck;
 int objects_missing(const struct objects_index *ix, const struct manifest *m,
 		    const struct manifest *installed, const char *target,
-		    const char *objdir, const struct objects_entry ***need,
-		    size_t *nneed, uint64_t *bytes, struct err *e);
+		    const struct quickcheck *q, const char *objdir,
+		    const struct objects_entry ***need, size_t *nneed, uint64_t *bytes,
+		    struct err *e);
 
 /* Whether src (a plan's payload path) names an objects directory rather
  * than a payload file. */

@@ -24,6 +24,7 @@
 #include "hash.h"
 #include "manifest.h"
 #include "objects.h"
+#include "quickcheck.h"
 #include "state.h"
 #include "transport.h"
 #include "xalloc.h"
@@ -1179,6 +1180,7 @@ static int fetch_objects(struct repo *r, const char *app, struct repo_poll *p,
 	char *objdir = fs_join(dir, OBJECTS_DIR_NAME), *rel = objects_index_rel(p->ch.version);
 	char *ipath = fs_join(dir, OBJECTS_INDEX_NAME), *target = host_target(r->c->root, m->target);
 	struct buf data = BUF_INIT, sig = BUF_INIT;
+	struct quickcheck quick = QUICKCHECK_INIT;
 	struct manifest in;
 	size_t nneed = 0;
 	uint64_t bytes = 0;
@@ -1197,8 +1199,14 @@ static int fetch_objects(struct repo *r, const char *app, struct repo_poll *p,
 		p->all_lied = false;              /* the payload may still come */
 		goto done;
 	}
-	if (objects_missing(&ic.ix, m, have ? &in : NULL, target, objdir, &need, &nneed,
-			    &bytes, &ie) < 0 ||
+	if (have) {
+		char *appdir = state_app_dir(r->c->state_dir, app);
+
+		quickcheck_load(appdir, &quick);
+		free(appdir);
+	}
+	if (objects_missing(&ic.ix, m, have ? &in : NULL, target, &quick, objdir, &need,
+			    &nneed, &bytes, &ie) < 0 ||
 	    bytes * 100 >= m->payload_size * OBJECTS_MAX_SHARE)
 		goto done;
 	if (fs_mkdir_p(objdir, 0700, e) < 0 ||
@@ -1212,6 +1220,7 @@ static int fetch_objects(struct repo *r, const char *app, struct repo_poll *p,
 done:
 	if (have)
 		manifest_release(&in);
+	quickcheck_release(&quick);
 	objects_index_release(&ic.ix);
 	free(need);
 	buf_release(&data);

@@ -159,6 +159,24 @@ else
 	echo "ok - # SKIP old agent: no $OLD"
 fi
 
+# --- deciding what it lacks reads no unchanged installed file ---------------
+# (the quick check's record of what it installed vouches for them; the
+# changed file's object is checked as it is fetched)
+if command -v strace >/dev/null; then
+	build 2.1.0 5
+	publish 2.1.0
+	sync
+	ASAN_OPTIONS=detect_leaks=0 strace -f -qq -e trace=open,openat -o "$T/open.log" \
+		"$UPGR" run -c "$T/a.yaml" >"$T/out" 2>"$T/err" &&
+		ok "upgrade 2.1.0 (one file), traced" || not_ok "upgrade 2.1.0: $(cat "$T/err")"
+	installed_is a 2.1.0 "upgrade 2.1.0: the tree is the release"
+	n=$(grep -E "open(at)?\(.*root-a/opt/hello/data/f" "$T/open.log" | grep -vc ' = -1 ')
+	[ "$n" = 0 ] && ok "... no installed file was opened (quick check)" ||
+		{ not_ok "... $n installed files opened"; grep 'root-a/opt/hello/data/f' "$T/open.log" | head -3 | sed 's/^/#   /'; }
+else
+	echo "ok - # SKIP strace missing"
+fi
+
 # lie VERSION CHANGED... then SETUP: publish, sync, then SETUP changes
 # server 1; the agent upgrades; one refusal is audited naming server 1.
 r0=$(refusals a)

@@ -646,6 +646,7 @@ static int root_channel_policy(struct repo *r, const char *app, const char *rel,
 	struct manifest m;
 	struct sigset ss;
 	struct root_tally t;
+	struct err first;
 	bool have, release_signed = false;
 	int rc = -1;
 
@@ -663,7 +664,13 @@ static int root_channel_policy(struct repo *r, const char *app, const char *rel,
 						       data->len, ss.s, ss.n, NULL, &t,
 						       &ignored) == 0;
 	}
-	if (sigset_fetch(r, app, rel, ROOT_ROLE_CHANNEL, &ss, e) == 0)
+	/* REL.minisig alone first (the cheap tick: a channel key's own
+	 * signature), then with the channel role's named signatures. */
+	if (root_check_channel(&r->root, data->data, data->len, ss.s, ss.n,
+			       have ? m.version : NULL, p->ch.version, release_signed,
+			       &first) == 0)
+		rc = 0;
+	else if (sigset_fetch(r, app, rel, ROOT_ROLE_CHANNEL, &ss, e) == 0)
 		rc = root_check_channel(&r->root, data->data, data->len, ss.s, ss.n,
 					have ? m.version : NULL, p->ch.version,
 					release_signed, e);

@@ -9,6 +9,8 @@
 #     (their compressed size) + the metadata (channel, manifest, index and
 #     their signatures); and vs the whole payload, what a host fetched
 #     before (no target, for sizing);
+#   - the upgrade's time (one run) vs rsync -a --delete of the same change
+#     between the two trees (best of BENCH_TRIES);
 #   - a first install's time (best of BENCH_TRIES, each on a fresh host)
 #     vs the same host fetching the same release from a repository without
 #     objects (what `upgr publish` made before), or with BENCH_OLD (an
@@ -124,3 +126,18 @@ record fetch_inc_changed "$changed"
 record fetch_inc_meta "$meta"
 record fetch_inc_payload "$payload"
 record fetch_inc_ms "$tu"
+
+# The same change by rsync -a --delete between the two trees (local: no
+# network, no check of any byte), the peer of the whole upgrade above
+# (fetch of the objects over FTP, the quick check, stage, swap, commit).
+br=""
+i=0
+while [ "$i" -lt "$BENCH_TRIES" ]; do
+	rm -rf "$B/rs"; cp -a "$B/s1" "$B/rs"; sync
+	t0=$(ms); rsync -a --delete "$B/s2/" "$B/rs/" || exit 1; t=$(($(ms) - t0))
+	{ [ -z "$br" ] || [ "$t" -lt "$br" ]; } && br=$t
+	i=$((i + 1))
+done
+rm -rf "$B/rs"
+echo "fetch: rsync -a --delete of the same change: $br ms" >&2
+record fetch_inc_rsync "$br"

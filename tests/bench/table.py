@@ -102,6 +102,9 @@ def rows(m):
     row("fetch 10 of 20,000 changed: bytes on the wire vs the whole payload (before)",
         get("fetch_inc_wire"), get("fetch_inc_payload"), lambda v: "{:,.0f} B".format(v),
         lambda v: "payload {:,.0f} B".format(v), "-", None)
+    row("upgrade 10 of 20,000 changed, the agent over FTP (objects, quick check): vs rsync -a --delete",
+        get("fetch_inc_ms"), get("fetch_inc_rsync"), fmt_ms, lambda v: "rsync " + fmt_ms(v),
+        "<= 1", lambda r: r <= 1)
     row("first install over FTP, 20,000 files: objects published vs none (before)",
         get("fetch_first_new"), get("fetch_first_old"), fmt_ms,
         lambda v: "before " + fmt_ms(v), "<= 1.1", lambda r: r <= 1.1)

@@ -76,7 +76,7 @@ bool dirswap_holds_only(int fd, char *const *names, size_t n)
 		    (de->d_type != DT_UNKNOWN || fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
 		     !S_ISREG(st.st_mode)))
 			ok = false;
-		else if (!bsearch(&name, names, n, sizeof *names, cmp_str))
+		else if (!n || !bsearch(&name, names, n, sizeof *names, cmp_str))
 			ok = false;
 		else
 			seen++;

@@ -1087,8 +1087,10 @@ static void consider_dir(struct txn *t, struct dirwalk *tw, struct dirwalk *sw, 
 		goto done;
 	if ((tfd = walk_parent(tw, key, &leaf, &e)) < 0 || (sfd = walk_parent(sw, key, &leaf, &e)) < 0)
 		goto done;
-	qsort(oldn.v, oldn.n, sizeof *oldn.v, cmp_names);
-	qsort(newn.v, newn.n, sizeof *newn.v, cmp_names);
+	if (oldn.n)           /* qsort wants a pointer even for none */
+		qsort(oldn.v, oldn.n, sizeof *oldn.v, cmp_names);
+	if (newn.n)
+		qsort(newn.v, newn.n, sizeof *newn.v, cmp_names);
 	if (!dirswap_holds_only(tfd, oldn.v, oldn.n) || !dirswap_holds_only(sfd, newn.v, newn.n) ||
 	    dirswap_match(tfd, sfd, &old_ino, &new_ino) < 0)
 		goto done;

@@ -79,6 +79,13 @@ char *fs_join(const char *a, const char *b)
 	return xasprintf("%.*s/%s", (int)la, a, b);
 }
 
+char *fs_under_root(const char *root, const char *abs)
+{
+	if (!root || !*root || !strcmp(root, "/"))
+		return xstrdup(abs);
+	return fs_join(root, abs);
+}
+
 int fs_fsync_dir(const char *dir, struct err *e)
 {
 	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

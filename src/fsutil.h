@@ -75,4 +75,8 @@ int fs_write_all(int fd, const void *data, size_t len);
 /* Join a and b with exactly one '/', freshly allocated. */
 char *fs_join(const char *a, const char *b);
 
+/* abs (an absolute path) under root, like rpm --root: abs itself when
+ * root is NULL, "" or "/"; freshly allocated. */
+char *fs_under_root(const char *root, const char *abs);
+
 #endif

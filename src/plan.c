@@ -33,14 +33,6 @@ const char *plan_kind_name(enum plan_kind k)
 	return "?";
 }
 
-/* root + abs, without doubling the '/'. */
-static char *under_root(const char *root, const char *abs)
-{
-	if (!root || !*root || !strcmp(root, "/"))
-		return xstrdup(abs);
-	return fs_join(root, abs);
-}
-
 /* Staging and backups must be on the target's file system so that every
  * swap is a rename(2): beside the target, unless the target is a mount
  * point of its own, then inside it. */
@@ -434,7 +426,7 @@ int plan_build_how(struct plan *p, const struct manifest *m,
 	p->m = m;
 	p->installed = installed;
 	p->root = xstrdup(root && *root ? root : "/");
-	p->target = under_root(p->root, m->target);
+	p->target = fs_under_root(p->root, m->target);
 	p->workdir = choose_workdir(p->target, m->app);
 	p->payload = xstrdup(payload);
 	p->manifest_sha256 = xstrdup(manifest_sha256 ? manifest_sha256 : "");
@@ -535,7 +527,7 @@ void plan_env_free(char **env)
 
 static void check_disk_free(const struct plan *p, struct plan_pre *pp)
 {
-	char *path = pp->pre->path[0] == '/' ? under_root(p->root, pp->pre->path)
+	char *path = pp->pre->path[0] == '/' ? fs_under_root(p->root, pp->pre->path)
 					     : fs_join(p->target, pp->pre->path);
 	struct statvfs sv;
 	uint64_t free_mb;

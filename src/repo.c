@@ -1170,11 +1170,6 @@ static bool payload_started(const struct manifest *m, const char *dir)
 	return yes;
 }
 
-static char *host_target(const char *root, const char *target)
-{
-	return !root || !*root || !strcmp(root, "/") ? xstrdup(target) : fs_join(root, target);
-}
-
 /* The objects the host lacks, when they weigh less than OBJECTS_MAX_SHARE
  * percent of the payload: 1 when dir then holds them (and the index), 0
  * to take the payload (a first install, no index, a refused one). */
@@ -1185,7 +1180,7 @@ static int fetch_objects(struct repo *r, const char *app, struct repo_poll *p,
 	struct index_check ic = { .m = m };
 	const struct objects_entry **need = NULL;
 	char *objdir = fs_join(dir, OBJECTS_DIR_NAME), *rel = objects_index_rel(p->ch.version);
-	char *ipath = fs_join(dir, OBJECTS_INDEX_NAME), *target = host_target(r->c->root, m->target);
+	char *ipath = fs_join(dir, OBJECTS_INDEX_NAME), *target = fs_under_root(r->c->root, m->target);
 	struct buf data = BUF_INIT, sig = BUF_INIT;
 	struct quickcheck quick = QUICKCHECK_INIT;
 	struct manifest in;

@@ -89,8 +89,7 @@ static int find_configs(const struct config *c, const char *app, struct app_view
 		return -1;
 	if (!have)
 		return 0;
-	target = !c->root || !*c->root || !strcmp(c->root, "/") ? xstrdup(m.target)
-								 : fs_join(c->root, m.target);
+	target = fs_under_root(c->root, m.target);
 	for (i = 0; i < m.nfiles; i++) {
 		char *path;
 

@@ -1062,11 +1062,6 @@ static size_t release_files_in(const struct manifest *m, const char *dir, size_t
 	return k;
 }
 
-static int cmp_names(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 /* Directory dir of the target, and of the staging area: does every entry
  * of both change (the release's files only, nothing foreign, nothing
  * kept)? Then the staged copy takes the target's mode and owner, and dir
@@ -1088,9 +1083,9 @@ static void consider_dir(struct txn *t, struct dirwalk *tw, struct dirwalk *sw, 
 	if ((tfd = walk_parent(tw, key, &leaf, &e)) < 0 || (sfd = walk_parent(sw, key, &leaf, &e)) < 0)
 		goto done;
 	if (oldn.n)           /* qsort wants a pointer even for none */
-		qsort(oldn.v, oldn.n, sizeof *oldn.v, cmp_names);
+		qsort(oldn.v, oldn.n, sizeof *oldn.v, cmp_str);
 	if (newn.n)
-		qsort(newn.v, newn.n, sizeof *newn.v, cmp_names);
+		qsort(newn.v, newn.n, sizeof *newn.v, cmp_str);
 	if (!dirswap_holds_only(tfd, oldn.v, oldn.n) || !dirswap_holds_only(sfd, newn.v, newn.n) ||
 	    dirswap_match(tfd, sfd, &old_ino, &new_ino) < 0)
 		goto done;
@@ -1139,7 +1134,7 @@ static void find_xdirs(struct txn *t)
 	for (i = 0; i < t->p->nops && works; i++)
 		if (t->p->ops[i].kind != PLAN_UNCHANGED && dir_len(t->p->ops[i].path))
 			dirs[n++] = xstrndup(t->p->ops[i].path, dir_len(t->p->ops[i].path));
-	qsort(dirs, n, sizeof *dirs, cmp_names);
+	qsort(dirs, n, sizeof *dirs, cmp_str);
 	walk_init(&tw, t->p->target);
 	walk_init_fd(&sw, t->stage, t->stagefd);
 	for (i = 0; i < n; i++)

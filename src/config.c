@@ -38,7 +38,7 @@ static const char *const url_schemes[] = {
 
 /* Host names end up in report paths on the server: keep them to what a
  * DNS label allows, plus '_'. */
-static bool host_ok(const char *h)
+bool config_host_ok(const char *h)
 {
 	size_t i, n = strlen(h);
 
@@ -270,7 +270,7 @@ static void get_simple(const struct ynode *root, struct config *c, struct diag *
 
 	n = ydoc_get(root, "host");
 	if (n && ydoc_str(n, "host", &s, d) == 0) {
-		if (!host_ok(s))
+		if (!config_host_ok(s))
 			diag_add(d, n->line, n->col,
 				 "host: '%s' is not a host name (letters, digits, '.', '_', '-')", s);
 		else {
@@ -348,7 +348,7 @@ static void set_defaults(struct config *c, const char *path)
 	host[sizeof host - 1] = '\0';
 	/* The short name: a report directory per host, as `hostname` says. */
 	host[strcspn(host, ".")] = '\0';
-	c->host = xstrdup(host_ok(host) ? host : "localhost");
+	c->host = xstrdup(config_host_ok(host) ? host : "localhost");
 	c->balance = BALANCE_FAILOVER;
 	c->channel = xstrdup("stable");
 	c->root = xstrdup("/");

@@ -76,4 +76,8 @@ int config_check_file(const char *path, bool secret, struct err *e);
  * when there is none. */
 bool config_in_window(const struct config *c, time_t now);
 
+/* A host name as upgr takes one (config host:, a lease holder): 1 to 253
+ * of [A-Za-z0-9._-], not starting with '.' or '-', no "..". */
+bool config_host_ok(const char *h);
+
 #endif

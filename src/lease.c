@@ -2,13 +2,13 @@
 /* The HA group lease on the repository server (see lease.h for the
  * protocol and why each step is safe). */
 #include "lease.h"
+#include "config.h"
 #include "buf.h"
 #include "channel.h"
 #include "repo.h"
 #include "transport.h"
 #include "xalloc.h"
 
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,17 +41,13 @@ static bool holder_value(const char *text, const char *key, char *out, size_t le
 static void holder_parse(const char *text, struct lease_holder *h)
 {
 	char t[CHANNEL_TIME_LEN + 8];
-	const char *q;
 
 	memset(h, 0, sizeof *h);
 	if (!holder_value(text, "host", h->host, sizeof h->host) ||
 	    !holder_value(text, "expires", t, sizeof t) || channel_time_parse(t, &h->expires) < 0)
 		h->expires = 0;
 	holder_value(text, "nonce", h->nonce, sizeof h->nonce);
-	for (q = h->host; *q; q++)
-		if (!isalnum((unsigned char)*q) && !strchr("._-", *q))
-			break;
-	if (*q || !h->host[0])
+	if (!config_host_ok(h->host))
 		snprintf(h->host, sizeof h->host, "?");
 }
 

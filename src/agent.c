@@ -525,7 +525,9 @@ static void poll_one(struct repo *r, const char *app, const struct agent_opts *o
 	}
 	if (p.state == REPO_WAIT)
 		snprintf(ar->why, sizeof ar->why, "%s", p.why);
-	if (p.state != REPO_READY && !o->dry_run)
+	/* A pre-stage this poll no longer leads to is forgotten (only then:
+	 * record_state writes state and waiting anyway). */
+	if (p.state != REPO_READY && !o->dry_run && was.staged[0])
 		prestage_note(c->state_dir, app, "", "", "");
 	record_state(c, o, app, ar);
 	/* Something succeeded: the refusals recorded so far are forgotten (a

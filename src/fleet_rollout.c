@@ -78,22 +78,28 @@ static int plan_parse(const char *data, size_t len, const char *app, const char 
 	return 0;
 }
 
-/* Check the plan's signature with the channel key; -1 with why in p. */
+/* Check the plan's signature with the channel key, as the controller
+ * does (repo_verify: the trusted comment names the app and the file); -1
+ * with why in p. */
 static int plan_check_sig(struct xfer *x, const char *url, const struct sign_pub *key,
-			  const struct buf *b, struct fleet_rollout *p)
+			  const char *app, const char *channel, const struct buf *b,
+			  struct fleet_rollout *p)
 {
+	const struct repo_trust t = { key, 1 };
 	char *sigurl = xasprintf("%s.minisig", url);
+	char *rel = xasprintf("rollout/%s.yaml", channel);
 	struct buf sig = BUF_INIT;
 	struct err e;
 	int rc = -1;
 
 	err_clear(&e);
-	if (xfer_get(x, sigurl, 4096, &sig, NULL, &e) == 0 &&
-	    sign_verify(key, 1, b->data, b->len, sig.data, sig.len, NULL, &e) == 0)
+	if (xfer_get(x, sigurl, REPO_SIG_MAX, &sig, NULL, &e) == 0 &&
+	    repo_verify(&t, app, rel, b, &sig, &e) == 0)
 		rc = 0;
 	else
 		p->error = xasprintf("signature: %s", e.msg);
 	buf_release(&sig);
+	free(rel);
 	free(sigurl);
 	return rc;
 }
@@ -119,7 +125,8 @@ static void rollout_one(struct xfer *x, const struct fleet_opts *o, struct fleet
 	p->app = xstrdup(app);
 	if (e.msg[0]) {
 		p->error = xstrdup(e.msg);
-	} else if (o->channel_key && plan_check_sig(x, url, o->channel_key, &b, p) < 0) {
+	} else if (o->channel_key && plan_check_sig(x, url, o->channel_key, app, f->channel, &b,
+								 p) < 0) {
 		/* p->error says why; nothing of an unsigned plan is shown. */
 	} else if (plan_parse(b.data ? b.data : "", b.len, app, f->channel, p, &d) < 0) {
 		p->error = d.n ? xasprintf("%s:%d:%d: %s", path, d.v[0].line, d.v[0].col,

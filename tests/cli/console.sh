@@ -231,7 +231,15 @@ browse --screenshot="$ART/console-3.png" --window-size=1280,1300 "file://$T/thre
 expect_exit 1 "--channel-key: the unsigned plan" $S --channel-key "$T/ch.pub" --html "$T/signed.html"
 expect_grep "$T/signed.html" '<div class="rollout" data-app="hello" data-state="error">.*signature: ' "... is shown as unreadable, with why"
 expect_no_grep "$T/signed.html" 'data-wave=' "... and none of its waves"
+# Signed by the key, but for no named file: not this plan's signature.
 "$UPGR" sign -k "$T/ch.key" "$SRV/apps/hello/rollout/stable.yaml" >/dev/null 2>&1
+chown -R "$FTPD_USER:" "$SRV"
+expect_exit 1 "--channel-key: a plan signed for no named file" $S --channel-key "$T/ch.pub" --html "$T/signed.html"
+expect_grep "$T/signed.html" 'data-state="error">.*signature: .*another file' "... is shown as unreadable, with why"
+# Signed as the controller signs it: the trusted comment names the app
+# and the file (a signature of another file is not this plan's).
+"$UPGR" sign -k "$T/ch.key" -t "$(printf 'timestamp:0\tapp:hello\tfile:rollout/stable.yaml')" \
+	"$SRV/apps/hello/rollout/stable.yaml" >/dev/null 2>&1
 chown -R "$FTPD_USER:" "$SRV"
 expect_exit 1 "--channel-key: the signed plan" $S --channel-key "$T/ch.pub" --html "$T/signed.html"
 expect_grep "$T/signed.html" 'data-state="paused"><h3>hello .*<span class="badge k-ok">signed</span>' "... is shown as signed"

@@ -10,6 +10,7 @@
 #include "manifest.h"
 #include "fsutil.h"
 #include "hash.h"
+#include "memo.h"
 #include "xalloc.h"
 #include "ydoc.h"
 
@@ -951,12 +952,82 @@ static void build_index(struct manifest *m)
 	m->nby_path = m->nfiles;
 }
 
+/* ---- the memo (memo.h): one parse per distinct manifest in a run ------ */
+
+static char *dup_or_null(const char *s)
+{
+	return s ? xstrdup(s) : NULL;
+}
+
+static void *dup_array(const void *v, size_t n, size_t size)
+{
+	void *copy;
+
+	if (!v)
+		return NULL;
+	copy = xcalloc(n ? n : 1, size);
+	memcpy(copy, v, n * size);
+	return copy;
+}
+
+static void copy_cmds(struct mcmds *dst, const struct mcmds *src)
+{
+	size_t i;
+
+	dst->v = dup_array(src->v, src->n, sizeof *src->v);
+	for (i = 0; i < src->n; i++)
+		dst->v[i].run = dup_or_null(src->v[i].run);
+}
+
+/* Every pointer manifest_release frees, duplicated. */
+static void copy_manifest(void *dstv, const void *srcv)
+{
+	struct manifest *dst = dstv;
+	const struct manifest *src = srcv;
+	size_t i;
+
+	*dst = *src;
+	dst->app = dup_or_null(src->app);
+	dst->version = dup_or_null(src->version);
+	dst->target = dup_or_null(src->target);
+	dst->payload_file = dup_or_null(src->payload_file);
+	dst->files = dup_array(src->files, src->nfiles, sizeof *src->files);
+	for (i = 0; i < src->nfiles; i++) {
+		dst->files[i].path = dup_or_null(src->files[i].path);
+		dst->files[i].owner = dup_or_null(src->files[i].owner);
+		dst->files[i].group = dup_or_null(src->files[i].group);
+	}
+	dst->by_path = dup_array(src->by_path, src->nby_path, sizeof *src->by_path);
+	dst->remove = dup_array(src->remove, src->nremove + 1, sizeof *src->remove);
+	for (i = 0; i < src->nremove; i++)
+		dst->remove[i] = xstrdup(src->remove[i]);
+	dst->pre = dup_array(src->pre, src->npre, sizeof *src->pre);
+	for (i = 0; i < src->npre; i++) {
+		dst->pre[i].cmd.run = dup_or_null(src->pre[i].cmd.run);
+		dst->pre[i].path = dup_or_null(src->pre[i].path);
+		dst->pre[i].constraint_text = dup_or_null(src->pre[i].constraint_text);
+	}
+	copy_cmds(&dst->stop, &src->stop);
+	copy_cmds(&dst->start, &src->start);
+	copy_cmds(&dst->health, &src->health);
+	copy_cmds(&dst->rollback, &src->rollback);
+}
+
+static void release_manifest(void *m)
+{
+	manifest_release(m);
+}
+
+static struct memo parsed = MEMO_INIT(struct manifest, copy_manifest, release_manifest);
+
 int manifest_parse(const char *buf, size_t len, struct manifest *m, struct diag *d)
 {
 	size_t before = d->n;
 	struct ydoc doc;
 
 	memset(m, 0, sizeof *m);
+	if (memo_get(&parsed, buf, len, m))
+		return 0;
 	if (ydoc_parse(buf, len, MANIFEST_MAX_BYTES, 0, &doc, d) < 0)
 		return -1;
 	parse_root(doc.root, m, d);
@@ -966,6 +1037,7 @@ int manifest_parse(const char *buf, size_t len, struct manifest *m, struct diag 
 		return -1;
 	}
 	build_index(m);
+	memo_put(&parsed, buf, len, m);
 	return 0;
 }
 

@@ -6,6 +6,7 @@
 #include "objects.h"
 #include "diag.h"
 #include "fsutil.h"
+#include "memo.h"
 #include "payload.h"
 #include "quickcheck.h"
 #include "transport.h"
@@ -114,6 +115,26 @@ static int parse_top(const struct ynode *root, struct objects_index *ix, struct 
 	return 0;
 }
 
+static void copy_index(void *dstv, const void *srcv)
+{
+	struct objects_index *dst = dstv;
+	const struct objects_index *src = srcv;
+
+	*dst = *src;
+	dst->app = xstrdup(src->app);
+	dst->version = xstrdup(src->version);
+	dst->v = xcalloc(src->n ? src->n : 1, sizeof *src->v);
+	memcpy(dst->v, src->v, src->n * sizeof *src->v);
+}
+
+static void release_index(void *ix)
+{
+	objects_index_release(ix);
+}
+
+/* An index is read when fetched and again when the plan takes its sizes. */
+static struct memo parsed = MEMO_INIT(struct objects_index, copy_index, release_index);
+
 int objects_index_parse(const char *buf, size_t len, struct objects_index *ix,
 			struct err *e)
 {
@@ -122,10 +143,14 @@ int objects_index_parse(const char *buf, size_t len, struct objects_index *ix,
 	int rc = -1;
 
 	memset(ix, 0, sizeof *ix);
+	if (memo_get(&parsed, buf, len, ix))
+		return 0;
 	diag_init(&d, OBJECTS_INDEX_NAME);
 	if (ydoc_parse(buf, len, OBJECTS_INDEX_MAX, 0, &doc, &d) == 0 &&
-	    parse_top(doc.root, ix, &d) == 0)
+	    parse_top(doc.root, ix, &d) == 0) {
 		rc = 0;
+		memo_put(&parsed, buf, len, ix);
+	}
 	if (rc < 0) {
 		diag_to_err(&d, EXIT_DATAERR, e);
 		objects_index_release(ix);
@@ -420,6 +445,22 @@ static bool have_object(const char *objdir, const struct objects_entry *o)
 	return ok;
 }
 
+/* Whether objdir holds any entry: only a run cut short leaves objects
+ * there, so most runs need not look for each one. */
+static bool objdir_used(const char *objdir)
+{
+	DIR *d = opendir(objdir);
+	struct dirent *de;
+	bool used = false;
+
+	if (!d)
+		return errno != ENOENT;
+	while (!used && (de = readdir(d)))
+		used = strcmp(de->d_name, ".") && strcmp(de->d_name, "..");
+	closedir(d);
+	return used;
+}
+
 int objects_missing(const struct objects_index *ix, const struct manifest *m,
 		    const struct manifest *installed, const char *target,
 		    const struct quickcheck *q, const char *objdir,
@@ -427,7 +468,7 @@ int objects_missing(const struct objects_index *ix, const struct manifest *m,
 		    struct err *e)
 {
 	size_t *order = installed ? by_sha(installed) : NULL, i;
-	bool *done = xcalloc(ix->n ? ix->n : 1, sizeof *done);
+	bool *done = xcalloc(ix->n ? ix->n : 1, sizeof *done), cached = objdir_used(objdir);
 	int rc = 0;
 
 	*need = xcalloc(ix->n ? ix->n : 1, sizeof **need);
@@ -443,7 +484,7 @@ int objects_missing(const struct objects_index *ix, const struct manifest *m,
 		if (done[o - ix->v])
 			continue;
 		done[o - ix->v] = true;
-		if (have_object(objdir, o) ||
+		if ((cached && have_object(objdir, o)) ||
 		    (installed && installed_has(installed, order, target, q, o->sha256)))
 			continue;
 		(*need)[(*nneed)++] = o;

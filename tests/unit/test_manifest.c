@@ -193,6 +193,43 @@ static void test_emit_roundtrip(void **state)
 	}
 }
 
+/* The memo (memo.h): a second parse of the same large bytes is a copy of
+ * the first, owned by its caller; bytes that differ by one are parsed. */
+static void test_memo(void **state)
+{
+	struct buf text = BUF_INIT, out1 = BUF_INIT, out2 = BUF_INIT;
+	struct manifest a, b, c;
+	struct diag d;
+	size_t i;
+	char *v;
+
+	(void)state;
+	buf_addf(&text, "%s", full);
+	for (i = 0; i < 2000; i++)
+		buf_addf(&text, "# padding line %zu, so that the memo keeps this manifest\n", i);
+	assert_true(text.len >= 64 << 10);
+	assert_int_equal(parse(text.data, &a, &d), 0);
+	diag_release(&d);
+	assert_int_equal(parse(text.data, &b, &d), 0);
+	diag_release(&d);
+	assert_manifest_equal(&a, &b);
+	manifest_emit(&a, &out1);
+	manifest_release(&a);                 /* b owns its own copy */
+	manifest_emit(&b, &out2);
+	assert_string_equal(out1.data, out2.data);
+	v = strstr(text.data, "1.2.0-rc.1");
+	v[4] = '1';                           /* 1.2.1-rc.1: other bytes */
+	assert_int_equal(parse(text.data, &c, &d), 0);
+	diag_release(&d);
+	assert_string_equal(c.version, "1.2.1-rc.1");
+	assert_string_equal(b.version, "1.2.0-rc.1");
+	manifest_release(&b);
+	manifest_release(&c);
+	buf_release(&text);
+	buf_release(&out1);
+	buf_release(&out2);
+}
+
 /* One rule per case: a small valid manifest with one line changed. The
  * base is lines 1-7; each case replaces or appends text. */
 #define BASE_HEAD "upgr: 1\napp: hello\nversion: 1.0.0\ntarget: /opt/hello\n"
@@ -445,6 +482,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_full),
 		cmocka_unit_test(test_emit_roundtrip),
+		cmocka_unit_test(test_memo),
 		cmocka_unit_test(test_bad),
 		cmocka_unit_test(test_all_problems),
 		cmocka_unit_test(test_path_problem),

@@ -61,6 +61,31 @@ static void test_parse_good(void **state)
 	buf_release(&out);
 }
 
+/* The memo (memo.h): the same large index parsed twice gives two copies,
+ * each its caller's own. */
+static void test_parse_memo(void **state)
+{
+	struct objects_index a, b;
+	struct buf text = BUF_INIT;
+	struct err e;
+	size_t i;
+
+	(void)state;
+	buf_addf(&text, "upgr: 1\ntype: objects\napp: hello\nversion: 1.2.0\n"
+		 "manifest_sha256: " HM "\nobjects:\n");
+	for (i = 0; i < 1000; i++)
+		buf_addf(&text, "  - {sha256: %056x%08zx, size: %zu, gz: 30}\n", 0u, i, i + 1);
+	assert_true(text.len >= 64 << 10);
+	assert_int_equal(parse(text.data, &a, &e), 0);
+	assert_int_equal(parse(text.data, &b, &e), 0);
+	assert_int_equal(b.n, 1000);
+	objects_index_release(&a);
+	assert_string_equal(b.app, "hello");
+	assert_int_equal(b.v[999].size, 1000);
+	objects_index_release(&b);
+	buf_release(&text);
+}
+
 static void test_parse_refused(void **state)
 {
 	static const char *const bad[] = {
@@ -165,6 +190,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse_good),
+		cmocka_unit_test(test_parse_memo),
 		cmocka_unit_test(test_parse_refused),
 		cmocka_unit_test(test_check),
 		cmocka_unit_test(test_gzip_round_trip),

@@ -311,7 +311,7 @@ static void read_hold(const struct config *c, const struct agent_opts *o, const 
 		*have = true;      /* unreadable: do not upgrade past it */
 		return;
 	}
-	if (*have && !strcmp(h->reason, "rollback") && strcmp(p->ch.version, h->from)) {
+	if (*have && !state_hold_applies(h, p->ch.version)) {
 		*have = false;
 		if (!o->dry_run && state_hold_clear(c->state_dir, app, &e) < 0)
 			say_error(o, &e);
@@ -514,6 +514,9 @@ static void poll_one(struct repo *r, const char *app, const struct agent_opts *o
 		if (o->dry_run)
 			say(o, AGENT_OUT, "%s: %s is available, not yet: %s", app,
 			    p.ch.version, p.why);
+		break;
+	case REPO_HELD:
+		held(c, o, app, &p);
 		break;
 	case REPO_READY:
 		if (held(c, o, app, &p))

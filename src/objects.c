@@ -388,22 +388,19 @@ static size_t *by_sha(const struct manifest *m)
 
 /* Whether target/path is a regular file (not followed) with bytes sha:
  * by q's record of its stat, else read. */
-static bool file_has(const char *target, const char *path, const uint8_t *sha,
+static bool file_has(int target, const char *path, const uint8_t *sha,
 		     const struct quickcheck *q)
 {
-	char *p = fs_join(target, path);
 	int fd;
 	uint8_t h[SHA256_LEN];
 	struct stat st;
 	struct err e;
 	bool ok = false;
 
-	if (q && lstat(p, &st) == 0 && quickcheck_same(q, path, sha, &st)) {
-		free(p);
+	if (q && fstatat(target, path, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    quickcheck_same(q, path, sha, &st))
 		return true;
-	}
-	fd = open(p, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-	free(p);
+	fd = openat(target, path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0)
 		return false;
 	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && sha256_fd(fd, h, NULL, &e) == 0)
@@ -414,7 +411,7 @@ static bool file_has(const char *target, const char *path, const uint8_t *sha,
 
 /* Whether some installed path listed with sha holds it now. */
 static bool installed_has(const struct manifest *in, const size_t *order,
-			  const char *target, const struct quickcheck *q, const uint8_t *sha)
+			  int target, const struct quickcheck *q, const uint8_t *sha)
 {
 	size_t lo = 0, hi = in->nfiles;
 
@@ -469,7 +466,9 @@ int objects_missing(const struct objects_index *ix, const struct manifest *m,
 {
 	size_t *order = installed ? by_sha(installed) : NULL, i;
 	bool *done = xcalloc(ix->n ? ix->n : 1, sizeof *done), cached = objdir_used(objdir);
-	int rc = 0;
+	/* Paths are looked up from the target: a few components, not the
+	 * whole absolute path, for each of the release's files. */
+	int tfd = installed ? open(target, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1, rc = 0;
 
 	*need = xcalloc(ix->n ? ix->n : 1, sizeof **need);
 	*nneed = 0;
@@ -485,11 +484,13 @@ int objects_missing(const struct objects_index *ix, const struct manifest *m,
 			continue;
 		done[o - ix->v] = true;
 		if ((cached && have_object(objdir, o)) ||
-		    (installed && installed_has(installed, order, target, q, o->sha256)))
+		    (tfd >= 0 && installed_has(installed, order, tfd, q, o->sha256)))
 			continue;
 		(*need)[(*nneed)++] = o;
 		*bytes += o->gz;
 	}
+	if (tfd >= 0)
+		close(tfd);
 	free(order);
 	free(done);
 	return rc < 0 ? -1 : 0;

@@ -863,6 +863,18 @@ static bool must_wait(const struct repo *r, const char *app, struct repo_poll *p
 	return false;
 }
 
+/* Whether a hold keeps app off the channel's version (state.h); one that
+ * cannot be read is the agent's to report, after the fetch. */
+static bool held_here(const struct repo *r, const char *app, const struct repo_poll *p)
+{
+	struct app_hold h;
+	struct err e;
+	bool have;
+
+	return state_hold_read(r->c->state_dir, app, &h, &have, &e) == 0 && have &&
+	       state_hold_applies(&h, p->ch.version);
+}
+
 /* Steps 5-6: returns 1 when the release should be fetched now. */
 static int decide(struct repo *r, const char *app, struct repo_poll *p, struct err *e)
 {
@@ -885,6 +897,10 @@ static int decide(struct repo *r, const char *app, struct repo_poll *p, struct e
 				       "channel offers %s, lower than the installed %s, "
 				       "and does not say downgrade: true", p->ch.version,
 				       p->installed));
+	}
+	if (held_here(r, app, p)) {
+		p->state = REPO_HELD;     /* fetched again at every tick, before */
+		return 0;
 	}
 	p->state = REPO_WAIT;
 	return must_wait(r, app, p) ? 0 : 1;

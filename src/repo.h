@@ -75,6 +75,8 @@ enum repo_state {
 	REPO_CURRENT,              /* the channel's version is installed */
 	REPO_WAIT,                 /* not this run: not_before, rollout, window */
 	REPO_READY,                /* release_dir holds the release to apply */
+	REPO_HELD,                 /* a hold (upgr hold, a rollback) keeps the
+				    * app where it is: nothing was fetched */
 };
 
 /* Why a server's file was refused: refusals are recorded once per cause

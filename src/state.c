@@ -368,6 +368,11 @@ int state_hold_read(const char *state_dir, const char *app, struct app_hold *h,
 			   h, sizeof *h, have, e);
 }
 
+bool state_hold_applies(const struct app_hold *h, const char *version)
+{
+	return strcmp(h->reason, "rollback") || !strcmp(version, h->from);
+}
+
 int state_hold_write(const char *state_dir, const char *app, const struct app_hold *h,
 		     struct err *e)
 {

@@ -141,6 +141,9 @@ int state_hold_read(const char *state_dir, const char *app, struct app_hold *h,
 		    bool *have, struct err *e);
 int state_hold_write(const char *state_dir, const char *app, const struct app_hold *h,
 		     struct err *e);
+/* Whether h still holds the app when the channel names version: a
+ * rollback's hold ends at any version other than its from. */
+bool state_hold_applies(const struct app_hold *h, const char *version);
 /* Release the hold (none is fine). */
 int state_hold_clear(const char *state_dir, const char *app, struct err *e);
 

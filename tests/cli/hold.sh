@@ -24,7 +24,7 @@ expect_grep "$T/out" "^hello: rolled back 2\.0\.0 -> 1\.0\.0; held at 1\.0\.0" \
 	"the rollback says the app is held"
 expect_grep "$T/a-state/apps/hello/hold" '^reason: "rollback"' "the hold file names the reason"
 expect_grep "$T/a-state/apps/hello/hold" '^from: "2\.0\.0"' "the hold file names the version rolled back from"
-bad=0 noisy=0
+bad=0 noisy=0 log0=$(wc -l <"$FTPD_LOG_1")
 for tick in 1 2 3 4 5 6 7 8 9 10; do
 	run $UPGR $A
 	[ "$rc" = 0 ] && running 1.0.0 || bad=$((bad + 1))
@@ -33,6 +33,11 @@ done
 [ $bad = 0 ] && ok "ten cron ticks leave the rolled-back 1.0.0 running" ||
 	not_ok "$bad of ten ticks moved off 1.0.0 (running $(cat "$T/svc/running"))"
 [ $noisy = 0 ] && ok "a held app is quiet under cron" || not_ok "$noisy ticks printed"
+# A held app does not fetch what it will not apply (each tick took the
+# whole release again: manifest, index, payload or objects).
+got=$(sed -n "$((log0 + 1)),\$p" "$FTPD_LOG_1" | grep 'OK DOWNLOAD' | grep -c '/releases/\|/objects/')
+[ "$got" = 0 ] && ok "ten held ticks download nothing of the held-off release" ||
+	not_ok "ten held ticks downloaded $got release files"
 expect_exit 0 "--dry-run of a held app exits 0" $UPGR --dry-run $A
 expect_grep "$T/out" "^hello: held at 1\.0\.0 \(rollback, by .*\); 2\.0\.0 is available: upgr unhold hello$" \
 	"--dry-run says the app is held and what is available"

@@ -2046,9 +2046,9 @@ int txn_plan_rollback(const char *state_dir, const char *app, const char *root,
 		goto done;
 	}
 	if (load_manifest_opt(ppath, previous, &have_prev) < 0 || !have_prev || !exists(last)) {
-		manifest_release(installed);
 		err_set(e, EXIT_DATAERR, "%s %s: no previous version kept to roll back to",
 			app, installed->version);
+		manifest_release(installed);
 		goto done;
 	}
 	if (fs_read_file(last, 16 << 20, &b, e) < 0 ||

@@ -14,6 +14,10 @@ release 1.0.0
 release 2.0.0
 channel 1 1.0.0
 expect_exit 0 "1.0.0 installs" $UPGR $A
+expect_exit 65 "a rollback with no earlier version kept is refused with 65" \
+	$UPGR rollback $A hello
+expect_grep "$T/err" "^upgr: hello 1\.0\.0: no previous version kept to roll back to$" \
+	"the refusal names the installed version"
 channel 2 2.0.0
 expect_exit 0 "2.0.0 upgrades" $UPGR $A
 running 2.0.0 && ok "2.0.0 runs" || not_ok "2.0.0 is not running"

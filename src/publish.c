@@ -614,7 +614,10 @@ static void pub_release(struct pub *p)
 		rmdir(p->tmpdir);
 	if (p->o->channel_key)      /* else ckey is a copy of key: one token, closed once */
 		sign_key_wipe(&p->ckey);
-	sign_key_wipe(&p->key);
+	if (p->o->signer)           /* the caller's: the copy wiped, the token kept */
+		secure_wipe(&p->key, sizeof p->key);
+	else
+		sign_key_wipe(&p->key);
 	if (p->has_root)
 		root_release(&p->root);
 	buf_release(&p->root_bytes);
@@ -848,7 +851,9 @@ int publish_channel(const char *app, const char *version, const struct publish_o
 		err_set(e, EXIT_SOFTWARE, "publish_channel: one key and a state directory");
 		goto done;
 	}
-	if (sign_key_open(o->key, o->passphrase_file, &p.key, e) < 0) {
+	if (o->signer)
+		p.key = *o->signer;
+	else if (sign_key_open(o->key, o->passphrase_file, &p.key, e) < 0) {
 		err_prefix(e, "key: ");
 		goto done;
 	}

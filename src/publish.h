@@ -34,6 +34,9 @@ struct publish_opts {
 	const char *repo;          /* repository URL (file, ftp, ftps, ftpes, sftp) */
 	const char *key;           /* the release author's secret key file */
 	const char *passphrase_file; /* its passphrase when encrypted (sign.h) */
+	const struct sign_key *signer; /* publish_channel: key already open (the
+				    * rollout controller's), used instead of
+				    * opening key again; the caller closes it */
 	const char *channel_key;   /* signs the channel file; NULL: key */
 	const char *root_file;     /* --root: the trust root to start from;
 				    * NULL: REPO/root/1.root.yaml if any */

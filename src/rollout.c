@@ -289,7 +289,7 @@ static int set_channel(struct ctl *c, const char *app, const char *version,
 		.ssh_key = o->ssh_key, .ssh_known_hosts = o->ssh_known_hosts,
 		.now = o->now, .expires = o->expires, .rollout = percent,
 		.downgrade = downgrade, .trusted = o->trusted, .ntrusted = o->ntrusted,
-		.state_dir = o->state_dir,
+		.state_dir = o->state_dir, .signer = &c->key,
 	};
 
 	return publish_channel(app, version, &po, res, e);

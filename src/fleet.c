@@ -1104,7 +1104,8 @@ int fleet_load(struct xfer *x, const struct fleet_opts *o, struct fleet *f,
 		goto done;
 	load_channels(x, o, f, &b);
 	fleet_load_approvals(x, o, f);
-	fleet_load_rollouts(x, o, f);
+	if (!o->no_rollouts)
+		fleet_load_rollouts(x, o, f);
 	if (o->keys_dir && (fleet_apply_verdicts(f, o->keys_dir, e) < 0 ||
 			    fleet_apply_tampered(x, o, f, e) < 0))
 		goto done;

@@ -156,6 +156,8 @@ struct fleet_opts {
 	unsigned jobs;               /* connections in parallel (0: default) */
 	const struct xfer_opts *xfer; /* for the parallel connections' handles;
 				      * NULL: fetch over the one handle given */
+	bool no_rollouts;            /* the rollout plans are not read (the
+				      * controller has them already) */
 };
 #define FLEET_JOBS_MAX 32
 #define FLEET_JOBS_DEFAULT 4

@@ -36,6 +36,9 @@ struct ctl {
 	size_t npubs;
 	char *base;                /* o->repo without trailing '/' */
 	char host[256];            /* who decides: this machine */
+	const char *only_app;      /* the command's app, or NULL: every plan's */
+	struct fleet fleet;        /* the reports, read once per command */
+	bool have_fleet;
 };
 
 static char *app_url(const struct ctl *c, const char *app, const char *rel)
@@ -100,6 +103,8 @@ static int ctl_open(struct ctl *c, const struct rollout_opts *o, struct err *e)
 
 static void ctl_close(struct ctl *c)
 {
+	if (c->have_fleet)
+		fleet_release(&c->fleet);
 	if (c->have_key)
 		sign_key_wipe(&c->key);
 	xfer_free(c->x);
@@ -402,36 +407,49 @@ static void count_row(const struct rollout_plan *p, const struct fleet_row *r,
 	}
 }
 
-/* Read the fleet's reports of p's app and count them against p. */
+/* The fleet's reports, read on first use and kept for the command: every
+ * plan it handles is counted against the same reading (one listing and
+ * one fetch of each report, not one per app). The plans are not read
+ * again with them. */
+static int reports(struct ctl *c, struct err *e)
+{
+	struct fleet_opts fo = {
+		.repo = c->o->repo, .app = c->only_app, .channel = c->o->channel,
+		.stale_minutes = FLEET_STALE_DEFAULT, .now = c->o->now,
+		.keys_dir = c->o->keys_dir, .no_rollouts = true,
+	};
+
+	if (c->have_fleet)
+		return 0;
+	fleet_init(&c->fleet, &fo);
+	c->have_fleet = true;
+	if (fleet_load(c->x, &fo, &c->fleet, e) < 0)
+		return err_prefix(e, "reports: ");
+	return 0;
+}
+
+/* Count the reports of p's app against p. */
 static int view_load(struct ctl *c, struct rollout_view *v, struct err *e)
 {
 	const struct rollout_plan *p = &v->plan;
-	struct fleet_opts fo = {
-		.repo = c->o->repo, .app = p->app, .channel = p->channel,
-		.stale_minutes = FLEET_STALE_DEFAULT, .now = c->o->now,
-		.keys_dir = c->o->keys_dir,
-	};
-	struct fleet f;
 	size_t i;
-	int rc;
 
 	v->percent = p->waves[p->wave - 1];
 	v->soak_until = p->wave_started + (time_t)p->soak;
-	fleet_init(&f, &fo);
-	rc = fleet_load(c->x, &fo, &f, e);
-	for (i = 0; rc == 0 && i < f.nrows; i++) {
-		const struct fleet_row *r = &f.rows[i];
+	if (reports(c, e) < 0)
+		return -1;
+	for (i = 0; i < c->fleet.nrows; i++) {
+		const struct fleet_row *r = &c->fleet.rows[i];
 
 		if (strcmp(r->app, p->app))
 			continue;
-		v->hosts++;               /* one row per host: fo.app is set */
+		v->hosts++;               /* one row per host and app */
 		if (!repo_rollout_includes(r->host, p->version, v->percent))
 			continue;
 		v->in_wave++;
 		count_row(p, r, v);
 	}
-	fleet_release(&f);
-	return rc < 0 ? err_prefix(e, "reports: ") : 0;
+	return 0;
 }
 
 /* ---- tick ---- */
@@ -533,6 +551,7 @@ static int each_plan(struct ctl *c, const char *app,
 	struct err e2;
 	int rc = 0, r;
 
+	c->only_app = app;
 	if (app) {
 		names = xcalloc(1, sizeof *names);
 		names[n++] = xstrdup(app);

@@ -174,8 +174,17 @@ versions_ok 1.1.0 0 1 "paused: no host of wave 2 upgrades" 1.0.0
 expect_exit 0 "tick while paused" $R tick $CTL
 quiet_out() { [ ! -s "$T/out" ] && ok "$1" || { not_ok "$1"; sed 's/^/#   /' "$T/out"; }; }
 quiet_out "... prints nothing"
+log0=$(wc -l <"$FTPD_LOG_1")
 expect_exit 0 "status while paused" $R status $CTL
 expect_grep "$T/out" "web 1.1.0 on stable: paused, wave 2 of 4 \(10%\)" "... says paused in wave 2"
+# What status read: the plan once (the reports' reading took it again), and
+# each host's status once.
+downloads() { sed -n "$((log0 + 1)),\$p" "$FTPD_LOG_1" | grep 'OK DOWNLOAD' | grep -c "$1"; }
+n=$(downloads '/rollout/stable\.yaml"')
+[ "$n" = 1 ] && ok "... fetching the plan once" || not_ok "... fetched the plan $n times"
+n=$(downloads '/status\.yaml"')
+[ "$n" = "$NHOSTS" ] && ok "... and each of the $NHOSTS hosts' status once" ||
+	not_ok "... fetched $n host statuses for $NHOSTS hosts"
 expect_exit 0 "resume" $R resume $CTL web
 expect_grep "$SRV/apps/web/channels/stable.yaml" "^rollout: 10$" "... the channel says rollout: 10"
 

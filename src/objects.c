@@ -409,9 +409,9 @@ static bool file_has(int target, const char *path, const uint8_t *sha,
 	return ok;
 }
 
-/* Whether some installed path listed with sha holds it now. */
-static bool installed_has(const struct manifest *in, const size_t *order,
-			  int target, const struct quickcheck *q, const uint8_t *sha)
+/* The first of order (by_sha of in) whose file is listed with sha; the
+ * others with sha follow it. in->nfiles when none is. */
+static size_t sha_first(const struct manifest *in, const size_t *order, const uint8_t *sha)
 {
 	size_t lo = 0, hi = in->nfiles;
 
@@ -423,6 +423,15 @@ static bool installed_has(const struct manifest *in, const size_t *order,
 		else
 			hi = mid;
 	}
+	return lo;
+}
+
+/* Whether some installed path listed with sha holds it now. */
+static bool installed_has(const struct manifest *in, const size_t *order,
+			  int target, const struct quickcheck *q, const uint8_t *sha)
+{
+	size_t lo = sha_first(in, order, sha);
+
 	for (; lo < in->nfiles && !memcmp(in->files[order[lo]].sha256, sha, SHA256_LEN); lo++)
 		if (in->files[order[lo]].has_sha256 &&
 		    file_has(target, in->files[order[lo]].path, sha, q))
@@ -595,6 +604,9 @@ int objects_sizes(const char *src, const struct manifest *m, uint64_t *sizes,
 
 struct stager {
 	int root;                  /* the staging directory */
+	const struct manifest *installed; /* other sources of the bytes, or NULL */
+	size_t *by_sha;            /* installed's files by sha256 (by_sha) */
+	const char *target;        /* where installed's files are */
 	bool fsync_each;
 	uint64_t max_total, total;
 	char **made;               /* directories made in staging, relative */
@@ -686,24 +698,27 @@ static int try_source(struct stager *s, const char *path, int out, const struct 
 	return rc;
 }
 
-/* The sources of f's bytes, in order, until one checks out. */
+/* The sources of f's bytes, in order, until one checks out: its object,
+ * the installed file at its path, any installed file listed with its
+ * sha256 (a file moved or copied). */
 static int fill_file(struct stager *s, int out, const char *src, const struct mfile *f,
-		     const struct manifest *installed, const char *target, struct err *e)
+		     struct err *e)
 {
+	const struct manifest *in = s->installed;
 	char *path = object_path(src, f->sha256);
 	int rc = try_source(s, path, out, f, e);
 	size_t i;
 
 	free(path);
-	if (rc == 0 && target) {
-		path = fs_join(target, f->path);
+	if (rc == 0 && s->target) {
+		path = fs_join(s->target, f->path);
 		rc = try_source(s, path, out, f, e);
 		free(path);
 	}
-	for (i = 0; rc == 0 && installed && target && i < installed->nfiles; i++) {
-		if (memcmp(installed->files[i].sha256, f->sha256, SHA256_LEN))
-			continue;
-		path = fs_join(target, installed->files[i].path);
+	i = rc == 0 && in && s->target ? sha_first(in, s->by_sha, f->sha256) : SIZE_MAX;
+	for (; rc == 0 && in && i < in->nfiles &&
+	       !memcmp(in->files[s->by_sha[i]].sha256, f->sha256, SHA256_LEN); i++) {
+		path = fs_join(s->target, in->files[s->by_sha[i]].path);
 		rc = try_source(s, path, out, f, e);
 		free(path);
 	}
@@ -714,7 +729,7 @@ static int fill_file(struct stager *s, int out, const char *src, const struct mf
 }
 
 static int stage_one(struct stager *s, const char *src, const struct mfile *f,
-		     const struct manifest *installed, const char *target, struct err *e)
+		     struct err *e)
 {
 	const char *base;
 	int pfd = stage_parent(s, f->path, &base, e), fd = -1, rc = -1;
@@ -726,7 +741,7 @@ static int stage_one(struct stager *s, const char *src, const struct mfile *f,
 		err_sys(e, EXIT_SOFTWARE, "create %s", f->path);
 		goto done;
 	}
-	if (fill_file(s, fd, src, f, installed, target, e) < 0)
+	if (fill_file(s, fd, src, f, e) < 0)
 		goto done;
 	if (fchmod(fd, f->mode & 0777) < 0 || (s->fsync_each && fsync(fd) < 0)) {
 		err_sys(e, EXIT_SOFTWARE, "chmod or fsync %s", f->path);
@@ -764,7 +779,8 @@ static int stage_objects(const char *src, const char *staging, const struct mani
 			 const struct manifest *installed, const char *target,
 			 const bool *want, uint64_t max_total, struct err *e)
 {
-	struct stager s = { .root = -1, .max_total = max_total };
+	struct stager s = { .root = -1, .max_total = max_total, .installed = installed,
+			    .target = target };
 	size_t i;
 	int rc = -1;
 
@@ -774,9 +790,10 @@ static int stage_objects(const char *src, const char *staging, const struct mani
 		return err_sys(e, EXIT_SOFTWARE, "open %s", staging);
 	s.fsync_each = !payload_syncfs_trusted(staging);
 	s.chunk = xmalloc(CHUNK);
+	if (installed)
+		s.by_sha = by_sha(installed);
 	for (i = 0; i < m->nfiles; i++)
-		if ((!want || want[i]) &&
-		    stage_one(&s, src, &m->files[i], installed, target, e) < 0)
+		if ((!want || want[i]) && stage_one(&s, src, &m->files[i], e) < 0)
 			goto done;
 	rc = stage_sync(&s, staging, e);
 done:
@@ -784,6 +801,7 @@ done:
 		free(s.made[i]);
 	free(s.made);
 	free(s.chunk);
+	free(s.by_sha);
 	close(s.root);
 	return rc;
 }

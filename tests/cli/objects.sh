@@ -177,6 +177,19 @@ else
 	echo "ok - # SKIP strace missing"
 fi
 
+# --- a file moved: staged from the installed file at its old path -----------
+# (the staging looks the bytes up by sha256 among the installed files)
+build 2.2.0
+for d in "$T/b-2.2.0" "$T/b-last"; do mv "$d/data/f6" "$d/data/moved6"; done
+publish 2.2.0
+sync
+mark
+expect_exit 0 "upgrade 2.2.0 (f6 moved to moved6)" "$UPGR" run -c "$T/a.yaml"
+installed_is a 2.2.0 "upgrade 2.2.0: the tree is the release"
+[ "$(downloads 1 '/objects/')" = 0 ] && [ "$(downloads 1 'payload.tar.gz')" = 0 ] &&
+	ok "... no object nor payload fetched: the bytes came from the installed f6" ||
+	not_ok "... fetched $(downloads 1 /objects/) objects, $(downloads 1 payload.tar.gz) payloads"
+
 # lie VERSION CHANGED... then SETUP: publish, sync, then SETUP changes
 # server 1; the agent upgrades; one refusal is audited naming server 1.
 r0=$(refusals a)

@@ -216,6 +216,9 @@ static void view_text(const struct app_view *v, struct buf *b, struct buf *notes
 			 v->h.user, v->h.time, s->app);
 	if (!strcmp(s->state, "waiting") && !v->held && !v->interrupted)
 		buf_addf(notes, "%s: not upgraded yet: %s\n", s->app, s->waiting);
+	else if (!strcmp(s->state, "staged") && !v->held && !v->interrupted)
+		buf_addf(notes, "%s: %s downloaded, verified and staged, not installed yet: %s\n",
+			 s->app, s->staged[0] ? s->staged : "a release", s->waiting);
 	for (i = 0; i < v->nconfigs; i++)
 		buf_addf(notes, "%s: config kept: %s (new version at %s.upgr-new): merge it, "
 			 "then remove the .upgr-new\n", s->app, v->configs[i], v->configs[i]);

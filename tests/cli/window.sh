@@ -48,6 +48,9 @@ expect_grep "$STATUS" '^waiting: "outside the maintenance window Sat,Sun 01:00-0
 at 2026-12-04T12:00:00Z $UPGR --dry-run -c "$T/w.yaml"
 expect_grep "$T/out" "hello: 1\.0\.0 staged: outside the maintenance window" \
 	"outside the window: --dry-run says it is staged and why"
+expect_exit 0 "upgr status" $UPGR status -c "$T/w.yaml"
+expect_grep "$T/out" "^hello: 1\.0\.0 downloaded, verified and staged, not installed yet: outside the maintenance window Sat,Sun 01:00-05:00 Europe/Paris$" \
+	"outside the window: status says what is staged and why"
 before=$(downloads)
 # Saturday 2026-12-05 02:00 in Paris.
 at 2026-12-05T01:00:00Z $UPGR -c "$T/w.yaml"

@@ -962,6 +962,34 @@ static int check_manifest(struct repo *r, const char *app, const struct buf *dat
 	return 0;
 }
 
+/* The manifest an earlier poll stored in dir (a release staged outside
+ * its window, a run cut short), with its signature: 0 when it passes
+ * check_manifest as the server's copy would, so that a host waiting with
+ * a staged release fetches the channel alone at each tick. Anything else
+ * (no copy, other bytes, a signature that no longer checks) leaves it to
+ * the servers. */
+static int cached_manifest(struct repo *r, const char *app, struct repo_poll *p,
+			   const char *dir, struct manifest_check *mc)
+{
+	char *path = fs_join(dir, "manifest.yaml"), *spath = fs_join(dir, "manifest.yaml.minisig");
+	struct buf data = BUF_INIT, sig = BUF_INIT;
+	enum repo_cause was = p->cause;
+	struct err e;
+	int rc = -1;
+
+	if (access(path, F_OK) == 0 && access(spath, F_OK) == 0 &&
+	    fs_read_file(path, MANIFEST_MAX_BYTES, &data, &e) == 0 &&
+	    fs_read_file(spath, REPO_SIG_MAX, &sig, &e) == 0 &&
+	    check_manifest(r, app, &data, &sig, p, mc, &e) == 0)
+		rc = 0;
+	p->cause = was;
+	buf_release(&data);
+	buf_release(&sig);
+	free(path);
+	free(spath);
+	return rc;
+}
+
 /* Step 7: the manifest, checked against the channel, stored in dir (not
  * while waiting for approvals); mc receives it parsed. */
 static int fetch_manifest(struct repo *r, const char *app, struct repo_poll *p,
@@ -972,6 +1000,10 @@ static int fetch_manifest(struct repo *r, const char *app, struct repo_poll *p,
 	char *path = NULL;
 	int rc = -1;
 
+	if (cached_manifest(r, app, p, dir, mc) == 0) {
+		rc = 0;
+		goto done;
+	}
 	if (fetch_signed(r, app, p->ch.manifest, MANIFEST_MAX_BYTES, &data, &sig,
 			 from, check_manifest, mc, p, e) < 0)
 		goto done;
@@ -1186,6 +1218,29 @@ static bool payload_started(const struct manifest *m, const char *dir)
 	return yes;
 }
 
+/* The index an earlier poll stored (path, and path.minisig): 0 when it
+ * passes check_index as the server's copy would (cached_manifest). */
+static int cached_index(struct repo *r, const char *app, struct repo_poll *p,
+			const char *path, struct index_check *ic)
+{
+	char *spath = xasprintf("%s.minisig", path);
+	struct buf data = BUF_INIT, sig = BUF_INIT;
+	enum repo_cause was = p->cause;
+	struct err e;
+	int rc = -1;
+
+	if (access(path, F_OK) == 0 && access(spath, F_OK) == 0 &&
+	    fs_read_file(path, OBJECTS_INDEX_MAX, &data, &e) == 0 &&
+	    fs_read_file(spath, REPO_SIG_MAX, &sig, &e) == 0 &&
+	    check_index(r, app, &data, &sig, p, ic, &e) == 0)
+		rc = 0;
+	p->cause = was;
+	buf_release(&data);
+	buf_release(&sig);
+	free(spath);
+	return rc;
+}
+
 /* The objects the host lacks, when they weigh less than OBJECTS_MAX_SHARE
  * percent of the payload: 1 when dir then holds them (and the index), 0
  * to take the payload (a first install, no index, a refused one). */
@@ -1197,12 +1252,13 @@ static int fetch_objects(struct repo *r, const char *app, struct repo_poll *p,
 	const struct objects_entry **need = NULL;
 	char *objdir = fs_join(dir, OBJECTS_DIR_NAME), *rel = objects_index_rel(p->ch.version);
 	char *ipath = fs_join(dir, OBJECTS_INDEX_NAME), *target = fs_under_root(r->c->root, m->target);
+	char *spath = xasprintf("%s.minisig", ipath);
 	struct buf data = BUF_INIT, sig = BUF_INIT;
 	struct quickcheck quick = QUICKCHECK_INIT;
 	struct manifest in;
 	size_t nneed = 0;
 	uint64_t bytes = 0;
-	bool have = false;
+	bool have = false, cached;
 	struct err ie;
 	int rc = 0;
 
@@ -1212,8 +1268,9 @@ static int fetch_objects(struct repo *r, const char *app, struct repo_poll *p,
 		goto done;                        /* a first install: the payload */
 	if (payload_started(m, dir))
 		goto done;
-	if (fetch_signed(r, app, rel, OBJECTS_INDEX_MAX, &data, &sig, &from, check_index, &ic,
-			 p, &ie) < 0) {
+	cached = cached_index(r, app, p, ipath, &ic) == 0;
+	if (!cached && fetch_signed(r, app, rel, OBJECTS_INDEX_MAX, &data, &sig, &from,
+				    check_index, &ic, p, &ie) < 0) {
 		p->all_lied = false;              /* the payload may still come */
 		goto done;
 	}
@@ -1228,13 +1285,16 @@ static int fetch_objects(struct repo *r, const char *app, struct repo_poll *p,
 	    bytes * 100 >= m->payload_size * OBJECTS_MAX_SHARE)
 		goto done;
 	if (fs_mkdir_p(objdir, 0700, e) < 0 ||
-	    fs_write_atomic(ipath, data.data, data.len, 0600, e) < 0) {
+	    (!cached && (fs_write_atomic(spath, sig.data, sig.len, 0600, e) < 0 ||
+			 fs_write_atomic(ipath, data.data, data.len, 0600, e) < 0))) {
 		rc = -1;
 		goto done;
 	}
 	rc = fetch_missing(r, app, p, objdir, need, nneed, from);
-	if (!rc)
+	if (!rc) {
 		unlink(ipath);                    /* the payload, then */
+		unlink(spath);
+	}
 done:
 	if (have)
 		manifest_release(&in);
@@ -1246,6 +1306,7 @@ done:
 	free(objdir);
 	free(rel);
 	free(ipath);
+	free(spath);
 	free(target);
 	return rc;
 }

@@ -51,6 +51,21 @@ expect_grep "$T/out" "hello: 1\.0\.0 staged: outside the maintenance window" \
 expect_exit 0 "upgr status" $UPGR status -c "$T/w.yaml"
 expect_grep "$T/out" "^hello: 1\.0\.0 downloaded, verified and staged, not installed yet: outside the maintenance window Sat,Sun 01:00-05:00 Europe/Paris$" \
 	"outside the window: status says what is staged and why"
+# Another tick outside the window fetches the channel alone: the staged
+# manifest is checked again from the cache (each tick took it again).
+mdl() { grep -c 'OK DOWNLOAD.*/manifest\.yaml"' "$FTPD_LOG_1" || true; }
+m0=$(mdl) before=$(downloads)
+at 2026-12-04T12:05:00Z $UPGR -c "$T/w.yaml"
+staged "a second tick outside the window" 1.0.0
+[ "$(mdl)" = "$m0" ] && [ "$(downloads)" = "$before" ] &&
+	ok "... downloads no manifest nor payload again" ||
+	not_ok "... downloaded $(($(mdl) - m0)) manifests, $(($(downloads) - before)) payloads"
+# A cached manifest that no longer checks out is fetched again.
+printf '# changed\n' >>"$CACHE/1.0.0/manifest.yaml"
+at 2026-12-04T12:10:00Z $UPGR -c "$T/w.yaml"
+staged "a changed cached manifest" 1.0.0
+[ "$(mdl)" = $((m0 + 1)) ] && ok "... a changed cached manifest is fetched again" ||
+	not_ok "... manifest downloads: $(($(mdl) - m0)), want 1"
 before=$(downloads)
 # Saturday 2026-12-05 02:00 in Paris.
 at 2026-12-05T01:00:00Z $UPGR -c "$T/w.yaml"

@@ -1041,6 +1041,62 @@ static bool payload_matches(const struct manifest *m, const char *path)
 	       !memcmp(h, m->payload_sha256, SHA256_LEN);
 }
 
+/* A cached payload verified by an earlier tick is not read again while it
+ * stays the same file: PAYLOAD.verified holds its sha256 and its lstat
+ * (as the quick check's record does for installed files), and any write
+ * or replacement changes the stat. A staged release waiting for its
+ * window cost a full read of the payload at every tick. apply_release
+ * checks the payload's sha256 again as it unpacks it, before use. */
+static char *stamp_path(const char *path)
+{
+	return xasprintf("%s.verified", path);
+}
+
+static void stamp_line(const struct manifest *m, const struct stat *st, char *out,
+		       size_t n)
+{
+	struct qc_stat q;
+	char hex[SHA256_HEX_LEN + 1];
+
+	quickcheck_stat(st, &q);
+	hex_encode(m->payload_sha256, SHA256_LEN, hex);
+	snprintf(out, n, "%s %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRId64 " %" PRId64 " %o\n",
+		 hex, q.dev, q.ino, q.size, q.mtime_ns, q.ctime_ns, (unsigned)q.mode);
+}
+
+static bool stamp_holds(const struct manifest *m, const char *path)
+{
+	char *sp = stamp_path(path), want[256];
+	struct buf b = BUF_INIT;
+	struct stat st;
+	struct err e;
+	bool ok = false;
+
+	if (lstat(path, &st) == 0 && S_ISREG(st.st_mode) &&
+	    (uint64_t)st.st_size == m->payload_size && access(sp, F_OK) == 0 &&
+	    fs_read_file(sp, sizeof want, &b, &e) == 0 && b.data) {
+		stamp_line(m, &st, want, sizeof want);
+		ok = b.len == strlen(want) && !memcmp(b.data, want, b.len);
+	}
+	buf_release(&b);
+	free(sp);
+	return ok;
+}
+
+/* Best effort: without the stamp the next tick reads the payload. */
+static void stamp_write(const struct manifest *m, const char *path)
+{
+	char *sp = stamp_path(path), line[256];
+	struct stat st;
+	struct err e;
+
+	if (lstat(path, &st) == 0) {
+		stamp_line(m, &st, line, sizeof line);
+		fs_write_atomic(sp, line, strlen(line), 0600, &e);
+	}
+	free(sp);
+}
+
 /* One server's attempts at the payload: 0 when part is complete and
  * right, -1 with last set (EXIT_TRUST: what it served was wrong, and part
  * is removed so that the next server starts over). */
@@ -1326,7 +1382,12 @@ static int fetch_payload(struct repo *r, const char *app, struct repo_poll *p,
 	int rc = -1;
 
 	if (access(final, F_OK) == 0) {
+		if (stamp_holds(m, final)) {
+			rc = 0;
+			goto done;
+		}
 		if (payload_matches(m, final)) {
+			stamp_write(m, final);
 			rc = 0;
 			goto done;
 		}
@@ -1344,6 +1405,7 @@ static int fetch_payload(struct repo *r, const char *app, struct repo_poll *p,
 		err_sys(e, EXIT_SOFTWARE, "rename %s", part);
 		goto done;
 	}
+	stamp_write(m, final);                    /* download checked it */
 	rc = fs_fsync_dir(dir, e);
 done:
 	free(final);

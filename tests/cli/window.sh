@@ -55,8 +55,12 @@ expect_grep "$T/out" "^hello: 1\.0\.0 downloaded, verified and staged, not insta
 # manifest is checked again from the cache (each tick took it again).
 mdl() { grep -c 'OK DOWNLOAD.*/manifest\.yaml"' "$FTPD_LOG_1" || true; }
 m0=$(mdl) before=$(downloads)
-at 2026-12-04T12:05:00Z $UPGR -c "$T/w.yaml"
+ASAN_OPTIONS=detect_leaks=0 UPGR_NOW=2026-12-04T12:05:00Z strace -f -qq -e trace=open,openat -o "$T/open.log" \
+	$UPGR -c "$T/w.yaml" >"$T/out" 2>"$T/err"
 staged "a second tick outside the window" 1.0.0
+n=$(grep 'payload\.tar\.gz"' "$T/open.log" | grep -vc ' = -1 ')
+[ "$n" = 0 ] && ok "... reads the staged payload no more (its verified stamp holds)" ||
+	not_ok "... opened the staged payload $n times"
 [ "$(mdl)" = "$m0" ] && [ "$(downloads)" = "$before" ] &&
 	ok "... downloads no manifest nor payload again" ||
 	not_ok "... downloaded $(($(mdl) - m0)) manifests, $(($(downloads) - before)) payloads"

@@ -9,6 +9,7 @@
 #include "window.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -44,6 +45,42 @@ static bool scheduled_out(const struct config *c, time_t now, char why[384])
 	return false;
 }
 
+/* STATE/lease-taken: written before this host tries for the group lease
+ * and removed once it is released (or was not won), so that a run after
+ * a crash knows to release it and the others ask the server nothing. A
+ * marker without a lease costs one GET of the holder; a lease without a
+ * marker cannot be: the marker goes first. */
+static char *marker_path(const struct config *c)
+{
+	return fs_join(c->state_dir, STATE_LEASE);
+}
+
+static int marker_set(const struct config *c, struct err *e)
+{
+	char *p = marker_path(c);
+	int rc = fs_write_atomic(p, c->group, strlen(c->group), 0600, e);
+
+	free(p);
+	return rc;
+}
+
+static void marker_clear(const struct config *c)
+{
+	char *p = marker_path(c);
+
+	unlink(p);
+	free(p);
+}
+
+static bool marker_is_set(const struct config *c)
+{
+	char *p = marker_path(c);
+	bool set = access(p, F_OK) == 0;
+
+	free(p);
+	return set;
+}
+
 int prestage_gate(struct repo *r, const char *app, const char *release_dir,
 		  struct prestage *ps, struct err *e)
 {
@@ -64,8 +101,12 @@ int prestage_gate(struct repo *r, const char *app, const char *release_dir,
 	}
 	if (!c->group || r->dry_run)     /* a dry run takes no lease */
 		return 0;
+	if (marker_set(c, e) < 0)
+		return err_prefix(e, "%s: ", app);
 	rc = lease_take(repo_server(r, 0), c->servers[0], c->group, c->host, ps->now, &mine,
 			&who, e);
+	if (rc <= 0)
+		marker_clear(c);
 	if (rc < 0)
 		return err_prefix(e, "%s: ", app);
 	if (rc == 0) {
@@ -90,18 +131,24 @@ int prestage_done(struct repo *r, struct prestage *ps, struct err *e)
 	if (!ps->leased)
 		return 0;
 	ps->leased = false;
-	return lease_release(repo_server(r, 0), c->servers[0], c->group, c->host,
-			     window_now(), e);
+	if (lease_release(repo_server(r, 0), c->servers[0], c->group, c->host,
+			  window_now(), e) < 0)
+		return -1;
+	marker_clear(c);
+	return 0;
 }
 
 int prestage_recovered(struct repo *r, struct err *e)
 {
 	const struct config *c = r->c;
 
-	if (!c->group || !c->nservers)
+	if (!c->group || !c->nservers || !marker_is_set(c))
 		return 0;
-	return lease_release(repo_server(r, 0), c->servers[0], c->group, c->host,
-			     window_now(), e);
+	if (lease_release(repo_server(r, 0), c->servers[0], c->group, c->host,
+			  window_now(), e) < 0)
+		return -1;
+	marker_clear(c);
+	return 0;
 }
 
 bool prestage_note(const char *state_dir, const char *app, const char *state,

@@ -2,6 +2,7 @@
 /* The agent's durable local state, under the config's state_dir:
  *
  *   STATE/lock                      fcntl lock: one upgr per state dir
+ *   STATE/lease-taken               the HA group lease may be this host's (prestage.c)
  *   STATE/apps/APP/manifest.yaml    the installed release's manifest
  *   STATE/apps/APP/previous.yaml    the manifest of the version before it (rollback)
  *   STATE/apps/APP/status.yaml      last action, result, time, error
@@ -40,6 +41,7 @@
 #define STATE_PROBLEM    "problem"
 #define STATE_EXPIRY_WARNED "expiry-warned"
 #define STATE_FAILURES   "failures"
+#define STATE_LEASE      "lease-taken"   /* STATE/: the group lease may be ours */
 
 /* Take the state directory's lock without waiting (creating the directory
  * 0700 when missing). Another holder: EXIT_LOCKED. *fd keeps the lock

@@ -198,6 +198,16 @@ at a 3.1.0 && ok "a runs 3.1.0" || not_ok "a is not at 3.1.0"
 [ ! -e "$LEASE" ] && ok "a's recovery released its own lease" || not_ok "a's lease is left"
 expect_exit 0 "b upgrades at once after a's recovery" $UPGR -c "$T/b.yaml"
 at b 3.1.0 && ok "b runs 3.1.0" || not_ok "b is not at 3.1.0"
+# A tick with nothing to do asks the server nothing about the lease (each
+# tick read the holder, to release one a crashed run might have left: the
+# local marker STATE/lease-taken now says when there can be one).
+l0=$(wc -l <"$FTPD_LOG_1")
+expect_exit 0 "a: a tick with nothing to do" $UPGR -c "$T/a.yaml"
+n=$(sed -n "$((l0 + 1)),\$p" "$FTPD_LOG_1" | grep -c '"CWD lease"\|holder')
+[ "$n" = 0 ] && ok "... asks the server nothing about the lease" ||
+	not_ok "... made $n requests about the lease"
+[ ! -e "$T/a-state/lease-taken" ] && [ ! -e "$T/b-state/lease-taken" ] &&
+	ok "... and no lease marker is left on either host" || not_ok "a lease marker is left"
 [ -z "$(ls -A "$FTPD_ROOT_1/repo/groups/web")" ] && ok "no temporary directory is left on the server" ||
 	not_ok "left on the server: $(ls -A "$FTPD_ROOT_1/repo/groups/web")"
 

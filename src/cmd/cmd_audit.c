@@ -3,6 +3,7 @@
  * log (audit/FORMAT.md). Thin: the format and the checks live in audit.c
  * and audit_verify.c. */
 #include "audit.h"
+#include "cmd_common.h"
 #include "cli.h"
 #include "fsutil.h"
 #include "transport.h"
@@ -202,22 +203,19 @@ static int show_one(const struct audit_entry *r, void *arg)
 	return 0;
 }
 
+#define SINCE_MAX (100L * 366 * 86400)   /* a century: older is every record */
+
 /* --since: a DURATION (30m, 7d: that long ago) or a UTC time or its
  * prefix (2026-11-24, 2026-11-24T02:00:00Z). */
 static int parse_since(const char *arg, char out[40])
 {
 	size_t n = strlen(arg);
-	char unit = n ? arg[n - 1] : 0, *end;
-	long long v;
-	time_t t;
+	long secs;
 
-	if (n && strchr("smhd", unit)) {
-		v = strtoll(arg, &end, 10);
-		if (end != arg + n - 1 || v < 0 || arg[0] == '-' || arg[0] == '+')
+	if (n && strchr("smhd", arg[n - 1])) {
+		if (cmd_parse_duration(arg, SINCE_MAX, &secs) < 0)
 			return -1;
-		v *= unit == 's' ? 1 : unit == 'm' ? 60 : unit == 'h' ? 3600 : 86400;
-		t = time(NULL) - (time_t)v;
-		utc_format(t, 0, UTC_SECONDS, out, 40);
+		utc_format(time(NULL) - (time_t)secs, 0, UTC_SECONDS, out, 40);
 		return 0;
 	}
 	if (n < 4 || n > 30 || strspn(arg, "0123456789-T:.Z") != n)

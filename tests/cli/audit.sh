@@ -85,6 +85,9 @@ expect_exit 65 "show stops at a malformed record" "$UPGR" audit show merged.log
 expect_grep "$T/out" "^#1 " "after showing the records before it"
 expect_grep "$T/err" "record 2 \(at byte [0-9]+\): malformed" "and names it"
 expect_exit 2 "show --since garbage is a usage error" "$UPGR" audit show --since yesterday audit.log
+expect_exit 2 "show --since a duration past a century is a usage error (no overflow)" \
+	"$UPGR" audit show --since 99999999999999999d audit.log
+expect_exit 2 "show --since -1d is a usage error" "$UPGR" audit show --since -1d audit.log
 expect_exit 2 "verify without -p is a usage error" "$UPGR" audit verify audit.log
 expect_exit 2 "unknown audit command" "$UPGR" audit frob audit.log
 expect_exit 0 "audit --help" "$UPGR" audit --help

@@ -149,23 +149,59 @@ void quickcheck_add(struct quickcheck *q, const char *path, const uint8_t sha256
 	q->sorted = false;
 }
 
+/* v in base (8 or 10) and a space at p; returns the end. A record of
+ * 20,000 files took 20,000 printf calls. */
+static char *put_num(char *p, uint64_t v, unsigned base)
+{
+	char digits[24];
+	size_t n = 0;
+
+	do
+		digits[n++] = (char)('0' + v % base);
+	while ((v /= base));
+	while (n)
+		*p++ = digits[--n];
+	*p++ = ' ';
+	return p;
+}
+
+/* A time in ns: negative before 1970, written as the reader takes it. */
+static char *put_time(char *p, int64_t v)
+{
+	if (v < 0) {
+		*p++ = '-';
+		return put_num(p, (uint64_t)0 - (uint64_t)v, 10);
+	}
+	return put_num(p, (uint64_t)v, 10);
+}
+
 int quickcheck_save(const char *appdir, struct quickcheck *q, struct err *e)
 {
-	char *path = fs_join(appdir, QUICKCHECK_FILE), hex[SHA256_HEX_LEN + 1];
+	char *path = fs_join(appdir, QUICKCHECK_FILE);
+	char line[SHA256_HEX_LEN + 1 + 8 * 24];
 	struct buf b = BUF_INIT;
 	size_t i;
 	int rc;
 
 	quickcheck_sort(q);
-	buf_addf(&b, MAGIC "\n");
+	buf_adds(&b, MAGIC "\n");
 	for (i = 0; i < q->n; i++) {
 		const struct qc_entry *ent = &q->v[i];
+		char *p = line + SHA256_HEX_LEN;
 
-		hex_encode(ent->sha256, SHA256_LEN, hex);
-		buf_addf(&b, "%s %o %" PRIu32 " %" PRIu32 " %" PRIu64 " %" PRId64 " %" PRId64
-			 " %" PRIu64 " %" PRIu64 " %s\n", hex, (unsigned)ent->st.mode,
-			 ent->st.uid, ent->st.gid, ent->st.size, ent->st.mtime_ns,
-			 ent->st.ctime_ns, ent->st.dev, ent->st.ino, ent->path);
+		hex_encode(ent->sha256, SHA256_LEN, line);
+		*p++ = ' ';
+		p = put_num(p, ent->st.mode, 8);
+		p = put_num(p, ent->st.uid, 10);
+		p = put_num(p, ent->st.gid, 10);
+		p = put_num(p, ent->st.size, 10);
+		p = put_time(p, ent->st.mtime_ns);
+		p = put_time(p, ent->st.ctime_ns);
+		p = put_num(p, ent->st.dev, 10);
+		p = put_num(p, ent->st.ino, 10);
+		buf_add(&b, line, (size_t)(p - line));
+		buf_adds(&b, ent->path);
+		buf_add(&b, "\n", 1);
 	}
 	rc = fs_write_atomic(path, b.data, b.len, 0600, e);
 	buf_release(&b);

@@ -99,7 +99,9 @@ static bool quick_same(const struct plan *p, const struct mfile *f, const struct
 }
 
 /* Decide what happens to one listed file. */
-static int plan_file(struct plan *p, const struct mfile *f, uint64_t new_size,
+/* tfd: the target directory, or -1 (none yet): paths are looked up from
+ * it, a few components rather than the whole absolute path per file. */
+static int plan_file(struct plan *p, int tfd, const struct mfile *f, uint64_t new_size,
 		     struct err *e)
 {
 	char *dest = fs_join(p->target, f->path);
@@ -118,7 +120,7 @@ static int plan_file(struct plan *p, const struct mfile *f, uint64_t new_size,
 	/* The first unknown name is kept: it fails the preconditions. */
 	if (!plan_resolve_owner(f, &uid, &gid, why, sizeof why) && !p->owner_error[0])
 		memcpy(p->owner_error, why, sizeof why);
-	if (lstat(dest, &st) == 0) {
+	if ((tfd >= 0 ? fstatat(tfd, f->path, &st, AT_SYMLINK_NOFOLLOW) : lstat(dest, &st)) == 0) {
 		owned = (uid == (uid_t)-1 || st.st_uid == uid) && (gid == (gid_t)-1 || st.st_gid == gid);
 		if (S_ISDIR(st.st_mode)) {
 			err_set(e, EXIT_DATAERR, "%s is a directory on this host; the release has a file there", dest);
@@ -420,7 +422,7 @@ int plan_build_how(struct plan *p, const struct manifest *m,
 	uint64_t *sizes = NULL;
 	struct stat st;
 	size_t i;
-	int rc = -1;
+	int rc = -1, tfd = -1;
 
 	memset(p, 0, sizeof *p);
 	p->m = m;
@@ -445,8 +447,9 @@ int plan_build_how(struct plan *p, const struct manifest *m,
 	if (objects_is_source(payload) ? objects_sizes(payload, m, sizes, e) < 0
 	    : !p->sizes_unknown && payload_sizes(payload, m, sizes, e) < 0)
 		goto done;
+	tfd = open(p->target, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	for (i = 0; i < m->nfiles; i++) {
-		if (plan_file(p, &m->files[i], sizes[i], e) < 0)
+		if (plan_file(p, tfd, &m->files[i], sizes[i], e) < 0)
 			goto done;
 		p->disk_needed += sizes[i];
 	}
@@ -467,6 +470,8 @@ int plan_build_how(struct plan *p, const struct manifest *m,
 	}
 	rc = 0;
 done:
+	if (tfd >= 0)
+		close(tfd);
 	free(sizes);
 	if (rc < 0)
 		err_prefix(e, "plan %s %s: ", m->app, m->version);

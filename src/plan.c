@@ -423,6 +423,7 @@ int plan_build_how(struct plan *p, const struct manifest *m,
 	struct stat st;
 	size_t i;
 	int rc = -1, tfd = -1;
+	bool objects;
 
 	memset(p, 0, sizeof *p);
 	p->m = m;
@@ -439,12 +440,12 @@ int plan_build_how(struct plan *p, const struct manifest *m,
 		err_sys(e, EXIT_DATAERR, "payload %s", payload);
 		goto done;
 	}
-	p->download_bytes = objects_is_source(payload) ? objects_bytes(payload)
-						       : (uint64_t)st.st_size;
+	objects = objects_is_source(payload);
+	p->download_bytes = objects ? objects_bytes(payload) : (uint64_t)st.st_size;
 	sizes = xcalloc(m->nfiles ? m->nfiles : 1, sizeof *sizes);
-	if (objects_is_source(payload))
+	if (objects)
 		p->sizes_unknown = false;     /* the signed index gives them */
-	if (objects_is_source(payload) ? objects_sizes(payload, m, sizes, e) < 0
+	if (objects ? objects_sizes(payload, m, sizes, e) < 0
 	    : !p->sizes_unknown && payload_sizes(payload, m, sizes, e) < 0)
 		goto done;
 	tfd = open(p->target, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

@@ -118,6 +118,17 @@ struct fleet_wave_count {
 	size_t hosts, done, failed;
 };
 
+/* Where a host's row stands in a rollout of version: the controller's
+ * rule (rollout tick decides by it) and the console's (its wave bars),
+ * one rule so that the page shows what tick decides. */
+enum fleet_wave_outcome {
+	FLEET_WAVE_UNVERIFIED,       /* tampered or not verified: holds the wave */
+	FLEET_WAVE_DONE,             /* runs version */
+	FLEET_WAVE_FAILED,           /* its try at version failed or rolled back */
+	FLEET_WAVE_PENDING,          /* not tried yet (or says nothing) */
+};
+enum fleet_wave_outcome fleet_wave_outcome(const struct fleet_row *r, const char *version);
+
 struct fleet {
 	char *repo;                  /* as given, for display */
 	char *channel;

@@ -150,6 +150,19 @@ void fleet_load_rollouts(struct xfer *x, const struct fleet_opts *o, struct flee
 			rollout_one(x, o, f, f->latest[i].app);
 }
 
+enum fleet_wave_outcome fleet_wave_outcome(const struct fleet_row *r, const char *version)
+{
+	if (r->tampered || r->unverified || r->problem == FLEET_TAMPERED ||
+	    r->problem == FLEET_UNVERIFIED)
+		return FLEET_WAVE_UNVERIFIED;
+	if (!strcmp(r->version, version))
+		return FLEET_WAVE_DONE;
+	if ((!strcmp(r->result, "rolled-back") || !strcmp(r->result, "failed")) &&
+	    !strcmp(r->to, version))
+		return FLEET_WAVE_FAILED;
+	return FLEET_WAVE_PENDING;
+}
+
 void fleet_rollout_progress(const struct fleet *f, const struct fleet_rollout *p,
 			    struct fleet_wave_count out[FLEET_WAVES_MAX])
 {
@@ -169,10 +182,8 @@ void fleet_rollout_progress(const struct fleet *f, const struct fleet_rollout *p
 		if (w == p->nwaves)
 			continue;
 		out[w].hosts++;
-		out[w].done += !strcmp(r->version, p->version) &&
-			       !strcmp(r->result, "success");
-		out[w].failed += r->problem == FLEET_FAILED ||
-				 r->problem == FLEET_ROLLED_BACK;
+		out[w].done += fleet_wave_outcome(r, p->version) == FLEET_WAVE_DONE;
+		out[w].failed += fleet_wave_outcome(r, p->version) == FLEET_WAVE_FAILED;
 	}
 }
 

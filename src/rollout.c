@@ -381,20 +381,18 @@ static void push(char ***v, size_t *n, const char *s)
 static void count_row(const struct rollout_plan *p, const struct fleet_row *r,
 		      struct rollout_view *v)
 {
-	bool failed = (!strcmp(r->result, "rolled-back") || !strcmp(r->result, "failed")) &&
-		      !strcmp(r->to, p->version);
+	enum fleet_wave_outcome o = fleet_wave_outcome(r, p->version);
 	time_t t;
 
-	if (r->tampered || r->unverified || r->problem == FLEET_TAMPERED ||
-	    r->problem == FLEET_UNVERIFIED) {
+	if (o == FLEET_WAVE_UNVERIFIED) {
 		v->unverified++;
 		push(&v->holding, &v->nholding, r->host);
-	} else if (!strcmp(r->version, p->version)) {
+	} else if (o == FLEET_WAVE_DONE) {
 		v->ok++;
 		t = report_time(r->time);
 		if (t > 0 && (time_t)(t + p->soak) > v->soak_until)
 			v->soak_until = t + (time_t)p->soak;
-	} else if (failed) {
+	} else if (o == FLEET_WAVE_FAILED) {
 		v->failed++;
 		push(&v->failed_hosts, &v->nfailed, r->host);
 	} else {

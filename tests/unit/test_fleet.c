@@ -207,6 +207,44 @@ static void test_two_apps(void **state)
 	free(other);
 }
 
+/* The console's wave bars count by the controller's rule
+ * (fleet_wave_outcome): a host at the rollout's version is done whatever
+ * its last result says; a failure counts only when it was the try at that
+ * version. The bars counted "success" alone as done, and any failure. */
+static void test_wave_outcome(void **state)
+{
+	static const char *const hosts[] = { "a", "b", "c", "d" };
+	char *text[4];
+	struct fleet_wave_count c[FLEET_WAVES_MAX];
+	struct fleet_rollout p = { .app = "hello", .version = "1.1.0",
+				   .waves = { 100 }, .nwaves = 1, .wave = 1 };
+	struct fleet f;
+	size_t i;
+
+	(void)state;
+	text[0] = report("a", T_NOW, "1.1.0", "success", "\"\"");
+	text[1] = report("b", T_NOW, "1.1.0", "refused", "\"a later refusal\"");
+	text[2] = report("c", T_NOW, "1.0.0", "rolled-back", "\"health\"");
+	text[3] = report("d", T_NOW, "1.0.0", "failed", "\"x\"");
+	/* d's failure was a try at 0.9.0, not at the rollout's 1.1.0 */
+	memcpy(strstr(text[3], "to: \"1.1.0\""), "to: \"0.9.0\"", 11);
+	fleet_init(&f, &opts);
+	for (i = 0; i < 4; i++)
+		add(&f, hosts[i], text[i]);
+	fleet_finish(&f, &opts);
+	fleet_rollout_progress(&f, &p, c);
+	assert_int_equal(c[0].hosts, 4);
+	assert_int_equal(c[0].done, 2);
+	assert_int_equal(c[0].failed, 1);
+	for (i = 0; i < f.nrows; i++)
+		assert_int_equal(fleet_wave_outcome(&f.rows[i], "1.1.0"),
+				 f.rows[i].host[0] == 'd' ? FLEET_WAVE_PENDING :
+				 f.rows[i].host[0] == 'c' ? FLEET_WAVE_FAILED : FLEET_WAVE_DONE);
+	fleet_release(&f);
+	for (i = 0; i < 4; i++)
+		free(text[i]);
+}
+
 static void test_channel_latest(void **state)
 {
 	static const char ch[] =
@@ -623,6 +661,7 @@ int main(void)
 		cmocka_unit_test(test_host_names),
 		cmocka_unit_test(test_classify_and_order),
 		cmocka_unit_test(test_two_apps),
+		cmocka_unit_test(test_wave_outcome),
 		cmocka_unit_test(test_channel_latest),
 		cmocka_unit_test(test_escaping),
 		cmocka_unit_test(test_seen_and_verdicts),

@@ -139,21 +139,27 @@ static int sig_state(const struct root *r, size_t i, const struct root_sig *sigs
 /* v[0..n) joined by ", ", each a JSON string when json: root_parse
  * admits no quote or control character in globs and targets, but a glob
  * may hold a backslash (an fnmatch escape). */
+/* s as it is, or as a JSON string (buf_add_quoted). */
+static void print_str(const char *s, bool json)
+{
+	struct buf b = BUF_INIT;
+
+	if (!json) {
+		fputs(s, stdout);
+		return;
+	}
+	buf_add_quoted(&b, s);
+	fwrite(b.data, 1, b.len, stdout);
+	buf_release(&b);
+}
+
 static void print_list(char *const *v, size_t n, bool json)
 {
-	const char *p;
 	size_t j;
 
 	for (j = 0; j < n; j++) {
 		fputs(j ? ", " : "", stdout);
-		if (!json) {
-			fputs(v[j], stdout);
-			continue;
-		}
-		putchar('"');
-		for (p = v[j]; *p; p++)
-			printf(*p == '\\' || *p == '"' ? "\\%c" : "%c", *p);
-		putchar('"');
+		print_str(v[j], json);
 	}
 }
 
@@ -162,9 +168,10 @@ static void print_role_keys(const struct root *r, size_t role, bool json)
 {
 	size_t j;
 
-	for (j = 0; j < r->roles[role].n; j++)
-		printf(json ? "%s\"%s\"" : "%s%s", j ? ", " : "",
-		       r->keys[r->roles[role].idx[j]].name);
+	for (j = 0; j < r->roles[role].n; j++) {
+		fputs(j ? ", " : "", stdout);
+		print_str(r->keys[r->roles[role].idx[j]].name, json);
+	}
 }
 
 /* What trust show shows: the root, its bytes and signatures, its expiry. */
@@ -240,9 +247,10 @@ static void show_json(const struct show *v)
 		int st = sig_state(r, i, v->sigs, v->nsigs, v->b), signed_ = st != 0, ok = st > 0;
 
 		sign_keyid_hex(r->keys[i].pub.keyid, id);
-		printf("%s{\"name\": \"%s\", \"key_id\": \"%s\", \"signed\": %s, \"verifies\": %s}",
-		       i ? ", " : "", r->keys[i].name, id, signed_ ? "true" : "false",
-		       ok ? "true" : "false");
+		printf("%s{\"name\": ", i ? ", " : "");
+		print_str(r->keys[i].name, true);
+		printf(", \"key_id\": \"%s\", \"signed\": %s, \"verifies\": %s}", id,
+		       signed_ ? "true" : "false", ok ? "true" : "false");
 	}
 	printf("], \"roles\": {");
 	for (i = 0; i < ROOT_NROLES; i++) {
@@ -255,7 +263,9 @@ static void show_json(const struct show *v)
 	}
 	printf("}, \"scopes\": {");
 	for (i = 0; i < r->nscopes; i++) {
-		printf("%s\"%s\": {\"apps\": [", i ? ", " : "", r->keys[r->scopes[i].key].name);
+		fputs(i ? ", " : "", stdout);
+		print_str(r->keys[r->scopes[i].key].name, true);
+		fputs(": {\"apps\": [", stdout);
 		print_list(r->scopes[i].apps, r->scopes[i].napps, true);
 		printf("], \"targets\": [");
 		print_list(r->scopes[i].targets, r->scopes[i].ntargets, true);

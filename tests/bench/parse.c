@@ -6,7 +6,8 @@
  * usage: parse MANIFEST OBJECTS STATEDIR [TRIES]
  *
  * Each measure is the best of TRIES (default 7) runs, the methods
- * interleaved. STATEDIR receives a quick check record of the manifest's
+ * interleaved (PARSE_ONLY=WORD: only those whose key holds WORD, for a
+ * profiler). STATEDIR receives a quick check record of the manifest's
  * files (quickcheck_save), whose reading is timed too; its peer is a bare
  * pass over the same bytes that splits them into lines and fields. Prints
  * "key value" lines (milliseconds) for tests/bench/table.py, then the
@@ -179,6 +180,7 @@ int main(int argc, char **argv)
 		{ "parse_qc_upgr", run_quickcheck, &qc, 0 },
 	};
 	size_t n = sizeof ms / sizeof ms[0], i;
+	const char *only = getenv("PARSE_ONLY");   /* a part of a key: to profile one */
 	int tries, t;
 	struct err e;
 
@@ -195,6 +197,9 @@ int main(int argc, char **argv)
 	for (t = 0; t < tries; t++)
 		for (i = 0; i < n; i++) {
 			double t0 = now_ms(), dt;
+
+			if (only && !strstr(ms[i].key, only))
+				continue;
 
 			ms[i].fn(ms[i].in);
 			dt = now_ms() - t0;

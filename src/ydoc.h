@@ -137,8 +137,9 @@ int ydoc_bool(const struct ynode *n, const char *what, bool *out, struct diag *d
 int ydoc_seq(const struct ynode *n, const char *what, struct diag *d);
 int ydoc_map(const struct ynode *n, const char *what, struct diag *d);
 
-/* The same three, naming the node "where.key" (as the map-level getters
- * below do): the name is built only when there is a problem to report. */
+/* ydoc_str, ydoc_uint and ydoc_bool naming the node "where.key" (as the
+ * map-level getters below do), a name built only when there is a problem
+ * to report: readers of large files call these on the way to success. */
 int ydoc_str_at(const struct ynode *n, const char *where, const char *key,
 		const char **out, struct diag *d);
 int ydoc_uint_at(const struct ynode *n, const char *where, const char *key, uint64_t max,
@@ -165,7 +166,7 @@ size_t ydoc_require(const struct ynode *map, const char *where,
 /* Write "where.key" (or "key" when where is empty) into out, cut to
  * outlen - 1 bytes as snprintf cuts. */
 void ydoc_name(char *out, size_t outlen, const char *where, const char *key);
-/* Write "where[i]" into out. */
+/* Write "where[i]" into out, cut the same way. */
 void ydoc_name_idx(char *out, size_t outlen, const char *where, size_t i);
 
 #endif

@@ -249,8 +249,8 @@ static void close_collection(struct builder *b)
 		return;
 	top = &b->stack[--b->depth];
 	n = top->n;
-	kids = b->kids + top->first;
 	k = b->nkids - top->first;
+	kids = k ? b->kids + top->first : NULL;     /* no kids yet: b->kids is NULL */
 	if (n->kind == YNODE_SEQ) {
 		n->items = arena_alloc(&b->doc->arena, k * sizeof *n->items,
 				       _Alignof(struct ynode *));

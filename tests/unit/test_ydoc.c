@@ -178,6 +178,25 @@ static void test_tree_positions(void **state)
 	diag_release(&d);
 }
 
+/* Empty collections, the first thing read (nothing gathered before). */
+static void test_empty_collections(void **state)
+{
+	static const char *const texts[] = { "[]\n", "{}\n", "- []\n- {}\n" };
+	struct ydoc doc;
+	struct diag d;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < 3; i++) {
+		assert_int_equal(parse(texts[i], 0, &doc, &d), 0);
+		assert_int_equal(doc.root->kind, i == 1 ? YNODE_MAP : YNODE_SEQ);
+		assert_int_equal(doc.root->nitems + doc.root->npairs, i == 2 ? 2 : 0);
+		assert_true(i == 2 || (!doc.root->items && !doc.root->pairs));
+		ydoc_release(&doc);
+		diag_release(&d);
+	}
+}
+
 static void test_multi(void **state)
 {
 	struct ydoc doc;
@@ -471,6 +490,7 @@ int main(void)
 		cmocka_unit_test(test_depth),
 		cmocka_unit_test(test_node_cap),
 		cmocka_unit_test(test_tree_positions),
+		cmocka_unit_test(test_empty_collections),
 		cmocka_unit_test(test_multi),
 		cmocka_unit_test(test_scalar_types),
 		cmocka_unit_test(test_check_keys),

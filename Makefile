@@ -61,7 +61,11 @@ $(BUILD)/cmd/%.o: src/cmd/%.c $(wildcard src/*.h src/cmd/*.h) | $(BUILD)/cmd
 $(BUILD)/tests/%: tests/unit/%.c $(LIBOBJ) $(wildcard src/*.h) | $(BUILD)/tests
 	$(CC) $(ALL_CFLAGS) -Isrc -Wno-missing-prototypes -o $@ $< $(LIBOBJ) $(ALL_LDFLAGS) $(LIBS) -lcmocka
 
-$(BUILD) $(BUILD)/tests $(BUILD)/cmd:
+# Benchmark programs (tests/bench/*.c) link the library as the unit tests do.
+$(BUILD)/bench/%: tests/bench/%.c $(LIBOBJ) $(wildcard src/*.h) | $(BUILD)/bench
+	$(CC) $(ALL_CFLAGS) -Isrc -Wno-missing-prototypes -o $@ $< $(LIBOBJ) $(ALL_LDFLAGS) $(LIBS)
+
+$(BUILD) $(BUILD)/tests $(BUILD)/cmd $(BUILD)/bench:
 	mkdir -p $@
 
 # Fuzzing (libFuzzer, clang): every parser has a target in tests/fuzz/.

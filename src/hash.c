@@ -87,39 +87,38 @@ void hex_encode(const uint8_t *in, size_t len, char *out)
 	out[2 * len] = '\0';
 }
 
-static int nibble(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
+/* One more than the value of each hex digit (either case); 0 for every
+ * other byte, NUL included, so a decoder stops at a string's end by itself. */
+static const unsigned char hexval1[256] = {
+	['0'] = 1, ['1'] = 2, ['2'] = 3, ['3'] = 4, ['4'] = 5,
+	['5'] = 6, ['6'] = 7, ['7'] = 8, ['8'] = 9, ['9'] = 10,
+	['a'] = 11, ['b'] = 12, ['c'] = 13, ['d'] = 14, ['e'] = 15, ['f'] = 16,
+	['A'] = 11, ['B'] = 12, ['C'] = 13, ['D'] = 14, ['E'] = 15, ['F'] = 16,
+};
 
 int hex_decode(const char *in, uint8_t *out, size_t len)
 {
+	const unsigned char *p = (const unsigned char *)in;
 	size_t i;
 
-	if (strlen(in) != 2 * len)
-		return -1;
+	/* One pass: a NUL before 2 * len digits is not a digit. */
 	for (i = 0; i < len; i++) {
-		int hi = nibble(in[2 * i]), lo = nibble(in[2 * i + 1]);
+		unsigned hi = hexval1[p[2 * i]], lo;
 
-		if (hi < 0 || lo < 0)
+		if (!hi || !(lo = hexval1[p[2 * i + 1]]))
 			return -1;
-		out[i] = (uint8_t)(hi << 4 | lo);
+		out[i] = (uint8_t)((hi - 1) << 4 | (lo - 1));
 	}
-	return 0;
+	return p[2 * len] == '\0' ? 0 : -1;
 }
 
 int is_sha256_hex(const char *s)
 {
+	const unsigned char *p = (const unsigned char *)s;
 	size_t i;
 
 	for (i = 0; i < SHA256_HEX_LEN; i++)
-		if (nibble(s[i]) < 0)
+		if (!hexval1[p[i]])
 			return 0;
-	return s[SHA256_HEX_LEN] == '\0';
+	return p[SHA256_HEX_LEN] == '\0';
 }

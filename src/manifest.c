@@ -241,15 +241,21 @@ static void parse_target(const struct ynode *n, struct manifest *m, struct diag 
 	m->target = xstrdup(s);
 }
 
-/* A 64-hex sha256 into out; name is the key's full name. */
-static int parse_sha256(const struct ynode *n, const char *name, uint8_t out[32],
-			struct diag *d)
+/* Names are "where.key", written only when there is a problem to report:
+ * on the way to success a 20,000-file manifest would build 100,000. */
+
+/* A 64-hex sha256 into out. */
+static int parse_sha256(const struct ynode *n, const char *where, const char *key,
+			uint8_t out[32], struct diag *d)
 {
+	char name[NAME_MAX_LEN];
 	const char *s;
 
-	if (ydoc_str(n, name, &s, d) < 0)
+	if (ydoc_str_at(n, where, key, &s, d) < 0)
 		return -1;
-	if (!is_sha256_hex(s) || hex_decode(s, out, 32) < 0) {
+	/* hex_decode takes exactly 64 hex digits, nothing else. */
+	if (hex_decode(s, out, 32) < 0) {
+		ydoc_name(name, sizeof name, where, key);
 		diag_add(d, n->line, n->col, "%s: \"%s\" is not a sha256 (expected 64 hex digits)",
 			 name, show(s).s);
 		return -1;
@@ -258,12 +264,15 @@ static int parse_sha256(const struct ynode *n, const char *name, uint8_t out[32]
 }
 
 /* A number of something that must be at least 1. */
-static int parse_positive(const struct ynode *n, const char *name, uint64_t max,
-			  uint64_t *out, struct diag *d)
+static int parse_positive(const struct ynode *n, const char *where, const char *key,
+			  uint64_t max, uint64_t *out, struct diag *d)
 {
-	if (ydoc_uint(n, name, max, out, d) < 0)
+	char name[NAME_MAX_LEN];
+
+	if (ydoc_uint_at(n, where, key, max, out, d) < 0)
 		return -1;
 	if (*out == 0) {
+		ydoc_name(name, sizeof name, where, key);
 		diag_add(d, n->line, n->col, "%s: must be at least 1", name);
 		return -1;
 	}
@@ -290,24 +299,26 @@ static void parse_payload(const struct ynode *n, struct manifest *m, struct diag
 		}
 	}
 	if ((v = ydoc_get(n, "sha256")) &&
-	    parse_sha256(v, "payload.sha256", m->payload_sha256, d) < 0)
+	    parse_sha256(v, "payload", "sha256", m->payload_sha256, d) < 0)
 		bad++;
 	if ((v = ydoc_get(n, "size")) &&
-	    parse_positive(v, "payload.size", UINT64_MAX, &m->payload_size, d) < 0)
+	    parse_positive(v, "payload", "size", UINT64_MAX, &m->payload_size, d) < 0)
 		bad++;
 	m->has_payload = !bad && m->payload_file;
 }
 
 /* ---- files ------------------------------------------------------------- */
 
-static int parse_mode(const struct ynode *n, const char *name, mode_t *out, struct diag *d)
+static int parse_mode(const struct ynode *n, const char *where, mode_t *out, struct diag *d)
 {
 	const char *s = n->kind == YNODE_SCALAR ? n->str : "";
+	char name[NAME_MAX_LEN];
 	unsigned long v;
 	size_t len = strlen(s);
 
 	if (n->kind != YNODE_SCALAR || ydoc_scalar_type(n) != YS_STR ||
 	    len < 3 || len > 4 || strspn(s, "01234567") != len) {
+		ydoc_name(name, sizeof name, where, "mode");
 		if (n->kind == YNODE_SCALAR)
 			diag_add(d, n->line, n->col, "%s: %s%s%s is not an octal mode "
 				 "(expected a quoted string like \"0644\")", name,
@@ -320,6 +331,7 @@ static int parse_mode(const struct ynode *n, const char *name, mode_t *out, stru
 	}
 	v = strtoul(s, NULL, 8);
 	if (v > 0777) {
+		ydoc_name(name, sizeof name, where, "mode");
 		diag_add(d, n->line, n->col, "%s: \"%s\" sets setuid, setgid or sticky bits, "
 			 "which a release may not", name, s);
 		return -1;
@@ -341,8 +353,7 @@ static size_t parse_account(const struct ynode *n, const char *where, const char
 
 	if (!v)
 		return 0;
-	ydoc_name(name, sizeof name, where, key);
-	if (ydoc_str(v, name, &s, d) < 0)
+	if (ydoc_str_at(v, where, key, &s, d) < 0)
 		return 1;
 	len = strlen(s);
 	for (i = 0; i < len; i++)
@@ -351,6 +362,7 @@ static size_t parse_account(const struct ynode *n, const char *where, const char
 			     (s[i] == '$' && i == len - 1)))))
 			break;
 	if (!len || len > 32 || i < len) {
+		ydoc_name(name, sizeof name, where, key);
 		diag_add(d, v->line, v->col, "%s: \"%s\" is not a %s name (letters, digits, "
 			 "'_', '-', '.', not starting with a digit or '-', at most 32)", name,
 			 show(s).s, !strcmp(key, "owner") ? "user" : "group");
@@ -401,10 +413,10 @@ static int parse_file(const struct ynode *n, const char *where, struct mfile *f,
 	f->pattern = v && v->kind == YNODE_SCALAR && is_pattern(v->str);
 	bad += require(n, where, f->pattern ? pattern_required : file_required, file_keys, d);
 	if (v) {
-		ydoc_name(name, sizeof name, where, "path");
-		if (ydoc_str(v, name, &s, d) < 0) {
+		if (ydoc_str_at(v, where, "path", &s, d) < 0) {
 			bad++;
 		} else if ((why = pattern_problem(s))) {
+			ydoc_name(name, sizeof name, where, "path");
 			diag_add(d, v->line, v->col, "%s: \"%s\": %s", name, show(s).s, why);
 			bad++;
 		} else {
@@ -413,17 +425,16 @@ static int parse_file(const struct ynode *n, const char *where, struct mfile *f,
 			f->col = v->col;
 		}
 	}
-	ydoc_name(name, sizeof name, where, "mode");
-	if ((v = ydoc_get(n, "mode")) && parse_mode(v, name, &f->mode, d) < 0)
+	if ((v = ydoc_get(n, "mode")) && parse_mode(v, where, &f->mode, d) < 0)
 		bad++;
 	f->has_mode = v != NULL;
-	ydoc_name(name, sizeof name, where, "sha256");
 	if ((v = ydoc_get(n, "sha256")) && f->pattern) {
+		ydoc_name(name, sizeof name, where, "sha256");
 		diag_add(d, v->line, v->col, "%s: a directory or glob entry has no sha256 "
 			 "(upgr publish hashes each file it expands to)", name);
 		bad++;
 	} else if (v) {
-		if (parse_sha256(v, name, f->sha256, d) < 0)
+		if (parse_sha256(v, where, "sha256", f->sha256, d) < 0)
 			bad++;
 		else
 			f->has_sha256 = true;
@@ -606,15 +617,17 @@ static void check_remove(const struct manifest *m, const struct pathset *files,
 		const struct ynode *v = where[i];
 		size_t len = strlen(r);
 
-		ydoc_name_idx(name, sizeof name, "remove", i);
 		if ((j = pathset_add(&seen, r, i)) != SIZE_MAX) {
+			ydoc_name_idx(name, sizeof name, "remove", i);
 			diag_add(d, v->line, v->col, "%s: \"%s\" is listed twice (first at %d:%d)",
 				 name, show(r).s, where[j]->line, where[j]->col);
 		} else if ((j = pathset_find(files, r, len)) != SIZE_MAX) {
+			ydoc_name_idx(name, sizeof name, "remove", i);
 			diag_add(d, v->line, v->col,
 				 "%s: \"%s\" is also in files: a release cannot ship and remove a file",
 				 name, show(r).s);
 		} else if ((j = pathset_parent(files, r)) != SIZE_MAX) {
+			ydoc_name_idx(name, sizeof name, "remove", i);
 			diag_add(d, v->line, v->col, "%s: \"%s\" is under \"%s\", a file in files",
 				 name, show(r).s, show(m->files[j].path).s);
 		}
@@ -649,7 +662,6 @@ static int parse_cmd_fields(const struct ynode *n, const char *where, bool healt
 			    struct mcmd *c, struct diag *d)
 {
 	const struct ynode *v;
-	char name[NAME_MAX_LEN];
 	const char *s;
 	uint64_t u;
 	int bad = 0;
@@ -658,9 +670,8 @@ static int parse_cmd_fields(const struct ynode *n, const char *where, bool healt
 		c->run = xstrdup(s);
 	else
 		bad = 1;   /* missing is reported by the caller (require) */
-	ydoc_name(name, sizeof name, where, "timeout");
 	if ((v = ydoc_get(n, "timeout"))) {
-		if (parse_positive(v, name, TIMEOUT_MAX, &u, d) < 0)
+		if (parse_positive(v, where, "timeout", TIMEOUT_MAX, &u, d) < 0)
 			bad = 1;
 		else
 			c->timeout = (unsigned)u;
@@ -672,9 +683,8 @@ static int parse_cmd_fields(const struct ynode *n, const char *where, bool healt
 	case 1:  c->retries = (unsigned)u; break;
 	default: break;
 	}
-	ydoc_name(name, sizeof name, where, "interval");
 	if ((v = ydoc_get(n, "interval"))) {
-		if (parse_positive(v, name, INTERVAL_MAX, &u, d) < 0)
+		if (parse_positive(v, where, "interval", INTERVAL_MAX, &u, d) < 0)
 			bad = 1;
 		else
 			c->interval = (unsigned)u;
@@ -741,20 +751,19 @@ static int parse_disk_free(const struct ynode *n, const char *where, struct prec
 		return -1;
 	bad += ydoc_check_keys(n, where, disk_keys, d);
 	bad += require(n, where, disk_keys, disk_keys, d);
-	ydoc_name(name, sizeof name, where, "path");
 	if ((v = ydoc_get(n, "path"))) {
-		if (ydoc_str(v, name, &s, d) < 0) {
+		if (ydoc_str_at(v, where, "path", &s, d) < 0) {
 			bad++;
 		} else if ((why = s[0] == '/' ? abs_path_problem(s, true)
 					      : manifest_path_problem(s))) {
+			ydoc_name(name, sizeof name, where, "path");
 			diag_add(d, v->line, v->col, "%s: \"%s\": %s", name, show(s).s, why);
 			bad++;
 		} else {
 			p->path = xstrdup(s);
 		}
 	}
-	ydoc_name(name, sizeof name, where, "mb");
-	if ((v = ydoc_get(n, "mb")) && parse_positive(v, name, MB_MAX, &p->mb, d) < 0)
+	if ((v = ydoc_get(n, "mb")) && parse_positive(v, where, "mb", MB_MAX, &p->mb, d) < 0)
 		bad++;
 	return bad ? -1 : 0;
 }

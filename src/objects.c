@@ -68,7 +68,8 @@ static int parse_entry(const struct ynode *n, size_t i, struct objects_entry *o,
 	    ydoc_get_uint(n, where, "size", UINT64_MAX / 2, &o->size, d) < 0 ||
 	    ydoc_get_uint(n, where, "gz", UINT64_MAX / 2, &o->gz, d) < 0)
 		return -1;
-	if (!is_sha256_hex(hex) || hex_decode(hex, o->sha256, SHA256_LEN) < 0) {
+	/* hex_decode takes exactly 64 hex digits, nothing else. */
+	if (hex_decode(hex, o->sha256, SHA256_LEN) < 0) {
 		diag_add(d, n->line, n->col, "%s.sha256: not 64 hex digits", where);
 		return -1;
 	}

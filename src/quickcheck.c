@@ -73,12 +73,24 @@ static bool parse_line(char *line, struct qc_entry *q)
 	return true;
 }
 
+/* Whether q is in order already: quickcheck_save writes it sorted. */
+static bool in_order(const struct quickcheck *q)
+{
+	size_t i;
+
+	for (i = 1; i < q->n; i++)
+		if (strcmp(q->v[i - 1].path, q->v[i].path) > 0)
+			return false;
+	return true;
+}
+
 void quickcheck_load(const char *appdir, struct quickcheck *q)
 {
 	char *path = fs_join(appdir, QUICKCHECK_FILE), *line, *save = NULL;
 	struct buf b = BUF_INIT;
 	struct err e;
 	struct qc_entry ent;
+	size_t cap = 0;
 
 	q->v = NULL;
 	q->n = 0;
@@ -90,10 +102,14 @@ void quickcheck_load(const char *appdir, struct quickcheck *q)
 		goto done;
 	while ((line = strtok_r(NULL, "\n", &save)))
 		if (parse_line(line, &ent)) {
-			q->v = xreallocarray(q->v, q->n + 1, sizeof *q->v);
+			if (q->n == cap) {
+				cap = cap ? 2 * cap : 64;
+				q->v = xreallocarray(q->v, cap, sizeof *q->v);
+			}
 			q->v[q->n++] = ent;
 		}
-	quickcheck_sort(q);
+	if (!in_order(q))
+		quickcheck_sort(q);
 done:
 	buf_release(&b);
 	free(path);

@@ -55,9 +55,9 @@ struct ynode {
 	enum ynode_kind kind;
 	int line, col;              /* 1-based, where the node starts */
 	/* YNODE_SCALAR */
+	bool plain;                 /* written without quotes or block style */
 	char *str;                  /* NUL-terminated (input has no NUL bytes) */
 	size_t len;
-	bool plain;                 /* written without quotes or block style */
 	/* YNODE_SEQ */
 	struct ynode **items;
 	size_t nitems;
@@ -66,10 +66,15 @@ struct ynode {
 	size_t npairs;
 };
 
+struct ydoc_arena;
+
+/* Every node and string of a ydoc lives in its arena, until ydoc_release:
+ * a node's str is borrowed (copy what outlives the document). */
 struct ydoc {
 	struct ynode **docs;        /* one root per document, never NULL roots */
 	size_t ndocs;
 	struct ynode *root;         /* docs[0] */
+	struct ydoc_arena *arena;   /* private to ydoc.c */
 };
 
 /* The length (1..4) of the valid UTF-8 sequence at p (at most n > 0
@@ -132,6 +137,16 @@ int ydoc_bool(const struct ynode *n, const char *what, bool *out, struct diag *d
 int ydoc_seq(const struct ynode *n, const char *what, struct diag *d);
 int ydoc_map(const struct ynode *n, const char *what, struct diag *d);
 
+/* ydoc_str, ydoc_uint and ydoc_bool naming the node "where.key" (as the
+ * map-level getters below do), a name built only when there is a problem
+ * to report: readers of large files call these on the way to success. */
+int ydoc_str_at(const struct ynode *n, const char *where, const char *key,
+		const char **out, struct diag *d);
+int ydoc_uint_at(const struct ynode *n, const char *where, const char *key, uint64_t max,
+		 uint64_t *out, struct diag *d);
+int ydoc_bool_at(const struct ynode *n, const char *where, const char *key, bool *out,
+		 struct diag *d);
+
 /* Map-level getters: look key up in map and apply the node-level getter,
  * naming it "where.key". Return 1 when found and valid, 0 when absent
  * (nothing is reported: use ydoc_require for required keys), -1 when
@@ -148,9 +163,10 @@ int ydoc_get_bool(const struct ynode *map, const char *where, const char *key,
 size_t ydoc_require(const struct ynode *map, const char *where,
 		    const char *const *keys, struct diag *d);
 
-/* Write "where.key" (or "key" when where is empty) into out. */
+/* Write "where.key" (or "key" when where is empty) into out, cut to
+ * outlen - 1 bytes as snprintf cuts. */
 void ydoc_name(char *out, size_t outlen, const char *where, const char *key);
-/* Write "where[i]" into out. */
+/* Write "where[i]" into out, cut the same way. */
 void ydoc_name_idx(char *out, size_t outlen, const char *where, size_t i);
 
 #endif

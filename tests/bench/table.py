@@ -165,6 +165,17 @@ def rows(m):
     row("audit verify, %s records: records/s" % ("?" if recs is MISSING else "{:,}".format(int(recs))),
         rate, 20000.0, lambda v: "{:,.0f}/s".format(v), lambda v: "target {:,.0f}/s".format(v),
         ">= 1", lambda r: r >= 1)
+    files = get("parse_files")
+    nf = "?" if files is MISSING else "{:,}".format(int(files))
+    row("parse a %s-file manifest (ydoc_parse + manifest_parse): vs libyaml's event loop" % nf,
+        get("parse_manifest_upgr"), get("parse_manifest_libyaml"), fmt_ms,
+        lambda v: "libyaml " + fmt_ms(v), "<= 2", lambda r: r <= 2)
+    row("parse its objects index (objects_index_parse): vs libyaml's event loop",
+        get("parse_objects_upgr"), get("parse_objects_libyaml"), fmt_ms,
+        lambda v: "libyaml " + fmt_ms(v), "<= 2", lambda r: r <= 2)
+    row("read its quick check record (quickcheck_load): vs splitting it into fields",
+        get("parse_qc_upgr"), get("parse_qc_lines"), fmt_ms,
+        lambda v: "split " + fmt_ms(v), "-", None)
     sim = get("sim_ms")
     if sim is not MISSING:
         out.append(("fleetsim example: %d hosts, %d servers, 1 MB payload" % (

@@ -5,9 +5,11 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "diag.h"
 #include "ydoc.h"
 
@@ -176,6 +178,25 @@ static void test_tree_positions(void **state)
 	diag_release(&d);
 }
 
+/* Empty collections, the first thing read (nothing gathered before). */
+static void test_empty_collections(void **state)
+{
+	static const char *const texts[] = { "[]\n", "{}\n", "- []\n- {}\n" };
+	struct ydoc doc;
+	struct diag d;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < 3; i++) {
+		assert_int_equal(parse(texts[i], 0, &doc, &d), 0);
+		assert_int_equal(doc.root->kind, i == 1 ? YNODE_MAP : YNODE_SEQ);
+		assert_int_equal(doc.root->nitems + doc.root->npairs, i == 2 ? 2 : 0);
+		assert_true(i == 2 || (!doc.root->items && !doc.root->pairs));
+		ydoc_release(&doc);
+		diag_release(&d);
+	}
+}
+
 static void test_multi(void **state)
 {
 	struct ydoc doc;
@@ -327,6 +348,139 @@ static void test_getters(void **state)
 	diag_release(&d);
 }
 
+/* A mapping past the size where duplicates are found by hashing reads as
+ * a small one does: each duplicate names the first occurrence. */
+static void test_check_keys_large(void **state)
+{
+	static const char *const allowed[] = { "k0", "k1", "k2", "k3", "k4", "k5", "k6",
+		"k7", "k8", "k9", NULL };
+	struct buf b = BUF_INIT;
+	struct ydoc doc;
+	struct diag d;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < 1000; i++)
+		buf_addf(&b, "k%zu: %zu\n", i % 10 == 9 ? 3 : i, i);
+	buf_adds(&b, "k7: again\n");
+	assert_int_equal(parse(b.data, 0, &doc, &d), 0);
+	/* 891 unknown keys (k10 to k998), 100 duplicates of k3, one of k7. */
+	assert_int_equal(ydoc_check_keys(doc.root, "top", allowed, &d), 891 + 100 + 1);
+	assert_string_equal(d.v[0].msg, "top.k3: duplicate key (first at 4:1)");
+	assert_int_equal(d.v[0].line, 10);
+	assert_string_equal(d.v[1].msg, "top.k10: unknown key (did you mean 'k0'?)");
+	assert_string_equal(d.v[d.n - 1].msg, "top.k7: duplicate key (first at 8:1)");
+	assert_int_equal(d.v[d.n - 1].line, 1001);
+	ydoc_release(&doc);
+	diag_release(&d);
+	buf_release(&b);
+}
+
+/* Names are cut to outlen - 1 bytes, as snprintf cuts them. */
+static void test_names(void **state)
+{
+	static const char *const full[] = { "files[12].sha256", "sha256",
+		"preconditions[99999]", "[0]" };
+	char out[24];
+	size_t len, i;
+
+	(void)state;
+	for (len = 1; len <= sizeof out; len++) {
+		char want[4][24];
+
+		for (i = 0; i < 4; i++) {
+			memcpy(want[i], full[i], strlen(full[i]) + 1);
+			if (strlen(want[i]) >= len)
+				want[i][len - 1] = '\0';
+		}
+		ydoc_name(out, len, "files[12]", "sha256");
+		assert_string_equal(out, want[0]);
+		ydoc_name(out, len, "", "sha256");
+		assert_string_equal(out, want[1]);
+		ydoc_name_idx(out, len, "preconditions", 99999);
+		assert_string_equal(out, want[2]);
+		ydoc_name_idx(out, len, NULL, 0);
+		assert_string_equal(out, want[3]);
+	}
+}
+
+/* The *_at getters name the node "where.key" (or "key"), as the map-level
+ * getters do. */
+static void test_getters_at(void **state)
+{
+	const char *text = "mode: 0644\nn: x\nb: 1\ns: ok\n";
+	const char *s = NULL;
+	uint64_t u = 0;
+	bool b = false;
+	struct ydoc doc;
+	struct diag d;
+
+	(void)state;
+	assert_int_equal(parse(text, 0, &doc, &d), 0);
+	assert_int_equal(ydoc_str_at(ydoc_get(doc.root, "s"), "files[2]", "s", &s, &d), 0);
+	assert_string_equal(s, "ok");
+	assert_int_equal(ydoc_uint_at(ydoc_get(doc.root, "mode"), "", "mode", 1000, &u, &d), 0);
+	assert_int_equal(u, 644);
+	assert_int_equal(d.n, 0);
+	assert_int_equal(ydoc_str_at(ydoc_get(doc.root, "mode"), "files[2]", "mode", &s, &d), -1);
+	assert_string_equal(d.v[0].msg, "files[2].mode: expected a string, got an integer");
+	assert_int_equal(ydoc_uint_at(ydoc_get(doc.root, "n"), "", "n", 10, &u, &d), -1);
+	assert_string_equal(d.v[1].msg, "n: expected an integer, got a string");
+	assert_int_equal(ydoc_uint_at(ydoc_get(doc.root, "mode"), "x", "mode", 10, &u, &d), -1);
+	assert_string_equal(d.v[2].msg, "x.mode: 0644 is too large (at most 10)");
+	assert_int_equal(ydoc_bool_at(ydoc_get(doc.root, "b"), "x", "b", &b, &d), -1);
+	assert_string_equal(d.v[3].msg, "x.b: expected true or false, got an integer");
+	assert_int_equal(d.v[3].line, 3);
+	ydoc_release(&doc);
+	diag_release(&d);
+}
+
+/* Trees far larger than one arena block, and a scalar larger than any
+ * block, come back whole. */
+static void test_large_tree(void **state)
+{
+	struct buf b = BUF_INIT;
+	struct ydoc doc;
+	struct diag d;
+	char *big = malloc((2u << 20) + 1);
+	size_t i;
+
+	(void)state;
+	memset(big, 'x', 2u << 20);
+	big[2u << 20] = '\0';
+	buf_adds(&b, "big: ");
+	buf_adds(&b, big);
+	buf_adds(&b, "\nlist:\n");
+	for (i = 0; i < 50000; i++)
+		buf_addf(&b, "  - {path: \"f%05zu\", n: %zu}\n", i, i);
+	diag_init(&d, "t.yaml");
+	assert_int_equal(ydoc_parse(b.data, b.len, 8u << 20, 0, &doc, &d), 0);
+	assert_int_equal(ydoc_get(doc.root, "big")->len, 2u << 20);
+	assert_string_equal(ydoc_get(doc.root, "big")->str, big);
+	assert_int_equal(ydoc_get(doc.root, "list")->nitems, 50000);
+	for (i = 0; i < 50000; i += 4999) {
+		const struct ynode *m = ydoc_get(doc.root, "list")->items[i];
+		char want[16];
+
+		snprintf(want, sizeof want, "f%05zu", i);
+		assert_int_equal(m->npairs, 2);
+		assert_string_equal(ydoc_get(m, "path")->str, want);
+		assert_int_equal(m->line, (int)i + 3);
+	}
+	ydoc_release(&doc);
+	diag_release(&d);
+	/* Refused half way: what was built so far is freed (valgrind, ASan). */
+	buf_adds(&b, "  - *alias\n");
+	diag_init(&d, "t.yaml");
+	assert_int_equal(ydoc_parse(b.data, b.len, 8u << 20, 0, &doc, &d), -1);
+	assert_non_null(strstr(d.v[0].msg, "alias '*alias'"));
+	assert_null(doc.root);
+	ydoc_release(&doc);
+	diag_release(&d);
+	buf_release(&b);
+	free(big);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -336,12 +490,17 @@ int main(void)
 		cmocka_unit_test(test_depth),
 		cmocka_unit_test(test_node_cap),
 		cmocka_unit_test(test_tree_positions),
+		cmocka_unit_test(test_empty_collections),
 		cmocka_unit_test(test_multi),
 		cmocka_unit_test(test_scalar_types),
 		cmocka_unit_test(test_check_keys),
 		cmocka_unit_test(test_suggest),
 		cmocka_unit_test(test_getters),
 		cmocka_unit_test(test_uint_range),
+		cmocka_unit_test(test_check_keys_large),
+		cmocka_unit_test(test_names),
+		cmocka_unit_test(test_getters_at),
+		cmocka_unit_test(test_large_tree),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -78,11 +78,25 @@ static void run_ydoc(const struct input *in)
 	diag_release(&d);
 }
 
+/* upgr parses the same bytes once per run (memo.h): each timed parse gets
+ * other bytes, a new number in the comment main appended, so that it is a
+ * parse (with the memo's copy of what it parsed), not a lookup. */
+#define TAIL "# this parse: 000000\n"
+static void renumber(const struct input *in)
+{
+	static unsigned n;
+	char digits[8];
+
+	snprintf(digits, sizeof digits, "%06u", ++n % 1000000);
+	memcpy(in->b.data + in->b.len - 7, digits, 6);
+}
+
 static void run_manifest(const struct input *in)
 {
 	struct manifest m;
 	struct diag d;
 
+	renumber(in);
 	diag_init(&d, in->path);
 	if (manifest_parse(in->b.data, in->b.len, &m, &d) < 0)
 		die("manifest_parse refuses it", in->path);
@@ -95,6 +109,7 @@ static void run_objects(const struct input *in)
 	struct objects_index ix;
 	struct err e;
 
+	renumber(in);
 	if (objects_index_parse(in->b.data, in->b.len, &ix, &e) < 0)
 		die(e.msg, in->path);
 	objects_index_release(&ix);
@@ -193,6 +208,8 @@ int main(int argc, char **argv)
 	if (fs_read_file(man.path, (size_t)64 << 20, &man.b, &e) < 0 ||
 	    fs_read_file(obj.path, (size_t)64 << 20, &obj.b, &e) < 0)
 		die(e.msg, "read");
+	buf_adds(&man.b, TAIL);
+	buf_adds(&obj.b, TAIL);
 	write_quickcheck(&man, &qc);
 	for (t = 0; t < tries; t++)
 		for (i = 0; i < n; i++) {

@@ -962,30 +962,29 @@ static int check_manifest(struct repo *r, const char *app, const struct buf *dat
 	return 0;
 }
 
-/* The manifest an earlier poll stored in dir (a release staged outside
- * its window, a run cut short), with its signature: 0 when it passes
- * check_manifest as the server's copy would, so that a host waiting with
- * a staged release fetches the channel alone at each tick. Anything else
- * (no copy, other bytes, a signature that no longer checks) leaves it to
- * the servers. */
-static int cached_manifest(struct repo *r, const char *app, struct repo_poll *p,
-			   const char *dir, struct manifest_check *mc)
+/* A file an earlier poll stored at path (the manifest, the objects
+ * index), with its signature beside it: 0 when it passes check as the
+ * server's copy would, so that a host waiting with a staged release (or
+ * after a run cut short) fetches the channel alone. Anything else (no
+ * copy, other bytes, a signature that no longer checks) is left to the
+ * servers; p keeps the cause it had. */
+static int cached_copy(struct repo *r, const char *app, struct repo_poll *p,
+		       const char *path, size_t max, repo_check_fn check, void *arg)
 {
-	char *path = fs_join(dir, "manifest.yaml"), *spath = fs_join(dir, "manifest.yaml.minisig");
+	char *spath = xasprintf("%s.minisig", path);
 	struct buf data = BUF_INIT, sig = BUF_INIT;
 	enum repo_cause was = p->cause;
 	struct err e;
 	int rc = -1;
 
 	if (access(path, F_OK) == 0 && access(spath, F_OK) == 0 &&
-	    fs_read_file(path, MANIFEST_MAX_BYTES, &data, &e) == 0 &&
+	    fs_read_file(path, max, &data, &e) == 0 &&
 	    fs_read_file(spath, REPO_SIG_MAX, &sig, &e) == 0 &&
-	    check_manifest(r, app, &data, &sig, p, mc, &e) == 0)
+	    check(r, app, &data, &sig, p, arg, &e) == 0)
 		rc = 0;
 	p->cause = was;
 	buf_release(&data);
 	buf_release(&sig);
-	free(path);
 	free(spath);
 	return rc;
 }
@@ -997,13 +996,15 @@ static int fetch_manifest(struct repo *r, const char *app, struct repo_poll *p,
 			  struct err *e)
 {
 	struct buf data = BUF_INIT, sig = BUF_INIT;
-	char *path = NULL;
+	char *path = fs_join(dir, "manifest.yaml");
 	int rc = -1;
 
-	if (cached_manifest(r, app, p, dir, mc) == 0) {
+	if (cached_copy(r, app, p, path, MANIFEST_MAX_BYTES, check_manifest, mc) == 0) {
 		rc = 0;
 		goto done;
 	}
+	free(path);
+	path = NULL;
 	if (fetch_signed(r, app, p->ch.manifest, MANIFEST_MAX_BYTES, &data, &sig,
 			 from, check_manifest, mc, p, e) < 0)
 		goto done;
@@ -1274,29 +1275,6 @@ static bool payload_started(const struct manifest *m, const char *dir)
 	return yes;
 }
 
-/* The index an earlier poll stored (path, and path.minisig): 0 when it
- * passes check_index as the server's copy would (cached_manifest). */
-static int cached_index(struct repo *r, const char *app, struct repo_poll *p,
-			const char *path, struct index_check *ic)
-{
-	char *spath = xasprintf("%s.minisig", path);
-	struct buf data = BUF_INIT, sig = BUF_INIT;
-	enum repo_cause was = p->cause;
-	struct err e;
-	int rc = -1;
-
-	if (access(path, F_OK) == 0 && access(spath, F_OK) == 0 &&
-	    fs_read_file(path, OBJECTS_INDEX_MAX, &data, &e) == 0 &&
-	    fs_read_file(spath, REPO_SIG_MAX, &sig, &e) == 0 &&
-	    check_index(r, app, &data, &sig, p, ic, &e) == 0)
-		rc = 0;
-	p->cause = was;
-	buf_release(&data);
-	buf_release(&sig);
-	free(spath);
-	return rc;
-}
-
 /* The objects the host lacks, when they weigh less than OBJECTS_MAX_SHARE
  * percent of the payload: 1 when dir then holds them (and the index), 0
  * to take the payload (a first install, no index, a refused one). */
@@ -1324,7 +1302,7 @@ static int fetch_objects(struct repo *r, const char *app, struct repo_poll *p,
 		goto done;                        /* a first install: the payload */
 	if (payload_started(m, dir))
 		goto done;
-	cached = cached_index(r, app, p, ipath, &ic) == 0;
+	cached = cached_copy(r, app, p, ipath, OBJECTS_INDEX_MAX, check_index, &ic) == 0;
 	if (!cached && fetch_signed(r, app, rel, OBJECTS_INDEX_MAX, &data, &sig, &from,
 				    check_index, &ic, p, &ie) < 0) {
 		p->all_lied = false;              /* the payload may still come */

@@ -319,31 +319,8 @@ expect_exit 77 "the log does not verify with another key" "$UPGR" audit verify -
 
 # --- an encrypted controller key: one passphrase per command ---------------
 # pty_answer ANSWER CMD...: run CMD on a terminal, typing ANSWER at every
-# passphrase prompt; the transcript in $T/out.
-pty_answer() {
-	python3 -c '
-import os, pty, sys
-pid, fd = pty.fork()
-if pid == 0:
-    os.execvp(sys.argv[2], sys.argv[2:])
-out, seen = b"", 0
-while True:
-    try:
-        d = os.read(fd, 4096)
-    except OSError:
-        break
-    if not d:
-        break
-    out += d
-    asked = out.lower().count(b"password") + out.count(b"Passphrase")
-    while seen < asked:
-        os.write(fd, sys.argv[1].encode() + b"\n")
-        seen += 1
-st = os.waitpid(pid, 0)[1]
-sys.stdout.write(out.decode(errors="replace"))
-sys.exit(os.WEXITSTATUS(st) if os.WIFEXITED(st) else 128)
-' "$@" >"$T/out" 2>&1
-}
+# password or passphrase prompt; the transcript in $T/out.
+pty_answer() { python3 "$UPGR_TOP/tests/lib/onpty.py" pass "$@" >"$T/out" 2>&1; }
 cp "$T/ctl.key" "$T/ctl-enc.key"
 pty_answer "a passphrase" minisign -C -s "$T/ctl-enc.key"
 grep -q "^untrusted comment:.*encrypted\|^RWRTY0Iy" "$T/ctl-enc.key" &&

@@ -164,29 +164,7 @@ expect_exit 0 "publish 1.2.0 (serial 3)" \
 cp "$C" ch3.yaml; cp "$C.console.minisig" ch3.sig; cp "$C.minisig" ch3.legacy
 # The y/N prompt on a terminal (a pty): Enter and n upload nothing, y the
 # signature. pty_run ANSWER CMD...: type ANSWER once the prompt shows.
-pty_run() {
-	python3 -c '
-import os, pty, sys
-pid, fd = pty.fork()
-if pid == 0:
-    os.execvp(sys.argv[2], sys.argv[2:])
-out, sent = b"", False
-while True:
-    try:
-        d = os.read(fd, 4096)
-    except OSError:
-        break
-    if not d:
-        break
-    out += d
-    if not sent and b"[y/N]" in out:
-        os.write(fd, sys.argv[1].encode() + b"\n")
-        sent = True
-st = os.waitpid(pid, 0)[1]
-sys.stdout.write(out.decode(errors="replace"))
-sys.exit(os.WEXITSTATUS(st) if os.WIFEXITED(st) else 128)
-' "$@" >"$T/out" 2>&1
-}
+pty_run() { python3 "$UPGR_TOP/tests/lib/onpty.py" "[y/N]" "$@" >"$T/out" 2>&1; }
 M12=$SRV/releases/1.2.0/manifest.yaml
 for answer in "" n; do
 	pty_run "$answer" $A -k carol.key --against 1.1.0 hello 1.2.0; rc=$?

@@ -18,10 +18,12 @@
  * or UPGR_NO_EXCHANGE set to anything but "" or "0", for tests). */
 int dirswap_exchange(int afd, const char *aname, int bfd, const char *bname);
 
-/* Does the open directory fd hold exactly the regular files names[0..n)
- * (sorted by strcmp), nothing else, and carry no extended attribute (an
- * ACL, a security label: an exchange would not carry it over)? */
-bool dirswap_holds_only(int fd, char *const *names, size_t n);
+/* Does the open directory fd hold exactly the entries names[0..n) (sorted
+ * by strcmp), each a regular file (dirs false) or each a directory (dirs
+ * true, not followed: a symlink is neither), nothing else, and carry no
+ * extended attribute (an ACL, a security label: an exchange would not
+ * carry it over)? */
+bool dirswap_holds_only(int fd, char *const *names, size_t n, bool dirs);
 
 /* Give the directory tofd the mode and owner of the directory fromfd
  * (both open, on one file system), made durable (fsync) when it changed;

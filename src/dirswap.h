@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Exchanging two directories in one step (Linux renameat2 with
  * RENAME_EXCHANGE), for a swap whose downtime does not grow with the
- * number of files in a directory that changes whole. txn.c decides which
- * directories qualify and journals them (the "xdir" line of journal.h). */
+ * number of files (nor of directories) in a subtree that changes whole.
+ * txn.c decides which directories qualify and journals them (the "xdir"
+ * line of journal.h). */
 #ifndef UPGR_DIRSWAP_H
 #define UPGR_DIRSWAP_H
 

@@ -48,16 +48,25 @@
  *     find_xdirs once staged), one renameat2(RENAME_EXCHANGE) of the
  *     directory with its staged copy, which has taken its mode and owner
  *     (exchange_dirs, first in the swap; where the system refuses the
- *     flag, file by file as before). The service sees the old file or the
- *     new one, never a mix within a file; within an exchanged directory,
- *     the old directory or the new one. The old directory lies at
+ *     flag, file by file as before). A directory (not the target) whose
+ *     every entry, in the target and in the staging area alike, is such a
+ *     directory, and nothing else, is exchanged instead of them, and so on
+ *     upward (merge_up): the journal lists the topmost only, and no xdir
+ *     lies in another, so the exchanges of a swap do not grow with the
+ *     directories of a subtree that changes whole. The service sees the
+ *     old file or the new one, never a mix within a file; within an
+ *     exchanged directory, the old directory or the new one (its whole
+ *     subtree). The old directory lies at
  *     WORK/stage/PATH meanwhile, and its files are linked in
  *     WORK/backup.new like every replaced file (invariant 2), so the
  *     per-file restore is right whichever directory is in place; before
  *     it, unexchange_dirs exchanges back a directory whose two sides have
- *     the journal's inodes, to give back the old directory itself. Both
- *     parents of an exchange are fsynced before COMMITTED
- *     (sync_exchanged).
+ *     the journal's inodes, to give back the old directory itself (with
+ *     its subtree). Both parents of an exchange are fsynced before
+ *     COMMITTED (sync_exchanged); the exchanged directories themselves are
+ *     the staged ones, durable since staging, and are not fsynced again.
+ *     Everything the swap decides per op (which exchange covers it:
+ *     t->xof) is worked out before the stop.
  *  4. COMMITTED is written only after the health checks pass; from then
  *     on recovery completes the commit (installed manifest, backup
  *     rotation), which is idempotent, and never rolls back.
@@ -495,19 +504,31 @@ static int walk_parent(struct dirwalk *w, const char *rel, const char **leaf,
 	return fd;
 }
 
+static size_t dir_len(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+
+	return slash ? (size_t)(slash - path) : 0;
+}
+
 /* Directories of the target that the ops need and that do not exist yet,
- * parents first. */
+ * parents first. Ops come sorted: each directory is looked at once, not
+ * once per file in it. */
 static void find_missing_dirs(struct txn *t)
 {
+	const char *last = NULL;   /* the last op's path looked at */
 	size_t i;
 
 	for (i = 0; i < t->p->nops; i++) {
 		const struct plan_op *op = &t->p->ops[i];
 		char *rel, *slash, *abs;
-		size_t j;
+		size_t j, n = dir_len(op->path);
 
 		if (op->kind == PLAN_REMOVE || op->kind == PLAN_UNCHANGED)
 			continue;
+		if (last && dir_len(last) == n && !strncmp(last, op->path, n))
+			continue;
+		last = op->path;
 		rel = xstrdup(op->path);
 		for (slash = strchr(rel, '/'); slash; slash = strchr(slash + 1, '/')) {
 			*slash = '\0';
@@ -725,13 +746,6 @@ static int work_sub(struct txn *t, const char *name, bool fresh, int *fd, struct
 		rc = err_sys(e, EXIT_SOFTWARE, "open %s", label);
 	free(label);
 	return rc;
-}
-
-static size_t dir_len(const char *path)
-{
-	const char *slash = strrchr(path, '/');
-
-	return slash ? (size_t)(slash - path) : 0;
 }
 
 /* The index in p->xdirs of the directory path[0..n), or -1. */
@@ -1037,20 +1051,50 @@ static bool below(const char *path, const char *dir, size_t n)
 	return !strncmp(path, dir, n) && path[n] == '/';
 }
 
-/* The ops below dir: the names they leave in it (new: staged, sorted as
- * ops are not) and those it holds now (old). False when one of them keeps
- * a file (unchanged, a kept config) or lies deeper down. */
-static bool dir_ops(const struct plan *p, const char *dir, size_t n, struct names *oldn,
-		    struct names *newn)
+/* The first of the ops sorted by path (byop) whose path is >= key. */
+static size_t ops_from(struct plan_op *const *byop, size_t n, const char *key)
 {
-	size_t i;
+	size_t lo = 0, hi = n, mid;
 
-	for (i = 0; i < p->nops; i++) {
-		const struct plan_op *op = &p->ops[i];
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (strcmp(byop[mid]->path, key) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* The same in the manifest's files, through m->by_path. */
+static size_t files_from(const struct manifest *m, const char *key)
+{
+	size_t lo = 0, hi = m->nfiles, mid;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (strcmp(m->files[m->by_path[mid]].path, key) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* The ops below dir (key: "dir/", n + 1 bytes; byop: the ops sorted by
+ * path, in which they follow each other): the names they leave in it
+ * (new: staged) and those it holds now (old). False when one of them
+ * keeps a file (unchanged, a kept config) or lies deeper down. */
+static bool dir_ops(const struct plan *p, struct plan_op *const *byop, const char *key,
+		    size_t n, struct names *oldn, struct names *newn)
+{
+	size_t j;
+
+	for (j = ops_from(byop, p->nops, key); j < p->nops && !strncmp(byop[j]->path, key, n + 1); j++) {
+		const struct plan_op *op = byop[j];
 		char *leaf = op->path + n + 1;
+		size_t i = (size_t)(op - p->ops);
 
-		if (!below(op->path, dir, n))
-			continue;
 		if (strchr(leaf, '/') || op->kind == PLAN_UNCHANGED ||
 		    op->kind == PLAN_CONFIG_KEEP ||
 		    (op->kind != PLAN_REMOVE && (!op->src || strcmp(op->src, op->path))))
@@ -1063,19 +1107,33 @@ static bool dir_ops(const struct plan *p, const char *dir, size_t n, struct name
 	return newn->n > 0;
 }
 
-/* How many of the release's files lie directly in dir; SIZE_MAX when one
- * lies deeper (the directory is not all files). */
-static size_t release_files_in(const struct manifest *m, const char *dir, size_t n)
+/* How many of the release's files lie directly in dir (key: "dir/", n + 1
+ * bytes); SIZE_MAX when one lies deeper (the directory is not all
+ * files). Through m->by_path where the manifest has it. */
+static size_t release_files_in(const struct manifest *m, const char *key, size_t n)
 {
 	size_t i, k = 0;
 
+	if (m->by_path && m->nby_path == m->nfiles) {
+		for (i = files_from(m, key); i < m->nfiles && !strncmp(m->files[m->by_path[i]].path, key, n + 1); i++) {
+			if (strchr(m->files[m->by_path[i]].path + n + 1, '/'))
+				return SIZE_MAX;
+			k++;
+		}
+		return k;
+	}
 	for (i = 0; i < m->nfiles; i++)
-		if (below(m->files[i].path, dir, n)) {
+		if (!strncmp(m->files[i].path, key, n + 1)) {
 			if (strchr(m->files[i].path + n + 1, '/'))
 				return SIZE_MAX;
 			k++;
 		}
 	return k;
+}
+
+static int cmp_op_path(const void *a, const void *b)
+{
+	return strcmp((*(struct plan_op *const *)a)->path, (*(struct plan_op *const *)b)->path);
 }
 
 /* The directories find_xdirs has chosen so far, sorted by path; none
@@ -1104,19 +1162,20 @@ static void xlist_add(struct xlist *l, char *path, uint64_t old_ino, uint64_t ne
  * kept)? Then the staged copy takes the target's mode and owner, and dir
  * joins the list, each staged file's stat noted for the quick check (an
  * exchange moves the directory, not its files). */
-static void consider_dir(struct txn *t, struct dirwalk *tw, struct dirwalk *sw, const char *dir,
-			 struct xlist *xl)
+static void consider_dir(struct txn *t, struct plan_op *const *byop, struct dirwalk *tw,
+			 struct dirwalk *sw, const char *dir, struct xlist *xl)
 {
 	size_t n = strlen(dir), i;
 	struct names oldn = { 0 }, newn = { 0 };
-	char *key = xasprintf("%s/x", dir);
+	char *key = xasprintf("%s/", dir);
 	const char *leaf;
 	uint64_t old_ino, new_ino;
 	struct stat st;
 	struct err e;
 	int tfd, sfd;
 
-	if (!dir_ops(t->p, dir, n, &oldn, &newn) || release_files_in(t->p->m, dir, n) != newn.n)
+	if (!dir_ops(t->p, byop, key, n, &oldn, &newn) ||
+	    release_files_in(t->p->m, key, n) != newn.n)
 		goto done;
 	if ((tfd = walk_parent(tw, key, &leaf, &e)) < 0 || (sfd = walk_parent(sw, key, &leaf, &e)) < 0)
 		goto done;
@@ -1251,6 +1310,7 @@ static void find_xdirs(struct txn *t)
 	struct dirwalk tw, sw;
 	struct xlist xl = { 0 };
 	char **dirs = xcalloc(t->p->nops ? t->p->nops : 1, sizeof *dirs);
+	struct plan_op **byop = xcalloc(t->p->nops ? t->p->nops : 1, sizeof *byop);
 	size_t i, n = 0;
 	struct err e;
 	bool works = exchange_works(t);
@@ -1264,9 +1324,13 @@ static void find_xdirs(struct txn *t)
 		qsort(dirs, n, sizeof *dirs, cmp_str);
 	walk_init(&tw, t->p->target);
 	walk_init_fd(&sw, t->stage, t->stagefd);
+	for (i = 0; i < t->p->nops; i++)
+		byop[i] = &t->p->ops[i];
+	if (t->p->nops)
+		qsort(byop, t->p->nops, sizeof *byop, cmp_op_path);
 	for (i = 0; i < n; i++)
 		if (i == 0 || strcmp(dirs[i], dirs[i - 1]))
-			consider_dir(t, &tw, &sw, dirs[i], &xl);
+			consider_dir(t, byop, &tw, &sw, dirs[i], &xl);
 	merge_up(&tw, &sw, &xl);
 	walk_release(&tw, &e);
 	walk_release(&sw, &e);
@@ -1276,6 +1340,7 @@ static void find_xdirs(struct txn *t)
 	for (i = 0; i < n; i++)
 		free(dirs[i]);
 	free(dirs);
+	free(byop);
 	t->xdone = xcalloc(t->p->nxdirs ? t->p->nxdirs : 1, sizeof *t->xdone);
 	t->xof = xcalloc(t->p->nops ? t->p->nops : 1, sizeof *t->xof);
 	for (i = 0; i < t->p->nops; i++)

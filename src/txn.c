@@ -1045,12 +1045,6 @@ static void names_free(struct names *l)
 	memset(l, 0, sizeof *l);
 }
 
-/* Is path below the directory dir (n bytes of it)? */
-static bool below(const char *path, const char *dir, size_t n)
-{
-	return !strncmp(path, dir, n) && path[n] == '/';
-}
-
 /* The first of the ops sorted by path (byop) whose path is >= key. */
 static size_t ops_from(struct plan_op *const *byop, size_t n, const char *key)
 {
@@ -1143,18 +1137,33 @@ struct xlist {
 	size_t n;
 };
 
-static int cmp_xdir(const void *a, const void *b)
+/* The first entry of l whose path is >= key. */
+static size_t xlist_from(const struct xlist *l, const char *key)
 {
-	return strcmp(((const struct plan_xdir *)a)->path, ((const struct plan_xdir *)b)->path);
+	size_t lo = 0, hi = l->n, mid;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (strcmp(l->v[mid].path, key) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
 }
 
+/* Insert path in its place (appending costs no move: consider_dir comes
+ * in order). */
 static void xlist_add(struct xlist *l, char *path, uint64_t old_ino, uint64_t new_ino)
 {
+	size_t at = xlist_from(l, path);
+
 	l->v = xreallocarray(l->v, l->n + 1, sizeof *l->v);
-	l->v[l->n].path = path;
-	l->v[l->n].old_ino = old_ino;
-	l->v[l->n++].new_ino = new_ino;
-	qsort(l->v, l->n, sizeof *l->v, cmp_xdir);
+	memmove(&l->v[at + 1], &l->v[at], (l->n - at) * sizeof *l->v);
+	l->v[at].path = path;
+	l->v[at].old_ino = old_ino;
+	l->v[at].new_ino = new_ino;
+	l->n++;
 }
 
 /* Directory dir of the target, and of the staging area: does every entry
@@ -1206,28 +1215,30 @@ done:
 static void consider_parent(struct dirwalk *tw, struct dirwalk *sw, const char *path, size_t n,
 			    struct xlist *xl)
 {
-	char *dir = xstrndup(path, n), *key = xasprintf("%s/x", dir);
-	char **kids = xcalloc(xl->n, sizeof *kids);
-	size_t i, k = 0, j;
+	char *dir = xstrndup(path, n), *key = xasprintf("%s/", dir);
+	size_t i, k = 0, lo = xlist_from(xl, key), hi = lo;
+	char **kids;
 	const char *leaf;
 	uint64_t old_ino, new_ino;
 	struct err e;
 	int tfd, sfd;
 
-	for (i = 0; i < xl->n; i++)       /* sorted, so the names are too */
-		if (below(xl->v[i].path, dir, n) && !strchr(xl->v[i].path + n + 1, '/'))
+	/* The entries below dir follow each other, sorted, so the names do. */
+	while (hi < xl->n && !strncmp(xl->v[hi].path, key, n + 1))
+		hi++;
+	kids = xcalloc(hi - lo + 1, sizeof *kids);
+	for (i = lo; i < hi; i++)
+		if (!strchr(xl->v[i].path + n + 1, '/'))
 			kids[k++] = xl->v[i].path + n + 1;
 	if (!k || (tfd = walk_parent(tw, key, &leaf, &e)) < 0 ||
 	    (sfd = walk_parent(sw, key, &leaf, &e)) < 0 ||
 	    !dirswap_holds_only(tfd, kids, k, true) || !dirswap_holds_only(sfd, kids, k, true) ||
 	    dirswap_match(tfd, sfd, &old_ino, &new_ino) < 0)
 		goto done;
-	for (i = j = 0; i < xl->n; i++)
-		if (below(xl->v[i].path, dir, n))
-			free(xl->v[i].path);
-		else
-			xl->v[j++] = xl->v[i];
-	xl->n = j;
+	for (i = lo; i < hi; i++)
+		free(xl->v[i].path);
+	memmove(&xl->v[lo], &xl->v[hi], (xl->n - hi) * sizeof *xl->v);
+	xl->n -= hi - lo;
 	xlist_add(xl, dir, old_ino, new_ino);
 	dir = NULL;
 done:

@@ -56,8 +56,9 @@ static bool no_xattrs(int fd)
 #endif
 }
 
-bool dirswap_holds_only(int fd, char *const *names, size_t n)
+bool dirswap_holds_only(int fd, char *const *names, size_t n, bool dirs)
 {
+	const unsigned char want = dirs ? DT_DIR : DT_REG;
 	int dfd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
 	struct dirent *de;
@@ -72,9 +73,9 @@ bool dirswap_holds_only(int fd, char *const *names, size_t n)
 
 		if (!strcmp(name, ".") || !strcmp(name, ".."))
 			continue;
-		if (de->d_type != DT_REG &&
+		if (de->d_type != want &&
 		    (de->d_type != DT_UNKNOWN || fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
-		     !S_ISREG(st.st_mode)))
+		     (dirs ? !S_ISDIR(st.st_mode) : !S_ISREG(st.st_mode))))
 			ok = false;
 		else if (!n || !bsearch(&name, names, n, sizeof *names, cmp_str))
 			ok = false;

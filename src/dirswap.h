@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Exchanging two directories in one step (Linux renameat2 with
  * RENAME_EXCHANGE), for a swap whose downtime does not grow with the
- * number of files in a directory that changes whole. txn.c decides which
- * directories qualify and journals them (the "xdir" line of journal.h). */
+ * number of files (nor of directories) in a subtree that changes whole.
+ * txn.c decides which directories qualify and journals them (the "xdir"
+ * line of journal.h). */
 #ifndef UPGR_DIRSWAP_H
 #define UPGR_DIRSWAP_H
 
@@ -18,10 +19,12 @@
  * or UPGR_NO_EXCHANGE set to anything but "" or "0", for tests). */
 int dirswap_exchange(int afd, const char *aname, int bfd, const char *bname);
 
-/* Does the open directory fd hold exactly the regular files names[0..n)
- * (sorted by strcmp), nothing else, and carry no extended attribute (an
- * ACL, a security label: an exchange would not carry it over)? */
-bool dirswap_holds_only(int fd, char *const *names, size_t n);
+/* Does the open directory fd hold exactly the entries names[0..n) (sorted
+ * by strcmp), each a regular file (dirs false) or each a directory (dirs
+ * true, not followed: a symlink is neither), nothing else, and carry no
+ * extended attribute (an ACL, a security label: an exchange would not
+ * carry it over)? */
+bool dirswap_holds_only(int fd, char *const *names, size_t n, bool dirs);
 
 /* Give the directory tofd the mode and owner of the directory fromfd
  * (both open, on one file system), made durable (fsync) when it changed;

@@ -21,7 +21,8 @@
  *                        MODE, to remake it with on restore)
  *   xdir OLDINO NEWINO PATH    a directory the swap exchanges whole with
  *                        WORK/stage/PATH (RENAME_EXCHANGE; sorted by
- *                        PATH): OLDINO the target's directory's inode
+ *                        PATH; with its subtree: none lies in another):
+ *                        OLDINO the target's directory's inode
  *                        before, NEWINO the staged one's: a restore
  *                        exchanges back where both sides match them
  *   op KIND 0|1 PATH<TAB>SRC   one a change (KIND add, replace,

@@ -323,6 +323,7 @@ struct extract {
 	char *cached_dir;         /* parent of the last file written ... */
 	int cached_fd;            /* ... and its fd */
 	bool fsync_each;          /* fsync every file: syncfs is not trusted here */
+	mode_t umask;             /* the process's, read once */
 	unsigned char *chunk;
 	struct sealed *seal;      /* the payload's own bytes checked as read, or NULL */
 };
@@ -463,7 +464,10 @@ static int extract_file(struct extract *x, struct archive_entry *ent,
 	pfd = parent_fd(x, name, &base, e);
 	if (pfd < 0)
 		return err_prefix(e, "entry %s: ", show);
-	fd = openat(pfd, base, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	/* The manifest's permission bits only: never setuid, setgid, sticky.
+	 * Made with them (the staging directory is private), changed after
+	 * only where the umask took some away. */
+	fd = openat(pfd, base, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, f->mode & 0777);
 	if (fd < 0)
 		return err_sys(e, errno == EEXIST ? EXIT_TRUST : EXIT_SOFTWARE,
 			       "entry %s: create", show);
@@ -473,8 +477,7 @@ static int extract_file(struct extract *x, struct archive_entry *ent,
 	}
 	if (copy_data(x, fd, md, show, e) < 0)
 		goto done;
-	/* The manifest's permission bits only: never setuid, setgid, sticky. */
-	if (fchmod(fd, f->mode & 0777) < 0) {
+	if ((f->mode & 0777 & x->umask) && fchmod(fd, f->mode & 0777) < 0) {
 		err_sys(e, EXIT_SOFTWARE, "entry %s: chmod", show);
 		goto done;
 	}
@@ -790,6 +793,8 @@ static int extract_run(const char *path, const char *staging, const struct manif
 		goto done;
 	}
 	x.fsync_each = !syncfs_trusted(x.root);
+	x.umask = umask(077);
+	umask(x.umask);
 	/* gzip or nothing, tar only: no external decompressor programs and
 	 * no other format parsers face untrusted bytes. */
 	x.a = archive_read_new();

@@ -59,7 +59,8 @@ struct plan_dir {
 };
 
 /* A directory whose every entry the swap replaces (each a file the
- * release owned, none foreign, no subdirectory): exchanged whole with its
+ * release owned, none foreign, no subdirectory; or each such a directory,
+ * txn.c's merge_up): exchanged whole with its
  * staged copy, in one renameat2(RENAME_EXCHANGE) (txn.c, dirswap.c), and
  * back on restore. Chosen while preparing; the journal lists it ("xdir"),
  * with the two directories' inode numbers, by which a restore recognises

@@ -48,16 +48,25 @@
  *     find_xdirs once staged), one renameat2(RENAME_EXCHANGE) of the
  *     directory with its staged copy, which has taken its mode and owner
  *     (exchange_dirs, first in the swap; where the system refuses the
- *     flag, file by file as before). The service sees the old file or the
- *     new one, never a mix within a file; within an exchanged directory,
- *     the old directory or the new one. The old directory lies at
+ *     flag, file by file as before). A directory (not the target) whose
+ *     every entry, in the target and in the staging area alike, is such a
+ *     directory, and nothing else, is exchanged instead of them, and so on
+ *     upward (merge_up): the journal lists the topmost only, and no xdir
+ *     lies in another, so the exchanges of a swap do not grow with the
+ *     directories of a subtree that changes whole. The service sees the
+ *     old file or the new one, never a mix within a file; within an
+ *     exchanged directory, the old directory or the new one (its whole
+ *     subtree). The old directory lies at
  *     WORK/stage/PATH meanwhile, and its files are linked in
  *     WORK/backup.new like every replaced file (invariant 2), so the
  *     per-file restore is right whichever directory is in place; before
  *     it, unexchange_dirs exchanges back a directory whose two sides have
- *     the journal's inodes, to give back the old directory itself. Both
- *     parents of an exchange are fsynced before COMMITTED
- *     (sync_exchanged).
+ *     the journal's inodes, to give back the old directory itself (with
+ *     its subtree). Both parents of an exchange are fsynced before
+ *     COMMITTED (sync_exchanged); the exchanged directories themselves are
+ *     the staged ones, durable since staging, and are not fsynced again.
+ *     Everything the swap decides per op (which exchange covers it:
+ *     t->xof) is worked out before the stop.
  *  4. COMMITTED is written only after the health checks pass; from then
  *     on recovery completes the commit (installed manifest, backup
  *     rotation), which is idempotent, and never rolls back.
@@ -155,6 +164,8 @@ struct txn {
 	int workfd;              /* WORK, opened and checked by work_open, held */
 	int stagefd, backfd;     /* WORK/stage, WORK/backup.new (or -1) */
 	bool *xdone;             /* per p->xdirs: exchanged by this run's swap */
+	long *xof;               /* per op: the index in p->xdirs of the directory
+				  * it lies in, exchanged whole, or -1 (find_xdirs) */
 	struct qc_stat *after;   /* per op: its file's lstat right after the swap
 				  * renamed it (ino 0: none; NULL in a recovery) */
 	struct txn_result *r;
@@ -218,6 +229,7 @@ static void txn_release(struct txn *t)
 	free(t->mkdirs);
 	free(t->after);
 	free(t->xdone);
+	free(t->xof);
 	free(t->appdir);
 	free(t->stage);
 	free(t->backup);
@@ -492,19 +504,31 @@ static int walk_parent(struct dirwalk *w, const char *rel, const char **leaf,
 	return fd;
 }
 
+static size_t dir_len(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+
+	return slash ? (size_t)(slash - path) : 0;
+}
+
 /* Directories of the target that the ops need and that do not exist yet,
- * parents first. */
+ * parents first. Ops come sorted: each directory is looked at once, not
+ * once per file in it. */
 static void find_missing_dirs(struct txn *t)
 {
+	const char *last = NULL;   /* the last op's path looked at */
 	size_t i;
 
 	for (i = 0; i < t->p->nops; i++) {
 		const struct plan_op *op = &t->p->ops[i];
 		char *rel, *slash, *abs;
-		size_t j;
+		size_t j, n = dir_len(op->path);
 
 		if (op->kind == PLAN_REMOVE || op->kind == PLAN_UNCHANGED)
 			continue;
+		if (last && dir_len(last) == n && !strncmp(last, op->path, n))
+			continue;
+		last = op->path;
 		rel = xstrdup(op->path);
 		for (slash = strchr(rel, '/'); slash; slash = strchr(slash + 1, '/')) {
 			*slash = '\0';
@@ -724,32 +748,38 @@ static int work_sub(struct txn *t, const char *name, bool fresh, int *fd, struct
 	return rc;
 }
 
-static size_t dir_len(const char *path)
+/* The index in p->xdirs of the directory path[0..n), or -1. */
+static long xdir_find(const struct plan *p, const char *path, size_t n)
 {
-	const char *slash = strrchr(path, '/');
-
-	return slash ? (size_t)(slash - path) : 0;
-}
-
-/* The index in p->xdirs of the directory holding path, or -1. */
-static long xdir_of(const struct txn *t, const char *path)
-{
-	size_t n = dir_len(path), lo = 0, hi = t->p->nxdirs;
+	size_t lo = 0, hi = p->nxdirs;
 
 	while (n && lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
-		const char *x = t->p->xdirs[mid].path;
+		const char *x = p->xdirs[mid].path;
 		int c = strncmp(x, path, n);
 
 		if (c == 0 && x[n] == '\0')
 			return (long)mid;
 		if (c == 0)
-			c = 1;              /* x is longer: after path's directory */
+			c = 1;              /* x is longer: after path[0..n) */
 		if (c < 0)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
+	return -1;
+}
+
+/* The index in p->xdirs of the exchanged directory path lies in (its
+ * own, or one above it), or -1. */
+static long xdir_of(const struct plan *p, const char *path)
+{
+	const char *q;
+	long k;
+
+	for (q = strchr(path, '/'); q; q = strchr(q + 1, '/'))
+		if ((k = xdir_find(p, path, (size_t)(q - path))) >= 0)
+			return k;
 	return -1;
 }
 
@@ -1015,26 +1045,50 @@ static void names_free(struct names *l)
 	memset(l, 0, sizeof *l);
 }
 
-/* Is path below the directory dir (n bytes of it)? */
-static bool below(const char *path, const char *dir, size_t n)
+/* The first of the ops sorted by path (byop) whose path is >= key. */
+static size_t ops_from(struct plan_op *const *byop, size_t n, const char *key)
 {
-	return !strncmp(path, dir, n) && path[n] == '/';
+	size_t lo = 0, hi = n, mid;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (strcmp(byop[mid]->path, key) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
 }
 
-/* The ops below dir: the names they leave in it (new: staged, sorted as
- * ops are not) and those it holds now (old). False when one of them keeps
- * a file (unchanged, a kept config) or lies deeper down. */
-static bool dir_ops(const struct plan *p, const char *dir, size_t n, struct names *oldn,
-		    struct names *newn)
+/* The same in the manifest's files, through m->by_path. */
+static size_t files_from(const struct manifest *m, const char *key)
 {
-	size_t i;
+	size_t lo = 0, hi = m->nfiles, mid;
 
-	for (i = 0; i < p->nops; i++) {
-		const struct plan_op *op = &p->ops[i];
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (strcmp(m->files[m->by_path[mid]].path, key) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* The ops below dir (key: "dir/", n + 1 bytes; byop: the ops sorted by
+ * path, in which they follow each other): the names they leave in it
+ * (new: staged) and those it holds now (old). False when one of them
+ * keeps a file (unchanged, a kept config) or lies deeper down. */
+static bool dir_ops(const struct plan *p, struct plan_op *const *byop, const char *key,
+		    size_t n, struct names *oldn, struct names *newn)
+{
+	size_t j;
+
+	for (j = ops_from(byop, p->nops, key); j < p->nops && !strncmp(byop[j]->path, key, n + 1); j++) {
+		const struct plan_op *op = byop[j];
 		char *leaf = op->path + n + 1;
+		size_t i = (size_t)(op - p->ops);
 
-		if (!below(op->path, dir, n))
-			continue;
 		if (strchr(leaf, '/') || op->kind == PLAN_UNCHANGED ||
 		    op->kind == PLAN_CONFIG_KEEP ||
 		    (op->kind != PLAN_REMOVE && (!op->src || strcmp(op->src, op->path))))
@@ -1047,14 +1101,23 @@ static bool dir_ops(const struct plan *p, const char *dir, size_t n, struct name
 	return newn->n > 0;
 }
 
-/* How many of the release's files lie directly in dir; SIZE_MAX when one
- * lies deeper (the directory is not all files). */
-static size_t release_files_in(const struct manifest *m, const char *dir, size_t n)
+/* How many of the release's files lie directly in dir (key: "dir/", n + 1
+ * bytes); SIZE_MAX when one lies deeper (the directory is not all
+ * files). Through m->by_path where the manifest has it. */
+static size_t release_files_in(const struct manifest *m, const char *key, size_t n)
 {
 	size_t i, k = 0;
 
+	if (m->by_path && m->nby_path == m->nfiles) {
+		for (i = files_from(m, key); i < m->nfiles && !strncmp(m->files[m->by_path[i]].path, key, n + 1); i++) {
+			if (strchr(m->files[m->by_path[i]].path + n + 1, '/'))
+				return SIZE_MAX;
+			k++;
+		}
+		return k;
+	}
 	for (i = 0; i < m->nfiles; i++)
-		if (below(m->files[i].path, dir, n)) {
+		if (!strncmp(m->files[i].path, key, n + 1)) {
 			if (strchr(m->files[i].path + n + 1, '/'))
 				return SIZE_MAX;
 			k++;
@@ -1062,23 +1125,66 @@ static size_t release_files_in(const struct manifest *m, const char *dir, size_t
 	return k;
 }
 
+static int cmp_op_path(const void *a, const void *b)
+{
+	return strcmp((*(struct plan_op *const *)a)->path, (*(struct plan_op *const *)b)->path);
+}
+
+/* The directories find_xdirs has chosen so far, sorted by path; none
+ * lies in another. */
+struct xlist {
+	struct plan_xdir *v;
+	size_t n;
+};
+
+/* The first entry of l whose path is >= key. */
+static size_t xlist_from(const struct xlist *l, const char *key)
+{
+	size_t lo = 0, hi = l->n, mid;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (strcmp(l->v[mid].path, key) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* Insert path in its place (appending costs no move: consider_dir comes
+ * in order). */
+static void xlist_add(struct xlist *l, char *path, uint64_t old_ino, uint64_t new_ino)
+{
+	size_t at = xlist_from(l, path);
+
+	l->v = xreallocarray(l->v, l->n + 1, sizeof *l->v);
+	memmove(&l->v[at + 1], &l->v[at], (l->n - at) * sizeof *l->v);
+	l->v[at].path = path;
+	l->v[at].old_ino = old_ino;
+	l->v[at].new_ino = new_ino;
+	l->n++;
+}
+
 /* Directory dir of the target, and of the staging area: does every entry
  * of both change (the release's files only, nothing foreign, nothing
  * kept)? Then the staged copy takes the target's mode and owner, and dir
- * joins p->xdirs, each staged file's stat noted for the quick check (an
+ * joins the list, each staged file's stat noted for the quick check (an
  * exchange moves the directory, not its files). */
-static void consider_dir(struct txn *t, struct dirwalk *tw, struct dirwalk *sw, const char *dir)
+static void consider_dir(struct txn *t, struct plan_op *const *byop, struct dirwalk *tw,
+			 struct dirwalk *sw, const char *dir, struct xlist *xl)
 {
 	size_t n = strlen(dir), i;
 	struct names oldn = { 0 }, newn = { 0 };
-	char *key = xasprintf("%s/x", dir);
+	char *key = xasprintf("%s/", dir);
 	const char *leaf;
 	uint64_t old_ino, new_ino;
 	struct stat st;
 	struct err e;
 	int tfd, sfd;
 
-	if (!dir_ops(t->p, dir, n, &oldn, &newn) || release_files_in(t->p->m, dir, n) != newn.n)
+	if (!dir_ops(t->p, byop, key, n, &oldn, &newn) ||
+	    release_files_in(t->p->m, key, n) != newn.n)
 		goto done;
 	if ((tfd = walk_parent(tw, key, &leaf, &e)) < 0 || (sfd = walk_parent(sw, key, &leaf, &e)) < 0)
 		goto done;
@@ -1086,10 +1192,11 @@ static void consider_dir(struct txn *t, struct dirwalk *tw, struct dirwalk *sw, 
 		qsort(oldn.v, oldn.n, sizeof *oldn.v, cmp_str);
 	if (newn.n)
 		qsort(newn.v, newn.n, sizeof *newn.v, cmp_str);
-	if (!dirswap_holds_only(tfd, oldn.v, oldn.n) || !dirswap_holds_only(sfd, newn.v, newn.n) ||
+	if (!dirswap_holds_only(tfd, oldn.v, oldn.n, false) ||
+	    !dirswap_holds_only(sfd, newn.v, newn.n, false) ||
 	    dirswap_match(tfd, sfd, &old_ino, &new_ino) < 0)
 		goto done;
-	plan_add_xdir(t->p, xstrdup(dir), old_ino, new_ino);
+	xlist_add(xl, xstrdup(dir), old_ino, new_ino);
 	for (i = 0; i < newn.n; i++)
 		if (fstatat(sfd, t->p->ops[newn.op[i]].path + n + 1, &st, AT_SYMLINK_NOFOLLOW) == 0)
 			quickcheck_stat(&st, &t->after[newn.op[i]]);
@@ -1097,6 +1204,90 @@ done:
 	names_free(&oldn);
 	names_free(&newn);
 	free(key);
+}
+
+/* Directory dir (n bytes of path), which holds chosen directories: in the
+ * target and in the staging area alike, is every entry of it one of them
+ * (no file, nothing foreign, no other directory, no extended attribute)?
+ * Then dir takes their place in the list, its staged copy with the
+ * target's mode and owner: one exchange moves the whole subtree, whose
+ * directories each passed consider_dir or this. */
+static void consider_parent(struct dirwalk *tw, struct dirwalk *sw, const char *path, size_t n,
+			    struct xlist *xl)
+{
+	char *dir = xstrndup(path, n), *key = xasprintf("%s/", dir);
+	size_t i, k = 0, lo = xlist_from(xl, key), hi = lo;
+	char **kids;
+	const char *leaf;
+	uint64_t old_ino, new_ino;
+	struct err e;
+	int tfd, sfd;
+
+	/* The entries below dir follow each other, sorted, so the names do. */
+	while (hi < xl->n && !strncmp(xl->v[hi].path, key, n + 1))
+		hi++;
+	kids = xcalloc(hi - lo + 1, sizeof *kids);
+	for (i = lo; i < hi; i++)
+		if (!strchr(xl->v[i].path + n + 1, '/'))
+			kids[k++] = xl->v[i].path + n + 1;
+	if (!k || (tfd = walk_parent(tw, key, &leaf, &e)) < 0 ||
+	    (sfd = walk_parent(sw, key, &leaf, &e)) < 0 ||
+	    !dirswap_holds_only(tfd, kids, k, true) || !dirswap_holds_only(sfd, kids, k, true) ||
+	    dirswap_match(tfd, sfd, &old_ino, &new_ino) < 0)
+		goto done;
+	for (i = lo; i < hi; i++)
+		free(xl->v[i].path);
+	memmove(&xl->v[lo], &xl->v[hi], (xl->n - hi) * sizeof *xl->v);
+	xl->n -= hi - lo;
+	xlist_add(xl, dir, old_ino, new_ino);
+	dir = NULL;
+done:
+	free(kids);
+	free(key);
+	free(dir);
+}
+
+/* How deep a directory lies: its slashes. */
+static size_t depth(const char *path)
+{
+	size_t d = 0;
+
+	for (; *path; path++)
+		d += *path == '/';
+	return d;
+}
+
+static int cmp_deeper(const void *a, const void *b)
+{
+	const char *x = *(char *const *)a, *y = *(char *const *)b;
+	size_t dx = depth(x), dy = depth(y);
+
+	return dx != dy ? (dx < dy ? 1 : -1) : strcmp(x, y);
+}
+
+/* Exchange directories of directories whole: each directory above a
+ * chosen one (the target itself excepted) is considered once, the
+ * deepest first, so that a parent is judged after all its children
+ * could join. */
+static void merge_up(struct dirwalk *tw, struct dirwalk *sw, struct xlist *xl)
+{
+	char **up = NULL;
+	size_t i, n = 0;
+	const char *q;
+
+	for (i = 0; i < xl->n; i++)
+		for (q = strchr(xl->v[i].path, '/'); q; q = strchr(q + 1, '/')) {
+			up = xreallocarray(up, n + 1, sizeof *up);
+			up[n++] = xstrndup(xl->v[i].path, (size_t)(q - xl->v[i].path));
+		}
+	if (n)
+		qsort(up, n, sizeof *up, cmp_deeper);
+	for (i = 0; i < n; i++)
+		if (i == 0 || strcmp(up[i], up[i - 1]))
+			consider_parent(tw, sw, up[i], strlen(up[i]), xl);
+	for (i = 0; i < n; i++)
+		free(up[i]);
+	free(up);
 }
 
 /* Does this file system exchange directories? Tried on two empty ones
@@ -1121,31 +1312,50 @@ static bool exchange_works(struct txn *t)
 
 /* Choose the directories the swap exchanges whole (p->xdirs, sorted):
  * every directory of the target holding a changed file is considered
- * (consider_dir), except the target itself, which holds the work
- * directory when it is a mount point. Before the journal names them. */
+ * (consider_dir), then the directories above those (merge_up), except
+ * the target itself, which holds the work directory when it is a mount
+ * point. Before the journal names them; each op's directory is looked up
+ * here (t->xof), not during the downtime. */
 static void find_xdirs(struct txn *t)
 {
 	struct dirwalk tw, sw;
+	struct xlist xl = { 0 };
 	char **dirs = xcalloc(t->p->nops ? t->p->nops : 1, sizeof *dirs);
+	struct plan_op **byop = xcalloc(t->p->nops ? t->p->nops : 1, sizeof *byop);
 	size_t i, n = 0;
 	struct err e;
 	bool works = exchange_works(t);
 
 	for (i = 0; i < t->p->nops && works; i++)
-		if (t->p->ops[i].kind != PLAN_UNCHANGED && dir_len(t->p->ops[i].path))
+		if (t->p->ops[i].kind != PLAN_UNCHANGED && dir_len(t->p->ops[i].path) &&
+		    !(n && dir_len(t->p->ops[i].path) == strlen(dirs[n - 1]) &&
+		      !strncmp(dirs[n - 1], t->p->ops[i].path, strlen(dirs[n - 1]))))
 			dirs[n++] = xstrndup(t->p->ops[i].path, dir_len(t->p->ops[i].path));
-	qsort(dirs, n, sizeof *dirs, cmp_str);
+	if (n)
+		qsort(dirs, n, sizeof *dirs, cmp_str);
 	walk_init(&tw, t->p->target);
 	walk_init_fd(&sw, t->stage, t->stagefd);
+	for (i = 0; i < t->p->nops; i++)
+		byop[i] = &t->p->ops[i];
+	if (t->p->nops)
+		qsort(byop, t->p->nops, sizeof *byop, cmp_op_path);
 	for (i = 0; i < n; i++)
 		if (i == 0 || strcmp(dirs[i], dirs[i - 1]))
-			consider_dir(t, &tw, &sw, dirs[i]);
+			consider_dir(t, byop, &tw, &sw, dirs[i], &xl);
+	merge_up(&tw, &sw, &xl);
 	walk_release(&tw, &e);
 	walk_release(&sw, &e);
+	for (i = 0; i < xl.n; i++)
+		plan_add_xdir(t->p, xl.v[i].path, xl.v[i].old_ino, xl.v[i].new_ino);
+	free(xl.v);
 	for (i = 0; i < n; i++)
 		free(dirs[i]);
 	free(dirs);
+	free(byop);
 	t->xdone = xcalloc(t->p->nxdirs ? t->p->nxdirs : 1, sizeof *t->xdone);
+	t->xof = xcalloc(t->p->nops ? t->p->nops : 1, sizeof *t->xof);
+	for (i = 0; i < t->p->nops; i++)
+		t->xof[i] = xdir_of(t->p, t->p->ops[i].path);
 }
 
 /* Exchange each directory of p->xdirs with its staged copy (t->xdone).
@@ -1246,14 +1456,18 @@ static void note_swapped(struct txn *t, size_t i, int pfd, const char *leaf)
 		quickcheck_stat(&st, &t->after[i]);
 }
 
+/* Did this run's swap exchange the directory op i lies in? */
+static bool exchanged(const struct txn *t, size_t i)
+{
+	return t->xof && t->xof[i] >= 0 && t->xdone[t->xof[i]];
+}
+
 static int swap(struct txn *t, struct err *e)
 {
 	struct dirwalk tw, sw;
 	const char *leaf, *sleaf;
 	int pfd, sfd, rc = 0;
 	size_t i;
-
-	long k;
 
 	if (exchange_dirs(t, e) < 0)
 		return -1;
@@ -1262,8 +1476,7 @@ static int swap(struct txn *t, struct err *e)
 	for (i = 0; i < t->p->nops && rc == 0; i++) {
 		const struct plan_op *op = &t->p->ops[i];
 
-		if (op->kind == PLAN_UNCHANGED ||
-		    ((k = xdir_of(t, op->path)) >= 0 && t->xdone[k]))
+		if (op->kind == PLAN_UNCHANGED || exchanged(t, i))
 			continue;
 		if ((pfd = walk_parent(&tw, op->path, &leaf, e)) < 0) {
 			rc = -1;
@@ -1326,7 +1539,9 @@ static int sync_exchanged(struct txn *t, struct err *e)
 /* Make the swap durable: fsync each directory of the target it changed
  * (the first fsync commits them all on a journalling file system; the
  * others find nothing left to do). Not syncfs: that would also wait for
- * every other process's dirty data on the file system. */
+ * every other process's dirty data on the file system. A directory
+ * exchanged whole is the staged one, made durable with its entries when
+ * staged: only the parents of the exchange changed (sync_exchanged). */
 static int sync_swapped(struct txn *t, struct err *e)
 {
 	struct dirwalk tw;
@@ -1336,7 +1551,7 @@ static int sync_swapped(struct txn *t, struct err *e)
 
 	walk_init(&tw, t->p->target);
 	for (i = 0; i < t->p->nops && rc == 0; i++) {
-		if (t->p->ops[i].kind == PLAN_UNCHANGED)
+		if (t->p->ops[i].kind == PLAN_UNCHANGED || exchanged(t, i))
 			continue;
 		/* A removal's directory may have gone too: its parent is
 		 * fsynced for the directories below. */

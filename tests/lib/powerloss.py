@@ -144,7 +144,8 @@ def read_trace(path):
             if not m:
                 continue
             ret = m.group(4)
-            ret = int(ret, 0) if ret != '?' else None
+            # strace prints some results in octal (umask(077) = 022).
+            ret = None if ret == '?' else int(ret, 8) if re.match(r'^0\d+$', ret) else int(ret, 0)
             calls.append((int(m.group(1)), m.group(2), split_args(m.group(3)), ret, line))
     return calls
 

@@ -16,24 +16,56 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* How many of the ops' staged files are still in WORK/stage, of how many
- * the swap renames. */
-static void count_staged(const struct plan *p, const char *workdir, size_t *left,
-			 size_t *total)
+/* The journalled exchange (xdir) whose directory holds src, or NULL. */
+static const struct plan_xdir *xdir_of(const struct plan *p, const char *src)
 {
+	size_t i, n;
+
+	for (i = 0; i < p->nxdirs; i++) {
+		n = strlen(p->xdirs[i].path);
+		if (!strncmp(src, p->xdirs[i].path, n) && src[n] == '/')
+			return &p->xdirs[i];
+	}
+	return NULL;
+}
+
+/* Whether op i's file is still to be swapped in: for a file of an
+ * exchanged directory, whether the target's directory is still the old
+ * one (after the exchange WORK/stage holds the old files under the same
+ * names, so their presence says nothing); for the others, whether it is
+ * still in WORK/stage. */
+static bool still_staged(const struct plan *p, const char *target, const char *workdir,
+			 const char *src)
+{
+	const struct plan_xdir *x = xdir_of(p, src);
 	struct stat st;
+	char *path;
+	bool left;
+
+	if (x) {
+		path = xasprintf("%s/%s", target, x->path);
+		left = lstat(path, &st) < 0 || (uint64_t)st.st_ino != x->new_ino;
+	} else {
+		path = xasprintf("%s/stage/%s", workdir, src);
+		left = lstat(path, &st) == 0;
+	}
+	free(path);
+	return left;
+}
+
+/* How many of the ops' staged files are still to be swapped in, of how
+ * many the swap puts in place. */
+static void count_staged(const struct plan *p, const char *target, const char *workdir,
+			 size_t *left, size_t *total)
+{
 	size_t i;
 
 	*left = *total = 0;
 	for (i = 0; i < p->nops; i++) {
-		char *path;
-
 		if (!p->ops[i].src || p->ops[i].kind == PLAN_REMOVE)
 			continue;
-		path = xasprintf("%s/stage/%s", workdir, p->ops[i].src);
 		++*total;
-		*left += lstat(path, &st) == 0;
-		free(path);
+		*left += still_staged(p, target, workdir, p->ops[i].src);
 	}
 }
 
@@ -58,7 +90,7 @@ static void find_hit(struct pending *pd, const struct journal *j, const struct p
 		break;
 	}
 	pd->downtime = true;
-	count_staged(p, j->workdir, &left, &total);
+	count_staged(p, j->target, j->workdir, &left, &total);
 	snprintf(pd->hit, sizeof pd->hit, "%s",
 		 !total ? "the stop, the swap or the start" :
 		 left == total ? "the stop" : left ? "the swap" : "the start or the health checks");

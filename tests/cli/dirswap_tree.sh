@@ -107,6 +107,14 @@ while [ "$k" -le "$((n + 1))" ]; do
 			ok "step $k: the journal names site/ (its inode before), nothing below it" ||
 			not_ok "step $k: journal: $(grep xdir "$T/a-state/apps/hello/journal")"
 	fi
+	if [ "$k" -gt "$n" ]; then
+		# Every directory exchanged, the files outside them not yet
+		# renamed: status says the swap (the old files the exchanges
+		# left in the staging area are not still to be swapped in).
+		expect_exit 3 "step $k: status says an interrupted transaction (3)" $UPGR status $A
+		expect_grep "$T/out" "^hello: interrupted during the swap " \
+			"step $k: ... interrupted during the swap"
+	fi
 	expect_exit 0 "step $k: recover exits 0" $UPGR recover $A
 	[ "$(ino site)" = "$site2" ] && [ "$(ino site/css)" = "$css2" ] &&
 		ok "step $k: site/ is the old one again (its inode)" ||

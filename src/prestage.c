@@ -124,18 +124,24 @@ int prestage_gate(struct repo *r, const char *app, const char *release_dir,
 	return 0;
 }
 
-int prestage_done(struct repo *r, struct prestage *ps, struct err *e)
+/* Release this host's lease on the first server, then its marker. */
+static int release(struct repo *r, struct err *e)
 {
 	const struct config *c = r->c;
 
-	if (!ps->leased)
-		return 0;
-	ps->leased = false;
 	if (lease_release(repo_server(r, 0), c->servers[0], c->group, c->host,
 			  window_now(), e) < 0)
 		return -1;
 	marker_clear(c);
 	return 0;
+}
+
+int prestage_done(struct repo *r, struct prestage *ps, struct err *e)
+{
+	if (!ps->leased)
+		return 0;
+	ps->leased = false;
+	return release(r, e);
 }
 
 int prestage_recovered(struct repo *r, struct err *e)
@@ -144,11 +150,7 @@ int prestage_recovered(struct repo *r, struct err *e)
 
 	if (!c->group || !c->nservers || !marker_is_set(c))
 		return 0;
-	if (lease_release(repo_server(r, 0), c->servers[0], c->group, c->host,
-			  window_now(), e) < 0)
-		return -1;
-	marker_clear(c);
-	return 0;
+	return release(r, e);
 }
 
 bool prestage_note(const char *state_dir, const char *app, const char *state,

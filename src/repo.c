@@ -1043,59 +1043,38 @@ static bool payload_matches(const struct manifest *m, const char *path)
 }
 
 /* A cached payload verified by an earlier tick is not read again while it
- * stays the same file: PAYLOAD.verified holds its sha256 and its lstat
- * (as the quick check's record does for installed files), and any write
- * or replacement changes the stat. A staged release waiting for its
- * window cost a full read of the payload at every tick. apply_release
- * checks the payload's sha256 again as it unpacks it, before use. */
-static char *stamp_path(const char *path)
+ * stays the same file: the cache directory gets a quick check record
+ * (quickcheck.h) of it, its sha256 and lstat, which any write or
+ * replacement breaks. A staged release waiting for its window cost a full
+ * read of the payload at every tick. apply_release checks the payload's
+ * sha256 again as it unpacks it, before use. */
+static bool stamp_holds(const struct manifest *m, const char *dir, const char *path)
 {
-	return xasprintf("%s.verified", path);
-}
-
-static void stamp_line(const struct manifest *m, const struct stat *st, char *out,
-		       size_t n)
-{
-	struct qc_stat q;
-	char hex[SHA256_HEX_LEN + 1];
-
-	quickcheck_stat(st, &q);
-	hex_encode(m->payload_sha256, SHA256_LEN, hex);
-	snprintf(out, n, "%s %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRId64 " %" PRId64 " %o\n",
-		 hex, q.dev, q.ino, q.size, q.mtime_ns, q.ctime_ns, (unsigned)q.mode);
-}
-
-static bool stamp_holds(const struct manifest *m, const char *path)
-{
-	char *sp = stamp_path(path), want[256];
-	struct buf b = BUF_INIT;
+	struct quickcheck q = QUICKCHECK_INIT;
 	struct stat st;
-	struct err e;
-	bool ok = false;
+	bool ok;
 
-	if (lstat(path, &st) == 0 && S_ISREG(st.st_mode) &&
-	    (uint64_t)st.st_size == m->payload_size && access(sp, F_OK) == 0 &&
-	    fs_read_file(sp, sizeof want, &b, &e) == 0 && b.data) {
-		stamp_line(m, &st, want, sizeof want);
-		ok = b.len == strlen(want) && !memcmp(b.data, want, b.len);
-	}
-	buf_release(&b);
-	free(sp);
+	quickcheck_load(dir, &q);
+	ok = lstat(path, &st) == 0 && (uint64_t)st.st_size == m->payload_size &&
+	     quickcheck_same(&q, m->payload_file, m->payload_sha256, &st);
+	quickcheck_release(&q);
 	return ok;
 }
 
-/* Best effort: without the stamp the next tick reads the payload. */
-static void stamp_write(const struct manifest *m, const char *path)
+/* Best effort: without the record the next tick reads the payload. */
+static void stamp_write(const struct manifest *m, const char *dir, const char *path)
 {
-	char *sp = stamp_path(path), line[256];
+	struct quickcheck q = QUICKCHECK_INIT;
+	struct qc_stat qs;
 	struct stat st;
 	struct err e;
 
 	if (lstat(path, &st) == 0) {
-		stamp_line(m, &st, line, sizeof line);
-		fs_write_atomic(sp, line, strlen(line), 0600, &e);
+		quickcheck_stat(&st, &qs);
+		quickcheck_add(&q, m->payload_file, m->payload_sha256, &qs);
+		quickcheck_save(dir, &q, &e);
 	}
-	free(sp);
+	quickcheck_release(&q);
 }
 
 /* One server's attempts at the payload: 0 when part is complete and
@@ -1360,12 +1339,12 @@ static int fetch_payload(struct repo *r, const char *app, struct repo_poll *p,
 	int rc = -1;
 
 	if (access(final, F_OK) == 0) {
-		if (stamp_holds(m, final)) {
+		if (stamp_holds(m, dir, final)) {
 			rc = 0;
 			goto done;
 		}
 		if (payload_matches(m, final)) {
-			stamp_write(m, final);
+			stamp_write(m, dir, final);
 			rc = 0;
 			goto done;
 		}
@@ -1383,7 +1362,7 @@ static int fetch_payload(struct repo *r, const char *app, struct repo_poll *p,
 		err_sys(e, EXIT_SOFTWARE, "rename %s", part);
 		goto done;
 	}
-	stamp_write(m, final);                    /* download checked it */
+	stamp_write(m, dir, final);               /* download checked it */
 	rc = fs_fsync_dir(dir, e);
 done:
 	free(final);

@@ -420,9 +420,11 @@ static int reports(struct ctl *c, struct err *e)
 	if (c->have_fleet)
 		return 0;
 	fleet_init(&c->fleet, &fo);
-	c->have_fleet = true;
-	if (fleet_load(c->x, &fo, &c->fleet, e) < 0)
+	if (fleet_load(c->x, &fo, &c->fleet, e) < 0) {
+		fleet_release(&c->fleet);   /* the next plan asks again, and fails */
 		return err_prefix(e, "reports: ");
+	}
+	c->have_fleet = true;
 	return 0;
 }
 

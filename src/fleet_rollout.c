@@ -166,6 +166,7 @@ enum fleet_wave_outcome fleet_wave_outcome(const struct fleet_row *r, const char
 void fleet_rollout_progress(const struct fleet *f, const struct fleet_rollout *p,
 			    struct fleet_wave_count out[FLEET_WAVES_MAX])
 {
+	enum fleet_wave_outcome o;
 	size_t i, w;
 
 	memset(out, 0, FLEET_WAVES_MAX * sizeof *out);
@@ -181,9 +182,10 @@ void fleet_rollout_progress(const struct fleet *f, const struct fleet_rollout *p
 				break;
 		if (w == p->nwaves)
 			continue;
+		o = fleet_wave_outcome(r, p->version);
 		out[w].hosts++;
-		out[w].done += fleet_wave_outcome(r, p->version) == FLEET_WAVE_DONE;
-		out[w].failed += fleet_wave_outcome(r, p->version) == FLEET_WAVE_FAILED;
+		out[w].done += o == FLEET_WAVE_DONE;
+		out[w].failed += o == FLEET_WAVE_FAILED;
 	}
 }
 

@@ -167,6 +167,7 @@ static void apply_one(const struct config *c, const char *app, const struct repo
 	o.expect_sha256 = p->ch.manifest_sha256;
 	o.allow_downgrade = p->ch.downgrade;
 	o.quiet_if_current = true;
+	o.seen = p->scan;
 	ar->code = apply_release(c, p->release_dir, &o, &out, &e);
 	if (ao->json)
 		take_plan(&out.msgs, ar);

@@ -14,6 +14,7 @@
 #include "root.h"
 #include "sign.h"
 #include "state.h"
+#include "treescan.h"
 #include "txn.h"
 #include "xalloc.h"
 
@@ -381,7 +382,7 @@ int apply_release(const struct config *c, const char *release_dir,
 	struct err rec_err;
 	char why[512];
 	struct quickcheck quick = QUICKCHECK_INIT;
-	struct plan_how how = { NULL, false };
+	struct plan_how how = { 0 };
 	char *appdir = NULL;
 	int rc, cmp;
 
@@ -422,9 +423,15 @@ int apply_release(const struct config *c, const char *release_dir,
 	/* A run reads the payload once, to unpack it, and files the quick
 	 * check vouches for not at all; the dry-run reads what it shows. */
 	appdir = state_app_dir(c->state_dir, rel.m.app);
-	if (!o->dry_run)
-		quickcheck_load(appdir, &quick);
-	how.quick = &quick;
+	if (!o->dry_run && o->seen) {
+		treescan_wait(o->seen);
+		how.seen = o->seen;
+		how.quick = &o->seen->quick;
+	} else {
+		if (!o->dry_run)
+			quickcheck_load(appdir, &quick);
+		how.quick = &quick;
+	}
 	how.no_sizes = !o->dry_run;
 	if (plan_build_how(&p, &rel.m, have_installed ? &installed : NULL, c->root,
 			   rel.payload, rel.sha256, &how, e) < 0) {

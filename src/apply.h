@@ -16,6 +16,8 @@
 
 struct txn_result;
 
+struct treescan;
+
 struct apply_opts {
 	bool dry_run;
 	bool json;                     /* dry-run: the plan as JSON */
@@ -27,6 +29,8 @@ struct apply_opts {
 	bool quiet_if_current;         /* agent: same version installed -> no output */
 	const char *server;            /* agent: the server the release came from,
 					* named in the audit record; NULL for none */
+	struct treescan *seen;         /* agent: the poll's scan of the installed
+					* tree (treescan.h), or NULL: looked at here */
 };
 
 struct apply_outcome {

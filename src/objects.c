@@ -8,8 +8,8 @@
 #include "fsutil.h"
 #include "memo.h"
 #include "payload.h"
-#include "quickcheck.h"
 #include "transport.h"
+#include "treescan.h"
 #include "xalloc.h"
 #include "ydoc.h"
 
@@ -387,21 +387,16 @@ static size_t *by_sha(const struct manifest *m)
 	return v;
 }
 
-/* Whether target/path is a regular file (not followed) with bytes sha:
- * by q's record of its stat, else read. */
-static bool file_has(int target, const char *path, const uint8_t *sha,
-		     const struct quickcheck *q)
+/* Whether target/path is a regular file (not followed) with bytes sha,
+ * read now. */
+static bool file_has(int target, const char *path, const uint8_t *sha)
 {
-	int fd;
+	int fd = openat(target, path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	uint8_t h[SHA256_LEN];
 	struct stat st;
 	struct err e;
 	bool ok = false;
 
-	if (q && fstatat(target, path, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-	    quickcheck_same(q, path, sha, &st))
-		return true;
-	fd = openat(target, path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0)
 		return false;
 	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && sha256_fd(fd, h, NULL, &e) == 0)
@@ -427,16 +422,27 @@ static size_t sha_first(const struct manifest *in, const size_t *order, const ui
 	return lo;
 }
 
-/* Whether some installed path listed with sha holds it now. */
-static bool installed_has(const struct manifest *in, const size_t *order,
-			  int target, const struct quickcheck *q, const uint8_t *sha)
+/* Whether some installed path listed with sha holds it now: vouched for
+ * by the scan (its lstat matched the quick check's record), else read.
+ * *tfd is the target, opened on first need (-2: not yet, -1: failed). */
+static bool installed_has(const struct treescan *seen, const size_t *order, int *tfd,
+			  const uint8_t *sha)
 {
-	size_t lo = sha_first(in, order, sha);
+	const struct manifest *in = &seen->installed;
+	size_t lo = sha_first(in, order, sha), k;
 
-	for (; lo < in->nfiles && !memcmp(in->files[order[lo]].sha256, sha, SHA256_LEN); lo++)
-		if (in->files[order[lo]].has_sha256 &&
-		    file_has(target, in->files[order[lo]].path, sha, q))
+	for (; lo < in->nfiles && !memcmp(in->files[order[lo]].sha256, sha, SHA256_LEN); lo++) {
+		k = order[lo];
+		if (!in->files[k].has_sha256 || seen->v[k].kind == SEEN_ABSENT ||
+		    (seen->v[k].kind == SEEN_STAT && !S_ISREG(seen->v[k].st.st_mode)))
+			continue;
+		if (seen->v[k].kind == SEEN_VOUCHED)
 			return true;
+		if (*tfd == -2)
+			*tfd = open(seen->target, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (*tfd >= 0 && file_has(*tfd, in->files[k].path, sha))
+			return true;
+	}
 	return false;
 }
 
@@ -469,16 +475,13 @@ static bool objdir_used(const char *objdir)
 }
 
 int objects_missing(const struct objects_index *ix, const struct manifest *m,
-		    const struct manifest *installed, const char *target,
-		    const struct quickcheck *q, const char *objdir,
+		    const struct treescan *seen, const char *objdir,
 		    const struct objects_entry ***need, size_t *nneed, uint64_t *bytes,
 		    struct err *e)
 {
-	size_t *order = installed ? by_sha(installed) : NULL, i;
+	size_t *order = seen ? by_sha(&seen->installed) : NULL, i;
 	bool *done = xcalloc(ix->n ? ix->n : 1, sizeof *done), cached = objdir_used(objdir);
-	/* Paths are looked up from the target: a few components, not the
-	 * whole absolute path, for each of the release's files. */
-	int tfd = installed ? open(target, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1, rc = 0;
+	int tfd = -2, rc = 0;
 
 	*need = xcalloc(ix->n ? ix->n : 1, sizeof **need);
 	*nneed = 0;
@@ -494,7 +497,7 @@ int objects_missing(const struct objects_index *ix, const struct manifest *m,
 			continue;
 		done[o - ix->v] = true;
 		if ((cached && have_object(objdir, o)) ||
-		    (tfd >= 0 && installed_has(installed, order, tfd, q, o->sha256)))
+		    (seen && installed_has(seen, order, &tfd, o->sha256)))
 			continue;
 		(*need)[(*nneed)++] = o;
 		*bytes += o->gz;

@@ -108,17 +108,17 @@ int objects_fetch(struct xfer *x, const char *url, const char *objdir,
 
 /* What a host lacks of release m: every distinct content of m that is
  * neither a verified object in objdir (of the index's size) nor a regular
- * file under target at a path the installed manifest lists with that
- * sha256: vouched for by the quick check q (quickcheck.h: the stat it
- * recorded when it installed the file), else hashed now. q may be NULL.
- * need[] receives the index entries (allocated, *nneed of them) and
- * *bytes their gz sizes summed. A content the index does not list is
- * EXIT_TRUST (the index is incomplete). Staging checks every byte it
- * takes from the installed tree again, whatever this decided. */
-struct quickcheck;
+ * file at a path the installed manifest lists with that sha256, as the
+ * scan seen of the installed tree found it (treescan.h, after
+ * treescan_wait): vouched for by the quick check's record, else hashed
+ * now. seen is NULL on a first install. need[] receives the index
+ * entries (allocated, *nneed of them) and *bytes their gz sizes summed. A
+ * content the index does not list is EXIT_TRUST (the index is
+ * incomplete). Staging checks every byte it takes from the installed
+ * tree again, whatever this decided. */
+struct treescan;
 int objects_missing(const struct objects_index *ix, const struct manifest *m,
-		    const struct manifest *installed, const char *target,
-		    const struct quickcheck *q, const char *objdir,
+		    const struct treescan *seen, const char *objdir,
 		    const struct objects_entry ***need, size_t *nneed, uint64_t *bytes,
 		    struct err *e);
 

@@ -7,6 +7,7 @@
 #include "objects.h"
 #include "payload.h"
 #include "quickcheck.h"
+#include "treescan.h"
 #include "xalloc.h"
 
 #include <dirent.h>
@@ -88,14 +89,37 @@ bool plan_resolve_owner(const struct mfile *f, uid_t *uid, gid_t *gid, char *why
 	return true;
 }
 
+/* The lstat of target/path (dest), whose installed entry is was (or
+ * NULL): what the scan saw (p->how, treescan.h), else looked at now, from
+ * tfd when it is open. *vouched: the quick check's record vouches for
+ * the bytes was lists (the scan's finding; otherwise left to quick_same). */
+static int look(const struct plan *p, int tfd, const char *dest, const char *path,
+		const struct mfile *was, struct stat *st, bool *vouched)
+{
+	const struct seen *sn = p->how ? treescan_find(p->how->seen, p->target, p->installed, was)
+		: NULL;
+
+	*vouched = false;
+	if (!sn)
+		return tfd >= 0 ? fstatat(tfd, path, st, AT_SYMLINK_NOFOLLOW) : lstat(dest, st);
+	if (sn->kind == SEEN_ABSENT) {
+		errno = ENOENT;
+		return -1;
+	}
+	*st = sn->st;
+	*vouched = sn->kind == SEEN_VOUCHED;
+	return 0;
+}
+
 /* May the quick check stand for reading f (p->how)? Not for a config,
- * and only where the installed release listed the same bytes. */
+ * and only where the installed release listed the same bytes: vouched
+ * by the scan (look), or by the record for st. */
 static bool quick_same(const struct plan *p, const struct mfile *f, const struct mfile *was,
-		       const struct stat *st)
+		       const struct stat *st, bool vouched)
 {
 	return p->how && p->how->quick && !f->config && was && was->has_sha256 &&
 	       !memcmp(was->sha256, f->sha256, SHA256_LEN) &&
-	       quickcheck_same(p->how->quick, f->path, f->sha256, st);
+	       (vouched || quickcheck_same(p->how->quick, f->path, f->sha256, st));
 }
 
 /* Decide what happens to one listed file. */
@@ -110,7 +134,7 @@ static int plan_file(struct plan *p, int tfd, const struct mfile *f, uint64_t ne
 	uint8_t cur[SHA256_LEN];
 	struct plan_op *op;
 	struct stat st;
-	bool same = false, changes, owned = true, quick = false;
+	bool same = false, changes, owned = true, quick = false, vouched;
 	uid_t uid;
 	gid_t gid;
 	int rc = -1;
@@ -120,7 +144,7 @@ static int plan_file(struct plan *p, int tfd, const struct mfile *f, uint64_t ne
 	/* The first unknown name is kept: it fails the preconditions. */
 	if (!plan_resolve_owner(f, &uid, &gid, why, sizeof why) && !p->owner_error[0])
 		memcpy(p->owner_error, why, sizeof why);
-	if ((tfd >= 0 ? fstatat(tfd, f->path, &st, AT_SYMLINK_NOFOLLOW) : lstat(dest, &st)) == 0) {
+	if (look(p, tfd, dest, f->path, was, &st, &vouched) == 0) {
 		owned = (uid == (uid_t)-1 || st.st_uid == uid) && (gid == (gid_t)-1 || st.st_gid == gid);
 		if (S_ISDIR(st.st_mode)) {
 			err_set(e, EXIT_DATAERR, "%s is a directory on this host; the release has a file there", dest);
@@ -133,7 +157,8 @@ static int plan_file(struct plan *p, int tfd, const struct mfile *f, uint64_t ne
 		 * release keeps the same, configs and files we never installed. */
 		changes = !f->config && was && was->has_sha256 &&
 			  memcmp(was->sha256, f->sha256, SHA256_LEN) != 0;
-		if (S_ISREG(st.st_mode) && f->has_sha256 && !changes && quick_same(p, f, was, &st)) {
+		if (S_ISREG(st.st_mode) && f->has_sha256 && !changes &&
+		    quick_same(p, f, was, &st, vouched)) {
 			same = quick = true;
 		} else if (S_ISREG(st.st_mode) && f->has_sha256 && !changes) {
 			if (sha256_file(dest, cur, NULL, e) < 0)
@@ -266,11 +291,12 @@ static int plan_dropped(struct plan *p, const struct mfile *f, struct err *e)
 	char *dest = fs_join(p->target, f->path);
 	uint8_t cur[SHA256_LEN];
 	struct stat st;
+	bool vouched;
 	int rc = 0;
 
 	if (manifest_find_file(p->m, f->path) || names_removal(p->m, f->path))
 		goto done;
-	if (lstat(dest, &st) < 0) {
+	if (look(p, -1, dest, f->path, f, &st, &vouched) < 0) {
 		if (errno != ENOENT)
 			rc = err_sys(e, EXIT_SOFTWARE, "stat %s", dest);
 		goto done;

@@ -37,6 +37,7 @@ struct plan_op {
 };
 
 struct quickcheck;
+struct treescan;
 
 /* What a real run lets the plan skip (the dry-run skips nothing). */
 struct plan_how {
@@ -45,6 +46,8 @@ struct plan_how {
 					  * is unchanged without being read */
 	bool no_sizes;                   /* the payload is not read: new_size and
 					  * disk_needed stay 0, sizes_unknown is set */
+	const struct treescan *seen;     /* the installed files' lstat, taken once
+					  * (treescan.h, waited for), or NULL */
 };
 
 /* A directory the installed release's files implied and the new release

@@ -27,6 +27,7 @@
 #include "quickcheck.h"
 #include "state.h"
 #include "transport.h"
+#include "treescan.h"
 #include "xalloc.h"
 
 #include <ctype.h>
@@ -168,6 +169,7 @@ void repo_poll_release(struct repo_poll *p)
 {
 	channel_release(&p->ch);
 	free(p->release_dir);
+	treescan_free(p->scan);
 	memset(p, 0, sizeof *p);
 }
 
@@ -1267,16 +1269,14 @@ static int fetch_objects(struct repo *r, const char *app, struct repo_poll *p,
 	char *ipath = fs_join(dir, OBJECTS_INDEX_NAME), *target = fs_under_root(r->c->root, m->target);
 	char *spath = xasprintf("%s.minisig", ipath);
 	struct buf data = BUF_INIT, sig = BUF_INIT;
-	struct quickcheck quick = QUICKCHECK_INIT;
-	struct manifest in;
+	/* The installed files are looked for where the release puts its own. */
+	struct treescan *seen = p->scan && !strcmp(p->scan->target, target) ? p->scan : NULL;
 	size_t nneed = 0;
 	uint64_t bytes = 0;
-	bool have = false, cached;
+	bool have = p->scan != NULL, cached;
 	struct err ie;
 	int rc = 0;
 
-	if (state_installed(r->c->state_dir, app, &in, &have, &ie) < 0)
-		have = false;
 	if (!have && !objects_is_source(objdir))
 		goto done;                        /* a first install: the payload */
 	if (payload_started(m, dir))
@@ -1287,14 +1287,8 @@ static int fetch_objects(struct repo *r, const char *app, struct repo_poll *p,
 		p->all_lied = false;              /* the payload may still come */
 		goto done;
 	}
-	if (have) {
-		char *appdir = state_app_dir(r->c->state_dir, app);
-
-		quickcheck_load(appdir, &quick);
-		free(appdir);
-	}
-	if (objects_missing(&ic.ix, m, have ? &in : NULL, target, &quick, objdir, &need,
-			    &nneed, &bytes, &ie) < 0 ||
+	treescan_wait(seen);
+	if (objects_missing(&ic.ix, m, seen, objdir, &need, &nneed, &bytes, &ie) < 0 ||
 	    bytes * 100 >= m->payload_size * OBJECTS_MAX_SHARE)
 		goto done;
 	if (fs_mkdir_p(objdir, 0700, e) < 0 ||
@@ -1309,9 +1303,6 @@ static int fetch_objects(struct repo *r, const char *app, struct repo_poll *p,
 		unlink(spath);
 	}
 done:
-	if (have)
-		manifest_release(&in);
-	quickcheck_release(&quick);
 	objects_index_release(&ic.ix);
 	free(need);
 	buf_release(&data);
@@ -1371,6 +1362,22 @@ done:
 	return rc;
 }
 
+/* Scan the installed tree (treescan.h) while the release's files come:
+ * what fetch_objects needs of it and the plan after it. */
+static void start_scan(struct repo *r, const char *app, struct repo_poll *p)
+{
+	struct manifest in;
+	struct err e;
+	bool have = false;
+	char *appdir;
+
+	if (state_installed(r->c->state_dir, app, &in, &have, &e) < 0 || !have)
+		return;
+	appdir = state_app_dir(r->c->state_dir, app);
+	p->scan = treescan_start(r->c->root, &in, appdir);
+	free(appdir);
+}
+
 static int fetch_release(struct repo *r, const char *app, struct repo_poll *p,
 			 size_t from, struct err *e)
 {
@@ -1380,6 +1387,7 @@ static int fetch_release(struct repo *r, const char *app, struct repo_poll *p,
 
 	if (fs_mkdir_p(dir, 0700, e) < 0)
 		goto done;
+	start_scan(r, app, p);
 	if (fetch_manifest(r, app, p, dir, &from, &mc, e) < 0)
 		goto done;
 	if (p->waiting) {
@@ -1400,6 +1408,11 @@ static int fetch_release(struct repo *r, const char *app, struct repo_poll *p,
 		dir = NULL;
 	}
 done:
+	if (p->state != REPO_READY) {
+		treescan_free(p->scan);   /* no plan to hand it to */
+		p->scan = NULL;
+	}
+	treescan_wait(p->scan);
 	buf_release(&mc.keep);
 	free(dir);
 	return rc;

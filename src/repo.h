@@ -115,6 +115,8 @@ struct repo_down {
 	char why[512];             /* the transport's reason, without the URL */
 };
 
+struct treescan;
+
 struct repo_poll {
 	enum repo_state state;
 	struct repo_lie lies[REPO_LIES_MAX];  /* this poll's lying servers, */
@@ -128,6 +130,8 @@ struct repo_poll {
 	char why[256];             /* REPO_WAIT: the reason, for --dry-run */
 	bool waiting;              /* REPO_WAIT for approvals (trust root) */
 	char *release_dir;         /* REPO_READY */
+	struct treescan *scan;     /* REPO_READY: the installed tree as the poll saw
+				    * it (treescan.h), for the plan; or NULL */
 	/* The servers, for status and messages: the one whose files the
 	 * poll used (index into servers:), and each that did not answer. */
 	bool have_server;

@@ -173,6 +173,35 @@ if command -v strace >/dev/null; then
 	n=$(grep -E "open(at)?\(.*root-a/opt/hello/data/f" "$T/open.log" | grep -vc ' = -1 ')
 	[ "$n" = 0 ] && ok "... no installed file was opened (quick check)" ||
 		{ not_ok "... $n installed files opened"; grep 'root-a/opt/hello/data/f' "$T/open.log" | head -3 | sed 's/^/#   /'; }
+
+	# --- each installed file is looked at once; what changed behind
+	# upgr's back is still found (src/treescan.h) --------------------------
+	# (f2 edited in place with its mtime put back, f3 made a symlink, f8
+	# removed: none may pass for the installed bytes; f7 is the change)
+	build 2.1.1 7
+	publish 2.1.1
+	sync
+	I=$T/root-a/opt/hello/data
+	touch -r "$I/f2" "$T/stamp"
+	printf 'X' | dd of="$I/f2" bs=1 seek=100 conv=notrunc 2>/dev/null
+	touch -r "$T/stamp" "$I/f2"
+	rm "$I/f3" && ln -s f4 "$I/f3"
+	rm "$I/f8"
+	mark
+	ASAN_OPTIONS=detect_leaks=0 strace -f -qq -e trace=stat,lstat,newfstatat,statx \
+		-o "$T/stat.log" "$UPGR" run -c "$T/a.yaml" >"$T/out" 2>"$T/err" &&
+		ok "upgrade 2.1.1 (one file; three changed on the host), traced" ||
+		not_ok "upgrade 2.1.1: $(cat "$T/err")"
+	installed_is a 2.1.1 "... the tree is the release: the three are put right"
+	[ "$(downloads 1 '/objects/')" = 4 ] && [ "$(downloads 1 'payload.tar.gz')" = 0 ] &&
+		ok "... 4 objects fetched: the change and the three the host lost" ||
+		not_ok "... $(downloads 1 /objects/) objects, $(downloads 1 payload.tar.gz) payloads"
+	looks=""
+	for i in 1 5 10 15 20; do
+		looks="$looks $(grep -Ec "(\"|/)data/f$i\"" "$T/stat.log")"
+	done
+	[ "$looks" = " 1 1 1 1 1" ] && ok "... each unchanged installed file was looked at once" ||
+		{ not_ok "... lstat calls of f1 f5 f10 f15 f20:$looks"; grep 'data/f1"' "$T/stat.log" | sed 's/^/#   /'; }
 else
 	echo "ok - # SKIP strace missing"
 fi

@@ -108,8 +108,8 @@ void quickcheck_load(const char *appdir, struct quickcheck *q)
 			}
 			q->v[q->n++] = ent;
 		}
-	if (!in_order(q))
-		quickcheck_sort(q);
+	q->sorted = false;
+	quickcheck_sort(q);
 done:
 	buf_release(&b);
 	free(path);
@@ -133,7 +133,8 @@ const struct qc_entry *quickcheck_find(const struct quickcheck *q, const char *p
 
 void quickcheck_sort(struct quickcheck *q)
 {
-	if (q->n)
+	/* Entries added in a sorted manifest's order need no sort. */
+	if (!q->sorted && !in_order(q))
 		qsort(q->v, q->n, sizeof *q->v, by_path);
 	q->sorted = true;
 }

@@ -1750,7 +1750,7 @@ static void record_quick(struct txn *t)
 	const struct quickcheck *was = p->how && p->how->quick ? p->how->quick : &old;
 	const struct mfile *f;
 	struct qc_stat st;
-	size_t i, n;
+	size_t i, n, covered = 0;    /* ops for a file of p->m: one each */
 	struct err e;
 
 	if (!t->after)
@@ -1759,15 +1759,14 @@ static void record_quick(struct txn *t)
 		quickcheck_load(t->appdir, &old);
 	for (i = 0; i < p->nops; i++) {
 		const struct plan_op *op = &p->ops[i];
-		const struct qc_entry *ent;
 
+		if (op->file >= p->m->files && op->file < p->m->files + p->m->nfiles)
+			covered++;
 		if (!(f = quick_file(t, i)))
 			continue;
 		if (op->kind != PLAN_UNCHANGED && t->after[i].ino)
 			quickcheck_add(&nq, f->path, f->sha256, &t->after[i]);
-		else if (op->kind == PLAN_UNCHANGED && op->quick &&
-			 (ent = quickcheck_find(was, f->path)))
-			quickcheck_add(&nq, f->path, f->sha256, &ent->st);
+		/* (A file the old record vouched for has the stat it names.) */
 		else if (op->kind == PLAN_UNCHANGED && op->old_exists && S_ISREG(op->st.st_mode)) {
 			quickcheck_stat(&op->st, &st);
 			quickcheck_add(&nq, f->path, f->sha256, &st);
@@ -1776,7 +1775,7 @@ static void record_quick(struct txn *t)
 	/* Files this transaction had no op for (`upgr rollback`'s inverse
 	 * plan): the old entries that still name their bytes. */
 	quickcheck_sort(&nq);
-	for (i = 0, n = nq.n; i < was->n; i++) {
+	for (i = 0, n = nq.n; covered < p->m->nfiles && i < was->n; i++) {
 		f = manifest_find_file(p->m, was->v[i].path);
 		if (f && !f->config && !memcmp(f->sha256, was->v[i].sha256, SHA256_LEN) &&
 		    !quickcheck_find_n(&nq, n, f->path))

@@ -649,14 +649,18 @@ static int root_channel_policy(struct repo *r, const char *app, const char *rel,
 	struct sigset ss;
 	struct root_tally t;
 	struct err first;
-	bool have, release_signed = false;
+	bool have = false, release_signed = false, same;
+	const char *installed;
 	int rc = -1;
 
 	if (p->ch.root > r->root.version && !r->root_walked &&
 	    (walk_roots(r, p, e) < 0 || root_channel_sig(r, app, rel, data, sig, p, e) < 0))
 		return -1;
-	if (state_installed(r->c->state_dir, app, &m, &have, e) < 0)
+	/* The installed release is the channel's (decide): its version. */
+	same = state_installed_is(r->c->state_dir, app, p->ch.manifest_sha256);
+	if (!same && state_installed(r->c->state_dir, app, &m, &have, e) < 0)
 		return -1;
+	installed = same ? p->ch.version : have ? m.version : NULL;
 	sigset_init(&ss, sig);
 	if (have && semver_cmp(&p->ch.semver, &m.semver) < 0) {
 		struct err ignored;
@@ -669,13 +673,11 @@ static int root_channel_policy(struct repo *r, const char *app, const char *rel,
 	/* REL.minisig alone first (the cheap tick: a channel key's own
 	 * signature), then with the channel role's named signatures. */
 	if (root_check_channel(&r->root, data->data, data->len, ss.s, ss.n,
-			       have ? m.version : NULL, p->ch.version, release_signed,
-			       &first) == 0)
+			       installed, p->ch.version, release_signed, &first) == 0)
 		rc = 0;
 	else if (sigset_fetch(r, app, rel, ROOT_ROLE_CHANNEL, &ss, e) == 0)
 		rc = root_check_channel(&r->root, data->data, data->len, ss.s, ss.n,
-					have ? m.version : NULL, p->ch.version,
-					release_signed, e);
+					installed, p->ch.version, release_signed, e);
 	if (have)
 		manifest_release(&m);
 	sigset_release(&ss);
@@ -883,6 +885,13 @@ static int decide(struct repo *r, const char *app, struct repo_poll *p, struct e
 	struct manifest m;
 	bool have;
 
+	/* The installed bytes are the ones the channel pins: the same
+	 * release, without parsing them (the common, idle tick). */
+	if (state_installed_is(r->c->state_dir, app, p->ch.manifest_sha256)) {
+		snprintf(p->installed, sizeof p->installed, "%s", p->ch.version);
+		p->state = REPO_CURRENT;
+		return 0;
+	}
 	if (state_installed(r->c->state_dir, app, &m, &have, e) < 0)
 		return -1;
 	if (have) {

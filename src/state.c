@@ -2,6 +2,7 @@
 #include "state.h"
 #include "buf.h"
 #include "fsutil.h"
+#include "hash.h"
 #include "utc.h"
 #include "xalloc.h"
 
@@ -171,6 +172,25 @@ int state_installed(const char *state_dir, const char *app,
 done:
 	free(path);
 	return rc;
+}
+
+bool state_installed_is(const char *state_dir, const char *app, const char *sha256_hex)
+{
+	char *path = state_app_file(state_dir, app, STATE_INSTALLED);
+	char hex[SHA256_HEX_LEN + 1];
+	uint8_t h[SHA256_LEN];
+	struct buf b = BUF_INIT;
+	struct err e;
+	bool same = false;
+
+	if (sha256_hex && fs_read_file(path, MANIFEST_MAX_BYTES, &b, &e) == 0 && b.data) {
+		sha256_buf(b.data, b.len, h);
+		hex_encode(h, SHA256_LEN, hex);
+		same = !strcmp(hex, sha256_hex);
+	}
+	buf_release(&b);
+	free(path);
+	return same;
 }
 
 /* The status and hold files are flat YAML mappings of double-quoted

@@ -57,6 +57,10 @@ char *state_app_dir(const char *state_dir, const char *app);
 /* STATE/apps/APP/name, name one of the STATE_* above (allocated). */
 char *state_app_file(const char *state_dir, const char *app, const char *name);
 
+/* Whether app's installed manifest has exactly the bytes whose sha256 is
+ * sha256_hex (a verified channel's manifest_sha256): then it is that
+ * release, known without parsing it (an idle tick's question). */
+bool state_installed_is(const char *state_dir, const char *app, const char *sha256_hex);
 /* Load the installed manifest of app; *have = false when none. */
 int state_installed(const char *state_dir, const char *app,
 		    struct manifest *m, bool *have, struct err *e);

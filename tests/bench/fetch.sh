@@ -12,6 +12,8 @@
 #   - the upgrade's time vs rsync -a --delete of the same change between
 #     the two trees (each the best of BENCH_TRIES; the upgrade rolled back
 #     and unheld, untimed, between tries);
+#   - a no-op tick of the 20,000-file app (host current: nothing to
+#     parse, no file looked at), the peer tick.sh's 10-file app;
 #   - a first install's time (best of BENCH_TRIES, each on a fresh host)
 #     vs the same host fetching the same release from a repository without
 #     objects (what `upgr publish` made before), or with BENCH_OLD (an
@@ -154,3 +156,19 @@ done
 rm -rf "$B/rs"
 echo "fetch: rsync -a --delete of the same change: $br ms" >&2
 record fetch_inc_rsync "$br"
+
+# A no-op tick of the 20,000-file app (host n is current): the cost of no
+# change, which should not grow with the release (tick.sh's 10-file app
+# is the peer); and the same tick by the binary before (BENCH_OLD).
+idle() {
+	_best=""
+	for _i in $(seq "$BENCH_TRIES"); do
+		t0=$(ms); "$1" run -c "$B/n.yaml" >/dev/null || return 1; _t=$(($(ms) - t0))
+		{ [ -z "$_best" ] || [ "$_t" -lt "$_best" ]; } && _best=$_t
+	done
+	echo "$_best"
+}
+ti=$(idle "$UPGR") || { echo "fetch: no-op tick failed" >&2; exit 1; }
+to=$(idle "$OLD") || to="?"
+echo "fetch: no-op tick of the 20,000-file app: $ti ms (the binary before: $to ms)" >&2
+record fetch_idle_ms "$ti"

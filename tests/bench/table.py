@@ -118,6 +118,9 @@ def rows(m):
     row("no-op cron tick: vs curl (channel + .minisig)", get("tick_upgr"),
         get("tick_curl"), fmt_ms, lambda v: "curl " + fmt_ms(v), "<= 1.5",
         lambda r: r <= 1.5)
+    row("no-op cron tick of a 20,000-file app (fetch.sh) vs a 10-file app's",
+        get("fetch_idle_ms"), get("tick_upgr"), fmt_ms, lambda v: "10 files " + fmt_ms(v),
+        "<= 1.5", lambda r: r <= 1.5)
     row("no-op cron tick: trust_root vs trusted_keys", get("tick_root"),
         get("tick_upgr"), fmt_ms, lambda v: "keys " + fmt_ms(v), "<= 1.1",
         lambda r: r <= 1.1)

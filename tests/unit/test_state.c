@@ -131,6 +131,36 @@ static void test_serial(void **state)
 	free(dir);
 }
 
+/* The installed release is the channel's when its bytes hash to the
+ * channel's manifest_sha256, and only then. */
+static void test_installed_is(void **state)
+{
+	char *dir = scratch(), *appdir = xasprintf("%s/apps/a", dir);
+	char *path = xasprintf("%s/manifest.yaml", appdir);
+	const char text[] = "upgr: 1\napp: a\nversion: 1.0.0\n";
+	char hex[SHA256_HEX_LEN + 1];
+	uint8_t h[SHA256_LEN];
+	struct err e;
+
+	(void)state;
+	sha256_buf(text, strlen(text), h);
+	hex_encode(h, SHA256_LEN, hex);
+	assert_false(state_installed_is(dir, "a", hex));          /* none installed */
+	assert_int_equal(fs_mkdir_p(appdir, 0700, &e), 0);
+	assert_int_equal(fs_write_atomic(path, text, strlen(text), 0600, &e), 0);
+	assert_true(state_installed_is(dir, "a", hex));
+	assert_false(state_installed_is(dir, "a", NULL));
+	assert_false(state_installed_is(dir, "b", hex));
+	/* One byte more (a comment) is other bytes: parsed as before. */
+	assert_int_equal(fs_write_atomic(path, "upgr: 1\napp: a\nversion: 1.0.0\n#\n", 33, 0600,
+					 &e), 0);
+	assert_false(state_installed_is(dir, "a", hex));
+	fs_remove_tree(dir, &e);
+	free(path);
+	free(appdir);
+	free(dir);
+}
+
 /* A release of four files over an installed one: one unchanged, one
  * replaced, one config edited here, one new; and one removal. */
 static void test_plan_classifies(void **state)
@@ -216,6 +246,7 @@ int main(void)
 		cmocka_unit_test(test_lock_excludes_another_process),
 		cmocka_unit_test(test_status_roundtrip),
 		cmocka_unit_test(test_serial),
+		cmocka_unit_test(test_installed_is),
 		cmocka_unit_test(test_plan_classifies),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

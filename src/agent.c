@@ -246,8 +246,8 @@ static void problem_key(const struct repo_poll *p, int code, const char *channel
 	const char *cls = code == EXIT_TRUST ? "trust " : code == EXIT_DATAERR ? "invalid " : "";
 
 	snprintf(key, STATE_NOTE_MAX, "%s%s, channel %s", cls,
-		 code == EXIT_UNAVAILABLE ? "unavailable" : cls[0] ? repo_cause_name(cause) :
-		 "error", channel);
+		 code == EXIT_UNAVAILABLE ? "unavailable" : p->local ? "installed manifest" :
+		 cls[0] ? repo_cause_name(cause) : "error", channel);
 }
 
 /* The poll failed with e: keep it as the app's problem (said by
@@ -260,11 +260,12 @@ static void poll_failed(const struct config *c, const struct agent_opts *o, cons
 	one_line(ar->problem_msg, e);
 	problem_key(p, ar->code, c->channel, ar->problem);
 	snprintf(ar->outcome, sizeof ar->outcome, "%s", ar->code == EXIT_UNAVAILABLE ?
-		 "unavailable" : ar->code == EXIT_SOFTWARE ? "error" : "refused");
-	if (ar->code == EXIT_UNAVAILABLE)
+		 "unavailable" : ar->code == EXIT_SOFTWARE || p->local ? "error" : "refused");
+	if (ar->code == EXIT_UNAVAILABLE || p->local)
 		snprintf(ar->error, sizeof ar->error, "%s", e->msg);
+	/* A server's data refused; this host's own broken state is an error. */
 	if ((ar->code == EXIT_TRUST || ar->code == EXIT_DATAERR) && !o->dry_run &&
-	    !p->all_lied)
+	    !p->all_lied && !p->local)
 		ar->acted |= record_refusal(c, o, app, p->have_channel ? p->ch.version : "",
 					    p->cause, "", e);
 }

@@ -423,8 +423,8 @@ int apply_release(const struct config *c, const char *release_dir,
 	/* A run reads the payload once, to unpack it, and files the quick
 	 * check vouches for not at all; the dry-run reads what it shows. */
 	appdir = state_app_dir(c->state_dir, rel.m.app);
-	if (!o->dry_run && o->seen) {
-		treescan_wait(o->seen);
+	treescan_wait(o->seen);
+	if (!o->dry_run && o->seen && o->seen->have) {
 		how.seen = o->seen;
 		how.quick = &o->seen->quick;
 	} else {

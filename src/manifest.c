@@ -929,7 +929,7 @@ size_t manifest_warnings(const struct manifest *m, struct diag *w)
  * search: the plan looks up every file of a release in the installed
  * manifest, which is quadratic with a scan (20,000 files: 2 x 10^8
  * comparisons). */
-static const struct manifest *index_m;
+static _Thread_local const struct manifest *index_m;   /* qsort has no context argument */
 static void build_index(struct manifest *m);
 
 static int index_cmp(const void *a, const void *b)

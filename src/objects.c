@@ -369,7 +369,7 @@ static char *object_path(const char *objdir, const uint8_t *sha)
 }
 
 /* Installed files sorted by sha256, for the lookups by content. */
-static const struct mfile *g_sort_base;
+static _Thread_local const struct mfile *g_sort_base;
 static int cmp_by_sha(const void *a, const void *b)
 {
 	return memcmp(g_sort_base[*(const size_t *)a].sha256,

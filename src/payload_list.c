@@ -10,7 +10,7 @@
 
 #include "xalloc.h"
 
-static const struct manifest *sort_m;
+static _Thread_local const struct manifest *sort_m;
 
 static int by_path(const void *a, const void *b)
 {

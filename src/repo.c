@@ -638,6 +638,39 @@ static int root_channel_sig(struct repo *r, const char *app, const char *rel,
 	return root_channel_sig(r, app, rel, data, sig, p, e);
 }
 
+/* The installed version of app as a tick needs it (ver and sv; *have:
+ * false when none is installed), read without parsing the manifest when
+ * it can be (state_installed_peek): when its bytes are the ones the
+ * channel pins and its top names the channel's version (the idle tick:
+ * it is that release), and when its top names another version (an
+ * upgrade: the scan parses it in full, fetch_release). Otherwise, as when
+ * a channel pins the installed bytes under another version (mix and
+ * match, refused when the release is fetched), it is parsed here. */
+static int installed_version(struct repo *r, const char *app, struct repo_poll *p,
+			     bool *have, char *ver, size_t len, struct semver *sv,
+			     struct err *e)
+{
+	struct manifest m;
+	bool same;
+
+	if (state_installed_peek(r->c->state_dir, app, p->ch.manifest_sha256, &same, ver, len) &&
+	    *ver && semver_parse(ver, sv, NULL, 0) == 0) {
+		*have = true;
+		if ((semver_cmp(sv, &p->ch.semver) == 0) == same)
+			return 0;
+	}
+	if (state_installed(r->c->state_dir, app, &m, have, e) < 0) {
+		p->local = true;
+		return -1;
+	}
+	if (*have) {
+		snprintf(ver, len, "%s", m.version);
+		*sv = m.semver;
+		manifest_release(&m);
+	}
+	return 0;
+}
+
 /* After the channel parsed: a higher root named walks the root (and the
  * channel is checked again under it); a channel lower than the installed
  * version needs the release threshold too (root_check_channel). */
@@ -645,24 +678,23 @@ static int root_channel_policy(struct repo *r, const char *app, const char *rel,
 			       const struct buf *data, const struct buf *sig,
 			       struct repo_poll *p, struct err *e)
 {
-	struct manifest m;
+	struct semver sv;
 	struct sigset ss;
 	struct root_tally t;
 	struct err first;
-	bool have = false, release_signed = false, same;
+	char ver[sizeof p->installed];
+	bool have, release_signed = false;
 	const char *installed;
 	int rc = -1;
 
 	if (p->ch.root > r->root.version && !r->root_walked &&
 	    (walk_roots(r, p, e) < 0 || root_channel_sig(r, app, rel, data, sig, p, e) < 0))
 		return -1;
-	/* The installed release is the channel's (decide): its version. */
-	same = state_installed_is(r->c->state_dir, app, p->ch.manifest_sha256);
-	if (!same && state_installed(r->c->state_dir, app, &m, &have, e) < 0)
+	if (installed_version(r, app, p, &have, ver, sizeof ver, &sv, e) < 0)
 		return -1;
-	installed = same ? p->ch.version : have ? m.version : NULL;
+	installed = have ? ver : NULL;
 	sigset_init(&ss, sig);
-	if (have && semver_cmp(&p->ch.semver, &m.semver) < 0) {
+	if (have && semver_cmp(&p->ch.semver, &sv) < 0) {
 		struct err ignored;
 
 		release_signed = sigset_fetch(r, app, rel, ROOT_ROLE_RELEASE, &ss, e) == 0 &&
@@ -678,8 +710,6 @@ static int root_channel_policy(struct repo *r, const char *app, const char *rel,
 	else if (sigset_fetch(r, app, rel, ROOT_ROLE_CHANNEL, &ss, e) == 0)
 		rc = root_check_channel(&r->root, data->data, data->len, ss.s, ss.n,
 					installed, p->ch.version, release_signed, e);
-	if (have)
-		manifest_release(&m);
 	sigset_release(&ss);
 	if (rc < 0)
 		err_prefix(e, "%s: ", rel);
@@ -882,23 +912,17 @@ static bool held_here(const struct repo *r, const char *app, const struct repo_p
 /* Steps 5-6: returns 1 when the release should be fetched now. */
 static int decide(struct repo *r, const char *app, struct repo_poll *p, struct err *e)
 {
-	struct manifest m;
+	struct semver sv;
 	bool have;
 
-	/* The installed bytes are the ones the channel pins: the same
-	 * release, without parsing them (the common, idle tick). */
-	if (state_installed_is(r->c->state_dir, app, p->ch.manifest_sha256)) {
-		snprintf(p->installed, sizeof p->installed, "%s", p->ch.version);
-		p->state = REPO_CURRENT;
-		return 0;
-	}
-	if (state_installed(r->c->state_dir, app, &m, &have, e) < 0)
+	/* Without a parse when the top of the installed manifest says (the
+	 * idle tick: its bytes are the ones the channel pins); the scan
+	 * parses it in full if the release is fetched (fetch_release). */
+	if (installed_version(r, app, p, &have, p->installed, sizeof p->installed, &sv, e) < 0)
 		return -1;
 	if (have) {
-		int cmp = semver_cmp(&p->ch.semver, &m.semver);
+		int cmp = semver_cmp(&p->ch.semver, &sv);
 
-		snprintf(p->installed, sizeof p->installed, "%s", m.version);
-		manifest_release(&m);
 		if (cmp == 0) {
 			p->state = REPO_CURRENT;
 			return 0;
@@ -1278,14 +1302,14 @@ static int fetch_objects(struct repo *r, const char *app, struct repo_poll *p,
 	char *ipath = fs_join(dir, OBJECTS_INDEX_NAME), *target = fs_under_root(r->c->root, m->target);
 	char *spath = xasprintf("%s.minisig", ipath);
 	struct buf data = BUF_INIT, sig = BUF_INIT;
-	/* The installed files are looked for where the release puts its own. */
-	struct treescan *seen = p->scan && !strcmp(p->scan->target, target) ? p->scan : NULL;
+	struct treescan *seen = p->scan;
 	size_t nneed = 0;
 	uint64_t bytes = 0;
-	bool have = p->scan != NULL, cached;
+	bool have, cached;
 	struct err ie;
 	int rc = 0;
 
+	have = p->installed[0] != '\0';      /* decide found one */
 	if (!have && !objects_is_source(objdir))
 		goto done;                        /* a first install: the payload */
 	if (payload_started(m, dir))
@@ -1296,7 +1320,17 @@ static int fetch_objects(struct repo *r, const char *app, struct repo_poll *p,
 		p->all_lied = false;              /* the payload may still come */
 		goto done;
 	}
+	/* The scan ran while the manifest and the index came. */
 	treescan_wait(seen);
+	if (seen && seen->failed) {          /* what decide parsed, before */
+		*e = seen->err;
+		p->local = true;
+		rc = -1;
+		goto done;
+	}
+	/* The installed files are looked for where the release puts its own. */
+	if (seen && (!seen->have || strcmp(seen->target, target)))
+		seen = NULL;
 	if (objects_missing(&ic.ix, m, seen, objdir, &need, &nneed, &bytes, &ie) < 0 ||
 	    bytes * 100 >= m->payload_size * OBJECTS_MAX_SHARE)
 		goto done;
@@ -1371,20 +1405,13 @@ done:
 	return rc;
 }
 
-/* Scan the installed tree (treescan.h) while the release's files come:
- * what fetch_objects needs of it and the plan after it. */
+/* Parse the installed manifest and scan its tree (treescan.h) while the
+ * release's files come: what fetch_objects needs of it and the plan
+ * after it. */
 static void start_scan(struct repo *r, const char *app, struct repo_poll *p)
 {
-	struct manifest in;
-	struct err e;
-	bool have = false;
-	char *appdir;
-
-	if (state_installed(r->c->state_dir, app, &in, &have, &e) < 0 || !have)
-		return;
-	appdir = state_app_dir(r->c->state_dir, app);
-	p->scan = treescan_start(r->c->root, &in, appdir);
-	free(appdir);
+	if (p->installed[0])
+		p->scan = treescan_start(r->c->root, r->c->state_dir, app);
 }
 
 static int fetch_release(struct repo *r, const char *app, struct repo_poll *p,

@@ -124,6 +124,9 @@ struct repo_poll {
 	bool all_lied;             /* on -1: no server served a good file, */
 				   /* and each that served one is in lies */
 	enum repo_cause cause;     /* on -1 otherwise: the refusal's class */
+	bool local;                /* on -1: this host's own state failed (its
+				    * installed manifest), not a server: no
+				    * refusal, and cause says nothing */
 	struct channel ch;         /* the verified channel (app is set once parsed) */
 	bool have_channel;
 	char installed[64];        /* installed version, "" when none */

@@ -5,6 +5,7 @@
 #include "hash.h"
 #include "utc.h"
 #include "xalloc.h"
+#include "ydoc.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -174,23 +175,28 @@ done:
 	return rc;
 }
 
-bool state_installed_is(const char *state_dir, const char *app, const char *sha256_hex)
+bool state_installed_peek(const char *state_dir, const char *app, const char *sha256_hex,
+			 bool *same, char *version, size_t len)
 {
 	char *path = state_app_file(state_dir, app, STATE_INSTALLED);
 	char hex[SHA256_HEX_LEN + 1];
 	uint8_t h[SHA256_LEN];
 	struct buf b = BUF_INIT;
 	struct err e;
-	bool same = false;
+	bool ok = fs_read_file(path, MANIFEST_MAX_BYTES, &b, &e) == 0 && b.data;
 
-	if (sha256_hex && fs_read_file(path, MANIFEST_MAX_BYTES, &b, &e) == 0 && b.data) {
+	*same = false;
+	*version = '\0';
+	if (ok) {
 		sha256_buf(b.data, b.len, h);
 		hex_encode(h, SHA256_LEN, hex);
-		same = !strcmp(hex, sha256_hex);
+		*same = sha256_hex && !strcmp(hex, sha256_hex);
+		if (!ydoc_peek(b.data, b.len, "version", version, len))
+			*version = '\0';
 	}
 	buf_release(&b);
 	free(path);
-	return same;
+	return ok;
 }
 
 /* The status and hold files are flat YAML mappings of double-quoted

@@ -57,10 +57,14 @@ char *state_app_dir(const char *state_dir, const char *app);
 /* STATE/apps/APP/name, name one of the STATE_* above (allocated). */
 char *state_app_file(const char *state_dir, const char *app, const char *name);
 
-/* Whether app's installed manifest has exactly the bytes whose sha256 is
- * sha256_hex (a verified channel's manifest_sha256): then it is that
- * release, known without parsing it (an idle tick's question). */
-bool state_installed_is(const char *state_dir, const char *app, const char *sha256_hex);
+/* What a tick needs of app's installed manifest, without parsing it:
+ * *same when its bytes are exactly those whose sha256 is sha256_hex (a
+ * verified channel's manifest_sha256), and its version as the top of the
+ * file gives it (ydoc_peek; "" when it does not). false when none is
+ * installed or it cannot be read. The rest is for state_installed to
+ * parse, and whoever uses the rest does. */
+bool state_installed_peek(const char *state_dir, const char *app, const char *sha256_hex,
+			 bool *same, char *version, size_t len);
 /* Load the installed manifest of app; *have = false when none. */
 int state_installed(const char *state_dir, const char *app,
 		    struct manifest *m, bool *have, struct err *e);

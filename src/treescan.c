@@ -2,6 +2,7 @@
 /* The installed tree as one pass of lstat saw it (treescan.h). */
 #include "treescan.h"
 #include "fsutil.h"
+#include "state.h"
 #include "xalloc.h"
 
 #include <errno.h>
@@ -13,16 +14,25 @@
 
 struct start {
 	struct treescan *s;
-	char *appdir;
+	char *root, *state_dir, *app;
 };
 
-static void scan(struct treescan *s, const char *appdir)
+static void scan(struct treescan *s, const char *root, const char *state_dir, const char *app)
 {
 	const struct manifest *in = &s->installed;
-	/* Paths are looked up from the target: a few components each. */
-	int tfd = open(s->target, O_RDONLY | O_DIRECTORY | O_CLOEXEC), gone = errno;
+	char *appdir = state_app_dir(state_dir, app);
+	int tfd = -1, gone = ENOENT;
 	size_t i;
 
+	if (state_installed(state_dir, app, &s->installed, &s->have, &s->err) < 0)
+		s->failed = true;
+	if (!s->have)
+		goto done;
+	s->target = fs_under_root(root && *root ? root : "/", in->target);
+	s->v = xcalloc(in->nfiles ? in->nfiles : 1, sizeof *s->v);
+	/* Paths are looked up from the target: a few components each. */
+	tfd = open(s->target, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	gone = errno;
 	quickcheck_load(appdir, &s->quick);
 	for (i = 0; i < in->nfiles; i++) {
 		const struct mfile *f = &in->files[i];
@@ -39,31 +49,33 @@ static void scan(struct treescan *s, const char *appdir)
 	if (tfd >= 0)
 		close(tfd);
 	s->done = true;
+done:
+	free(appdir);
 }
 
 static void *run(void *arg)
 {
 	struct start *st = arg;
 
-	scan(st->s, st->appdir);
-	free(st->appdir);
+	scan(st->s, st->root, st->state_dir, st->app);
+	free(st->root);
+	free(st->state_dir);
+	free(st->app);
 	free(st);
 	return NULL;
 }
 
-struct treescan *treescan_start(const char *root, struct manifest *installed,
-				const char *appdir)
+struct treescan *treescan_start(const char *root, const char *state_dir, const char *app)
 {
 	struct treescan *s = xcalloc(1, sizeof *s);
 	struct start *st = xcalloc(1, sizeof *st);
 	sigset_t all, old;
 
-	s->installed = *installed;
-	memset(installed, 0, sizeof *installed);
-	s->target = fs_under_root(root && *root ? root : "/", s->installed.target);
-	s->v = xcalloc(s->installed.nfiles ? s->installed.nfiles : 1, sizeof *s->v);
+	err_clear(&s->err);
 	st->s = s;
-	st->appdir = xstrdup(appdir);
+	st->root = xstrdup(root ? root : "");
+	st->state_dir = xstrdup(state_dir);
+	st->app = xstrdup(app);
 	/* Signals stay the main thread's: it is the one that handles them. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
@@ -88,7 +100,7 @@ const struct seen *treescan_find(const struct treescan *s, const char *target,
 	size_t i;
 	const struct mfile *f;
 
-	if (!s || s->running || !s->done || !was || !installed || installed->nfiles != s->installed.nfiles ||
+	if (!s || s->running || !s->done || !s->have || !was || !installed || installed->nfiles != s->installed.nfiles ||
 	    was < installed->files || was >= installed->files + installed->nfiles ||
 	    strcmp(target, s->target))
 		return NULL;
@@ -106,7 +118,8 @@ void treescan_free(struct treescan *s)
 		return;
 	treescan_wait(s);
 	quickcheck_release(&s->quick);
-	manifest_release(&s->installed);
+	if (s->have)
+		manifest_release(&s->installed);
 	free(s->v);
 	free(s->target);
 	free(s);

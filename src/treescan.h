@@ -5,10 +5,11 @@
  * contents it need not fetch (objects_missing), once to plan what the
  * swap does (plan_build_how). On 20,000 files that was 40,000 lstat
  * calls and as many look-ups in the quick check's record. A scan looks
- * once, and on a background thread, started as soon as the installed
- * manifest is known: the lstat of every file it lists, and whether the
- * quick check's record (quickcheck.h) vouches for it, come while the
- * new manifest and the objects index are fetched, checked and parsed.
+ * once, and on a background thread started as soon as a tick knows an
+ * upgrade is due: the parse of the installed manifest, the lstat of
+ * every file it lists, and whether the quick check's record
+ * (quickcheck.h) vouches for it, come while the new manifest and the
+ * objects index are fetched, checked and parsed.
  *
  * What a scan says is what the lstat said when it ran, the same as what
  * the plan's own lstat said a moment later before: nothing trusts it
@@ -25,6 +26,7 @@
 #include <stddef.h>
 #include <sys/stat.h>
 
+#include "err.h"
 #include "manifest.h"
 #include "quickcheck.h"
 
@@ -41,8 +43,12 @@ struct seen {
 };
 
 struct treescan {
+	/* Every field is the thread's until treescan_wait returns. */
+	bool have;                    /* an installed manifest, parsed */
+	struct err err;               /* !have: why, when one is there */
+	bool failed;                  /* !have, and err says why */
 	char *target;                 /* absolute: root + installed.target */
-	struct manifest installed;    /* what was scanned (owned) */
+	struct manifest installed;    /* what was scanned */
 	struct quickcheck quick;      /* STATE/apps/APP/quickcheck, loaded once */
 	struct seen *v;               /* v[i] for installed.files[i] */
 	pthread_t thread;
@@ -50,11 +56,12 @@ struct treescan {
 	bool done;                    /* v is filled */
 };
 
-/* Start scanning the target of installed (taken: the scan releases it)
- * under root, with the record of state directory appdir; on a thread
- * when one can be made, else at once. Never fails. */
-struct treescan *treescan_start(const char *root, struct manifest *installed,
-				const char *appdir);
+/* Start parsing app's installed manifest (state_installed) and scanning
+ * its target under root, with the quick check's record of the app; on a
+ * thread when one can be made, else at once. Never fails: after
+ * treescan_wait, have says whether there was a manifest to scan and
+ * failed whether one would not parse (err: state_installed's error). */
+struct treescan *treescan_start(const char *root, const char *state_dir, const char *app);
 
 /* Wait for s's thread (nothing when it has none); s may be NULL. */
 void treescan_wait(struct treescan *s);

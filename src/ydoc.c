@@ -1022,3 +1022,66 @@ int ydoc_get_bool(const struct ynode *map, const char *where, const char *key,
 		return 0;
 	return ydoc_bool_at(v, where, key, out, d) < 0 ? -1 : 1;
 }
+
+/* The events of the top-level mapping up to key's value: each key at
+ * depth 1 is a scalar (or the document is not one this answers for). */
+bool ydoc_peek(const char *buf, size_t len, const char *key, char *out, size_t outlen)
+{
+	yaml_parser_t parser;
+	yaml_event_t ev;
+	int depth = 0;
+	bool found = false, done = false, want_key = false, is_key = false;
+
+	if (!yaml_parser_initialize(&parser))
+		return false;
+	yaml_parser_set_input_string(&parser, (const unsigned char *)buf, len);
+	yaml_parser_set_encoding(&parser, YAML_UTF8_ENCODING);
+	while (!done && yaml_parser_parse(&parser, &ev)) {
+		switch (ev.type) {
+		case YAML_MAPPING_START_EVENT:
+		case YAML_SEQUENCE_START_EVENT:
+			if (depth == 0 && ev.type != YAML_MAPPING_START_EVENT)
+				done = true;   /* not a mapping */
+			else if (depth == 1 && is_key)
+				done = true;   /* the value of key is not a scalar */
+			want_key = depth == 0;
+			depth++;
+			is_key = false;
+			break;
+		case YAML_MAPPING_END_EVENT:
+		case YAML_SEQUENCE_END_EVENT:
+			done = --depth <= 0;
+			want_key = depth == 1;
+			break;
+		case YAML_SCALAR_EVENT:
+			if (depth == 1 && is_key) {
+				if (ev.data.scalar.length < outlen && !ev.data.scalar.anchor) {
+					memcpy(out, ev.data.scalar.value, ev.data.scalar.length);
+					out[ev.data.scalar.length] = '\0';
+					found = true;
+				}
+				done = true;
+			} else if (depth == 1 && want_key) {
+				is_key = !strcmp((const char *)ev.data.scalar.value, key) &&
+					 strlen(key) == ev.data.scalar.length;
+				want_key = false;
+			} else if (depth == 1) {
+				want_key = true;    /* another key's value */
+			}
+			break;
+		case YAML_ALIAS_EVENT:
+			done = depth == 1 && (is_key || want_key);
+			want_key = depth == 1;
+			break;
+		case YAML_STREAM_END_EVENT:
+		case YAML_DOCUMENT_END_EVENT:
+			done = true;
+			break;
+		default:
+			break;
+		}
+		yaml_event_delete(&ev);
+	}
+	yaml_parser_delete(&parser);
+	return found;
+}

@@ -97,6 +97,14 @@ int ydoc_parse(const char *buf, size_t len, size_t max_bytes, int flags,
 	       struct ydoc *doc, struct diag *d);
 void ydoc_release(struct ydoc *doc);
 
+/* The scalar value of key in the top-level mapping of buf, read up to
+ * there and no further (a version at the top of a 2 MB manifest): true
+ * and out set, or false when it is not found first as a plain scalar key
+ * of a mapping, does not fit outlen, or the YAML breaks before it. Not a
+ * check of anything: whoever uses the answer parses the whole document
+ * (ydoc_parse) before relying on the rest of it. */
+bool ydoc_peek(const char *buf, size_t len, const char *key, char *out, size_t outlen);
+
 /* "a mapping", "a sequence", "a string", "an integer", "a float",
  * "a boolean" or "null": for messages like "expected X, got Y". */
 const char *ydoc_kind_name(const struct ynode *n);

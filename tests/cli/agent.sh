@@ -223,6 +223,22 @@ expect_grep "$T/err" "larger than" "oversized payload: says larger than declared
 	ok "oversized payload: the partial download is discarded" || not_ok "a .part file was kept"
 sync    # the honest payload again
 
+# An installed manifest broken below its version line: a tick reads the
+# version from its top without a parse (state_installed_peek), but an
+# upgrade parses it whole before using any of it, and says why it stops.
+cp "$T/a-state/apps/hello/manifest.yaml" "$T/installed.keep"
+printf 'rollback: [ broken\n' >>"$T/a-state/apps/hello/manifest.yaml"
+_before=$(refusals)
+expect_exit 65 "installed manifest broken below its version: exit 65" $UPGR $A
+expect_grep "$T/err" "installed manifest: .*manifest.yaml:[0-9]+:[0-9]+" \
+	"... the message names the installed manifest, line and column"
+running 1.1.0 && ok "... nothing changed" || not_ok "... the service changed"
+[ "$(refusals)" = "$_before" ] && ok "... no server is blamed: no refusal recorded" ||
+	{ not_ok "... recorded as a refusal"; tail -n 12 "$T/a-audit.log" | sed 's/^/#   /'; }
+$UPGR status $A >"$T/out" 2>"$T/err"
+expect_grep "$T/err" "installed manifest: .*manifest.yaml:[0-9]+:[0-9]+" "... and upgr status says what is broken, and where"
+cp "$T/installed.keep" "$T/a-state/apps/hello/manifest.yaml"
+
 sed 's/^trusted_keys:.*/trusted_keys: []/' "$T/a.yaml" >"$T/nokeys.yaml"
 chmod 0644 "$T/nokeys.yaml"
 _before=$(refusals)

@@ -131,30 +131,38 @@ static void test_serial(void **state)
 	free(dir);
 }
 
-/* The installed release is the channel's when its bytes hash to the
- * channel's manifest_sha256, and only then. */
-static void test_installed_is(void **state)
+/* A tick's look at the installed manifest: the channel's when its bytes
+ * hash to the channel's manifest_sha256, and only then; otherwise the
+ * version its top gives. */
+static void test_installed_peek(void **state)
 {
 	char *dir = scratch(), *appdir = xasprintf("%s/apps/a", dir);
 	char *path = xasprintf("%s/manifest.yaml", appdir);
 	const char text[] = "upgr: 1\napp: a\nversion: 1.0.0\n";
-	char hex[SHA256_HEX_LEN + 1];
+	const char more[] = "upgr: 1\napp: a\nversion: 1.0.1\n#\n";
+	char hex[SHA256_HEX_LEN + 1], ver[64];
 	uint8_t h[SHA256_LEN];
+	bool same;
 	struct err e;
 
 	(void)state;
 	sha256_buf(text, strlen(text), h);
 	hex_encode(h, SHA256_LEN, hex);
-	assert_false(state_installed_is(dir, "a", hex));          /* none installed */
+	assert_false(state_installed_peek(dir, "a", hex, &same, ver, sizeof ver));  /* none */
 	assert_int_equal(fs_mkdir_p(appdir, 0700, &e), 0);
 	assert_int_equal(fs_write_atomic(path, text, strlen(text), 0600, &e), 0);
-	assert_true(state_installed_is(dir, "a", hex));
-	assert_false(state_installed_is(dir, "a", NULL));
-	assert_false(state_installed_is(dir, "b", hex));
-	/* One byte more (a comment) is other bytes: parsed as before. */
-	assert_int_equal(fs_write_atomic(path, "upgr: 1\napp: a\nversion: 1.0.0\n#\n", 33, 0600,
-					 &e), 0);
-	assert_false(state_installed_is(dir, "a", hex));
+	assert_true(state_installed_peek(dir, "a", hex, &same, ver, sizeof ver));
+	assert_true(same);
+	assert_string_equal(ver, "1.0.0");
+	assert_true(state_installed_peek(dir, "a", NULL, &same, ver, sizeof ver));
+	assert_false(same);
+	assert_string_equal(ver, "1.0.0");
+	assert_false(state_installed_peek(dir, "b", hex, &same, ver, sizeof ver));
+	/* One byte more (a comment) is other bytes: the version is read. */
+	assert_int_equal(fs_write_atomic(path, more, strlen(more), 0600, &e), 0);
+	assert_true(state_installed_peek(dir, "a", hex, &same, ver, sizeof ver));
+	assert_false(same);
+	assert_string_equal(ver, "1.0.1");
 	fs_remove_tree(dir, &e);
 	free(path);
 	free(appdir);
@@ -246,7 +254,7 @@ int main(void)
 		cmocka_unit_test(test_lock_excludes_another_process),
 		cmocka_unit_test(test_status_roundtrip),
 		cmocka_unit_test(test_serial),
-		cmocka_unit_test(test_installed_is),
+		cmocka_unit_test(test_installed_peek),
 		cmocka_unit_test(test_plan_classifies),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Unit tests: the scan of the installed tree (treescan.c). A file the
- * quick check's record vouches for is vouched; one edited since, one
- * the record lists with other bytes, and a symlink in a file's place
- * are only stat'ed; a missing one (or one under a file) is absent; a
- * scan says nothing until it is waited for, nor about another target or
- * another manifest; another parse of the same bytes finds it. */
+/* Unit tests: the scan of the installed tree (treescan.c). It parses the
+ * installed manifest itself; a file the quick check's record vouches
+ * for is vouched; one the record lists with other bytes, and a symlink
+ * in a file's place are only stat'ed; a missing one (or one under a
+ * file) is absent; a scan says nothing until it is waited for, nor
+ * about another target or another manifest; another parse of the same
+ * bytes finds it. No manifest is nothing to scan; a broken one is the
+ * parse's error, kept for the caller. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -89,12 +91,25 @@ static void record(struct quickcheck *q, const char *rel, const char *text)
 	free(p);
 }
 
+/* Install text as app tool's manifest under dir/state. */
+static char *install(const char *text)
+{
+	char *appdir = xasprintf("%s/state/apps/tool", dir), *p = fs_join(appdir, "manifest.yaml");
+	struct err e;
+
+	assert_int_equal(fs_mkdir_p(appdir, 0700, &e), 0);
+	assert_int_equal(fs_write_atomic(p, text, strlen(text), 0600, &e), 0);
+	free(p);
+	return appdir;
+}
+
 static void test_scan(void **state)
 {
-	struct manifest m, again, other;
+	struct manifest again, other;
 	struct quickcheck q = QUICKCHECK_INIT;
 	struct treescan *s;
 	char *text = manifest_text(), *target = xasprintf("%s/t", dir), *d;
+	char *appdir = install(text), *sdir = xasprintf("%s/state", dir);
 	const struct seen *v;
 	struct err e;
 
@@ -112,14 +127,14 @@ static void test_scan(void **state)
 	record(&q, "a", "alpha\n");
 	record(&q, "b", "not beta\n");      /* the record names other bytes */
 	record(&q, "d", "alpha\n");         /* a symlink: never vouched */
-	assert_int_equal(quickcheck_save(dir, &q, &e), 0);
+	assert_int_equal(quickcheck_save(appdir, &q, &e), 0);
 	quickcheck_release(&q);
 
-	parse(text, &m);
 	parse(text, &again);
-	s = treescan_start(dir, &m, dir);
-	assert_null(m.files);              /* taken */
+	s = treescan_start(dir, sdir, "tool");
 	treescan_wait(s);
+	assert_true(s->have);
+	assert_false(s->failed);
 	assert_string_equal(s->target, target);
 	v = treescan_find(s, target, &again, &again.files[0]);
 	assert_non_null(v);
@@ -152,20 +167,22 @@ static void test_scan(void **state)
 	manifest_release(&again);
 	free(text);
 	free(target);
+	free(appdir);
+	free(sdir);
 }
 
 static void test_no_target(void **state)
 {
-	struct manifest m;
 	char *text = manifest_text(), *root = xasprintf("%s/none", dir);
+	char *appdir = install(text), *sdir = xasprintf("%s/state", dir);
 	struct treescan *s;
 
 	(void)state;
-	parse(text, &m);
-	s = treescan_start(root, &m, dir);
+	s = treescan_start(root, sdir, "tool");
 	/* Before it is waited for, it says nothing. */
-	assert_null(treescan_find(s, s->target, &s->installed, &s->installed.files[0]));
+	assert_null(treescan_find(s, "/", NULL, NULL));
 	treescan_wait(s);
+	assert_true(s->have);
 	assert_int_equal(treescan_find(s, s->target, &s->installed, &s->installed.files[0])->kind,
 			 SEEN_ABSENT);
 	treescan_free(s);
@@ -173,6 +190,31 @@ static void test_no_target(void **state)
 	treescan_wait(NULL);
 	free(text);
 	free(root);
+	free(appdir);
+	free(sdir);
+}
+
+static void test_no_manifest(void **state)
+{
+	char *sdir = xasprintf("%s/state", dir), *appdir;
+	struct treescan *s;
+
+	(void)state;
+	s = treescan_start(dir, sdir, "other");       /* none installed */
+	treescan_wait(s);
+	assert_false(s->have);
+	assert_false(s->failed);
+	assert_null(treescan_find(s, "/", NULL, NULL));
+	treescan_free(s);
+	appdir = install("upgr: 1\napp: tool\nversion: [1\n");
+	s = treescan_start(dir, sdir, "tool");
+	treescan_wait(s);
+	assert_false(s->have);
+	assert_true(s->failed);
+	assert_non_null(strstr(s->err.msg, "installed manifest"));
+	treescan_free(s);
+	free(appdir);
+	free(sdir);
 }
 
 static int setup(void **state)
@@ -194,6 +236,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_scan),
 		cmocka_unit_test(test_no_target),
+		cmocka_unit_test(test_no_manifest),
 	};
 
 	crypto_init();

@@ -481,6 +481,46 @@ static void test_large_tree(void **state)
 	free(big);
 }
 
+/* ydoc_peek reads a top-level key's scalar and nothing past it; anything
+ * it cannot answer plainly is false (the caller parses in full). */
+static void test_peek(void **state)
+{
+	char v[16];
+	const char *big;
+	struct buf b = BUF_INIT;
+	size_t i;
+
+	(void)state;
+	assert_true(ydoc_peek("version: 1.0.0\n", 15, "version", v, sizeof v));
+	assert_string_equal(v, "1.0.0");
+	/* After other keys, nested values and a flow sequence. */
+	big = "upgr: 1\nfiles:\n  - { path: a, mode: \"0644\" }\n  - path: b\n"
+	      "x: { version: 9.9.9 }\nversion: \"2.0.0\"\n";
+	assert_true(ydoc_peek(big, strlen(big), "version", v, sizeof v));
+	assert_string_equal(v, "2.0.0");
+	/* Not found: only nested, absent, not a scalar, an alias, too long. */
+	big = "a: { version: 1.0.0 }\n";
+	assert_false(ydoc_peek(big, strlen(big), "version", v, sizeof v));
+	assert_false(ydoc_peek("app: x\n", 7, "version", v, sizeof v));
+	big = "version: [1, 0]\n";
+	assert_false(ydoc_peek(big, strlen(big), "version", v, sizeof v));
+	big = "a: &x 1.0.0\nversion: *x\n";
+	assert_false(ydoc_peek(big, strlen(big), "version", v, sizeof v));
+	big = "version: 1.0.0-a-very-long-prerelease\n";
+	assert_false(ydoc_peek(big, strlen(big), "version", v, sizeof v));
+	assert_false(ydoc_peek("- version\n- 1.0.0\n", 19, "version", v, sizeof v));
+	assert_false(ydoc_peek("versions: 1\n", 12, "version", v, sizeof v));
+	assert_false(ydoc_peek("version: [\n", 11, "version", v, sizeof v));  /* broken */
+	/* Read up to the key only: what is broken after it is not seen. */
+	buf_adds(&b, "version: 3.0.0\nfiles:\n");
+	for (i = 0; i < 1000; i++)
+		buf_adds(&b, "  - { path: f, mode: \"0644\" }\n");
+	buf_adds(&b, "  - [ broken\n");
+	assert_true(ydoc_peek(b.data, b.len, "version", v, sizeof v));
+	assert_string_equal(v, "3.0.0");
+	buf_release(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -501,6 +541,7 @@ int main(void)
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_getters_at),
 		cmocka_unit_test(test_large_tree),
+		cmocka_unit_test(test_peek),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -89,11 +89,20 @@ bool plan_resolve_owner(const struct mfile *f, uid_t *uid, gid_t *gid, char *why
 	return true;
 }
 
-/* The lstat of target/path (dest), whose installed entry is was (or
- * NULL): what the scan saw (p->how, treescan.h), else looked at now, from
- * tfd when it is open. *vouched: the quick check's record vouches for
- * the bytes was lists (the scan's finding; otherwise left to quick_same). */
-static int look(const struct plan *p, int tfd, const char *dest, const char *path,
+/* p->target/path, made on first need into *dest (the caller frees it):
+ * most files need no absolute path at all. */
+static const char *full(const struct plan *p, const char *path, char **dest)
+{
+	if (!*dest)
+		*dest = fs_join(p->target, path);
+	return *dest;
+}
+
+/* The lstat of target/path, whose installed entry is was (or NULL): what
+ * the scan saw (p->how, treescan.h), else looked at now, from tfd when it
+ * is open. *vouched: the quick check's record vouches for the bytes was
+ * lists (the scan's finding; otherwise left to quick_same). */
+static int look(const struct plan *p, int tfd, char **dest, const char *path,
 		const struct mfile *was, struct stat *st, bool *vouched)
 {
 	const struct seen *sn = p->how ? treescan_find(p->how->seen, p->target, p->installed, was)
@@ -101,7 +110,8 @@ static int look(const struct plan *p, int tfd, const char *dest, const char *pat
 
 	*vouched = false;
 	if (!sn)
-		return tfd >= 0 ? fstatat(tfd, path, st, AT_SYMLINK_NOFOLLOW) : lstat(dest, st);
+		return tfd >= 0 ? fstatat(tfd, path, st, AT_SYMLINK_NOFOLLOW)
+				: lstat(full(p, path, dest), st);
 	if (sn->kind == SEEN_ABSENT) {
 		errno = ENOENT;
 		return -1;
@@ -128,7 +138,7 @@ static bool quick_same(const struct plan *p, const struct mfile *f, const struct
 static int plan_file(struct plan *p, int tfd, const struct mfile *f, uint64_t new_size,
 		     struct err *e)
 {
-	char *dest = fs_join(p->target, f->path);
+	char *dest = NULL;
 	const struct mfile *was = p->installed ? manifest_find_file(p->installed, f->path) : NULL;
 	enum plan_kind kind = PLAN_ADD;
 	uint8_t cur[SHA256_LEN];
@@ -144,10 +154,11 @@ static int plan_file(struct plan *p, int tfd, const struct mfile *f, uint64_t ne
 	/* The first unknown name is kept: it fails the preconditions. */
 	if (!plan_resolve_owner(f, &uid, &gid, why, sizeof why) && !p->owner_error[0])
 		memcpy(p->owner_error, why, sizeof why);
-	if (look(p, tfd, dest, f->path, was, &st, &vouched) == 0) {
+	if (look(p, tfd, &dest, f->path, was, &st, &vouched) == 0) {
 		owned = (uid == (uid_t)-1 || st.st_uid == uid) && (gid == (gid_t)-1 || st.st_gid == gid);
 		if (S_ISDIR(st.st_mode)) {
-			err_set(e, EXIT_DATAERR, "%s is a directory on this host; the release has a file there", dest);
+			err_set(e, EXIT_DATAERR, "%s is a directory on this host; the release has a file there",
+				full(p, f->path, &dest));
 			goto done;
 		}
 		kind = PLAN_REPLACE;
@@ -161,7 +172,7 @@ static int plan_file(struct plan *p, int tfd, const struct mfile *f, uint64_t ne
 		    quick_same(p, f, was, &st, vouched)) {
 			same = quick = true;
 		} else if (S_ISREG(st.st_mode) && f->has_sha256 && !changes) {
-			if (sha256_file(dest, cur, NULL, e) < 0)
+			if (sha256_file(full(p, f->path, &dest), cur, NULL, e) < 0)
 				goto done;
 			same = !memcmp(cur, f->sha256, SHA256_LEN);
 		}
@@ -175,7 +186,7 @@ static int plan_file(struct plan *p, int tfd, const struct mfile *f, uint64_t ne
 			 !(was && was->has_sha256 && !memcmp(cur, was->sha256, SHA256_LEN)))
 			kind = PLAN_CONFIG_KEEP;   /* edited here, or never ours */
 	} else if (errno != ENOENT) {
-		err_sys(e, EXIT_SOFTWARE, "stat %s", dest);
+		err_sys(e, EXIT_SOFTWARE, "stat %s", full(p, f->path, &dest));
 		goto done;
 	}
 	op = add_op(p, kind);
@@ -288,7 +299,7 @@ static bool names_removal(const struct manifest *m, const char *path)
  * the plan says so); a directory in its place was never ours. */
 static int plan_dropped(struct plan *p, const struct mfile *f, struct err *e)
 {
-	char *dest = fs_join(p->target, f->path);
+	char *dest = NULL;
 	uint8_t cur[SHA256_LEN];
 	struct stat st;
 	bool vouched;
@@ -296,15 +307,15 @@ static int plan_dropped(struct plan *p, const struct mfile *f, struct err *e)
 
 	if (manifest_find_file(p->m, f->path) || names_removal(p->m, f->path))
 		goto done;
-	if (look(p, -1, dest, f->path, f, &st, &vouched) < 0) {
+	if (look(p, -1, &dest, f->path, f, &st, &vouched) < 0) {
 		if (errno != ENOENT)
-			rc = err_sys(e, EXIT_SOFTWARE, "stat %s", dest);
+			rc = err_sys(e, EXIT_SOFTWARE, "stat %s", full(p, f->path, &dest));
 		goto done;
 	}
 	if (S_ISDIR(st.st_mode))
 		goto done;
 	if (f->config && (!S_ISREG(st.st_mode) || !f->has_sha256 ||
-			  sha256_file(dest, cur, NULL, e) < 0 ||
+			  sha256_file(full(p, f->path, &dest), cur, NULL, e) < 0 ||
 			  memcmp(cur, f->sha256, SHA256_LEN))) {
 		err_clear(e);
 		add_note(p, xasprintf("%s: a config file the release dropped, edited here: kept",

@@ -403,22 +403,40 @@ static void check_dir(struct plan *p, struct plan_dir *d)
 	free(abs);
 }
 
+/* The length of the longest directory a and b are both under ("d/e" of
+ * "d/e/f" and "d/e/g"), 0 for none. */
+static size_t shared_dir(const char *a, const char *b)
+{
+	size_t i, dir = 0;
+
+	for (i = 0; a[i] && a[i] == b[i]; i++)
+		if (a[i] == '/')
+			dir = i;
+	return dir;
+}
+
 void plan_find_dirs(struct plan *p)
 {
 	const struct manifest *old = p->installed;
+	const char *prev = NULL;
 	struct stat st;
 	size_t i, j;
 
 	for (i = 0; old && i < old->nfiles; i++) {
 		char *rel = xstrdup(old->files[i].path), *slash;
+		/* The directories the previous file was under are decided. */
+		size_t done = prev ? shared_dir(prev, rel) : 0;
 
 		for (slash = strchr(rel, '/'); slash; slash = strchr(slash + 1, '/')) {
+			if ((size_t)(slash - rel) <= done)
+				continue;
 			*slash = '\0';
 			if (!needed_dir(p->m, rel))
 				plan_add_dir(p, xstrdup(rel), 0755);
 			*slash = '/';
 		}
 		free(rel);
+		prev = old->files[i].path;
 	}
 	/* Only real directories (a symlink or a file there is not ours to
 	 * rmdir), with the mode they have now, for the rollback. */

@@ -201,6 +201,7 @@ int quickcheck_save(const char *appdir, struct quickcheck *q, struct err *e)
 	int rc;
 
 	quickcheck_sort(q);
+	buf_grow(&b, q->n * 160);    /* a line is about 140 bytes: one allocation */
 	buf_adds(&b, MAGIC "\n");
 	for (i = 0; i < q->n; i++) {
 		const struct qc_entry *ent = &q->v[i];

@@ -4,20 +4,30 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <gcrypt.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-void crypto_init(void)
+/* Once per process, whichever thread comes first: libgcrypt's own
+ * initialisation is not safe to run in two threads at once (the fleet's
+ * fetch workers hash report bytes; the tree scan runs beside the main
+ * thread), and gcry_check_version aborts on the second concurrent call. */
+static void crypto_init_once(void)
 {
-	if (gcry_control(GCRYCTL_INITIALIZATION_FINISHED_P))
-		return;
 	if (!gcry_check_version(GCRYPT_VERSION)) {
 		/* A libgcrypt older than the headers: nothing is safe. */
 		abort();
 	}
 	gcry_control(GCRYCTL_DISABLE_SECMEM, 0);
 	gcry_control(GCRYCTL_INITIALIZATION_FINISHED, 0);
+}
+
+void crypto_init(void)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+	pthread_once(&once, crypto_init_once);
 }
 
 void sha256_buf(const void *data, size_t len, uint8_t out[SHA256_LEN])
@@ -28,7 +38,7 @@ void sha256_buf(const void *data, size_t len, uint8_t out[SHA256_LEN])
 
 int digest_fd(int algo, int fd, uint8_t *out, uint64_t *size, struct err *e)
 {
-	static char chunk[1 << 17];
+	char chunk[1 << 16];
 	gcry_md_hd_t md;
 	uint64_t total = 0;
 	ssize_t n;

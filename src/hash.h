@@ -11,7 +11,8 @@
 #define SHA256_HEX_LEN 64
 
 /* Initialise libgcrypt once (version check, no secure memory warnings).
- * Safe to call many times; every entry point that hashes or signs calls it. */
+ * Safe to call many times and from any thread (the first caller does it,
+ * the others wait); every entry point that hashes or signs calls it. */
 void crypto_init(void);
 
 void sha256_buf(const void *data, size_t len, uint8_t out[SHA256_LEN]);

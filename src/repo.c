@@ -638,36 +638,58 @@ static int root_channel_sig(struct repo *r, const char *app, const char *rel,
 	return root_channel_sig(r, app, rel, data, sig, p, e);
 }
 
-/* The installed version of app as a tick needs it (ver and sv; *have:
- * false when none is installed), read without parsing the manifest when
- * it can be (state_installed_peek): when its bytes are the ones the
- * channel pins and its top names the channel's version (the idle tick:
- * it is that release), and when its top names another version (an
- * upgrade: the scan parses it in full, fetch_release). Otherwise, as when
- * a channel pins the installed bytes under another version (mix and
- * match, refused when the release is fetched), it is parsed here. */
-static int installed_version(struct repo *r, const char *app, struct repo_poll *p,
-			     bool *have, char *ver, size_t len, struct semver *sv,
-			     struct err *e)
+/* The installed version of app as a tick needs it, into p->inst, read
+ * without parsing the manifest when it can be (state_installed_peek):
+ * when its bytes are the ones the channel pins and its top names the
+ * channel's version (the idle tick: it is that release), and when its top
+ * names another version (an upgrade: the scan parses it in full,
+ * fetch_release). Otherwise, as when a channel pins the installed bytes
+ * under another version (mix and match, refused when the release is
+ * fetched), it is parsed here. */
+static int read_installed(struct repo *r, const char *app, struct repo_poll *p,
+			  struct err *e)
 {
 	struct manifest m;
 	bool same;
 
-	if (state_installed_peek(r->c->state_dir, app, p->ch.manifest_sha256, &same, ver, len) &&
-	    *ver && semver_parse(ver, sv, NULL, 0) == 0) {
-		*have = true;
-		if ((semver_cmp(sv, &p->ch.semver) == 0) == same)
-			return 0;
+	if (state_installed_peek(r->c->state_dir, app, p->ch.manifest_sha256, &same,
+				 p->inst.ver, sizeof p->inst.ver) &&
+	    *p->inst.ver && semver_parse(p->inst.ver, &p->inst.sv, NULL, 0) == 0 &&
+	    (semver_cmp(&p->inst.sv, &p->ch.semver) == 0) == same) {
+		p->inst.have = true;
+		return 0;
 	}
-	if (state_installed(r->c->state_dir, app, &m, have, e) < 0) {
+	if (state_installed(r->c->state_dir, app, &m, &p->inst.have, e) < 0) {
 		p->local = true;
 		return -1;
 	}
-	if (*have) {
-		snprintf(ver, len, "%s", m.version);
-		*sv = m.semver;
+	p->inst.ver[0] = '\0';
+	if (p->inst.have) {
+		snprintf(p->inst.ver, sizeof p->inst.ver, "%s", m.version);
+		p->inst.sv = m.semver;
 		manifest_release(&m);
 	}
+	return 0;
+}
+
+/* read_installed's answer (ver and sv; *have: false when none is
+ * installed), read once per channel: a trust root asks in the channel
+ * check, and decide asks again. */
+static int installed_version(struct repo *r, const char *app, struct repo_poll *p,
+			     bool *have, char *ver, size_t len, struct semver *sv,
+			     struct err *e)
+{
+	if (!p->inst.known || strcmp(p->inst.pin, p->ch.manifest_sha256) ||
+	    semver_cmp(&p->inst.ch, &p->ch.semver)) {
+		if (read_installed(r, app, p, e) < 0)
+			return -1;
+		p->inst.known = true;
+		snprintf(p->inst.pin, sizeof p->inst.pin, "%s", p->ch.manifest_sha256);
+		p->inst.ch = p->ch.semver;
+	}
+	*have = p->inst.have;
+	snprintf(ver, len, "%s", p->inst.ver);
+	*sv = p->inst.sv;
 	return 0;
 }
 

@@ -130,6 +130,13 @@ struct repo_poll {
 	struct channel ch;         /* the verified channel (app is set once parsed) */
 	bool have_channel;
 	char installed[64];        /* installed version, "" when none */
+	struct {                   /* the installed version as last read, for */
+		bool known, have;  /* the channel it was read against (a trust */
+		char pin[65];      /* root reads it in the channel check and */
+		struct semver ch;  /* decide again: once is enough) */
+		struct semver sv;
+		char ver[64];
+	} inst;
 	char why[256];             /* REPO_WAIT: the reason, for --dry-run */
 	bool waiting;              /* REPO_WAIT for approvals (trust root) */
 	char *release_dir;         /* REPO_READY */

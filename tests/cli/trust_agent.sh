@@ -158,6 +158,14 @@ cp "$T/1.root.yaml" "$T/host-root.yaml"
 agent a "$FTPD_URL_1"
 good 1 1.0.0
 [ "$(hostver a)" = 1 ] && ok "the host stores root 1" || not_ok "host root is $(hostver a)"
+# The idle tick reads the installed manifest once: the channel check
+# (is the offer lower than what is installed?) and the decision share it.
+ASAN_OPTIONS=detect_leaks=0 strace -f -qq -e trace=open,openat -o "$T/open.log" \
+	"$UPGR" -c "$T/a.yaml" >"$T/out" 2>"$T/err" && ok "an idle tick, traced" ||
+	not_ok "an idle tick: $(cat "$T/err")"
+_opens=$(grep -c "a-state/apps/hello/manifest.yaml\"" "$T/open.log" || true)
+[ "$_opens" = 1 ] && ok "... reads the installed manifest once" ||
+	not_ok "... opened the installed manifest $_opens times"
 
 release 1.1.0 alice /opt/hello
 chan 2 1.1.0

@@ -23,6 +23,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,17 +95,23 @@ static char *opt_dup(const char *s)
 	return s ? xstrdup(s) : NULL;
 }
 
+/* libcurl's global set-up, once, whichever thread makes the first handle
+ * (the fleet's fetch workers each make their own). */
 static bool curl_ready;
+
+static void curl_init_once(void)
+{
+	curl_ready = curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK;
+}
 
 struct xfer *xfer_new(const struct xfer_opts *opts)
 {
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
 	struct xfer *x;
 
-	if (!curl_ready) {
-		if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-			return NULL;
-		curl_ready = true;
-	}
+	pthread_once(&once, curl_init_once);
+	if (!curl_ready)
+		return NULL;
 	x = xcalloc(1, sizeof *x);
 	x->curl = curl_easy_init();
 	x->multi = curl_multi_init();

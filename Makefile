@@ -39,7 +39,7 @@ LIBOBJ  = $(SRC:src/%.c=$(BUILD)/%.o)
 CMDOBJ  = $(CMD_SRC:src/cmd/%.c=$(BUILD)/cmd/%.o)
 OBJ     = $(LIBOBJ) $(CMDOBJ)
 UNIT_SRC = $(sort $(wildcard tests/unit/test_*.c))
-UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%) $(BUILD)/tests/test_exec_fork
 
 .PHONY: all deps check unit demo bench fuzz fuzz-build install uninstall clean
 
@@ -60,6 +60,14 @@ $(BUILD)/cmd/%.o: src/cmd/%.c $(wildcard src/*.h src/cmd/*.h) | $(BUILD)/cmd
 
 $(BUILD)/tests/%: tests/unit/%.c $(LIBOBJ) $(wildcard src/*.h) | $(BUILD)/tests
 	$(CC) $(ALL_CFLAGS) -Isrc -Wno-missing-prototypes -o $@ $< $(LIBOBJ) $(ALL_LDFLAGS) $(LIBS) -lcmocka
+
+# exec.c's fork path, for systems without posix_spawn's chdir and
+# closefrom actions: test_exec runs against it as well.
+FORK_LIBOBJ = $(filter-out $(BUILD)/exec.o,$(LIBOBJ)) $(BUILD)/exec_fork.o
+$(BUILD)/exec_fork.o: src/exec.c $(wildcard src/*.h) | $(BUILD)
+	$(CC) $(ALL_CFLAGS) -DUPGR_EXEC_FORK -c -o $@ $<
+$(BUILD)/tests/test_exec_fork: tests/unit/test_exec.c $(FORK_LIBOBJ) $(wildcard src/*.h) | $(BUILD)/tests
+	$(CC) $(ALL_CFLAGS) -Isrc -Wno-missing-prototypes -o $@ $< $(FORK_LIBOBJ) $(ALL_LDFLAGS) $(LIBS) -lcmocka
 
 # Benchmark programs (tests/bench/*.c) link the library as the unit tests do.
 $(BUILD)/bench/%: tests/bench/%.c $(LIBOBJ) $(wildcard src/*.h) | $(BUILD)/bench

@@ -13,7 +13,16 @@
  * later if the child is still there; once a timed-out child is gone, what
  * is left of its group is killed at once, so no part of a timed-out
  * command outlives exec_run. A command that ends in time leaves its group
- * alone: daemons started by `start` must survive it. */
+ * alone: daemons started by `start` must survive it.
+ *
+ * The child is made by posix_spawn where it can set the directory and
+ * close every other descriptor (glibc 2.34 on): no copy of upgr's memory
+ * (45 MB on a 20,000-file release, three commands an upgrade) is made
+ * for a process that execs at once. Elsewhere, and with UPGR_EXEC_FORK
+ * (the unit tests build both), fork and the same steps by hand. */
+#if defined(__linux__) && !defined(_GNU_SOURCE)
+#define _GNU_SOURCE               /* posix_spawn's chdir and closefrom actions */
+#endif
 #include "exec.h"
 #include "xalloc.h"
 
@@ -22,8 +31,10 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -33,6 +44,18 @@
 #define KILL_AFTER_MS 2000
 #define TICK_MAX_MS 50            /* longest sleep between checks on the child */
 #define DEFAULT_PATH "PATH=/usr/sbin:/usr/bin:/sbin:/bin"
+
+#if !defined(UPGR_EXEC_FORK) && defined(__GLIBC__) && \
+	(__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 34))
+#define EXEC_SPAWN 1
+#endif
+
+/* Dispositions upgr sets that must not reach a command (an ignored
+ * SIGPIPE or TERM would survive exec). */
+static const int reset_sigs[] = {
+	SIGHUP, SIGINT, SIGQUIT, SIGPIPE, SIGALRM, SIGTERM, SIGCHLD,
+	SIGUSR1, SIGUSR2, SIGTSTP, SIGTTIN, SIGTTOU,
+};
 
 void exec_result_init(struct exec_result *r)
 {
@@ -78,6 +101,81 @@ static int pipe_high(int p[2])
 	return 0;
 }
 
+/* env plus PATH when it has none; the strings are not copied. */
+static char **build_env(char *const env[])
+{
+	size_t n = 0, i;
+	bool has_path = false;
+	char **v;
+
+	while (env && env[n]) {
+		if (!strncmp(env[n], "PATH=", 5))
+			has_path = true;
+		n++;
+	}
+	v = xcalloc(n + 2, sizeof *v);
+	for (i = 0; i < n; i++)
+		v[i] = env[i];
+	if (!has_path)
+		v[n] = (char *)DEFAULT_PATH;
+	return v;
+}
+
+#ifdef EXEC_SPAWN
+/* Start /bin/sh (argv, envp) in cwd with stdout and stderr on out, as the
+ * top of this file says: its pid, or -1 with e saying what failed. The
+ * child is in its own group before this returns. */
+static pid_t start_child(const char *cwd, char **argv, char **envp, int out,
+			 struct err *e)
+{
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t at;
+	sigset_t dfl, none;
+	struct stat st;
+	pid_t pid = -1;
+	size_t i;
+	int rc;
+
+	sigemptyset(&none);
+	sigemptyset(&dfl);
+	for (i = 0; i < sizeof reset_sigs / sizeof reset_sigs[0]; i++)
+		sigaddset(&dfl, reset_sigs[i]);
+	if ((rc = posix_spawnattr_init(&at)) != 0) {
+		errno = rc;
+		return err_sys(e, EXIT_SOFTWARE, "posix_spawn");
+	}
+	if ((rc = posix_spawn_file_actions_init(&fa)) != 0) {
+		posix_spawnattr_destroy(&at);
+		errno = rc;
+		return err_sys(e, EXIT_SOFTWARE, "posix_spawn");
+	}
+	if ((rc = posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF |
+						    POSIX_SPAWN_SETSIGMASK)) == 0 &&
+	    (rc = posix_spawnattr_setpgroup(&at, 0)) == 0 &&
+	    (rc = posix_spawnattr_setsigdefault(&at, &dfl)) == 0 &&
+	    (rc = posix_spawnattr_setsigmask(&at, &none)) == 0 &&
+	    (rc = posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0)) == 0 &&
+	    (rc = posix_spawn_file_actions_adddup2(&fa, out, 1)) == 0 &&
+	    (rc = posix_spawn_file_actions_adddup2(&fa, out, 2)) == 0 &&
+	    (rc = posix_spawn_file_actions_addclosefrom_np(&fa, 3)) == 0 &&
+	    (rc = posix_spawn_file_actions_addchdir_np(&fa, cwd)) == 0)
+		rc = posix_spawn(&pid, "/bin/sh", &fa, &at, argv, envp);
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&at);
+	if (rc == 0)
+		return pid;
+	/* The spawn says one errno for all its steps; the directory is the
+	 * one a release can get wrong, so it is named when it is not one. */
+	if (stat(cwd, &st) < 0)
+		return err_sys(e, EXIT_SOFTWARE, "chdir %s", cwd);
+	if (!S_ISDIR(st.st_mode)) {
+		errno = ENOTDIR;
+		return err_sys(e, EXIT_SOFTWARE, "chdir %s", cwd);
+	}
+	errno = rc;
+	return err_sys(e, EXIT_SOFTWARE, "start /bin/sh in %s", cwd);
+}
+#else
 /* The highest fd open now, so the child closes exactly up to it (one
  * close() per possible fd up to _SC_OPEN_MAX can be a million calls).
  * Read here, before fork: the child may not call opendir. */
@@ -103,26 +201,6 @@ static int highest_fd(void)
 	return (int)open_max - 1;
 }
 
-/* env plus PATH when it has none; the strings are not copied. */
-static char **build_env(char *const env[])
-{
-	size_t n = 0, i;
-	bool has_path = false;
-	char **v;
-
-	while (env && env[n]) {
-		if (!strncmp(env[n], "PATH=", 5))
-			has_path = true;
-		n++;
-	}
-	v = xcalloc(n + 2, sizeof *v);
-	for (i = 0; i < n; i++)
-		v[i] = env[i];
-	if (!has_path)
-		v[n] = (char *)DEFAULT_PATH;
-	return v;
-}
-
 /* What the child tells the parent when it fails before exec. */
 struct child_failure {
 	int step;                 /* 0 chdir, 1 exec, 2 stdin */
@@ -133,10 +211,6 @@ struct child_failure {
 static void child_run(const char *cwd, char **argv, char **envp, int out,
 		      int report, int maxfd)
 {
-	static const int sigs[] = {
-		SIGHUP, SIGINT, SIGQUIT, SIGPIPE, SIGALRM, SIGTERM, SIGCHLD,
-		SIGUSR1, SIGUSR2, SIGTSTP, SIGTTIN, SIGTTOU,
-	};
 	struct child_failure f = { 2, 0 };
 	struct sigaction dfl;
 	sigset_t none;
@@ -149,8 +223,8 @@ static void child_run(const char *cwd, char **argv, char **envp, int out,
 	memset(&dfl, 0, sizeof dfl);
 	dfl.sa_handler = SIG_DFL;
 	sigemptyset(&dfl.sa_mask);
-	for (i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
-		sigaction(sigs[i], &dfl, NULL);
+	for (i = 0; i < sizeof reset_sigs / sizeof reset_sigs[0]; i++)
+		sigaction(reset_sigs[i], &dfl, NULL);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	fd = open("/dev/null", O_RDONLY);
@@ -172,6 +246,60 @@ fail:
 		_exit(127);
 	_exit(127);
 }
+
+/* The child's report: 0 when exec succeeded (the pipe closed), else -1
+ * with e saying what failed. */
+static int child_started(int report, pid_t pid, const char *cwd, struct err *e)
+{
+	struct child_failure f;
+	ssize_t n;
+
+	do
+		n = read(report, &f, sizeof f);
+	while (n < 0 && errno == EINTR);
+	if (n != (ssize_t)sizeof f)
+		return 0;
+	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+		;
+	errno = f.err;
+	if (f.step == 0)
+		return err_sys(e, EXIT_SOFTWARE, "chdir %s", cwd);
+	if (f.step == 1)
+		return err_sys(e, EXIT_SOFTWARE, "exec /bin/sh");
+	return err_sys(e, EXIT_SOFTWARE, "set up stdin/stdout");
+}
+
+static pid_t start_child(const char *cwd, char **argv, char **envp, int out,
+			 struct err *e)
+{
+	int report[2] = { -1, -1 }, maxfd;
+	pid_t pid;
+
+	if (pipe_high(report) < 0)
+		return err_sys(e, EXIT_SOFTWARE, "pipe");
+	maxfd = highest_fd();
+	pid = fork();
+	if (pid < 0) {
+		err_sys(e, EXIT_SOFTWARE, "fork");
+		goto done;
+	}
+	if (pid == 0)
+		child_run(cwd, argv, envp, out, report[1], maxfd);
+	/* Also here, so the group exists before any kill(-pid) (no race
+	 * with the child's own setpgid). It may fail once the child has
+	 * exec'd; the child's call did it then. */
+	setpgid(pid, pid);
+	close(report[1]);
+	report[1] = -1;
+	if (child_started(report[0], pid, cwd, e) < 0)
+		pid = -1;                /* child_started waited for it */
+done:
+	close(report[0]);
+	if (report[1] >= 0)
+		close(report[1]);
+	return pid;
+}
+#endif
 
 /* The parent's side: read the pipe, watch the clock, reap the child. */
 struct run {
@@ -294,34 +422,12 @@ static int supervise(struct run *x, struct err *e)
 	return 0;
 }
 
-/* The child's report: 0 when exec succeeded (the pipe closed), else -1
- * with e saying what failed. */
-static int child_started(int report, pid_t pid, const char *cwd, struct err *e)
-{
-	struct child_failure f;
-	ssize_t n;
-
-	do
-		n = read(report, &f, sizeof f);
-	while (n < 0 && errno == EINTR);
-	if (n != (ssize_t)sizeof f)
-		return 0;
-	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-		;
-	errno = f.err;
-	if (f.step == 0)
-		return err_sys(e, EXIT_SOFTWARE, "chdir %s", cwd);
-	if (f.step == 1)
-		return err_sys(e, EXIT_SOFTWARE, "exec /bin/sh");
-	return err_sys(e, EXIT_SOFTWARE, "set up stdin/stdout");
-}
-
 int exec_run(const char *cmd, const char *cwd, char *const env[],
 	     unsigned timeout_s, struct exec_result *r, struct err *e)
 {
 	char *argv[] = { (char *)"sh", (char *)"-c", (char *)cmd, NULL };
 	char **envp = build_env(env);
-	int out[2] = { -1, -1 }, report[2] = { -1, -1 }, rc = -1, maxfd;
+	int out[2] = { -1, -1 }, rc = -1;
 	struct run x;
 
 	memset(&x, 0, sizeof x);
@@ -331,29 +437,15 @@ int exec_run(const char *cmd, const char *cwd, char *const env[],
 	r->timed_out = false;
 	buf_reset(&r->output);
 	x.start = now_ms();
-	if (pipe_high(out) < 0 || pipe_high(report) < 0) {
+	if (pipe_high(out) < 0) {
 		err_sys(e, EXIT_SOFTWARE, "pipe");
 		goto done;
 	}
-	maxfd = highest_fd();
-	x.pid = fork();
-	if (x.pid < 0) {
-		err_sys(e, EXIT_SOFTWARE, "fork");
+	x.pid = start_child(cwd, argv, envp, out[1], e);
+	if (x.pid < 0)
 		goto done;
-	}
-	if (x.pid == 0)
-		child_run(cwd, argv, envp, out[1], report[1], maxfd);
-	/* Also here, so the group exists before any kill(-pid) (no race
-	 * with the child's own setpgid). It may fail once the child has
-	 * exec'd; the child's call did it then. */
-	setpgid(x.pid, x.pid);
 	close(out[1]);
-	close(report[1]);
-	out[1] = report[1] = -1;
-	if (child_started(report[0], x.pid, cwd, e) < 0) {
-		x.reaped = true;         /* child_started waited for it */
-		goto done;
-	}
+	out[1] = -1;
 	x.out = out[0];
 	out[0] = -1;
 	fcntl(x.out, F_SETFL, fcntl(x.out, F_GETFL) | O_NONBLOCK);
@@ -375,10 +467,6 @@ done:
 		close(out[0]);
 	if (out[1] >= 0)
 		close(out[1]);
-	if (report[0] >= 0)
-		close(report[0]);
-	if (report[1] >= 0)
-		close(report[1]);
 	free(envp);
 	return rc;
 }

@@ -78,7 +78,17 @@ expect_same "$T/sum1" "$T/sum-rb" "rollback restores the old version byte for by
 [ "$(cat "$T/svc/running")" = 1.0.0 ] && ok "the old version runs after rollback" || not_ok "running: $(cat "$T/svc/running")"
 expect_exit 0 "status after rollback" $UPGR status $A
 expect_grep "$T/out" "^hello +1\.0\.0 +rollback +success" "status shows the rollback"
-expect_exit 0 "upgrade again after the rollback" $UPGR apply $A "$T/rel2"
+# Traced: the stop, start and health commands are spawned (vfork), not
+# forked, so no copy of upgr's memory is made for a process that execs.
+ASAN_OPTIONS=detect_leaks=0 strace -f -qq -e trace=clone,clone3,fork,vfork -o "$T/procs.log" \
+	$UPGR apply $A "$T/rel2" >"$T/out" 2>"$T/err" && ok "upgrade again after the rollback" ||
+	not_ok "upgrade again after the rollback: $(cat "$T/err")"
+_me=$(head -1 "$T/procs.log" | cut -d' ' -f1)
+grep -E "^$_me +(clone|clone3|fork|vfork)\(" "$T/procs.log" | grep -v CLONE_THREAD >"$T/procs" || true
+_spawned=$(grep -c CLONE_VFORK "$T/procs" || true)
+_forked=$(grep -vc CLONE_VFORK "$T/procs" || true)
+[ "$_forked" = 0 ] && [ "$_spawned" -ge 3 ] && ok "... its $_spawned commands were spawned, none forked" ||
+	{ not_ok "... $_forked commands forked, $_spawned spawned"; sed 's/^/#   /' "$T/procs"; }
 tree_sum "$TGT" >"$T/sum2b"
 expect_same "$T/sum2" "$T/sum2b" "re-applying gives the same tree"
 

@@ -1132,6 +1132,14 @@ const struct mfile *manifest_find_file(const struct manifest *m, const char *pat
 	return NULL;
 }
 
+const struct mfile *manifest_find_file_near(const struct manifest *m, const char *path,
+					    size_t hint)
+{
+	if (hint < m->nfiles && !strcmp(m->files[hint].path, path))
+		return &m->files[hint];
+	return manifest_find_file(m, path);
+}
+
 /* ---- the canonical writer ----------------------------------------------- */
 
 static void emit_key_str(struct buf *out, const char *indent, const char *key, const char *v)

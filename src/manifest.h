@@ -103,6 +103,11 @@ size_t manifest_warnings(const struct manifest *m, struct diag *w);
 /* Find a file entry by path; NULL if the release does not list it.
  * O(log n) through by_path when it matches files, else a linear scan. */
 const struct mfile *manifest_find_file(const struct manifest *m, const char *path);
+/* The same, trying files[hint] first: two releases of an app mostly list
+ * the same files in the same order, so a walk of one finds each file of
+ * the other with one comparison. */
+const struct mfile *manifest_find_file_near(const struct manifest *m, const char *path,
+					    size_t hint);
 
 /* Replace each pattern entry of the authored m by the regular files of
  * dir it matches (a directory: every file under it; '*', '?', '[...]'

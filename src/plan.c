@@ -132,14 +132,15 @@ static bool quick_same(const struct plan *p, const struct mfile *f, const struct
 	       (vouched || quickcheck_same(p->how->quick, f->path, f->sha256, st));
 }
 
-/* Decide what happens to one listed file. */
-/* tfd: the target directory, or -1 (none yet): paths are looked up from
- * it, a few components rather than the whole absolute path per file. */
-static int plan_file(struct plan *p, int tfd, const struct mfile *f, uint64_t new_size,
-		     struct err *e)
+/* Decide what happens to one listed file, m->files[i]. tfd: the target
+ * directory, or -1 (none yet): paths are looked up from it, a few
+ * components rather than the whole absolute path per file. */
+static int plan_file(struct plan *p, int tfd, size_t i, uint64_t new_size, struct err *e)
 {
+	const struct mfile *f = &p->m->files[i];
+	const struct mfile *was = p->installed ? manifest_find_file_near(p->installed, f->path, i)
+					       : NULL;
 	char *dest = NULL;
-	const struct mfile *was = p->installed ? manifest_find_file(p->installed, f->path) : NULL;
 	enum plan_kind kind = PLAN_ADD;
 	uint8_t cur[SHA256_LEN];
 	struct plan_op *op;
@@ -296,16 +297,18 @@ static bool names_removal(const struct manifest *m, const char *path)
 /* A file the installed release lists and this one does not: the release
  * owns it, so it goes (backed up like a replaced file), as dpkg removes
  * files dropped from a package. A config file edited here is kept (and
- * the plan says so); a directory in its place was never ours. */
-static int plan_dropped(struct plan *p, const struct mfile *f, struct err *e)
+ * the plan says so); a directory in its place was never ours. It is
+ * installed->files[i]. */
+static int plan_dropped(struct plan *p, size_t i, struct err *e)
 {
+	const struct mfile *f = &p->installed->files[i];
 	char *dest = NULL;
 	uint8_t cur[SHA256_LEN];
 	struct stat st;
 	bool vouched;
 	int rc = 0;
 
-	if (manifest_find_file(p->m, f->path) || names_removal(p->m, f->path))
+	if (manifest_find_file_near(p->m, f->path, i) || names_removal(p->m, f->path))
 		goto done;
 	if (look(p, -1, &dest, f->path, f, &st, &vouched) < 0) {
 		if (errno != ENOENT)
@@ -505,7 +508,7 @@ int plan_build_how(struct plan *p, const struct manifest *m,
 		goto done;
 	tfd = open(p->target, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	for (i = 0; i < m->nfiles; i++) {
-		if (plan_file(p, tfd, &m->files[i], sizes[i], e) < 0)
+		if (plan_file(p, tfd, i, sizes[i], e) < 0)
 			goto done;
 		p->disk_needed += sizes[i];
 	}
@@ -513,7 +516,7 @@ int plan_build_how(struct plan *p, const struct manifest *m,
 		if (plan_remove(p, m->remove[i], e) < 0)
 			goto done;
 	for (i = 0; installed && i < installed->nfiles; i++)
-		if (plan_dropped(p, &installed->files[i], e) < 0)
+		if (plan_dropped(p, i, e) < 0)
 			goto done;
 	plan_find_dirs(p);
 	for (i = 0; i < p->nops; i++)

@@ -97,6 +97,11 @@ static void test_full(void **state)
 	assert_string_equal(m.rollback.v[0].run, "echo \"it's back\"");
 	assert_non_null(manifest_find_file(&m, "etc/hello.conf"));
 	assert_null(manifest_find_file(&m, "etc"));
+	/* The hint is tried first, and only taken when it is the path. */
+	assert_ptr_equal(manifest_find_file_near(&m, "etc/hello.conf", 1), &m.files[1]);
+	assert_ptr_equal(manifest_find_file_near(&m, "etc/hello.conf", 0), &m.files[1]);
+	assert_ptr_equal(manifest_find_file_near(&m, "bin/hello", 7), &m.files[0]);
+	assert_null(manifest_find_file_near(&m, "etc", 0));
 	manifest_release(&m);
 	diag_release(&d);
 }

@@ -424,15 +424,19 @@ static size_t sha_first(const struct manifest *in, const size_t *order, const ui
 
 /* Whether some installed path listed with sha holds it now: vouched for
  * by the scan (its lstat matched the quick check's record), else read.
- * *tfd is the target, opened on first need (-2: not yet, -1: failed). */
-static bool installed_has(const struct treescan *seen, const size_t *order, int *tfd,
+ * *order is by_sha of the installed files, made on first need; *tfd the
+ * target, opened on first need (-2: not yet, -1: failed). */
+static bool installed_has(const struct treescan *seen, size_t **order, int *tfd,
 			  const uint8_t *sha)
 {
 	const struct manifest *in = &seen->installed;
-	size_t lo = sha_first(in, order, sha), k;
+	size_t lo, k;
 
-	for (; lo < in->nfiles && !memcmp(in->files[order[lo]].sha256, sha, SHA256_LEN); lo++) {
-		k = order[lo];
+	if (!*order)
+		*order = by_sha(in);
+	for (lo = sha_first(in, *order, sha);
+	     lo < in->nfiles && !memcmp(in->files[(*order)[lo]].sha256, sha, SHA256_LEN); lo++) {
+		k = (*order)[lo];
 		if (!in->files[k].has_sha256 || seen->v[k].kind == SEEN_ABSENT ||
 		    (seen->v[k].kind == SEEN_STAT && !S_ISREG(seen->v[k].st.st_mode)))
 			continue;
@@ -474,12 +478,23 @@ static bool objdir_used(const char *objdir)
 	return used;
 }
 
+/* Whether the installed file at f's own path (mostly the installed
+ * manifest's i-th) is vouched for with f's bytes: most files of an
+ * upgrade, found with no look-up by content. */
+static bool vouched_here(const struct treescan *seen, const struct mfile *f, size_t i)
+{
+	const struct mfile *was = manifest_find_file_near(&seen->installed, f->path, i);
+
+	return was && was->has_sha256 && !memcmp(was->sha256, f->sha256, SHA256_LEN) &&
+	       seen->v[was - seen->installed.files].kind == SEEN_VOUCHED;
+}
+
 int objects_missing(const struct objects_index *ix, const struct manifest *m,
 		    const struct treescan *seen, const char *objdir,
 		    const struct objects_entry ***need, size_t *nneed, uint64_t *bytes,
 		    struct err *e)
 {
-	size_t *order = seen ? by_sha(&seen->installed) : NULL, i;
+	size_t *order = NULL, i;
 	bool *done = xcalloc(ix->n ? ix->n : 1, sizeof *done), cached = objdir_used(objdir);
 	int tfd = -2, rc = 0;
 
@@ -496,8 +511,9 @@ int objects_missing(const struct objects_index *ix, const struct manifest *m,
 		if (done[o - ix->v])
 			continue;
 		done[o - ix->v] = true;
-		if ((cached && have_object(objdir, o)) ||
-		    (seen && installed_has(seen, order, &tfd, o->sha256)))
+		if ((seen && vouched_here(seen, &m->files[i], i)) ||
+		    (cached && have_object(objdir, o)) ||
+		    (seen && installed_has(seen, &order, &tfd, o->sha256)))
 			continue;
 		(*need)[(*nneed)++] = o;
 		*bytes += o->gz;
@@ -609,7 +625,8 @@ int objects_sizes(const char *src, const struct manifest *m, uint64_t *sizes,
 struct stager {
 	int root;                  /* the staging directory */
 	const struct manifest *installed; /* other sources of the bytes, or NULL */
-	size_t *by_sha;            /* installed's files by sha256 (by_sha) */
+	size_t *by_sha;            /* installed's files by sha256 (by_sha), made
+				    * when a file is not at its own path */
 	const char *target;        /* where installed's files are */
 	bool fsync_each;
 	uint64_t max_total, total;
@@ -719,6 +736,8 @@ static int fill_file(struct stager *s, int out, const char *src, const struct mf
 		rc = try_source(s, path, out, f, e);
 		free(path);
 	}
+	if (rc == 0 && in && s->target && !s->by_sha)
+		s->by_sha = by_sha(in);          /* the first file moved or copied */
 	i = rc == 0 && in && s->target ? sha_first(in, s->by_sha, f->sha256) : SIZE_MAX;
 	for (; rc == 0 && in && i < in->nfiles &&
 	       !memcmp(in->files[s->by_sha[i]].sha256, f->sha256, SHA256_LEN); i++) {
@@ -794,8 +813,6 @@ static int stage_objects(const char *src, const char *staging, const struct mani
 		return err_sys(e, EXIT_SOFTWARE, "open %s", staging);
 	s.fsync_each = !payload_syncfs_trusted(staging);
 	s.chunk = xmalloc(CHUNK);
-	if (installed)
-		s.by_sha = by_sha(installed);
 	for (i = 0; i < m->nfiles; i++)
 		if ((!want || want[i]) && stage_one(&s, src, &m->files[i], e) < 0)
 			goto done;

@@ -7,6 +7,7 @@
 #include "xalloc.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,15 +74,16 @@ static bool parse_line(char *line, struct qc_entry *q)
 	return true;
 }
 
-/* Whether q is in order already: quickcheck_save writes it sorted. */
-static bool in_order(const struct quickcheck *q)
+/* How many of q's first entries are in order: quickcheck_save writes
+ * them sorted, quickcheck_append adds the rest. */
+static size_t in_order(const struct quickcheck *q)
 {
 	size_t i;
 
 	for (i = 1; i < q->n; i++)
 		if (strcmp(q->v[i - 1].path, q->v[i].path) > 0)
-			return false;
-	return true;
+			return i;
+	return q->n;
 }
 
 void quickcheck_load(const char *appdir, struct quickcheck *q)
@@ -92,15 +94,19 @@ void quickcheck_load(const char *appdir, struct quickcheck *q)
 	struct qc_entry ent;
 	size_t cap = 0;
 
-	q->v = NULL;
-	q->n = 0;
-	q->sorted = true;
+	*q = (struct quickcheck)QUICKCHECK_INIT;
 	if (access(path, F_OK) < 0 || fs_read_file(path, MAX_BYTES, &b, &e) < 0 || !b.data)
 		goto done;
+	/* An append cut short leaves a last line without its newline. */
+	while (b.len && b.data[b.len - 1] != '\n')
+		b.data[--b.len] = '\0';
 	line = strtok_r(b.data, "\n", &save);
 	if (!line || strcmp(line, MAGIC))
 		goto done;
-	while ((line = strtok_r(NULL, "\n", &save)))
+	q->loaded = true;
+	q->bytes = b.len;
+	while ((line = strtok_r(NULL, "\n", &save))) {
+		q->lines++;
 		if (parse_line(line, &ent)) {
 			if (q->n == cap) {
 				cap = cap ? 2 * cap : 64;
@@ -108,6 +114,8 @@ void quickcheck_load(const char *appdir, struct quickcheck *q)
 			}
 			q->v[q->n++] = ent;
 		}
+	}
+	q->cap = cap;
 	q->sorted = false;
 	quickcheck_sort(q);
 done:
@@ -115,15 +123,22 @@ done:
 	free(path);
 }
 
+/* The first of q's first n entries (sorted) whose path is path, or NULL. */
 const struct qc_entry *quickcheck_find_n(const struct quickcheck *q, size_t n,
 					 const char *path)
 {
-	struct qc_entry key;
+	size_t lo = 0, hi = n, mid;
 
-	if (!q || !n)
+	if (!q)
 		return NULL;
-	key.path = (char *)path;
-	return bsearch(&key, q->v, n, sizeof *q->v, by_path);
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (strcmp(q->v[mid].path, path) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < n && !strcmp(q->v[lo].path, path) ? &q->v[lo] : NULL;
 }
 
 const struct qc_entry *quickcheck_find(const struct quickcheck *q, const char *path)
@@ -133,24 +148,50 @@ const struct qc_entry *quickcheck_find(const struct quickcheck *q, const char *p
 
 void quickcheck_sort(struct quickcheck *q)
 {
-	/* Entries added in a sorted manifest's order need no sort. */
-	if (!q->sorted && !in_order(q))
-		qsort(q->v, q->n, sizeof *q->v, by_path);
+	size_t k, i, j, o;
+	struct qc_entry *m;
+
+	/* A record written sorted, with a few lines appended since: the
+	 * lines appended are sorted and merged in, not the whole record. */
+	if (q->sorted || (k = in_order(q)) == q->n) {
+		q->sorted = true;
+		return;
+	}
+	qsort(q->v + k, q->n - k, sizeof *q->v, by_path);
+	m = xreallocarray(NULL, q->n, sizeof *m);
+	for (i = 0, j = k, o = 0; i < k || j < q->n;)
+		m[o++] = j == q->n || (i < k && by_path(&q->v[i], &q->v[j]) <= 0) ? q->v[i++]
+										 : q->v[j++];
+	free(q->v);
+	q->v = m;
+	q->cap = q->n;
 	q->sorted = true;
+}
+
+static bool stat_equal(const struct qc_stat *a, const struct qc_stat *b)
+{
+	return a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
+	       a->mtime_ns == b->mtime_ns && a->ctime_ns == b->ctime_ns &&
+	       a->mode == b->mode && a->uid == b->uid && a->gid == b->gid;
 }
 
 bool quickcheck_same(const struct quickcheck *q, const char *path,
 		     const uint8_t sha256[32], const struct stat *st)
 {
-	const struct qc_entry *ent = quickcheck_find(q, path);
+	const struct qc_entry *ent = quickcheck_find(q, path), *end;
 	struct qc_stat now;
+	bool yes = false;
 
-	if (!ent || !S_ISREG(st->st_mode) || memcmp(ent->sha256, sha256, SHA256_LEN))
+	if (!ent || !S_ISREG(st->st_mode))
 		return false;
 	quickcheck_stat(st, &now);
-	return now.dev == ent->st.dev && now.ino == ent->st.ino && now.size == ent->st.size &&
-	       now.mtime_ns == ent->st.mtime_ns && now.ctime_ns == ent->st.ctime_ns &&
-	       now.mode == ent->st.mode && now.uid == ent->st.uid && now.gid == ent->st.gid;
+	for (end = q->v + q->n; ent < end && !strcmp(ent->path, path); ent++)
+		if (stat_equal(&now, &ent->st)) {
+			if (memcmp(ent->sha256, sha256, SHA256_LEN))
+				return false;   /* a line with this stat says other bytes */
+			yes = true;
+		}
+	return yes;
 }
 
 void quickcheck_add(struct quickcheck *q, const char *path, const uint8_t sha256[32],
@@ -158,7 +199,10 @@ void quickcheck_add(struct quickcheck *q, const char *path, const uint8_t sha256
 {
 	struct qc_entry *ent;
 
-	q->v = xreallocarray(q->v, q->n + 1, sizeof *q->v);
+	if (q->n == q->cap) {
+		q->cap = q->cap ? 2 * q->cap : 64;
+		q->v = xreallocarray(q->v, q->cap, sizeof *q->v);
+	}
 	ent = &q->v[q->n++];
 	ent->path = xstrdup(path);
 	memcpy(ent->sha256, sha256, SHA256_LEN);
@@ -192,17 +236,13 @@ static char *put_time(char *p, int64_t v)
 	return put_num(p, (uint64_t)v, 10);
 }
 
-int quickcheck_save(const char *appdir, struct quickcheck *q, struct err *e)
+/* q's entries as the record's lines, onto b. */
+static void format_lines(struct buf *b, const struct quickcheck *q)
 {
-	char *path = fs_join(appdir, QUICKCHECK_FILE);
 	char line[SHA256_HEX_LEN + 1 + 8 * 24];
-	struct buf b = BUF_INIT;
 	size_t i;
-	int rc;
 
-	quickcheck_sort(q);
-	buf_grow(&b, q->n * 160);    /* a line is about 140 bytes: one allocation */
-	buf_adds(&b, MAGIC "\n");
+	buf_grow(b, q->n * 160);     /* a line is about 140 bytes: one allocation */
 	for (i = 0; i < q->n; i++) {
 		const struct qc_entry *ent = &q->v[i];
 		char *p = line + SHA256_HEX_LEN;
@@ -217,11 +257,54 @@ int quickcheck_save(const char *appdir, struct quickcheck *q, struct err *e)
 		p = put_time(p, ent->st.ctime_ns);
 		p = put_num(p, ent->st.dev, 10);
 		p = put_num(p, ent->st.ino, 10);
-		buf_add(&b, line, (size_t)(p - line));
-		buf_adds(&b, ent->path);
-		buf_add(&b, "\n", 1);
+		buf_add(b, line, (size_t)(p - line));
+		buf_adds(b, ent->path);
+		buf_add(b, "\n", 1);
 	}
+}
+
+int quickcheck_save(const char *appdir, struct quickcheck *q, struct err *e)
+{
+	char *path = fs_join(appdir, QUICKCHECK_FILE);
+	struct buf b = BUF_INIT;
+	int rc;
+
+	quickcheck_sort(q);
+	buf_adds(&b, MAGIC "\n");
+	format_lines(&b, q);
 	rc = fs_write_atomic(path, b.data, b.len, 0600, e);
+	buf_release(&b);
+	free(path);
+	return rc;
+}
+
+int quickcheck_append(const char *appdir, const struct quickcheck *was,
+		      const struct quickcheck *add, struct err *e)
+{
+	char *path = fs_join(appdir, QUICKCHECK_FILE);
+	struct buf b = BUF_INIT;
+	int fd = open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC), rc = -1;
+	struct stat st;
+
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		err_sys(e, EXIT_SOFTWARE, "open %s", path);
+		goto done;
+	}
+	if (!was->loaded || !S_ISREG(st.st_mode) || (uint64_t)st.st_size < was->bytes) {
+		err_set(e, EXIT_SOFTWARE, "%s is not the record read", path);
+		goto done;
+	}
+	format_lines(&b, add);
+	if (((uint64_t)st.st_size > was->bytes && ftruncate(fd, (off_t)was->bytes) < 0) ||
+	    lseek(fd, (off_t)was->bytes, SEEK_SET) < 0 ||
+	    fs_write_all(fd, b.data, b.len) < 0 || fsync(fd) < 0) {
+		err_sys(e, EXIT_SOFTWARE, "append to %s", path);
+		goto done;
+	}
+	rc = 0;
+done:
+	if (fd >= 0)
+		close(fd);
 	buf_release(&b);
 	free(path);
 	return rc;
@@ -247,6 +330,5 @@ void quickcheck_release(struct quickcheck *q)
 	for (i = 0; i < q->n; i++)
 		free(q->v[i].path);
 	free(q->v);
-	q->v = NULL;
-	q->n = 0;
+	*q = (struct quickcheck)QUICKCHECK_INIT;
 }

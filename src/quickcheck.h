@@ -14,10 +14,19 @@
  *
  * (MODE octal, with the file type bits; PATH last, to the end of the
  * line: manifest paths hold no control characters). A line that does not
- * parse is skipped; a file that is missing or not this format is an empty
+ * parse is skipped, and so is a last line without its newline (an append
+ * cut short); a file that is missing or not this format is an empty
  * record (every file is read as before). An entry vouches only for the
  * sha256 it names: the plan trusts it for a file whose sha256 the
  * installed and the new manifest agree on.
+ *
+ * Each line is a fact about one inode as it was (its stat and bytes),
+ * true for as long as the stat is; a path may have several. An upgrade
+ * that changes few files appends the lines of the files it put there or
+ * read (quickcheck_append), so its cost follows the change; the record is
+ * written anew, sorted, once its lines would outnumber the release's files
+ * by a quarter. A file is vouched for when a line with its path and its
+ * exact stat names its sha256 and none with that stat names another.
  *
  * Trust: the record is ours, the target's stat is not. Whoever can write
  * a target file can already change what runs; one who can also forge its
@@ -52,11 +61,14 @@ struct qc_entry {
 
 struct quickcheck {
 	struct qc_entry *v;           /* sorted by path once loaded or saved */
-	size_t n;
+	size_t n, cap;
 	bool sorted;
+	bool loaded;                  /* read from a record of this format */
+	size_t lines;                 /* loaded: the record's lines, read or not */
+	size_t bytes;                 /* loaded: its length to the last newline */
 };
 
-#define QUICKCHECK_INIT { NULL, 0, true }
+#define QUICKCHECK_INIT { NULL, 0, 0, true, false, 0, 0 }
 
 /* The fields of st the check compares. */
 void quickcheck_stat(const struct stat *st, struct qc_stat *out);
@@ -86,6 +98,11 @@ void quickcheck_add(struct quickcheck *q, const char *path, const uint8_t sha256
 
 /* Sort q and write it durably as appdir's record. */
 int quickcheck_save(const char *appdir, struct quickcheck *q, struct err *e);
+
+/* Add add's entries durably to the end of appdir's record as was loaded
+ * it (a last line cut short, which was not read, is cut off first). */
+int quickcheck_append(const char *appdir, const struct quickcheck *was,
+		      const struct quickcheck *add, struct err *e);
 
 /* Remove appdir's record (every file is read again next time). */
 int quickcheck_drop(const char *appdir, struct err *e);

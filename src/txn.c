@@ -1739,10 +1739,12 @@ static const struct mfile *quick_file(const struct txn *t, size_t i)
  * the swap renamed in, as it was right after (note_swapped); each one the
  * plan found unchanged by reading it, as the plan's lstat before the read;
  * and the old record's entries for the release's other files, which stay
- * true as long as the files' stat does. Only a transaction that swapped
- * writes it; a recovery leaves the old one, whose entries stay true (an
- * entry vouches for one stat, which any change to the file breaks). A
- * failure is not the commit's: the record only saves reading. */
+ * true as long as the files' stat does. When those are few, they are
+ * appended to the old record, which keeps the rest (quickcheck.h); else
+ * the record is written anew. Only a transaction that swapped writes it;
+ * a recovery leaves the old one, whose entries stay true (an entry
+ * vouches for one stat, which any change to the file breaks). A failure
+ * is not the commit's: the record only saves reading. */
 static void record_quick(struct txn *t)
 {
 	const struct plan *p = t->p;
@@ -1766,8 +1768,22 @@ static void record_quick(struct txn *t)
 			continue;
 		if (op->kind != PLAN_UNCHANGED && t->after[i].ino)
 			quickcheck_add(&nq, f->path, f->sha256, &t->after[i]);
-		/* (A file the old record vouched for has the stat it names.) */
-		else if (op->kind == PLAN_UNCHANGED && op->old_exists && S_ISREG(op->st.st_mode)) {
+		else if (op->kind == PLAN_UNCHANGED && !op->quick && op->old_exists &&
+			 S_ISREG(op->st.st_mode)) {
+			quickcheck_stat(&op->st, &st);
+			quickcheck_add(&nq, f->path, f->sha256, &st);
+		}
+	}
+	if (was->loaded && was->lines + nq.n <= p->m->nfiles + p->m->nfiles / 4) {
+		quickcheck_append(t->appdir, was, &nq, &e);
+		goto done;
+	}
+	/* Anew: with the files the old record vouched for, at the stat it
+	 * names (the plan's lstat matched it). */
+	for (i = 0; i < p->nops; i++) {
+		const struct plan_op *op = &p->ops[i];
+
+		if (op->kind == PLAN_UNCHANGED && op->quick && (f = quick_file(t, i))) {
 			quickcheck_stat(&op->st, &st);
 			quickcheck_add(&nq, f->path, f->sha256, &st);
 		}
@@ -1782,6 +1798,7 @@ static void record_quick(struct txn *t)
 			quickcheck_add(&nq, f->path, f->sha256, &was->v[i].st);
 	}
 	quickcheck_save(t->appdir, &nq, &e);
+done:
 	quickcheck_release(&nq);
 	quickcheck_release(&old);
 }

@@ -4,8 +4,11 @@
 # (the quick check: STATE/apps/APP/quickcheck) nor the payload more than
 # once; a file changed on the host behind upgr's back (same size, mtime
 # put back, or another inode) is still found and replaced; the record is
-# private and a broken one only costs reading; a payload that is not the
-# signed one is refused in that single read, before anything is stopped.
+# private and a broken one only costs reading; the record itself is
+# appended to (the changed files' lines), a last line cut short is neither
+# read nor kept, and it is written anew before it grows a quarter past
+# the release's files; a payload that is not the signed one is refused in
+# that single read, before anything is stopped.
 . "$(dirname "$0")/../lib/testlib.sh"
 . "$UPGR_TOP/tests/lib/release.sh"
 . "$UPGR_TOP/tests/lib/fakesvc.sh"
@@ -55,6 +58,7 @@ expect_exit 0 "first install exits 0" $UPGR apply $A "$T/rel1"
 	not_ok "record: $(ls -l "$QC" 2>&1)"
 [ "$(grep -c 'share/many/' "$QC")" = "$N" ] && ok "it has an entry per file installed" ||
 	not_ok "entries: $(grep -c many "$QC")"
+cp "$QC" "$T/qc1"
 traced "$T/st2" "$T/rel2" "upgrade 1 -> 2"
 n=$(opens "$T/st2" "$TGT/share/many/")
 [ "$n" = 0 ] && ok "no unchanged file of the target was read (quick check)" ||
@@ -63,6 +67,26 @@ n=$(opens "$T/st2" "rel2/payload.tar.gz")
 [ "$n" = 1 ] && ok "the payload was read once (one pass: hash and extract)" ||
 	not_ok "the payload was opened $n times"
 expect_same "$T/src2/share/data.txt" "$TGT/share/data.txt" "the changed file has the new bytes"
+# The record costs what changed: its lines kept as they were, the lines
+# of the files the upgrade put there appended (no rewrite of the rest).
+[ "$(opens "$T/st2" "quickcheck.tmp")" = 0 ] && cmp -s -n "$(stat -c %s "$T/qc1")" "$T/qc1" "$QC" &&
+	ok "the record was appended to, not written anew" ||
+	not_ok "the record was rewritten ($(opens "$T/st2" "quickcheck.tmp") temporary files)"
+check "... with a line for each file the upgrade changed, naming its new bytes" \
+	python3 - "$T/qc1" "$QC" "$T/rel2/manifest.yaml" <<'EOF'
+import re, sys
+old = open(sys.argv[1]).read().splitlines()
+new = open(sys.argv[2]).read().splitlines()
+text = open(sys.argv[3]).read()
+want = dict(re.findall(r'path: "?([^"\n]+?)"?\n(?:\s+\w+: .*\n)*?\s+sha256: "?([0-9a-f]{64})', text))
+added = new[len(old):]
+assert 1 <= len(added) <= 4, added
+for l in added:
+    f = l.split(' ', 9)
+    sha, path = f[0], f[9]
+    assert not path.startswith('share/many/'), l
+    assert want.get(path) == sha, (path, sha, want.get(path))
+EOF
 # bytes ($1, $3 of tree_sum: the sources' modes are not the manifest's)
 bytes() { tree_sum "$1" | grep -v 'manifest.yaml\|etc/hello.conf' | awk '{print $1, $3}'; }
 bytes "$TGT" >"$T/sum2"
@@ -103,6 +127,37 @@ traced "$T/st5" "$T/rel5" "upgrade 3 -> 5 after the rollback"
 n=$(opens "$T/st5" "$TGT/share/many/")
 [ "$n" = 0 ] && ok "after a rollback the record still vouches for the untouched files" ||
 	not_ok "$n opens of unchanged files after the rollback"
+
+# --- an append cut short: its last line is neither read nor kept ------------
+expect_exit 0 "rollback 5 -> 3 exits 0" $UPGR rollback $A hello
+# f7's line moved to the end without its newline, as a cut append leaves it
+grep ' share/many/f7\.txt$' "$QC" | tail -1 | tr -d '\n' >"$T/f7torn"
+grep -v ' share/many/f7\.txt$' "$QC" >"$T/qc"
+cat "$T/qc" "$T/f7torn" >"$QC"
+traced "$T/st6" "$T/rel5" "upgrade 3 -> 5 over a record whose last line was cut"
+n=$(opens "$T/st6" "$TGT/share/many/f7.txt")
+[ "$n" -ge 1 ] && ok "a last line without its newline vouches for nothing: f7 is read" ||
+	not_ok "f7 was not read: the cut line vouched for it"
+[ "$(opens "$T/st6" "$TGT/share/many/")" = "$n" ] && ok "... and only f7 of the unchanged files" ||
+	not_ok "$(opens "$T/st6" "$TGT/share/many/") opens of unchanged files"
+[ "$(grep -c 'share/many/f7\.txt' "$QC")" = 1 ] && [ "$(tail -c 1 "$QC" | od -An -tx1 | tr -d ' ')" = 0a ] &&
+	ok "... the cut line is cut off before the new lines" ||
+	not_ok "record: $(grep 'f7\.txt' "$QC" | cut -c1-80)"
+
+# --- written anew before appended lines outnumber the files by a quarter ----
+nf=$(grep -c 'path:' "$T/a-state/apps/hello/manifest.yaml")
+max=0 rewrote=no prev=$(wc -l <"$QC")
+for round in 1 2 3 4 5 6; do
+	$UPGR rollback $A hello >/dev/null 2>&1 && $UPGR apply $A "$T/rel5" >/dev/null 2>&1 ||
+		not_ok "round $round: rollback and upgrade"
+	l=$(wc -l <"$QC")
+	[ "$l" -gt "$max" ] && max=$l
+	[ "$l" -lt "$prev" ] && rewrote=yes
+	prev=$l
+done
+[ "$rewrote" = yes ] && [ $((max - 1)) -le $((nf + nf / 4)) ] &&
+	ok "the record was written anew in time: never over $nf + $((nf / 4)) lines ($((max - 1)))" ||
+	not_ok "written anew: $rewrote; up to $((max - 1)) lines for $nf files"
 
 # --- a payload that is not the signed one: refused in the one read ----------
 cp -a "$T/rel1" "$T/bad"

@@ -502,17 +502,18 @@ int objects_missing(const struct objects_index *ix, const struct manifest *m,
 	*nneed = 0;
 	*bytes = 0;
 	for (i = 0; i < m->nfiles && rc == 0; i++) {
-		const struct objects_entry *o = objects_index_find(ix, m->files[i].sha256);
+		const struct objects_entry *o;
 
-		if (!o) {
+		if (seen && vouched_here(seen, &m->files[i], i))
+			continue;
+		if (!(o = objects_index_find(ix, m->files[i].sha256))) {
 			rc = err_set(e, EXIT_TRUST, "objects index lacks %s", m->files[i].path);
 			break;
 		}
 		if (done[o - ix->v])
 			continue;
 		done[o - ix->v] = true;
-		if ((seen && vouched_here(seen, &m->files[i], i)) ||
-		    (cached && have_object(objdir, o)) ||
+		if ((cached && have_object(objdir, o)) ||
 		    (seen && installed_has(seen, &order, &tfd, o->sha256)))
 			continue;
 		(*need)[(*nneed)++] = o;

@@ -113,9 +113,11 @@ int objects_fetch(struct xfer *x, const char *url, const char *objdir,
  * treescan_wait): vouched for by the quick check's record, else hashed
  * now. seen is NULL on a first install. need[] receives the index
  * entries (allocated, *nneed of them) and *bytes their gz sizes summed. A
- * content the index does not list is EXIT_TRUST (the index is
- * incomplete). Staging checks every byte it takes from the installed
- * tree again, whatever this decided. */
+ * content looked up that the index does not list is EXIT_TRUST (the index
+ * is incomplete; objects_index_check says so of every content first): a
+ * file vouched for at its own path with its bytes is not looked up.
+ * Staging checks every byte it takes from the installed tree again,
+ * whatever this decided. */
 struct treescan;
 int objects_missing(const struct objects_index *ix, const struct manifest *m,
 		    const struct treescan *seen, const char *objdir,

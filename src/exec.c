@@ -136,6 +136,15 @@ static pid_t start_child(const char *cwd, char **argv, char **envp, int out,
 	size_t i;
 	int rc;
 
+	/* The spawn says one errno for all its steps (and nothing at all
+	 * under valgrind, which makes it a fork): the directory, which a
+	 * release can get wrong, is looked at first. */
+	if (stat(cwd, &st) < 0)
+		return err_sys(e, EXIT_SOFTWARE, "chdir %s", cwd);
+	if (!S_ISDIR(st.st_mode)) {
+		errno = ENOTDIR;
+		return err_sys(e, EXIT_SOFTWARE, "chdir %s", cwd);
+	}
 	sigemptyset(&none);
 	sigemptyset(&dfl);
 	for (i = 0; i < sizeof reset_sigs / sizeof reset_sigs[0]; i++)
@@ -164,14 +173,6 @@ static pid_t start_child(const char *cwd, char **argv, char **envp, int out,
 	posix_spawnattr_destroy(&at);
 	if (rc == 0)
 		return pid;
-	/* The spawn says one errno for all its steps; the directory is the
-	 * one a release can get wrong, so it is named when it is not one. */
-	if (stat(cwd, &st) < 0)
-		return err_sys(e, EXIT_SOFTWARE, "chdir %s", cwd);
-	if (!S_ISDIR(st.st_mode)) {
-		errno = ENOTDIR;
-		return err_sys(e, EXIT_SOFTWARE, "chdir %s", cwd);
-	}
 	errno = rc;
 	return err_sys(e, EXIT_SOFTWARE, "start /bin/sh in %s", cwd);
 }

@@ -86,13 +86,22 @@ static size_t in_order(const struct quickcheck *q)
 	return q->n;
 }
 
+/* Room for one more entry at the end of q: the new entry. */
+static struct qc_entry *push(struct quickcheck *q)
+{
+	if (q->n == q->cap) {
+		q->cap = q->cap ? 2 * q->cap : 64;
+		q->v = xreallocarray(q->v, q->cap, sizeof *q->v);
+	}
+	return &q->v[q->n++];
+}
+
 void quickcheck_load(const char *appdir, struct quickcheck *q)
 {
 	char *path = fs_join(appdir, QUICKCHECK_FILE), *line, *save = NULL;
 	struct buf b = BUF_INIT;
 	struct err e;
 	struct qc_entry ent;
-	size_t cap = 0;
 
 	*q = (struct quickcheck)QUICKCHECK_INIT;
 	if (access(path, F_OK) < 0 || fs_read_file(path, MAX_BYTES, &b, &e) < 0 || !b.data)
@@ -107,15 +116,9 @@ void quickcheck_load(const char *appdir, struct quickcheck *q)
 	q->bytes = b.len;
 	while ((line = strtok_r(NULL, "\n", &save))) {
 		q->lines++;
-		if (parse_line(line, &ent)) {
-			if (q->n == cap) {
-				cap = cap ? 2 * cap : 64;
-				q->v = xreallocarray(q->v, cap, sizeof *q->v);
-			}
-			q->v[q->n++] = ent;
-		}
+		if (parse_line(line, &ent))
+			*push(q) = ent;
 	}
-	q->cap = cap;
 	q->sorted = false;
 	quickcheck_sort(q);
 done:
@@ -197,13 +200,8 @@ bool quickcheck_same(const struct quickcheck *q, const char *path,
 void quickcheck_add(struct quickcheck *q, const char *path, const uint8_t sha256[32],
 		    const struct qc_stat *st)
 {
-	struct qc_entry *ent;
+	struct qc_entry *ent = push(q);
 
-	if (q->n == q->cap) {
-		q->cap = q->cap ? 2 * q->cap : 64;
-		q->v = xreallocarray(q->v, q->cap, sizeof *q->v);
-	}
-	ent = &q->v[q->n++];
 	ent->path = xstrdup(path);
 	memcpy(ent->sha256, sha256, SHA256_LEN);
 	ent->st = *st;

@@ -1735,6 +1735,28 @@ static const struct mfile *quick_file(const struct txn *t, size_t i)
 	return f && !f->config && !strcmp(f->path, op->path) ? f : NULL;
 }
 
+/* What op i gives the record: a line to add (QUICK_NEW: its file was
+ * renamed in or read, *st its stat), one the old record holds already
+ * (QUICK_KEPT: vouched for at the plan's lstat), or nothing. */
+enum quick_line { QUICK_NONE, QUICK_NEW, QUICK_KEPT };
+
+static enum quick_line quick_line(const struct txn *t, size_t i, const struct mfile **f,
+				  struct qc_stat *st)
+{
+	const struct plan_op *op = &t->p->ops[i];
+
+	if (!(*f = quick_file(t, i)))
+		return QUICK_NONE;
+	if (op->kind != PLAN_UNCHANGED) {
+		*st = t->after[i];
+		return st->ino ? QUICK_NEW : QUICK_NONE;
+	}
+	if (!op->old_exists || !S_ISREG(op->st.st_mode))
+		return QUICK_NONE;
+	quickcheck_stat(&op->st, st);
+	return op->quick ? QUICK_KEPT : QUICK_NEW;
+}
+
 /* Write the quick check's record for the tree just committed: each file
  * the swap renamed in, as it was right after (note_swapped); each one the
  * plan found unchanged by reading it, as the plan's lstat before the read;
@@ -1752,7 +1774,9 @@ static void record_quick(struct txn *t)
 	const struct quickcheck *was = p->how && p->how->quick ? p->how->quick : &old;
 	const struct mfile *f;
 	struct qc_stat st;
-	size_t i, n, covered = 0;    /* ops for a file of p->m: one each */
+	size_t i, n, fresh = 0, covered = 0;    /* ops for a file of p->m: one each */
+	enum quick_line k;
+	bool append;
 	struct err e;
 
 	if (!t->after)
@@ -1764,29 +1788,17 @@ static void record_quick(struct txn *t)
 
 		if (op->file >= p->m->files && op->file < p->m->files + p->m->nfiles)
 			covered++;
-		if (!(f = quick_file(t, i)))
-			continue;
-		if (op->kind != PLAN_UNCHANGED && t->after[i].ino)
-			quickcheck_add(&nq, f->path, f->sha256, &t->after[i]);
-		else if (op->kind == PLAN_UNCHANGED && !op->quick && op->old_exists &&
-			 S_ISREG(op->st.st_mode)) {
-			quickcheck_stat(&op->st, &st);
-			quickcheck_add(&nq, f->path, f->sha256, &st);
-		}
+		fresh += quick_line(t, i, &f, &st) == QUICK_NEW;
 	}
-	if (was->loaded && was->lines + nq.n <= p->m->nfiles + p->m->nfiles / 4) {
+	/* Few lines to add: appended to the old record, which keeps the rest.
+	 * Else the record anew, in the plan's (sorted) order. */
+	append = was->loaded && was->lines + fresh <= p->m->nfiles + p->m->nfiles / 4;
+	for (i = 0; i < p->nops; i++)
+		if ((k = quick_line(t, i, &f, &st)) == QUICK_NEW || (k == QUICK_KEPT && !append))
+			quickcheck_add(&nq, f->path, f->sha256, &st);
+	if (append) {
 		quickcheck_append(t->appdir, was, &nq, &e);
 		goto done;
-	}
-	/* Anew: with the files the old record vouched for, at the stat it
-	 * names (the plan's lstat matched it). */
-	for (i = 0; i < p->nops; i++) {
-		const struct plan_op *op = &p->ops[i];
-
-		if (op->kind == PLAN_UNCHANGED && op->quick && (f = quick_file(t, i))) {
-			quickcheck_stat(&op->st, &st);
-			quickcheck_add(&nq, f->path, f->sha256, &st);
-		}
 	}
 	/* Files this transaction had no op for (`upgr rollback`'s inverse
 	 * plan): the old entries that still name their bytes. */

@@ -28,9 +28,11 @@
 #include "state.h"
 #include "transport.h"
 #include "treescan.h"
+#include "worker.h"
 #include "xalloc.h"
 
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -963,11 +965,159 @@ static int decide(struct repo *r, const char *app, struct repo_poll *p, struct e
 	return must_wait(r, app, p) ? 0 : 1;
 }
 
+struct index_check {
+	struct objects_index ix;
+	const struct manifest *m;
+};
+
+/* With trust_root: any one key of the release role signs an index (it
+ * says nothing about content, see objects.h). */
+static int root_index_sig(struct repo *r, const char *app, const char *rel,
+			  const struct buf *data, const struct buf *sig, struct err *e)
+{
+	const struct root_role *ro = &r->root.roles[ROOT_ROLE_RELEASE];
+	struct sign_pub *k = xcalloc(ro->n ? ro->n : 1, sizeof *k);
+	struct repo_trust t = { k, ro->n };
+	size_t j;
+	int rc;
+
+	for (j = 0; j < ro->n; j++)
+		k[j] = r->root.keys[ro->idx[j]].pub;
+	rc = repo_verify(&t, app, rel, data, sig, e);
+	free(k);
+	return rc;
+}
+
+/* ---- the objects index, ahead of the manifest's parse ---- */
+
+/* An upgrade's index is fetched from the server that served the
+ * manifest as soon as the manifest's bytes are the channel's and signed,
+ * and its signature checked and its YAML parsed on a thread of its own
+ * while the main thread parses the manifest (the two are the largest
+ * documents of a release). Only a head start: fetch_objects takes it
+ * when it checked out, else goes to the servers as it would without it,
+ * so every refusal, failover and lie is found and said the one way. */
+struct index_ahead {
+	struct repo *r;
+	char *app, *rel;
+	struct buf data, sig;
+	struct objects_index ix;
+	pthread_t thread;
+	bool tried;                  /* once per poll */
+	bool running;                /* a thread to join */
+	int rc;                      /* 0: data and sig verified, ix parsed */
+};
+
+static void *ahead_run(void *arg)
+{
+	struct index_ahead *a = arg;
+	struct err e;
+
+	a->rc = (a->r->use_root ? root_index_sig(a->r, a->app, a->rel, &a->data, &a->sig, &e)
+				: verify_sig(a->r, a->app, a->rel, &a->data, &a->sig, &e)) < 0 ||
+			objects_index_parse(a->data.data, a->data.len, &a->ix, &e) < 0
+		? -1 : 0;
+	return NULL;
+}
+
+/* Whether the release's cache dir holds no more than its manifest: not a
+ * payload begun nor an index kept (fetch_objects reads those itself). */
+static bool cache_fresh(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	bool fresh = d != NULL;
+
+	while (fresh && (de = readdir(d)))
+		fresh = !strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") ||
+			!strcmp(de->d_name, "manifest.yaml") ||
+			!strcmp(de->d_name, "manifest.yaml.minisig");
+	if (d)
+		closedir(d);
+	return fresh;
+}
+
+/* Fetch the index from server r->cur and start its checks, when the host
+ * will want it: it has a version installed (an upgrade) and nothing of
+ * this release in dir yet. A transfer that fails is not retried here. */
+static void ahead_start(struct index_ahead *a, struct repo *r, const char *app,
+			const struct repo_poll *p, const char *dir)
+{
+	char *url, *sigurl;
+	bool missing;
+	struct err e;
+
+	if (a->tried || !p->installed[0] || !dir || !cache_fresh(dir))
+		return;
+	a->tried = true;
+	a->r = r;
+	a->app = xstrdup(app);
+	a->rel = objects_index_rel(p->ch.version);
+	url = app_url(r, r->cur, app, a->rel);
+	sigurl = xasprintf("%s.minisig", url);
+	a->rc = xfer_get(repo_server(r, r->cur), url, OBJECTS_INDEX_MAX, &a->data, &missing, &e) < 0 ||
+			xfer_get(repo_server(r, r->cur), sigurl, REPO_SIG_MAX, &a->sig, &missing, &e) < 0
+		? -1 : 1;
+	if (a->rc > 0) {
+		a->running = worker_start(&a->thread, ahead_run, a);
+		if (!a->running)
+			ahead_run(a);
+	}
+	free(url);
+	free(sigurl);
+}
+
+static void ahead_wait(struct index_ahead *a)
+{
+	if (a->running) {
+		pthread_join(a->thread, NULL);
+		a->running = false;
+	}
+}
+
+/* The index fetched ahead into ic, data and sig, when it verified,
+ * parsed and belongs to ic's manifest: true; false leaves them alone. */
+static bool ahead_take(struct index_ahead *a, const struct repo_poll *p,
+		       struct index_check *ic, struct buf *data, struct buf *sig)
+{
+	struct err e;
+
+	ahead_wait(a);
+	if (!a->tried || a->rc != 0 ||
+	    objects_index_check(&a->ix, a->app, p->ch.version, p->ch.manifest_sha256, ic->m,
+				&e) < 0)
+		return false;
+	objects_index_release(&ic->ix);
+	ic->ix = a->ix;
+	memset(&a->ix, 0, sizeof a->ix);
+	buf_release(data);
+	buf_release(sig);
+	*data = a->data;
+	*sig = a->sig;
+	memset(&a->data, 0, sizeof a->data);
+	memset(&a->sig, 0, sizeof a->sig);
+	return true;
+}
+
+static void ahead_release(struct index_ahead *a)
+{
+	ahead_wait(a);
+	objects_index_release(&a->ix);
+	buf_release(&a->data);
+	buf_release(&a->sig);
+	free(a->app);
+	free(a->rel);
+	memset(a, 0, sizeof *a);
+}
+
 /* What check_manifest fills: the manifest parsed, and (trust root) the
- * release signer's signature for the cache. */
+ * release signer's signature for the cache; and the index it fetched
+ * ahead, for the release's cache dir. */
 struct manifest_check {
 	struct manifest m;
 	struct buf keep;
+	const char *dir;
+	struct index_ahead ahead;
 };
 
 /* Step 7's checks (a repo_check_fn; arg is a struct manifest_check): the
@@ -993,6 +1143,8 @@ static int check_manifest(struct repo *r, const char *app, const struct buf *dat
 				     p->ch.manifest, hex, p->ch.manifest_sha256));
 	if (!r->use_root && verify_sig(r, app, p->ch.manifest, data, sig, e) < 0)
 		return cause(p, REPO_CAUSE_SIGNATURE, -1);
+	if (!r->use_root)
+		ahead_start(&mc->ahead, r, app, p, mc->dir);
 	diag_init(&d, p->ch.manifest);
 	if (manifest_parse(data->data, data->len, m, &d) < 0) {
 		diag_to_err(&d, EXIT_DATAERR, e);
@@ -1212,29 +1364,6 @@ done:
 
 /* ---- step 8 by objects (objects.h) ---- */
 
-struct index_check {
-	struct objects_index ix;
-	const struct manifest *m;
-};
-
-/* With trust_root: any one key of the release role signs an index (it
- * says nothing about content, see objects.h). */
-static int root_index_sig(struct repo *r, const char *app, const char *rel,
-			  const struct buf *data, const struct buf *sig, struct err *e)
-{
-	const struct root_role *ro = &r->root.roles[ROOT_ROLE_RELEASE];
-	struct sign_pub *k = xcalloc(ro->n ? ro->n : 1, sizeof *k);
-	struct repo_trust t = { k, ro->n };
-	size_t j;
-	int rc;
-
-	for (j = 0; j < ro->n; j++)
-		k[j] = r->root.keys[ro->idx[j]].pub;
-	rc = repo_verify(&t, app, rel, data, sig, e);
-	free(k);
-	return rc;
-}
-
 /* A repo_check_fn: the index signed, for this release (arg: index_check). */
 static int check_index(struct repo *r, const char *app, const struct buf *data,
 		       const struct buf *sig, struct repo_poll *p, void *arg,
@@ -1315,9 +1444,10 @@ static bool payload_started(const struct manifest *m, const char *dir)
  * percent of the payload: 1 when dir then holds them (and the index), 0
  * to take the payload (a first install, no index, a refused one). */
 static int fetch_objects(struct repo *r, const char *app, struct repo_poll *p,
-			 const struct manifest *m, const char *dir, size_t from,
+			 struct manifest_check *mc, const char *dir, size_t from,
 			 struct err *e)
 {
+	const struct manifest *m = &mc->m;
 	struct index_check ic = { .m = m };
 	const struct objects_entry **need = NULL;
 	char *objdir = fs_join(dir, OBJECTS_DIR_NAME), *rel = objects_index_rel(p->ch.version);
@@ -1337,8 +1467,9 @@ static int fetch_objects(struct repo *r, const char *app, struct repo_poll *p,
 	if (payload_started(m, dir))
 		goto done;
 	cached = cached_copy(r, app, p, ipath, OBJECTS_INDEX_MAX, check_index, &ic) == 0;
-	if (!cached && fetch_signed(r, app, rel, OBJECTS_INDEX_MAX, &data, &sig, &from,
-				    check_index, &ic, p, &ie) < 0) {
+	if (!cached && !ahead_take(&mc->ahead, p, &ic, &data, &sig) &&
+	    fetch_signed(r, app, rel, OBJECTS_INDEX_MAX, &data, &sig, &from, check_index, &ic,
+			 p, &ie) < 0) {
 		p->all_lied = false;              /* the payload may still come */
 		goto done;
 	}
@@ -1443,6 +1574,7 @@ static int fetch_release(struct repo *r, const char *app, struct repo_poll *p,
 	char *dir = xasprintf("%s/" STATE_CACHE "/%s/%s", r->c->state_dir, app, p->ch.version);
 	int rc = -1;
 
+	mc.dir = dir;
 	if (fs_mkdir_p(dir, 0700, e) < 0)
 		goto done;
 	start_scan(r, app, p);
@@ -1454,7 +1586,8 @@ static int fetch_release(struct repo *r, const char *app, struct repo_poll *p,
 		rc = 0;
 		goto done;
 	}
-	rc = fetch_objects(r, app, p, &mc.m, dir, from, e);
+	rc = fetch_objects(r, app, p, &mc, dir, from, e);
+	ahead_release(&mc.ahead);
 	if (rc == 0)
 		rc = fetch_payload(r, app, p, &mc.m, dir, from, e);
 	else if (rc > 0)
@@ -1471,6 +1604,7 @@ done:
 		p->scan = NULL;
 	}
 	treescan_wait(p->scan);
+	ahead_release(&mc.ahead);
 	buf_release(&mc.keep);
 	free(dir);
 	return rc;

@@ -3,11 +3,11 @@
 #include "treescan.h"
 #include "fsutil.h"
 #include "state.h"
+#include "worker.h"
 #include "xalloc.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -69,18 +69,13 @@ struct treescan *treescan_start(const char *root, const char *state_dir, const c
 {
 	struct treescan *s = xcalloc(1, sizeof *s);
 	struct start *st = xcalloc(1, sizeof *st);
-	sigset_t all, old;
 
 	err_clear(&s->err);
 	st->s = s;
 	st->root = xstrdup(root ? root : "");
 	st->state_dir = xstrdup(state_dir);
 	st->app = xstrdup(app);
-	/* Signals stay the main thread's: it is the one that handles them. */
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	s->running = pthread_create(&s->thread, NULL, run, st) == 0;
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	s->running = worker_start(&s->thread, run, st);
 	if (!s->running)
 		run(st);
 	return s;

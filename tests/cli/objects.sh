@@ -166,13 +166,26 @@ if command -v strace >/dev/null; then
 	build 2.1.0 5
 	publish 2.1.0
 	sync
-	ASAN_OPTIONS=detect_leaks=0 strace -f -qq -e trace=open,openat -o "$T/open.log" \
-		"$UPGR" run -c "$T/a.yaml" >"$T/out" 2>"$T/err" &&
+	mark
+	ASAN_OPTIONS=detect_leaks=0 strace -f -qq -s 64 -e trace=open,openat,sendto \
+		-o "$T/open.log" "$UPGR" run -c "$T/a.yaml" >"$T/out" 2>"$T/err" &&
 		ok "upgrade 2.1.0 (one file), traced" || not_ok "upgrade 2.1.0: $(cat "$T/err")"
 	installed_is a 2.1.0 "upgrade 2.1.0: the tree is the release"
 	n=$(grep -E "open(at)?\(.*root-a/opt/hello/data/f" "$T/open.log" | grep -vc ' = -1 ')
 	[ "$n" = 0 ] && ok "... no installed file was opened (quick check)" ||
 		{ not_ok "... $n installed files opened"; grep 'root-a/opt/hello/data/f' "$T/open.log" | head -3 | sed 's/^/#   /'; }
+	# The index is asked for once the manifest's bytes are the channel's
+	# and signed, and checked on a thread while the manifest is parsed:
+	# before the manifest is kept in the cache, not after (src/repo.c,
+	# struct index_ahead); and it is fetched once.
+	ri=$(grep -n 'RETR objects.yaml' "$T/open.log" | head -n 1 | cut -d: -f1)
+	km=$(grep -n 'cache/hello/2.1.0/manifest.yaml.tmp' "$T/open.log" | head -n 1 | cut -d: -f1)
+	[ -n "$ri" ] && [ -n "$km" ] && [ "$ri" -lt "$km" ] &&
+		ok "... the index was asked for before the manifest was kept" ||
+		not_ok "... the index asked for at trace line ${ri:-none}, the manifest kept at ${km:-none}"
+	[ "$(downloads 1 'objects.yaml"')" = 1 ] && [ "$(downloads 2 'objects.yaml"')" = 0 ] &&
+		ok "... the index was fetched once" ||
+		not_ok "... the index fetched $(downloads 1 'objects.yaml"') + $(downloads 2 'objects.yaml"') times"
 
 	# --- each installed file is looked at once; what changed behind
 	# upgr's back is still found (src/treescan.h) --------------------------

@@ -10,6 +10,7 @@
 #include "manifest.h"
 #include "fsutil.h"
 #include "hash.h"
+#include "mcache.h"
 #include "memo.h"
 #include "xalloc.h"
 #include "ydoc.h"
@@ -1050,7 +1051,28 @@ int manifest_parse(const char *buf, size_t len, struct manifest *m, struct diag 
 	return 0;
 }
 
-int manifest_load(const char *path, struct manifest *m, struct diag *d)
+/* The value parsed from buf (len bytes): the memo's, cache's (mcache.h)
+ * or a parse's, in that order; what a parse made goes to the memo. */
+static int parse_cached(const char *buf, size_t len, const char *cache, struct manifest *m,
+			struct diag *d)
+{
+	uint8_t sha[SHA256_LEN];
+
+	memset(m, 0, sizeof *m);
+	if (cache && memo_get(&parsed, buf, len, m))
+		return 0;
+	if (cache) {
+		sha256_buf(buf, len, sha);
+		if (mcache_read(cache, sha, m)) {
+			memo_put(&parsed, buf, len, m);
+			return 0;
+		}
+	}
+	return manifest_parse(buf, len, m, d);
+}
+
+int manifest_load_cached(const char *path, const char *cache, struct manifest *m,
+			 struct diag *d)
 {
 	struct buf b = BUF_INIT;
 	struct err e;
@@ -1064,9 +1086,14 @@ int manifest_load(const char *path, struct manifest *m, struct diag *d)
 		buf_release(&b);
 		return -1;
 	}
-	rc = manifest_parse(b.data, b.len, m, d);
+	rc = parse_cached(b.data, b.len, cache, m, d);
 	buf_release(&b);
 	return rc;
+}
+
+int manifest_load(const char *path, struct manifest *m, struct diag *d)
+{
+	return manifest_load_cached(path, NULL, m, d);
 }
 
 static void cmds_release(struct mcmds *c)

@@ -57,6 +57,8 @@ struct precond {
 	int line, col;
 };
 
+/* A field added to these structs is added to mcache.c's writer and reader
+ * too, and to test_mcache's comparison. */
 struct manifest {
 	int format;              /* 1 */
 	char *app;
@@ -92,6 +94,10 @@ bool manifest_payload_name_ok(const char *s);
 int manifest_parse(const char *buf, size_t len, struct manifest *m, struct diag *d);
 /* Read path (at most MANIFEST_MAX_BYTES) and parse it; d->file = path. */
 int manifest_load(const char *path, struct manifest *m, struct diag *d);
+/* The same, taking the value from the cache file (mcache.h) when it was
+ * written for exactly these bytes (NULL: no cache). */
+int manifest_load_cached(const char *path, const char *cache, struct manifest *m,
+			 struct diag *d);
 void manifest_release(struct manifest *m);
 
 /* Plans that are valid but would leave the service down: `stop` without

@@ -3,6 +3,7 @@
 #include "buf.h"
 #include "fsutil.h"
 #include "hash.h"
+#include "mcache.h"
 #include "utc.h"
 #include "xalloc.h"
 #include "ydoc.h"
@@ -152,7 +153,7 @@ char *state_app_file(const char *state_dir, const char *app, const char *name)
 int state_installed(const char *state_dir, const char *app,
 		    struct manifest *m, bool *have, struct err *e)
 {
-	char *path = state_app_file(state_dir, app, STATE_INSTALLED);
+	char *path = state_app_file(state_dir, app, STATE_INSTALLED), *cache = NULL;
 	struct diag d;
 	int rc = 0;
 
@@ -162,7 +163,8 @@ int state_installed(const char *state_dir, const char *app,
 		diag_release(&d);
 		goto done;
 	}
-	if (manifest_load(path, m, &d) < 0) {
+	cache = state_app_file(state_dir, app, MCACHE_NAME);
+	if (manifest_load_cached(path, cache, m, &d) < 0) {
 		rc = diag_to_err(&d, EXIT_DATAERR, e);
 		err_prefix(e, "installed manifest: ");
 		diag_release(&d);
@@ -172,6 +174,7 @@ int state_installed(const char *state_dir, const char *app,
 	*have = true;
 done:
 	free(path);
+	free(cache);
 	return rc;
 }
 

@@ -132,6 +132,7 @@
 #include "fsutil.h"
 #include "hash.h"
 #include "journal.h"
+#include "mcache.h"
 #include "objects.h"
 #include "payload.h"
 #include "quickcheck.h"
@@ -1964,6 +1965,20 @@ done:
 	return rc;
 }
 
+/* The manifest now installed, as the plan has it parsed, for the next
+ * command that reads it (mcache.h). Only a cache: not writing it costs
+ * that command a parse, so a failure is not the transaction's. */
+static void keep_parsed(const struct txn *t, const char *manifest, size_t len)
+{
+	char *path = fs_join(t->appdir, MCACHE_NAME);
+	uint8_t sha[SHA256_LEN];
+	struct err e;
+
+	sha256_buf(manifest, len, sha);
+	mcache_write(path, sha, t->p->m, &e);
+	free(path);
+}
+
 int txn_run(struct plan *p, const char *state_dir, const char *manifest,
 	    size_t manifest_len, const char *stage_from, struct txn_result *r)
 {
@@ -2037,6 +2052,8 @@ int txn_run(struct plan *p, const char *state_dir, const char *manifest,
 		result_error(r,
 			 "committed, but finishing the commit failed (%s); the next run completes it",
 			 e.msg);
+	} else {
+		keep_parsed(&t, manifest, manifest_len);
 	}
 	txn_result_set(r, TXN_SUCCESS);
 done:

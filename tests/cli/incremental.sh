@@ -8,7 +8,9 @@
 # appended to (the changed files' lines), a last line cut short is neither
 # read nor kept, and it is written anew before it grows a quarter past
 # the release's files; a payload that is not the signed one is refused in
-# that single read, before anything is stopped.
+# that single read, before anything is stopped; the installed manifest is
+# read from its parsed copy (STATE/apps/APP/manifest.parsed), never from
+# one written for other bytes.
 . "$(dirname "$0")/../lib/testlib.sh"
 . "$UPGR_TOP/tests/lib/release.sh"
 . "$UPGR_TOP/tests/lib/fakesvc.sh"
@@ -32,7 +34,7 @@ many() {
 "
 		_i=$((_i + 1))
 	done
-	svc_src "$1" "$2" "$_list"
+	svc_src "$1" "$2" "$_list${3:-}"
 }
 for v in 1 2 3 4 5; do
 	many $v.0.0 "$T/src$v"
@@ -185,3 +187,35 @@ expect_same "$T/svclog" "$T/svc/log" "the service was never stopped"
 [ -z "$(ls -A "$T/root/opt/.hello.upgr/stage" 2>/dev/null)" ] && ok "nothing staged is left" ||
 	not_ok "staging left: $(ls "$T/root/opt/.hello.upgr/stage")"
 [ ! -e "$T/a-state/apps/hello/journal" ] && ok "no journal left" || not_ok "journal left"
+
+# --- the installed manifest as parsed, kept beside it (src/mcache.h) -------
+# rel6 also owns share/extra.txt; rel7 drops it; rel8 is the next upgrade.
+MC=$T/a-state/apps/hello/manifest.parsed
+many 6.0.0 "$T/src6" '  - { path: share/extra.txt, mode: "0644" }
+'
+echo "extra, owned by 6.0.0" >"$T/src6/share/extra.txt"
+many 7.0.0 "$T/src7"
+many 8.0.0 "$T/src8"
+for v in 6 7 8; do release_make "$T/src$v/manifest.yaml" "$T/src$v" "$T/rel$v"; done
+expect_exit 0 "upgrade 5 -> 6 (owning share/extra.txt) exits 0" $UPGR apply $A "$T/rel6"
+[ -f "$MC" ] && [ "$(stat -c %a "$MC")" = 600 ] &&
+	ok "the commit kept the manifest as parsed beside it, mode 0600" ||
+	not_ok "no parsed copy: $(ls -l "$MC" 2>&1)"
+cp "$MC" "$T/mc6"
+traced "$T/st7" "$T/rel7" "upgrade 6 -> 7"
+[ "$(opens "$T/st7" "apps/hello/manifest.parsed")" -ge 1 ] &&
+	ok "the installed manifest was taken from its parsed copy" ||
+	not_ok "manifest.parsed was not opened"
+[ ! -e "$TGT/share/extra.txt" ] && ok "... and 6.0.0's extra.txt, not in 7.0.0, is gone" ||
+	not_ok "extra.txt left by the upgrade to 7.0.0"
+# The host's own file where 6.0.0 had one, byte for byte, and 6.0.0's
+# parsed copy put back beside 7.0.0's manifest: were it believed, the
+# upgrade would take extra.txt for the release's and remove it.
+cp "$T/src6/share/extra.txt" "$TGT/share/extra.txt"
+cp "$T/mc6" "$MC"
+expect_exit 0 "upgrade 7 -> 8 beside a parsed copy of 6.0.0's manifest exits 0" \
+	$UPGR apply $A "$T/rel8"
+expect_same "$T/src6/share/extra.txt" "$TGT/share/extra.txt" \
+	"a parsed copy made from other bytes is not used: the host's extra.txt is left"
+cmp -s "$T/mc6" "$MC" && not_ok "the stale parsed copy was kept" ||
+	ok "... and the copy now beside the manifest is 8.0.0's"

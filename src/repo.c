@@ -30,6 +30,7 @@
 #include "treescan.h"
 #include "worker.h"
 #include "xalloc.h"
+#include "ydoc.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -760,11 +761,12 @@ static const struct root_sig *signed_by(const struct repo *r, size_t key,
 	return NULL;
 }
 
-/* The manifest's release (in scope for its app and target) and approve
- * thresholds. Approvals missing is no lie: p->waiting, with p->why. The
- * first release signer's signature goes to keep. */
-static int root_manifest_sig(struct repo *r, const char *app, const struct manifest *m,
-			     const struct buf *data, const struct buf *sig,
+/* The manifest's release (in scope for the app and target it names:
+ * mapp, target) and approve thresholds. Approvals missing is no lie:
+ * p->waiting, with p->why. The first release signer's signature goes to
+ * keep. */
+static int root_manifest_sig(struct repo *r, const char *app, const char *mapp,
+			     const char *target, const struct buf *data, const struct buf *sig,
 			     struct repo_poll *p, struct buf *keep, struct err *e)
 {
 	struct root_manifest_result res;
@@ -781,7 +783,7 @@ static int root_manifest_sig(struct repo *r, const char *app, const struct manif
 	if (sigset_fetch(r, app, p->ch.manifest, ROOT_ROLE_APPROVE, &ss, e) < 0)
 		goto done;
 	memset(&res, 0, sizeof res);
-	if (root_check_manifest(&r->root, data->data, data->len, m->app, m->target,
+	if (root_check_manifest(&r->root, data->data, data->len, mapp, target,
 				ss.s, ss.n, &res, e) < 0) {
 		err_prefix(e, "%s: ", p->ch.manifest);
 		/* Too few approvals is waiting; an approver's file that does
@@ -1122,8 +1124,12 @@ struct manifest_check {
 
 /* Step 7's checks (a repo_check_fn; arg is a struct manifest_check): the
  * channel's hash (mix-and-match), the signature (trust root: the release
- * and approve thresholds, after parsing, which names app and target),
- * the channel's app and version, a plain payload name. */
+ * and approve thresholds for the manifest's app and target: the
+ * channel's app and the target read off the top of the bytes, then held
+ * to what the parse finds; or after the parse, when the target is not
+ * found there as a plain scalar), the channel's app and version, a plain
+ * payload name. The index is fetched ahead once the signatures are known
+ * to be enough. */
 static int check_manifest(struct repo *r, const char *app, const struct buf *data,
 			  const struct buf *sig, struct repo_poll *p, void *arg,
 			  struct err *e)
@@ -1131,7 +1137,8 @@ static int check_manifest(struct repo *r, const char *app, const struct buf *dat
 	struct manifest_check *mc = arg;
 	struct manifest *m = &mc->m;
 	uint8_t h[SHA256_LEN];
-	char hex[SHA256_HEX_LEN + 1];
+	char hex[SHA256_HEX_LEN + 1], target[4096];
+	bool early = false;
 	struct diag d;
 
 	sha256_buf(data->data, data->len, h);
@@ -1143,7 +1150,12 @@ static int check_manifest(struct repo *r, const char *app, const struct buf *dat
 				     p->ch.manifest, hex, p->ch.manifest_sha256));
 	if (!r->use_root && verify_sig(r, app, p->ch.manifest, data, sig, e) < 0)
 		return cause(p, REPO_CAUSE_SIGNATURE, -1);
-	if (!r->use_root)
+	if (r->use_root && ydoc_peek(data->data, data->len, "target", target, sizeof target)) {
+		if (root_manifest_sig(r, app, p->ch.app, target, data, sig, p, &mc->keep, e) < 0)
+			return -1;
+		early = true;
+	}
+	if (!r->use_root || (early && !p->waiting))
 		ahead_start(&mc->ahead, r, app, p, mc->dir);
 	diag_init(&d, p->ch.manifest);
 	if (manifest_parse(data->data, data->len, m, &d) < 0) {
@@ -1164,7 +1176,15 @@ static int check_manifest(struct repo *r, const char *app, const struct buf *dat
 		manifest_release(m);
 		return cause(p, REPO_CAUSE_POLICY, -1);
 	}
-	if (r->use_root && root_manifest_sig(r, app, m, data, sig, p, &mc->keep, e) < 0) {
+	/* The scalar peeked is the one the parse read; held to it all the same. */
+	if (early && strcmp(m->target, target)) {
+		err_set(e, EXIT_TRUST, "%s: target %s is not the %s its signatures were checked for",
+			p->ch.manifest, m->target, target);
+		manifest_release(m);
+		return cause(p, REPO_CAUSE_MISMATCH, -1);
+	}
+	if (r->use_root && !early &&
+	    root_manifest_sig(r, app, m->app, m->target, data, sig, p, &mc->keep, e) < 0) {
 		manifest_release(m);
 		return -1;
 	}

@@ -7,7 +7,9 @@
 # a forged approval, a scoped key out of scope and a channel-key-only
 # downgrade are each refused with 77, the target unchanged and exactly one
 # audit record naming the check; missing approvals only wait ("waiting for
-# approval (0 of 1)") and record nothing; a lying first mirror with a good
+# approval (0 of 1)") and record nothing, nor fetch the index; an upgrade
+# checks the signatures before the parse, against the target the top of
+# the manifest names (held to the parse's); a lying first mirror with a good
 # second one is got past. trusted_keys: alone works as before (agent.sh,
 # mirror.sh).
 . "$(dirname "$0")/../lib/testlib.sh"
@@ -172,7 +174,13 @@ chan 2 1.1.0
 _before=$(refusals a)
 expect_exit 0 "approval missing: the dry run only waits (0)" "$UPGR" --dry-run -c "$T/a.yaml"
 expect_grep "$T/out" "waiting for approval \\(0 of 1\\)" "... and says waiting for approval (0 of 1)"
-expect_exit 0 "approval missing: a real run waits (0)" "$UPGR" -c "$T/a.yaml"
+ASAN_OPTIONS=detect_leaks=0 strace -f -qq -s 64 -e trace=sendto -o "$T/wait.log" \
+	"$UPGR" -c "$T/a.yaml" >"$T/out" 2>"$T/err" && ok "approval missing: a real run waits (0)" ||
+	not_ok "approval missing: a real run: $(cat "$T/err")"
+# The index is fetched ahead of the manifest's parse only once its
+# signatures are known to be enough (src/repo.c, check_manifest).
+grep -Eq '(SIZE|RETR) objects.yaml' "$T/wait.log" && not_ok "... and asked for the release's index" ||
+	ok "... and does not ask for the release's index"
 expect_exit 0 "... twice" "$UPGR" -c "$T/a.yaml"
 expect_exit 0 "upgr status" "$UPGR" status -c "$T/a.yaml"
 expect_grep "$T/out" "^hello: not upgraded yet: waiting for approval \\(0 of 1\\)$" \
@@ -196,7 +204,20 @@ release 1.1.0 alice /etc/hello carol:carol
 chan 6 1.1.0
 refused "alice, scoped to /opt/hello, targets /etc/hello" "release|scope|threshold"
 clean
-good 7 1.1.0
+release 1.1.0 alice /opt/hello carol:carol
+chan 7 1.1.0
+ASAN_OPTIONS=detect_leaks=0 strace -f -qq -s 64 -e trace=openat,sendto -o "$T/up.log" \
+	"$UPGR" -c "$T/a.yaml" >"$T/out" 2>"$T/err" &&
+	ok "1.1.0 by alice approved by carol installs, traced" || not_ok "1.1.0: $(cat "$T/err")"
+running 1.1.0 && ok "... 1.1.0 runs" || not_ok "1.1.0 is not running"
+# Its signatures checked against the target read off the top of the
+# manifest, the index is asked for before the manifest is parsed and
+# kept, not after.
+ri=$(grep -En '(SIZE|RETR) objects.yaml' "$T/up.log" | head -n 1 | cut -d: -f1)
+km=$(grep -n 'cache/hello/1.1.0/manifest.yaml.tmp' "$T/up.log" | head -n 1 | cut -d: -f1)
+[ -n "$ri" ] && [ -n "$km" ] && [ "$ri" -lt "$km" ] &&
+	ok "... the index was asked for before the manifest was kept" ||
+	not_ok "... the index asked for at trace line ${ri:-none}, the manifest kept at ${km:-none}"
 
 chan 8 1.0.0 "downgrade: true"
 refused "a channel-key-only downgrade to 1.0.0" "lower|downgrade|release"

@@ -14,6 +14,14 @@
 
 /* ---- writing ---- */
 
+static void le64(unsigned char *c, uint64_t v)
+{
+	size_t i;
+
+	for (i = 0; i < 8; i++)
+		c[i] = (unsigned char)(v >> (8 * i));
+}
+
 static void put_u32(struct buf *b, uint32_t v)
 {
 	unsigned char c[4] = { (unsigned char)v, (unsigned char)(v >> 8),
@@ -24,8 +32,10 @@ static void put_u32(struct buf *b, uint32_t v)
 
 static void put_u64(struct buf *b, uint64_t v)
 {
-	put_u32(b, (uint32_t)v);
-	put_u32(b, (uint32_t)(v >> 32));
+	unsigned char c[8];
+
+	le64(c, v);
+	buf_add(b, c, sizeof c);
 }
 
 static void put_str(struct buf *b, const char *s)
@@ -119,17 +129,18 @@ static void put_head(struct buf *b, const uint8_t src[SHA256_LEN], uint64_t body
 int mcache_write(const char *path, const uint8_t src[SHA256_LEN], const struct manifest *m,
 		 struct err *e)
 {
-	struct buf body = BUF_INIT, all = BUF_INIT;
+	struct buf all = BUF_INIT;
 	uint8_t sum[SHA256_LEN];
 	int rc;
 
-	put_body(&body, m);
-	put_head(&all, src, body.len);
-	buf_add(&all, body.data, body.len);
+	/* About what a file of a typical path length takes. */
+	buf_grow(&all, HEAD_LEN + 4096 + m->nfiles * (64 + SHA256_LEN + 32));
+	put_head(&all, src, 0);
+	put_body(&all, m);
+	le64((unsigned char *)all.data + HEAD_LEN - 8, all.len - HEAD_LEN);
 	sha256_buf(all.data, all.len, sum);
 	buf_add(&all, sum, sizeof sum);
 	rc = fs_write_atomic(path, all.data, all.len, 0600, e);
-	buf_release(&body);
 	buf_release(&all);
 	return rc;
 }

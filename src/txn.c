@@ -1966,15 +1966,19 @@ done:
 }
 
 /* The manifest now installed, as the plan has it parsed, for the next
- * command that reads it (mcache.h). Only a cache: not writing it costs
- * that command a parse, so a failure is not the transaction's. */
+ * command that reads it (mcache.h), under the sha256 of its bytes (the
+ * plan's, which apply took of these bytes; else taken now). Only a cache:
+ * not writing it costs that command a parse, so a failure is not the
+ * transaction's. */
 static void keep_parsed(const struct txn *t, const char *manifest, size_t len)
 {
 	char *path = fs_join(t->appdir, MCACHE_NAME);
+	const char *hex = t->p->manifest_sha256;
 	uint8_t sha[SHA256_LEN];
 	struct err e;
 
-	sha256_buf(manifest, len, sha);
+	if (!hex || strlen(hex) != SHA256_HEX_LEN || hex_decode(hex, sha, SHA256_LEN) < 0)
+		sha256_buf(manifest, len, sha);
 	mcache_write(path, sha, t->p->m, &e);
 	free(path);
 }

@@ -990,6 +990,14 @@ static int root_index_sig(struct repo *r, const char *app, const char *rel,
 	return rc;
 }
 
+/* The index's signature, as the trust in force wants it. */
+static int index_sig(struct repo *r, const char *app, const char *rel, const struct buf *data,
+		     const struct buf *sig, struct err *e)
+{
+	return r->use_root ? root_index_sig(r, app, rel, data, sig, e)
+			   : verify_sig(r, app, rel, data, sig, e);
+}
+
 /* ---- the objects index, ahead of the manifest's parse ---- */
 
 /* An upgrade's index is fetched from the server that served the
@@ -1015,8 +1023,7 @@ static void *ahead_run(void *arg)
 	struct index_ahead *a = arg;
 	struct err e;
 
-	a->rc = (a->r->use_root ? root_index_sig(a->r, a->app, a->rel, &a->data, &a->sig, &e)
-				: verify_sig(a->r, a->app, a->rel, &a->data, &a->sig, &e)) < 0 ||
+	a->rc = index_sig(a->r, a->app, a->rel, &a->data, &a->sig, &e) < 0 ||
 			objects_index_parse(a->data.data, a->data.len, &a->ix, &e) < 0
 		? -1 : 0;
 	return NULL;
@@ -1391,8 +1398,7 @@ static int check_index(struct repo *r, const char *app, const struct buf *data,
 {
 	struct index_check *ic = arg;
 	char *rel = objects_index_rel(p->ch.version);
-	int rc = r->use_root ? root_index_sig(r, app, rel, data, sig, e)
-			     : verify_sig(r, app, rel, data, sig, e);
+	int rc = index_sig(r, app, rel, data, sig, e);
 
 	free(rel);
 	if (rc < 0)

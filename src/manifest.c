@@ -1030,14 +1030,12 @@ static void release_manifest(void *m)
 
 static struct memo parsed = MEMO_INIT(struct manifest, copy_manifest, release_manifest);
 
-int manifest_parse(const char *buf, size_t len, struct manifest *m, struct diag *d)
+/* A parse of buf, kept in the memo (m is zeroed). */
+static int parse_fresh(const char *buf, size_t len, struct manifest *m, struct diag *d)
 {
 	size_t before = d->n;
 	struct ydoc doc;
 
-	memset(m, 0, sizeof *m);
-	if (memo_get(&parsed, buf, len, m))
-		return 0;
 	if (ydoc_parse(buf, len, MANIFEST_MAX_BYTES, 0, &doc, d) < 0)
 		return -1;
 	parse_root(doc.root, m, d);
@@ -1051,15 +1049,24 @@ int manifest_parse(const char *buf, size_t len, struct manifest *m, struct diag 
 	return 0;
 }
 
+int manifest_parse(const char *buf, size_t len, struct manifest *m, struct diag *d)
+{
+	memset(m, 0, sizeof *m);
+	if (memo_get(&parsed, buf, len, m))
+		return 0;
+	return parse_fresh(buf, len, m, d);
+}
+
 /* The value parsed from buf (len bytes): the memo's, cache's (mcache.h)
- * or a parse's, in that order; what a parse made goes to the memo. */
+ * or a parse's, in that order; what the cache or a parse gave goes to the
+ * memo. */
 static int parse_cached(const char *buf, size_t len, const char *cache, struct manifest *m,
 			struct diag *d)
 {
 	uint8_t sha[SHA256_LEN];
 
 	memset(m, 0, sizeof *m);
-	if (cache && memo_get(&parsed, buf, len, m))
+	if (memo_get(&parsed, buf, len, m))
 		return 0;
 	if (cache) {
 		sha256_buf(buf, len, sha);
@@ -1068,7 +1075,7 @@ static int parse_cached(const char *buf, size_t len, const char *cache, struct m
 			return 0;
 		}
 	}
-	return manifest_parse(buf, len, m, d);
+	return parse_fresh(buf, len, m, d);
 }
 
 int manifest_load_cached(const char *path, const char *cache, struct manifest *m,

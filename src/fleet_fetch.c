@@ -18,6 +18,7 @@
 #include "fleet.h"
 #include "fsutil.h"
 #include "hash.h"
+#include "worker.h"
 #include "xalloc.h"
 
 #include <inttypes.h>
@@ -315,7 +316,7 @@ int fleet_fetch(struct xfer *x, const struct fleet_opts *o, char **urls, size_t 
 			fetch_one(&j, x, i);
 	} else {
 		for (started = 0; started < nth; started++)
-			if (pthread_create(&th[started], NULL, worker, &j))
+			if (!worker_start(&th[started], worker, &j))
 				break;
 		if (!started)
 			worker(&j);

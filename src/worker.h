@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* A thread of upgr's own beside the main one (the tree scan, the objects
- * index checked while the manifest is parsed). Signals stay the main
+ * index checked while the manifest is parsed, the console's fetches of
+ * reports). Signals stay the main
  * thread's: it is the one that handles them (exec.c, lease.c), so a
  * worker starts with every signal blocked. */
 #ifndef UPGR_WORKER_H

@@ -39,6 +39,7 @@ void objects_index_release(struct objects_index *ix)
 {
 	free(ix->app);
 	free(ix->version);
+	free(ix->from);
 	free(ix->v);
 	memset(ix, 0, sizeof *ix);
 }
@@ -82,15 +83,26 @@ static int parse_entry(const struct ynode *n, size_t i, struct objects_entry *o,
 
 static int parse_top(const struct ynode *root, struct objects_index *ix, struct diag *d)
 {
-	static const char *const keys[] = { "upgr", "type", "app", "version",
+	static const char *const keys[] = { "upgr", "type", "app", "version", "from",
+					    "payload_size", "manifest_sha256", "objects", NULL };
+	static const char *const need[] = { "upgr", "type", "app", "version",
 					    "manifest_sha256", "objects", NULL };
-	const char *type = NULL, *app = NULL, *version = NULL, *msha = NULL;
+	const char *type = NULL, *app = NULL, *version = NULL, *msha = NULL, *from = NULL;
 	const struct ynode *list;
 	uint64_t format = 0;
 	size_t i;
 
 	if (ydoc_map(root, "", d) < 0 || ydoc_check_keys(root, "", keys, d) ||
-	    ydoc_require(root, "", keys, d))
+	    ydoc_require(root, "", need, d))
+		return -1;
+	/* A change index names where it is from and the payload it saves. */
+	if (!ydoc_get(root, "from") != !ydoc_get(root, "payload_size")) {
+		diag_add(d, root->line, root->col, "from and payload_size go together");
+		return -1;
+	}
+	if (ydoc_get(root, "from") &&
+	    (ydoc_get_str(root, "", "from", &from, d) < 0 ||
+	     ydoc_get_uint(root, "", "payload_size", UINT64_MAX / 2, &ix->payload_size, d) < 0))
 		return -1;
 	if (ydoc_get_uint(root, "", "upgr", 1, &format, d) < 0 ||
 	    ydoc_get_str(root, "", "type", &type, d) < 0 ||
@@ -107,6 +119,7 @@ static int parse_top(const struct ynode *root, struct objects_index *ix, struct 
 		return -1;
 	ix->app = xstrdup(app);
 	ix->version = xstrdup(version);
+	ix->from = from ? xstrdup(from) : NULL;
 	snprintf(ix->manifest_sha256, sizeof ix->manifest_sha256, "%s", msha);
 	ix->v = xcalloc(list->nitems ? list->nitems : 1, sizeof *ix->v);
 	for (i = 0; i < list->nitems; i++)
@@ -124,6 +137,7 @@ static void copy_index(void *dstv, const void *srcv)
 	*dst = *src;
 	dst->app = xstrdup(src->app);
 	dst->version = xstrdup(src->version);
+	dst->from = src->from ? xstrdup(src->from) : NULL;
 	dst->v = xcalloc(src->n ? src->n : 1, sizeof *src->v);
 	memcpy(dst->v, src->v, src->n * sizeof *src->v);
 }
@@ -166,9 +180,12 @@ void objects_index_emit(const struct objects_index *ix, struct buf *out)
 	char hex[SHA256_HEX_LEN + 1];
 	size_t i;
 
-	buf_addf(out, "upgr: 1\ntype: objects\napp: \"%s\"\nversion: \"%s\"\n"
-		 "manifest_sha256: \"%s\"\nobjects:\n", ix->app, ix->version,
-		 ix->manifest_sha256);
+	buf_addf(out, "upgr: 1\ntype: objects\napp: \"%s\"\nversion: \"%s\"\n", ix->app,
+		 ix->version);
+	if (ix->from)
+		buf_addf(out, "from: \"%s\"\npayload_size: %llu\n", ix->from,
+			 (unsigned long long)ix->payload_size);
+	buf_addf(out, "manifest_sha256: \"%s\"\nobjects:\n", ix->manifest_sha256);
 	for (i = 0; i < ix->n; i++) {
 		hex_encode(ix->v[i].sha256, SHA256_LEN, hex);
 		buf_addf(out, "  - {sha256: \"%s\", size: %llu, gz: %llu}\n", hex,
@@ -177,7 +194,7 @@ void objects_index_emit(const struct objects_index *ix, struct buf *out)
 }
 
 int objects_index_check(const struct objects_index *ix, const char *app,
-			const char *version, const char *manifest_sha,
+			const char *version, const char *manifest_sha, const char *from,
 			const struct manifest *m, struct err *e)
 {
 	size_t i;
@@ -187,7 +204,16 @@ int objects_index_check(const struct objects_index *ix, const char *app,
 		return err_set(e, EXIT_TRUST, "objects index is for %s %s (manifest %.12s...), "
 			       "not this release: refused", ix->app, ix->version,
 			       ix->manifest_sha256);
-	for (i = 0; i < m->nfiles; i++)
+	if (from ? !ix->from || strcmp(ix->from, from) : ix->from != NULL)
+		return err_set(e, EXIT_TRUST, "objects index lists the change from %s, "
+			       "not from %s: refused", ix->from ? ix->from : "nothing",
+			       from ? from : "nothing");
+	if (from && m && ix->payload_size != m->payload_size)
+		return err_set(e, EXIT_TRUST, "change index weighs a payload of %llu bytes, "
+			       "not the manifest's %llu: refused",
+			       (unsigned long long)ix->payload_size,
+			       (unsigned long long)m->payload_size);
+	for (i = 0; !from && m && i < m->nfiles; i++)
 		if (!objects_index_find(ix, m->files[i].sha256))
 			return err_set(e, EXIT_TRUST, "objects index lacks %s", m->files[i].path);
 	return 0;
@@ -204,6 +230,11 @@ char *objects_rel(const uint8_t *sha)
 char *objects_index_rel(const char *version)
 {
 	return xasprintf("releases/%s/" OBJECTS_INDEX_NAME, version);
+}
+
+char *objects_delta_rel(const char *version, const char *from)
+{
+	return xasprintf("releases/%s/" OBJECTS_DELTA_DIR "/%s.yaml", version, from);
 }
 
 /* ---- gzip, through libarchive ------------------------------------------ */
@@ -506,7 +537,11 @@ int objects_missing(const struct objects_index *ix, const struct manifest *m,
 
 		if (seen && vouched_here(seen, &m->files[i], i))
 			continue;
-		if (!(o = objects_index_find(ix, m->files[i].sha256))) {
+		/* A change index lists only what is new since its release. */
+		if (!(o = objects_index_find(ix, m->files[i].sha256)) && ix->from && seen &&
+		    installed_has(seen, &order, &tfd, m->files[i].sha256))
+			continue;
+		if (!o) {
 			rc = err_set(e, EXIT_TRUST, "objects index lacks %s", m->files[i].path);
 			break;
 		}
@@ -596,6 +631,10 @@ static int load_index(const char *src, struct objects_index *ix, struct err *e)
 	if (slash)
 		*slash = '\0';
 	path = fs_join(slash ? dir : ".", OBJECTS_INDEX_NAME);
+	if (access(path, F_OK) < 0 && errno == ENOENT) {
+		free(path);
+		path = fs_join(slash ? dir : ".", OBJECTS_DELTA_NAME);
+	}
 	rc = fs_read_file(path, OBJECTS_INDEX_MAX, &b, e) < 0 ? -1
 		: objects_index_parse(b.data, b.len, ix, e);
 	if (rc < 0)
@@ -617,10 +656,37 @@ int objects_sizes(const char *src, const struct manifest *m, uint64_t *sizes,
 	for (i = 0; i < m->nfiles; i++) {
 		const struct objects_entry *o = objects_index_find(&ix, m->files[i].sha256);
 
-		sizes[i] = o ? o->size : 0;
+		sizes[i] = o ? o->size : ix.from ? OBJECTS_SIZE_UNKNOWN : 0;
 	}
 	objects_index_release(&ix);
 	return 0;
+}
+
+uint64_t objects_size_here(const char *src, const struct manifest *installed,
+			   const char *target, const uint8_t *sha)
+{
+	char *p = object_path(src, sha);
+	struct stat st;
+	size_t *order, lo;
+	uint64_t size = 0;
+	bool ok = lstat(p, &st) == 0 && S_ISREG(st.st_mode);
+	int tfd;
+
+	free(p);
+	if (ok)
+		return (uint64_t)st.st_size;
+	if (!installed || (tfd = open(target, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return 0;
+	order = by_sha(installed);
+	for (lo = sha_first(installed, order, sha);
+	     !size && lo < installed->nfiles &&
+	     !memcmp(installed->files[order[lo]].sha256, sha, SHA256_LEN); lo++)
+		if (fstatat(tfd, installed->files[order[lo]].path, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    S_ISREG(st.st_mode))
+			size = (uint64_t)st.st_size;
+	close(tfd);
+	free(order);
+	return size;
 }
 
 struct stager {

@@ -16,6 +16,20 @@
  *   objects:                      sorted by sha256, each content once
  *     - { sha256: <64 hex>, size: 1234, gz: 567 }
  *
+ * Beside it, a release published over another (the one its channel
+ * named) gets a change index of the contents that one lacked: the same
+ * document with `from: OLDVERSION`, listing only the objects publish
+ * uploaded for it,
+ *
+ *   REPO/apps/APP/releases/VERSION/delta/OLDVERSION.yaml  (+ signatures)
+ *
+ * A host with OLDVERSION installed reads that (a few lines for a small
+ * change) instead of the index of every content; whatever it lacks that
+ * the change index does not list sends it to the whole index. A change
+ * index also names the release's payload size (`payload_size:`, held to
+ * the manifest's), so that a host can weigh the change against the
+ * payload before it has parsed the manifest.
+ *
  * Neither the manifest nor the channel file changes, so an agent that
  * knows nothing of objects installs the release from its payload. A new
  * agent that already has most of a release's bytes (in its installed
@@ -28,7 +42,8 @@
  *
  * In the cache, a release fetched this way is
  *   STATE/cache/APP/VERSION/manifest.yaml, manifest.yaml.minisig
- *   STATE/cache/APP/VERSION/objects.yaml          the verified index
+ *   STATE/cache/APP/VERSION/objects.yaml          the verified index,
+ *   STATE/cache/APP/VERSION/delta.yaml            or the change index
  *   STATE/cache/APP/VERSION/objects/HEX           verified, uncompressed
  *   STATE/cache/APP/VERSION/objects/HEX.gz.part   a download, resumed
  * and no payload: apply_release then stages from objects/ and from the
@@ -46,6 +61,8 @@
 #include "manifest.h"
 
 #define OBJECTS_INDEX_NAME "objects.yaml"
+#define OBJECTS_DELTA_NAME "delta.yaml"   /* a change index, in the cache */
+#define OBJECTS_DELTA_DIR "delta"         /* change indexes, in the repository */
 #define OBJECTS_DIR_NAME "objects"
 #define OBJECTS_INDEX_MAX (32u << 20)
 /* Objects are fetched when the missing ones weigh less than this percent
@@ -60,6 +77,8 @@ struct objects_entry {
 
 struct objects_index {
 	char *app, *version;
+	char *from;                /* a change index: the release it is from; else NULL */
+	uint64_t payload_size;     /* a change index: the release's payload, to weigh it by */
 	char manifest_sha256[SHA256_HEX_LEN + 1];
 	struct objects_entry *v;   /* sorted by sha256, no duplicates */
 	size_t n;
@@ -75,16 +94,19 @@ void objects_index_release(struct objects_index *ix);
 const struct objects_entry *objects_index_find(const struct objects_index *ix,
 					       const uint8_t *sha);
 /* 0 when the index names app, version and the manifest of hex sha256
- * manifest_sha and lists every file of m; EXIT_TRUST otherwise (an index
- * spliced from another release). */
+ * manifest_sha and either (from NULL) is a whole index that lists every
+ * file of m, or is the change index from release `from`; EXIT_TRUST
+ * otherwise (an index spliced from another release, or another change). */
 int objects_index_check(const struct objects_index *ix, const char *app,
-			const char *version, const char *manifest_sha,
+			const char *version, const char *manifest_sha, const char *from,
 			const struct manifest *m, struct err *e);
 
 /* "objects/AB/ABCD...EF.gz", relative to REPO/apps/APP/ (allocated). */
 char *objects_rel(const uint8_t *sha);
 /* "releases/VERSION/objects.yaml" (allocated). */
 char *objects_index_rel(const char *version);
+/* "releases/VERSION/delta/FROM.yaml" (allocated). */
+char *objects_delta_rel(const char *version, const char *from);
 
 /* Gzip the file src into dst (replaced), as publish writes objects; *gz
  * receives dst's size. */
@@ -115,7 +137,8 @@ int objects_fetch(struct xfer *x, const char *url, const char *objdir,
  * entries (allocated, *nneed of them) and *bytes their gz sizes summed. A
  * content looked up that the index does not list is EXIT_TRUST (the index
  * is incomplete; objects_index_check says so of every content first): a
- * file vouched for at its own path with its bytes is not looked up.
+ * file vouched for at its own path with its bytes is not looked up, nor,
+ * with a change index, one the installed tree holds.
  * Staging checks every byte it takes from the installed tree again,
  * whatever this decided. */
 struct treescan;
@@ -133,9 +156,16 @@ bool objects_is_source(const char *src);
 uint64_t objects_bytes(const char *src);
 
 /* The sizes of m's files (sizes[i] for m->files[i]) from the verified
- * index beside the objects directory src. */
+ * index beside the objects directory src: OBJECTS_SIZE_UNKNOWN for one a
+ * change index does not list (the host has it: the plan sees its size). */
+#define OBJECTS_SIZE_UNKNOWN UINT64_MAX
 int objects_sizes(const char *src, const struct manifest *m, uint64_t *sizes,
 		  struct err *e);
+/* The size of content sha as the host has it: its object in src, else the
+ * first regular file of installed (under target) listed with it; 0 when
+ * neither is there. */
+uint64_t objects_size_here(const char *src, const struct manifest *installed,
+			   const char *target, const uint8_t *sha);
 
 /* As payload_extract_some (payload.h), from src: a payload file, or an
  * objects directory. From objects, each file m->files[i] with want[i]

@@ -135,7 +135,7 @@ static bool quick_same(const struct plan *p, const struct mfile *f, const struct
 /* Decide what happens to one listed file, m->files[i]. tfd: the target
  * directory, or -1 (none yet): paths are looked up from it, a few
  * components rather than the whole absolute path per file. */
-static int plan_file(struct plan *p, int tfd, size_t i, uint64_t new_size, struct err *e)
+static int plan_file(struct plan *p, int tfd, size_t i, uint64_t *new_size, struct err *e)
 {
 	const struct mfile *f = &p->m->files[i];
 	const struct mfile *was = p->installed ? manifest_find_file_near(p->installed, f->path, i)
@@ -190,6 +190,10 @@ static int plan_file(struct plan *p, int tfd, size_t i, uint64_t new_size, struc
 		err_sys(e, EXIT_SOFTWARE, "stat %s", full(p, f->path, &dest));
 		goto done;
 	}
+	/* A content the change index did not list is one the host has. */
+	if (*new_size == OBJECTS_SIZE_UNKNOWN)
+		*new_size = same ? (uint64_t)st.st_size
+				 : objects_size_here(p->payload, p->installed, p->target, f->sha256);
 	op = add_op(p, kind);
 	op->file = f;
 	op->src = xstrdup(f->path);
@@ -197,7 +201,7 @@ static int plan_file(struct plan *p, int tfd, size_t i, uint64_t new_size, struc
 	op->old_exists = kind != PLAN_ADD;
 	op->old_size = op->old_exists ? (uint64_t)st.st_size : 0;
 	op->old_mode = op->old_exists ? st.st_mode & 07777 : 0;
-	op->new_size = new_size;
+	op->new_size = *new_size;
 	op->new_mode = f->mode;
 	op->uid = uid;
 	op->gid = gid;
@@ -508,7 +512,7 @@ int plan_build_how(struct plan *p, const struct manifest *m,
 		goto done;
 	tfd = open(p->target, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	for (i = 0; i < m->nfiles; i++) {
-		if (plan_file(p, tfd, i, sizes[i], e) < 0)
+		if (plan_file(p, tfd, i, &sizes[i], e) < 0)
 			goto done;
 		p->disk_needed += sizes[i];
 	}

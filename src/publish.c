@@ -518,24 +518,46 @@ static int upload_sig(struct pub *p, const char *rel, const char *name,
 	return rc;
 }
 
-/* The objects the release adds and its signed index (objects.h),
- * signed as the manifest is. */
+/* rel and its signature (signed as the manifest is): the root layout's,
+ * then the one for hosts on trusted_keys:, then the file. */
+static int upload_signed(struct pub *p, const char *rel, const struct buf *data,
+			 struct err *e)
+{
+	struct buf sig = BUF_INIT;
+	int rc = -1;
+
+	if (sign_text(p, &p->key, rel, data, &sig, e) == 0 &&
+	    (!p->has_root || upload_sig(p, rel, p->kname, &sig, e) == 0) &&
+	    upload_sig(p, rel, NULL, &sig, e) == 0 && upload(p, rel, data, NULL, e) == 0)
+		rc = 0;
+	buf_release(&sig);
+	return rc;
+}
+
+/* The objects the release adds, its signed index and its signed change
+ * index from the release the channel names (objects.h). */
 static int upload_objects(struct pub *p, struct err *e)
 {
-	struct buf ix = BUF_INIT, sig = BUF_INIT;
-	char *rel = objects_index_rel(p->m->version);
+	struct buf ix = BUF_INIT, dx = BUF_INIT;
+	char *rel = objects_index_rel(p->m->version), *drel = NULL;
 	int rc = -1;
 
 	if (publish_objects(p->x, p->app_url, p->m, &p->manifest, p->o->from, p->tmpdir,
 			    p->had_channel ? p->current.manifest : NULL,
-			    p->had_channel ? p->current.manifest_sha256 : NULL, &ix, e) == 0 &&
-	    sign_text(p, &p->key, rel, &ix, &sig, e) == 0 &&
-	    (!p->has_root || upload_sig(p, rel, p->kname, &sig, e) == 0) &&
-	    upload_sig(p, rel, NULL, &sig, e) == 0 && upload(p, rel, &ix, NULL, e) == 0)
-		rc = 0;
+			    p->had_channel ? p->current.manifest_sha256 : NULL,
+			    p->had_channel ? p->current.version : NULL, &ix, &dx, e) < 0)
+		goto done;
+	if (dx.len) {
+		drel = objects_delta_rel(p->m->version, p->current.version);
+		if (upload_signed(p, drel, &dx, e) < 0)
+			goto done;
+	}
+	rc = upload_signed(p, rel, &ix, e);
+done:
 	buf_release(&ix);
-	buf_release(&sig);
+	buf_release(&dx);
 	free(rel);
+	free(drel);
 	return rc;
 }
 

@@ -70,11 +70,11 @@ done:
 
 int publish_objects(struct xfer *x, const char *app_url, const struct manifest *m,
 		    const struct buf *manifest, const char *from, const char *tmpdir,
-		    const char *prev_rel, const char *prev_sha, struct buf *index,
-		    struct err *e)
+		    const char *prev_rel, const char *prev_sha, const char *prev_version,
+		    struct buf *index, struct buf *delta, struct err *e)
 {
 	const struct mfile **order = xcalloc(m->nfiles ? m->nfiles : 1, sizeof *order);
-	struct objects_index prev = { 0 }, ix = { 0 };
+	struct objects_index prev = { 0 }, ix = { 0 }, dx = { 0 };
 	uint8_t h[SHA256_LEN];
 	size_t i;
 	int rc = -1;
@@ -85,6 +85,7 @@ int publish_objects(struct xfer *x, const char *app_url, const struct manifest *
 		order[i] = &m->files[i];
 	qsort(order, m->nfiles, sizeof *order, cmp_file_sha);
 	ix.v = xcalloc(m->nfiles ? m->nfiles : 1, sizeof *ix.v);
+	dx.v = xcalloc(m->nfiles ? m->nfiles : 1, sizeof *dx.v);
 	for (i = 0; i < m->nfiles; i++) {
 		const struct objects_entry *had = objects_index_find(&prev, order[i]->sha256);
 
@@ -94,18 +95,27 @@ int publish_objects(struct xfer *x, const char *app_url, const struct manifest *
 			ix.v[ix.n] = *had;
 		else if (upload_one(x, app_url, order[i], from, tmpdir, &ix.v[ix.n], e) < 0)
 			goto done;
+		else
+			dx.v[dx.n++] = ix.v[ix.n];   /* in the order of ix: sorted */
 		ix.n++;
 	}
-	ix.app = m->app;
-	ix.version = m->version;
+	ix.app = dx.app = m->app;
+	ix.version = dx.version = m->version;
 	sha256_buf(manifest->data, manifest->len, h);
 	hex_encode(h, SHA256_LEN, ix.manifest_sha256);
+	memcpy(dx.manifest_sha256, ix.manifest_sha256, sizeof dx.manifest_sha256);
 	objects_index_emit(&ix, index);
+	if (prev.app && prev_version) {
+		dx.from = (char *)prev_version;
+		dx.payload_size = m->payload_size;
+		objects_index_emit(&dx, delta);
+	}
 	rc = 0;
 done:
 	if (rc < 0)
 		err_prefix(e, "objects: ");
 	free(ix.v);
+	free(dx.v);
 	objects_index_release(&prev);
 	free(order);
 	return rc;

@@ -13,15 +13,18 @@ struct xfer;
 /* Upload to APP_URL/objects/ (app_url ends in '/') a gzip object of each
  * distinct content of m (its files read from from, gzipped in tmpdir)
  * that the index of the release the channel names now does not list
- * (prev_rel: that release's manifest path relative to app_url, and
- * prev_sha its sha256, as the verified current channel names them; NULL:
- * none), and write into index the new release's index for the manifest
- * whose bytes are manifest. The previous index is read without its
- * signature: it only spares uploads, and a server that lies in it can at
- * worst send hosts back to the payload (objects.h). */
+ * (prev_rel: that release's manifest path relative to app_url, prev_sha
+ * its sha256 and prev_version its version, as the verified current
+ * channel names them; NULL: none), and write into index the new release's
+ * index for the manifest whose bytes are manifest, and into delta its
+ * change index from prev_version (the objects uploaded now; left empty
+ * when there is no previous index to tell them). The previous index is
+ * read without its signature: it only spares uploads, and a server that
+ * lies in it can at worst send hosts back to the whole index or the
+ * payload (objects.h). */
 int publish_objects(struct xfer *x, const char *app_url, const struct manifest *m,
 		    const struct buf *manifest, const char *from, const char *tmpdir,
-		    const char *prev_rel, const char *prev_sha, struct buf *index,
-		    struct err *e);
+		    const char *prev_rel, const char *prev_sha, const char *prev_version,
+		    struct buf *index, struct buf *delta, struct err *e);
 
 #endif

@@ -970,6 +970,7 @@ static int decide(struct repo *r, const char *app, struct repo_poll *p, struct e
 struct index_check {
 	struct objects_index ix;
 	const struct manifest *m;
+	const char *from;            /* a change index from this release, else NULL */
 };
 
 /* With trust_root: any one key of the release role signs an index (it
@@ -1004,28 +1005,78 @@ static int index_sig(struct repo *r, const char *app, const char *rel, const str
  * manifest as soon as the manifest's bytes are the channel's and signed,
  * and its signature checked and its YAML parsed on a thread of its own
  * while the main thread parses the manifest (the two are the largest
- * documents of a release). Only a head start: fetch_objects takes it
- * when it checked out, else goes to the servers as it would without it,
- * so every refusal, failover and lie is found and said the one way. */
+ * documents of a release). A host with a version installed asks first
+ * for the change index from that version (objects.h), a few lines for a
+ * small change; the thread then fetches the objects it lists, which such
+ * a host lacks by construction, over the same server's connection (the
+ * main thread does not use it until ahead_take). Only a head start:
+ * fetch_objects takes what checked out, else goes to the servers as it
+ * would without it, so every refusal, failover and lie is found and said
+ * the one way; a change index that does not check is noted as that
+ * server's lie once, by ahead_take. Objects fetched ahead are verified
+ * as any object is, and counted by fetch_objects as ones the host has. */
 struct index_ahead {
 	struct repo *r;
-	char *app, *rel;
+	size_t server;               /* the one asked: r->cur then */
+	char *app, *rel, *from;      /* from: a change index's release, or NULL */
+	char *version, *manifest_sha256; /* the release's, from the channel */
+	char *objdir;                /* for the objects of a change index */
 	struct buf data, sig;
 	struct objects_index ix;
+	struct err err;              /* rc < 0: why */
+	enum repo_cause cause;       /* and what kind of lie, when err is EXIT_TRUST */
 	pthread_t thread;
 	bool tried;                  /* once per poll */
 	bool running;                /* a thread to join */
+	bool prefetch;               /* fetch a change index's objects */
 	int rc;                      /* 0: data and sig verified, ix parsed */
 };
+
+/* A change index's objects into a->objdir, each verified (objects_fetch),
+ * when they weigh less than fetch_objects would take them at (the change
+ * index's payload_size is held to the manifest's there); the first that
+ * fails ends it, and fetch_objects asks for the rest. */
+static void ahead_objects(struct index_ahead *a)
+{
+	struct xfer *x = repo_server(a->r, a->server);
+	uint64_t gz = 0;
+	size_t i;
+	struct err e;
+
+	for (i = 0; i < a->ix.n; i++)
+		gz += a->ix.v[i].gz;
+	if (gz * 100 >= a->ix.payload_size * OBJECTS_MAX_SHARE ||
+	    fs_mkdir_p(a->objdir, 0700, &e) < 0)
+		return;
+	for (i = 0; i < a->ix.n; i++) {
+		char *orel = objects_rel(a->ix.v[i].sha256);
+		char *url = app_url(a->r, a->server, a->app, orel);
+		int rc = objects_fetch(x, url, a->objdir, &a->ix.v[i], &e);
+
+		free(url);
+		free(orel);
+		if (rc < 0)
+			return;
+	}
+}
 
 static void *ahead_run(void *arg)
 {
 	struct index_ahead *a = arg;
-	struct err e;
 
-	a->rc = index_sig(a->r, a->app, a->rel, &a->data, &a->sig, &e) < 0 ||
-			objects_index_parse(a->data.data, a->data.len, &a->ix, &e) < 0
-		? -1 : 0;
+	err_clear(&a->err);
+	a->rc = -1;
+	a->cause = REPO_CAUSE_SIGNATURE;
+	if (index_sig(a->r, a->app, a->rel, &a->data, &a->sig, &a->err) < 0 ||
+	    objects_index_parse(a->data.data, a->data.len, &a->ix, &a->err) < 0)
+		return NULL;
+	a->cause = REPO_CAUSE_MISMATCH;
+	if (a->from && objects_index_check(&a->ix, a->app, a->version, a->manifest_sha256,
+					   a->from, NULL, &a->err) < 0)
+		return NULL;
+	a->rc = 0;
+	if (a->rc == 0 && a->from && a->prefetch)
+		ahead_objects(a);
 	return NULL;
 }
 
@@ -1046,34 +1097,55 @@ static bool cache_fresh(const char *dir)
 	return fresh;
 }
 
-/* Fetch the index from server r->cur and start its checks, when the host
- * will want it: it has a version installed (an upgrade) and nothing of
- * this release in dir yet. A transfer that fails is not retried here. */
+/* rel and its signature from server a->server into a->data and a->sig. */
+static bool ahead_get(struct index_ahead *a, const char *rel)
+{
+	char *url = app_url(a->r, a->server, a->app, rel), *sigurl = xasprintf("%s.minisig", url);
+	struct xfer *x = repo_server(a->r, a->server);
+	bool missing, ok;
+	struct err e;
+
+	buf_release(&a->data);
+	buf_release(&a->sig);
+	ok = xfer_get(x, url, OBJECTS_INDEX_MAX, &a->data, &missing, &e) == 0 &&
+	     xfer_get(x, sigurl, REPO_SIG_MAX, &a->sig, &missing, &e) == 0;
+	free(url);
+	free(sigurl);
+	return ok;
+}
+
+/* Fetch the change index from the installed version (else the index)
+ * from server r->cur and start its checks, when the host will want it:
+ * it has a version installed (an upgrade) and nothing of this release in
+ * dir yet. A transfer that fails is not retried here. */
 static void ahead_start(struct index_ahead *a, struct repo *r, const char *app,
 			const struct repo_poll *p, const char *dir)
 {
-	char *url, *sigurl;
-	bool missing;
-	struct err e;
-
 	if (a->tried || !p->installed[0] || !dir || !cache_fresh(dir))
 		return;
 	a->tried = true;
 	a->r = r;
+	a->server = r->cur;
 	a->app = xstrdup(app);
-	a->rel = objects_index_rel(p->ch.version);
-	url = app_url(r, r->cur, app, a->rel);
-	sigurl = xasprintf("%s.minisig", url);
-	a->rc = xfer_get(repo_server(r, r->cur), url, OBJECTS_INDEX_MAX, &a->data, &missing, &e) < 0 ||
-			xfer_get(repo_server(r, r->cur), sigurl, REPO_SIG_MAX, &a->sig, &missing, &e) < 0
-		? -1 : 1;
-	if (a->rc > 0) {
-		a->running = worker_start(&a->thread, ahead_run, a);
-		if (!a->running)
-			ahead_run(a);
+	a->version = xstrdup(p->ch.version);
+	a->manifest_sha256 = xstrdup(p->ch.manifest_sha256);
+	a->objdir = fs_join(dir, OBJECTS_DIR_NAME);
+	a->prefetch = !r->progress;        /* no progress line from a thread */
+	a->rel = objects_delta_rel(p->ch.version, p->installed);
+	if (ahead_get(a, a->rel)) {
+		a->from = xstrdup(p->installed);
+	} else {
+		free(a->rel);
+		a->rel = objects_index_rel(p->ch.version);
+		if (!ahead_get(a, a->rel)) {
+			a->rc = -1;
+			return;
+		}
 	}
-	free(url);
-	free(sigurl);
+	a->rc = 1;
+	a->running = worker_start(&a->thread, ahead_run, a);
+	if (!a->running)
+		ahead_run(a);
 }
 
 static void ahead_wait(struct index_ahead *a)
@@ -1084,20 +1156,31 @@ static void ahead_wait(struct index_ahead *a)
 	}
 }
 
-/* The index fetched ahead into ic, data and sig, when it verified,
- * parsed and belongs to ic's manifest: true; false leaves them alone. */
-static bool ahead_take(struct index_ahead *a, const struct repo_poll *p,
+/* The index fetched ahead into ic (ic->from set to its kind), data and
+ * sig, when it verified, parsed and belongs to ic's manifest: true; false
+ * leaves them alone. A change index that failed a check is noted as its
+ * server's lie. */
+static bool ahead_take(struct index_ahead *a, struct repo_poll *p,
 		       struct index_check *ic, struct buf *data, struct buf *sig)
 {
 	struct err e;
 
 	ahead_wait(a);
+	if (a->tried && a->rc < 0 && a->from && a->err.code == EXIT_TRUST) {
+		struct buf all = BUF_INIT;
+
+		p->cause = a->cause;
+		note_lie(a->r, a->server, p, &a->err, &all);
+		buf_release(&all);
+		return false;
+	}
 	if (!a->tried || a->rc != 0 ||
-	    objects_index_check(&a->ix, a->app, p->ch.version, p->ch.manifest_sha256, ic->m,
-				&e) < 0)
+	    objects_index_check(&a->ix, a->app, p->ch.version, p->ch.manifest_sha256, a->from,
+				ic->m, &e) < 0)
 		return false;
 	objects_index_release(&ic->ix);
 	ic->ix = a->ix;
+	ic->from = a->from;
 	memset(&a->ix, 0, sizeof a->ix);
 	buf_release(data);
 	buf_release(sig);
@@ -1116,6 +1199,10 @@ static void ahead_release(struct index_ahead *a)
 	buf_release(&a->sig);
 	free(a->app);
 	free(a->rel);
+	free(a->from);
+	free(a->version);
+	free(a->manifest_sha256);
+	free(a->objdir);
 	memset(a, 0, sizeof *a);
 }
 
@@ -1137,9 +1224,9 @@ struct manifest_check {
  * found there as a plain scalar), the channel's app and version, a plain
  * payload name. The index is fetched ahead once the signatures are known
  * to be enough. */
-static int check_manifest(struct repo *r, const char *app, const struct buf *data,
-			  const struct buf *sig, struct repo_poll *p, void *arg,
-			  struct err *e)
+static int check_fetched(struct repo *r, const char *app, const struct buf *data,
+			 const struct buf *sig, struct repo_poll *p, void *arg,
+			 struct err *e)
 {
 	struct manifest_check *mc = arg;
 	struct manifest *m = &mc->m;
@@ -1196,6 +1283,20 @@ static int check_manifest(struct repo *r, const char *app, const struct buf *dat
 		return -1;
 	}
 	return 0;
+}
+
+/* check_fetched; a refusal waits for the index fetched ahead, whose
+ * thread may be using the server's connection the next try asks. */
+static int check_manifest(struct repo *r, const char *app, const struct buf *data,
+			  const struct buf *sig, struct repo_poll *p, void *arg,
+			  struct err *e)
+{
+	struct manifest_check *mc = arg;
+	int rc = check_fetched(r, app, data, sig, p, arg, e);
+
+	if (rc < 0)
+		ahead_wait(&mc->ahead);
+	return rc;
 }
 
 /* A file an earlier poll stored at path (the manifest, the objects
@@ -1391,13 +1492,15 @@ done:
 
 /* ---- step 8 by objects (objects.h) ---- */
 
-/* A repo_check_fn: the index signed, for this release (arg: index_check). */
+/* A repo_check_fn: the index (or the change index from ic->from) signed,
+ * for this release (arg: index_check). */
 static int check_index(struct repo *r, const char *app, const struct buf *data,
 		       const struct buf *sig, struct repo_poll *p, void *arg,
 		       struct err *e)
 {
 	struct index_check *ic = arg;
-	char *rel = objects_index_rel(p->ch.version);
+	char *rel = ic->from ? objects_delta_rel(p->ch.version, ic->from)
+			     : objects_index_rel(p->ch.version);
 	int rc = index_sig(r, app, rel, data, sig, e);
 
 	free(rel);
@@ -1406,8 +1509,8 @@ static int check_index(struct repo *r, const char *app, const struct buf *data,
 	objects_index_release(&ic->ix);
 	if (objects_index_parse(data->data, data->len, &ic->ix, e) < 0)
 		return cause(p, REPO_CAUSE_POLICY, -1);
-	if (objects_index_check(&ic->ix, app, p->ch.version, p->ch.manifest_sha256, ic->m,
-				e) < 0)
+	if (objects_index_check(&ic->ix, app, p->ch.version, p->ch.manifest_sha256, ic->from,
+				ic->m, e) < 0)
 		return cause(p, REPO_CAUSE_MISMATCH, -1);
 	return 0;
 }
@@ -1466,9 +1569,27 @@ static bool payload_started(const struct manifest *m, const char *dir)
 	return yes;
 }
 
+/* The index an earlier run of this release kept in dir, verified again
+ * as the server's would be: the whole one, else the change index from
+ * the installed version. ic->from says which. */
+static bool index_kept(struct repo *r, const char *app, struct repo_poll *p,
+		       const char *ipath, const char *dpath, struct index_check *ic)
+{
+	ic->from = NULL;
+	if (cached_copy(r, app, p, ipath, OBJECTS_INDEX_MAX, check_index, ic) == 0)
+		return true;
+	ic->from = p->installed[0] ? p->installed : NULL;
+	if (ic->from && cached_copy(r, app, p, dpath, OBJECTS_INDEX_MAX, check_index, ic) == 0)
+		return true;
+	ic->from = NULL;
+	return false;
+}
+
 /* The objects the host lacks, when they weigh less than OBJECTS_MAX_SHARE
  * percent of the payload: 1 when dir then holds them (and the index), 0
- * to take the payload (a first install, no index, a refused one). */
+ * to take the payload (a first install, no index, a refused one). A host
+ * that lacks something its change index does not list (a file changed
+ * here, a release not the one the change is from) takes the whole index. */
 static int fetch_objects(struct repo *r, const char *app, struct repo_poll *p,
 			 struct manifest_check *mc, const char *dir, size_t from,
 			 struct err *e)
@@ -1478,21 +1599,22 @@ static int fetch_objects(struct repo *r, const char *app, struct repo_poll *p,
 	const struct objects_entry **need = NULL;
 	char *objdir = fs_join(dir, OBJECTS_DIR_NAME), *rel = objects_index_rel(p->ch.version);
 	char *ipath = fs_join(dir, OBJECTS_INDEX_NAME), *target = fs_under_root(r->c->root, m->target);
-	char *spath = xasprintf("%s.minisig", ipath);
+	char *spath = xasprintf("%s.minisig", ipath), *dpath = fs_join(dir, OBJECTS_DELTA_NAME);
+	char *dspath = xasprintf("%s.minisig", dpath);
 	struct buf data = BUF_INIT, sig = BUF_INIT;
 	struct treescan *seen = p->scan;
 	size_t nneed = 0;
 	uint64_t bytes = 0;
 	bool have, cached;
 	struct err ie;
-	int rc = 0;
+	int rc = 0, lacks;
 
 	have = p->installed[0] != '\0';      /* decide found one */
 	if (!have && !objects_is_source(objdir))
 		goto done;                        /* a first install: the payload */
 	if (payload_started(m, dir))
 		goto done;
-	cached = cached_copy(r, app, p, ipath, OBJECTS_INDEX_MAX, check_index, &ic) == 0;
+	cached = index_kept(r, app, p, ipath, dpath, &ic);
 	if (!cached && !ahead_take(&mc->ahead, p, &ic, &data, &sig) &&
 	    fetch_signed(r, app, rel, OBJECTS_INDEX_MAX, &data, &sig, &from, check_index, &ic,
 			 p, &ie) < 0) {
@@ -1510,12 +1632,24 @@ static int fetch_objects(struct repo *r, const char *app, struct repo_poll *p,
 	/* The installed files are looked for where the release puts its own. */
 	if (seen && (!seen->have || strcmp(seen->target, target)))
 		seen = NULL;
-	if (objects_missing(&ic.ix, m, seen, objdir, &need, &nneed, &bytes, &ie) < 0 ||
-	    bytes * 100 >= m->payload_size * OBJECTS_MAX_SHARE)
+	lacks = objects_missing(&ic.ix, m, seen, objdir, &need, &nneed, &bytes, &ie);
+	if (lacks < 0 && ic.from) {
+		free(need);
+		need = NULL;
+		ic.from = NULL;
+		cached = false;
+		if (fetch_signed(r, app, rel, OBJECTS_INDEX_MAX, &data, &sig, &from, check_index,
+				 &ic, p, &ie) < 0) {
+			p->all_lied = false;
+			goto done;
+		}
+		lacks = objects_missing(&ic.ix, m, seen, objdir, &need, &nneed, &bytes, &ie);
+	}
+	if (lacks < 0 || bytes * 100 >= m->payload_size * OBJECTS_MAX_SHARE)
 		goto done;
 	if (fs_mkdir_p(objdir, 0700, e) < 0 ||
-	    (!cached && (fs_write_atomic(spath, sig.data, sig.len, 0600, e) < 0 ||
-			 fs_write_atomic(ipath, data.data, data.len, 0600, e) < 0))) {
+	    (!cached && (fs_write_atomic(ic.from ? dspath : spath, sig.data, sig.len, 0600, e) < 0 ||
+			 fs_write_atomic(ic.from ? dpath : ipath, data.data, data.len, 0600, e) < 0))) {
 		rc = -1;
 		goto done;
 	}
@@ -1523,6 +1657,8 @@ static int fetch_objects(struct repo *r, const char *app, struct repo_poll *p,
 	if (!rc) {
 		unlink(ipath);                    /* the payload, then */
 		unlink(spath);
+		unlink(dpath);
+		unlink(dspath);
 	}
 done:
 	objects_index_release(&ic.ix);
@@ -1533,6 +1669,8 @@ done:
 	free(rel);
 	free(ipath);
 	free(spath);
+	free(dpath);
+	free(dspath);
 	free(target);
 	return rc;
 }

@@ -107,6 +107,8 @@ publish 1.0.0
 	ok "publish: 20 objects and a signed index" || not_ok "publish: objects or index missing"
 check "publish: the index verifies with the release key (minisign)" \
 	minisign -Vm "$A/releases/1.0.0/objects.yaml" -p "$T/rel.pub"
+[ ! -d "$A/releases/1.0.0/delta" ] && ok "publish: no change index for a first release" ||
+	not_ok "publish: a change index from nothing"
 f=$A/$(obj 1.0.0 3)
 gzip -dc "$f" | cmp -s - "$T/b-1.0.0/data/f3" && ok "publish: an object is the gzip of its file" ||
 	not_ok "publish: object content"
@@ -126,6 +128,14 @@ build 2.0.0 4 9 17
 publish 2.0.0
 [ "$(find "$A/objects" -name '*.gz' | wc -l)" = 23 ] &&
 	ok "publish 2.0.0: only the 3 new objects are added" || not_ok "publish 2.0.0: objects"
+dx=$A/releases/2.0.0/delta/1.0.0.yaml
+check "publish 2.0.0: a change index from 1.0.0, signed (minisign)" minisign -Vm "$dx" -p "$T/rel.pub"
+want=$(for i in 4 9 17; do basename "$(obj 2.0.0 "$i")" .gz; done | sort | tr '\n' ' ')
+got=$(sed -n 's/.*{sha256: "\([0-9a-f]*\)".*/\1/p' "$dx" | tr '\n' ' ')
+psize=$(stat -c %s "$A/releases/2.0.0/payload.tar.gz")
+[ "$got" = "$want" ] && grep -qx 'from: "1.0.0"' "$dx" && grep -qx "payload_size: $psize" "$dx" &&
+	ok "... it lists the 3 new contents, sorted, and the payload's size" ||
+	{ not_ok "... change index: $got, want $want"; sed 's/^/#   /' "$dx"; }
 sync
 mark
 expect_exit 0 "upgrade 2.0.0, on a terminal" script -qec "$UPGR run -c $T/a.yaml" /dev/null
@@ -174,18 +184,27 @@ if command -v strace >/dev/null; then
 	n=$(grep -E "open(at)?\(.*root-a/opt/hello/data/f" "$T/open.log" | grep -vc ' = -1 ')
 	[ "$n" = 0 ] && ok "... no installed file was opened (quick check)" ||
 		{ not_ok "... $n installed files opened"; grep 'root-a/opt/hello/data/f' "$T/open.log" | head -3 | sed 's/^/#   /'; }
-	# The index is asked for once the manifest's bytes are the channel's
-	# and signed, and checked on a thread while the manifest is parsed:
-	# before the manifest is kept in the cache, not after (src/repo.c,
-	# struct index_ahead); and it is fetched once.
-	ri=$(grep -n 'RETR objects.yaml' "$T/open.log" | head -n 1 | cut -d: -f1)
+	# The change index from the installed 2.0.0 is asked for once the
+	# manifest's bytes are the channel's and signed (before the manifest
+	# is kept in the cache, not after), and checked on a thread while the
+	# manifest is parsed, which then fetches the one object it lists
+	# (src/repo.c, struct index_ahead). The whole index is not fetched,
+	# and the object once.
+	ri=$(grep -n 'RETR 2.0.0.yaml' "$T/open.log" | head -n 1 | cut -d: -f1)
+	ro=$(grep -n "RETR $(basename "$(obj 2.1.0 5)" | cut -c1-40)" "$T/open.log" | head -n 1 | cut -d: -f1)
 	km=$(grep -n 'cache/hello/2.1.0/manifest.yaml.tmp' "$T/open.log" | head -n 1 | cut -d: -f1)
 	[ -n "$ri" ] && [ -n "$km" ] && [ "$ri" -lt "$km" ] &&
-		ok "... the index was asked for before the manifest was kept" ||
-		not_ok "... the index asked for at trace line ${ri:-none}, the manifest kept at ${km:-none}"
-	[ "$(downloads 1 'objects.yaml"')" = 1 ] && [ "$(downloads 2 'objects.yaml"')" = 0 ] &&
-		ok "... the index was fetched once" ||
-		not_ok "... the index fetched $(downloads 1 'objects.yaml"') + $(downloads 2 'objects.yaml"') times"
+		ok "... the change index was asked for before the manifest was kept" ||
+		not_ok "... the change index asked for at trace line ${ri:-none}, the manifest kept at ${km:-none}"
+	to=$(sed -n "${ro:-1}s/ .*//p" "$T/open.log")
+	tm=$(sed -n "${km:-1}s/ .*//p" "$T/open.log")
+	[ -n "$ro" ] && [ -n "$km" ] && [ "$to" != "$tm" ] &&
+		ok "... and the object it lists, on a thread of its own" ||
+		not_ok "... the object asked for at trace line ${ro:-none} by $to, the manifest kept by $tm"
+	[ "$(downloads 1 'delta/2.0.0.yaml"')" = 1 ] && [ "$(downloads 1 'objects.yaml"')" = 0 ] &&
+		[ "$(downloads 2 '.')" = 0 ] && [ "$(downloads 1 '/objects/')" = 1 ] &&
+		ok "... the change index and the object fetched once, not the whole index" ||
+		not_ok "... change index $(downloads 1 'delta/2.0.0.yaml"'), index $(downloads 1 'objects.yaml"'), objects $(downloads 1 /objects/), server 2 $(downloads 2 .)"
 
 	# --- each installed file is looked at once; what changed behind
 	# upgr's back is still found (src/treescan.h) --------------------------
@@ -209,6 +228,11 @@ if command -v strace >/dev/null; then
 	[ "$(downloads 1 '/objects/')" = 4 ] && [ "$(downloads 1 'payload.tar.gz')" = 0 ] &&
 		ok "... 4 objects fetched: the change and the three the host lost" ||
 		not_ok "... $(downloads 1 /objects/) objects, $(downloads 1 payload.tar.gz) payloads"
+	# The change index lists f7's alone: the three lost send the host to
+	# the whole index.
+	[ "$(downloads 1 'delta/2.1.0.yaml"')" = 1 ] && [ "$(downloads 1 'objects.yaml"')" = 1 ] &&
+		ok "... the change index, then the whole index for what it does not list" ||
+		not_ok "... change index $(downloads 1 'delta/2.1.0.yaml"'), index $(downloads 1 'objects.yaml"')"
 	looks=""
 	for i in 1 5 10 15 20; do
 		looks="$looks $(grep -Ec "(\"|/)data/f$i\"" "$T/stat.log")"
@@ -275,10 +299,15 @@ tail -n 30 "$T/a-audit.log" | grep -Eq "^error: .*larger than" &&
 	ok "larger: the transfer was cut off at the signed size" ||
 	not_ok "larger: no cut-off recorded"
 
+# nodelta VERSION: the servers have no change index of VERSION (as a
+# release published by an older upgr): hosts read the whole index.
+nodelta() { rm -rf "$FTPD_ROOT_1/repo/apps/hello/releases/$1/delta" "$FTPD_ROOT_2/repo/apps/hello/releases/$1/delta"; }
+
 # --- an index signed by an unknown key -------------------------------------
 build 5.0.0 8 10 11
 publish 5.0.0
 sync
+nodelta 5.0.0
 i1=$FTPD_ROOT_1/repo/apps/hello/releases/5.0.0/objects.yaml
 rm -f "$i1.minisig"
 "$UPGR" sign -k "$T/other.key" "$i1" >/dev/null 2>&1 || not_ok "sign with other key"
@@ -291,9 +320,34 @@ build 6.0.0 12 13 14
 publish 6.0.0
 sync
 d=$FTPD_ROOT_1/repo/apps/hello/releases
+nodelta 6.0.0
 cp "$d/5.0.0/objects.yaml" "$d/6.0.0/objects.yaml"
 cp "$d/5.0.0/objects.yaml.minisig" "$d/6.0.0/objects.yaml.minisig"
 upgrade_past 6.0.0 "the index of another release"
+
+# --- a change index signed by an unknown key: the whole index --------------
+build 6.1.0 2 3
+publish 6.1.0
+sync
+dx1=$d/6.1.0/delta/6.0.0.yaml
+rm -f "$dx1.minisig"
+"$UPGR" sign -k "$T/other.key" "$dx1" >/dev/null 2>&1 || not_ok "sign with other key"
+upgrade_past 6.1.0 "a change index signed by an unknown key"
+[ "$(downloads 1 'objects.yaml"')" = 1 ] && [ "$(downloads 1 '/objects/')" = 2 ] &&
+	[ "$(downloads 1 'payload.tar.gz')" = 0 ] &&
+	ok "unknown key: the whole index, then the 2 objects" ||
+	not_ok "unknown key: index $(downloads 1 'objects.yaml"'), objects $(downloads 1 /objects/), payload $(downloads 1 payload.tar.gz)"
+
+# --- the change index of another release ------------------------------------
+build 6.2.0 4 5
+publish 6.2.0
+sync
+cp "$d/6.1.0/delta/6.0.0.yaml" "$d/6.2.0/delta/6.1.0.yaml"
+cp "$d/6.1.0/delta/6.0.0.yaml.minisig" "$d/6.2.0/delta/6.1.0.yaml.minisig"
+upgrade_past 6.2.0 "the change index of another release"
+[ "$(downloads 1 '/objects/')" = 2 ] && [ "$(downloads 1 'payload.tar.gz')" = 0 ] &&
+	ok "another release's change index: the 2 objects, by the whole index" ||
+	not_ok "another release's change index: objects $(downloads 1 /objects/), payload $(downloads 1 payload.tar.gz)"
 
 # --- every server lies about an object: the payload ------------------------
 build 7.0.0 15 16 18

@@ -150,6 +150,44 @@ expect_grep "$T/out" '"approval": \{"hello": \{"state": "approved"' "... approve
 expect_exit 0 "fleet status --html after approval" $F --html "$T/f2.html"
 expect_grep "$T/f2.html" 'data-approval="approved"' "... approved (html)"
 
+# --- the change index under a root (issue 17) ---------------------------
+# App bulk, 20 files: a host on the trust root installs 1.0.0 from the
+# payload, then takes 1.1.0 (one file changed) by the change index from
+# 1.0.0, signed by the release key as the whole index is, and its one
+# object: no whole index, no payload.
+bulk() {
+	d=$T/k-$1
+	mkdir -p "$d/data"
+	[ -d "$T/k-last" ] && cp "$T/k-last/data/"* "$d/data/" ||
+		for i in $(seq 1 20); do head -c 20000 /dev/urandom >"$d/data/f$i"; done
+	[ -n "${2:-}" ] && head -c 20000 /dev/urandom >"$d/data/f$2"
+	printf 'upgr: 1\napp: bulk\nversion: %s\ntarget: /opt/bulk\n' "$1" >"$d/manifest.yaml"
+	printf 'files:\n  - path: data/\n    mode: "0644"\n' >>"$d/manifest.yaml"
+	rm -rf "$T/k-last"; cp -R "$d" "$T/k-last"
+}
+bulk 1.0.0
+expect_exit 0 "bulk 1.0.0: published and approved" \
+	sh -c "$P --key alice.key --channel-key console.key k-1.0.0/manifest.yaml && $A -k carol.key --yes bulk 1.0.0"
+agent_yaml r "trust_root: $T/1.root.yaml" "$R"
+sed -i 's/^apps: .*/apps: [bulk]/' "$T/r.yaml"
+expect_exit 0 "a host on the trust root installs bulk 1.0.0" "$UPGR" run -c "$T/r.yaml"
+bulk 1.1.0 7
+expect_exit 0 "bulk 1.1.0 (one file changed): published and approved" \
+	sh -c "$P --key alice.key --channel-key console.key k-1.1.0/manifest.yaml && $A -k carol.key --yes --against 1.0.0 bulk 1.1.0"
+D=$FTPD_ROOT_1/repo/apps/bulk/releases/1.1.0/delta/1.0.0.yaml
+check "minisign -V: the change index from 1.0.0, delta/1.0.0.yaml.alice.minisig alone" \
+	minisign -V -q -p alice.pub -m "$D" -x "$D.alice.minisig"
+check "minisign -V: delta/1.0.0.yaml.minisig (trusted_keys: hosts) alone" \
+	minisign -V -q -p alice.pub -m "$D" -x "$D.minisig"
+l0=$(wc -l <"$FTPD_LOG_1")
+expect_exit 0 "the host on the trust root upgrades to bulk 1.1.0" "$UPGR" run -c "$T/r.yaml"
+tail -n +$((l0 + 1)) "$FTPD_LOG_1" | grep 'OK DOWNLOAD' >"$T/dl"
+grep -q 'bulk/releases/1.1.0/delta/1.0.0.yaml"' "$T/dl" && ! grep -q 'objects.yaml"' "$T/dl" &&
+	! grep -q 'payload.tar.gz' "$T/dl" && [ "$(grep -c '/objects/' "$T/dl")" = 1 ] &&
+	ok "... by the change index and its one object: no whole index, no payload" ||
+	{ not_ok "... downloads:"; sed 's/^/#   /' "$T/dl"; }
+expect_same "$T/k-1.1.0/data" "$T/root-r/opt/bulk/data" "... with the build's bytes"
+
 # --- point 5: the channel serial under a root ---------------------------
 expect_exit 0 "publish 1.1.0 (serial 2)" \
 	$P --key alice.key --channel-key console.key b-1.1.0/manifest.yaml

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Unit tests: the objects index (parse, emit, find, check against a
- * release) and an object's gzip round trip with its size cut-off. */
+/* Unit tests: the objects index and the change index (parse, emit,
+ * find, check against a release) and an object's gzip round trip with its
+ * size cut-off. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -26,6 +27,12 @@ static const char good[] =
 	"manifest_sha256: " HM "\n"
 	"objects:\n"
 	"  - {sha256: " H1 ", size: 10, gz: 30}\n"
+	"  - {sha256: " H2 ", size: 20, gz: 40}\n";
+
+static const char delta[] =
+	"upgr: 1\ntype: objects\napp: hello\nversion: 1.2.0\nfrom: 1.1.0\n"
+	"payload_size: 5000\nmanifest_sha256: " HM "\n"
+	"objects:\n"
 	"  - {sha256: " H2 ", size: 20, gz: 40}\n";
 
 static int parse(const char *text, struct objects_index *ix, struct err *e)
@@ -107,6 +114,14 @@ static void test_parse_refused(void **state)
 		/* a negative size */
 		"upgr: 1\ntype: objects\napp: a\nversion: 1.0.0\nmanifest_sha256: " HM "\n"
 		"objects:\n  - {sha256: " H1 ", size: -1, gz: 1}\n",
+		/* a change index with no payload size, a payload size with no from */
+		"upgr: 1\ntype: objects\napp: a\nversion: 1.0.0\nfrom: 0.9.0\n"
+		"manifest_sha256: " HM "\nobjects: []\n",
+		"upgr: 1\ntype: objects\napp: a\nversion: 1.0.0\npayload_size: 9\n"
+		"manifest_sha256: " HM "\nobjects: []\n",
+		/* from is not a string */
+		"upgr: 1\ntype: objects\napp: a\nversion: 1.0.0\nfrom: [0.9.0]\npayload_size: 9\n"
+		"manifest_sha256: " HM "\nobjects: []\n",
 	};
 	struct objects_index ix;
 	struct err e;
@@ -119,6 +134,19 @@ static void test_parse_refused(void **state)
 	}
 }
 
+/* m with files a and b, of contents H1 and H2. */
+static void two_files(struct manifest *m, struct mfile f[2])
+{
+	memset(m, 0, sizeof *m);
+	memset(f, 0, 2 * sizeof *f);
+	f[0].path = "a";
+	f[1].path = "b";
+	hex_decode(H1, f[0].sha256, SHA256_LEN);
+	hex_decode(H2, f[1].sha256, SHA256_LEN);
+	m->files = f;
+	m->nfiles = 2;
+}
+
 static void test_check(void **state)
 {
 	struct objects_index ix;
@@ -127,25 +155,67 @@ static void test_check(void **state)
 	struct err e;
 
 	(void)state;
-	memset(&m, 0, sizeof m);
-	memset(f, 0, sizeof f);
-	f[0].path = "a";
-	f[1].path = "b";
-	hex_decode(H1, f[0].sha256, SHA256_LEN);
-	hex_decode(H2, f[1].sha256, SHA256_LEN);
-	m.files = f;
-	m.nfiles = 2;
+	two_files(&m, f);
 	assert_int_equal(parse(good, &ix, &e), 0);
-	assert_int_equal(objects_index_check(&ix, "hello", "1.2.0", HM, &m, &e), 0);
+	assert_int_equal(objects_index_check(&ix, "hello", "1.2.0", HM, NULL, &m, &e), 0);
 	/* another release's index, another manifest, another app */
-	assert_int_equal(objects_index_check(&ix, "hello", "1.3.0", HM, &m, &e), -1);
+	assert_int_equal(objects_index_check(&ix, "hello", "1.3.0", HM, NULL, &m, &e), -1);
 	assert_int_equal(e.code, EXIT_TRUST);
-	assert_int_equal(objects_index_check(&ix, "hello", "1.2.0", H1, &m, &e), -1);
-	assert_int_equal(objects_index_check(&ix, "other", "1.2.0", HM, &m, &e), -1);
+	assert_int_equal(objects_index_check(&ix, "hello", "1.2.0", H1, NULL, &m, &e), -1);
+	assert_int_equal(objects_index_check(&ix, "other", "1.2.0", HM, NULL, &m, &e), -1);
 	/* a file it does not list */
 	hex_decode(HM, f[1].sha256, SHA256_LEN);
-	assert_int_equal(objects_index_check(&ix, "hello", "1.2.0", HM, &m, &e), -1);
+	assert_int_equal(objects_index_check(&ix, "hello", "1.2.0", HM, NULL, &m, &e), -1);
 	assert_int_equal(e.code, EXIT_TRUST);
+	objects_index_release(&ix);
+}
+
+/* A change index: parsed and emitted with its from and payload size; it
+ * is taken only as the change from the release it names, for a manifest
+ * of its payload size, never as a whole index, and a whole index never
+ * as a change index; it need not list every file. */
+static void test_delta(void **state)
+{
+	struct objects_index ix, full, again;
+	struct buf out = BUF_INIT;
+	struct mfile f[2];
+	struct manifest m;
+	struct err e;
+
+	(void)state;
+	two_files(&m, f);
+	m.payload_size = 5000;
+	assert_int_equal(parse(delta, &ix, &e), 0);
+	assert_string_equal(ix.from, "1.1.0");
+	assert_int_equal(ix.payload_size, 5000);
+	assert_int_equal(ix.n, 1);
+	objects_index_emit(&ix, &out);
+	assert_int_equal(objects_index_parse(out.data, out.len, &again, &e), 0);
+	assert_string_equal(again.from, "1.1.0");
+	assert_int_equal(again.payload_size, 5000);
+	objects_index_release(&again);
+	buf_release(&out);
+
+	assert_int_equal(objects_index_check(&ix, "hello", "1.2.0", HM, "1.1.0", &m, &e), 0);
+	assert_int_equal(objects_index_check(&ix, "hello", "1.2.0", HM, "1.1.0", NULL, &e), 0);
+	/* the change from another release; taken as a whole index */
+	assert_int_equal(objects_index_check(&ix, "hello", "1.2.0", HM, "1.0.0", &m, &e), -1);
+	assert_int_equal(e.code, EXIT_TRUST);
+	assert_int_equal(objects_index_check(&ix, "hello", "1.2.0", HM, NULL, &m, &e), -1);
+	assert_int_equal(e.code, EXIT_TRUST);
+	/* another release, another manifest */
+	assert_int_equal(objects_index_check(&ix, "hello", "1.3.0", HM, "1.1.0", &m, &e), -1);
+	assert_int_equal(objects_index_check(&ix, "hello", "1.2.0", H1, "1.1.0", &m, &e), -1);
+	/* a payload size that is not the manifest's */
+	m.payload_size = 4999;
+	assert_int_equal(objects_index_check(&ix, "hello", "1.2.0", HM, "1.1.0", &m, &e), -1);
+	assert_int_equal(e.code, EXIT_TRUST);
+	/* a whole index is not a change index */
+	assert_int_equal(parse(good, &full, &e), 0);
+	assert_null(full.from);
+	assert_int_equal(objects_index_check(&full, "hello", "1.2.0", HM, "1.1.0", &m, &e), -1);
+	assert_int_equal(e.code, EXIT_TRUST);
+	objects_index_release(&full);
 	objects_index_release(&ix);
 }
 
@@ -193,6 +263,7 @@ int main(void)
 		cmocka_unit_test(test_parse_memo),
 		cmocka_unit_test(test_parse_refused),
 		cmocka_unit_test(test_check),
+		cmocka_unit_test(test_delta),
 		cmocka_unit_test(test_gzip_round_trip),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -6,8 +6,9 @@
 # a release changing 10 of its files. Bytes on the wire are the vsftpd
 # log's (OK DOWNLOAD lines) between two points:
 #   - the upgrade's bytes vs the budget 1.2 x the changed files' objects
-#     (their compressed size) + the metadata (channel, manifest, index and
-#     their signatures); and vs the whole payload, what a host fetched
+#     (their compressed size) + the metadata (channel, manifest, the
+#     change index from 1.0.0, and their signatures); and vs the whole
+#     payload, what a host fetched
 #     before (no target, for sizing);
 #   - the upgrade's time vs rsync -a --delete of the same change between
 #     the two trees (each the best of BENCH_TRIES; the upgrade rolled back
@@ -123,10 +124,14 @@ for h in $(comm -13 "$B/h1" "$B/h2"); do
 	[ -f "$f" ] || continue          # the payload's own hash line
 	changed=$((changed + $(stat -c %s "$f"))); nchanged=$((nchanged + 1))
 done
+# The metadata: the channel file, the manifest and the index a host with
+# 1.0.0 reads (the change index from 1.0.0, where publish wrote one), each
+# with its signature.
+ix=releases/2.0.0/objects.yaml
+[ -f "$A/releases/2.0.0/delta/1.0.0.yaml" ] && ix=releases/2.0.0/delta/1.0.0.yaml
 meta=0
 for f in channels/stable.yaml channels/stable.yaml.minisig releases/2.0.0/manifest.yaml \
-	releases/2.0.0/manifest.yaml.minisig releases/2.0.0/objects.yaml \
-	releases/2.0.0/objects.yaml.minisig; do
+	releases/2.0.0/manifest.yaml.minisig $ix $ix.minisig; do
 	meta=$((meta + $(stat -c %s "$A/$f")))
 done
 payload=$(stat -c %s "$A/releases/2.0.0/payload.tar.gz")

@@ -1003,13 +1003,15 @@ static int index_sig(struct repo *r, const char *app, const char *rel, const str
 
 /* An upgrade's index is fetched from the server that served the
  * manifest as soon as the manifest's bytes are the channel's and signed,
- * and its signature checked and its YAML parsed on a thread of its own
+ * and its signature checked and its YAML parsed, on a thread of its own
  * while the main thread parses the manifest (the two are the largest
- * documents of a release). A host with a version installed asks first
- * for the change index from that version (objects.h), a few lines for a
- * small change; the thread then fetches the objects it lists, which such
- * a host lacks by construction, over the same server's connection (the
- * main thread does not use it until ahead_take). Only a head start:
+ * documents of a release). The thread asks first for the change index
+ * from the installed version (objects.h), a few lines for a small
+ * change, and then fetches the objects it lists, which such a host lacks
+ * by construction; all over that server's connection, which the main
+ * thread does not use until ahead_take (or, when the manifest is
+ * refused, until check_manifest has waited for the thread). Only a head
+ * start:
  * fetch_objects takes what checked out, else goes to the servers as it
  * would without it, so every refusal, failover and lie is found and said
  * the one way; a change index that does not check is noted as that
@@ -1060,12 +1062,40 @@ static void ahead_objects(struct index_ahead *a)
 	}
 }
 
+/* rel and its signature from server a->server into a->data and a->sig. */
+static bool ahead_get(struct index_ahead *a, const char *rel)
+{
+	char *url = app_url(a->r, a->server, a->app, rel), *sigurl = xasprintf("%s.minisig", url);
+	struct xfer *x = repo_server(a->r, a->server);
+	bool missing, ok;
+	struct err e;
+
+	buf_release(&a->data);
+	buf_release(&a->sig);
+	ok = xfer_get(x, url, OBJECTS_INDEX_MAX, &a->data, &missing, &e) == 0 &&
+	     xfer_get(x, sigurl, REPO_SIG_MAX, &a->sig, &missing, &e) == 0;
+	free(url);
+	free(sigurl);
+	return ok;
+}
+
+/* The change index from the installed version (a->from), else the
+ * index; its checks; a change index's objects. */
 static void *ahead_run(void *arg)
 {
 	struct index_ahead *a = arg;
 
 	err_clear(&a->err);
 	a->rc = -1;
+	a->rel = objects_delta_rel(a->version, a->from);
+	if (!ahead_get(a, a->rel)) {
+		free(a->rel);
+		free(a->from);
+		a->from = NULL;
+		a->rel = objects_index_rel(a->version);
+		if (!ahead_get(a, a->rel))
+			return NULL;
+	}
 	a->cause = REPO_CAUSE_SIGNATURE;
 	if (index_sig(a->r, a->app, a->rel, &a->data, &a->sig, &a->err) < 0 ||
 	    objects_index_parse(a->data.data, a->data.len, &a->ix, &a->err) < 0)
@@ -1075,7 +1105,7 @@ static void *ahead_run(void *arg)
 					   a->from, NULL, &a->err) < 0)
 		return NULL;
 	a->rc = 0;
-	if (a->rc == 0 && a->from && a->prefetch)
+	if (a->from && a->prefetch)
 		ahead_objects(a);
 	return NULL;
 }
@@ -1097,25 +1127,8 @@ static bool cache_fresh(const char *dir)
 	return fresh;
 }
 
-/* rel and its signature from server a->server into a->data and a->sig. */
-static bool ahead_get(struct index_ahead *a, const char *rel)
-{
-	char *url = app_url(a->r, a->server, a->app, rel), *sigurl = xasprintf("%s.minisig", url);
-	struct xfer *x = repo_server(a->r, a->server);
-	bool missing, ok;
-	struct err e;
-
-	buf_release(&a->data);
-	buf_release(&a->sig);
-	ok = xfer_get(x, url, OBJECTS_INDEX_MAX, &a->data, &missing, &e) == 0 &&
-	     xfer_get(x, sigurl, REPO_SIG_MAX, &a->sig, &missing, &e) == 0;
-	free(url);
-	free(sigurl);
-	return ok;
-}
-
-/* Fetch the change index from the installed version (else the index)
- * from server r->cur and start its checks, when the host will want it:
+/* Start fetching the change index from the installed version (else the
+ * index) from server r->cur, and its checks, when the host will want it:
  * it has a version installed (an upgrade) and nothing of this release in
  * dir yet. A transfer that fails is not retried here. */
 static void ahead_start(struct index_ahead *a, struct repo *r, const char *app,
@@ -1131,18 +1144,7 @@ static void ahead_start(struct index_ahead *a, struct repo *r, const char *app,
 	a->manifest_sha256 = xstrdup(p->ch.manifest_sha256);
 	a->objdir = fs_join(dir, OBJECTS_DIR_NAME);
 	a->prefetch = !r->progress;        /* no progress line from a thread */
-	a->rel = objects_delta_rel(p->ch.version, p->installed);
-	if (ahead_get(a, a->rel)) {
-		a->from = xstrdup(p->installed);
-	} else {
-		free(a->rel);
-		a->rel = objects_index_rel(p->ch.version);
-		if (!ahead_get(a, a->rel)) {
-			a->rc = -1;
-			return;
-		}
-	}
-	a->rc = 1;
+	a->from = xstrdup(p->installed);
 	a->running = worker_start(&a->thread, ahead_run, a);
 	if (!a->running)
 		ahead_run(a);

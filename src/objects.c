@@ -185,7 +185,9 @@ void objects_index_emit(const struct objects_index *ix, struct buf *out)
 	if (ix->from)
 		buf_addf(out, "from: \"%s\"\npayload_size: %llu\n", ix->from,
 			 (unsigned long long)ix->payload_size);
-	buf_addf(out, "manifest_sha256: \"%s\"\nobjects:\n", ix->manifest_sha256);
+	/* A change that adds no content lists none: an empty list, not null. */
+	buf_addf(out, "manifest_sha256: \"%s\"\nobjects:%s\n", ix->manifest_sha256,
+		 ix->n ? "" : " []");
 	for (i = 0; i < ix->n; i++) {
 		hex_encode(ix->v[i].sha256, SHA256_LEN, hex);
 		buf_addf(out, "  - {sha256: \"%s\", size: %llu, gz: %llu}\n", hex,
@@ -662,31 +664,38 @@ int objects_sizes(const char *src, const struct manifest *m, uint64_t *sizes,
 	return 0;
 }
 
-uint64_t objects_size_here(const char *src, const struct manifest *installed,
-			   const char *target, const uint8_t *sha)
+uint64_t objects_size_here(struct objects_here *h, const uint8_t *sha)
 {
-	char *p = object_path(src, sha);
+	const struct manifest *in = h->installed;
+	char *p = object_path(h->src, sha);
 	struct stat st;
-	size_t *order, lo;
-	uint64_t size = 0;
 	bool ok = lstat(p, &st) == 0 && S_ISREG(st.st_mode);
-	int tfd;
+	size_t lo;
 
 	free(p);
 	if (ok)
 		return (uint64_t)st.st_size;
-	if (!installed || (tfd = open(target, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+	if (in && h->tfd == -2)
+		h->tfd = open(h->target, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (!in || h->tfd < 0)
 		return 0;
-	order = by_sha(installed);
-	for (lo = sha_first(installed, order, sha);
-	     !size && lo < installed->nfiles &&
-	     !memcmp(installed->files[order[lo]].sha256, sha, SHA256_LEN); lo++)
-		if (fstatat(tfd, installed->files[order[lo]].path, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	if (!h->order)
+		h->order = by_sha(in);
+	for (lo = sha_first(in, h->order, sha);
+	     lo < in->nfiles && !memcmp(in->files[h->order[lo]].sha256, sha, SHA256_LEN); lo++)
+		if (fstatat(h->tfd, in->files[h->order[lo]].path, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
 		    S_ISREG(st.st_mode))
-			size = (uint64_t)st.st_size;
-	close(tfd);
-	free(order);
-	return size;
+			return (uint64_t)st.st_size;
+	return 0;
+}
+
+void objects_here_release(struct objects_here *h)
+{
+	if (h->tfd >= 0)
+		close(h->tfd);
+	free(h->order);
+	h->tfd = -2;
+	h->order = NULL;
 }
 
 struct stager {

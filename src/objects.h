@@ -161,11 +161,20 @@ uint64_t objects_bytes(const char *src);
 #define OBJECTS_SIZE_UNKNOWN UINT64_MAX
 int objects_sizes(const char *src, const struct manifest *m, uint64_t *sizes,
 		  struct err *e);
-/* The size of content sha as the host has it: its object in src, else the
- * first regular file of installed (under target) listed with it; 0 when
- * neither is there. */
-uint64_t objects_size_here(const char *src, const struct manifest *installed,
-			   const char *target, const uint8_t *sha);
+/* Where the host has the contents a change index does not list. */
+struct objects_here {
+	const char *src;                  /* the objects directory */
+	const struct manifest *installed; /* its files under target, or NULL */
+	const char *target;
+	int tfd;                          /* target, opened on first need (-2: not yet) */
+	size_t *order;                    /* installed's files by sha256, made on first need */
+};
+#define OBJECTS_HERE_INIT(src, installed, target) { (src), (installed), (target), -2, NULL }
+/* The size of content sha as the host has it: its object in h->src, else
+ * the first regular file of h->installed listed with it; 0 when neither
+ * is there. */
+uint64_t objects_size_here(struct objects_here *h, const uint8_t *sha);
+void objects_here_release(struct objects_here *h);
 
 /* As payload_extract_some (payload.h), from src: a payload file, or an
  * objects directory. From objects, each file m->files[i] with want[i]

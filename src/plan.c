@@ -134,8 +134,11 @@ static bool quick_same(const struct plan *p, const struct mfile *f, const struct
 
 /* Decide what happens to one listed file, m->files[i]. tfd: the target
  * directory, or -1 (none yet): paths are looked up from it, a few
- * components rather than the whole absolute path per file. */
-static int plan_file(struct plan *p, int tfd, size_t i, uint64_t *new_size, struct err *e)
+ * components rather than the whole absolute path per file. *new_size
+ * OBJECTS_SIZE_UNKNOWN is found out here: the size of the file kept, or
+ * of the bytes the host has elsewhere (here). */
+static int plan_file(struct plan *p, int tfd, size_t i, uint64_t *new_size,
+		     struct objects_here *here, struct err *e)
 {
 	const struct mfile *f = &p->m->files[i];
 	const struct mfile *was = p->installed ? manifest_find_file_near(p->installed, f->path, i)
@@ -192,8 +195,7 @@ static int plan_file(struct plan *p, int tfd, size_t i, uint64_t *new_size, stru
 	}
 	/* A content the change index did not list is one the host has. */
 	if (*new_size == OBJECTS_SIZE_UNKNOWN)
-		*new_size = same ? (uint64_t)st.st_size
-				 : objects_size_here(p->payload, p->installed, p->target, f->sha256);
+		*new_size = same ? (uint64_t)st.st_size : objects_size_here(here, f->sha256);
 	op = add_op(p, kind);
 	op->file = f;
 	op->src = xstrdup(f->path);
@@ -481,6 +483,7 @@ int plan_build_how(struct plan *p, const struct manifest *m,
 		   const char *payload, const char *manifest_sha256,
 		   const struct plan_how *how, struct err *e)
 {
+	struct objects_here here = OBJECTS_HERE_INIT(payload, installed, NULL);
 	uint64_t *sizes = NULL;
 	struct stat st;
 	size_t i;
@@ -511,8 +514,9 @@ int plan_build_how(struct plan *p, const struct manifest *m,
 	    : !p->sizes_unknown && payload_sizes(payload, m, sizes, e) < 0)
 		goto done;
 	tfd = open(p->target, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	here.target = p->target;
 	for (i = 0; i < m->nfiles; i++) {
-		if (plan_file(p, tfd, i, &sizes[i], e) < 0)
+		if (plan_file(p, tfd, i, &sizes[i], &here, e) < 0)
 			goto done;
 		p->disk_needed += sizes[i];
 	}
@@ -535,6 +539,7 @@ int plan_build_how(struct plan *p, const struct manifest *m,
 done:
 	if (tfd >= 0)
 		close(tfd);
+	objects_here_release(&here);
 	free(sizes);
 	if (rc < 0)
 		err_prefix(e, "plan %s %s: ", m->app, m->version);

@@ -251,6 +251,16 @@ for d in "$T/b-2.2.0" "$T/b-last"; do mv "$d/data/f6" "$d/data/moved6"; done
 publish 2.2.0
 sync
 mark
+# The change index from 2.1.1 lists nothing (no content is new): the plan
+# takes every size from the host, moved6's from the installed f6.
+"$UPGR" --dry-run --json -c "$T/a.yaml" >"$T/dry.json" 2>"$T/err" || not_ok "dry run 2.2.0: $(cat "$T/err")"
+grep -q '"disk_needed": 400000' "$T/dry.json" &&
+	grep -Eq '"path": "data/moved6".*"new_size": 20000' "$T/dry.json" &&
+	ok "dry run 2.2.0: every size known, moved6's from the installed f6" ||
+	{ not_ok "dry run 2.2.0: sizes"; grep -E 'disk_needed|moved6' "$T/dry.json" | sed 's/^/#   /'; }
+[ "$(downloads 1 'delta/2.1.1.yaml"')" = 1 ] && [ "$(downloads 1 'objects.yaml"')" = 0 ] &&
+	ok "... by the change index of no object, not the whole index" ||
+	not_ok "... change index $(downloads 1 'delta/2.1.1.yaml"'), index $(downloads 1 'objects.yaml"')"
 expect_exit 0 "upgrade 2.2.0 (f6 moved to moved6)" "$UPGR" run -c "$T/a.yaml"
 installed_is a 2.2.0 "upgrade 2.2.0: the tree is the release"
 [ "$(downloads 1 '/objects/')" = 0 ] && [ "$(downloads 1 'payload.tar.gz')" = 0 ] &&

@@ -195,6 +195,15 @@ static void test_delta(void **state)
 	assert_int_equal(again.payload_size, 5000);
 	objects_index_release(&again);
 	buf_release(&out);
+	/* a change that adds no content: an empty list, read back as one */
+	ix.n = 0;
+	objects_index_emit(&ix, &out);
+	assert_int_equal(objects_index_parse(out.data, out.len, &again, &e), 0);
+	assert_int_equal(again.n, 0);
+	assert_string_equal(again.from, "1.1.0");
+	objects_index_release(&again);
+	buf_release(&out);
+	ix.n = 1;
 
 	assert_int_equal(objects_index_check(&ix, "hello", "1.2.0", HM, "1.1.0", &m, &e), 0);
 	assert_int_equal(objects_index_check(&ix, "hello", "1.2.0", HM, "1.1.0", NULL, &e), 0);

@@ -1165,9 +1165,14 @@ static void ahead_wait(struct index_ahead *a)
 static bool ahead_take(struct index_ahead *a, struct repo_poll *p,
 		       struct index_check *ic, struct buf *data, struct buf *sig)
 {
-	struct err e;
-
 	ahead_wait(a);
+	/* Now it can be held to the manifest too (its payload size). */
+	if (a->tried && a->rc == 0 &&
+	    objects_index_check(&a->ix, a->app, p->ch.version, p->ch.manifest_sha256, a->from,
+				ic->m, &a->err) < 0) {
+		a->rc = -1;
+		a->cause = REPO_CAUSE_MISMATCH;
+	}
 	if (a->tried && a->rc < 0 && a->from && a->err.code == EXIT_TRUST) {
 		struct buf all = BUF_INIT;
 
@@ -1176,9 +1181,7 @@ static bool ahead_take(struct index_ahead *a, struct repo_poll *p,
 		buf_release(&all);
 		return false;
 	}
-	if (!a->tried || a->rc != 0 ||
-	    objects_index_check(&a->ix, a->app, p->ch.version, p->ch.manifest_sha256, a->from,
-				ic->m, &e) < 0)
+	if (!a->tried || a->rc != 0)
 		return false;
 	objects_index_release(&ic->ix);
 	ic->ix = a->ix;

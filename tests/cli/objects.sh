@@ -360,6 +360,24 @@ upgrade_past 6.2.0 "the change index of another release"
 	ok "another release's change index: the 2 objects, by the whole index" ||
 	not_ok "another release's change index: objects $(downloads 1 /objects/), payload $(downloads 1 payload.tar.gz)"
 
+# --- a change index signed by the release key, for another payload ---------
+# (a publisher's mistake, or its key in other hands: every other field is
+# right; held to the manifest's payload size, it is refused)
+build 6.3.0 6 7
+publish 6.3.0
+sync
+dx3=$d/6.3.0/delta/6.2.0.yaml
+sed -i 's/^payload_size: .*/payload_size: 1/' "$dx3"
+rm -f "$dx3.minisig"
+"$UPGR" sign -k "$T/rel.key" -t "$(printf 'timestamp:%s\tapp:hello\tfile:releases/6.3.0/delta/6.2.0.yaml\tversion:6.3.0' "$(date +%s)")" \
+	"$dx3" >/dev/null 2>&1 || not_ok "sign with the release key"
+upgrade_past 6.3.0 "a change index for another payload size"
+tail -n 30 "$T/a-audit.log" | grep -q "weighs a payload of 1 bytes" &&
+	ok "another payload size: the record says so" || not_ok "another payload size: no such record"
+[ "$(downloads 1 'objects.yaml"')" = 1 ] && [ "$(downloads 1 'payload.tar.gz')" = 0 ] &&
+	ok "another payload size: the objects, by the whole index" ||
+	not_ok "another payload size: index $(downloads 1 'objects.yaml"'), payload $(downloads 1 payload.tar.gz)"
+
 # --- every server lies about an object: the payload ------------------------
 build 7.0.0 15 16 18
 publish 7.0.0

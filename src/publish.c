@@ -518,18 +518,24 @@ static int upload_sig(struct pub *p, const char *rel, const char *name,
 	return rc;
 }
 
-/* rel and its signature (signed as the manifest is): the root layout's,
- * then the one for hosts on trusted_keys:, then the file. */
+/* rel's signature sig (the root layout's, then the one for hosts on
+ * trusted_keys:), then rel itself. */
+static int upload_with_sig(struct pub *p, const char *rel, const struct buf *data,
+			   const struct buf *sig, struct err *e)
+{
+	return (!p->has_root || upload_sig(p, rel, p->kname, sig, e) == 0) &&
+			upload_sig(p, rel, NULL, sig, e) == 0 && upload(p, rel, data, NULL, e) == 0
+		? 0 : -1;
+}
+
+/* rel, signed as the manifest is, with its signature. */
 static int upload_signed(struct pub *p, const char *rel, const struct buf *data,
 			 struct err *e)
 {
 	struct buf sig = BUF_INIT;
-	int rc = -1;
+	int rc = sign_text(p, &p->key, rel, data, &sig, e) == 0 &&
+			 upload_with_sig(p, rel, data, &sig, e) == 0 ? 0 : -1;
 
-	if (sign_text(p, &p->key, rel, data, &sig, e) == 0 &&
-	    (!p->has_root || upload_sig(p, rel, p->kname, &sig, e) == 0) &&
-	    upload_sig(p, rel, NULL, &sig, e) == 0 && upload(p, rel, data, NULL, e) == 0)
-		rc = 0;
 	buf_release(&sig);
 	return rc;
 }
@@ -571,9 +577,7 @@ static int upload_release(struct pub *p, struct err *e)
 	*strrchr(dir, '/') = '\0';
 	rel = fs_join(dir, PUBLISH_PAYLOAD_NAME);
 	if (upload_objects(p, e) == 0 && upload(p, rel, NULL, p->payload, e) == 0 &&
-	    (!p->has_root || upload_sig(p, p->manifest_rel, p->kname, &p->manifest_sig, e) == 0) &&
-	    upload_sig(p, p->manifest_rel, NULL, &p->manifest_sig, e) == 0 &&
-	    upload(p, p->manifest_rel, &p->manifest, NULL, e) == 0)
+	    upload_with_sig(p, p->manifest_rel, &p->manifest, &p->manifest_sig, e) == 0)
 		rc = 0;
 	free(rel);
 	free(dir);

@@ -221,6 +221,11 @@ int objects_index_check(const struct objects_index *ix, const char *app,
 	return 0;
 }
 
+bool objects_cheaper(uint64_t gz, uint64_t payload_size)
+{
+	return gz * 100 < payload_size * OBJECTS_MAX_SHARE;
+}
+
 char *objects_rel(const uint8_t *sha)
 {
 	char hex[SHA256_HEX_LEN + 1];

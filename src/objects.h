@@ -68,6 +68,9 @@
 /* Objects are fetched when the missing ones weigh less than this percent
  * of the payload; above, the whole payload is cheaper (one transfer). */
 #define OBJECTS_MAX_SHARE 60
+/* Whether objects of gz bytes in all are the cheaper way to a release
+ * whose payload is payload_size bytes (under OBJECTS_MAX_SHARE). */
+bool objects_cheaper(uint64_t gz, uint64_t payload_size);
 
 struct objects_entry {
 	uint8_t sha256[SHA256_LEN];

@@ -999,6 +999,18 @@ static int index_sig(struct repo *r, const char *app, const char *rel, const str
 			   : verify_sig(r, app, rel, data, sig, e);
 }
 
+/* Object o from server i into objdir (objects_fetch). */
+static int fetch_object(struct repo *r, size_t i, const char *app, const char *objdir,
+			const struct objects_entry *o, struct err *e)
+{
+	char *orel = objects_rel(o->sha256), *url = app_url(r, i, app, orel);
+	int rc = objects_fetch(repo_server(r, i), url, objdir, o, e);
+
+	free(url);
+	free(orel);
+	return rc;
+}
+
 /* ---- the objects index, ahead of the manifest's parse ---- */
 
 /* An upgrade's index is fetched from the server that served the
@@ -1040,26 +1052,17 @@ struct index_ahead {
  * fails ends it, and fetch_objects asks for the rest. */
 static void ahead_objects(struct index_ahead *a)
 {
-	struct xfer *x = repo_server(a->r, a->server);
 	uint64_t gz = 0;
 	size_t i;
 	struct err e;
 
 	for (i = 0; i < a->ix.n; i++)
 		gz += a->ix.v[i].gz;
-	if (gz * 100 >= a->ix.payload_size * OBJECTS_MAX_SHARE ||
-	    fs_mkdir_p(a->objdir, 0700, &e) < 0)
+	if (!objects_cheaper(gz, a->ix.payload_size) || fs_mkdir_p(a->objdir, 0700, &e) < 0)
 		return;
-	for (i = 0; i < a->ix.n; i++) {
-		char *orel = objects_rel(a->ix.v[i].sha256);
-		char *url = app_url(a->r, a->server, a->app, orel);
-		int rc = objects_fetch(x, url, a->objdir, &a->ix.v[i], &e);
-
-		free(url);
-		free(orel);
-		if (rc < 0)
+	for (i = 0; i < a->ix.n; i++)
+		if (fetch_object(a->r, a->server, a->app, a->objdir, &a->ix.v[i], &e) < 0)
 			return;
-	}
 }
 
 /* rel and its signature from server a->server into a->data and a->sig. */
@@ -1538,24 +1541,21 @@ static int fetch_missing(struct repo *r, const char *app, struct repo_poll *p,
 	snprintf(label, sizeof label, "%zu object%s", n, n == 1 ? "" : "s");
 	xfer_progress_group(label, total);
 	for (j = 0; j < n && got; j++) {
-		char *orel = objects_rel(need[j]->sha256);
-
 		for (got = false, k = 0; k < ns && !got; k++) {
 			size_t i = (from + k) % ns;
-			char *url = bad[i] ? NULL : app_url(r, i, app, orel);
 			struct err last;
 
 			err_clear(&last);
-			if (url && objects_fetch(repo_server(r, i), url, objdir, need[j], &last) == 0)
+			if (bad[i])
+				continue;
+			if (fetch_object(r, i, app, objdir, need[j], &last) == 0)
 				got = true;
-			else if (url && last.code == EXIT_TRUST) {
+			else if (last.code == EXIT_TRUST) {
 				bad[i] = true;
 				p->cause = REPO_CAUSE_HASH;
 				note_lie(r, i, p, &last, &all);
 			}
-			free(url);
 		}
-		free(orel);
 	}
 	xfer_progress_group_end();
 	buf_release(&all);
@@ -1650,7 +1650,7 @@ static int fetch_objects(struct repo *r, const char *app, struct repo_poll *p,
 		}
 		lacks = objects_missing(&ic.ix, m, seen, objdir, &need, &nneed, &bytes, &ie);
 	}
-	if (lacks < 0 || bytes * 100 >= m->payload_size * OBJECTS_MAX_SHARE)
+	if (lacks < 0 || !objects_cheaper(bytes, m->payload_size))
 		goto done;
 	if (fs_mkdir_p(objdir, 0700, e) < 0 ||
 	    (!cached && (fs_write_atomic(ic.from ? dspath : spath, sig.data, sig.len, 0600, e) < 0 ||

@@ -46,28 +46,11 @@ t0=$(ms); pub s1; echo "fetch: publish of 1.0.0 (objects included): $(($(ms) - t
 mkdir -p "$R2" && cp -R "$R1/." "$R2/" && rm -rf "$R2/apps/bench/objects" &&
 	rm -f "$R2"/apps/bench/releases/*/objects.yaml* && chown -R "$FTPD_USER:" "$FTPD_ROOT_2"
 
-# host NAME SERVER-URL: a fresh host's config $B/NAME.yaml.
-host() {
-	rm -rf "$B/$1-root" "$B/$1-state" "$B/$1-audit.log"
-	mkdir -p "$B/$1-root"
-	cat >"$B/$1.yaml" <<-EOF
-	host: $1
-	servers: [ "${2}repo" ]
-	netrc: $FTPD_NETRC
-	apps: [ bench ]
-	root: $B/$1-root
-	state_dir: $B/$1-state
-	trusted_keys: [ $B/pk.pub ]
-	device_key: $B/$1-device.key
-	audit_log: $B/$1-audit.log
-	EOF
-	chmod 644 "$B/$1.yaml"
-}
 # first_new, first_old: one first install each, timed into t.
 # (and its CPU time, user + system, in ms into c: steadier on a shared
 # machine than the wall clock).
 first() {
-	host "$1" "$2"; sync
+	bench_ftp_host "$1" "$2"; sync
 	t0=$(ms)
 	/usr/bin/time -f '%U %S' -o "$B/cpu" "$3" run -c "$B/$1.yaml" >/dev/null || exit 1
 	t=$(($(ms) - t0))

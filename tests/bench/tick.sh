@@ -20,18 +20,7 @@ python3 "$TOP/tests/bench/lib/mkrel.py" tree "$B/src" 10 100000 1 &&
 	python3 "$TOP/tests/bench/lib/mkrel.py" author "$B/src" bench 1.0.0 || exit 1
 "$UPGR" publish --repo "${FTPD_URL_1}repo" --netrc "$FTPD_NETRC" --key "$B/pk.key" \
 	"$B/src/manifest.yaml" >/dev/null 2>"$B/publish.err" || { cat "$B/publish.err" >&2; exit 1; }
-cat >"$B/a.yaml" <<EOF
-host: tick
-servers: [ "${FTPD_URL_1}repo" ]
-netrc: $FTPD_NETRC
-apps: [ bench ]
-root: $B/root
-state_dir: $B/state
-trusted_keys: [ $B/pk.pub ]
-device_key: $B/device.key
-audit_log: $B/audit.log
-EOF
-chmod 644 "$B/a.yaml"
+bench_ftp_host a "$FTPD_URL_1"
 # Install, then one more run so that the report is up to date.
 "$UPGR" -c "$B/a.yaml" >/dev/null && "$UPGR" -c "$B/a.yaml" >/dev/null ||
 	{ echo "tick: the install failed" >&2; exit 1; }

@@ -30,19 +30,7 @@ pub() {
 		"$B/$1/manifest.yaml" >/dev/null 2>"$B/publish.err" || { cat "$B/publish.err" >&2; exit 1; }
 	chown -R "$FTPD_USER:" "$FTPD_ROOT_1"
 }
-mkdir -p "$B/root"
-cat >"$B/n.yaml" <<EOF
-host: n
-servers: [ "${FTPD_URL_1}repo" ]
-netrc: $FTPD_NETRC
-apps: [ bench ]
-root: $B/root
-state_dir: $B/state
-trusted_keys: [ $B/pk.pub ]
-device_key: $B/device.key
-audit_log: $B/audit.log
-EOF
-chmod 644 "$B/n.yaml"
+bench_ftp_host n "$FTPD_URL_1"
 pub s1
 "$UPGR" run -c "$B/n.yaml" >/dev/null || { echo "versus: the first install failed" >&2; exit 1; }
 pub s2

@@ -9,6 +9,9 @@
 #   bench_key     make a minisign key pair $B/rel.key, $B/rel.pub
 #   bench_sign DIR APP VER  sign DIR/manifest.yaml as release.sh does
 #   bench_config NAME ROOT  an agent/apply config $B/NAME.yaml (file repo)
+#   bench_ftp_host NAME URL a fresh host's config $B/NAME.yaml for the
+#                 repository URLrepo (tests/lib/ftpd.sh's FTPD_URL_N), the
+#                 key $B/pk.pub; its root, state and log $B/NAME-*
 set -u
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
 : "${UPGR:=$TOP/upgr}"
@@ -68,3 +71,20 @@ bench_config() {
 
 # last_field LOG KEY: KEY's value in the log's last record.
 last_field() { sed -n "s/^$2: *//p" "$1" | tail -1 | tr -d '"'; }
+
+bench_ftp_host() {
+	rm -rf "$B/$1-root" "$B/$1-state" "$B/$1-audit.log"
+	mkdir -p "$B/$1-root"
+	cat >"$B/$1.yaml" <<-EOF
+	host: $1
+	servers: [ "${2}repo" ]
+	netrc: $FTPD_NETRC
+	apps: [ bench ]
+	root: $B/$1-root
+	state_dir: $B/$1-state
+	trusted_keys: [ $B/pk.pub ]
+	device_key: $B/$1-device.key
+	audit_log: $B/$1-audit.log
+	EOF
+	chmod 644 "$B/$1.yaml"
+}

@@ -338,15 +338,36 @@ done:
 	return rc;
 }
 
-static struct archive *gz_reader(const char *path, struct err *e)
+/* A reader of the gzip object at path, opened without following a link
+ * or waiting on a FIFO (the file may be in a directory others write): a
+ * regular file of no more than max_gz bytes (0: any), else EXIT_TRUST.
+ * *fd receives the file, for the caller to close after the reader. The
+ * messages do not name path: the caller's prefix does. */
+static struct archive *gz_reader(const char *path, uint64_t max_gz, int *fd, struct err *e)
 {
-	struct archive *a = archive_read_new();
+	struct archive *a;
 	struct archive_entry *ent;
+	struct stat st;
 
+	*fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (*fd < 0) {
+		err_sys(e, errno == ENOENT ? EXIT_DATAERR : EXIT_TRUST, "open");
+		return NULL;
+	}
+	if (fstat(*fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		err_set(e, EXIT_TRUST, "not a regular file");
+		return NULL;
+	}
+	if (max_gz && (uint64_t)st.st_size > max_gz) {
+		err_set(e, EXIT_TRUST, "%llu bytes, its signed gzip size is %llu",
+			(unsigned long long)st.st_size, (unsigned long long)max_gz);
+		return NULL;
+	}
 	/* gzip and the raw format only: no other parser sees these bytes. */
+	a = archive_read_new();
 	if (archive_read_support_filter_gzip(a) != ARCHIVE_OK ||
 	    archive_read_support_format_raw(a) != ARCHIVE_OK ||
-	    archive_read_open_filename(a, path, CHUNK) != ARCHIVE_OK ||
+	    archive_read_open_fd(a, *fd, CHUNK) != ARCHIVE_OK ||
 	    archive_read_next_header(a, &ent) != ARCHIVE_OK ||
 	    archive_filter_code(a, 0) != ARCHIVE_FILTER_GZIP) {
 		err_set(e, EXIT_TRUST, "not a gzip object: %s", archive_error_string(a));
@@ -356,16 +377,18 @@ static struct archive *gz_reader(const char *path, struct err *e)
 	return a;
 }
 
-int objects_gunzip(const char *gzpath, const char *out, uint64_t size,
-		   const uint8_t *sha, struct err *e)
+/* objects_gunzip, the object no larger than max_gz (0: any), out made
+ * durable when durable is set. */
+static int gunzip_to(const char *gzpath, uint64_t max_gz, const char *out, uint64_t size,
+		     const uint8_t *sha, bool durable, struct err *e)
 {
 	struct archive *a;
 	gcry_md_hd_t md = NULL;
 	uint64_t got = 0;
-	int fd = -1, rc = -1;
+	int fd = -1, in = -1, rc = -1;
 
 	unlink(out);
-	if (!(a = gz_reader(gzpath, e)))
+	if (!(a = gz_reader(gzpath, max_gz, &in, e)))
 		goto done;
 	fd = open(out, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0) {
@@ -383,7 +406,7 @@ int objects_gunzip(const char *gzpath, const char *out, uint64_t size,
 			(unsigned long long)got);
 		goto done;
 	}
-	rc = fsync(fd) < 0 ? err_sys(e, EXIT_SOFTWARE, "fsync %s", out) : 0;
+	rc = durable && fsync(fd) < 0 ? err_sys(e, EXIT_SOFTWARE, "fsync %s", out) : 0;
 done:
 	if (md)
 		gcry_md_close(md);
@@ -391,9 +414,17 @@ done:
 		rc = err_sys(e, EXIT_SOFTWARE, "close %s", out);
 	if (a)
 		archive_read_free(a);
+	if (in >= 0)
+		close(in);
 	if (rc < 0)
 		unlink(out);
 	return rc;
+}
+
+int objects_gunzip(const char *gzpath, const char *out, uint64_t size,
+		   const uint8_t *sha, struct err *e)
+{
+	return gunzip_to(gzpath, 0, out, size, sha, true, e);
 }
 
 /* ---- what the host has --------------------------------------------------- */
@@ -599,6 +630,26 @@ done:
 	}
 	free(final);
 	free(part);
+	free(tmp);
+	return rc;
+}
+
+int objects_take(const char *appdir, const char *objdir, const struct objects_entry *o,
+		 struct err *e)
+{
+	char *rel = objects_rel(o->sha256), *gz = fs_join(appdir, rel);
+	char *final = object_path(objdir, o->sha256), *tmp = xasprintf("%s.tmp", final);
+	int rc = gunzip_to(gz, o->gz, tmp, o->size, o->sha256, false, e);
+
+	if (rc == 0 && rename(tmp, final) < 0)
+		rc = err_sys(e, EXIT_SOFTWARE, "rename %s", tmp);
+	if (rc < 0) {
+		unlink(tmp);
+		err_prefix(e, "%s: ", gz);
+	}
+	free(rel);
+	free(gz);
+	free(final);
 	free(tmp);
 	return rc;
 }

@@ -131,6 +131,16 @@ struct xfer;
 int objects_fetch(struct xfer *x, const char *url, const char *objdir,
 		  const struct objects_entry *o, struct err *e);
 
+/* Object o from a repository on this file system (appdir:
+ * REPO/apps/APP, holding objects/AB/HEX.gz) into objdir/HEX, gunzipped
+ * and checked as objects_fetch does a fetched one, not made durable (a
+ * copy for one transaction, which staging checks again). The file is
+ * opened without following a link and must be a regular file of no more
+ * than o->gz bytes; EXIT_TRUST when it is not or its bytes are not the
+ * signed ones, EXIT_DATAERR when it is not there. */
+int objects_take(const char *appdir, const char *objdir, const struct objects_entry *o,
+		 struct err *e);
+
 /* What a host lacks of release m: every distinct content of m that is
  * neither a verified object in objdir (of the index's size) nor a regular
  * file at a path the installed manifest lists with that sha256, as the

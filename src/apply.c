@@ -2,6 +2,7 @@
 /* Applying one release directory: verify, plan, dry-run or transaction,
  * record. The one path that `upgr apply` and `upgr run` share. */
 #include "apply.h"
+#include "apply_objects.h"
 #include "audit.h"
 #include "fsutil.h"
 #include "hash.h"
@@ -32,6 +33,8 @@ struct release {
 	struct manifest m;
 	bool have_m;
 	char *payload;
+	struct sign_pub *keys;     /* what verified it */
+	size_t nkeys;
 };
 
 static void release_free(struct release *rel)
@@ -40,6 +43,7 @@ static void release_free(struct release *rel)
 	if (rel->have_m)
 		manifest_release(&rel->m);
 	free(rel->payload);
+	free(rel->keys);
 }
 
 /* With trust_root: the release role's keys of the host's newest root
@@ -156,14 +160,13 @@ static int load_release(const struct config *c, const char *dir,
 {
 	char *mpath = fs_join(dir, "manifest.yaml"), *comment = NULL;
 	char *sigpath = fs_join(dir, "manifest.yaml.minisig");
-	struct sign_pub *keys = NULL;
 	uint8_t digest[SHA256_LEN];
-	size_t nkeys = 0, i;
+	size_t i;
 	struct diag d;
 	int rc = -1;
 
 	diag_init(&d, mpath);
-	if (apply_trusted_keys(c, &keys, &nkeys, e) < 0)
+	if (apply_trusted_keys(c, &rel->keys, &rel->nkeys, e) < 0)
 		goto done;
 	if (fs_read_file(mpath, MANIFEST_MAX_BYTES, &rel->bytes, e) < 0)
 		goto done;
@@ -175,7 +178,7 @@ static int load_release(const struct config *c, const char *dir,
 		goto done;
 	}
 	/* The bytes verified are the bytes parsed: one read of the manifest. */
-	if (sign_verify_sigfile(keys, nkeys, rel->bytes.data, rel->bytes.len, sigpath,
+	if (sign_verify_sigfile(rel->keys, rel->nkeys, rel->bytes.data, rel->bytes.len, sigpath,
 				&comment, e) < 0) {
 		e->code = EXIT_TRUST;
 		err_prefix(e, "%s: ", mpath);
@@ -208,7 +211,6 @@ static int load_release(const struct config *c, const char *dir,
 	rc = verify_payload(rel, dir, o->dry_run, e);
 done:
 	free(comment);
-	free(keys);
 	diag_release(&d);
 	free(mpath);
 	free(sigpath);
@@ -383,13 +385,20 @@ int apply_release(const struct config *c, const char *release_dir,
 	char why[512];
 	struct quickcheck quick = QUICKCHECK_INIT;
 	struct plan_how how = { 0 };
-	char *appdir = NULL;
+	struct treescan *own = NULL, *seen = o->seen;
+	bool from_objects = false;
+	char *appdir = NULL, *guess = NULL;
 	int rc, cmp;
 
 	memset(out, 0, sizeof *out);
 	memset(&rel, 0, sizeof rel);
 	memset(&p, 0, sizeof p);
 	txn_result_init(&r);
+	/* A run looks at the installed tree once (treescan.h), as the agent's
+	 * poll does: from the start, when the path names the app, so that
+	 * the scan runs while the manifest is verified and parsed. */
+	if (!seen && !o->dry_run && (guess = apply_objects_app_of(release_dir)))
+		seen = own = treescan_start(c->root, c->state_dir, guess);
 	if (load_release(c, release_dir, o, &rel, e) < 0) {
 		rc = e->code ? e->code : EXIT_DATAERR;
 		snprintf(out->result, sizeof out->result, "refused");
@@ -398,6 +407,12 @@ int apply_release(const struct config *c, const char *release_dir,
 					     rel.have_m ? rel.m.version : "", e, &rec_err);
 		goto done;
 	}
+	if (own && strcmp(guess, rel.m.app)) {
+		treescan_free(own);           /* the path named another app */
+		seen = own = NULL;
+	}
+	if (!seen && !o->dry_run)
+		seen = own = treescan_start(c->root, c->state_dir, rel.m.app);
 	if (state_installed(c->state_dir, rel.m.app, &installed, &have_installed, e) < 0) {
 		rc = e->code;
 		goto done;
@@ -423,10 +438,24 @@ int apply_release(const struct config *c, const char *release_dir,
 	/* A run reads the payload once, to unpack it, and files the quick
 	 * check vouches for not at all; the dry-run reads what it shows. */
 	appdir = state_app_dir(c->state_dir, rel.m.app);
-	treescan_wait(o->seen);
-	if (!o->dry_run && o->seen && o->seen->have) {
-		how.seen = o->seen;
-		how.quick = &o->seen->quick;
+	treescan_wait(seen);
+	if (own && have_installed && !objects_is_source(rel.payload)) {
+		struct apply_objects ao = { c, release_dir, rel.keys, rel.nkeys, &rel.m,
+					    rel.sha256, own };
+		struct buf warn = BUF_INIT;
+		char *src;
+
+		if ((from_objects = apply_objects_prepare(&ao, &src, &warn) > 0)) {
+			free(rel.payload);
+			rel.payload = src;
+		}
+		if (warn.len)
+			msgs_add(&out->msgs, MSG_WARNING, "%s", warn.data);
+		buf_release(&warn);
+	}
+	if (!o->dry_run && seen && seen->have) {
+		how.seen = seen;
+		how.quick = &seen->quick;
 	} else {
 		if (!o->dry_run)
 			quickcheck_load(appdir, &quick);
@@ -466,6 +495,10 @@ int apply_release(const struct config *c, const char *release_dir,
 		msgs_config_kept(&out->msgs, &p);
 done:
 	plan_release(&p);
+	if (from_objects)
+		apply_objects_clean(c, rel.m.app);
+	treescan_free(own);
+	free(guess);
 	quickcheck_release(&quick);
 	free(appdir);
 	if (have_installed)

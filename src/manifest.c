@@ -182,7 +182,7 @@ bool manifest_payload_name_ok(const char *s)
 	return true;
 }
 
-static bool app_name_ok(const char *s)
+bool manifest_app_name_ok(const char *s)
 {
 	size_t i;
 
@@ -204,7 +204,7 @@ static void parse_app(const struct ynode *n, struct manifest *m, struct diag *d)
 
 	if (ydoc_str(n, "app", &s, d) < 0)
 		return;
-	if (!app_name_ok(s)) {
+	if (!manifest_app_name_ok(s)) {
 		diag_add(d, n->line, n->col,
 			 "app: \"%s\" is not a valid name (expected [a-z0-9][a-z0-9._-]{0,63})",
 			 show(s).s);

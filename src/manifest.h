@@ -90,6 +90,8 @@ struct manifest {
  * component of 1..255 characters from [A-Za-z0-9._+-], not starting with
  * '.'. manifest_parse, the agent (repo.c) and apply all use this one. */
 bool manifest_payload_name_ok(const char *s);
+/* Whether s is a valid app: name ([a-z0-9][a-z0-9._-]{0,63}). */
+bool manifest_app_name_ok(const char *s);
 
 int manifest_parse(const char *buf, size_t len, struct manifest *m, struct diag *d);
 /* Read path (at most MANIFEST_MAX_BYTES) and parse it; d->file = path. */

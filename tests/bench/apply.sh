@@ -5,8 +5,10 @@
 # tests/bench/patent.sh (curl, tar, cp -a backup, stop, cp -a, start) vs
 # rsync -a --delete from an unpacked tree (between stop and start) vs the
 # limit (bsdtar -xf of the payload plus sha256sum of its files). Then an
-# upgrade changing 10 of the 20,000 files, upgr vs rsync, and how many
-# renames it makes in the target (strace). Each figure is the best of
+# upgrade changing 10 of the 20,000 files, upgr vs rsync: upgr apply of the
+# release as `upgr publish` left it in a file:// repository (objects
+# beside the payload), and of a release directory with only the payload;
+# and how many renames it makes in the target (strace). Each figure is the best of
 # BENCH_TRIES runs, the methods interleaved so that load hits them alike;
 # `sync` before each run so no one pays for the setup's writes.
 # Sizes: BENCH_SMALL and BENCH_LARGE ("FILES BYTES").
@@ -33,12 +35,13 @@ upgr_install() {
 	"$UPGR" apply -c "$B/u.yaml" "$B/rel/$1-$2" >/dev/null || exit 1
 }
 
-# upgr_trial LABEL TO: time the upgrade of the installed root to TO, then
-# (untimed) roll back to where it was, for the next trial.
+# upgr_trial LABEL TO [DIR]: time the upgrade of the installed root to TO
+# (from DIR, default $B/rel/LABEL-TO), then (untimed) roll back to where
+# it was, for the next trial.
 upgr_trial() {
 	sync
 	_t0=$(ms)
-	"$UPGR" apply -c "$B/u.yaml" "$B/rel/$1-$2" >/dev/null || exit 1
+	"$UPGR" apply -c "$B/u.yaml" "${3:-$B/rel/$1-$2}" >/dev/null || exit 1
 	t_upgr=$(($(ms) - _t0))
 	d_upgr=$(down_of "$B/u-audit.log")
 	"$UPGR" rollback -c "$B/u.yaml" bench >/dev/null || exit 1
@@ -134,35 +137,49 @@ size large $BENCH_LARGE
 rm -rf "$B/small-src1" "$B/small-src2" "$B/rel"/small-* "$B/lim" "$B/proot"
 
 # --- 10 of the large release's files change ---------------------------------
+# As `upgr publish` leaves them in a file:// repository (the objects
+# beside the payload: upgr apply takes the 10 from there), and as a
+# release directory with only the payload (which upgr must read whole to
+# check its sha256): the second is shown, not held to rsync.
 n=${BENCH_LARGE%% *} bytes=${BENCH_LARGE#* }
 $mkrel tree "$B/large-src3" "$n" "$bytes" 3 "$B/large-src2" 10
 $mkrel tree "$B/large-src4" "$n" "$bytes" 4 "$B/large-src2" 10
 release large 2.0.1 "$B/large-src3"
-release large 2.0.2 "$B/large-src4"
-bu="" br="" du=""
-upgr_install large 2.0.0
+RD=$B/repo/apps/bench/releases
+for v in 2:2.0.0 3:2.0.1 4:2.0.2; do
+	$mkrel author "$B/large-src${v%%:*}" bench "${v#*:}" &&
+		"$UPGR" publish --repo "file://$B/repo" --key "$B/rel.key" --from "$B/large-src${v%%:*}" \
+			--state-dir "$B/pub-state" "$B/large-src${v%%:*}/manifest.yaml" >/dev/null 2>"$B/pub.err" ||
+		{ cat "$B/pub.err" >&2; exit 1; }
+done
+bu="" br="" du="" bw=""
+rm -rf "$B/uroot" "$B/u-state" "$B/u-audit.log"
+"$UPGR" apply -c "$B/u.yaml" "$RD/2.0.0" >/dev/null || exit 1
 rm -rf "$B/rroot"
 mkdir -p "$B/rroot"
 cp -a "$B/large-src2" "$B/rroot/bench"
 i=0
 while [ "$i" -lt "$BENCH_TRIES" ]; do
-	upgr_trial large 2.0.1
+	upgr_trial large 2.0.1 "$RD/2.0.1"
 	bu=$(min "$bu" "$t_upgr") du=$(min "$du" "$d_upgr")
 	rsync_next "$B/large-src3" "$B/large-src2"
 	br=$(min "$br" "$t_rsync")
+	upgr_trial large 2.0.1
+	bw=$(min "$bw" "$t_upgr")
 	i=$((i + 1))
 done
 # Count the renames of one more such upgrade (2.0.0 -> 2.0.2): those
 # into the target (strace -y names the directory fds), and all of them.
 sync
 strace -f -y -qq -e trace=rename,renameat,renameat2 -o "$B/strace.out" \
-	"$UPGR" apply -c "$B/u.yaml" "$B/rel/large-2.0.2" >/dev/null || exit 1
+	"$UPGR" apply -c "$B/u.yaml" "$RD/2.0.2" >/dev/null || exit 1
 total=$(grep -c '^[0-9]* *rename' "$B/strace.out")
 # The third argument names the destination: count those in the target.
 into=$(awk -v t="<$B/uroot/opt/bench" '/rename/ {
 	n = split($0, a, ", "); if (index(a[3], t) > 0) c++ } END { print c + 0 }' "$B/strace.out")
-echo "apply 10 of $n changed: upgr $bu ms (down $du), rsync $br ms; renames into the target: $into of $total" >&2
+echo "apply 10 of $n changed: upgr $bu ms from the repository (down $du), $bw ms from the payload alone, rsync $br ms; renames into the target: $into of $total" >&2
 record apply_inc_upgr "$bu"
+record apply_inc_upgr_payload "$bw"
 record apply_inc_rsync "$br"
 record down_inc_upgr "$du"
 record inc_renames_target "$into"

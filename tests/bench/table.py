@@ -90,9 +90,13 @@ def rows(m):
     row("downtime, flat: 10 of 20,000 changed vs 1000 files", get("down_inc_upgr"),
         get("down_small_upgr"), fmt_ms, lambda v: "small " + fmt_ms(v), "<= 1.5",
         lambda r: r <= 1.5)
-    row("apply 10 of 20,000 changed: vs rsync -a --delete", get("apply_inc_upgr"),
+    row("apply 10 of 20,000 changed, from a file:// repository: vs rsync -a --delete",
+        get("apply_inc_upgr"),
         get("apply_inc_rsync"), fmt_ms, lambda v: "rsync " + fmt_ms(v), "<= 1",
         lambda r: r <= 1)
+    row("apply 10 of 20,000 changed, from a release directory with only the payload: vs rsync",
+        get("apply_inc_upgr_payload"), get("apply_inc_rsync"), fmt_ms,
+        lambda v: "rsync " + fmt_ms(v), "-", None)
     row("renames into the target, 10 of 20,000 changed", get("inc_renames_target"),
         get("inc_changed"), lambda v: "%d renames" % v, lambda v: "%d changed" % v,
         "= 1", lambda r: r == 1)

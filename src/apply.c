@@ -168,7 +168,7 @@ static int load_release(const struct config *c, const char *dir,
 	diag_init(&d, mpath);
 	if (apply_trusted_keys(c, &rel->keys, &rel->nkeys, e) < 0)
 		goto done;
-	if (fs_read_file(mpath, MANIFEST_MAX_BYTES, &rel->bytes, e) < 0)
+	if (fs_read_regular(mpath, MANIFEST_MAX_BYTES, &rel->bytes, e) < 0)
 		goto done;
 	sha256_buf(rel->bytes.data, rel->bytes.len, digest);
 	hex_encode(digest, SHA256_LEN, rel->sha256);

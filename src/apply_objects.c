@@ -66,8 +66,8 @@ static int load_index(const struct apply_objects *a, const char *appdir, const c
 	int rc = -1;
 
 	memset(ix, 0, sizeof *ix);
-	if (fs_read_file(path, OBJECTS_INDEX_MAX, data, e) < 0 ||
-	    fs_read_file(sigpath, REPO_SIG_MAX, &sig, e) < 0)
+	if (fs_read_regular(path, OBJECTS_INDEX_MAX, data, e) < 0 ||
+	    fs_read_regular(sigpath, REPO_SIG_MAX, &sig, e) < 0)
 		goto done;
 	if (repo_verify(&t, a->m->app, rel, data, &sig, e) < 0) {
 		err_prefix(e, "%s: ", appdir);

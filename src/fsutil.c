@@ -17,15 +17,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-int fs_read_file(const char *path, size_t max, struct buf *out, struct err *e)
+/* Read fd (path, for messages) whole into out, then close it. */
+static int read_fd(int fd, const char *path, size_t max, struct buf *out, struct err *e)
 {
 	char chunk[65536];
-	int fd, rc = -1;
+	int rc = -1;
 	ssize_t n;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return err_sys(e, EXIT_DATAERR, "open %s", path);
 	buf_reset(out);
 	for (;;) {
 		n = read(fd, chunk, sizeof chunk);
@@ -49,6 +47,29 @@ int fs_read_file(const char *path, size_t max, struct buf *out, struct err *e)
 done:
 	close(fd);
 	return rc;
+}
+
+int fs_read_file(const char *path, size_t max, struct buf *out, struct err *e)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return err_sys(e, EXIT_DATAERR, "open %s", path);
+	return read_fd(fd, path, max, out, e);
+}
+
+int fs_read_regular(const char *path, size_t max, struct buf *out, struct err *e)
+{
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	struct stat st;
+
+	if (fd < 0)
+		return err_sys(e, EXIT_DATAERR, "open %s", path);
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return err_set(e, EXIT_DATAERR, "%s: not a regular file", path);
+	}
+	return read_fd(fd, path, max, out, e);
 }
 
 int fs_write_all(int fd, const void *data, size_t len)

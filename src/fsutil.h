@@ -10,6 +10,10 @@
 
 /* Read a whole file into out, refusing files larger than max bytes. */
 int fs_read_file(const char *path, size_t max, struct buf *out, struct err *e);
+/* fs_read_file for a file in a directory others may write (a release
+ * directory): opened without waiting on a FIFO, and refused (EXIT_DATAERR)
+ * unless it is a regular file. */
+int fs_read_regular(const char *path, size_t max, struct buf *out, struct err *e);
 
 /* Write data to path durably and atomically: a temporary file in the same
  * directory, fsync, rename over path, fsync the directory. A reader sees

@@ -120,7 +120,8 @@ int sign_verify(const struct sign_pub *keys, size_t nkeys,
 /* sign_verify for data already in memory and the signature file at
  * sigpath: what a caller verifies is then exactly the bytes it goes on to
  * use, not a second read of a file that may have changed in between. A
- * missing or unreadable signature file is EXIT_TRUST. */
+ * missing or unreadable signature file, or one that is not a regular
+ * file (fs_read_regular), is EXIT_TRUST. */
 int sign_verify_sigfile(const struct sign_pub *keys, size_t nkeys,
 			const void *data, size_t len, const char *sigpath,
 			char **comment, struct err *e);

@@ -300,7 +300,7 @@ int sign_verify_sigfile(const struct sign_pub *keys, size_t nkeys,
 
 	if (comment)
 		*comment = NULL;
-	if (fs_read_file(sigpath, SIGFILE_MAX, &text, e) < 0) {
+	if (fs_read_regular(sigpath, SIGFILE_MAX, &text, e) < 0) {
 		if (e)
 			e->code = EXIT_TRUST;   /* no signature: not trusted */
 		buf_release(&text);

@@ -9,7 +9,9 @@
 # can write the repository could plant is refused with one warning while
 # the payload installs the release: an object with other bytes, one
 # larger than signed, a link, a FIFO, a missing one, an index signed by
-# an unknown key, the index of another release.
+# an unknown key, the index of another release, a FIFO for a change
+# index. A manifest or its signature that is a FIFO is refused (65, 77)
+# without waiting on it.
 . "$(dirname "$0")/../lib/testlib.sh"
 
 "$UPGR" keygen -W "$T/rel" >/dev/null 2>&1 || { not_ok "upgr keygen"; exit 1; }
@@ -115,6 +117,24 @@ cp "$D/delta/1.0.0.yaml.minisig" "$T/dsig.keep"
 "$UPGR" sign -k "$T/other.key" "$D/delta/1.0.0.yaml" >/dev/null 2>&1 || not_ok "sign with other key"
 planted "a change index signed by an unknown key" "key"
 cp "$T/dsig.keep" "$D/delta/1.0.0.yaml.minisig"
+
+mv "$D/delta/1.0.0.yaml" "$T/delta.keep"; mkfifo "$D/delta/1.0.0.yaml"
+run timeout 60 "$UPGR" apply -c "$T/h.yaml" "$A/releases/1.1.0"
+if [ "$rc" = 0 ]; then ok "a change index that is a FIFO: no wait, the payload"; else
+	not_ok "FIFO change index: exit $rc"; sed 's/^/#   /' "$T/err"; fi
+expect_grep "$T/err" "delta/1.0.0.yaml: not a regular file" "a FIFO change index: the warning says why"
+back
+rm -f "$D/delta/1.0.0.yaml"; mv "$T/delta.keep" "$D/delta/1.0.0.yaml"
+
+# A release directory others can write: its manifest or signature a FIFO.
+mkdir -p "$T/fifo"; cp -R "$D/." "$T/fifo/"
+rm -f "$T/fifo/manifest.yaml"; mkfifo "$T/fifo/manifest.yaml"
+expect_exit 65 "a manifest that is a FIFO: refused, no wait" timeout 60 "$UPGR" apply -c "$T/h.yaml" "$T/fifo"
+expect_grep "$T/err" "manifest.yaml: not a regular file" "a FIFO manifest: the message says why"
+rm -f "$T/fifo/manifest.yaml"; cp "$D/manifest.yaml" "$T/fifo/"
+rm -f "$T/fifo/manifest.yaml.minisig"; mkfifo "$T/fifo/manifest.yaml.minisig"
+expect_exit 77 "a signature that is a FIFO: not trusted, no wait" timeout 60 "$UPGR" apply -c "$T/h.yaml" "$T/fifo"
+expect_grep "$T/err" "minisig: not a regular file" "a FIFO signature: the message says why"
 
 mkdir -p "$T/keep"; cp -R "$D/." "$T/keep/"
 rm -rf "$D/delta"

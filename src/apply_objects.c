@@ -50,6 +50,14 @@ char *apply_objects_app_of(const char *dir)
 	return app;
 }
 
+/* DIR/objects.yaml (from NULL), or the change index DIR/delta/FROM.yaml
+ * (allocated). */
+static char *index_path(const struct apply_objects *a, const char *from)
+{
+	return from ? xasprintf("%s/" OBJECTS_DELTA_DIR "/%s.yaml", a->dir, from)
+		    : fs_join(a->dir, OBJECTS_INDEX_NAME);
+}
+
 /* DIR's index (from NULL) or change index from release `from`, into ix
  * with its bytes in data: signed by a trusted key for this app and file,
  * and this release's (objects_index_check). Messages name the file as
@@ -58,9 +66,7 @@ static int load_index(const struct apply_objects *a, const char *appdir, const c
 		      struct objects_index *ix, struct buf *data, struct err *e)
 {
 	char *rel = from ? objects_delta_rel(a->m->version, from) : objects_index_rel(a->m->version);
-	/* DIR is REPO/apps/APP/releases/VERSION: rel without "releases/VERSION/". */
-	const char *inrel = strchr(strchr(rel, '/') + 1, '/') + 1;
-	char *path = fs_join(a->dir, inrel), *sigpath = xasprintf("%s.minisig", path);
+	char *path = index_path(a, from), *sigpath = xasprintf("%s.minisig", path);
 	struct repo_trust t = { a->keys, a->nkeys };
 	struct buf sig = BUF_INIT;
 	int rc = -1;
@@ -89,11 +95,10 @@ done:
 	return rc;
 }
 
-/* Whether DIR has the index named by from (see load_index). */
+/* Whether DIR has the index named by from (index_path). */
 static bool has_index(const struct apply_objects *a, const char *from)
 {
-	char *path = from ? xasprintf("%s/" OBJECTS_DELTA_DIR "/%s.yaml", a->dir, from)
-			  : fs_join(a->dir, OBJECTS_INDEX_NAME);
+	char *path = index_path(a, from);
 	bool yes = access(path, F_OK) == 0;
 
 	free(path);
